@@ -1,0 +1,122 @@
+/**
+ * The libc calls the real backends need, through koffi (no native build on the Pi).
+ * Loaded lazily so that simulated boards never touch it.
+ */
+import koffi from 'koffi';
+
+export interface Libc {
+  open(path: string, flags: number, mode: number): number;
+  close(fd: number): number;
+  read(fd: number, buf: Uint8Array, n: number): number;
+  write(fd: number, buf: Uint8Array, n: number): number;
+  /** ioctl with a pointer argument (a Buffer / typed array the kernel reads or fills). */
+  ioctlPtr(fd: number, request: number, arg: Uint8Array | null): number;
+  /** ioctl with an integer argument. */
+  ioctlInt(fd: number, request: number, arg: number): number;
+  ftruncate(fd: number, length: number): number;
+  mmap(addr: null, length: number, prot: number, flags: number, fd: number, offset: number): unknown;
+  munmap(addr: unknown, length: number): number;
+  shmOpen(name: string, oflag: number, mode: number): number;
+  shmUnlink(name: string): number;
+  poll(fds: Uint8Array, nfds: number, timeoutMs: number): number;
+  clockGettime(clockId: number, ts: Uint8Array): number;
+  schedSetscheduler(pid: number, policy: number, param: Uint8Array): number;
+  mlockall(flags: number): number;
+  getrlimit(resource: number, rlim: Uint8Array): number;
+  fchmod(fd: number, mode: number): number;
+  errno(): number;
+  strerror(errnum: number): string;
+}
+
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_TRUNC = 0o1000;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+export const CLOCK_MONOTONIC = 1;
+export const SCHED_FIFO = 1;
+export const MCL_CURRENT = 1;
+export const MCL_FUTURE = 2;
+export const RLIMIT_MEMLOCK = 8;
+export const POLLIN = 0x1;
+export const POLLPRI = 0x2;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+
+export const EAGAIN = 11;
+export const EINTR = 4;
+
+let cached: Libc | undefined;
+
+export function libc(): Libc {
+  if (cached) return cached;
+  const lib = koffi.load('libc.so.6');
+  const open = lib.func('int open(const char *path, int flags, uint32_t mode)');
+  const close = lib.func('int close(int fd)');
+  const read = lib.func('long read(int fd, _Out_ uint8_t *buf, size_t n)');
+  const write = lib.func('long write(int fd, const uint8_t *buf, size_t n)');
+  const ioctlPtr = lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)');
+  const ioctlInt = lib.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']);
+  const ftruncate = lib.func('int ftruncate(int fd, int64_t length)');
+  const mmap = lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
+  const munmap = lib.func('int munmap(void *addr, size_t length)');
+  const shmOpen = lib.func('int shm_open(const char *name, int oflag, uint32_t mode)');
+  const shmUnlink = lib.func('int shm_unlink(const char *name)');
+  const poll = lib.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)');
+  const clockGettime = lib.func('int clock_gettime(int clk, _Out_ uint8_t *ts)');
+  const schedSetscheduler = lib.func('int sched_setscheduler(int pid, int policy, const uint8_t *param)');
+  const mlockall = lib.func('int mlockall(int flags)');
+  const getrlimit = lib.func('int getrlimit(int resource, _Out_ uint8_t *rlim)');
+  const fchmod = lib.func('int fchmod(int fd, uint32_t mode)');
+  const strerror = lib.func('const char *strerror(int errnum)');
+  cached = {
+    open: (p, f, m) => open(p, f, m) as number,
+    close: (fd) => close(fd) as number,
+    read: (fd, b, n) => Number(read(fd, b, n)),
+    write: (fd, b, n) => Number(write(fd, b, n)),
+    ioctlPtr: (fd, r, a) => ioctlPtr(fd, r, a) as number,
+    ioctlInt: (fd, r, a) => ioctlInt(fd, r, a) as number,
+    ftruncate: (fd, l) => ftruncate(fd, l) as number,
+    mmap: (a, l, p, f, fd, o) => mmap(a, l, p, f, fd, o),
+    munmap: (a, l) => munmap(a, l) as number,
+    shmOpen: (n, f, m) => shmOpen(n, f, m) as number,
+    shmUnlink: (n) => shmUnlink(n) as number,
+    poll: (fds, n, t) => poll(fds, n, t) as number,
+    clockGettime: (c, ts) => clockGettime(c, ts) as number,
+    schedSetscheduler: (pid, pol, par) => schedSetscheduler(pid, pol, par) as number,
+    mlockall: (f) => mlockall(f) as number,
+    getrlimit: (r, b) => getrlimit(r, b) as number,
+    fchmod: (fd, m) => fchmod(fd, m) as number,
+    errno: () => koffi.errno(),
+    strerror: (e) => strerror(e) as string,
+  };
+  return cached;
+}
+
+/** Throws an Error naming the call and libc's text for errno when `rc` < 0. */
+export function check(rc: number, what: string): number {
+  if (rc < 0) {
+    const e = libc().errno();
+    const err = new Error(`${what}: ${libc().strerror(e)} (errno ${e})`) as Error & { errno: number };
+    err.errno = e;
+    throw err;
+  }
+  return rc;
+}
+
+/** Linux _IOC encoding (asm-generic/ioctl.h layout: nr 8 bits, type 8, size 14, dir 2). */
+export function ioc(dir: number, type: number, nr: number, size: number): number {
+  return ((dir << 30) | (size << 16) | (type << 8) | nr) >>> 0;
+}
+export const IOC_NONE = 0;
+export const IOC_WRITE = 1;
+export const IOC_READ = 2;
+export const IOWR = (type: number, nr: number, size: number) => ioc(IOC_READ | IOC_WRITE, type, nr, size);
+export const IOR = (type: number, nr: number, size: number) => ioc(IOC_READ, type, nr, size);
+export const IOW = (type: number, nr: number, size: number) => ioc(IOC_WRITE, type, nr, size);
