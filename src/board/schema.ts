@@ -1,0 +1,295 @@
+/**
+ * Board files: which codec sits on which bus and address, which GPIO lines do what, which PCM
+ * devices carry the streams, and the analog path's own delays. JSON in board/<name>.json.
+ *
+ * Validation is hand-written so that every error names the file, the field path and what was
+ * expected (see BoardFileError); a user editing a board file should never need a stack trace.
+ */
+
+export const GPIO_ROLES = [
+  'jack-detect', // input: headphone jack inserted (logical 1 = plugged)
+  'mute', // output: logical 1 = muted (an amplifier's mute pin, a DAC's soft-mute pin with its polarity)
+  'amp-enable', // output: logical 1 = amplifier on (e.g. MAX98357A SD_MODE)
+  'reset', // output: logical 1 = held in reset
+  'led', // output
+  'filter-select', // output: a DAC's filter pin (PCM5102A FLT: logical 1 = low-latency)
+  'format-select', // output: a DAC's format pin (PCM5102A FMT: logical 1 = left-justified)
+  'deemphasis', // output: a DAC's de-emphasis pin
+] as const;
+export type GpioRole = (typeof GPIO_ROLES)[number];
+
+export const STREAM_PURPOSES = ['speaker', 'headphone', 'line-out', 'line-in', 'microphone'] as const;
+export type StreamPurpose = (typeof STREAM_PURPOSES)[number];
+
+export interface GpioLineSpec {
+  /** Chip device name ('gpiochip0') or label ('pinctrl-bcm2711'); on sim boards any name. */
+  chip: string;
+  /** Line offset, or the line's name (e.g. 'GPIO22'). */
+  line: number | string;
+  activeLow: boolean;
+  bias: 'as-is' | 'disabled' | 'pull-up' | 'pull-down';
+  /** Debounce for inputs, µs. */
+  debounceUs: number;
+}
+
+export interface CodecSpec {
+  /** Part id: a folder name under codecs/ (e.g. 'pcm5122'). */
+  part: string;
+  /** I2C bus number (/dev/i2c-N); absent for parts without a control bus. */
+  bus?: number;
+  /** 7-bit I2C address. */
+  address?: number;
+  /** Part-specific options (e.g. { "filter": "low-latency" }). */
+  options: Record<string, unknown>;
+}
+
+export interface StreamSpec {
+  /** Stable id, unique on the board (used in the unique id and endpoint names). */
+  id: string;
+  direction: 'output' | 'input';
+  purpose: StreamPurpose;
+  /** PCM device (ALSA name such as 'hw:CARD=sndrpihifiberry,DEV=0'; any name on sim boards). */
+  pcm: string;
+  /** 'jack-detect' follows that GPIO role; 'hardwired' is always plugged. */
+  plug: 'hardwired' | 'jack-detect';
+}
+
+export interface AnalogDelay {
+  direction: 'output' | 'input';
+  what: string;
+  ns: number;
+  source: string;
+}
+
+export interface SimOptions {
+  /** Adds this many extra format ranges (to exercise multi-message GET_FORMATS paging). */
+  extraFormatRanges: number;
+  /** Initial state of a simulated jack-detect line. */
+  jackPlugged: boolean;
+  /** Run on a virtual clock that advances by itself (tests, fast demos). */
+  virtualClock: boolean;
+}
+
+export interface Board {
+  /** Path of the file it was read from. */
+  file: string;
+  name: string;
+  description: string;
+  manufacturer: string;
+  hal: 'linux' | 'sim';
+  /** The real board this simulated board is a twin of. */
+  twinOf?: string;
+  codec: CodecSpec;
+  gpio: Partial<Record<GpioRole, GpioLineSpec>>;
+  /** ALSA card for the mixer, where there is one. */
+  alsaCard?: string;
+  streams: StreamSpec[];
+  analogDelays: AnalogDelay[];
+  sim: SimOptions;
+}
+
+export class BoardFileError extends Error {
+  constructor(readonly file: string, readonly field: string, readonly expected: string, readonly got: unknown) {
+    super(`${file}: ${field || '(top level)'}: expected ${expected}, got ${describe(got)}`);
+    this.name = 'BoardFileError';
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing (the field is missing)';
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return String(v);
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+class Reader {
+  constructor(readonly file: string) {}
+
+  fail(path: string, expected: string, got: unknown): never {
+    throw new BoardFileError(this.file, path, expected, got);
+  }
+
+  obj(v: unknown, path: string): Obj {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'an object', v);
+    return v as Obj;
+  }
+
+  onlyKeys(o: Obj, path: string, allowed: readonly string[]): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.fail(join(path, k), `no such field (known fields: ${allowed.join(', ')})`, o[k]);
+    }
+  }
+
+  str(o: Obj, key: string, path: string, opts: { optional?: boolean; pattern?: RegExp; what?: string } = {}): string | undefined {
+    const v = o[key];
+    if (v === undefined && opts.optional) return undefined;
+    const p = join(path, key);
+    if (typeof v !== 'string' || v.length === 0) this.fail(p, opts.what ?? 'a non-empty string', v);
+    if (opts.pattern && !opts.pattern.test(v)) this.fail(p, opts.what ?? `a string matching ${opts.pattern}`, v);
+    return v;
+  }
+
+  oneOf<T extends string>(o: Obj, key: string, path: string, values: readonly T[], dflt?: T): T {
+    const v = o[key];
+    if (v === undefined && dflt !== undefined) return dflt;
+    if (typeof v !== 'string' || !values.includes(v as T)) this.fail(join(path, key), `one of ${values.map((x) => `"${x}"`).join(', ')}`, v);
+    return v as T;
+  }
+
+  int(o: Obj, key: string, path: string, min: number, max: number, dflt?: number, what?: string): number {
+    const v = o[key];
+    if (v === undefined && dflt !== undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.fail(join(path, key), what ?? `an integer from ${min} to ${max}`, v);
+    }
+    return v;
+  }
+
+  bool(o: Obj, key: string, path: string, dflt: boolean): boolean {
+    const v = o[key];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') this.fail(join(path, key), 'true or false', v);
+    return v;
+  }
+
+  /** A 7-bit I2C address: a number or a "0x.." string. */
+  i2cAddress(o: Obj, key: string, path: string): number | undefined {
+    const v = o[key];
+    if (v === undefined) return undefined;
+    const what = 'a 7-bit I2C address from 0x03 to 0x77 (a number or a "0x4d" string)';
+    let n: number;
+    if (typeof v === 'number') n = v;
+    else if (typeof v === 'string' && /^0x[0-9a-fA-F]{1,2}$/.test(v)) n = parseInt(v, 16);
+    else this.fail(join(path, key), what, v);
+    if (!Number.isInteger(n) || n < 0x03 || n > 0x77) this.fail(join(path, key), what, v);
+    return n;
+  }
+}
+
+function join(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return path ? `${path}.${key}` : key;
+}
+
+const TOP_KEYS = ['$schema', 'name', 'description', 'manufacturer', 'hal', 'twinOf', 'codec', 'gpio', 'alsaCard', 'streams', 'analogDelays', 'sim'];
+
+/**
+ * Validates a parsed board file. `base` is the board a twin refers to (already validated);
+ * the twin's own fields override it and its hal is 'sim'.
+ */
+export function validateBoard(file: string, raw: unknown, base?: Board): Board {
+  const r = new Reader(file);
+  const o = r.obj(raw, '');
+  r.onlyKeys(o, '', TOP_KEYS);
+  const name = r.str(o, 'name', '', { pattern: /^[a-z0-9][a-z0-9-]*$/, what: 'a board name of lowercase letters, digits and dashes' })!;
+  const stem = file.replace(/^.*\//, '').replace(/\.json$/, '');
+  if (file.endsWith('.json') && stem !== name) r.fail('name', `"${stem}" (the file's name without .json)`, name);
+
+  if (base) {
+    // A simulated twin: everything from the real board unless the twin says otherwise.
+    const twin: Obj = { ...structuredClone(baseToRaw(base)), ...o, hal: 'sim' };
+    return { ...validateBoard(file, stripTwin(twin)), twinOf: base.name };
+  }
+
+  const hal = r.oneOf(o, 'hal', '', ['linux', 'sim'] as const);
+  const description = r.str(o, 'description', '')!;
+  const manufacturer = r.str(o, 'manufacturer', '', { optional: true }) ?? 'unknown';
+
+  const c = r.obj(o.codec, 'codec');
+  r.onlyKeys(c, 'codec', ['part', 'bus', 'address', 'options']);
+  const codec: CodecSpec = {
+    part: r.str(c, 'part', 'codec', { pattern: /^[a-z0-9-]+$/, what: 'a codec part id (a folder name under codecs/, e.g. "pcm5122")' })!,
+    options: c.options === undefined ? {} : r.obj(c.options, 'codec.options'),
+  };
+  if (c.bus !== undefined || c.address !== undefined) {
+    codec.bus = r.int(c, 'bus', 'codec', 0, 255, undefined, 'an I2C bus number (N of /dev/i2c-N)');
+    codec.address = r.i2cAddress(c, 'address', 'codec');
+    if (codec.address === undefined) r.fail('codec.address', 'an I2C address when codec.bus is given', undefined);
+  }
+
+  const gpio: Partial<Record<GpioRole, GpioLineSpec>> = {};
+  if (o.gpio !== undefined) {
+    const g = r.obj(o.gpio, 'gpio');
+    r.onlyKeys(g, 'gpio', GPIO_ROLES);
+    for (const role of GPIO_ROLES) {
+      if (g[role] === undefined) continue;
+      const p = `gpio.${role}`;
+      const l = r.obj(g[role], p);
+      r.onlyKeys(l, p, ['chip', 'line', 'activeLow', 'bias', 'debounceUs']);
+      const line = l.line;
+      if (!(typeof line === 'string' && line.length > 0) && !(typeof line === 'number' && Number.isInteger(line) && line >= 0 && line < 1024)) {
+        r.fail(`${p}.line`, 'a line offset (integer 0..1023) or a line name (e.g. "GPIO22")', line);
+      }
+      gpio[role] = {
+        chip: r.str(l, 'chip', p)!,
+        line: line as number | string,
+        activeLow: r.bool(l, 'activeLow', p, false),
+        bias: r.oneOf(l, 'bias', p, ['as-is', 'disabled', 'pull-up', 'pull-down'] as const, 'as-is'),
+        debounceUs: r.int(l, 'debounceUs', p, 0, 10_000_000, 0, 'a debounce period in µs (integer 0..10000000)'),
+      };
+    }
+  }
+
+  const alsaCard = r.str(o, 'alsaCard', '', { optional: true });
+
+  if (!Array.isArray(o.streams) || o.streams.length === 0) r.fail('streams', 'a non-empty array of streams', o.streams);
+  const ids = new Set<string>();
+  const streams: StreamSpec[] = (o.streams as unknown[]).map((s, i) => {
+    const p = join('streams', i);
+    const so = r.obj(s, p);
+    r.onlyKeys(so, p, ['id', 'direction', 'purpose', 'pcm', 'plug']);
+    const id = r.str(so, 'id', p, { pattern: /^[a-z0-9][a-z0-9-]*$/, what: 'a stream id of lowercase letters, digits and dashes' })!;
+    if (ids.has(id)) r.fail(`${p}.id`, 'an id not used by another stream of this board', id);
+    ids.add(id);
+    const plug = r.oneOf(so, 'plug', p, ['hardwired', 'jack-detect'] as const, 'hardwired');
+    if (plug === 'jack-detect' && !gpio['jack-detect']) r.fail(`${p}.plug`, '"hardwired" (the board declares no gpio.jack-detect line)', plug);
+    return {
+      id,
+      direction: r.oneOf(so, 'direction', p, ['output', 'input'] as const),
+      purpose: r.oneOf(so, 'purpose', p, STREAM_PURPOSES),
+      pcm: r.str(so, 'pcm', p)!,
+      plug,
+    };
+  });
+
+  const analogDelays: AnalogDelay[] = [];
+  if (o.analogDelays !== undefined) {
+    if (!Array.isArray(o.analogDelays)) r.fail('analogDelays', 'an array of { direction, what, ns, source }', o.analogDelays);
+    (o.analogDelays as unknown[]).forEach((d, i) => {
+      const p = join('analogDelays', i);
+      const dobj = r.obj(d, p);
+      r.onlyKeys(dobj, p, ['direction', 'what', 'ns', 'source']);
+      analogDelays.push({
+        direction: r.oneOf(dobj, 'direction', p, ['output', 'input'] as const),
+        what: r.str(dobj, 'what', p)!,
+        ns: r.int(dobj, 'ns', p, 0, 1e12, undefined, 'a delay in ns (a non-negative integer)'),
+        source: r.str(dobj, 'source', p, { what: 'where the figure comes from (a datasheet, a schematic, a measurement)' })!,
+      });
+    });
+  }
+
+  const simRaw = o.sim === undefined ? {} : r.obj(o.sim, 'sim');
+  r.onlyKeys(simRaw, 'sim', ['extraFormatRanges', 'jackPlugged', 'virtualClock']);
+  const sim: SimOptions = {
+    extraFormatRanges: r.int(simRaw, 'extraFormatRanges', 'sim', 0, 1000, 0),
+    jackPlugged: r.bool(simRaw, 'jackPlugged', 'sim', false),
+    virtualClock: r.bool(simRaw, 'virtualClock', 'sim', false),
+  };
+
+  return { file, name, description, manufacturer, hal, codec, gpio, alsaCard, streams, analogDelays, sim };
+}
+
+function stripTwin(o: Obj): Obj {
+  const { twinOf: _t, ...rest } = o;
+  return rest;
+}
+
+function baseToRaw(b: Board): Obj {
+  const { file: _f, twinOf: _t, ...rest } = b;
+  return rest as unknown as Obj;
+}

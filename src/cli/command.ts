@@ -1,0 +1,59 @@
+/** The shape of a CLI command and the small helpers every command uses. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether stdout is a terminal (live meters only then). */
+  isTTY: boolean;
+}
+
+export interface Command {
+  name: string;
+  /** One line for `sbc-audio --help`. */
+  summary: string;
+  /** Full help text for `sbc-audio <name> --help`. */
+  usage: string;
+  /** Returns the exit code: 0 success, 1 failure, 2 usage error. */
+  run(argv: string[], io: CliIO): Promise<number>;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** A usage error: the command line was wrong (exit 2). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** parseArgs with strict checking; unknown options and stray arguments become UsageErrors. */
+export function parseOptions<O extends Options>(argv: string[], options: O, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Reads a numeric option, with a usage error naming the option when it is not a number in range. */
+export function numberOption(value: string | undefined, name: string, dflt: number, min = -Infinity, max = Infinity): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a number${Number.isFinite(min) ? ` from ${min}` : ''}${Number.isFinite(max) ? ` to ${max}` : ''}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Formats rows as an aligned text table. */
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}

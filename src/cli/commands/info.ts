@@ -1,0 +1,69 @@
+import { latencyBreakdown } from '../../board/latency.ts';
+import { loadBoard } from '../../board/load.ts';
+import { openBoard } from '../../board/runtime.ts';
+import { createSimHal } from '../../hal/sim/index.ts';
+import { type Command, EXIT_OK, UsageError, parseOptions, table } from '../command.ts';
+
+const RATES = [44100, 48000, 96000];
+
+export const infoCommand: Command = {
+  name: 'info',
+  summary: "a board's devices, controls and latency breakdown",
+  usage: `usage: sbc-audio info --board NAME [--json] [--rate HZ]...
+
+Prints the board's codec (part, bus, address), GPIO lines by role, streams, the codec's gain
+controls, and the external delay per direction and rate (codec filter group delay plus the
+board's analog path) in ns and frames, with the source of every figure.
+Reads the board and codec descriptions only; no hardware is touched.
+
+  --board NAME   a board name from 'sbc-audio boards', or a path to a board file
+  --rate HZ      rates for the latency breakdown (default ${RATES.join(', ')}; repeatable)
+  --json         machine-readable output`,
+  async run(argv, io) {
+    const { values } = parseOptions(argv, { board: { type: 'string' }, json: { type: 'boolean' }, rate: { type: 'string', multiple: true } });
+    if (!values.board) throw new UsageError('--board is required');
+    const rates = (values.rate ?? []).map((r) => {
+      const n = Number(r);
+      if (!Number.isInteger(n) || n < 8000 || n > 768000) throw new UsageError(`--rate must be a rate in Hz from 8000 to 768000, got "${r}"`);
+      return n;
+    });
+    const board = loadBoard(values.board);
+    // Descriptions only: a simulated HAL stands in so that no bus or line of the machine is touched.
+    const rt = await openBoard(board, { hal: createSimHal() });
+    try {
+      const codec = rt.codec;
+      const directions = [...new Set(board.streams.map((s) => s.direction))];
+      const latency = directions.flatMap((d) => (rates.length ? rates : RATES).map((rate) => latencyBreakdown(board, codec, d, rate)));
+      const info = {
+        board: { name: board.name, description: board.description, manufacturer: board.manufacturer, hal: board.hal, twinOf: board.twinOf ?? null, file: board.file },
+        codec: { part: codec.part, name: codec.name, vendor: codec.vendor, bus: board.codec.bus ?? null, address: board.codec.address ?? null, options: board.codec.options },
+        gpio: Object.entries(board.gpio).map(([role, s]) => ({ role, ...s })),
+        streams: board.streams.map((s) => ({ ...s, formats: codec.formats(s.direction) })),
+        controls: codec.gainControls(),
+        latency,
+      };
+      if (values.json) {
+        io.out(JSON.stringify(info, null, 2));
+        return EXIT_OK;
+      }
+      const hex = (n: number | null) => (n === null ? '-' : `0x${n.toString(16).padStart(2, '0')}`);
+      io.out(`${board.name}: ${board.description}\n  file ${board.file}, hal ${board.hal}${board.twinOf ? ` (simulated twin of ${board.twinOf})` : ''}\n`);
+      io.out(`Codec: ${codec.name} (${codec.part}, ${codec.vendor})${board.codec.bus !== undefined ? ` on i2c-${board.codec.bus} at ${hex(board.codec.address ?? null)}` : ' (no control bus)'}\n`);
+      if (info.gpio.length) {
+        io.out(table(['GPIO ROLE', 'CHIP', 'LINE', 'ACTIVE-LOW', 'BIAS', 'DEBOUNCE µs'], info.gpio.map((g) => [g.role, g.chip, g.line, g.activeLow ? 'yes' : 'no', g.bias, g.debounceUs])) + '\n');
+      }
+      io.out(table(['STREAM', 'DIRECTION', 'PURPOSE', 'PCM', 'PLUG'], board.streams.map((s) => [s.id, s.direction, s.purpose, s.pcm, s.plug])) + '\n');
+      io.out(table(['CONTROL', 'DIR', 'RANGE dB', 'STEP dB', 'MUTE', 'MAIN'], info.controls.map((c) => [c.name, c.direction, `${c.minDb} .. ${c.maxDb}`, c.stepDb, c.canMute ? 'yes' : 'no', c.main ? 'yes' : ''])) + '\n');
+      io.out('External delay (outside the PCM buffer):');
+      for (const l of latency) {
+        io.out(`  ${l.direction} at ${l.rate} Hz: ${Math.round(l.totalNs)} ns = ${((l.totalNs * l.rate) / 1e9).toFixed(2)} frames${l.unknown.length ? `  (+ unknown: ${l.unknown.join('; ')})` : ''}`);
+        for (const i of l.items) {
+          io.out(`    ${i.ns === null ? 'unknown' : `${Math.round(i.ns)} ns`.padStart(10)}  ${i.frames === null ? '' : `${i.frames.toFixed(2)} frames`.padStart(14)}  ${i.what}  [${i.source}]`);
+        }
+      }
+      return EXIT_OK;
+    } finally {
+      await rt.close();
+    }
+  },
+};

@@ -1,0 +1,122 @@
+import { loadBoard } from '../../board/load.ts';
+import { openBoard } from '../../board/runtime.ts';
+import { SineGenerator, amplitudeToDb, dbToAmplitude, peak } from '../../audio/samples.ts';
+import { SAMPLE_BYTES } from '../../hal/pcm.ts';
+import { type Command, EXIT_FAILURE, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
+
+export interface ToneResult {
+  board: string;
+  stream: string;
+  pcm: string;
+  rate: number;
+  channels: number;
+  framesWritten: number;
+  /** Sim boards only: frames the simulated device played, and their peak in dBFS. */
+  framesPlayed: number | null;
+  peakDbfs: number | null;
+  xruns: number;
+}
+
+export const toneCommand: Command = {
+  name: 'tone',
+  summary: 'play a sine tone through a board (through the HAL: codec, GPIO and PCM)',
+  usage: `usage: sbc-audio tone --board NAME [--freq HZ] [--seconds S] [--level DBFS] [--stream ID] [--rate HZ] [--json]
+
+Brings the codec up (probe, init, format, pop-free power-up), unmutes its main volume, plays a
+sine tone of the given peak level on every channel, then mutes and powers down.
+On a simulated board it reports the frames the simulated device played and their peak level.
+
+  --board NAME    board name or board file path (required)
+  --freq HZ       tone frequency (default 1000)
+  --seconds S     duration (default 2)
+  --level DBFS    peak level in dB full scale, <= 0 (default -6)
+  --stream ID     output stream id (default: the board's first output stream)
+  --rate HZ       sample rate (default 48000)
+  --json          machine-readable result`,
+  async run(argv, io) {
+    const { values } = parseOptions(argv, {
+      board: { type: 'string' }, freq: { type: 'string' }, seconds: { type: 'string' }, level: { type: 'string' },
+      stream: { type: 'string' }, rate: { type: 'string' }, json: { type: 'boolean' },
+    });
+    if (!values.board) throw new UsageError('--board is required');
+    const rate = numberOption(values.rate, 'rate', 48000, 8000, 384000);
+    const freq = numberOption(values.freq, 'freq', 1000, 1, rate / 2);
+    const seconds = numberOption(values.seconds, 'seconds', 2, 0.001, 3600);
+    const level = numberOption(values.level, 'level', -6, -120, 0);
+    const board = loadBoard(values.board);
+    const stream = values.stream
+      ? board.streams.find((s) => s.id === values.stream && s.direction === 'output')
+      : board.streams.find((s) => s.direction === 'output');
+    if (!stream) throw new UsageError(values.stream ? `board ${board.name} has no output stream "${values.stream}"` : `board ${board.name} has no output stream`);
+    const result = await playTone({ boardName: values.board, streamId: stream.id, rate, freq, seconds, level });
+    if (values.json) io.out(JSON.stringify(result));
+    else {
+      io.out(`played ${result.framesWritten} frames (${seconds} s at ${rate} Hz, ${result.channels} ch) of ${freq} Hz at ${level} dBFS on ${board.name}/${result.stream} (${result.pcm})`);
+      if (result.framesPlayed !== null) io.out(`simulated device played ${result.framesPlayed} frames, peak ${result.peakDbfs!.toFixed(2)} dBFS, ${result.xruns} underruns`);
+    }
+    return result.xruns > 0 ? EXIT_FAILURE : EXIT_OK;
+  },
+};
+
+export interface ToneOptions {
+  boardName: string;
+  streamId: string;
+  rate: number;
+  freq: number;
+  seconds: number;
+  level: number;
+}
+
+export async function playTone(o: ToneOptions): Promise<ToneResult> {
+  const board = loadBoard(o.boardName);
+  const spec = board.streams.find((s) => s.id === o.streamId)!;
+  const rt = await openBoard(board);
+  try {
+    const { codec, hal } = rt;
+    const format = 'S16_LE' as const;
+    const channels = 2;
+    await codec.probe();
+    await codec.init();
+    await codec.setFormat({ rate: o.rate, channels, bits: 16 });
+    await codec.powerUp();
+    const main = codec.gainControls().find((c) => c.main && c.direction === 'output');
+    if (main) {
+      await codec.setGain(main.name, Math.min(0, main.maxDb));
+      if (main.canMute) await codec.setMute(main.name, false);
+    }
+    const pcm = await hal.pcm.open(spec.pcm, { direction: 'playback', rate: o.rate, channels, format, periodFrames: 1024, bufferFrames: 4096 });
+    const total = Math.round(o.seconds * o.rate);
+    const sb = SAMPLE_BYTES[format];
+    const chunk = new Uint8Array(pcm.config.periodFrames * pcm.config.frameBytes);
+    const gen = new SineGenerator(o.freq, o.rate, dbToAmplitude(o.level));
+    let written = 0;
+    let pending = 0; // frames generated into `chunk` but not yet accepted by the device
+    let pendingOffset = 0;
+    while (written < total) {
+      if (pending === 0) {
+        pending = Math.min(pcm.config.periodFrames, total - written);
+        pendingOffset = 0;
+        gen.fill(chunk, pending, channels, format, sb);
+      }
+      const n = pcm.write(chunk.subarray(pendingOffset * pcm.config.frameBytes), pending);
+      written += n;
+      pending -= n;
+      pendingOffset += n;
+      if (pending > 0) await pcm.wait(1000);
+    }
+    await pcm.drain();
+    const status = pcm.status();
+    pcm.close();
+    if (main?.canMute) await codec.setMute(main.name, true);
+    await codec.powerDown();
+    const record = rt.sim?.pcm.records.get(spec.pcm);
+    return {
+      board: board.name, stream: spec.id, pcm: spec.pcm, rate: o.rate, channels, framesWritten: written,
+      framesPlayed: record ? record.frames : null,
+      peakDbfs: record ? amplitudeToDb(peak(record.bytes(), format, sb)) : null,
+      xruns: status.xruns,
+    };
+  } finally {
+    await rt.close();
+  }
+}

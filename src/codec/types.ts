@@ -1,0 +1,106 @@
+/**
+ * What the rest of the system (board loader, CLI, stream service, engine) needs from a codec
+ * driver. The register-map layer and the per-part descriptions in codecs/<part>/ build on this.
+ */
+import type { Clock } from '../hal/clock.ts';
+import type { GpioLineRequest } from '../hal/gpio.ts';
+import type { I2cBus } from '../hal/i2c.ts';
+
+/** Where a figure came from: a datasheet section, a Linux source file, a measurement. */
+export type Source = string;
+
+/** A figure with its source, or explicitly unknown (no published figure was found). */
+export type Sourced<T> = { value: T; source: Source } | { value: null; unknown: string };
+
+/** A format range in the stream protocol's terms (see ../../shared/spec/stream-protocol.md). */
+export interface FormatRange {
+  /** Bitfield of AUDIO_SAMPLE_FORMAT_* values. */
+  sampleFormats: number;
+  minFps: number;
+  maxFps: number;
+  minChannels: number;
+  maxChannels: number;
+  /** FPS_CONTINUOUS 1, FPS_48000_FAMILY 2, FPS_44100_FAMILY 4. */
+  flags: number;
+}
+
+export interface GainControlInfo {
+  /** Control name, e.g. 'Digital Playback Volume'. */
+  name: string;
+  direction: 'output' | 'input';
+  minDb: number;
+  maxDb: number;
+  stepDb: number;
+  /** The chip has a dedicated mute (a mute code or bit). */
+  canMute: boolean;
+  /** The stream gain of its direction (the codec's main digital volume). */
+  main: boolean;
+  source: Source;
+}
+
+export interface GainState {
+  db: number;
+  muted: boolean;
+}
+
+export interface LatencyItem {
+  /** What contributes the delay, e.g. 'DAC interpolation filter group delay (normal filter)'. */
+  what: string;
+  /** Delay in ns at the given rate, or null if unknown. */
+  ns: number | null;
+  /** Delay in frames at the given rate, or null if unknown. */
+  frames: number | null;
+  source: Source;
+}
+
+export interface StreamFormat {
+  rate: number;
+  channels: number;
+  /** Sample width on the I2S bus in bits (16, 20, 24, 32). */
+  bits: number;
+}
+
+/** A board's GPIO line as a codec driver sees it (mute, amp-enable, reset, filter pins...). */
+export interface CodecGpioLine {
+  readonly role: string;
+  readonly request: GpioLineRequest;
+  readonly offset: number;
+}
+
+export interface CodecContext {
+  clock: Clock;
+  /** The control bus and address, for parts that have one. */
+  bus?: I2cBus;
+  addr?: number;
+  /** The board's GPIO lines by role ('mute', 'amp-enable', 'reset', 'xsmt', 'sd-mode', ...). */
+  gpio: ReadonlyMap<string, CodecGpioLine>;
+  /** Part-specific options from the board file (e.g. { filter: 'low-latency' }). */
+  options: Readonly<Record<string, unknown>>;
+  /** Sleeps on the board's clock (virtual on simulated boards). */
+  sleepMs(ms: number): Promise<void>;
+}
+
+export interface CodecDriver {
+  readonly part: string;
+  readonly name: string;
+  readonly vendor: string;
+  /** Checks the chip answers as this part. */
+  probe(): Promise<void>;
+  /** Brings the chip from reset to a known state (muted, ready for setFormat). */
+  init(): Promise<void>;
+  setFormat(fmt: StreamFormat): Promise<void>;
+  /** Pop-free power up: the amplifier is enabled only after the codec is ready. */
+  powerUp(): Promise<void>;
+  /** Pop-free power down: the amplifier is disabled first, mute settles before clocks stop. */
+  powerDown(): Promise<void>;
+  gainControls(): GainControlInfo[];
+  /** Sets a gain control; returns the applied (step-rounded) state. */
+  setGain(control: string, db: number): Promise<GainState>;
+  setMute(control: string, muted: boolean): Promise<GainState>;
+  getGain(control: string): Promise<GainState>;
+  formats(direction: 'output' | 'input'): FormatRange[];
+  /** The codec's own contribution to the external delay (filter group delay etc.). */
+  latency(direction: 'output' | 'input', rate: number): LatencyItem[];
+}
+
+export type CodecFactory = (ctx: CodecContext) => CodecDriver;

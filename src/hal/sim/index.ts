@@ -1,0 +1,70 @@
+/**
+ * The simulated HAL: a simulated I2C bus per bus number, simulated GPIO chips created on demand,
+ * simulated PCM devices, on a real or virtual clock. Everything here is a simulation and says so
+ * in its names ('sim-i2c-1', 'sim-gpio (…)', PCM backend kind 'sim').
+ */
+import type { Clock } from '../clock.ts';
+import type { Hal } from '../index.ts';
+import { VirtualClock } from './clock.ts';
+import { SimGpioChip } from './gpio.ts';
+import { SimI2cBus, type SimI2cBusOptions } from './i2c.ts';
+import { SimPcmBackend } from './pcm.ts';
+
+export { VirtualClock, flushMicrotasks } from './clock.ts';
+export { SimGpioChip } from './gpio.ts';
+export { SimI2cBus } from './i2c.ts';
+export { RegisterFileDevice, type SimI2cDevice } from './i2c-device.ts';
+export { SimPcmBackend, SimPcmRecord, type SimCaptureSource } from './pcm.ts';
+
+export interface SimHalOptions {
+  clock?: Clock;
+  i2c?: SimI2cBusOptions;
+}
+
+export class SimHal implements Hal {
+  readonly kind = 'sim' as const;
+  readonly clock: Clock;
+  readonly pcm: SimPcmBackend;
+  readonly buses = new Map<number, SimI2cBus>();
+  readonly chips = new Map<string, SimGpioChip>();
+
+  constructor(private readonly opts: SimHalOptions = {}) {
+    this.clock = opts.clock ?? new VirtualClock(1e9, true);
+    this.pcm = new SimPcmBackend(this.clock);
+  }
+
+  simBus(n: number): SimI2cBus {
+    let b = this.buses.get(n);
+    if (!b) {
+      b = new SimI2cBus(n, this.clock, this.opts.i2c);
+      this.buses.set(n, b);
+    }
+    return b;
+  }
+
+  simChip(name: string): SimGpioChip {
+    let c = this.chips.get(name);
+    if (!c) {
+      c = new SimGpioChip(name, this.clock);
+      this.chips.set(name, c);
+    }
+    return c;
+  }
+
+  async i2cBus(n: number) {
+    return this.simBus(n);
+  }
+
+  async gpioChip(name: string) {
+    return this.simChip(name);
+  }
+
+  async close(): Promise<void> {
+    for (const b of this.buses.values()) await b.close();
+    for (const c of this.chips.values()) await c.close();
+  }
+}
+
+export function createSimHal(opts: SimHalOptions = {}): SimHal {
+  return new SimHal(opts);
+}
