@@ -28,8 +28,11 @@ export interface GpioFixture {
   drive(offset: number, level: GpioValue): Promise<void>;
   /** The outside world reads the electrical level of an output line. */
   sense(offset: number): Promise<GpioValue>;
-  /** Waits until edge events caused by earlier `drive` calls have been delivered. */
-  settle(): Promise<void>;
+  /**
+   * Lets at least `minNs` of the fixture's clock pass (0: none) and then waits until edge events
+   * caused by earlier `drive` calls have been delivered.
+   */
+  settle(minNs?: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -142,7 +142,8 @@ class SimPcmStream implements PcmStream {
   private update(): void {
     if (this.state !== 'running' && this.state !== 'draining') return;
     const now = this.clock.nowNs();
-    const target = this.hwAtTrigger + Math.floor(((now - this.triggerNs) * this.config.rate) / 1e9);
+    // The epsilon absorbs float rounding of times computed from frame counts (frameTimeNs).
+    const target = this.hwAtTrigger + Math.floor(((now - this.triggerNs) * this.config.rate) / 1e9 + 1e-6);
     if (target <= this.hw) return;
     if (this.playback) {
       const end = Math.min(target, this.appl);
