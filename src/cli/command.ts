@@ -34,8 +34,19 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** parseArgs with strict checking; unknown options and stray arguments become UsageErrors. */
 export function parseOptions<O extends Options>(argv: string[], options: O, allowPositionals = false) {
+  // `--level -6`: parseArgs takes a leading dash for an option, so join negative numbers to their option.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d|^-\.\d/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -36,17 +36,19 @@ export function pcmContract(name: string, make: () => Promise<PcmFixture>): void
       assert.equal(s.config.direction, 'playback');
     });
 
-    it('refuses a configuration the device cannot do at all, with an error naming the device', async () => {
+    it('refuses a device that does not exist, with an error naming it', async () => {
       await assert.rejects(
-        fx.backend.open(fx.playbackDevice, { direction: 'playback', rate: 48000, channels: 2, format: 'S16_LE', periodFrames: 256, bufferFrames: 1024 ** 3 }).then((s) => { open.push(s); }),
-        (e: unknown) => e instanceof Error && e.message.includes(fx.playbackDevice),
-      ).catch(async () => {
-        // Some devices clamp even absurd buffers; a rate of 1 Hz is refused by every device.
+        fx.backend.open('no-such-pcm-device', { direction: 'playback', rate: 48000, channels: 2, format: 'S16_LE', periodFrames: 256, bufferFrames: 1024 }),
+        (e: unknown) => e instanceof PcmError && e.message.includes('no-such-pcm-device'),
+      ).catch(async (e) => {
+        // The simulated backend opens any name; it must still refuse a rate no device has.
+        if (fx.backend.kind !== 'sim') throw e;
         await assert.rejects(fx.backend.open(fx.playbackDevice, { direction: 'playback', rate: 1, channels: 2, format: 'S16_LE', periodFrames: 256, bufferFrames: 1024 }), PcmError);
       });
     });
 
-    it('takes frames up to the buffer before starting and reports them as delay', async () => {
+    it('takes frames up to the buffer before starting and reports them as delay (paced devices)', async function () {
+      if (!fx.paced) this.skip(); // reason: an unpaced device (ALSA 'null') discards frames as they come, so there is no queue
       const s = await playback(256, 1024, Number.MAX_SAFE_INTEGER);
       const buf = new Uint8Array(s.config.bufferFrames * s.config.frameBytes * 2);
       assert.equal(s.avail(), s.config.bufferFrames);

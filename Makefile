@@ -1,0 +1,55 @@
+# sbc-audio: every install step lives here (or in package.json), never by hand.
+SHELL := /bin/bash
+RESULTS := .cache/test-results
+MOCHA := SBC_TEST_RESULTS=$(RESULTS) node_modules/.bin/mocha
+
+.PHONY: setup demo test test-unit lint bench hil-vm clean
+
+# Installs the project's npm dependencies (koffi ships prebuilt binaries; no install scripts needed).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup: node_modules/.installed
+
+# The main job on the simulated board: no hardware needed.
+demo: setup
+	./bin/sbc-audio.js boards
+	./bin/sbc-audio.js info --board sim
+	./bin/sbc-audio.js tone --board sim --freq 1000 --seconds 2 --level -6
+
+# The fast inner loop: unit and HAL contract tests on the simulated backends and the ALSA null device.
+test-unit: setup
+	SBC_TEST_SUITE=unit $(MOCHA)
+
+lint: setup
+	node_modules/.bin/eslint .
+	node_modules/.bin/tsc --noEmit -p .
+
+# Everything: lint, unit + contract tests, and the HIL suite in a QEMU guest. Every suite runs even
+# when an earlier one fails; the closing line adds them all up.
+test: setup
+	@rm -rf $(RESULTS); mkdir -p $(RESULTS); rc=0; \
+	$(MAKE) --no-print-directory lint || { rc=1; echo '{"suite":"lint","passed":0,"failed":1}' > $(RESULTS)/lint.json; }; \
+	[ -f $(RESULTS)/lint.json ] || echo '{"suite":"lint","passed":1,"failed":0}' > $(RESULTS)/lint.json; \
+	SBC_TEST_SUITE=unit $(MOCHA) || rc=1; \
+	$(MAKE) --no-print-directory hil-vm || rc=1; \
+	node scripts/test-summary.mjs $(RESULTS) lint unit $$( [ -f tests/hil/run-vm.sh ] && echo hil ) || rc=1; \
+	exit $$rc
+
+bench: setup
+	@for b in bench/*.ts; do [ -f "$$b" ] || continue; echo "== $$b"; node --import tsx "$$b" || exit 1; done
+
+# The HIL suite inside a real Linux kernel under QEMU (i2c-stub, gpio-sim, snd-aloop, snd-dummy).
+# Its closing line `hil-vm: N passed, N failed` is turned into the counts `make test` adds up.
+hil-vm: setup
+	@if [ ! -f tests/hil/run-vm.sh ]; then echo "hil-vm: not yet available"; exit 0; fi; \
+	mkdir -p $(RESULTS); set -o pipefail; \
+	bash tests/hil/run-vm.sh 2>&1 | tee $(RESULTS)/hil-vm.log; rc=$$?; \
+	line=$$(grep -E '^hil-vm: [0-9]+ passed, [0-9]+ failed' $(RESULTS)/hil-vm.log | tail -1); \
+	if [ -n "$$line" ]; then \
+	  node -e 'const m=process.argv[1].match(/(\d+) passed, (\d+) failed(?:, (\d+) skipped)?/); console.log(JSON.stringify({suite:"hil",passed:+m[1],failed:+m[2],skipped:+(m[3]??0)}))' "$$line" > $(RESULTS)/hil.json; \
+	fi; exit $$rc
+
+clean:
+	rm -rf .cache node_modules

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { loadBoard, listBoardNames } from '../../src/board/load.ts';
+import { BoardFileError } from '../../src/board/schema.ts';
+
+const FIX = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/boards');
+
+/** Each bad file has one defect; the error must name the file, the field path and what was expected. */
+const BAD: { file: string; field: string; expected: RegExp }[] = [
+  { file: 'bad-address.json', field: 'codec.address', expected: /expected a 7-bit I2C address from 0x03 to 0x77.*got "0x99"/ },
+  { file: 'bad-purpose.json', field: 'streams[0].purpose', expected: /expected one of "speaker", "headphone", "line-out", "line-in", "microphone", got "subwoofer"/ },
+  { file: 'bad-debounce.json', field: 'gpio.jack-detect.debounceUs', expected: /expected a debounce period in µs \(integer 0\.\.10000000\), got -5/ },
+  { file: 'bad-delay-source.json', field: 'analogDelays[0].source', expected: /expected where the figure comes from .*got nothing \(the field is missing\)/ },
+  { file: 'bad-gpio-role.json', field: 'gpio.volume-knob', expected: /expected no such field \(known fields: jack-detect, mute, amp-enable/ },
+  { file: 'bad-plug.json', field: 'streams[0].plug', expected: /expected "hardwired" \(the board declares no gpio.jack-detect line\), got "jack-detect"/ },
+  { file: 'bad-hal.json', field: 'hal', expected: /expected one of "linux", "sim", got "windows"/ },
+  { file: 'bad-streams.json', field: 'streams', expected: /expected a non-empty array of streams, got \[\]/ },
+  { file: 'bad-name.json', field: 'name', expected: /expected "bad-name" \(the file's name without \.json\), got "another-name"/ },
+  { file: 'bad-twin.json', field: 'twinOf', expected: /expected a board in .*got "no-such-board"/ },
+];
+
+describe('board files', () => {
+  for (const b of BAD) {
+    it(`rejects ${b.file}: ${b.field}`, () => {
+      assert.throws(() => loadBoard(path.join(FIX, b.file)), (e: unknown) => {
+        assert.ok(e instanceof BoardFileError, String(e));
+        assert.ok(e.message.startsWith(`tests/fixtures/boards/${b.file}: ${b.field}: `), e.message);
+        assert.equal(e.field, b.field);
+        assert.match(e.message, b.expected);
+        return true;
+      });
+    });
+  }
+
+  it('rejects a file that is not JSON, naming the file', () => {
+    assert.throws(() => loadBoard(path.join(FIX, 'bad-json.json')), /tests\/fixtures\/boards\/bad-json\.json: \(top level\): expected valid JSON/);
+  });
+
+  it('names the known boards when a board does not exist', () => {
+    assert.throws(() => loadBoard('no-such-board'), /board\/no-such-board\.json: \(top level\): expected a board file \(known boards: .*sim/);
+  });
+
+  it('reads the sim board with its defaults filled in', () => {
+    const b = loadBoard('sim');
+    assert.equal(b.hal, 'sim');
+    assert.equal(b.codec.address, 0x1b);
+    assert.equal(b.gpio['jack-detect']?.debounceUs, 20000);
+    assert.equal(b.gpio['amp-enable']?.activeLow, false);
+    assert.equal(b.gpio['amp-enable']?.bias, 'as-is');
+    assert.deepEqual(b.streams.map((s) => s.purpose), ['speaker', 'headphone', 'microphone']);
+  });
+
+  it('validates every board file shipped in board/', () => {
+    for (const name of listBoardNames()) assert.doesNotThrow(() => loadBoard(name), name);
+  });
+});
