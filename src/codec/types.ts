@@ -5,6 +5,8 @@
 import type { Clock } from '../hal/clock.ts';
 import type { GpioLineRequest } from '../hal/gpio.ts';
 import type { I2cBus } from '../hal/i2c.ts';
+import type { CodecDescription } from './description.ts';
+import type { Regmap } from './regmap.ts';
 
 /** Where a figure came from: a datasheet section, a Linux source file, a measurement. */
 export type Source = string;
@@ -101,6 +103,10 @@ export interface CodecDriver {
   formats(direction: 'output' | 'input'): FormatRange[];
   /** The codec's own contribution to the external delay (filter group delay etc.). */
   latency(direction: 'output' | 'input', rate: number): LatencyItem[];
+  /** Drivers built from a description (src/codec/driver.ts): the part's data. */
+  readonly description?: CodecDescription;
+  /** Parts with a control bus: the register map (cache, fields) for `sbc-audio regs`. */
+  readonly regmap?: Regmap;
 }
 
 export type CodecFactory = (ctx: CodecContext) => CodecDriver;

@@ -1,7 +1,9 @@
 /** Every command of the CLI, in the order `--help` lists them. */
 import type { Command } from '../command.ts';
 import { boardsCommand } from './boards.ts';
+import { codecCommand } from './codec.ts';
 import { infoCommand } from './info.ts';
+import { regsCommand } from './regs.ts';
 import { toneCommand } from './tone.ts';
 
-export const COMMANDS: readonly Command[] = [boardsCommand, infoCommand, toneCommand];
+export const COMMANDS: readonly Command[] = [boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand];

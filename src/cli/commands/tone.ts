@@ -106,9 +106,11 @@ export async function playTone(o: ToneOptions): Promise<ToneResult> {
     }
     await pcm.drain();
     const status = pcm.status();
-    pcm.close();
+    // Mute and power down while the PCM is still open: the codec's soft mute and its analog mute
+    // detect need the I2S clocks, which stop when the stream is closed.
     if (main?.canMute) await codec.setMute(main.name, true);
     await codec.powerDown();
+    pcm.close();
     const record = rt.sim?.pcm.records.get(spec.pcm);
     return {
       board: board.name, stream: spec.id, pcm: spec.pcm, rate: o.rate, channels, framesWritten: written,

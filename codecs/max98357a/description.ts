@@ -1,0 +1,48 @@
+/**
+ * Maxim MAX98357A: I2S class-D mono amplifier with no control bus. SD_MODE (a host GPIO on the
+ * Adafruit board) is raised when a stream starts and lowered when it stops; a board may ask for a
+ * delay after raising it. Its gain is set by a pin (3/6/9/12/15 dB), not by software.
+ *
+ * Figures: shared/spec/codecs.md, "MAX98357A" (K = Linux sound/soc/codecs/max98357a.c).
+ */
+import type { CodecDescription } from '../../src/codec/description.ts';
+
+const FACTS = 'shared/spec/codecs.md, MAX98357A';
+const S16 = 1 << 2, S24_IN32 = 1 << 7, S32 = 1 << 8;
+const FAMILY_48K = 1 << 1, FAMILY_44K = 1 << 2;
+const FORMATS_SRC = `${FACTS}: 8-96 kHz; 16/24/32-bit (channels 1..2: K max98357a.c DAI)`;
+const UNVERIFIED = 'latency unverified for the MAX98357A (codecs.md): a board file may supply one as codec.options.groupDelay';
+
+export const description: CodecDescription = {
+  meta: {
+    id: 'max98357a',
+    name: 'MAX98357A I2S class-D amplifier',
+    vendor: 'Maxim Integrated (Analog Devices)',
+    datasheet: 'Maxim MAX98357A/MAX98357B datasheet (figures via shared/spec/codecs.md)',
+  },
+  controls: [],
+  formats: [
+    { direction: 'output', source: FORMATS_SRC,
+      range: { sampleFormats: S16 | S24_IN32 | S32, minFps: 8000, maxFps: 96000, minChannels: 1, maxChannels: 2, flags: FAMILY_48K } },
+    { direction: 'output', source: FORMATS_SRC,
+      range: { sampleFormats: S16 | S24_IN32 | S32, minFps: 11025, maxFps: 88200, minChannels: 1, maxChannels: 2, flags: FAMILY_44K } },
+  ],
+  clocks: { mclk: { value: 'not-used', source: `${FACTS}: no MCLK` } },
+  gpioRoles: { 'amp-enable': 'SD_MODE: logical 1 = amplifier on' },
+  options: {
+    sdmodeDelayMs: 'delay after raising SD_MODE at stream start, ms (optional; default 0)',
+    gainDb: 'the gain the board strapped on the GAIN pin (3, 6, 9, 12 or 15 dB), for information',
+    groupDelay: 'a delay figure the datasheet facts lack: { "frames": N } or { "ns": N } with "source"',
+  },
+  sequences: {
+    init: [{ op: 'gpio', role: 'amp-enable', value: 0, optional: true, why: 'SD_MODE low: shut down until a stream starts' }],
+    powerUp: [
+      { op: 'gpio', role: 'amp-enable', value: 1, optional: true, why: 'SD_MODE high at stream start (clocks running)' },
+      { op: 'delay-option', option: 'sdmodeDelayMs', why: 'optional SD_MODE delay from the board file' },
+    ],
+    powerDown: [{ op: 'gpio', role: 'amp-enable', value: 0, optional: true, why: 'SD_MODE low at stream stop, before the clocks stop' }],
+  },
+  latency: {
+    output: { what: 'amplifier digital path delay', defaultMode: 'default', modes: { default: { unknown: UNVERIFIED } } },
+  },
+};

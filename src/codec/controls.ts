@@ -1,0 +1,172 @@
+/**
+ * Controls as data: a volume's register codes, its dB scale (one or more linear segments, so
+ * non-linear and inverted ranges are data too), its mute code, and the mapping both ways.
+ *
+ * dB → code picks the nearest audible code; a request exactly halfway between two codes gets the
+ * lower gain (never louder than asked), as the stream protocol's gain rules require.
+ */
+import type { DescriptionProblem, RegmapDef } from './regmap.ts';
+import { fieldRange } from './regmap.ts';
+
+/** Codes `from..to` (inclusive, either order) map linearly: code `from` is `db`, each code further is `stepDb` more. */
+export interface DbSegment {
+  from: number;
+  to: number;
+  db: number;
+  stepDb: number;
+}
+
+/** Where one channel of a control lives. */
+export interface ControlChannel {
+  reg: string;
+  /** A field of the register; absent: the whole register. */
+  field?: string;
+}
+
+export interface ControlDef {
+  name: string;
+  kind: 'volume' | 'switch' | 'enum';
+  direction: 'output' | 'input';
+  /** The stream gain of its direction (the codec's main digital volume). */
+  main?: boolean;
+  /** One entry per channel (left, right, ...). */
+  channels: readonly ControlChannel[];
+  /** Lowest and highest register code. */
+  min: number;
+  max: number;
+  /** Code after reset, or 'unknown'. */
+  default: number | 'unknown';
+  unit: 'dB' | 'none';
+  /** Nominal step in dB (volumes). */
+  stepDb?: number;
+  /** A code that means mute (it is not an audible gain). */
+  muteCodes?: readonly number[];
+  /** Codes that must never be written (reserved). */
+  reservedCodes?: readonly number[];
+  /** Code → dB (volumes): the segments cover every audible code. */
+  scale?: readonly DbSegment[];
+  /** A volume-update latch bit written with the last channel (e.g. a Wolfson VU bit): register field. */
+  latch?: { field: string };
+  /** Enum controls: value names. */
+  values?: Readonly<Record<string, number>>;
+  source: string;
+}
+
+export class ControlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+function isMute(c: ControlDef, code: number): boolean {
+  return c.muteCodes?.includes(code) ?? false;
+}
+
+/** dB of a code, 'mute' for a mute code, undefined for a code outside the scale. */
+export function codeToDb(c: ControlDef, code: number): number | 'mute' | undefined {
+  if (isMute(c, code)) return 'mute';
+  for (const s of c.scale ?? []) {
+    const lo = Math.min(s.from, s.to);
+    const hi = Math.max(s.from, s.to);
+    if (code >= lo && code <= hi) return s.db + Math.abs(code - s.from) * s.stepDb;
+  }
+  return undefined;
+}
+
+/** Every audible code with its dB, loudest last. */
+export function audibleCodes(c: ControlDef): { code: number; db: number }[] {
+  const out: { code: number; db: number }[] = [];
+  for (let code = Math.min(c.min, c.max); code <= Math.max(c.min, c.max); code++) {
+    if (c.reservedCodes?.includes(code)) continue;
+    const db = codeToDb(c, code);
+    if (typeof db === 'number') out.push({ code, db });
+  }
+  return out.sort((a, b) => a.db - b.db);
+}
+
+export function gainRange(c: ControlDef): { minDb: number; maxDb: number; stepDb: number } {
+  const codes = audibleCodes(c);
+  if (codes.length === 0) throw new ControlError(`control "${c.name}" has no audible codes (no dB scale)`);
+  return { minDb: codes[0]!.db, maxDb: codes[codes.length - 1]!.db, stepDb: c.stepDb ?? 0 };
+}
+
+/**
+ * The code for a requested gain: the nearest audible code, ties to the lower gain. Requests
+ * outside the control's range are refused (the stream protocol answers them INVALID_ARGS).
+ */
+export function dbToCode(c: ControlDef, db: number): { code: number; db: number } {
+  if (!Number.isFinite(db)) throw new ControlError(`control "${c.name}": gain ${db} dB is not a number`);
+  const codes = audibleCodes(c);
+  const { minDb, maxDb } = gainRange(c);
+  const eps = 1e-9;
+  if (db < minDb - eps || db > maxDb + eps) {
+    throw new ControlError(`control "${c.name}": ${db} dB is outside its range ${minDb} .. ${maxDb} dB`);
+  }
+  let best = codes[0]!;
+  for (const x of codes) {
+    const d = Math.abs(x.db - db);
+    const bd = Math.abs(best.db - db);
+    // Strictly nearer wins; on a tie the earlier (lower gain) one stays.
+    if (d < bd - eps) best = x;
+  }
+  return { ...best };
+}
+
+/** Checks controls against the register map: unknown registers and fields, codes out of range, scales. */
+export function checkControls(controls: readonly ControlDef[], map: RegmapDef | undefined, at = 'controls'): DescriptionProblem[] {
+  const out: DescriptionProblem[] = [];
+  const names = new Set<string>();
+  controls.forEach((c, i) => {
+    const w = `${at}[${i}] (${c.name})`;
+    const p = (message: string) => out.push({ where: w, message });
+    if (names.has(c.name)) p(`control name "${c.name}" is used twice`);
+    names.add(c.name);
+    if (!c.source?.trim()) p('the control names no source for its range and scale');
+    if (c.channels.length === 0) p('the control has no channels (registers)');
+    let width: number = map?.valueBits ?? 16;
+    for (const ch of c.channels) {
+      const r = map?.registers.find((x) => x.name === ch.reg);
+      if (!map) {
+        p(`channel register ${ch.reg}: the part has no register map`);
+        continue;
+      }
+      if (!r) {
+        p(`names unknown register "${ch.reg}"`);
+        continue;
+      }
+      if (r.access === 'ro') p(`register ${ch.reg} is read-only`);
+      if (ch.field) {
+        const f = r.fields?.find((x) => x.name === ch.field);
+        if (!f) p(`names unknown field "${ch.field}" of register ${ch.reg}`);
+        else width = fieldRange(f).width;
+      }
+      if (c.latch && !r.fields?.some((x) => x.name === c.latch!.field)) p(`latch field "${c.latch.field}" is not a field of register ${ch.reg}`);
+    }
+    const maxCode = 2 ** width - 1;
+    for (const [k, v] of [['min', c.min], ['max', c.max]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > maxCode) p(`${k} code ${v} does not fit ${width} bits (0..${maxCode})`);
+    }
+    if (c.default !== 'unknown' && (c.default < Math.min(c.min, c.max) || c.default > Math.max(c.min, c.max))) {
+      p(`default code ${c.default} is outside min..max (${c.min}..${c.max})`);
+    }
+    for (const m of c.muteCodes ?? []) if (m < Math.min(c.min, c.max) || m > Math.max(c.min, c.max)) p(`mute code ${m} is outside min..max`);
+    if (c.kind === 'volume') {
+      if (c.unit !== 'dB') p('a volume control must have unit dB');
+      if (!c.scale?.length) p('a volume control needs a dB scale');
+      for (let code = Math.min(c.min, c.max); code <= Math.max(c.min, c.max); code++) {
+        if (isMute(c, code) || c.reservedCodes?.includes(code)) continue;
+        const hits = (c.scale ?? []).filter((s) => code >= Math.min(s.from, s.to) && code <= Math.max(s.from, s.to)).length;
+        if (hits === 0) {
+          p(`code ${code} is neither covered by the dB scale nor a mute or reserved code`);
+          break;
+        }
+        if (hits > 1) {
+          p(`code ${code} is covered by more than one scale segment`);
+          break;
+        }
+      }
+    }
+  });
+  return out;
+}

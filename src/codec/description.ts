@@ -1,0 +1,172 @@
+/**
+ * A codec description: everything about a part that is data, in codecs/<part>/description.ts as
+ * `export const description: CodecDescription`. The driver is a few hooks around it
+ * (see ./driver.ts); `sbc-audio codec check codecs/<part>` validates it with `checkDescription`.
+ *
+ * Every figure carries its source. A figure without a published source is written as
+ * `{ unknown: 'why' }` and stays unknown: a board file or a measurement may supply it.
+ */
+import { checkControls, type ControlDef } from './controls.ts';
+import { checkRegmap, type DescriptionProblem, type RegmapDef } from './regmap.ts';
+import type { FormatRange } from './types.ts';
+
+export type { DescriptionProblem } from './regmap.ts';
+
+export interface CodecMeta {
+  /** Part id: the folder name under codecs/. */
+  id: string;
+  name: string;
+  vendor: string;
+  /** The datasheet the description is written from (title and document number or URL). */
+  datasheet: string;
+}
+
+/** A figure with its source, or explicitly unknown. */
+export type Figure<T> = { value: T; source: string } | { unknown: string };
+
+export function known<T>(f: Figure<T> | undefined): f is { value: T; source: string } {
+  return f !== undefined && 'value' in f;
+}
+
+export interface FormatDef {
+  direction: 'output' | 'input';
+  range: FormatRange;
+  source: string;
+}
+
+export interface ClockRequirements {
+  /** Whether the part needs a master clock (MCLK) from the host. */
+  mclk: Figure<'required' | 'not-used' | 'optional'>;
+  /** The master clock must run before the control bus answers (e.g. SGTL5000). */
+  mclkBeforeBus?: Figure<boolean>;
+  /** Other clock facts (PLL, ratios), as text with sources. */
+  notes?: readonly { text: string; source: string }[];
+}
+
+/** A delay figure: frames at the stream rate (N/fs) or fixed ns. */
+export type DelayFigure = { frames: number; source: string } | { ns: number; source: string } | { unknown: string };
+
+export interface LatencyPath {
+  /** What the delay is, e.g. 'DAC interpolation filter group delay'. */
+  what: string;
+  /** Board option (codec.options key) that picks the mode, e.g. 'filter'. */
+  modeOption?: string;
+  defaultMode: string;
+  modes: Readonly<Record<string, DelayFigure>>;
+}
+
+/**
+ * One step of a power or mute sequence. GPIO values are logical (the board file's activeLow
+ * decides the level); `optional` steps are skipped on boards that do not wire that role.
+ */
+export type SequenceStep =
+  | { op: 'write'; reg: string; value: number; why?: string }
+  | { op: 'update'; reg: string; fields: Readonly<Record<string, number | string>>; why?: string }
+  | {
+    op: 'poll'; reg: string; field: string; equals: number; timeoutMs: number; intervalMs: number;
+    /** 'fail' throws on timeout; 'continue' goes on (the sequence still completes). */
+    onTimeout: 'fail' | 'continue'; source: string; why?: string;
+  }
+  | { op: 'delay'; ms: number; source: string; why?: string }
+  /** A delay a board option supplies (e.g. MAX98357A's optional SD_MODE delay); 0 when absent. */
+  | { op: 'delay-option'; option: string; why?: string }
+  | { op: 'gpio'; role: string; value: 0 | 1; optional?: boolean; why?: string }
+  /** Driver code at this point (e.g. applying the filter chosen in the board file). */
+  | { op: 'hook'; name: string; why?: string };
+
+export interface Sequences {
+  /** From reset to a known, muted state. */
+  init: readonly SequenceStep[];
+  /** Pop-free: the codec becomes ready first, the amplifier last. */
+  powerUp: readonly SequenceStep[];
+  /** Pop-free: the amplifier first, mute settles before clocks stop. */
+  powerDown: readonly SequenceStep[];
+}
+
+export interface CodecDescription {
+  meta: CodecMeta;
+  /** Absent for parts without a control bus (pins only). */
+  regmap?: RegmapDef;
+  controls: readonly ControlDef[];
+  formats: readonly FormatDef[];
+  clocks: ClockRequirements;
+  sequences: Sequences;
+  latency: { output?: LatencyPath; input?: LatencyPath };
+  /** GPIO roles the part can use when a board wires them (role → what it does). */
+  gpioRoles?: Readonly<Record<string, string>>;
+  /** Board options the part understands (key → meaning). */
+  options?: Readonly<Record<string, string>>;
+}
+
+const FAMILY_48K = [8000, 16000, 32000, 48000, 96000, 192000, 384000, 768000];
+const FAMILY_44K = [11025, 22050, 44100, 88200, 176400];
+const KNOWN_FORMAT_BITS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 30) | (1 << 31);
+
+/** Does a format range admit this rate? */
+export function rangeHasRate(r: FormatRange, rate: number): boolean {
+  if (rate < r.minFps || rate > r.maxFps) return false;
+  if (r.flags & 1) return true;
+  if (r.flags & 2 && FAMILY_48K.includes(rate)) return true;
+  if (r.flags & 4 && FAMILY_44K.includes(rate)) return true;
+  return false;
+}
+
+function checkFigure(f: Figure<unknown> | DelayFigure | undefined, where: string, out: DescriptionProblem[]): void {
+  if (f === undefined) return;
+  if ('unknown' in f) {
+    if (!f.unknown?.trim()) out.push({ where, message: 'an unknown figure must say why it is unknown' });
+    return;
+  }
+  if (!('source' in f) || !f.source?.trim()) out.push({ where, message: 'figure without a source (give the datasheet section, or mark it { unknown })' });
+}
+
+/** Everything wrong with a description, each with where and what. */
+export function checkDescription(d: CodecDescription): DescriptionProblem[] {
+  const out: DescriptionProblem[] = [];
+  const p = (where: string, message: string) => out.push({ where, message });
+  for (const k of ['id', 'name', 'vendor', 'datasheet'] as const) {
+    if (typeof d.meta?.[k] !== 'string' || !d.meta[k].trim()) p(`meta.${k}`, `missing ${k}`);
+  }
+  if (d.meta?.id && !/^[a-z0-9-]+$/.test(d.meta.id)) p('meta.id', `part id "${d.meta.id}" must be lowercase letters, digits and dashes (the folder name)`);
+  if (d.regmap) out.push(...checkRegmap(d.regmap));
+  out.push(...checkControls(d.controls, d.regmap));
+  d.formats.forEach((f, i) => {
+    const w = `formats[${i}]`;
+    const r = f.range;
+    if (!f.source?.trim()) p(w, 'format range without a source');
+    if (!r.sampleFormats || (r.sampleFormats & ~KNOWN_FORMAT_BITS) !== 0) p(w, `sample formats 0x${(r.sampleFormats >>> 0).toString(16)} are empty or not stream-protocol format bits`);
+    if (!(r.minFps > 0 && r.minFps <= r.maxFps)) p(w, `rates ${r.minFps}..${r.maxFps} are not a range`);
+    if (!(r.minChannels >= 1 && r.minChannels <= r.maxChannels && r.maxChannels <= 255)) p(w, `channels ${r.minChannels}..${r.maxChannels} are not a range`);
+    if (!r.flags || (r.flags & ~7) !== 0) p(w, `flags ${r.flags} must be FPS_CONTINUOUS (1), FPS_48000_FAMILY (2) and/or FPS_44100_FAMILY (4)`);
+  });
+  checkFigure(d.clocks?.mclk, 'clocks.mclk', out);
+  checkFigure(d.clocks?.mclkBeforeBus, 'clocks.mclkBeforeBus', out);
+  (d.clocks?.notes ?? []).forEach((n, i) => { if (!n.source?.trim()) p(`clocks.notes[${i}]`, 'clock note without a source'); });
+  for (const dir of ['output', 'input'] as const) {
+    const l = d.latency[dir];
+    if (!l) continue;
+    if (!(l.defaultMode in l.modes)) p(`latency.${dir}.defaultMode`, `default mode "${l.defaultMode}" is not one of the modes (${Object.keys(l.modes).join(', ')})`);
+    for (const [mode, fig] of Object.entries(l.modes)) {
+      checkFigure(fig, `latency.${dir}.modes.${mode}`, out);
+      if ('frames' in fig && !(fig.frames >= 0)) p(`latency.${dir}.modes.${mode}`, `frames ${fig.frames} must be a non-negative number`);
+      if ('ns' in fig && !(fig.ns >= 0)) p(`latency.${dir}.modes.${mode}`, `ns ${fig.ns} must be a non-negative number`);
+    }
+  }
+  for (const [name, steps] of Object.entries(d.sequences ?? {}) as [string, readonly SequenceStep[]][]) {
+    steps.forEach((s, i) => {
+      const w = `sequences.${name}[${i}]`;
+      if (s.op === 'write' || s.op === 'update' || s.op === 'poll') {
+        const r = d.regmap?.registers.find((x) => x.name === s.reg);
+        if (!d.regmap) p(w, `step names register ${s.reg} but the part has no register map`);
+        else if (!r) p(w, `names unknown register "${s.reg}"`);
+        else {
+          const fields = s.op === 'update' ? Object.keys(s.fields) : s.op === 'poll' ? [s.field] : [];
+          for (const f of fields) if (!r.fields?.some((x) => x.name === f)) p(w, `names unknown field "${f}" of register ${s.reg}`);
+        }
+      }
+      if ((s.op === 'poll' || s.op === 'delay') && !s.source?.trim()) p(w, `${s.op} step without a source for its timing`);
+      if (s.op === 'gpio' && d.gpioRoles && !(s.role in d.gpioRoles)) p(w, `GPIO role "${s.role}" is not declared in gpioRoles`);
+    });
+  }
+  return out;
+}
