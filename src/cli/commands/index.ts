@@ -3,7 +3,9 @@ import type { Command } from '../command.ts';
 import { boardsCommand } from './boards.ts';
 import { codecCommand } from './codec.ts';
 import { infoCommand } from './info.ts';
+import { lsCommand } from './ls.ts';
 import { regsCommand } from './regs.ts';
+import { serveCommand } from './serve.ts';
 import { toneCommand } from './tone.ts';
 
-export const COMMANDS: readonly Command[] = [boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand];
+export const COMMANDS: readonly Command[] = [boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, serveCommand, lsCommand];

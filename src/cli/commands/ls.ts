@@ -1,0 +1,161 @@
+import { StreamClient, type PlugInfo } from '../../stream/client.ts';
+import { type StreamEndpoint, defaultRuntimeDir, listEndpoints, watchEndpoints } from '../../stream/discovery.ts';
+import { type FormatRangeWire, type GainStateWire, RANGE_FLAG, SAMPLE_FORMAT, STATUS } from '../../stream/wire.ts';
+import { type CliIO, type Command, EXIT_FAILURE, EXIT_OK, parseOptions, table } from '../command.ts';
+import { untilSignal } from './serve.ts';
+
+export interface StreamListing {
+  name: string;
+  direction: 'output' | 'input';
+  path: string;
+  manufacturer: string;
+  product: string;
+  uniqueId: string;
+  clockDomain: number;
+  formats: FormatRangeWire[];
+  gain: GainStateWire;
+  plug: PlugInfo;
+  /** External delay (ns) at 48000 and 44100 Hz, where the stream offers the rate. */
+  externalDelayNs: Record<string, number>;
+}
+
+const FORMAT_NAMES: [number, string][] = [
+  [SAMPLE_FORMAT.BITSTREAM, 'bitstream'], [SAMPLE_FORMAT.BIT8, '8'], [SAMPLE_FORMAT.BIT16, '16'], [SAMPLE_FORMAT.BIT20_PACKED, '20p'],
+  [SAMPLE_FORMAT.BIT24_PACKED, '24p'], [SAMPLE_FORMAT.BIT20_IN32, '20in32'], [SAMPLE_FORMAT.BIT24_IN32, '24in32'],
+  [SAMPLE_FORMAT.BIT32, '32'], [SAMPLE_FORMAT.BIT32_FLOAT, 'float'],
+];
+
+export function describeRange(r: FormatRangeWire): string {
+  const fmts = FORMAT_NAMES.filter(([bit]) => r.sampleFormats & bit).map(([, n]) => n).join('/');
+  const ch = r.minChannels === r.maxChannels ? `${r.minChannels}` : `${r.minChannels}-${r.maxChannels}`;
+  const rates = r.minFps === r.maxFps ? `${r.minFps}` : `${r.minFps}-${r.maxFps}`;
+  const fam = [
+    r.flags & RANGE_FLAG.FPS_CONTINUOUS ? 'any' : '',
+    r.flags & RANGE_FLAG.FPS_48000_FAMILY ? '48k' : '',
+    r.flags & RANGE_FLAG.FPS_44100_FAMILY ? '44.1k' : '',
+  ].filter(Boolean).join('+');
+  return `${fmts} bit, ${ch} ch, ${rates} Hz${fam && fam !== 'any' ? ` (${fam} family)` : ''}`;
+}
+
+export function describeGain(g: GainStateWire): string {
+  if (g.gainStep === 0 && g.minGain === 0 && g.maxGain === 0) return 'fixed';
+  return `${g.curGain} dB${g.curMute ? ' (muted)' : ''} [${g.minGain}..${g.maxGain} step ${g.gainStep}]`;
+}
+
+export function describePlug(p: PlugInfo): string {
+  if (p.hardwired) return 'hardwired';
+  return `${p.plugged ? 'plugged' : 'unplugged'}${p.canNotify ? '' : ' (no notifications)'}`;
+}
+
+/** Connects as an observer (never taking the stream from an application) and asks everything. */
+export async function queryStream(e: StreamEndpoint, client?: StreamClient): Promise<{ listing: StreamListing; client: StreamClient }> {
+  const c = client ?? (await StreamClient.connect(e.path));
+  await c.observe();
+  const formats = await c.getFormats();
+  const externalDelayNs: Record<string, number> = {};
+  for (const fps of [48000, 44100]) {
+    const d = await c.getExternalDelay(fps);
+    if (d.result === STATUS.OK) externalDelayNs[fps] = d.externalDelayNs;
+  }
+  const listing: StreamListing = {
+    name: e.name, direction: e.direction, path: e.path,
+    manufacturer: await c.manufacturer(), product: await c.product(),
+    uniqueId: Buffer.from(await c.getUniqueId()).toString('hex'), clockDomain: await c.getClockDomain(),
+    formats, gain: await c.getGain(), plug: await c.plugDetect('none'), externalDelayNs,
+  };
+  return { listing, client: c };
+}
+
+function latencyText(l: StreamListing): string {
+  const parts = Object.entries(l.externalDelayNs).map(([fps, ns]) => `${(ns / 1000).toFixed(1)} µs @${Number(fps) / 1000}k`);
+  return parts.join(', ') || '-';
+}
+
+function printListing(io: CliIO, all: StreamListing[]): void {
+  io.out(table(['STREAM', 'DIR', 'PLUG', 'GAIN', 'EXTERNAL DELAY', 'PRODUCT'],
+    all.map((l) => [l.name, l.direction, describePlug(l.plug), describeGain(l.gain), latencyText(l), l.product])));
+  for (const l of all) {
+    io.out(`\n${l.name} (${l.manufacturer}; unique id ${l.uniqueId}; clock domain ${l.clockDomain})`);
+    for (const r of l.formats) io.out(`  ${describeRange(r)}`);
+  }
+}
+
+/**
+ * `ls --watch`: prints streams as they appear and disappear and, for each, plug and gain changes
+ * as the service announces them, until `stop` resolves.
+ */
+export async function watchStreams(runtimeDir: string, io: CliIO, json: boolean, stop: Promise<unknown>): Promise<void> {
+  const clients = new Map<string, StreamClient>();
+  const say = (event: string, name: string, data: Record<string, unknown>, text: string) => {
+    if (json) io.out(JSON.stringify({ event, stream: name, ...data }));
+    else io.out(`${new Date().toISOString().slice(11, 23)}  ${name}  ${text}`);
+  };
+  const attach = async (e: StreamEndpoint) => {
+    try {
+      const c = await StreamClient.connect(e.path);
+      clients.set(e.path, c);
+      c.on('plug', (p: PlugInfo) => say('plug', e.name, { plug: p }, `plug: ${describePlug(p)} (at ${(p.plugStateTimeNs / 1e9).toFixed(6)} s)`));
+      c.on('gain', (g: GainStateWire) => say('gain', e.name, { gain: g }, `gain: ${describeGain(g)}`));
+      await c.observe();
+      // Notifications on before the state is read, so no change falls between the two.
+      await c.plugDetect('enable');
+      await c.gainNotify(true);
+      const { listing } = await queryStream(e, c);
+      say('added', e.name, { listing }, `appeared: ${e.direction}, ${describePlug(listing.plug)}, gain ${describeGain(listing.gain)}`);
+    } catch (err) {
+      io.err(`sbc-audio ls: ${e.name}: ${(err as Error).message}`);
+    }
+  };
+  const w = watchEndpoints(runtimeDir, (ev) => {
+    if (ev.type === 'added') void attach(ev.endpoint);
+    else {
+      const c = clients.get(ev.endpoint.path);
+      clients.delete(ev.endpoint.path);
+      void c?.close().catch(() => {});
+      say('removed', ev.endpoint.name, {}, 'disappeared');
+    }
+  });
+  await stop;
+  w.close();
+  for (const c of clients.values()) await c.close().catch(() => {});
+}
+
+export const lsCommand: Command = {
+  name: 'ls',
+  summary: 'list the streams being served: formats, gain, plug state, latency (--watch: live changes)',
+  usage: `usage: sbc-audio ls [--runtime-dir DIR] [--json] [--watch]
+
+Finds the stream endpoints that 'sbc-audio serve' publishes and asks each, over the stream
+protocol (docs/PROTOCOL.md), for its formats, gain, plug state, external delay and identity.
+It connects as an observer, so it never takes a stream from an application.
+
+  --runtime-dir DIR   where to look (default: ${defaultRuntimeDir()})
+  --json              machine-readable output (with --watch: one JSON object per line)
+  --watch             keep running and print streams appearing and disappearing, and plug and
+                      gain changes as they happen, until interrupted (Ctrl-C)`,
+  async run(argv, io) {
+    const { values } = parseOptions(argv, { 'runtime-dir': { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' } });
+    const runtimeDir = values['runtime-dir'] ?? defaultRuntimeDir();
+    if (values.watch) {
+      await watchStreams(runtimeDir, io, Boolean(values.json), untilSignal());
+      return EXIT_OK;
+    }
+    const endpoints = listEndpoints(runtimeDir);
+    const listings: StreamListing[] = [];
+    let failed = false;
+    for (const e of endpoints) {
+      try {
+        const { listing, client } = await queryStream(e);
+        await client.close();
+        listings.push(listing);
+      } catch (err) {
+        failed = true;
+        io.err(`sbc-audio ls: ${e.name}: ${(err as Error).message}`);
+      }
+    }
+    if (values.json) io.out(JSON.stringify({ runtimeDir, streams: listings }, null, 2));
+    else if (endpoints.length === 0) io.out(`no streams under ${runtimeDir} (is 'sbc-audio serve' running?)`);
+    else printListing(io, listings);
+    return failed ? EXIT_FAILURE : EXIT_OK;
+  },
+};

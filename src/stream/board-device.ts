@@ -1,0 +1,175 @@
+/**
+ * Stream devices built from an open board: the codec's main digital volume of each direction
+ * as the stream gain, the board's jack-detect line as the plug state, the codec's format ranges
+ * (plus `sim.extraFormatRanges`), and the board's latency breakdown as the external delay.
+ *
+ * Streams of one direction share the codec's main volume (one control on the chip), so a gain
+ * change through one is seen by all of them and announced to each (EXT_GAIN_CHANGED).
+ */
+import { createHash } from 'node:crypto';
+import { latencyBreakdown } from '../board/latency.ts';
+import type { BoardRuntime } from '../board/runtime.ts';
+import type { StreamSpec } from '../board/schema.ts';
+import type { FormatRange, GainControlInfo, StreamFormat } from '../codec/types.ts';
+import { AsyncMutex } from '../hal/i2c.ts';
+import {
+  type DeviceGainState, type GainCaps, NotSupportedRingBuffer, type PlugState, type RequestedFormat, type RingBufferEngine,
+  type RingBufferEvents, type StreamDevice, type StreamDeviceInfo,
+} from './device.ts';
+import { RANGE_FLAG, SAMPLE_FORMAT, sampleFormatBase } from './wire.ts';
+
+export interface BoardDevicesOptions {
+  /** Part 2's engine plugs in here; default: every ring-buffer command answers NOT_SUPPORTED. */
+  createRingBuffer?: (stream: StreamSpec, fmt: RequestedFormat, events: RingBufferEvents) => RingBufferEngine;
+}
+
+export interface BoardDevices {
+  devices: StreamDevice[];
+  /** Stops following the jack line. */
+  close(): void;
+}
+
+/** The endpoint name of a stream: '<board>.<stream id>' (both are [a-z0-9-], so the dot separates them). */
+export function endpointName(boardName: string, streamId: string): string {
+  return `${boardName}.${streamId}`;
+}
+
+/** 16 bytes that depend only on the board's name and the stream's id: stable across restarts (R-INFO-1). */
+export function streamUniqueId(boardName: string, streamId: string): Uint8Array {
+  const h = createHash('sha256').update(`sbc-audio stream\0${boardName}\0${streamId}`, 'utf8').digest();
+  return new Uint8Array(h.subarray(0, 16));
+}
+
+/** The extra ranges a sim board adds to exercise GET_FORMATS paging: one 16-bit stereo rate each. */
+export function extraFormatRanges(n: number): FormatRange[] {
+  return Array.from({ length: n }, (_, i) => {
+    const fps = 8000 + 100 * (i + 1);
+    return { sampleFormats: SAMPLE_FORMAT.BIT16, minFps: fps, maxFps: fps, minChannels: 1, maxChannels: 2, flags: RANGE_FLAG.FPS_CONTINUOUS };
+  });
+}
+
+/** I2S sample width for a protocol sample format (the container's valid bits). */
+export function bitsOfSampleFormat(sampleFormat: number): StreamFormat['bits'] {
+  switch (sampleFormatBase(sampleFormat)) {
+    case SAMPLE_FORMAT.BIT16: return 16;
+    case SAMPLE_FORMAT.BIT20_PACKED:
+    case SAMPLE_FORMAT.BIT20_IN32: return 20;
+    case SAMPLE_FORMAT.BIT24_PACKED:
+    case SAMPLE_FORMAT.BIT24_IN32: return 24;
+    default: return 32;
+  }
+}
+
+const FIXED_CAPS: GainCaps = { canMute: false, canAgc: false, minGain: 0, maxGain: 0, gainStep: 0 };
+
+/** One direction's gain: the codec's main control, shared by the streams of that direction. */
+class GainHub {
+  readonly listeners = new Set<(s: DeviceGainState) => void>();
+  last: DeviceGainState | undefined;
+  constructor(readonly control: GainControlInfo | undefined) {}
+
+  emitIfChanged(s: DeviceGainState): void {
+    const l = this.last;
+    this.last = s;
+    if (l && l.muted === s.muted && l.agc === s.agc && l.gainDb === s.gainDb) return;
+    for (const fn of this.listeners) fn(s);
+  }
+}
+
+export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions = {}): BoardDevices {
+  const { board, codec } = rt;
+  // One lock for the codec: requests from different streams and channels never interleave on its bus.
+  const codecLock = new AsyncMutex();
+  const controls = codec.gainControls();
+  const hubs = {
+    output: new GainHub(controls.find((c) => c.direction === 'output' && c.main)),
+    input: new GainHub(controls.find((c) => c.direction === 'input' && c.main)),
+  };
+
+  // The jack: followed through its line's edge events, stamped with the kernel's event time (R-PLUG-4).
+  const startNs = rt.hal.clock.nowNs();
+  const jackLine = rt.lines.get('jack-detect');
+  let jack = { plugged: rt.jackPlugged() ?? false, timeNs: startNs };
+  const plugListeners = new Set<() => void>();
+  const offEdge = jackLine?.request.onEdge((ev) => {
+    const plugged = ev.edge === 'rising';
+    if (plugged === jack.plugged) return;
+    jack = { plugged, timeNs: ev.timestampNs };
+    for (const fn of plugListeners) fn();
+  });
+
+  const devices = board.streams.map((stream): StreamDevice => {
+    const hub = hubs[stream.direction];
+    const control = hub.control;
+    const ranges: FormatRange[] = [...codec.formats(stream.direction), ...extraFormatRanges(board.sim.extraFormatRanges)];
+    const caps: GainCaps = control
+      ? { canMute: control.canMute, canAgc: false, minGain: control.minDb, maxGain: control.maxDb, gainStep: control.stepDb }
+      : FIXED_CAPS;
+    const info: StreamDeviceInfo = {
+      direction: stream.direction,
+      endpointName: endpointName(board.name, stream.id),
+      uniqueId: streamUniqueId(board.name, stream.id),
+      manufacturer: board.manufacturer,
+      product: `${board.name} ${stream.id} (${stream.purpose}, ${codec.name})`,
+      // Sim boards run on the system's timeline; real codecs run on their own crystal or PLL.
+      clockDomain: board.hal === 'sim' ? 0 : 1,
+    };
+    const readGain = async (): Promise<DeviceGainState> => {
+      if (!control) return { muted: false, agc: false, gainDb: 0 };
+      const g = await codecLock.run(() => codec.getGain(control.name));
+      return { muted: g.muted, agc: false, gainDb: g.db };
+    };
+    const plugState = (): PlugState => stream.plug === 'hardwired'
+      ? { hardwired: true, canNotify: false, plugged: true, timeNs: startNs }
+      : { hardwired: false, canNotify: true, plugged: jack.plugged, timeNs: jack.timeNs };
+
+    return {
+      info,
+      formats: () => ranges,
+      async changeFormat(fmt) {
+        await codecLock.run(() => codec.setFormat({ rate: fmt.fps, channels: fmt.channels, bits: bitsOfSampleFormat(fmt.sampleFormat) }));
+        return { externalDelayNs: latencyBreakdown(board, codec, stream.direction, fmt.fps).totalNs };
+      },
+      externalDelayNs: (fps) => latencyBreakdown(board, codec, stream.direction, fps).totalNs,
+      gainCaps: () => caps,
+      getGain: readGain,
+      async setGain(change) {
+        if (!control) return readGain();
+        await codecLock.run(async () => {
+          // Unmuting: the new gain goes in while still muted. Muting: mute first. Never a loud blip.
+          if (change.muted === true) await codec.setMute(control.name, true);
+          if (change.gainDb !== undefined) await codec.setGain(control.name, change.gainDb);
+          if (change.muted === false) await codec.setMute(control.name, false);
+        });
+        const s = await readGain();
+        hub.emitIfChanged(s);
+        return s;
+      },
+      onGainChange(listener) {
+        if (!hub.last && control) readGain().then((s) => { hub.last ??= s; }, () => {});
+        hub.listeners.add(listener);
+        return () => hub.listeners.delete(listener);
+      },
+      plugState,
+      onPlugChange(listener) {
+        if (stream.plug === 'hardwired') return () => {};
+        const fn = () => listener(plugState());
+        plugListeners.add(fn);
+        return () => plugListeners.delete(fn);
+      },
+      createRingBuffer(fmt, events) {
+        return opts.createRingBuffer ? opts.createRingBuffer(stream, fmt, events) : new NotSupportedRingBuffer();
+      },
+    };
+  });
+
+  return {
+    devices,
+    close() {
+      offEdge?.();
+      plugListeners.clear();
+      hubs.output.listeners.clear();
+      hubs.input.listeners.clear();
+    },
+  };
+}

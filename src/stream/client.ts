@@ -1,0 +1,347 @@
+/**
+ * A TypeScript client of the stream protocol (docs/PROTOCOL.md): connect to an endpoint, ask,
+ * get answers matched by transaction id, and hear notifications as events. `sbc-audio ls` and
+ * the protocol suite use it; the suite also sends raw bytes through `sendRaw` to break rules on
+ * purpose.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { FrameReader, frameBytes } from './transport.ts';
+import {
+  CMD, type FormatRangeWire, type GainStateWire, PLUG_REQ_FLAG, PLUG_STATE_FLAG, SET_GAIN_FLAG, STATUS, STRING_ID,
+  type ServiceMessage, cmdName, decodeServiceMessage, describeViolation, encodeEmptyRequest, encodeGetBufferRequest,
+  encodeSetFormatRequest, encodeSetGainRequest, encodeU32Request, statusName,
+} from './wire.ts';
+
+export class StreamClientError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StreamClientError';
+  }
+}
+
+export interface ClientOptions {
+  /** How long a request may wait for its answer (default 5000 ms). */
+  timeoutMs?: number;
+}
+
+interface Pending {
+  cmd: number;
+  resolve(m: ServiceMessage[]): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+  pages: ServiceMessage[];
+}
+
+/** One connection (stream or ring-buffer channel): framing, transaction ids, pending requests. */
+class Channel extends EventEmitter {
+  private nextTxid = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly reader = new FrameReader(8, 4096);
+  private closedFlag = false;
+  /** Resolves when the connection is over (the service closed it, or we did). */
+  readonly closed: Promise<void>;
+  /** Frames that answered no pending request (a NO_ACK request that got an answer would show up here). */
+  readonly unexpected: ServiceMessage[] = [];
+
+  constructor(readonly socket: net.Socket, readonly endpoint: string, protected readonly timeoutMs: number) {
+    super();
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => {
+      const err = this.reader.push(chunk, (f) => this.onFrame(f));
+      if (err) this.fail(new StreamClientError(`${endpoint}: bad frame from the service: ${err}`));
+    });
+    socket.on('error', () => { /* reported through 'close' */ });
+    socket.on('close', () => {
+      this.closedFlag = true;
+      for (const [, p] of this.pending) {
+        clearTimeout(p.timer);
+        p.reject(new StreamClientError(`${endpoint}: the service closed the channel before answering ${cmdName(p.cmd)}`));
+      }
+      this.pending.clear();
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closedFlag;
+  }
+
+  private fail(e: Error): void {
+    this.emit('protocol-error', e);
+    this.socket.destroy();
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    this.emit('frame', frame);
+    const d = decodeServiceMessage(frame);
+    if (!d.ok) return this.fail(new StreamClientError(`${this.endpoint}: ${describeViolation(d.violation)}`));
+    const m = d.value;
+    if (m.txid === 0) {
+      this.emit('notification', m);
+      return;
+    }
+    const p = this.pending.get(m.txid);
+    if (!p || p.cmd !== m.cmd) {
+      this.unexpected.push(m);
+      this.emit('unexpected', m);
+      return;
+    }
+    p.pages.push(m);
+    if (m.cmd === CMD.GET_FORMATS) {
+      // Pages until every range has come (R-FMT-1): same total, contiguous, ascending.
+      const got = p.pages.reduce((n, x) => n + (x as Extract<ServiceMessage, { cmd: typeof CMD.GET_FORMATS }>).ranges.length, 0);
+      const first = p.pages[0] as Extract<ServiceMessage, { cmd: typeof CMD.GET_FORMATS }>;
+      if (got < first.total) return;
+    }
+    this.pending.delete(m.txid);
+    clearTimeout(p.timer);
+    p.resolve(p.pages);
+  }
+
+  private txid(): number {
+    const t = this.nextTxid;
+    this.nextTxid = this.nextTxid >= 0xffffffff ? 1 : this.nextTxid + 1; // 0 is never sent
+    return t;
+  }
+
+  /** Sends a request built with a fresh transaction id and waits for all of its answer. */
+  protected async call(cmd: number, build: (txid: number) => Uint8Array): Promise<ServiceMessage[]> {
+    if (this.closedFlag) throw new StreamClientError(`${this.endpoint}: the channel is closed`);
+    const txid = this.txid();
+    const frame = build(txid);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(txid);
+        reject(new StreamClientError(`${this.endpoint}: no answer to ${cmdName(cmd)} within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(txid, { cmd, resolve, reject, timer, pages: [] });
+      this.socket.write(frameBytes(frame));
+    });
+  }
+
+  /** Sends a request that expects no answer (NO_ACK). */
+  protected send(build: (txid: number) => Uint8Array): void {
+    if (this.closedFlag) throw new StreamClientError(`${this.endpoint}: the channel is closed`);
+    this.socket.write(frameBytes(build(this.txid())));
+  }
+
+  /** Sends exact payload bytes in one frame (the length prefix is added). For tests that break rules. */
+  sendRaw(payload: Uint8Array): void {
+    this.socket.write(frameBytes(payload));
+  }
+
+  /** Sends bytes as they are, with no framing at all. */
+  sendBytes(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  /** The next frame the service sends (raw bytes). */
+  nextFrame(timeoutMs = this.timeoutMs): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => { this.off('frame', on); reject(new StreamClientError(`${this.endpoint}: no frame within ${timeoutMs} ms`)); }, timeoutMs);
+      const on = (f: Uint8Array) => { clearTimeout(t); resolve(f); };
+      this.once('frame', on);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.socket.destroyed) this.socket.end();
+    await this.closed;
+  }
+}
+
+function connectSocket(p: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(p);
+    s.once('connect', () => { s.off('error', reject); resolve(s); });
+    s.once('error', (e) => reject(new StreamClientError(`cannot connect to ${p}: ${(e as Error).message}`)));
+  });
+}
+
+export interface PlugInfo {
+  hardwired: boolean;
+  canNotify: boolean;
+  plugged: boolean;
+  flags: number;
+  /** CLOCK_MONOTONIC ns, as a number (float64 ns, the project's convention off the wire). */
+  plugStateTimeNs: number;
+}
+
+export function plugInfo(flags: number, timeNs: bigint): PlugInfo {
+  return {
+    hardwired: (flags & PLUG_STATE_FLAG.HARDWIRED) !== 0, canNotify: (flags & PLUG_STATE_FLAG.CAN_NOTIFY) !== 0,
+    plugged: (flags & PLUG_STATE_FLAG.PLUGGED) !== 0, flags, plugStateTimeNs: Number(timeNs),
+  };
+}
+
+export interface SetFormatResult {
+  result: number;
+  externalDelayNs: number;
+  /** The one-time token (success only); `openRingBuffer()` uses it. */
+  token: Uint8Array | undefined;
+}
+
+/** The message type that can carry command C (some layouts are shared by several commands). */
+type Msg<C extends ServiceMessage['cmd']> = ServiceMessage extends infer M ? (M extends { cmd: infer K } ? (C extends K ? M : never) : never) : never;
+
+/**
+ * A stream channel. Events: 'plug' (PlugInfo) for PLUG_DETECT_NOTIFY, 'gain' (GainStateWire)
+ * for EXT_GAIN_CHANGED, 'frame' (raw bytes of everything received), 'unexpected'.
+ */
+export class StreamClient extends Channel {
+  static async connect(endpointPath: string, opts: ClientOptions = {}): Promise<StreamClient> {
+    return new StreamClient(await connectSocket(endpointPath), endpointPath, opts.timeoutMs ?? 5000);
+  }
+
+  constructor(socket: net.Socket, endpoint: string, timeoutMs: number) {
+    super(socket, endpoint, timeoutMs);
+    this.on('notification', (m: ServiceMessage) => {
+      if (m.cmd === CMD.PLUG_DETECT_NOTIFY) this.emit('plug', plugInfo(m.flags, m.plugStateTimeNs));
+      else if (m.cmd === CMD.EXT_GAIN_CHANGED) this.emit('gain', m as GainStateWire);
+    });
+  }
+
+  async getFormats(): Promise<FormatRangeWire[]> {
+    const pages = (await this.call(CMD.GET_FORMATS, (t) => encodeEmptyRequest(t, CMD.GET_FORMATS))) as Msg<typeof CMD.GET_FORMATS>[];
+    let next = 0;
+    for (const p of pages) {
+      if (p.total !== pages[0]!.total) throw new StreamClientError(`${this.endpoint}: GET_FORMATS pages disagree on format_range_count (${pages[0]!.total} then ${p.total})`);
+      if (p.first !== next) throw new StreamClientError(`${this.endpoint}: GET_FORMATS page starts at ${p.first}, expected ${next}`);
+      next += p.ranges.length;
+    }
+    return pages.flatMap((p) => p.ranges);
+  }
+
+  /** The raw pages of one GET_FORMATS (the suite checks paging on them). */
+  async getFormatPages(): Promise<Msg<typeof CMD.GET_FORMATS>[]> {
+    return (await this.call(CMD.GET_FORMATS, (t) => encodeEmptyRequest(t, CMD.GET_FORMATS))) as Msg<typeof CMD.GET_FORMATS>[];
+  }
+
+  async setFormat(fmt: { fps: number; sampleFormat: number; channels: number; channelsToUse?: bigint }): Promise<SetFormatResult> {
+    const [m] = (await this.call(CMD.SET_FORMAT, (t) => encodeSetFormatRequest(t, fmt))) as Msg<typeof CMD.SET_FORMAT>[];
+    return { result: m!.result, externalDelayNs: Number(m!.externalDelayNs), token: m!.token };
+  }
+
+  /** Opens the ring-buffer channel with a SET_FORMAT's token (R-RB-1). */
+  async openRingBuffer(token: Uint8Array): Promise<RingBufferClient> {
+    const s = await connectSocket(this.endpoint);
+    s.write(frameBytes(token));
+    return new RingBufferClient(s, this.endpoint, this.timeoutMs);
+  }
+
+  async getGain(): Promise<GainStateWire> {
+    const [m] = (await this.call(CMD.GET_GAIN, (t) => encodeEmptyRequest(t, CMD.GET_GAIN))) as Msg<typeof CMD.GET_GAIN>[];
+    const { cmd: _c, txid: _t, ...g } = m!;
+    return g;
+  }
+
+  /** SET_GAIN from what to change: each given field sets its VALID flag. */
+  static gainFlags(change: { gain?: number; mute?: boolean; agc?: boolean }): number {
+    let f = 0;
+    if (change.gain !== undefined) f |= SET_GAIN_FLAG.GAIN_VALID;
+    if (change.mute !== undefined) f |= SET_GAIN_FLAG.MUTE_VALID | (change.mute ? SET_GAIN_FLAG.MUTE : 0);
+    if (change.agc !== undefined) f |= SET_GAIN_FLAG.AGC_VALID | (change.agc ? SET_GAIN_FLAG.AGC : 0);
+    return f >>> 0;
+  }
+
+  async setGain(change: { gain?: number; mute?: boolean; agc?: boolean }): Promise<{ result: number; curMute: boolean; curAgc: boolean; curGain: number }> {
+    const flags = StreamClient.gainFlags(change);
+    const [m] = (await this.call(CMD.SET_GAIN, (t) => encodeSetGainRequest(t, { flags, gain: change.gain ?? 0 }))) as Msg<typeof CMD.SET_GAIN>[];
+    return { result: m!.result, curMute: m!.curMute, curAgc: m!.curAgc, curGain: m!.curGain };
+  }
+
+  /** SET_GAIN with NO_ACK: no answer comes, success or failure. */
+  setGainNoAck(change: { gain?: number; mute?: boolean; agc?: boolean }): void {
+    const flags = StreamClient.gainFlags(change);
+    this.send((t) => encodeSetGainRequest(t, { flags, gain: change.gain ?? 0 }, true));
+  }
+
+  async plugDetect(notifications: 'enable' | 'disable' | 'none' | number = 'none'): Promise<PlugInfo> {
+    const flags = typeof notifications === 'number' ? notifications
+      : notifications === 'enable' ? PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS : notifications === 'disable' ? PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS : 0;
+    const [m] = (await this.call(CMD.PLUG_DETECT, (t) => encodeU32Request(t, CMD.PLUG_DETECT, flags))) as Msg<typeof CMD.PLUG_DETECT>[];
+    return plugInfo(m!.flags, m!.plugStateTimeNs);
+  }
+
+  plugDetectNoAck(flags: number): void {
+    this.send((t) => encodeU32Request(t, CMD.PLUG_DETECT, flags, true));
+  }
+
+  async getUniqueId(): Promise<Uint8Array> {
+    const [m] = (await this.call(CMD.GET_UNIQUE_ID, (t) => encodeEmptyRequest(t, CMD.GET_UNIQUE_ID))) as Msg<typeof CMD.GET_UNIQUE_ID>[];
+    return m!.id;
+  }
+
+  async getString(id: number): Promise<{ result: number; id: number; text: string }> {
+    const [m] = (await this.call(CMD.GET_STRING, (t) => encodeU32Request(t, CMD.GET_STRING, id))) as Msg<typeof CMD.GET_STRING>[];
+    return { result: m!.result, id: m!.id, text: m!.text };
+  }
+
+  async manufacturer(): Promise<string> {
+    return okText(await this.getString(STRING_ID.MANUFACTURER), 'MANUFACTURER');
+  }
+
+  async product(): Promise<string> {
+    return okText(await this.getString(STRING_ID.PRODUCT), 'PRODUCT');
+  }
+
+  async getClockDomain(): Promise<number> {
+    const [m] = (await this.call(CMD.GET_CLOCK_DOMAIN, (t) => encodeEmptyRequest(t, CMD.GET_CLOCK_DOMAIN))) as Msg<typeof CMD.GET_CLOCK_DOMAIN>[];
+    return m!.clockDomain;
+  }
+
+  /** Extension: the external delay at a rate, without SET_FORMAT (R-EXT-1). */
+  async getExternalDelay(fps: number): Promise<{ result: number; externalDelayNs: number }> {
+    const [m] = (await this.call(CMD.EXT_GET_EXTERNAL_DELAY, (t) => encodeU32Request(t, CMD.EXT_GET_EXTERNAL_DELAY, fps))) as Msg<typeof CMD.EXT_GET_EXTERNAL_DELAY>[];
+    return { result: m!.result, externalDelayNs: Number(m!.externalDelayNs) };
+  }
+
+  /** Extension: gain change notifications (R-EXT-2); answers with the current gain. */
+  async gainNotify(enable: boolean): Promise<GainStateWire> {
+    const flags = enable ? PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS : PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS;
+    const [m] = (await this.call(CMD.EXT_GAIN_NOTIFY, (t) => encodeU32Request(t, CMD.EXT_GAIN_NOTIFY, flags))) as Msg<typeof CMD.EXT_GAIN_NOTIFY>[];
+    const { cmd: _c, txid: _t, ...g } = m!;
+    return g;
+  }
+
+  /** Extension: this channel never owns the stream (R-EXT-3). */
+  async observe(): Promise<number> {
+    const [m] = (await this.call(CMD.EXT_OBSERVE, (t) => encodeEmptyRequest(t, CMD.EXT_OBSERVE))) as Msg<typeof CMD.EXT_OBSERVE>[];
+    return m!.result;
+  }
+}
+
+function okText(r: { result: number; text: string }, what: string): string {
+  if (r.result !== STATUS.OK) throw new StreamClientError(`GET_STRING ${what}: ${statusName(r.result)}`);
+  return r.text;
+}
+
+/** A ring-buffer channel. Part 1's service answers its commands NOT_SUPPORTED. Events: 'position'. */
+export class RingBufferClient extends Channel {
+  constructor(socket: net.Socket, endpoint: string, timeoutMs: number) {
+    super(socket, endpoint, timeoutMs);
+    this.on('notification', (m: ServiceMessage) => {
+      if (m.cmd === CMD.RB_POSITION_NOTIFY) this.emit('position', { monotonicTimeNs: Number(m.monotonicTimeNs), ringBufferPos: m.ringBufferPos });
+    });
+  }
+
+  async getFifoDepth(): Promise<{ result: number; fifoDepth: number }> {
+    const [m] = (await this.call(CMD.RB_GET_FIFO_DEPTH, (t) => encodeEmptyRequest(t, CMD.RB_GET_FIFO_DEPTH))) as Msg<typeof CMD.RB_GET_FIFO_DEPTH>[];
+    return { result: m!.result, fifoDepth: m!.fifoDepth };
+  }
+
+  async getBuffer(minFrames: number, notificationsPerRing: number): Promise<{ result: number; frames: number; bufferPath: string | undefined }> {
+    const [m] = (await this.call(CMD.RB_GET_BUFFER, (t) => encodeGetBufferRequest(t, { minFrames, notificationsPerRing }))) as Msg<typeof CMD.RB_GET_BUFFER>[];
+    return { result: m!.result, frames: m!.frames, bufferPath: m!.bufferPath };
+  }
+
+  async start(): Promise<{ result: number; startTimeNs: number }> {
+    const [m] = (await this.call(CMD.RB_START, (t) => encodeEmptyRequest(t, CMD.RB_START))) as Msg<typeof CMD.RB_START>[];
+    return { result: m!.result, startTimeNs: Number(m!.startTimeNs) };
+  }
+
+  async stop(): Promise<{ result: number }> {
+    const [m] = (await this.call(CMD.RB_STOP, (t) => encodeEmptyRequest(t, CMD.RB_STOP))) as Msg<typeof CMD.RB_STOP>[];
+    return { result: m!.result };
+  }
+}

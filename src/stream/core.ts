@@ -1,0 +1,410 @@
+/**
+ * The stream protocol, implemented once and knowing nothing of sockets: a transport hands it
+ * whole frames per connection and gives it a sink to send frames to and close the connection;
+ * everything the protocol says (docs/PROTOCOL.md; rule ids in comments) happens here.
+ *
+ * Ordering: each channel's requests are handled one after another, in arrival order (R-TXN-3);
+ * different channels proceed independently, and a device serialises its own hardware access.
+ */
+import { randomBytes } from 'node:crypto';
+import { nsToBigInt } from '../hal/clock.ts';
+import {
+  type DeviceGainState, type GainCaps, NotSupportedRingBuffer, type RequestedFormat, type RingBufferEngine, type StreamDevice,
+  statusForError,
+} from './device.ts';
+import {
+  CMD, FORMATS_PER_RESPONSE, PLUG_REQ_FLAG, PLUG_STATE_FLAG, RB_TOKEN_BYTES, type RingBufferRequest, SET_GAIN_FLAG, STATUS,
+  STRING_ID, type StreamRequest, type Violation, decodeRingBufferRequest, decodeStreamRequest, describeViolation,
+  encodeGainState, encodeGetFormatsResponse, encodeGetStringResponse, encodeI32Response, encodePlugState, encodePositionNotify,
+  encodeResultU32Response, encodeResultU64Response, encodeSetFormatResponse, encodeSetGainResponse, encodeUniqueIdResponse,
+  rangeAccepts,
+} from './wire.ts';
+
+/** Where the core's frames go: one per connection, provided by the transport. */
+export interface ChannelSink {
+  /** Sends one frame (the transport adds the length prefix). */
+  send(frame: Uint8Array): void;
+  /** Closes the connection after what was sent so far. */
+  close(): void;
+}
+
+export interface StreamCoreOptions {
+  /** One line per noteworthy event (violations, closes); default: none. */
+  log?: (line: string) => void;
+  /** Token source (tests pass a deterministic one). Must return 16 bytes; the first four are forced to 0. */
+  randomToken?: () => Uint8Array;
+  /** Builds the ring-buffer engine; default: the device's. */
+  createRingBuffer?: StreamDevice['createRingBuffer'];
+}
+
+type Kind = 'new' | 'stream' | 'ring-buffer' | 'closed';
+
+/** Rounds a gain to the nearest step counted from min; a request halfway between two steps takes the lower (R-GAIN-3). */
+export function roundGainToStep(gain: number, caps: Pick<GainCaps, 'minGain' | 'maxGain' | 'gainStep'>): number {
+  const { minGain: min, maxGain: max, gainStep: step } = caps;
+  if (!(step > 0)) return Math.min(max, Math.max(min, gain));
+  const x = (gain - min) / step;
+  const below = Math.floor(x);
+  // A tie within float noise of .5 is a tie: never louder than asked.
+  let k = Math.abs(x - below - 0.5) < 1e-6 ? below : Math.round(x);
+  const top = Math.floor((max - min) / step + 1e-6);
+  k = Math.min(top, Math.max(0, k));
+  return min + k * step;
+}
+
+export class Connection {
+  kind: Kind = 'new';
+  /** Order of the first message (stream channels); the owner is the lowest non-observer. */
+  order = 0;
+  observer = false;
+  plugNotify = false;
+  gainNotify = false;
+  /** Stream channel: the ring-buffer channel it opened. Ring-buffer channel: its stream channel. */
+  peer: Connection | undefined;
+  engine: RingBufferEngine | undefined;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(readonly core: StreamCore, readonly sink: ChannelSink, readonly label: string) {}
+
+  /** A whole frame from the peer. */
+  receive(frame: Uint8Array): void {
+    this.core.receive(this, frame);
+  }
+
+  /** The peer went away (or the transport gave up on it). */
+  peerClosed(): void {
+    this.core.closeConnection(this, undefined);
+  }
+
+  get open(): boolean {
+    return this.kind !== 'closed';
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.open) this.sink.send(frame);
+  }
+
+  /** Queues work so this channel's requests complete in order. */
+  enqueue(work: () => Promise<void> | void): void {
+    this.chain = this.chain.then(async () => {
+      if (this.open) await work();
+    }).catch((e) => this.core.log(`${this.label}: internal error: ${(e as Error).stack ?? e}`));
+  }
+
+  /** Resolves when everything queued so far has been handled (tests). */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+}
+
+export class StreamCore {
+  private readonly connections = new Set<Connection>();
+  private nextOrder = 1;
+  private nextLabel = 1;
+  private pendingToken: { token: Uint8Array; fmt: RequestedFormat; owner: Connection } | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
+  private closed = false;
+  readonly log: (line: string) => void;
+
+  constructor(readonly device: StreamDevice, private readonly opts: StreamCoreOptions = {}) {
+    this.log = opts.log ?? (() => {});
+    this.unsubscribe.push(device.onPlugChange((s) => {
+      const frame = encodePlugState(0, CMD.PLUG_DETECT_NOTIFY, this.plugFlags(s), nsToBigInt(s.timeNs));
+      // R-PLUG-3: only to channels that enabled notifications on a stream that can notify.
+      if (!s.canNotify || s.hardwired) return;
+      for (const c of this.streamChannels()) if (c.plugNotify) c.send(frame);
+    }));
+    this.unsubscribe.push(device.onGainChange((s) => {
+      const frame = encodeGainState(0, CMD.EXT_GAIN_CHANGED, this.gainWire(s));
+      for (const c of this.streamChannels()) if (c.gainNotify) c.send(frame);
+    }));
+  }
+
+  get name(): string {
+    return this.device.info.endpointName;
+  }
+
+  /** A new connection from the transport. */
+  connect(sink: ChannelSink, label?: string): Connection {
+    const c = new Connection(this, sink, `${this.name} ${label ?? `connection ${this.nextLabel++}`}`);
+    if (this.closed) {
+      c.kind = 'closed';
+      sink.close();
+      return c;
+    }
+    this.connections.add(c);
+    return c;
+  }
+
+  /** The stream channel that may SET_FORMAT and SET_GAIN (R-OWN-1), if any. */
+  owner(): Connection | undefined {
+    let best: Connection | undefined;
+    for (const c of this.connections) {
+      if (c.kind === 'stream' && !c.observer && (!best || c.order < best.order)) best = c;
+    }
+    return best;
+  }
+
+  streamChannels(): Connection[] {
+    return [...this.connections].filter((c) => c.kind === 'stream');
+  }
+
+  ringBufferChannel(): Connection | undefined {
+    return [...this.connections].find((c) => c.kind === 'ring-buffer');
+  }
+
+  receive(c: Connection, frame: Uint8Array): void {
+    if (!c.open) return; // quiesced: nothing more is read from a closed channel (R-VAL-5)
+    if (c.kind === 'new') {
+      if (this.isToken(frame)) {
+        this.attachRingBuffer(c);
+        return;
+      }
+      c.kind = 'stream';
+      c.order = this.nextOrder++;
+    }
+    if (c.kind === 'ring-buffer') {
+      const d = decodeRingBufferRequest(frame);
+      if (!d.ok) return this.violation(c, d.violation);
+      c.enqueue(() => this.handleRingBuffer(c, d.value));
+      return;
+    }
+    const d = decodeStreamRequest(frame);
+    if (!d.ok) return this.violation(c, d.violation);
+    c.enqueue(() => this.handleStream(c, d.value));
+  }
+
+  /** R-VAL-5: quiesce and close that channel only. */
+  private violation(c: Connection, v: Violation): void {
+    this.log(`${c.label}: protocol violation: ${describeViolation(v)}; closing this channel`);
+    this.closeConnection(c, v);
+  }
+
+  closeConnection(c: Connection, _why: Violation | undefined): void {
+    if (!c.open) return;
+    const was = c.kind;
+    c.kind = 'closed';
+    this.connections.delete(c);
+    c.sink.close();
+    if (was === 'stream') {
+      if (this.pendingToken?.owner === c) this.pendingToken = undefined;
+      if (c.peer) this.closeConnection(c.peer, undefined); // R-RB-3
+    } else if (was === 'ring-buffer') {
+      const engine = c.engine;
+      c.engine = undefined;
+      if (c.peer?.peer === c) c.peer.peer = undefined;
+      engine?.close().catch((e) => this.log(`${c.label}: ring buffer close failed: ${(e as Error).message}`));
+    }
+  }
+
+  /** Closes every channel (the service is stopping). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const u of this.unsubscribe) u();
+    for (const c of [...this.connections]) this.closeConnection(c, undefined);
+  }
+
+  // ---- ring-buffer channel hand-over (R-RB-1) ----
+
+  private isToken(frame: Uint8Array): boolean {
+    const p = this.pendingToken;
+    if (!p || frame.byteLength !== RB_TOKEN_BYTES || !p.owner.open) return false;
+    for (let i = 0; i < RB_TOKEN_BYTES; i++) if (frame[i] !== p.token[i]) return false;
+    return true;
+  }
+
+  private attachRingBuffer(c: Connection): void {
+    const p = this.pendingToken!;
+    this.pendingToken = undefined; // one use only
+    c.kind = 'ring-buffer';
+    c.peer = p.owner;
+    p.owner.peer = c;
+    const create = this.opts.createRingBuffer ?? this.device.createRingBuffer.bind(this.device);
+    c.engine = create(p.fmt, {
+      positionNotify: (t, pos) => c.send(encodePositionNotify(nsToBigInt(t), pos)),
+    });
+  }
+
+  private newToken(): Uint8Array {
+    const t = new Uint8Array(RB_TOKEN_BYTES);
+    t.set((this.opts.randomToken ?? (() => randomBytes(RB_TOKEN_BYTES)))().subarray(0, RB_TOKEN_BYTES));
+    t.fill(0, 0, 4); // a request never has transaction_id 0, so a token can never be taken for one
+    return t;
+  }
+
+  // ---- stream channel ----
+
+  private async handleStream(c: Connection, r: StreamRequest): Promise<void> {
+    const reply = (frame: Uint8Array) => {
+      if (!r.noAck) c.send(frame); // R-TXN-4: NO_ACK means no response at all
+    };
+    switch (r.cmd) {
+      case CMD.GET_FORMATS: {
+        const all = this.device.formats();
+        const total = all.length;
+        // R-FMT-1: pages of 15, ascending, no gaps, the same total in each; one (empty) page when there are none.
+        for (let first = 0; first === 0 || first < total; first += FORMATS_PER_RESPONSE) {
+          reply(encodeGetFormatsResponse(r.txid, total, first, all.slice(first, first + FORMATS_PER_RESPONSE)));
+        }
+        return;
+      }
+      case CMD.SET_FORMAT:
+        return this.setFormat(c, r, reply);
+      case CMD.GET_GAIN: {
+        const s = await this.device.getGain();
+        reply(encodeGainState(r.txid, CMD.GET_GAIN, this.gainWire(s)));
+        return;
+      }
+      case CMD.SET_GAIN:
+        return this.setGain(c, r, reply);
+      case CMD.PLUG_DETECT: {
+        const s = this.device.plugState();
+        const enable = (r.flags & PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS) !== 0;
+        const disable = (r.flags & PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS) !== 0;
+        // R-PLUG-3: both set means disabled; enabling only takes on a stream that can notify.
+        if (disable) c.plugNotify = false;
+        else if (enable) c.plugNotify = s.canNotify && !s.hardwired;
+        reply(encodePlugState(r.txid, CMD.PLUG_DETECT, this.plugFlags(s), nsToBigInt(s.timeNs)));
+        return;
+      }
+      case CMD.GET_UNIQUE_ID:
+        reply(encodeUniqueIdResponse(r.txid, this.device.info.uniqueId));
+        return;
+      case CMD.GET_STRING: {
+        const text = r.id === STRING_ID.MANUFACTURER ? this.device.info.manufacturer : r.id === STRING_ID.PRODUCT ? this.device.info.product : undefined;
+        reply(encodeGetStringResponse(r.txid, text === undefined ? STATUS.NOT_FOUND : STATUS.OK, r.id, text ?? ''));
+        return;
+      }
+      case CMD.GET_CLOCK_DOMAIN:
+        reply(encodeI32Response(r.txid, CMD.GET_CLOCK_DOMAIN, this.device.info.clockDomain));
+        return;
+      case CMD.EXT_GET_EXTERNAL_DELAY: {
+        const ok = this.device.formats().some((f) => rangeAccepts(f, r.fps, firstFormatOf(f.sampleFormats), f.minChannels));
+        const delay = ok ? Math.max(0, Math.round(this.device.externalDelayNs(r.fps))) : 0;
+        reply(encodeResultU64Response(r.txid, CMD.EXT_GET_EXTERNAL_DELAY, ok ? STATUS.OK : STATUS.INVALID_ARGS, BigInt(delay)));
+        return;
+      }
+      case CMD.EXT_GAIN_NOTIFY: {
+        const enable = (r.flags & PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS) !== 0;
+        const disable = (r.flags & PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS) !== 0;
+        if (disable) c.gainNotify = false;
+        else if (enable) c.gainNotify = true;
+        const s = await this.device.getGain();
+        reply(encodeGainState(r.txid, CMD.EXT_GAIN_NOTIFY, this.gainWire(s)));
+        return;
+      }
+      case CMD.EXT_OBSERVE:
+        c.observer = true; // R-EXT-3: ownership passes on at once (owner() skips observers)
+        reply(encodeI32Response(r.txid, CMD.EXT_OBSERVE, STATUS.OK));
+        return;
+    }
+  }
+
+  private async setFormat(c: Connection, r: Extract<StreamRequest, { cmd: typeof CMD.SET_FORMAT }>, reply: (f: Uint8Array) => void): Promise<void> {
+    const fail = (status: number, why: string) => {
+      this.log(`${c.label}: SET_FORMAT ${r.fps} Hz, format 0x${r.sampleFormat.toString(16)}, ${r.channels} ch: ${why}`);
+      reply(encodeSetFormatResponse(r.txid, status, 0n)); // R-FMT-3: the stream channel stays open
+    };
+    if (this.owner() !== c) return fail(STATUS.ACCESS_DENIED, 'not the owner of the stream'); // R-OWN-2
+    if (!this.device.formats().some((f) => rangeAccepts(f, r.fps, r.sampleFormat, r.channels))) {
+      return fail(STATUS.INVALID_ARGS, 'no format range contains it');
+    }
+    if (r.channelsToUse !== 0n && (r.channels >= 64 ? false : r.channelsToUse >> BigInt(r.channels) !== 0n)) {
+      return fail(STATUS.INVALID_ARGS, `channels_to_use_bitmask 0x${r.channelsToUse.toString(16)} names channels beyond ${r.channels}`); // R-FMT-5
+    }
+    const fmt: RequestedFormat = { fps: r.fps, sampleFormat: r.sampleFormat, channels: r.channels, channelsToUse: r.channelsToUse };
+    let delayNs: number;
+    try {
+      delayNs = (await this.device.changeFormat(fmt)).externalDelayNs;
+    } catch (e) {
+      return fail(statusForError(e), `the device failed: ${(e as Error).message}`);
+    }
+    if (!c.open) return;
+    // R-RB-2: success closes any previous ring-buffer channel and any unused token.
+    const previous = this.ringBufferChannel();
+    if (previous) this.closeConnection(previous, undefined);
+    const token = this.newToken();
+    this.pendingToken = { token, fmt, owner: c };
+    reply(encodeSetFormatResponse(r.txid, STATUS.OK, BigInt(Math.max(0, Math.round(delayNs))), token));
+  }
+
+  private async setGain(c: Connection, r: Extract<StreamRequest, { cmd: typeof CMD.SET_GAIN }>, reply: (f: Uint8Array) => void): Promise<void> {
+    const answer = async (status: number, why?: string) => {
+      if (why) this.log(`${c.label}: SET_GAIN flags 0x${r.flags.toString(16)} gain ${r.gain}: ${why}`);
+      const s = await this.device.getGain();
+      reply(encodeSetGainResponse(r.txid, status, { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb }));
+    };
+    if (this.owner() !== c) return answer(STATUS.ACCESS_DENIED, 'not the owner of the stream'); // R-OWN-2
+    const caps = this.device.gainCaps();
+    const muteValid = (r.flags & SET_GAIN_FLAG.MUTE_VALID) !== 0;
+    const agcValid = (r.flags & SET_GAIN_FLAG.AGC_VALID) !== 0;
+    const gainValid = (r.flags & SET_GAIN_FLAG.GAIN_VALID) !== 0;
+    const mute = (r.flags & SET_GAIN_FLAG.MUTE) !== 0;
+    const agc = (r.flags & SET_GAIN_FLAG.AGC) !== 0;
+    // R-GAIN-4
+    if (muteValid && mute && !caps.canMute) return answer(STATUS.INVALID_ARGS, 'MUTE on a stream without can_mute');
+    if (agcValid && agc && !caps.canAgc) return answer(STATUS.INVALID_ARGS, 'AGC on a stream without can_agc');
+    // R-GAIN-2: limits compared as the f32 values GET_GAIN reports.
+    if (gainValid && !(r.gain >= Math.fround(caps.minGain) && r.gain <= Math.fround(caps.maxGain))) {
+      return answer(STATUS.INVALID_ARGS, `gain outside ${caps.minGain}..${caps.maxGain} dB`);
+    }
+    const change: { muted?: boolean; gainDb?: number } = {};
+    if (muteValid) change.muted = mute;
+    if (gainValid) change.gainDb = roundGainToStep(r.gain, caps);
+    let s: DeviceGainState;
+    try {
+      s = change.muted === undefined && change.gainDb === undefined ? await this.device.getGain() : await this.device.setGain(change);
+    } catch (e) {
+      return answer(statusForError(e), `the device failed: ${(e as Error).message}`);
+    }
+    reply(encodeSetGainResponse(r.txid, STATUS.OK, { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb })); // R-GAIN-5
+  }
+
+  // ---- ring-buffer channel (part 1: validated, then answered by the engine seam) ----
+
+  private async handleRingBuffer(c: Connection, r: RingBufferRequest): Promise<void> {
+    const engine = c.engine ?? new NotSupportedRingBuffer();
+    switch (r.cmd) {
+      case CMD.RB_GET_FIFO_DEPTH: {
+        const a = await engine.getFifoDepth();
+        c.send(encodeResultU32Response(r.txid, CMD.RB_GET_FIFO_DEPTH, a.result, a.value.fifoDepth));
+        return;
+      }
+      case CMD.RB_GET_BUFFER: {
+        const a = await engine.getBuffer(r.minFrames, r.notificationsPerRing);
+        const path = a.result === STATUS.OK && a.value.bufferPath ? new TextEncoder().encode(a.value.bufferPath) : undefined;
+        c.send(encodeResultU32Response(r.txid, CMD.RB_GET_BUFFER, a.result, a.value.frames, path));
+        return;
+      }
+      case CMD.RB_START: {
+        const a = await engine.start();
+        c.send(encodeResultU64Response(r.txid, CMD.RB_START, a.result, nsToBigInt(Math.max(0, a.value.startTimeNs))));
+        return;
+      }
+      case CMD.RB_STOP: {
+        const a = await engine.stop();
+        c.send(encodeI32Response(r.txid, CMD.RB_STOP, a.result));
+        return;
+      }
+    }
+  }
+
+  // ---- helpers ----
+
+  private plugFlags(s: { hardwired: boolean; canNotify: boolean; plugged: boolean }): number {
+    // R-PLUG-1: hardwired streams are plugged and never CAN_NOTIFY.
+    if (s.hardwired) return (PLUG_STATE_FLAG.HARDWIRED | PLUG_STATE_FLAG.PLUGGED) >>> 0;
+    return ((s.canNotify ? PLUG_STATE_FLAG.CAN_NOTIFY : 0) | (s.plugged ? PLUG_STATE_FLAG.PLUGGED : 0)) >>> 0;
+  }
+
+  private gainWire(s: DeviceGainState) {
+    const caps = this.device.gainCaps();
+    return { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb, ...caps };
+  }
+}
+
+/** The lowest sample-format bit of a range (to ask "is this rate in any range" regardless of format). */
+function firstFormatOf(sampleFormats: number): number {
+  const base = sampleFormats & 0x3ff;
+  return base & -base;
+}

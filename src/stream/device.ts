@@ -1,0 +1,130 @@
+/**
+ * What the protocol core needs from one stream of a board: the SimpleAudioStream idea. The core
+ * (core.ts) implements the protocol once — validation, ownership, paging, gain rounding,
+ * notifications — and a device only answers plain questions and applies already-checked
+ * requests. `board-device.ts` builds devices from a BoardRuntime; unit tests use fakes.
+ */
+import type { FormatRange } from '../codec/types.ts';
+import { I2cError } from '../hal/i2c.ts';
+import { STATUS } from './wire.ts';
+
+export interface StreamDeviceInfo {
+  direction: 'output' | 'input';
+  /** The endpoint's name in its discovery directory, e.g. 'sim.headphone'. */
+  endpointName: string;
+  /** 16 bytes, the same every time the service starts for this board and stream. */
+  uniqueId: Uint8Array;
+  manufacturer: string;
+  product: string;
+  clockDomain: number;
+}
+
+/** Gain capabilities in the protocol's terms. A fixed-gain stream has min = max = step = 0. */
+export interface GainCaps {
+  canMute: boolean;
+  canAgc: boolean;
+  minGain: number;
+  maxGain: number;
+  gainStep: number;
+}
+
+export interface DeviceGainState {
+  muted: boolean;
+  agc: boolean;
+  gainDb: number;
+}
+
+export interface PlugState {
+  hardwired: boolean;
+  canNotify: boolean;
+  plugged: boolean;
+  /** CLOCK_MONOTONIC ns of the last plug change (the GPIO event's kernel timestamp), or of service start. */
+  timeNs: number;
+}
+
+/** A format a client asked for, already checked against the device's ranges. */
+export interface RequestedFormat {
+  fps: number;
+  sampleFormat: number;
+  channels: number;
+  /** 0n = all channels. */
+  channelsToUse: bigint;
+}
+
+export interface RingBufferResult<T> {
+  /** A Zircon status (STATUS.*). */
+  result: number;
+  value: T;
+}
+
+/**
+ * The ring-buffer seam (part 2's engine implements it). The core has already validated each
+ * request's wire form; the engine applies the ring-buffer rules (GET_BUFFER only while stopped,
+ * START needs a buffer, ...) and answers with a status.
+ */
+export interface RingBufferEngine {
+  getFifoDepth(): Promise<RingBufferResult<{ fifoDepth: number }>>;
+  /** On success `bufferPath` names the shared buffer file the client maps. */
+  getBuffer(minFrames: number, notificationsPerRing: number): Promise<RingBufferResult<{ frames: number; bufferPath?: string }>>;
+  start(): Promise<RingBufferResult<{ startTimeNs: number }>>;
+  stop(): Promise<RingBufferResult<Record<string, never>>>;
+  /** The channel closed: stop (output goes silent), free the buffer. Called once. */
+  close(): Promise<void>;
+}
+
+export interface RingBufferEvents {
+  /** Sends POSITION_NOTIFY on the ring-buffer channel. */
+  positionNotify(monotonicTimeNs: number, ringBufferPos: number): void;
+}
+
+export interface StreamDevice {
+  readonly info: StreamDeviceInfo;
+  /** The ranges GET_FORMATS reports, in order. Constant for the device's life. */
+  formats(): readonly FormatRange[];
+  /** Configures the hardware for a checked format; resolves to the external delay (ns). */
+  changeFormat(fmt: RequestedFormat): Promise<{ externalDelayNs: number }>;
+  /** External delay at a rate, without changing anything (EXT_GET_EXTERNAL_DELAY). */
+  externalDelayNs(fps: number): number;
+  gainCaps(): GainCaps;
+  getGain(): Promise<DeviceGainState>;
+  /** Applies a checked, already step-rounded change; absent fields stay as they are. */
+  setGain(change: { muted?: boolean; gainDb?: number }): Promise<DeviceGainState>;
+  /** Gain changes made through any stream sharing this gain control. Returns the unsubscribe function. */
+  onGainChange(listener: (s: DeviceGainState) => void): () => void;
+  plugState(): PlugState;
+  onPlugChange(listener: (s: PlugState) => void): () => void;
+  /** A ring-buffer engine for a channel opened by a successful SET_FORMAT. */
+  createRingBuffer(fmt: RequestedFormat, events: RingBufferEvents): RingBufferEngine;
+}
+
+/**
+ * Part 1's ring buffer: every command is validated on the wire by the core and then answered
+ * NOT_SUPPORTED. Part 2 replaces it with the real-time engine.
+ */
+export class NotSupportedRingBuffer implements RingBufferEngine {
+  async getFifoDepth() {
+    return { result: STATUS.NOT_SUPPORTED, value: { fifoDepth: 0 } };
+  }
+  async getBuffer() {
+    return { result: STATUS.NOT_SUPPORTED, value: { frames: 0 } };
+  }
+  async start() {
+    return { result: STATUS.NOT_SUPPORTED, value: { startTimeNs: 0 } };
+  }
+  async stop() {
+    return { result: STATUS.NOT_SUPPORTED, value: {} };
+  }
+  async close() {}
+}
+
+/** A Zircon status for an error a device operation threw (an I2C NAK is IO_REFUSED, as the spec lists). */
+export function statusForError(e: unknown): number {
+  if (e instanceof I2cError) {
+    if (e.fault === 'nack') return STATUS.IO_REFUSED;
+    if (e.fault === 'timeout') return STATUS.TIMED_OUT;
+    return STATUS.IO;
+  }
+  const s = (e as { status?: unknown } | null)?.status;
+  if (typeof s === 'number' && Number.isInteger(s) && s < 0) return s;
+  return STATUS.INTERNAL;
+}

@@ -1,0 +1,721 @@
+/**
+ * The stream protocol suite, written from the client side: it knows the service only through its
+ * endpoints (docs/PROTOCOL.md) and what the target tells it. Every test names the rule ids it
+ * covers; the last test fails if a rule of docs/PROTOCOL.md has no test.
+ *
+ * Runs against the sim board in-process (tests/unit/stream-protocol.test.ts) and inside the QEMU
+ * guest against an i2c-stub PCM5122 with a gpio-sim jack line (tests/hil/guest/stream-protocol.hil.ts).
+ */
+import assert from 'node:assert/strict';
+import { lstatSync } from 'node:fs';
+import path from 'node:path';
+import { StreamClient } from '../../src/stream/client.ts';
+import { type EndpointEvent, watchEndpoints } from '../../src/stream/discovery.ts';
+import { RawConn, f32At, f32Bytes, i32At, i64At, le32, req, u32At } from './raw.ts';
+import { checkRuleCoverage, coveredRuleIds, covers, definedRuleIds } from './rules.ts';
+import type { ProtocolTarget } from './target.ts';
+
+// Wire facts (../shared/spec/stream-protocol.md), as literals.
+const GET_FORMATS = 0x1000, SET_FORMAT = 0x1001, GET_GAIN = 0x1002, SET_GAIN = 0x1003, PLUG_DETECT = 0x1004;
+const GET_UNIQUE_ID = 0x1005, GET_STRING = 0x1006, GET_CLOCK_DOMAIN = 0x1007, PLUG_DETECT_NOTIFY = 0x2000;
+const RB_GET_FIFO_DEPTH = 0x3000, RB_GET_BUFFER = 0x3001, RB_START = 0x3002, RB_STOP = 0x3003;
+const EXT_GET_EXTERNAL_DELAY = 0xe000, EXT_GAIN_NOTIFY = 0xe001, EXT_GAIN_CHANGED = 0xe002;
+const NO_ACK = 0x80000000;
+const OK = 0, NOT_SUPPORTED = -2, INVALID_ARGS = -10, NOT_FOUND = -25, ACCESS_DENIED = -30;
+const MUTE_VALID = 0x1, AGC_VALID = 0x2, GAIN_VALID = 0x4, MUTE = 0x40000000, AGC = 0x80000000;
+const ENABLE = 0x40000000, DISABLE = 0x80000000;
+const HARDWIRED = 0x1, CAN_NOTIFY = 0x2, PLUGGED = 0x80000000;
+const MANUFACTURER = 0x80000000;
+const BIT16 = 1 << 2, BIT32_FLOAT = 1 << 9;
+
+export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): void {
+  let t: ProtocolTarget;
+  const open: { close(): Promise<void> }[] = [];
+
+  const ep = (name: string) => {
+    const dir = t.endpoints.input.includes(name) ? 'audio-input' : 'audio-output';
+    return path.join(t.runtimeDir, dir, name);
+  };
+  const client = async (name: string) => {
+    const c = await StreamClient.connect(ep(name));
+    open.push(c);
+    return c;
+  };
+  const raw = async (name: string) => {
+    const c = await RawConn.connect(ep(name));
+    open.push(c);
+    return c;
+  };
+  /** A client that has sent its first request, so that it takes part in ownership. */
+  const owner = async (name: string) => {
+    const c = await client(name);
+    await c.getClockDomain();
+    return c;
+  };
+  /** Proves nothing else is queued on a channel: the next frame is the answer to a fresh GET_GAIN. */
+  const nothingPending = async (c: RawConn, txid: number) => {
+    const f = await c.call(req(txid, GET_GAIN));
+    assert.equal(u32At(f, 0), txid, `expected the GET_GAIN answer (txid ${txid}) and nothing before it, got txid ${u32At(f, 0)} cmd 0x${u32At(f, 4).toString(16)}`);
+    assert.equal(u32At(f, 4), GET_GAIN);
+  };
+  const waitFor = <T>(emitter: StreamClient, event: string, ms = 5000): Promise<T> => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${event}' within ${ms} ms`)), ms);
+    emitter.once(event, (v: T) => { clearTimeout(timer); resolve(v); });
+  });
+
+  before(async () => {
+    t = await makeTarget();
+  });
+  after(async () => {
+    await t?.close();
+  });
+  afterEach(async () => {
+    for (const c of open.splice(0)) await c.close().catch(() => {});
+  });
+
+  describe('discovery', () => {
+    it(`${covers('R-DISC-1', 'R-DISC-2')}one Unix socket per stream, mode 0660, in audio-output/ and audio-input/ named <board>.<stream>`, () => {
+      for (const dir of ['output', 'input'] as const) {
+        for (const name of t.endpoints[dir]) {
+          const st = lstatSync(path.join(t.runtimeDir, `audio-${dir}`, name));
+          assert.ok(st.isSocket(), `${name} is a socket`);
+          assert.equal(st.mode & 0o777, 0o660, `${name} has mode 0660`);
+          assert.match(name, /^[a-z0-9][a-z0-9-]*\.[a-z0-9][a-z0-9-]*$/);
+        }
+      }
+    });
+
+    it(`${covers('R-DISC-3', 'R-DISC-4')}a watcher sees every endpoint disappear when the service stops and reappear, connectable, when it starts`, async () => {
+      const events: EndpointEvent[] = [];
+      let onEvent = () => {};
+      const w = watchEndpoints(t.runtimeDir, (e) => { events.push(e); onEvent(); }, 50);
+      const all = [...t.endpoints.output, ...t.endpoints.input];
+      const waitUntil = (pred: () => boolean) => new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`watch events so far: ${JSON.stringify(events.map((e) => [e.type, e.endpoint.name]))}`)), 10000);
+        onEvent = () => { if (pred()) { clearTimeout(timer); resolve(); } };
+        onEvent();
+      });
+      try {
+        await waitUntil(() => all.every((n) => events.some((e) => e.type === 'added' && e.endpoint.name === n)));
+        const before = events.length;
+        await t.restart();
+        await waitUntil(() => all.every((n) => events.slice(before).some((e) => e.type === 'removed' && e.endpoint.name === n))
+          && all.every((n) => events.slice(before).some((e) => e.type === 'added' && e.endpoint.name === n)));
+        assert.ok(events.every((e) => !e.endpoint.name.startsWith('.')), 'hidden set-up names are never reported');
+        // Present means accepting (the socket is renamed into place only after listen).
+        const c = await client(t.jackStream);
+        assert.equal(await c.getClockDomain(), t.clockDomain);
+      } finally {
+        w.close();
+      }
+    });
+  });
+
+  describe('framing', () => {
+    it(`${covers('R-FRAME-1')}a frame is a u32 LE length and exactly that message; requests split byte by byte or packed together are read as frames`, async () => {
+      const c = await raw(t.jackStream);
+      const one = [...le32(8), ...req(0x0a0b0c0d, GET_GAIN)];
+      for (const b of one) c.write(new Uint8Array([b])); // one byte per write
+      const f = await c.frameAt(0);
+      assert.equal(c.lengths[0], 32);
+      assert.equal(f.byteLength, 32);
+      c.write(new Uint8Array([...le32(8), ...req(2, GET_CLOCK_DOMAIN), ...le32(8), ...req(3, GET_UNIQUE_ID)]));
+      assert.equal((await c.frameAt(1)).byteLength, 12);
+      assert.equal((await c.frameAt(2)).byteLength, 24);
+    });
+
+    for (const [what, len] of [['0', 0], ['4 (shorter than a header)', 4], ['5000 (longer than any message)', 5000]] as const) {
+      it(`${covers('R-FRAME-2')}a frame length of ${what} closes that connection only`, async () => {
+        const bystander = await raw(t.jackStream);
+        await bystander.call(req(1, GET_CLOCK_DOMAIN));
+        const c = await raw(t.jackStream);
+        c.write(new Uint8Array(le32(len)));
+        assert.ok(await c.closesWithin(), 'closed');
+        assert.equal(c.frames.length, 0);
+        await nothingPending(bystander, 2);
+      });
+    }
+
+    it(`${covers('R-FRAME-3')}only a successful SET_FORMAT frame is longer than its message (24 + 16-byte token); a failed one is 24`, async () => {
+      const c = await raw(t.jackStream);
+      const body = (fps: number) => [...le32(fps), ...le32(t.format.sampleFormat), t.format.channels & 0xff, t.format.channels >> 8, 0, 0, 0, 0, 0, 0, ...le32(0), ...le32(0)];
+      const good = await c.call(req(1, SET_FORMAT, body(t.format.fps)));
+      assert.equal(c.lengths[0], 40);
+      assert.equal(i32At(good, 8), OK);
+      const bad = await c.call(req(2, SET_FORMAT, body(t.rateNotOffered)));
+      assert.equal(c.lengths[1], 24);
+      assert.equal(i32At(bad, 8), INVALID_ARGS);
+    });
+  });
+
+  describe('transactions', () => {
+    it(`${covers('R-TXN-1')}responses echo the transaction id and the command`, async () => {
+      const c = await raw(t.jackStream);
+      for (const [txid, cmd] of [[0xdeadbeef, GET_GAIN], [0x7fffffff, GET_CLOCK_DOMAIN], [1, GET_UNIQUE_ID], [0xffffffff, GET_FORMATS]] as const) {
+        const f = await c.call(req(txid, cmd));
+        assert.equal(u32At(f, 0), txid);
+        assert.equal(u32At(f, 4), cmd);
+      }
+    });
+
+    it(`${covers('R-TXN-2', 'R-TXN-3')}pipelined requests are answered in order; notifications carry transaction id 0`, async () => {
+      const c = await raw(t.jackStream);
+      await c.call(req(1, PLUG_DETECT, le32(ENABLE)));
+      const cmds = [GET_GAIN, GET_CLOCK_DOMAIN, GET_UNIQUE_ID, GET_FORMATS, GET_GAIN, GET_STRING];
+      c.write(new Uint8Array(cmds.flatMap((cmd, i) => [...le32(cmd === GET_STRING ? 12 : 8), ...req(100 + i, cmd, cmd === GET_STRING ? le32(MANUFACTURER) : [])])));
+      const start = c.frames.length;
+      const got: number[] = [];
+      for (let i = 0; got.length < cmds.length; i++) {
+        const f = await c.frameAt(start + i);
+        if (u32At(f, 0) === 0) continue;
+        got.push(u32At(f, 0));
+        if (u32At(f, 4) === GET_FORMATS && t.formatCount > 15) i += Math.ceil(t.formatCount / 15) - 1;
+      }
+      assert.deepEqual(got, [100, 101, 102, 103, 104, 105]);
+      const { drivenAtNs: _d } = await t.setJack(true);
+      const n0 = c.frames.length;
+      let f: Uint8Array;
+      for (let i = n0; ; i++) { f = await c.frameAt(i); if (u32At(f, 4) === PLUG_DETECT_NOTIFY) break; }
+      assert.equal(u32At(f, 0), 0);
+      await t.setJack(false);
+    });
+
+    it(`${covers('R-TXN-4')}NO_ACK SET_GAIN takes effect with no response, success or failure`, async () => {
+      const c = await raw(t.jackStream);
+      const g = t.gain;
+      const target = g.minGain + 2 * g.gainStep;
+      c.send(req(1, SET_GAIN | NO_ACK, [...le32(GAIN_VALID), ...f32Bytes(target)]));
+      c.send(req(2, SET_GAIN | NO_ACK, [...le32(GAIN_VALID), ...f32Bytes(g.maxGain + 10)])); // INVALID_ARGS, silently
+      const f = await c.call(req(3, GET_GAIN));
+      assert.equal(u32At(f, 0), 3, 'the first frame after the NO_ACK requests is the GET_GAIN answer');
+      assert.equal(c.frames.length, 1);
+      assert.equal(f32At(f, 12), target);
+    });
+
+    it(`${covers('R-TXN-4', 'R-PLUG-3')}NO_ACK PLUG_DETECT enables notifications without a response`, async () => {
+      const c = await raw(t.jackStream);
+      c.send(req(1, PLUG_DETECT | NO_ACK, le32(ENABLE)));
+      await nothingPending(c, 2);
+      await t.setJack(true);
+      const f = await c.frameAt(1);
+      assert.equal(u32At(f, 4), PLUG_DETECT_NOTIFY);
+      await t.setJack(false);
+      await c.frameAt(2);
+    });
+  });
+
+  describe('validation: violations close that channel only', () => {
+    const violations: [string[], string, Uint8Array][] = [
+      [['R-VAL-1'], 'transaction id 0', req(0, GET_GAIN)],
+      [['R-VAL-2'], 'an unknown command (0x1008)', req(5, 0x1008)],
+      [['R-VAL-2'], 'a notification code (0x2000)', req(5, PLUG_DETECT_NOTIFY)],
+      [['R-VAL-2'], 'a ring-buffer command on the stream channel', req(5, RB_GET_FIFO_DEPTH)],
+      [['R-VAL-3'], 'GET_GAIN with 4 extra bytes', req(5, GET_GAIN, [0, 0, 0, 0])],
+      [['R-VAL-3'], 'SET_GAIN 4 bytes short', req(5, SET_GAIN, le32(GAIN_VALID))],
+      [['R-VAL-3'], 'SET_FORMAT 8 bytes short', req(5, SET_FORMAT, [...le32(48000), ...le32(BIT16), 2, 0, 0, 0, 0, 0, 0, 0])],
+      [['R-VAL-4'], 'NO_ACK on GET_FORMATS', req(5, GET_FORMATS | NO_ACK)],
+      [['R-VAL-4'], 'NO_ACK on SET_FORMAT', req(5, SET_FORMAT | NO_ACK, [...le32(48000), ...le32(BIT16), 2, 0, 0, 0, 0, 0, 0, 0, ...le32(0), ...le32(0)])],
+    ];
+    for (const [ids, what, bad] of violations) {
+      it(`${covers(...ids, 'R-VAL-5')}${what}: no answer, the channel closes, a second client is still answered`, async () => {
+        const other = await raw(t.jackStream);
+        await other.call(req(1, GET_CLOCK_DOMAIN));
+        const c = await raw(t.jackStream);
+        c.send(bad);
+        c.send(req(6, GET_GAIN)); // after the violation: never answered
+        assert.ok(await c.closesWithin(), 'the violating channel is closed');
+        assert.equal(c.frames.length, 0, 'no response to the violation or to anything after it');
+        await nothingPending(other, 2);
+      });
+    }
+
+    it(`${covers('R-VAL-5', 'R-OWN-2')}two clients at once: the violator loses only its channel; the owner keeps its ownership and its gain`, async () => {
+      const a = await owner(t.jackStream);
+      const set = await a.setGain({ gain: t.gain.minGain + 4 * t.gain.gainStep });
+      assert.equal(set.result, OK);
+      const b = await raw(t.jackStream);
+      // A stream of requests from A while B breaks the rules.
+      const answered = Promise.all(Array.from({ length: 50 }, () => a.getGain()));
+      b.send(req(1, GET_GAIN));
+      b.send(req(0, GET_GAIN));
+      assert.ok(await b.closesWithin());
+      const gains = await answered;
+      assert.ok(gains.every((g) => g.curGain === t.gain.minGain + 4 * t.gain.gainStep));
+      assert.equal((await a.setGain({ gain: t.gain.minGain })).result, OK, 'A still owns the stream');
+    });
+
+    it(`${covers('R-VAL-6', 'R-RB-3')}a violation on the stream channel closes its ring-buffer channel too`, async () => {
+      const a = await owner(t.jackStream);
+      const f = await a.setFormat(t.format);
+      const rb = await a.openRingBuffer(f.token!);
+      assert.equal((await rb.getFifoDepth()).result, NOT_SUPPORTED);
+      a.sendRaw(req(0, GET_GAIN));
+      await a.closed;
+      await rb.closed;
+    });
+
+    it(`${covers('R-VAL-6', 'R-RB-4')}a violation on the ring-buffer channel closes only that channel`, async () => {
+      const a = await owner(t.jackStream);
+      const f = await a.setFormat(t.format);
+      const rb = await a.openRingBuffer(f.token!);
+      assert.equal((await rb.getFifoDepth()).result, NOT_SUPPORTED);
+      rb.sendRaw(req(7, RB_START | NO_ACK)); // NO_ACK is allowed on no ring-buffer command
+      await rb.closed;
+      assert.equal((await a.getGain()).canMute, t.gain.canMute, 'the stream channel is still answered');
+      assert.equal(a.isClosed, false);
+    });
+  });
+
+  describe('ownership', () => {
+    it(`${covers('R-OWN-1', 'R-OWN-2')}the first channel to send owns the stream; another is refused SET_FORMAT and SET_GAIN but may query`, async () => {
+      const late = await client(t.jackStream); // connects first, speaks later
+      const first = await owner(t.jackStream);
+      const before = await first.getGain();
+      const denied = await late.setGain({ gain: t.gain.maxGain });
+      assert.equal(denied.result, ACCESS_DENIED);
+      assert.equal(denied.curGain, before.curGain, 'the answer carries the unchanged state');
+      const fmt = await late.setFormat(t.format);
+      assert.equal(fmt.result, ACCESS_DENIED);
+      assert.equal(fmt.externalDelayNs, 0);
+      assert.equal(fmt.token, undefined);
+      assert.equal((await first.getGain()).curGain, before.curGain);
+      assert.equal((await late.getFormats()).length, t.formatCount);
+      assert.equal((await late.plugDetect('enable')).canNotify, true);
+      assert.equal((await first.setGain({ gain: t.gain.maxGain })).result, OK);
+    });
+
+    it(`${covers('R-OWN-3')}when the owner's channel closes, the next oldest channel owns the stream`, async () => {
+      const a = await owner(t.jackStream);
+      const b = await owner(t.jackStream);
+      const c = await owner(t.jackStream);
+      assert.equal((await b.setGain({ gain: t.gain.minGain })).result, ACCESS_DENIED);
+      await a.close();
+      assert.equal((await c.setGain({ gain: t.gain.minGain })).result, ACCESS_DENIED);
+      assert.equal((await b.setGain({ gain: t.gain.minGain })).result, OK);
+      b.sendRaw(req(0, GET_GAIN)); // B loses its channel by a violation
+      await b.closed;
+      assert.equal((await c.setGain({ gain: t.gain.minGain })).result, OK);
+    });
+  });
+
+  describe('formats', () => {
+    it(`${covers('R-FMT-1')}GET_FORMATS on ${'the jack stream'}: ⌈n/15⌉ messages, ascending, same total, cut after the last range`, async () => {
+      const c = await raw(t.jackStream);
+      c.send(req(9, GET_FORMATS));
+      const pages = Math.max(1, Math.ceil(t.formatCount / 15));
+      for (let i = 0; i < pages; i++) {
+        const f = await c.frameAt(i);
+        const inPage = Math.min(15, t.formatCount - 15 * i);
+        assert.equal(u32At(f, 0), 9);
+        assert.equal(f.byteLength, 16 + 16 * inPage);
+        assert.equal(f[12]! | (f[13]! << 8), t.formatCount);
+        assert.equal(f[14]! | (f[15]! << 8), 15 * i);
+      }
+      await nothingPending(c, 10);
+    });
+
+    it(`${covers('R-FMT-1')}more than 15 ranges: three messages at 0, 15, 30, each with the total`, async function () {
+      if (!t.manyFormats) this.skip();
+      const m = t.manyFormats!;
+      const c = await raw(m.stream);
+      c.send(req(77, GET_FORMATS));
+      const sizes: number[] = [];
+      for (let i = 0; i < Math.ceil(m.count / 15); i++) {
+        const f = await c.frameAt(i);
+        assert.equal(u32At(f, 0), 77);
+        assert.equal(u32At(f, 4), GET_FORMATS);
+        assert.equal(f[12]! | (f[13]! << 8), m.count);
+        assert.equal(f[14]! | (f[15]! << 8), i * 15);
+        sizes.push(f.byteLength);
+      }
+      assert.deepEqual(sizes, [256, 256, 16 + 16 * (m.count - 30)]);
+      const ranges = await (await client(m.stream)).getFormats();
+      assert.equal(ranges.length, m.count);
+    });
+
+    it(`${covers('R-FMT-2')}SET_FORMAT succeeds inside a range and fails outside (rate, family, channels, format bits)`, async () => {
+      const a = await owner(t.jackStream);
+      const ranges = await a.getFormats();
+      for (const r of ranges) {
+        const fmt = r.sampleFormats & -r.sampleFormats & 0x3ff;
+        assert.equal((await a.setFormat({ fps: r.minFps, sampleFormat: fmt, channels: r.minChannels })).result, OK, `min of ${JSON.stringify(r)}`);
+        assert.equal((await a.setFormat({ fps: r.maxFps, sampleFormat: fmt, channels: r.maxChannels })).result, OK, `max of ${JSON.stringify(r)}`);
+      }
+      const inNone = (f: { fps: number; sampleFormat: number; channels: number }) => a.setFormat(f).then((x) => x.result);
+      assert.equal(await inNone({ ...t.format, fps: t.rateNotOffered }), INVALID_ARGS);
+      const maxCh = Math.max(...ranges.map((r) => r.maxChannels));
+      assert.equal(await inNone({ ...t.format, channels: maxCh + 1 }), INVALID_ARGS);
+      assert.equal(await inNone({ ...t.format, channels: 0 }), INVALID_ARGS);
+      if (!ranges.some((r) => r.sampleFormats & BIT32_FLOAT)) assert.equal(await inNone({ ...t.format, sampleFormat: BIT32_FLOAT }), INVALID_ARGS);
+      assert.equal(await inNone({ ...t.format, sampleFormat: t.format.sampleFormat | (t.format.sampleFormat << 1) }), INVALID_ARGS, 'two format bits');
+    });
+
+    it(`${covers('R-FMT-3')}a failed SET_FORMAT keeps the stream channel and the existing ring-buffer channel`, async () => {
+      const a = await owner(t.jackStream);
+      const ok = await a.setFormat(t.format);
+      const rb = await a.openRingBuffer(ok.token!);
+      await rb.getFifoDepth();
+      const bad = await a.setFormat({ ...t.format, fps: t.rateNotOffered });
+      assert.equal(bad.result, INVALID_ARGS);
+      assert.equal(bad.externalDelayNs, 0);
+      assert.equal((await rb.getFifoDepth()).result, NOT_SUPPORTED, 'ring-buffer channel still answered');
+      assert.equal(a.isClosed, false);
+    });
+
+    it(`${covers('R-FMT-4')}success reports the external delay (codec + board analog path) and a 16-byte token starting with four zeros`, async () => {
+      const c = await raw(t.jackStream);
+      const f = await c.call(req(1, SET_FORMAT, [...le32(t.format.fps), ...le32(t.format.sampleFormat), t.format.channels, 0, 0, 0, 0, 0, 0, 0, ...le32(0), ...le32(0)]));
+      assert.equal(i32At(f, 8), OK);
+      assert.equal(Number(i64At(f, 16)), t.format.externalDelayNs);
+      assert.equal(f.byteLength, 40);
+      assert.deepEqual([...f.subarray(24, 28)], [0, 0, 0, 0]);
+      assert.notDeepEqual([...f.subarray(28, 40)], new Array(12).fill(0));
+    });
+
+    it(`${covers('R-FMT-5')}channels_to_use_bitmask: 0 and bits below channels are accepted, a bit at or above channels is not`, async () => {
+      const a = await owner(t.jackStream);
+      const ch = t.format.channels;
+      assert.equal((await a.setFormat({ ...t.format, channelsToUse: 0n })).result, OK);
+      assert.equal((await a.setFormat({ ...t.format, channelsToUse: 1n })).result, OK);
+      assert.equal((await a.setFormat({ ...t.format, channelsToUse: 1n << BigInt(ch) })).result, INVALID_ARGS);
+      assert.equal((await a.setFormat({ ...t.format, channelsToUse: 1n << 63n })).result, INVALID_ARGS);
+    });
+  });
+
+  describe('ring-buffer channel', () => {
+    it(`${covers('R-RB-1')}the token opens the ring-buffer channel once; a reused or made-up token gets the connection closed`, async () => {
+      const a = await owner(t.jackStream);
+      const f = await a.setFormat(t.format);
+      const rb = await a.openRingBuffer(f.token!);
+      assert.equal((await rb.stop()).result, NOT_SUPPORTED);
+      const again = await raw(t.jackStream);
+      again.send(f.token!);
+      assert.ok(await again.closesWithin(), 'a used token is refused');
+      assert.equal(again.frames.length, 0);
+      const madeUp = await raw(t.jackStream);
+      madeUp.send(new Uint8Array([0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
+      assert.ok(await madeUp.closesWithin());
+      assert.equal(rb.isClosed, false);
+    });
+
+    it(`${covers('R-RB-2')}a new SET_FORMAT closes the previous ring-buffer channel and voids an unused token`, async () => {
+      const a = await owner(t.jackStream);
+      const f1 = await a.setFormat(t.format);
+      const rb1 = await a.openRingBuffer(f1.token!);
+      await rb1.getFifoDepth();
+      const f2 = await a.setFormat(t.format);
+      await rb1.closed;
+      const f3 = await a.setFormat(t.format);
+      const stale = await raw(t.jackStream);
+      stale.send(f2.token!);
+      assert.ok(await stale.closesWithin(), 'the token of a replaced format is void');
+      const rb3 = await a.openRingBuffer(f3.token!);
+      assert.equal((await rb3.getFifoDepth()).result, NOT_SUPPORTED);
+    });
+
+    it(`${covers('R-RB-3')}closing the stream channel closes its ring-buffer channel`, async () => {
+      const a = await owner(t.jackStream);
+      const rb = await a.openRingBuffer((await a.setFormat(t.format)).token!);
+      await rb.getFifoDepth();
+      await a.close();
+      await rb.closed;
+    });
+
+    it(`${covers('R-RB-4')}part 1: every ring-buffer command is answered NOT_SUPPORTED in its own layout; wrong sizes are violations`, async () => {
+      const a = await owner(t.jackStream);
+      const token = (await a.setFormat(t.format)).token!;
+      const rb = await raw(t.jackStream);
+      rb.send(token);
+      const expect: [number, number[], number][] = [[RB_GET_FIFO_DEPTH, [], 16], [RB_GET_BUFFER, [...le32(4800), ...le32(4)], 16], [RB_START, [], 24], [RB_STOP, [], 12]];
+      for (const [i, [cmd, body, size]] of expect.entries()) {
+        const f = await rb.call(req(40 + i, cmd, body));
+        assert.equal(u32At(f, 0), 40 + i);
+        assert.equal(u32At(f, 4), cmd);
+        assert.equal(f.byteLength, size);
+        assert.equal(i32At(f, 8), NOT_SUPPORTED);
+      }
+      rb.send(req(50, RB_GET_BUFFER, le32(4800))); // 12 bytes, GET_BUFFER is 16
+      assert.ok(await rb.closesWithin());
+      assert.equal(rb.frames.length, 4);
+      const rb2 = await a.openRingBuffer((await a.setFormat(t.format)).token!);
+      rb2.sendRaw(req(51, GET_GAIN)); // a stream command on the ring-buffer channel
+      await rb2.closed;
+      assert.equal((await a.getClockDomain()), t.clockDomain);
+    });
+  });
+
+  describe('gain', () => {
+    it(`${covers('R-GAIN-1')}GET_GAIN reports the codec's main volume: lowest audible step, top, step, can_mute`, async () => {
+      const g = await (await client(t.jackStream)).getGain();
+      assert.equal(g.minGain, t.gain.minGain);
+      assert.equal(g.maxGain, t.gain.maxGain);
+      assert.equal(g.gainStep, t.gain.gainStep);
+      assert.equal(g.canMute, t.gain.canMute);
+      assert.equal(g.canAgc, false);
+      assert.equal(g.curAgc, false);
+    });
+
+    it(`${covers('R-GAIN-1', 'R-GAIN-4')}a stream without a main volume is fixed: 0/0/0, no mute; MUTE is refused, unmute is fine`, async function () {
+      if (!t.fixedGainStream) this.skip();
+      const c = await owner(t.fixedGainStream!);
+      const g = await c.getGain();
+      assert.deepEqual([g.minGain, g.maxGain, g.gainStep, g.curGain, g.canMute], [0, 0, 0, 0, false]);
+      assert.equal((await c.setGain({ mute: true })).result, INVALID_ARGS);
+      assert.equal((await c.setGain({ mute: false })).result, OK);
+      assert.equal((await c.setGain({ gain: 0 })).result, OK);
+      assert.equal((await c.setGain({ gain: 0.5 })).result, INVALID_ARGS);
+    });
+
+    it(`${covers('R-GAIN-2')}out of range or NaN: INVALID_ARGS and nothing changes, not even the mute of the same request`, async () => {
+      const c = await raw(t.jackStream);
+      const g = t.gain;
+      const start = await c.call(req(1, SET_GAIN, [...le32(GAIN_VALID | MUTE_VALID), ...f32Bytes(g.minGain + g.gainStep)]));
+      assert.equal(i32At(start, 8), OK);
+      for (const bad of [g.maxGain + g.gainStep, g.minGain - g.gainStep, Number.NaN]) {
+        const r = await c.call(req(2, SET_GAIN, [...le32(GAIN_VALID | MUTE_VALID | MUTE), ...f32Bytes(bad)]));
+        assert.equal(i32At(r, 8), INVALID_ARGS, `gain ${bad}`);
+        assert.equal(r[12], 0, 'the answer says: still unmuted');
+        assert.equal(f32At(r, 16), g.minGain + g.gainStep, 'the answer carries the unchanged gain');
+      }
+      const after = await c.call(req(3, GET_GAIN));
+      assert.equal(f32At(after, 12), g.minGain + g.gainStep);
+      assert.equal(after[8], 0, 'still unmuted');
+      for (const edge of [g.maxGain, g.minGain]) {
+        assert.equal(i32At(await c.call(req(4, SET_GAIN, [...le32(GAIN_VALID), ...f32Bytes(edge)])), 8), OK, `${edge} itself is in range`);
+      }
+    });
+
+    it(`${covers('R-GAIN-3')}a gain is set to the nearest step from min; exactly halfway takes the lower step`, async () => {
+      const c = await owner(t.jackStream);
+      const { minGain: min, gainStep: step } = t.gain;
+      const cases: [number, number][] = [
+        [min + 10 * step + step / 2, min + 10 * step], // tie: lower
+        [min + 10 * step + step / 4, min + 10 * step],
+        [min + 10 * step + (3 * step) / 4, min + 11 * step],
+        [min + step / 2, min], // tie at the bottom
+      ];
+      for (const [ask, want] of cases) {
+        const r = await c.setGain({ gain: ask });
+        assert.equal(r.result, OK);
+        assert.equal(r.curGain, want, `asked ${ask}`);
+        assert.equal((await c.getGain()).curGain, want);
+      }
+    });
+
+    it(`${covers('R-GAIN-4')}AGC on a stream without can_agc is INVALID_ARGS; AGC_VALID without AGC is fine`, async () => {
+      const c = await raw(t.jackStream);
+      assert.equal(i32At(await c.call(req(1, SET_GAIN, [...le32(AGC_VALID | AGC), ...f32Bytes(0)])), 8), INVALID_ARGS);
+      assert.equal(i32At(await c.call(req(2, SET_GAIN, [...le32(AGC_VALID), ...f32Bytes(0)])), 8), OK);
+      if (!t.gain.canMute) assert.equal(i32At(await c.call(req(3, SET_GAIN, [...le32(MUTE_VALID | MUTE), ...f32Bytes(0)])), 8), INVALID_ARGS);
+    });
+
+    it(`${covers('R-GAIN-5')}the response reports the state after; parts without VALID are left alone`, async () => {
+      const c = await owner(t.jackStream);
+      const g = t.gain;
+      let r = await c.setGain({ gain: g.minGain + 3 * g.gainStep, mute: false });
+      assert.deepEqual([r.result, r.curGain, r.curMute], [OK, g.minGain + 3 * g.gainStep, false]);
+      if (g.canMute) {
+        r = await c.setGain({ mute: true });
+        assert.deepEqual([r.result, r.curGain, r.curMute], [OK, g.minGain + 3 * g.gainStep, true], 'mute leaves the gain');
+        r = await c.setGain({ gain: g.minGain + 5 * g.gainStep });
+        assert.deepEqual([r.result, r.curGain, r.curMute], [OK, g.minGain + 5 * g.gainStep, true], 'gain leaves the mute');
+        r = await c.setGain({ mute: false });
+      }
+      const none = await c.setGain({});
+      assert.deepEqual([none.result, none.curGain], [OK, r.curGain]);
+      if (t.sharedGainStream) {
+        const other = await client(t.sharedGainStream);
+        assert.equal((await other.getGain()).curGain, r.curGain, 'streams of one direction share the main volume');
+      }
+    });
+  });
+
+  describe('plug detection', () => {
+    it(`${covers('R-PLUG-1')}a hardwired stream is PLUGGED | HARDWIRED, never CAN_NOTIFY, and sends no notifications`, async function () {
+      if (!t.hardwiredStream) this.skip();
+      const c = await raw(t.hardwiredStream!);
+      const f = await c.call(req(1, PLUG_DETECT, le32(ENABLE)));
+      assert.equal(u32At(f, 8), (HARDWIRED | PLUGGED) >>> 0);
+      const time = Number(i64At(f, 16));
+      assert.ok(time > 0 && time <= t.nowNs(), `plug_state_time ${time} is a past monotonic time`);
+      const watcher = await client(t.jackStream);
+      await watcher.plugDetect('enable');
+      const heard = waitFor(watcher, 'plug');
+      await t.setJack(true);
+      await heard;
+      await nothingPending(c, 2);
+      await t.setJack(false);
+      await waitFor(watcher, 'plug');
+    });
+
+    it(`${covers('R-PLUG-2')}a jack stream reports CAN_NOTIFY and PLUGGED as the line says`, async () => {
+      const c = await client(t.jackStream);
+      await c.plugDetect('enable');
+      const plugged = waitFor<{ plugged: boolean }>(c, 'plug');
+      await t.setJack(true);
+      await plugged;
+      const p = await c.plugDetect('none');
+      assert.equal(p.flags, (CAN_NOTIFY | PLUGGED) >>> 0);
+      const unplugged = waitFor(c, 'plug');
+      await t.setJack(false);
+      await unplugged;
+      assert.equal((await c.plugDetect('none')).flags, CAN_NOTIFY);
+    });
+
+    it(`${covers('R-PLUG-3')}notifications go to channels that enabled them; DISABLE, both flags, or never enabling means none`, async () => {
+      const on = await raw(t.jackStream);
+      const off = await raw(t.jackStream);
+      const both = await raw(t.jackStream);
+      const never = await raw(t.jackStream);
+      await on.call(req(1, PLUG_DETECT, le32(ENABLE)));
+      await off.call(req(1, PLUG_DETECT, le32(ENABLE)));
+      await off.call(req(2, PLUG_DETECT, le32(DISABLE)));
+      await both.call(req(1, PLUG_DETECT, le32(ENABLE | DISABLE)));
+      await never.call(req(1, GET_CLOCK_DOMAIN));
+      await t.setJack(true);
+      const n = await on.frameAt(1);
+      assert.equal(u32At(n, 4), PLUG_DETECT_NOTIFY);
+      assert.equal(u32At(n, 8), (CAN_NOTIFY | PLUGGED) >>> 0);
+      await nothingPending(off, 3);
+      await nothingPending(both, 3);
+      await nothingPending(never, 3);
+      await t.setJack(false);
+      assert.equal(u32At(await on.frameAt(2), 8), CAN_NOTIFY);
+    });
+
+    it(`${covers('R-PLUG-4')}the notification's plug_state_time is the GPIO event's time (after debounce), not the time it was read`, async () => {
+      const c = await client(t.jackStream);
+      await c.plugDetect('enable');
+      const heard = waitFor<{ plugStateTimeNs: number }>(c, 'plug');
+      const { drivenAtNs } = await t.setJack(true);
+      const n = await heard;
+      const receivedNs = t.nowNs();
+      if (t.exactPlugTimes) {
+        assert.equal(n.plugStateTimeNs, drivenAtNs + t.jackDebounceNs);
+      } else {
+        assert.ok(n.plugStateTimeNs >= drivenAtNs + t.jackDebounceNs && n.plugStateTimeNs <= receivedNs,
+          `plug_state_time ${n.plugStateTimeNs} within [${drivenAtNs + t.jackDebounceNs}, ${receivedNs}]`);
+      }
+      assert.equal((await c.plugDetect('none')).plugStateTimeNs, n.plugStateTimeNs, 'PLUG_DETECT reports the same time');
+      const back = waitFor(c, 'plug');
+      await t.setJack(false);
+      await back;
+    });
+  });
+
+  describe('identity', () => {
+    it(`${covers('R-INFO-1')}GET_UNIQUE_ID: the documented 16 bytes, the same after a restart, different per stream`, async () => {
+      const ids = new Map<string, string>();
+      for (const name of [...t.endpoints.output, ...t.endpoints.input]) {
+        const id = Buffer.from(await (await client(name)).getUniqueId()).toString('hex');
+        if (t.uniqueIds[name]) assert.equal(id, t.uniqueIds[name], name);
+        ids.set(name, id);
+      }
+      assert.equal(new Set(ids.values()).size, ids.size, 'distinct per stream');
+      for (const c of open.splice(0)) await c.close();
+      await t.restart();
+      for (const [name, id] of ids) assert.equal(Buffer.from(await (await client(name)).getUniqueId()).toString('hex'), id, `${name} after restart`);
+    });
+
+    it(`${covers('R-INFO-2')}GET_STRING: manufacturer and product, id echoed, strlen in bytes; other ids NOT_FOUND`, async () => {
+      const c = await raw(t.jackStream);
+      const m = await c.call(req(1, GET_STRING, le32(MANUFACTURER)));
+      assert.equal(m.byteLength, 256);
+      assert.equal(i32At(m, 8), OK);
+      assert.equal(u32At(m, 12), MANUFACTURER);
+      const len = u32At(m, 16);
+      assert.equal(Buffer.from(m.subarray(20, 20 + len)).toString('utf8'), t.manufacturer);
+      assert.ok(m.subarray(20 + len).every((b) => b === 0), 'zero after the text');
+      for (const name of Object.keys(t.products)) {
+        assert.equal(await (await client(name)).product(), t.products[name], name);
+      }
+      const x = await c.call(req(2, GET_STRING, le32(0x80000002)));
+      assert.deepEqual([i32At(x, 8), u32At(x, 12), u32At(x, 16)], [NOT_FOUND, 0x80000002, 0]);
+    });
+
+    it(`${covers('R-INFO-3')}GET_CLOCK_DOMAIN`, async () => {
+      const c = await raw(t.jackStream);
+      const f = await c.call(req(1, GET_CLOCK_DOMAIN));
+      assert.equal(f.byteLength, 12);
+      assert.equal(i32At(f, 8), t.clockDomain);
+    });
+  });
+
+  describe('extensions', () => {
+    it(`${covers('R-EXT-1')}EXT_GET_EXTERNAL_DELAY answers what SET_FORMAT would, for anyone, changing nothing`, async () => {
+      const a = await owner(t.jackStream);
+      const b = await raw(t.jackStream);
+      const f = await b.call(req(1, EXT_GET_EXTERNAL_DELAY, le32(t.format.fps)));
+      assert.equal(f.byteLength, 24);
+      assert.equal(i32At(f, 8), OK);
+      assert.equal(Number(i64At(f, 16)), t.format.externalDelayNs);
+      const no = await b.call(req(2, EXT_GET_EXTERNAL_DELAY, le32(t.rateNotOffered)));
+      assert.deepEqual([i32At(no, 8), Number(i64At(no, 16))], [INVALID_ARGS, 0]);
+      assert.equal((await a.setGain({})).result, OK, 'A still owns');
+    });
+
+    it(`${covers('R-EXT-2')}EXT_GAIN_NOTIFY: changes through any stream sharing the control are announced; off means none`, async () => {
+      const a = await owner(t.jackStream);
+      const w = await raw(t.sharedGainStream ?? t.jackStream);
+      const first = await w.call(req(1, EXT_GAIN_NOTIFY, le32(ENABLE)));
+      assert.equal(first.byteLength, 32);
+      assert.equal(u32At(first, 4), EXT_GAIN_NOTIFY);
+      const want = t.gain.minGain + 7 * t.gain.gainStep;
+      await a.setGain({ gain: t.gain.minGain + 6 * t.gain.gainStep });
+      await a.setGain({ gain: want });
+      let n: Uint8Array;
+      for (let i = 1; ; i++) { n = await w.frameAt(i); if (f32At(n, 12) === want) break; }
+      assert.deepEqual([u32At(n, 0), u32At(n, 4)], [0, EXT_GAIN_CHANGED]);
+      const k = w.frames.length;
+      await w.call(req(2, EXT_GAIN_NOTIFY, le32(DISABLE)));
+      await a.setGain({ gain: t.gain.minGain });
+      await nothingPending(w, 3);
+      assert.equal(w.frames.length, k + 2);
+    });
+
+    it(`${covers('R-EXT-3')}EXT_OBSERVE: an observer never owns; an owner that observes hands the stream on`, async () => {
+      const watcher = await client(t.jackStream);
+      assert.equal(await watcher.observe(), OK);
+      const app = await owner(t.jackStream);
+      assert.equal((await app.setGain({})).result, OK);
+      assert.equal((await watcher.setGain({})).result, ACCESS_DENIED);
+      const next = await owner(t.jackStream);
+      assert.equal(await app.observe(), OK);
+      assert.equal((await next.setGain({})).result, OK);
+      assert.equal((await app.setGain({})).result, ACCESS_DENIED);
+    });
+  });
+
+  describe('flow control', () => {
+    it(`${covers('R-FLOW-1')}a client that does not read is disconnected once 1 MiB waits; others are unaffected`, async () => {
+      const other = await raw(t.jackStream);
+      await other.call(req(1, GET_CLOCK_DOMAIN));
+      const c = await raw(t.jackStream);
+      c.socket.pause(); // read nothing
+      const one = new Uint8Array([...le32(12), ...req(1, GET_STRING, le32(MANUFACTURER))]);
+      const batch = new Uint8Array(one.byteLength * 1000);
+      for (let i = 0; i < 1000; i++) batch.set(one, i * one.byteLength);
+      let sent = 0;
+      // 256-byte answers: 1 MiB of them plus what the kernel's socket buffers hold.
+      while (sent < 40000 && !c.isClosed) {
+        c.write(batch);
+        sent += 1000;
+        await new Promise((r) => setImmediate(r));
+        if (c.socket.writableLength > 1 << 20) await new Promise((r) => setTimeout(r, 5));
+      }
+      c.socket.resume();
+      assert.ok(await c.closesWithin(10000), 'disconnected');
+      assert.ok(c.frames.length < sent, `${c.frames.length} of ${sent} answered before the disconnect`);
+      await nothingPending(other, 2);
+    });
+  });
+
+  describe('rule coverage', () => {
+    it('every rule id in docs/PROTOCOL.md has a test, and every id a test names is defined there', () => {
+      const defined = definedRuleIds();
+      assert.ok(defined.length >= 30, `found ${defined.length} rule ids in docs/PROTOCOL.md`);
+      const r = checkRuleCoverage(defined, coveredRuleIds());
+      assert.deepEqual(r, { untested: [], unknown: [], duplicates: [] });
+    });
+  });
+}

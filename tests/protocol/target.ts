@@ -1,0 +1,56 @@
+/**
+ * What the protocol suite needs to know about the service it talks to. The suite is a client:
+ * it reaches the service only through the endpoints; the target adds what a client cannot do
+ * (move the jack, restart the service) and the facts the suite checks against, written as
+ * literals from the board file and the codec's datasheet (never computed by the service's code).
+ */
+
+export interface ExpectedGain {
+  minGain: number;
+  maxGain: number;
+  gainStep: number;
+  canMute: boolean;
+}
+
+export interface ProtocolTarget {
+  /** A name for test titles ('sim board, in-process', 'guest: i2c-stub PCM5122 + gpio-sim'). */
+  name: string;
+  runtimeDir: string;
+  /** Endpoint names of every stream the target serves, by direction. */
+  endpoints: { output: string[]; input: string[] };
+  /** An output stream that follows a jack-detect line. */
+  jackStream: string;
+  /** A hardwired stream, if the board has one. */
+  hardwiredStream?: string;
+  /** A stream sharing `jackStream`'s gain control (same direction, same codec), if any. */
+  sharedGainStream?: string;
+  /** A stream without a main volume (fixed gain), if any. */
+  fixedGainStream?: string;
+  /** A stream with more than 15 format ranges, and how many, if the target has one. */
+  manyFormats?: { stream: string; count: number };
+  /** jackStream's gain capabilities. */
+  gain: ExpectedGain;
+  /** jackStream's number of format ranges. */
+  formatCount: number;
+  /** A rate and format jackStream accepts, and the external delay (ns) SET_FORMAT reports for it. */
+  format: { fps: number; sampleFormat: number; channels: number; externalDelayNs: number };
+  /** A rate no range of jackStream allows. */
+  rateNotOffered: number;
+  manufacturer: string;
+  /** PRODUCT string per endpoint name. */
+  products: Record<string, string>;
+  /** Unique id (hex) per endpoint name. */
+  uniqueIds: Record<string, string>;
+  clockDomain: number;
+  /** The jack line's debounce period, ns. */
+  jackDebounceNs: number;
+  /** Whether plug times are exact (a virtual clock: event = drive + debounce) or bounded (a real kernel). */
+  exactPlugTimes: boolean;
+  /** CLOCK_MONOTONIC now, on the service's timeline. */
+  nowNs(): number;
+  /** Moves the jack (electrically) and returns the time it was moved. */
+  setJack(plugged: boolean): Promise<{ drivenAtNs: number }>;
+  /** Stops the service (its endpoints disappear) and starts it again (they reappear). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}

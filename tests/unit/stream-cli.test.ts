@@ -1,0 +1,131 @@
+/**
+ * `sbc-audio serve` as a real process (endpoints appear; SIGTERM removes them and exits 0) and
+ * `sbc-audio ls` against it (table, --json); `ls --watch` in-process against an in-process
+ * service, printing plug and gain changes as the service announces them.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadBoard } from '../../src/board/load.ts';
+import { openBoard } from '../../src/board/runtime.ts';
+import type { CliIO } from '../../src/cli/command.ts';
+import { lsCommand, watchStreams } from '../../src/cli/commands/ls.ts';
+import { VirtualClock } from '../../src/hal/sim/index.ts';
+import { StreamClient } from '../../src/stream/client.ts';
+import { startStreamService } from '../../src/stream/service.ts';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/sbc-audio.js');
+
+function captureIO(): CliIO & { lines: string[]; errors: string[]; waitFor(re: RegExp): Promise<string> } {
+  const lines: string[] = [];
+  const errors: string[] = [];
+  let wake = () => {};
+  return {
+    lines, errors, isTTY: false,
+    out: (t) => { lines.push(...t.replace(/\n$/, '').split('\n')); wake(); },
+    err: (t) => { errors.push(t); },
+    waitFor(re) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no line matching ${re}; got:\n${lines.join('\n')}`)), 10000);
+        const check = () => {
+          const l = lines.find((x) => re.test(x));
+          if (l) { clearTimeout(timer); resolve(l); }
+        };
+        wake = check;
+        check();
+      });
+    },
+  };
+}
+
+describe('sbc-audio serve and ls', function () {
+  this.timeout(60000);
+
+  describe('serve as a process', () => {
+    let dir: string;
+    let child: ChildProcess;
+    let stdout = '';
+    let stderr = '';
+
+    before(async () => {
+      dir = mkdtempSync(path.join(tmpdir(), 'sbc-serve-'));
+      child = spawn(process.execPath, [BIN, 'serve', '--board', 'sim', '--runtime-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.on('data', (d) => { stdout += d; });
+      child.stderr!.on('data', (d) => { stderr += d; });
+      const deadline = Date.now() + 30000;
+      while (!existsSync(path.join(dir, 'audio-input/sim.mic'))) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not publish: ${stdout}${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+
+    after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('ls --json lists the three streams with formats, gain, plug state and latency', async () => {
+      const io = captureIO();
+      assert.equal(await lsCommand.run(['--runtime-dir', dir, '--json'], io), 0);
+      const j = JSON.parse(io.lines.join('\n')) as { streams: { name: string; plug: { hardwired: boolean }; gain: { minGain: number }; externalDelayNs: Record<string, number>; formats: unknown[] }[] };
+      assert.deepEqual(j.streams.map((s) => s.name), ['sim.headphone', 'sim.speaker', 'sim.mic']);
+      const hp = j.streams[0]!;
+      assert.equal(hp.plug.hardwired, false);
+      assert.equal(hp.gain.minGain, -127);
+      assert.equal(hp.formats.length, 2);
+      // 8 frames at 48 kHz + 2000 ns; 8 frames at 44.1 kHz + 2000 ns (board/sim.json, sim codec).
+      assert.deepEqual(hp.externalDelayNs, { 48000: 168667, 44100: 183406 });
+    });
+
+    it('ls prints a table; listing does not take ownership (ls observes)', async () => {
+      const app = await StreamClient.connect(path.join(dir, 'audio-output/sim.speaker'));
+      const io = captureIO();
+      assert.equal(await lsCommand.run(['--runtime-dir', dir], io), 0);
+      assert.match(io.lines[0]!, /^STREAM\s+DIR\s+PLUG\s+GAIN\s+EXTERNAL DELAY\s+PRODUCT$/);
+      assert.ok(io.lines.some((l) => /^sim\.speaker\s+output\s+hardwired\s+/.test(l)));
+      assert.ok(io.lines.some((l) => l.includes('16/24in32 bit, 1-2 ch, 8000-192000 Hz (48k family)')));
+      assert.equal((await app.setGain({ gain: -6 })).result, 0, 'the application that connected first still owns the stream');
+      await app.close();
+    });
+
+    it('SIGTERM removes every endpoint and exits 0', async () => {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      for (const p of ['audio-output/sim.headphone', 'audio-output/sim.speaker', 'audio-input/sim.mic']) {
+        assert.equal(existsSync(path.join(dir, p)), false, `${p} removed`);
+      }
+      assert.match(stdout, /serving 3 streams of board sim/);
+    });
+  });
+
+  it('ls --watch prints streams appearing, plug and gain changes, and streams disappearing', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sbc-watch-'));
+    const io = captureIO();
+    let stop = () => {};
+    const stopped = new Promise<void>((r) => { stop = r; });
+    const watching = watchStreams(dir, io, false, stopped);
+    const rt = await openBoard(loadBoard('sim'), { clock: new VirtualClock(1e9, true) });
+    const svc = await startStreamService(rt, { runtimeDir: dir });
+    try {
+      await io.waitFor(/sim\.headphone {2}appeared: output, unplugged, gain/); // printed once its notifications are on
+      await io.waitFor(/sim\.mic {2}appeared: input, hardwired, gain fixed/);
+      const app = await StreamClient.connect(svc.endpoints.find((e) => e.name === 'sim.speaker')!.path);
+      assert.equal((await app.setGain({ gain: -20, mute: false })).result, 0);
+      await io.waitFor(/sim\.headphone {2}gain: -20 dB \[-127\.\.0 step 0\.5\]/); // the shared main volume
+      rt.setSimJack(true);
+      await io.waitFor(/sim\.headphone {2}plug: plugged \(at 1\.020000 s\)/); // virtual clock: 1 s + 20 ms debounce
+      await app.close();
+    } finally {
+      await svc.close();
+      await rt.close();
+    }
+    await io.waitFor(/sim\.headphone {2}disappeared/);
+    stop();
+    await watching;
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
