@@ -31,6 +31,26 @@ export const CODEC_PARTS: Record<string, () => Promise<CodecPart>> = {
     const [{ Pcm5102aDriver }, { description }] = await Promise.all([import('./pcm5102a/driver.ts'), import('./pcm5102a/description.ts')]);
     return { id: 'pcm5102a', description, createDriver: (ctx) => new Pcm5102aDriver(ctx) };
   },
+  wm8960: async () => {
+    const [{ Wm8960Driver }, { Wm8960Model }, { description }] = await Promise.all([
+      import('./wm8960/driver.ts'), import('./wm8960/model.ts'), import('./wm8960/description.ts')]);
+    return { id: 'wm8960', description, createDriver: (ctx) => new Wm8960Driver(ctx), createModel: () => new Wm8960Model() };
+  },
+  tlv320aic3104: async () => {
+    const [{ Tlv320aic3104Driver }, { Tlv320aic3104Model }, { description }] = await Promise.all([
+      import('./tlv320aic3104/driver.ts'), import('./tlv320aic3104/model.ts'), import('./tlv320aic3104/description.ts')]);
+    return { id: 'tlv320aic3104', description, createDriver: (ctx) => new Tlv320aic3104Driver(ctx), createModel: () => new Tlv320aic3104Model() };
+  },
+  sgtl5000: async () => {
+    const [{ Sgtl5000Driver }, { Sgtl5000Model }, { description }] = await Promise.all([
+      import('./sgtl5000/driver.ts'), import('./sgtl5000/model.ts'), import('./sgtl5000/description.ts')]);
+    return { id: 'sgtl5000', description, createDriver: (ctx) => new Sgtl5000Driver(ctx), createModel: () => new Sgtl5000Model() };
+  },
+  cs4271: async () => {
+    const [{ Cs4271Driver }, { Cs4271Model }, { description }] = await Promise.all([
+      import('./cs4271/driver.ts'), import('./cs4271/model.ts'), import('./cs4271/description.ts')]);
+    return { id: 'cs4271', description, createDriver: (ctx) => new Cs4271Driver(ctx), createModel: () => new Cs4271Model() };
+  },
   max98357a: async () => {
     const [{ Max98357aDriver }, { description }] = await Promise.all([import('./max98357a/driver.ts'), import('./max98357a/description.ts')]);
     return { id: 'max98357a', description, createDriver: (ctx) => new Max98357aDriver(ctx) };

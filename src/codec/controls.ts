@@ -41,8 +41,18 @@ export interface ControlDef {
   stepDb?: number;
   /** A code that means mute (it is not an audible gain). */
   muteCodes?: readonly number[];
+  /**
+   * A mute bit beside the volume: a field of each channel's register, 1 = muted (e.g. the
+   * TLV320AIC3104 and CS4271 DAC volumes, bit 7). Muting sets it and keeps the volume code.
+   */
+  muteField?: string;
   /** Codes that must never be written (reserved). */
   reservedCodes?: readonly number[];
+  /**
+   * Codes whose meaning no published figure gives (e.g. the far end of a table only one source
+   * covers): never written, not counted as gains, each block saying why it is unknown.
+   */
+  unknownCodes?: readonly { from: number; to: number; why: string }[];
   /** Code → dB (volumes): the segments cover every audible code. */
   scale?: readonly DbSegment[];
   /** A volume-update latch bit written with the last channel (e.g. a Wolfson VU bit): register field. */
@@ -63,9 +73,19 @@ function isMute(c: ControlDef, code: number): boolean {
   return c.muteCodes?.includes(code) ?? false;
 }
 
-/** dB of a code, 'mute' for a mute code, undefined for a code outside the scale. */
+function isUnknown(c: ControlDef, code: number): boolean {
+  return c.unknownCodes?.some((u) => code >= Math.min(u.from, u.to) && code <= Math.max(u.from, u.to)) ?? false;
+}
+
+/** The control can mute: a mute code or a mute bit. */
+export function canMute(c: ControlDef): boolean {
+  return (c.muteCodes?.length ?? 0) > 0 || c.muteField !== undefined;
+}
+
+/** dB of a code, 'mute' for a mute code, undefined for a code outside the scale (or of unknown meaning). */
 export function codeToDb(c: ControlDef, code: number): number | 'mute' | undefined {
   if (isMute(c, code)) return 'mute';
+  if (isUnknown(c, code)) return undefined;
   for (const s of c.scale ?? []) {
     const lo = Math.min(s.from, s.to);
     const hi = Math.max(s.from, s.to);
@@ -78,7 +98,7 @@ export function codeToDb(c: ControlDef, code: number): number | 'mute' | undefin
 export function audibleCodes(c: ControlDef): { code: number; db: number }[] {
   const out: { code: number; db: number }[] = [];
   for (let code = Math.min(c.min, c.max); code <= Math.max(c.min, c.max); code++) {
-    if (c.reservedCodes?.includes(code)) continue;
+    if (c.reservedCodes?.includes(code) || isUnknown(c, code)) continue;
     const db = codeToDb(c, code);
     if (typeof db === 'number') out.push({ code, db });
   }
@@ -142,6 +162,13 @@ export function checkControls(controls: readonly ControlDef[], map: RegmapDef | 
         else width = fieldRange(f).width;
       }
       if (c.latch && !r.fields?.some((x) => x.name === c.latch!.field)) p(`latch field "${c.latch.field}" is not a field of register ${ch.reg}`);
+      if (c.muteField && !ch.field) p(`a control with a mute field needs its volume as a field of ${ch.reg}`);
+      if (c.muteField) {
+        const mf = r.fields?.find((x) => x.name === c.muteField);
+        if (!mf) p(`mute field "${c.muteField}" is not a field of register ${ch.reg}`);
+        else if (fieldRange(mf).width !== 1) p(`mute field "${c.muteField}" of register ${ch.reg} must be one bit`);
+        else if (mf.name === ch.field) p(`mute field "${c.muteField}" is also the volume field`);
+      }
     }
     const maxCode = 2 ** width - 1;
     for (const [k, v] of [['min', c.min], ['max', c.max]] as const) {
@@ -151,14 +178,23 @@ export function checkControls(controls: readonly ControlDef[], map: RegmapDef | 
       p(`default code ${c.default} is outside min..max (${c.min}..${c.max})`);
     }
     for (const m of c.muteCodes ?? []) if (m < Math.min(c.min, c.max) || m > Math.max(c.min, c.max)) p(`mute code ${m} is outside min..max`);
+    (c.unknownCodes ?? []).forEach((u, j) => {
+      if (!u.why?.trim()) p(`unknownCodes[${j}] must say why those codes are unknown`);
+      if (Math.min(u.from, u.to) < Math.min(c.min, c.max) || Math.max(u.from, u.to) > Math.max(c.min, c.max)) p(`unknownCodes[${j}] (${u.from}..${u.to}) is outside min..max`);
+    });
+    if (c.default !== 'unknown' && isUnknown(c, c.default)) p(`default code ${c.default} is among the codes of unknown meaning`);
     if (c.kind === 'volume') {
       if (c.unit !== 'dB') p('a volume control must have unit dB');
       if (!c.scale?.length) p('a volume control needs a dB scale');
       for (let code = Math.min(c.min, c.max); code <= Math.max(c.min, c.max); code++) {
-        if (isMute(c, code) || c.reservedCodes?.includes(code)) continue;
         const hits = (c.scale ?? []).filter((s) => code >= Math.min(s.from, s.to) && code <= Math.max(s.from, s.to)).length;
+        if (isUnknown(c, code) && hits > 0) {
+          p(`code ${code} is both of unknown meaning and covered by the dB scale`);
+          break;
+        }
+        if (isMute(c, code) || c.reservedCodes?.includes(code) || isUnknown(c, code)) continue;
         if (hits === 0) {
-          p(`code ${code} is neither covered by the dB scale nor a mute or reserved code`);
+          p(`code ${code} is neither covered by the dB scale nor a mute, reserved or unknown code`);
           break;
         }
         if (hits > 1) {

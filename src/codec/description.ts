@@ -6,7 +6,7 @@
  * Every figure carries its source. A figure without a published source is written as
  * `{ unknown: 'why' }` and stays unknown: a board file or a measurement may supply it.
  */
-import { checkControls, type ControlDef } from './controls.ts';
+import { audibleCodes, checkControls, type ControlDef } from './controls.ts';
 import { checkRegmap, type DescriptionProblem, type RegmapDef } from './regmap.ts';
 import type { FormatRange } from './types.ts';
 
@@ -30,8 +30,15 @@ export function known<T>(f: Figure<T> | undefined): f is { value: T; source: str
 
 export interface FormatDef {
   direction: 'output' | 'input';
+  /** With `sampleFormatsUnknown`, `range.sampleFormats` is 0: the board supplies the widths. */
   range: FormatRange;
   source: string;
+  /**
+   * The part's rates are known but its sample widths are not among the facts: why. The range is
+   * offered only with widths a board file supplies as codec.options.sampleBits
+   * ({ "bits": [16, ...], "source": "..." }); without them the range is not offered.
+   */
+  sampleFormatsUnknown?: string;
 }
 
 export interface ClockRequirements {
@@ -72,7 +79,21 @@ export type SequenceStep =
   | { op: 'delay-option'; option: string; why?: string }
   | { op: 'gpio'; role: string; value: 0 | 1; optional?: boolean; why?: string }
   /** Driver code at this point (e.g. applying the filter chosen in the board file). */
-  | { op: 'hook'; name: string; why?: string };
+  | { op: 'hook'; name: string; why?: string }
+  /**
+   * Holds a control muted (its mute code or mute bit) whatever the stream's gain says, or
+   * releases the hold and writes the stream's gain and mute back. While held, setGain/setMute
+   * are remembered and written on release. For parts whose only mute is the volume itself.
+   */
+  | { op: 'mute-control'; control: string; muted: boolean; why?: string }
+  /** Sets the stream gain of a control (written at once unless the control is muted or held). */
+  | { op: 'set-gain'; control: string; db: number; why?: string }
+  /**
+   * A step the part needs here whose register figures are not among the facts (e.g. a power bit
+   * whose position no source gives): recorded, never run. It keeps the sequence's order visible
+   * and says what a datasheet figure would fill in.
+   */
+  | { op: 'unknown'; what: string; why: string };
 
 export interface Sequences {
   /** From reset to a known, muted state. */
@@ -92,6 +113,8 @@ export interface CodecDescription {
   clocks: ClockRequirements;
   sequences: Sequences;
   latency: { output?: LatencyPath; input?: LatencyPath };
+  /** No format range is among the facts (rates and widths unknown): why. `formats` is then empty. */
+  formatsUnknown?: string;
   /** GPIO roles the part can use when a board wires them (role → what it does). */
   gpioRoles?: Readonly<Record<string, string>>;
   /** Board options the part understands (key → meaning). */
@@ -134,11 +157,18 @@ export function checkDescription(d: CodecDescription): DescriptionProblem[] {
     const w = `formats[${i}]`;
     const r = f.range;
     if (!f.source?.trim()) p(w, 'format range without a source');
-    if (!r.sampleFormats || (r.sampleFormats & ~KNOWN_FORMAT_BITS) !== 0) p(w, `sample formats 0x${(r.sampleFormats >>> 0).toString(16)} are empty or not stream-protocol format bits`);
+    if (f.sampleFormatsUnknown !== undefined) {
+      if (!f.sampleFormatsUnknown.trim()) p(w, 'sampleFormatsUnknown must say why the widths are unknown');
+      if (r.sampleFormats !== 0) p(w, 'sample formats must be 0 when they are unknown (the board supplies them)');
+    } else if (!r.sampleFormats || (r.sampleFormats & ~KNOWN_FORMAT_BITS) !== 0) p(w, `sample formats 0x${(r.sampleFormats >>> 0).toString(16)} are empty or not stream-protocol format bits`);
     if (!(r.minFps > 0 && r.minFps <= r.maxFps)) p(w, `rates ${r.minFps}..${r.maxFps} are not a range`);
     if (!(r.minChannels >= 1 && r.minChannels <= r.maxChannels && r.maxChannels <= 255)) p(w, `channels ${r.minChannels}..${r.maxChannels} are not a range`);
     if (!r.flags || (r.flags & ~7) !== 0) p(w, `flags ${r.flags} must be FPS_CONTINUOUS (1), FPS_48000_FAMILY (2) and/or FPS_44100_FAMILY (4)`);
   });
+  if (d.formatsUnknown !== undefined) {
+    if (!d.formatsUnknown.trim()) p('formatsUnknown', 'must say why the formats are unknown');
+    if (d.formats.length) p('formatsUnknown', 'given together with format ranges');
+  }
   checkFigure(d.clocks?.mclk, 'clocks.mclk', out);
   checkFigure(d.clocks?.mclkBeforeBus, 'clocks.mclkBeforeBus', out);
   (d.clocks?.notes ?? []).forEach((n, i) => { if (!n.source?.trim()) p(`clocks.notes[${i}]`, 'clock note without a source'); });
@@ -166,6 +196,13 @@ export function checkDescription(d: CodecDescription): DescriptionProblem[] {
       }
       if ((s.op === 'poll' || s.op === 'delay') && !s.source?.trim()) p(w, `${s.op} step without a source for its timing`);
       if (s.op === 'gpio' && d.gpioRoles && !(s.role in d.gpioRoles)) p(w, `GPIO role "${s.role}" is not declared in gpioRoles`);
+      if (s.op === 'mute-control' || s.op === 'set-gain') {
+        const c = d.controls.find((x) => x.name === s.control);
+        if (!c || c.kind !== 'volume') p(w, `names unknown volume control "${s.control}"`);
+        else if (s.op === 'mute-control' && !((c.muteCodes?.length ?? 0) > 0 || c.muteField)) p(w, `control "${s.control}" cannot mute (no mute code or mute bit)`);
+        else if (s.op === 'set-gain' && !audibleCodes(c).some((x) => Math.abs(x.db - s.db) < 1e-9)) p(w, `${s.db} dB is not a gain of control "${s.control}"`);
+      }
+      if (s.op === 'unknown' && (!s.what?.trim() || !s.why?.trim())) p(w, 'an unknown step must say what it would do and why it is unknown');
     });
   }
   return out;

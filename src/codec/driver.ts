@@ -3,8 +3,8 @@
  * sequences) live here, so a part's driver is only its hooks. Subclass `DescribedCodec`, pass the
  * description, and override or register hooks where the chip needs code.
  */
-import { audibleCodes, codeToDb, type ControlDef, ControlError, dbToCode, gainRange } from './controls.ts';
-import { type CodecDescription, type DelayFigure, rangeHasRate, type SequenceStep } from './description.ts';
+import { audibleCodes, canMute, codeToDb, type ControlDef, ControlError, dbToCode, gainRange } from './controls.ts';
+import { type CodecDescription, type DelayFigure, known, rangeHasRate, type SequenceStep } from './description.ts';
 import { Regmap, type RegmapOptions } from './regmap.ts';
 import type {
   CodecContext, CodecDriver, FormatRange, GainControlInfo, GainState, LatencyItem, StreamFormat,
@@ -35,6 +35,21 @@ export interface SequenceEvent {
   /** For polls: how many reads it took and whether the condition was met. */
   polls?: number;
   met?: boolean;
+  /** An 'unknown' step: recorded, not run (its figures are not among the facts). */
+  skipped?: boolean;
+}
+
+/** The board option codec.options.sampleBits: sample widths a board supplies where the part's are unknown. */
+function parseSampleBits(part: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const o = v as { bits?: unknown; source?: unknown };
+  const ok = typeof v === 'object' && v !== null && Array.isArray(o.bits) && o.bits.length > 0 &&
+    o.bits.every((b) => typeof b === 'number' && SAMPLE_FORMAT_FOR_BITS[b] !== undefined) &&
+    typeof o.source === 'string' && o.source.trim() !== '';
+  if (!ok) {
+    throw new CodecError(part, `board option codec.options.sampleBits must be { "bits": [16, 20, 24 or 32, ...], "source": "where the widths come from" }, got ${JSON.stringify(v)}`);
+  }
+  return (o.bits as number[]).reduce((acc, b) => acc | SAMPLE_FORMAT_FOR_BITS[b]!, 0);
 }
 
 export class DescribedCodec implements CodecDriver {
@@ -45,7 +60,12 @@ export class DescribedCodec implements CodecDriver {
   readonly events: SequenceEvent[] = [];
   protected readonly hooks = new Map<string, Hook>();
   protected format: StreamFormat | undefined;
+  /** The stream's wanted gain and mute per control (what setGain/setMute asked for). */
   private readonly gains = new Map<string, GainState>();
+  /** Controls a sequence holds muted ('mute-control'): the chip is muted whatever `gains` says. */
+  private readonly held = new Set<string>();
+  /** Sample formats a board supplies for ranges whose widths are unknown (codec.options.sampleBits). */
+  private readonly boardSampleFormats: number | undefined;
 
   constructor(readonly description: CodecDescription, protected readonly ctx: CodecContext, regmapOptions: RegmapOptions = {}) {
     this.part = description.meta.id;
@@ -56,7 +76,30 @@ export class DescribedCodec implements CodecDriver {
         throw new CodecError(this.part, 'this part has a control bus: the board file must give codec.bus and codec.address');
       }
       this.regmap = new Regmap(description.regmap, ctx.bus, ctx.addr, { sleepMs: ctx.sleepMs, ...regmapOptions });
+      if (this.needsMclkForBus() && ctx.options.mclk !== 'free-running') this.regmap.setBusGate(this.mclkGateReason());
     }
+    this.boardSampleFormats = parseSampleBits(this.part, ctx.options.sampleBits);
+  }
+
+  /** The part's control bus works only while its master clock runs (description.clocks.mclkBeforeBus). */
+  private needsMclkForBus(): boolean {
+    const f = this.description.clocks.mclkBeforeBus;
+    return known(f) && f.value === true;
+  }
+
+  private mclkGateReason(): string {
+    const f = this.description.clocks.mclkBeforeBus;
+    return `its master clock (MCLK) is not running, and the part takes no I2C access before it runs (${known(f) ? f.source : ''}); ` +
+      'start MCLK and call setMclkRunning(true), or set codec.options.mclk = "free-running" for a board whose oscillator always runs';
+  }
+
+  /**
+   * MCLK started (true) or is about to stop (false). For parts that need it before any bus
+   * access, this opens or closes the register map's bus gate; other parts ignore it.
+   */
+  async setMclkRunning(running: boolean): Promise<void> {
+    if (!this.regmap || !this.needsMclkForBus() || this.ctx.options.mclk === 'free-running') return;
+    this.regmap.setBusGate(running ? undefined : this.mclkGateReason());
   }
 
   protected get map(): Regmap {
@@ -142,7 +185,41 @@ export class DescribedCodec implements CodecDriver {
         await h(step);
         return;
       }
+      case 'mute-control':
+        this.record(sequence, step);
+        await this.holdMute(step.control, step.muted);
+        return;
+      case 'set-gain':
+        this.record(sequence, step);
+        await this.setGain(step.control, step.db);
+        return;
+      case 'unknown':
+        this.record(sequence, step, { skipped: true });
+        return;
     }
+  }
+
+  /** Holds a control muted (the chip muted whatever the stream asked), or releases it and writes the stream's state. */
+  protected async holdMute(name: string, muted: boolean): Promise<void> {
+    const c = this.control(name);
+    if (!canMute(c)) throw new CodecError(this.part, `control "${name}" cannot mute`);
+    if (muted) {
+      // The stream's state stays as it was; where nothing set it yet, the known reset default.
+      if (!this.gains.has(name)) {
+        const st = this.defaultState(c);
+        if (st) this.gains.set(name, st);
+      }
+      this.held.add(name);
+      await this.writeState(c, { db: this.gains.get(name)?.db ?? Number.NaN, muted: true });
+      return;
+    }
+    this.held.delete(name);
+    let st = this.gains.get(name);
+    if (!st) {
+      st = await this.stateFromDefaultOrChip(c);
+      this.gains.set(name, st);
+    }
+    await this.writeState(c, st);
   }
 
   // --- CodecDriver -----------------------------------------------------------------------
@@ -152,13 +229,25 @@ export class DescribedCodec implements CodecDriver {
   }
 
   async init(): Promise<void> {
+    this.gains.clear();
+    this.held.clear();
     await this.runSequence('init');
     for (const c of this.volumeControls()) {
-      const code = c.default !== 'unknown' ? c.default : undefined;
-      if (code === undefined) continue;
-      const db = codeToDb(c, code);
-      if (typeof db === 'number') this.gains.set(c.name, { db, muted: false });
+      if (this.gains.has(c.name)) continue; // set by the sequence ('set-gain', 'mute-control')
+      const st = this.defaultState(c);
+      if (st) this.gains.set(c.name, st);
     }
+  }
+
+  /** The control's reset default as a stream state, where the default is a known audible code. */
+  private defaultState(c: ControlDef): GainState | undefined {
+    if (c.default === 'unknown') return undefined;
+    const db = codeToDb(c, c.default);
+    return typeof db === 'number' ? { db, muted: false } : undefined;
+  }
+
+  private async stateFromDefaultOrChip(c: ControlDef): Promise<GainState> {
+    return this.defaultState(c) ?? (await this.readState(c));
   }
 
   async setFormat(fmt: StreamFormat): Promise<void> {
@@ -167,7 +256,13 @@ export class DescribedCodec implements CodecDriver {
       fbit !== undefined && (r.sampleFormats & fbit) !== 0 && rangeHasRate(r, fmt.rate) &&
       fmt.channels >= r.minChannels && fmt.channels <= r.maxChannels);
     if (!ok) {
-      throw new CodecError(this.part, `format ${fmt.rate} Hz, ${fmt.bits}-bit, ${fmt.channels} channels is not among the part's format ranges`);
+      let why = '';
+      if (this.description.formatsUnknown) why = ` (it has none: ${this.description.formatsUnknown})`;
+      else if (this.boardSampleFormats === undefined && this.description.formats.some((f) => f.sampleFormatsUnknown)) {
+        why = ` (its sample widths are not among the facts: ${this.description.formats.find((f) => f.sampleFormatsUnknown)!.sampleFormatsUnknown}; ` +
+          'a board file may supply them as codec.options.sampleBits { "bits": [...], "source": "..." })';
+      }
+      throw new CodecError(this.part, `format ${fmt.rate} Hz, ${fmt.bits}-bit, ${fmt.channels} channels is not among the part's format ranges${why}`);
     }
     this.format = { ...fmt };
     await this.applyFormat(fmt);
@@ -202,27 +297,69 @@ export class DescribedCodec implements CodecDriver {
       const r = gainRange(c);
       return {
         name: c.name, direction: c.direction, minDb: r.minDb, maxDb: r.maxDb, stepDb: r.stepDb,
-        canMute: (c.muteCodes?.length ?? 0) > 0, main: c.main ?? false, source: c.source,
+        canMute: canMute(c), main: c.main ?? false, source: c.source,
       };
     });
   }
 
-  /** Writes a code to every channel of a control (the latch bit, if any, with the last channel). */
-  protected async writeControl(c: ControlDef, code: number): Promise<void> {
+  /**
+   * Writes a code to every channel of a control, and its mute bit where it has one. Channels
+   * sharing a register (SGTL5000: left and right in one 16-bit register) become one write; the
+   * latch bit, if any, goes with the register of the last channel.
+   */
+  protected async writeControl(c: ControlDef, code: number, muted = false): Promise<void> {
     const m = this.map;
-    const writes = [];
-    for (let i = 0; i < c.channels.length; i++) {
-      const ch = c.channels[i]!;
-      const last = i === c.channels.length - 1;
-      let value: number;
-      if (ch.field) {
-        const base = await m.read(ch.reg);
-        value = m.compose(ch.reg, { [ch.field]: code }, base);
-      } else value = code;
-      if (c.latch) value = m.compose(ch.reg, { [c.latch.field]: last ? 1 : 0 }, value);
-      writes.push({ reg: ch.reg, value });
+    const order: string[] = [];
+    const values = new Map<string, number>();
+    for (const ch of c.channels) {
+      if (!values.has(ch.reg)) {
+        order.push(ch.reg);
+        values.set(ch.reg, ch.field && !this.writeCoversRegister(c, ch.reg) ? await m.read(ch.reg) : 0);
+      }
+      let v = ch.field ? m.compose(ch.reg, { [ch.field]: code }, values.get(ch.reg)!) : code;
+      if (c.muteField) v = m.compose(ch.reg, { [c.muteField]: muted ? 1 : 0 }, v);
+      values.set(ch.reg, v);
     }
-    await m.writeBatch(writes);
+    const lastReg = c.channels[c.channels.length - 1]!.reg;
+    await m.writeBatch(order.map((reg) => ({
+      reg, value: c.latch ? m.compose(reg, { [c.latch.field]: reg === lastReg ? 1 : 0 }, values.get(reg)!) : values.get(reg)!,
+    })));
+  }
+
+  /**
+   * Whether a write of this control sets every bit of the register (its channel fields, latch
+   * and mute bit together): then the old value is not needed. This is what makes a volume
+   * writable on a write-only chip before anything else wrote that register (WM8960 DAC volume).
+   */
+  private writeCoversRegister(c: ControlDef, reg: string): boolean {
+    const m = this.map;
+    let mask = 0;
+    const names = c.channels.filter((ch) => ch.reg === reg).map((ch) => ch.field);
+    if (c.latch) names.push(c.latch.field);
+    if (c.muteField) names.push(c.muteField);
+    for (const n of names) {
+      if (n === undefined) return true;
+      mask |= m.field(reg, n).mask;
+    }
+    return mask === 2 ** m.def.valueBits - 1;
+  }
+
+  /** Puts a stream state on the chip: the gain's code, or the mute (mute bit with the gain kept, or the mute code). */
+  private async writeState(c: ControlDef, st: GainState): Promise<void> {
+    if (st.muted && !c.muteField) {
+      await this.writeControl(c, c.muteCodes![0]!);
+      return;
+    }
+    let code: number;
+    if (Number.isFinite(st.db)) code = dbToCode(c, st.db).code;
+    else if (st.muted && c.muteField) {
+      // Gain unknown (never set, the chip holds a code of unknown meaning): mute, keeping the chip's code.
+      const ch = c.channels[0]!;
+      code = ch.field ? await this.map.readField(ch.reg, ch.field) : await this.map.read(ch.reg);
+    } else {
+      throw new CodecError(this.part, `the gain of "${c.name}" is not known (never set, and the chip holds no code of known meaning): set it first`);
+    }
+    await this.writeControl(c, code, st.muted);
   }
 
   async setGain(name: string, db: number): Promise<GainState> {
@@ -235,17 +372,17 @@ export class DescribedCodec implements CodecDriver {
       throw e;
     }
     const st = { db: applied.db, muted: this.gains.get(name)?.muted ?? false };
-    if (!st.muted) await this.writeControl(c, applied.code);
+    // Muted (by the stream or held by a power sequence): remembered, written on unmute / release.
+    if (!st.muted && !this.held.has(name)) await this.writeControl(c, applied.code);
     this.gains.set(name, st);
     return { ...st };
   }
 
   async setMute(name: string, muted: boolean): Promise<GainState> {
     const c = this.control(name);
-    const mute = c.muteCodes?.[0];
-    if (mute === undefined) throw new CodecError(this.part, `control "${name}" cannot mute`);
+    if (!canMute(c)) throw new CodecError(this.part, `control "${name}" cannot mute`);
     const st = { ...(await this.getGain(name)), muted };
-    await this.writeControl(c, muted ? mute : dbToCode(c, st.db).code);
+    if (!this.held.has(name)) await this.writeState(c, st);
     this.gains.set(name, st);
     return { ...st };
   }
@@ -255,16 +392,27 @@ export class DescribedCodec implements CodecDriver {
     const known = this.gains.get(name);
     if (known) return { ...known };
     // Not set since init and no known default: ask the chip (first channel).
-    const ch = c.channels[0]!;
-    const code = ch.field ? await this.map.readField(ch.reg, ch.field) : await this.map.read(ch.reg);
-    const db = codeToDb(c, code);
-    const st = db === 'mute' ? { db: audibleCodes(c)[0]!.db, muted: true } : { db: db ?? Number.NaN, muted: false };
+    const st = await this.readState(c);
     this.gains.set(name, st);
     return { ...st };
   }
 
+  /** The state the chip holds now (first channel): its code and mute bit. */
+  private async readState(c: ControlDef): Promise<GainState> {
+    const ch = c.channels[0]!;
+    const code = ch.field ? await this.map.readField(ch.reg, ch.field) : await this.map.read(ch.reg);
+    const bitMuted = c.muteField ? (await this.map.readField(ch.reg, c.muteField)) === 1 : false;
+    const db = codeToDb(c, code);
+    if (db === 'mute') return { db: audibleCodes(c)[0]!.db, muted: true };
+    return { db: db ?? Number.NaN, muted: bitMuted };
+  }
+
+  /** The part's format ranges for a direction; ranges of unknown width get the board's widths, or are left out. */
   formats(direction: 'output' | 'input'): FormatRange[] {
-    return this.description.formats.filter((f) => f.direction === direction).map((f) => ({ ...f.range }));
+    return this.description.formats.filter((f) => f.direction === direction).flatMap((f) => {
+      if (f.sampleFormatsUnknown === undefined) return [{ ...f.range }];
+      return this.boardSampleFormats === undefined ? [] : [{ ...f.range, sampleFormats: this.boardSampleFormats }];
+    });
   }
 
   /** The mode of a latency path: the board option, else the default. */

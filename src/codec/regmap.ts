@@ -17,6 +17,10 @@
  * is reset or loses power, `chipWasReset()` marks every register whose cached value differs from
  * its reset default as dirty and `sync()` writes them back. In cache-only mode (chip unpowered or
  * clock stopped) writes go to the cache and are marked dirty.
+ *
+ * Bus gate: a chip that must not see any bus transaction in some state (SGTL5000: before its
+ * master clock runs) gets `setBusGate(reason)`; every access that would reach it fails at once,
+ * naming the reason, and nothing is sent.
  */
 import { I2cError, type I2cBus, type I2cFault, type I2cOps, I2cRegisterDevice } from '../hal/i2c.ts';
 
@@ -247,6 +251,8 @@ export class Regmap {
   /** The page the chip is on, or undefined when not known (after reset or a failed access). */
   private page: number | undefined;
   private cacheOnly = false;
+  /** Why the chip must not be accessed now (e.g. its clock is stopped); undefined: open. */
+  private gate: string | undefined;
   /** Statistics for tests and `regs`: bus operations and retries. */
   readonly stats = { reads: 0, writes: 0, retries: 0, pageSelects: 0 };
 
@@ -339,6 +345,27 @@ export class Regmap {
     if (on) this.page = undefined;
   }
 
+  /**
+   * Closes the bus to this chip (`reason`: why, e.g. "its MCLK is not running") or opens it
+   * (undefined). While closed, any access that would reach the chip fails at once with a
+   * RegmapError naming the reason, and nothing is sent: for chips that must not see a bus
+   * transaction in some state (SGTL5000: no I2C access before its clock runs).
+   */
+  setBusGate(reason: string | undefined): void {
+    this.gate = reason;
+    if (reason !== undefined) this.page = undefined;
+  }
+
+  get busGate(): string | undefined {
+    return this.gate;
+  }
+
+  private checkGate(what: string): void {
+    if (this.gate !== undefined) {
+      throw new RegmapError(`no ${what} on the chip at ${hex(this.addr)} on ${this.bus.name}: ${this.gate}`);
+    }
+  }
+
   dirtyRegisters(): string[] {
     return [...this.dirty].sort((a, b) => a - b).map((a) => this.byAddr.get(a)!.name);
   }
@@ -346,6 +373,7 @@ export class Regmap {
   /** Writes every dirty register to the chip, in address order, as one batch. */
   async sync(): Promise<void> {
     if (this.cacheOnly) throw new RegmapError('sync() while in cache-only mode: leave it first (setCacheOnly(false))');
+    this.checkGate('sync');
     const addrs = [...this.dirty].sort((a, b) => a - b);
     await this.bus.exclusive(async (ops) => {
       for (const a of addrs) {
@@ -375,6 +403,7 @@ export class Regmap {
       if (v !== undefined) return v;
     }
     if (this.cacheOnly) throw new RegmapError(`register ${this.regLabel(r)} is not cached and the map is in cache-only mode`);
+    this.checkGate(`read of ${this.regLabel(r)}`);
     const v = await this.bus.exclusive((ops) => this.wireRead(ops, r));
     if (this.cacheable(r)) this.cache.set(r.addr, v);
     return v;
@@ -384,6 +413,7 @@ export class Regmap {
   async readFromChip(ref: RegRef): Promise<number> {
     const r = this.reg(ref);
     if (r.access === 'wo' || this.def.readable === false) throw new RegmapError(`register ${this.regLabel(r)} cannot be read from the chip`);
+    this.checkGate(`read of ${this.regLabel(r)}`);
     return this.bus.exclusive((ops) => this.wireRead(ops, r));
   }
 
@@ -413,6 +443,7 @@ export class Regmap {
       }
       return;
     }
+    this.checkGate(`write of ${resolved.map(({ r }) => this.regLabel(r)).join(', ')}`);
     await this.bus.exclusive(async (ops) => {
       for (const { r, value } of resolved) {
         await this.wireWrite(ops, r, value);

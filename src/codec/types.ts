@@ -103,6 +103,12 @@ export interface CodecDriver {
   formats(direction: 'output' | 'input'): FormatRange[];
   /** The codec's own contribution to the external delay (filter group delay etc.). */
   latency(direction: 'output' | 'input', rate: number): LatencyItem[];
+  /**
+   * Parts whose control bus works only while their master clock runs (SGTL5000): tell the
+   * driver when MCLK starts and before it stops. Until then every register access is refused
+   * without touching the bus. Other parts ignore it.
+   */
+  setMclkRunning?(running: boolean): Promise<void>;
   /** Drivers built from a description (src/codec/driver.ts): the part's data. */
   readonly description?: CodecDescription;
   /** Parts with a control bus: the register map (cache, fields) for `sbc-audio regs`. */

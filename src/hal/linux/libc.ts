@@ -120,3 +120,68 @@ export const IOC_READ = 2;
 export const IOWR = (type: number, nr: number, size: number) => ioc(IOC_READ | IOC_WRITE, type, nr, size);
 export const IOR = (type: number, nr: number, size: number) => ioc(IOC_READ, type, nr, size);
 export const IOW = (type: number, nr: number, size: number) => ioc(IOC_WRITE, type, nr, size);
+
+// ---------------------------------------------------------------------------------------------
+// Native memory and the extra calls the I2C and GPIO backends need (appended; see linuxIo()).
+// ---------------------------------------------------------------------------------------------
+
+/** Native memory at a stable address: for ioctl structs that hold pointers to other buffers. */
+export interface NativeBuffer {
+  /** koffi's pointer object, passed to calls declared with `void *`. */
+  readonly ptr: unknown;
+  /** The memory's address, for writing into structs that point at it. */
+  readonly address: bigint;
+  /** A view over the memory itself (not a copy). */
+  readonly bytes: Uint8Array;
+  free(): void;
+}
+
+/** Allocates zeroed native memory (never moved by the GC, unlike small on-heap typed arrays). */
+export function allocNative(length: number): NativeBuffer {
+  const ptr = koffi.alloc('uint8_t', length);
+  const bytes = new Uint8Array(koffi.view(ptr, length));
+  bytes.fill(0);
+  let freed = false;
+  return {
+    ptr,
+    address: koffi.address(ptr),
+    bytes,
+    free: () => {
+      if (!freed) koffi.free(ptr);
+      freed = true;
+    },
+  };
+}
+
+/** Size of a pointer (and of a C `long`) in this process: 8 on x86-64 and arm64, 4 on 32-bit Arm. */
+export function pointerSize(): number {
+  return koffi.sizeof('void *');
+}
+
+export interface LinuxIo {
+  /** ioctl whose argument is native memory from allocNative (passed by address, never copied). */
+  ioctlNative(fd: number, request: number, arg: unknown): number;
+  eventfd(initval: number, flags: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+}
+
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+
+let cachedIo: LinuxIo | undefined;
+
+export function linuxIo(): LinuxIo {
+  if (cachedIo) return cachedIo;
+  const lib = koffi.load('libc.so.6');
+  const ioctlNative = lib.func('int ioctl(int fd, unsigned long req, void *arg)');
+  const eventfd = lib.func('int eventfd(unsigned int initval, int flags)');
+  const fcntl = lib.func('fcntl', 'int', ['int', 'int', '...']);
+  cachedIo = {
+    ioctlNative: (fd, r, a) => ioctlNative(fd, r, a) as number,
+    eventfd: (v, f) => eventfd(v, f) as number,
+    fcntl: (fd, cmd, arg) => fcntl(fd, cmd, 'int', arg) as number,
+  };
+  return cachedIo;
+}

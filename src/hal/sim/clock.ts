@@ -14,7 +14,9 @@ interface Timer {
 
 export class VirtualClock implements Clock {
   readonly kind = 'virtual' as const;
-  private now: number;
+  // Initialised here as a double: a field declared without a value starts as `undefined`, and V8
+  // would then box every later store of a double (an allocation per advance on the audio path).
+  private now = Number.NaN;
   private seq = 0;
   private timers: Timer[] = [];
   private autoScheduled = false;
@@ -45,11 +47,26 @@ export class VirtualClock implements Clock {
 
   sleepUntilNsSync(ns: number): void {
     // A blocking sleep on a virtual timeline is an advance: nothing else can run meanwhile.
-    if (ns > this.now) this.advanceTo(ns);
+    if (ns > this.now) {
+      this.target = ns;
+      this.advanceToTarget();
+    }
   }
 
   /** Moves time to `ns`, firing due timers in order (each sees nowNs() equal to its due time). */
   advanceTo(ns: number): void {
+    this.target = ns;
+    this.advanceToTarget();
+  }
+
+  /**
+   * advanceTo's body, taking its time from a field: a double passed as an argument to a call V8
+   * does not inline is boxed (an allocation per advance, on the engine's audio path).
+   */
+  private target = Number.NaN;
+
+  private advanceToTarget(): void {
+    const ns = this.target;
     for (;;) {
       const next = this.timers[0];
       if (!next || next.at > ns) break;

@@ -14,7 +14,7 @@ export { VirtualClock, flushMicrotasks } from './clock.ts';
 export { SimGpioChip } from './gpio.ts';
 export { SimI2cBus } from './i2c.ts';
 export { RegisterFileDevice, type SimI2cDevice } from './i2c-device.ts';
-export { SimPcmBackend, SimPcmRecord, type SimCaptureSource } from './pcm.ts';
+export { SimPcmBackend, SimPcmRecord, type SimCaptureSource, type SimCaptureSourceInPlace } from './pcm.ts';
 
 export interface SimHalOptions {
   clock?: Clock;

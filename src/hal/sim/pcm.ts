@@ -20,6 +20,18 @@ import {
 /** Fills `frames` frames at `out` (bytes, interleaved); `firstFrame` counts frames since open. */
 export type SimCaptureSource = (out: Uint8Array, firstFrame: number, frames: number, config: PcmConfig) => void;
 
+/**
+ * A capture source that writes straight into the device's ring at `byteOffset`: no view is made
+ * per call, so a capture stream fed by it allocates nothing per period (the engine's
+ * no-allocation loop runs on it).
+ */
+export type SimCaptureSourceInPlace = (ring: Uint8Array, byteOffset: number, firstFrame: number, frames: number, config: PcmConfig) => void;
+
+/** Copies `n` bytes without making subarray views (a view per call would allocate on the audio path). */
+function copyBytes(dst: Uint8Array, dstOffset: number, src: Uint8Array, srcOffset: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[dstOffset + i] = src[srcOffset + i]!;
+}
+
 export const SIM_PERIOD_STEP = 16;
 
 /** What a simulated playback device put out, in order, with start/stop/xrun marks. */
@@ -72,6 +84,7 @@ export class SimPcmBackend implements PcmBackend {
   /** The latest record of each playback device. */
   readonly records = new Map<string, SimPcmRecord>();
   private readonly sources = new Map<string, SimCaptureSource>();
+  private readonly inPlaceSources = new Map<string, SimCaptureSourceInPlace>();
   /** Streams currently open, by device (a device opens once per direction, as hw: devices do). */
   private readonly open_ = new Map<string, SimPcmStream>();
 
@@ -79,6 +92,13 @@ export class SimPcmBackend implements PcmBackend {
 
   setCaptureSource(device: string, source: SimCaptureSource): void {
     this.sources.set(device, source);
+    this.inPlaceSources.delete(device);
+  }
+
+  /** Like setCaptureSource, for a source that writes into the ring itself (allocation-free). */
+  setCaptureSourceInPlace(device: string, source: SimCaptureSourceInPlace): void {
+    this.inPlaceSources.set(device, source);
+    this.sources.delete(device);
   }
 
   async open(device: string, req: PcmRequest): Promise<PcmStream> {
@@ -87,7 +107,7 @@ export class SimPcmBackend implements PcmBackend {
     const config = negotiate(device, req);
     const record = req.direction === 'playback' ? new SimPcmRecord(config.frameBytes, this.opts.maxRecordFrames ?? 48000 * 600) : undefined;
     if (record) this.records.set(device, record);
-    const s = new SimPcmStream(device, config, this.clock, record, this.sources.get(device), () => this.open_.delete(key));
+    const s = new SimPcmStream(device, config, this.clock, record, this.sources.get(device), () => this.open_.delete(key), this.inPlaceSources.get(device));
     this.open_.set(key, s);
     return s;
   }
@@ -130,6 +150,7 @@ class SimPcmStream implements PcmStream {
     private readonly record: SimPcmRecord | undefined,
     private readonly source: SimCaptureSource | undefined,
     private readonly onClose: () => void,
+    private readonly inPlaceSource?: SimCaptureSourceInPlace,
   ) {
     this.ring = new Uint8Array(config.bufferFrames * config.frameBytes);
   }
@@ -187,9 +208,9 @@ class SimPcmStream implements PcmStream {
     while (left > 0) {
       const pos = this.hw % this.config.bufferFrames;
       const n = Math.min(left, this.config.bufferFrames - pos);
-      const dst = this.ring.subarray(pos * fb, (pos + n) * fb);
-      if (this.source) this.source(dst, this.sourceFrames, n, this.config);
-      else dst.fill(0);
+      if (this.inPlaceSource) this.inPlaceSource(this.ring, pos * fb, this.sourceFrames, n, this.config);
+      else if (this.source) this.source(this.ring.subarray(pos * fb, (pos + n) * fb), this.sourceFrames, n, this.config);
+      else this.ring.fill(0, pos * fb, (pos + n) * fb);
       this.sourceFrames += n;
       this.hw += n;
       left -= n;
@@ -212,7 +233,7 @@ class SimPcmStream implements PcmStream {
     while (done < n) {
       const pos = this.appl % this.config.bufferFrames;
       const k = Math.min(n - done, this.config.bufferFrames - pos);
-      this.ring.set(data.subarray(done * fb, (done + k) * fb), pos * fb);
+      copyBytes(this.ring, pos * fb, data, done * fb, k * fb);
       this.appl += k;
       done += k;
     }
@@ -232,7 +253,7 @@ class SimPcmStream implements PcmStream {
     while (done < n) {
       const pos = this.appl % this.config.bufferFrames;
       const k = Math.min(n - done, this.config.bufferFrames - pos);
-      data.set(this.ring.subarray(pos * fb, (pos + k) * fb), done * fb);
+      copyBytes(data, done * fb, this.ring, pos * fb, k * fb);
       this.appl += k;
       done += k;
     }
@@ -312,23 +333,36 @@ class SimPcmStream implements PcmStream {
     if (!this.playback) this.start();
   }
 
-  /** When avail will reach availMin on the current course, or undefined if it never will. */
-  private readyAtNs(): number | undefined {
+  /**
+   * When avail will reach availMin on the current course, in `readyNs` (NaN if it never will).
+   * A field rather than a return value: a double returned from a call V8 does not inline is
+   * boxed, an allocation per period on the engine's audio path.
+   */
+  private readyNs = Number.NaN;
+
+  private computeReadyNs(): void {
     this.update();
-    if (this.availInternal() >= this.config.availMin || this.state === 'xrun') return this.clock.nowNs();
-    if (this.state !== 'running' && this.state !== 'draining') return undefined;
+    if (this.availInternal() >= this.config.availMin || this.state === 'xrun') {
+      this.readyNs = this.clock.nowNs();
+      return;
+    }
+    if (this.state !== 'running' && this.state !== 'draining') {
+      this.readyNs = Number.NaN;
+      return;
+    }
     const need = this.playback
       ? this.appl - this.config.bufferFrames + this.config.availMin // hw must reach this
       : this.appl + this.config.availMin;
-    return this.frameTimeNs(need);
+    this.readyNs = this.triggerNs + ((need - this.hwAtTrigger) * 1e9) / this.config.rate;
   }
 
   async wait(timeoutMs: number): Promise<boolean> {
     this.checkOpen('wait');
     const deadline = this.clock.nowNs() + timeoutMs * 1e6;
-    const ready = this.readyAtNs();
-    if (ready !== undefined && ready <= this.clock.nowNs()) return true;
-    await this.clock.sleepUntilNs(ready === undefined ? deadline : Math.min(ready, deadline));
+    this.computeReadyNs();
+    const ready = this.readyNs;
+    if (ready <= this.clock.nowNs()) return true;
+    await this.clock.sleepUntilNs(Number.isNaN(ready) ? deadline : Math.min(ready, deadline));
     this.update();
     return this.availInternal() >= this.config.availMin || this.state === 'xrun';
   }
@@ -336,9 +370,10 @@ class SimPcmStream implements PcmStream {
   waitSync(timeoutMs: number): boolean {
     this.checkOpen('waitSync');
     const deadline = this.clock.nowNs() + timeoutMs * 1e6;
-    const ready = this.readyAtNs();
-    if (ready !== undefined && ready <= this.clock.nowNs()) return true;
-    this.clock.sleepUntilNsSync(ready === undefined ? deadline : Math.min(ready, deadline));
+    this.computeReadyNs();
+    const ready = this.readyNs;
+    if (ready <= this.clock.nowNs()) return true;
+    this.clock.sleepUntilNsSync(Number.isNaN(ready) ? deadline : Math.min(ready, deadline));
     this.update();
     return this.availInternal() >= this.config.availMin || this.state === 'xrun';
   }
