@@ -1,0 +1,63 @@
+/**
+ * The Linux HAL: real kernel interfaces through koffi. I2C buses on /dev/i2c-N, GPIO chips on
+ * /dev/gpiochipN (uAPI v2), PCM through libasound, time from CLOCK_MONOTONIC.
+ */
+import type { Hal } from '../index.ts';
+import type { GpioChip } from '../gpio.ts';
+import type { I2cBus } from '../i2c.ts';
+import type { PcmBackend, PcmRequest, PcmStream } from '../pcm.ts';
+import { monotonicClock } from './clock.ts';
+import { LinuxGpioChip, openLinuxGpioChip } from './gpio.ts';
+import { LinuxI2cBus } from './i2c.ts';
+
+export { LinuxGpioChip, LinuxGpioLineRequest, openLinuxGpioChip } from './gpio.ts';
+export { LinuxI2cBus, openLinuxI2cBus } from './i2c.ts';
+export { MonotonicClock, monotonicClock } from './clock.ts';
+
+/**
+ * libasound is loaded on first use only, so that I2C/GPIO-only programs (and boards without
+ * alsa-lib) never load it.
+ */
+class LazyAlsaPcmBackend implements PcmBackend {
+  readonly kind = 'alsa';
+  private backend: Promise<PcmBackend> | undefined;
+
+  open(device: string, request: PcmRequest): Promise<PcmStream> {
+    this.backend ??= import('../../../alsa/pcm-backend.ts').then((m) => new m.AlsaPcmBackend());
+    return this.backend.then((b) => b.open(device, request));
+  }
+}
+
+export class LinuxHal implements Hal {
+  readonly kind = 'linux' as const;
+  readonly clock = monotonicClock();
+  readonly pcm: PcmBackend = new LazyAlsaPcmBackend();
+  private readonly buses = new Map<number, LinuxI2cBus>();
+  private readonly chips = new Set<GpioChip>();
+
+  async i2cBus(bus: number): Promise<I2cBus> {
+    let b = this.buses.get(bus);
+    if (!b) {
+      b = new LinuxI2cBus(bus);
+      this.buses.set(bus, b);
+    }
+    return b;
+  }
+
+  async gpioChip(chip: string): Promise<GpioChip> {
+    const c: LinuxGpioChip = openLinuxGpioChip(chip);
+    this.chips.add(c);
+    return c;
+  }
+
+  async close(): Promise<void> {
+    for (const b of this.buses.values()) await b.close();
+    this.buses.clear();
+    for (const c of this.chips) await c.close();
+    this.chips.clear();
+  }
+}
+
+export function createLinuxHal(): Hal {
+  return new LinuxHal();
+}

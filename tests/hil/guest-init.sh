@@ -1,0 +1,105 @@
+#!/bin/sh
+# /init of the HIL guest (busybox sh): mounts the checkout, loads the simulated peripherals,
+# describes them in /tmp/hil.env (read by tests/hil/env.ts), runs the HIL suite with mocha, prints
+# "HIL-SUITE-EXIT rc=N" on the console and powers off. Written for tests/hil/run-vm.sh.
+export PATH=/usr/sbin:/usr/bin
+export HOME=/root
+# Debian's libraries live in the multiarch directories, which only ld.so.cache would name.
+export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+echo "HIL-BOOT init started at $(cut -d' ' -f1 /proc/uptime) s of guest uptime"
+
+finish() {
+  echo "HIL-SUITE-EXIT rc=$1 at $(cut -d' ' -f1 /proc/uptime) s of guest uptime"
+  sync
+  poweroff -f
+}
+fail_setup() {
+  echo "HIL-SETUP-FAILED: $*"
+  finish 99
+}
+
+. /hil/settings
+
+modprobe configfs && mount -t configfs configfs /sys/kernel/config || fail_setup "configfs"
+modprobe virtio_pci && modprobe 9pnet_virtio && modprobe 9p || fail_setup "9p modules"
+mkdir -p "$HIL_CHECKOUT"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 checkout "$HIL_CHECKOUT" \
+  || fail_setup "cannot mount the checkout over 9p"
+
+# I2C: i2c-stub simulates register files at these addresses. 0x4c and 0x4d: PCM5122 (page select
+# in register 0, pages banked over registers 1..0x7f); 0x18: TLV320AIC3104 (page select in
+# register 0, one extra page); 0x50: a plain 256-register file for the contract suite.
+modprobe i2c-dev || fail_setup "i2c-dev"
+modprobe i2c-stub chip_addr=0x4c,0x4d,0x18,0x50 \
+  bank_reg=0,0,0,0 bank_mask=0xff,0xff,0x01,0 bank_start=1,1,1,0 bank_end=0x7f,0x7f,0x7f,0 \
+  || fail_setup "i2c-stub"
+I2C_BUS=
+for d in /sys/bus/i2c/devices/i2c-*; do
+  [ "$(cat "$d/name" 2>/dev/null)" = "SMBus stub driver" ] && I2C_BUS=${d##*/i2c-}
+done
+[ -n "$I2C_BUS" ] && [ -c "/dev/i2c-$I2C_BUS" ] || fail_setup "no /dev/i2c-N for i2c-stub"
+
+# GPIO: one gpio-sim chip with 8 lines, some named (for lookup by name).
+modprobe gpio-sim || fail_setup "gpio-sim"
+G=/sys/kernel/config/gpio-sim/hil
+mkdir "$G" "$G/bank0" || fail_setup "gpio-sim configfs"
+echo 8 > "$G/bank0/num_lines"
+echo hil-gpio > "$G/bank0/label"
+for spec in 0:hil-in 1:hil-out 2:hil-in2 3:hil-out2; do
+  mkdir "$G/bank0/line${spec%%:*}"
+  echo "${spec#*:}" > "$G/bank0/line${spec%%:*}/name"
+done
+echo 1 > "$G/live" || fail_setup "gpio-sim did not go live"
+GPIO_DEV=$(cat "$G/dev_name")
+GPIO_CHIP=$(cat "$G/bank0/chip_name")
+[ -c "/dev/$GPIO_CHIP" ] || fail_setup "no /dev/$GPIO_CHIP"
+
+# ALSA: Loopback (jiffies-paced, bit-exact) and Dummy (hrtimer-paced).
+modprobe snd-aloop && modprobe snd-dummy || fail_setup "snd-aloop / snd-dummy"
+
+cat > /tmp/hil.env <<EOF
+SBC_HIL_TIER=guest
+SBC_HIL_I2C_BUS=$I2C_BUS
+SBC_HIL_I2C_REGFILE_ADDR=0x50
+SBC_HIL_I2C_EMPTY_ADDR=0x30
+SBC_HIL_I2C_SMBUS_ONLY=1
+SBC_HIL_I2C_PCM5122_ADDRS=0x4c,0x4d
+SBC_HIL_I2C_TLV320AIC3104_ADDR=0x18
+SBC_HIL_GPIO_CHIP=$GPIO_CHIP
+SBC_HIL_GPIO_LABEL=hil-gpio
+SBC_HIL_GPIO_LINES=8
+SBC_HIL_GPIO_INPUT=0
+SBC_HIL_GPIO_OUTPUT=1
+SBC_HIL_GPIO_INPUT2=2
+SBC_HIL_GPIO_OUTPUT2=3
+SBC_HIL_GPIO_NAMES=hil-in:0,hil-out:1,hil-in2:2,hil-out2:3
+SBC_HIL_GPIO_SIM_DIR=/sys/devices/platform/$GPIO_DEV/$GPIO_CHIP
+SBC_HIL_ALSA_LOOPBACK_PLAYBACK=hw:Loopback,0,0
+SBC_HIL_ALSA_LOOPBACK_CAPTURE=hw:Loopback,1,0
+SBC_HIL_ALSA_DUMMY=hw:Dummy
+EOF
+export SBC_HIL_ENV=/tmp/hil.env
+echo "HIL-READY at $(cut -d' ' -f1 /proc/uptime) s: /dev/i2c-$I2C_BUS, /dev/$GPIO_CHIP ($GPIO_DEV), cards: $(sed -n 's/^ *[0-9]* \[\([^ ]*\) *\].*/\1/p' /proc/asound/cards | tr '\n' ' ')"
+
+cd "$HIL_CHECKOUT" || fail_setup "checkout"
+if [ -n "$HIL_GUEST_CMD" ]; then
+  # Diagnostics (SBC_HIL_GUEST_CMD): run this command instead of the suite.
+  sh -c "$HIL_GUEST_CMD"
+  finish $?
+fi
+set -f # the spec globs are for mocha, not for this shell
+grep_args=
+[ -n "$HIL_GREP" ] && grep_args="--grep"
+# mocha.js runs the suite in this process (it only re-spawns node for --node-option), so tsx is
+# loaded with --import here.
+if [ -n "$grep_args" ]; then
+  node --import tsx node_modules/mocha/bin/mocha.js --no-config --no-package --timeout 60000 --reporter spec --no-color \
+    --grep "$HIL_GREP" $HIL_SPEC
+else
+  node --import tsx node_modules/mocha/bin/mocha.js --no-config --no-package --timeout 60000 --reporter spec --no-color $HIL_SPEC
+fi
+finish $?

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Boots Debian's own 6.1 kernel under QEMU with simulated peripherals (i2c-stub, gpio-sim,
+# snd-aloop, snd-dummy) and runs the project's HIL suite inside it, with this checkout's
+# source and node_modules mounted over 9p. See docs/hil.md.
+#
+# Everything it downloads or builds lives in a cache outside the checkout, keyed by the kernel
+# version apt resolves now (Debian's archive drops old kernels, so none is pinned):
+#   ${SBC_HIL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sbc-audio/hil}/<kernel-abi>_<package-version>/
+#
+# Ends with "hil-vm: N passed, N failed[, N skipped]" and a non-zero exit status when anything
+# failed, when the guest did not report, or when the VM could not be built or booted (with a
+# line "hil-vm: ERROR: ..." that says why). It never passes silently.
+#
+# Environment:
+#   SBC_HIL_CACHE     cache directory (see above)
+#   SBC_HIL_GREP      only run tests whose title matches (mocha --grep)
+#   SBC_HIL_SPEC      space-separated spec globs, relative to the checkout (default: board + guest)
+#   SBC_HIL_TIMEOUT   seconds QEMU may run in all (default 900)
+#   SBC_HIL_ACCEL     'tcg' or 'kvm' (default: kvm only where kvm_intel/kvm_amd is loaded)
+#   SBC_HIL_GUEST_CMD diagnostics: a shell command the guest runs instead of the suite
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HIL_DIR="$ROOT/tests/hil"
+CACHE_BASE=${SBC_HIL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sbc-audio/hil}
+QEMU_TIMEOUT=${SBC_HIL_TIMEOUT:-900}
+# Bump when the layout of the cached root filesystem changes, so old caches are rebuilt.
+BASE_FORMAT=4
+T_START=$(date +%s.%N)
+
+say() { echo "hil-vm: $*" >&2; }
+die() {
+  echo "hil-vm: ERROR: $*"
+  exit 2
+}
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+[ "$(uname -m)" = x86_64 ] || die "this harness boots Debian's amd64 kernel and needs an x86-64 host (this is $(uname -m)); on a board run the suite directly (docs/hil.md)"
+command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || die "needs a Debian-family host with apt-get and dpkg-deb"
+[ -d "$ROOT/node_modules/mocha" ] && [ -d "$ROOT/node_modules/tsx" ] && [ -d "$ROOT/node_modules/koffi" ] \
+  || die "node_modules is missing or incomplete in $ROOT: run 'npm ci' first"
+command -v node >/dev/null || die "node is not on PATH (the guest runs this host's node binary)"
+
+SUDO=
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; fi
+fi
+
+apt_updated=0
+apt_update_once() {
+  if [ "$apt_updated" = 0 ]; then
+    say "apt-get update"
+    $SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null || die "apt-get update failed"
+    apt_updated=1
+  fi
+}
+
+# --- host packages ------------------------------------------------------------------------
+HOST_PACKAGES=(qemu-system-x86 busybox-static alsa-utils gpiod i2c-tools cpio kmod xz-utils gcc make)
+missing=()
+for p in "${HOST_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+install_packages() {
+  if [ "$(id -u)" != 0 ] && [ -z "$SUDO" ]; then
+    die "host packages missing ($*) and not root (no password-less sudo): install them with apt-get"
+  fi
+  say "installing host packages: $*"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$@" >/dev/null \
+    || { apt_update_once; DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$@" >/dev/null; } \
+    || die "apt-get install $* failed"
+}
+[ ${#missing[@]} -eq 0 ] || install_packages "${missing[@]}"
+
+# --- resolve the kernel -------------------------------------------------------------------
+resolve_kernel() {
+  KABI=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: linux-image-\(.*\)$/\1/p' | grep -v -- '-unsigned$' | head -n1 || true)
+  [ -n "$KABI" ] && KVER=$(apt-cache show --no-all-versions "linux-image-$KABI" 2>/dev/null | sed -n 's/^Version: //p' | head -n1 || true)
+}
+KABI= KVER=
+resolve_kernel
+if [ -z "$KABI" ] || [ -z "$KVER" ]; then apt_update_once; resolve_kernel; fi
+[ -n "$KABI" ] && [ -n "$KVER" ] || die "cannot resolve Debian's kernel from the linux-image-amd64 package (is the bookworm archive in apt's sources?)"
+case "$KABI" in
+  6.1.*-amd64) ;;
+  *) die "linux-image-amd64 resolves to $KABI; this harness is made for Debian's 6.1 kernel (bookworm)" ;;
+esac
+CACHE="$CACHE_BASE/${KABI}_${KVER}"
+mkdir -p "$CACHE"
+# Several runs may share the cache (other checkouts, CI): one builds at a time.
+exec 9> "$CACHE/.lock"
+if ! flock -n 9; then say "waiting for another run to finish preparing $CACHE"; flock 9; fi
+say "kernel $KABI (package $KVER), cache $CACHE"
+
+fetch_deb() { # package version dest-dir
+  local pkg=$1 ver=$2 dir=$3
+  mkdir -p "$dir"
+  ( cd "$dir" && apt-get download -qq "$pkg=$ver" 2>/dev/null ) \
+    || { apt_update_once; ( cd "$dir" && apt-get download -qq "$pkg=$ver" 2>/dev/null ); } \
+    || die "cannot download $pkg=$ver from Debian's archive"
+  ls "$dir"/"${pkg}"_*.deb | head -n1
+}
+
+# Headers of the same version, for building gpio-sim out of tree.
+if [ ! -e "/lib/modules/$KABI/build/Makefile" ]; then install_packages "linux-headers-$KABI"; fi
+
+# --- kernel image and modules ---------------------------------------------------------------
+KDIR="$CACHE/kernel"
+if [ ! -e "$KDIR/.done" ]; then
+  say "fetching linux-image-$KABI $KVER"
+  rm -rf "$KDIR" && mkdir -p "$KDIR"
+  deb=$(fetch_deb "linux-image-$KABI" "$KVER" "$CACHE/dl")
+  dpkg-deb -x "$deb" "$KDIR/root"
+  # Booting the uncompressed ELF saves seconds per boot under TCG: the payload of vmlinuz is xz.
+  vmlinuz="$KDIR/root/boot/vmlinuz-$KABI"
+  off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | head -n1 | cut -d: -f1 || true)
+  if [ -n "$off" ]; then
+    tail -c +$((off + 1)) "$vmlinuz" | xz -dc 2>/dev/null > "$KDIR/vmlinux" || true
+  fi
+  if [ "$(head -c 4 "$KDIR/vmlinux" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; then
+    echo "$KDIR/vmlinux" > "$KDIR/boot-image"
+  else
+    say "no xz payload found in vmlinuz; booting the compressed image"
+    cp "$vmlinuz" "$KDIR/vmlinuz"; echo "$KDIR/vmlinuz" > "$KDIR/boot-image"; rm -f "$KDIR/vmlinux"
+  fi
+  rm -f "$deb"
+  touch "$KDIR/.done"
+fi
+
+# --- gpio-sim (and irq_sim), built out of tree from Debian's source of the same version ---------
+GDIR="$CACHE/gpio-sim"
+if [ ! -e "$GDIR/.done" ]; then
+  say "building gpio-sim from linux-source-6.1 $KVER"
+  rm -rf "$GDIR" && mkdir -p "$GDIR/src"
+  deb=$(fetch_deb linux-source-6.1 "$KVER" "$CACHE/dl")
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards '*/linux-source-6.1.tar.xz' | xz -dc -T2 \
+    | tar -x -C "$GDIR/src" --strip-components=1 --wildcards \
+      'linux-source-6.1/drivers/gpio/gpio-sim.c' 'linux-source-6.1/drivers/gpio/gpiolib.h' 'linux-source-6.1/kernel/irq/irq_sim.c' \
+    || die "cannot unpack gpio-sim sources from $deb"
+  rm -f "$deb"
+  b="$GDIR/build"
+  mkdir -p "$b"
+  cp "$GDIR/src/drivers/gpio/gpio-sim.c" "$GDIR/src/drivers/gpio/gpiolib.h" "$GDIR/src/kernel/irq/irq_sim.c" "$b/"
+  # Debian builds without CONFIG_IRQ_SIM, so irq_sim becomes a module too. irq_to_desc() is not
+  # exported to modules; generic_handle_irq() does the same job from a module.
+  grep -q 'handle_simple_irq(irq_to_desc(irqnum));' "$b/irq_sim.c" || die "irq_sim.c changed upstream: adjust the patch in tests/hil/run-vm.sh"
+  sed -i 's/handle_simple_irq(irq_to_desc(irqnum));/generic_handle_irq(irqnum);/' "$b/irq_sim.c"
+  grep -q MODULE_LICENSE "$b/irq_sim.c" || printf '\nMODULE_LICENSE("GPL");\n' >> "$b/irq_sim.c"
+  echo 'obj-m := gpio-sim.o irq_sim.o' > "$b/Kbuild"
+  make -s -C "/lib/modules/$KABI/build" M="$b" modules > "$GDIR/build.log" 2>&1 \
+    || { tail -n 30 "$GDIR/build.log"; die "gpio-sim did not build against linux-headers-$KABI (log: $GDIR/build.log)"; }
+  cp "$b/gpio-sim.ko" "$b/irq_sim.ko" "$GDIR/"
+  touch "$GDIR/.done"
+fi
+
+# --- root filesystem: busybox, node, peer tools, modules (cached) -----------------------------------
+GUEST_MODULES=(i2c-dev i2c-stub gpio-sim configfs snd-aloop snd-dummy 9p 9pnet_virtio virtio_pci)
+NODE_BIN=$(readlink -f "$(command -v node)")
+TOOLS=(
+  "$NODE_BIN"
+  /usr/bin/gpiodetect /usr/bin/gpioinfo /usr/bin/gpioget /usr/bin/gpioset /usr/bin/gpiomon /usr/bin/gpiofind
+  /usr/sbin/i2cget /usr/sbin/i2cset /usr/sbin/i2cdump /usr/sbin/i2cdetect /usr/sbin/i2ctransfer
+  /usr/bin/aplay /usr/bin/arecord /usr/bin/amixer /usr/bin/speaker-test
+)
+for t in "${TOOLS[@]}"; do [ -x "$t" ] || die "missing host tool $t"; done
+base_key=$( { echo "format $BASE_FORMAT"; echo "modules ${GUEST_MODULES[*]}"; ls -lL "${TOOLS[@]}" /bin/busybox; } | sha256sum | cut -c1-16)
+BASE="$CACHE/rootfs-$base_key.cpio"
+if [ ! -e "$BASE" ]; then
+  say "building the guest root filesystem"
+  rm -f "$CACHE"/rootfs-*.cpio
+  S="$CACHE/rootfs-stage"
+  rm -rf "$S" && mkdir -p "$S"/{usr/bin,usr/sbin,usr/lib,usr/lib64,proc,sys,dev,tmp,run,etc,mnt,root}
+  # Debian's merged /usr: the same symlinks, so library paths from ldd resolve unchanged.
+  ln -s usr/bin "$S/bin"; ln -s usr/sbin "$S/sbin"; ln -s usr/lib "$S/lib"; ln -s usr/lib64 "$S/lib64"
+  cp /bin/busybox "$S/usr/bin/busybox"
+  for applet in $("$S/usr/bin/busybox" --list); do
+    [ -e "$S/usr/bin/$applet" ] || ln -s busybox "$S/usr/bin/$applet"
+  done
+  copy_with_libs() { # copies a binary and the shared libraries ldd names, under their real directories
+    local f=$1 lib
+    install -D -m 0755 "$f" "$S$f"
+    for lib in $(ldd "$f" 2>/dev/null | grep -oE '/[^ ]+' || true); do
+      local dest="$S$(readlink -f "$(dirname "$lib")")/$(basename "$lib")"
+      [ -e "$dest" ] || install -D -m 0755 "$(readlink -f "$lib")" "$dest"
+    done
+  }
+  for t in "${TOOLS[@]}"; do
+    # The i2c-tools and libgpiod binaries take precedence over busybox's applets of the same name.
+    rm -f "$S$t"
+    copy_with_libs "$t"
+  done
+  [ "$NODE_BIN" = /usr/bin/node ] || ln -sf "$NODE_BIN" "$S/usr/bin/node"
+  # libasound, which the ALSA backend dlopens, and its configuration (hw: names are defined there).
+  for lib in /usr/lib/x86_64-linux-gnu/libasound.so.2; do copy_with_libs "$lib"; done
+  mkdir -p "$S/usr/share" && cp -a /usr/share/alsa "$S/usr/share/"
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$S/etc/passwd"
+  echo 'root:x:0:' > "$S/etc/group"
+  # Modules: the dependency closure of what the guest loads, with modules.dep for busybox modprobe.
+  M="$CACHE/modules-full"
+  rm -rf "$M" && mkdir -p "$M/lib/modules/$KABI/extra"
+  cp -a "$KDIR/root/lib/modules/$KABI/." "$M/lib/modules/$KABI/"
+  cp "$GDIR/gpio-sim.ko" "$GDIR/irq_sim.ko" "$M/lib/modules/$KABI/extra/"
+  depmod -b "$M" "$KABI"
+  for mod in "${GUEST_MODULES[@]}"; do
+    modprobe -d "$M" -S "$KABI" --show-depends "$mod" | awk '$1 == "insmod" { print $2 }'
+  done | sort -u | while read -r ko; do
+    install -D -m 0644 "$ko" "$S${ko#"$M"}"
+  done
+  cp "$M/lib/modules/$KABI"/modules.builtin* "$M/lib/modules/$KABI/modules.order" "$S/lib/modules/$KABI/" 2>/dev/null || true
+  depmod -b "$S" "$KABI"
+  rm -rf "$M"
+  ( cd "$S" && find . -mindepth 1 | cpio -o -H newc --quiet ) > "$BASE.tmp"
+  mv "$BASE.tmp" "$BASE"
+  rm -rf "$S"
+fi
+BOOT_IMAGE=$(cat "$KDIR/boot-image")
+say "prepared in $(elapsed "$T_START") s"
+
+# --- per-run part of the initramfs: /init and its settings ------------------------------------------
+RUN=$(mktemp -d "$CACHE/run.XXXXXX")
+trap 'rm -rf "$RUN"' EXIT
+mkdir -p "$RUN/stage/hil"
+install -m 0755 "$HIL_DIR/guest-init.sh" "$RUN/stage/init"
+SPEC=${SBC_HIL_SPEC:-"tests/hil/board/**/*.hil.ts tests/hil/guest/**/*.hil.ts"}
+{
+  printf 'HIL_CHECKOUT=%q\n' "$ROOT"
+  printf 'HIL_KABI=%q\n' "$KABI"
+  printf 'HIL_SPEC=%q\n' "$SPEC"
+  printf 'HIL_GREP=%q\n' "${SBC_HIL_GREP:-}"
+  printf 'HIL_GUEST_CMD=%q\n' "${SBC_HIL_GUEST_CMD:-}"
+} > "$RUN/stage/hil/settings"
+( cd "$RUN/stage" && find . -mindepth 1 | cpio -o -H newc --quiet ) > "$RUN/init.cpio"
+cat "$BASE" "$RUN/init.cpio" > "$RUN/initramfs.cpio"
+flock -u 9
+
+# --- boot ---------------------------------------------------------------------------------------------
+ACCEL=${SBC_HIL_ACCEL:-}
+if [ -z "$ACCEL" ]; then
+  # /dev/kvm alone is not enough: a software hypervisor (kvm_pvm) offers it and then fails.
+  if [ -w /dev/kvm ] && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then ACCEL=kvm; else ACCEL=tcg; fi
+fi
+case "$ACCEL" in
+  kvm) ACCEL_ARGS=(-accel kvm -cpu host) ;;
+  tcg) ACCEL_ARGS=(-accel tcg,thread=multi -cpu max) ;;
+  *) die "SBC_HIL_ACCEL must be kvm or tcg" ;;
+esac
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is not installed"
+
+LOG="$RUN/console.log"
+say "booting ($ACCEL)"
+T_BOOT=$(date +%s.%N)
+set +e
+timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
+  "${ACCEL_ARGS[@]}" -m 2048 -smp 2 \
+  -nodefaults -display none -no-reboot -serial stdio \
+  -kernel "$BOOT_IMAGE" -initrd "$RUN/initramfs.cpio" \
+  -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
+  -virtfs "local,path=$ROOT,mount_tag=checkout,security_model=none,readonly=on" \
+  < /dev/null 2>&1 | sed -u 's/\r$//' | tee "$LOG"
+qemu_rc=${PIPESTATUS[0]}
+set -e
+T_END=$(date +%s.%N)
+
+# --- verdict --------------------------------------------------------------------------------------------
+boot_line=$(grep -a '^HIL-BOOT ' "$LOG" | tail -n1 || true)
+exit_line=$(grep -a '^HIL-SUITE-EXIT ' "$LOG" | tail -n1 || true)
+if [ -z "$exit_line" ]; then
+  if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
+    cp "$LOG" "$CACHE/last-run.log"; die "the guest did not report within ${QEMU_TIMEOUT} s (QEMU killed by timeout); see $CACHE/last-run.log"
+  fi
+  cp "$LOG" "$CACHE/last-run.log"; die "the guest did not report (QEMU exit status $qemu_rc); see $CACHE/last-run.log"
+fi
+suite_rc=$(sed -n 's/^HIL-SUITE-EXIT rc=\([0-9]*\).*/\1/p' <<< "$exit_line")
+count() { sed 's/\x1b\[[0-9;]*m//g' "$LOG" | grep -aoE "^ +[0-9]+ $1" | tail -n1 | grep -oE '[0-9]+' || echo 0; }
+passed=$(count passing); failed=$(count failing); skipped=$(count pending)
+# A suite that crashed before mocha printed its totals still fails.
+if [ "$suite_rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+say "guest: ${boot_line#HIL-BOOT }; suite finished $(awk -v a="$T_BOOT" -v b="$T_END" 'BEGIN { printf "%.1f", b - a }') s after QEMU started; total $(elapsed "$T_START") s"
+summary="hil-vm: $passed passed, $failed failed"
+[ "$skipped" = 0 ] || summary="$summary, $skipped skipped"
+echo "$summary"
+cp "$LOG" "$CACHE/last-run.log"
+[ "$failed" = 0 ] && [ "$suite_rc" = 0 ]
