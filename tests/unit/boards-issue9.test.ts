@@ -1,0 +1,150 @@
+/**
+ * Issue 9: the WM8960, TLV320AIC3104, SGTL5000 and CS4271 parts pass `codec check`; the Waveshare
+ * WM8960 HAT and the ReSpeaker 2-Mic v2 board files, their simulated twins, and `tone` on both twins.
+ */
+import { strict as assert } from 'node:assert';
+import { loadBoard } from '../../src/board/load.ts';
+import { openBoard } from '../../src/board/runtime.ts';
+import { checkCodecDir, codecCommand } from '../../src/cli/commands/codec.ts';
+import { playTone } from '../../src/cli/commands/tone.ts';
+import { externalDelay } from '../../src/codec/latency.ts';
+import { VirtualClock } from '../../src/hal/sim/clock.ts';
+
+const PARTS = ['wm8960', 'tlv320aic3104', 'sgtl5000', 'cs4271'];
+
+describe('sbc-audio codec check: the issue 9 parts', () => {
+  for (const part of PARTS) {
+    it(`accepts codecs/${part}`, async () => {
+      assert.deepEqual((await checkCodecDir(`codecs/${part}`)).problems, []);
+    });
+  }
+
+  it('prints OK for each and exits 0', async () => {
+    const out: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(`ERR ${s}`), isTTY: false };
+    assert.equal(await codecCommand.run(['check', ...PARTS.map((p) => `codecs/${p}`)], io), 0);
+    assert.deepEqual(out, [
+      'codecs/wm8960: OK (WM8960 stereo codec: 14 registers, 5 controls, 4 format ranges)',
+      'codecs/tlv320aic3104: OK (TLV320AIC3104 stereo codec: 8 registers, 3 controls, 4 format ranges)',
+      'codecs/sgtl5000: OK (SGTL5000 stereo codec: 4 registers, 2 controls, 0 format ranges)',
+      'codecs/cs4271: OK (CS4271 stereo codec: 2 registers, 1 controls, 2 format ranges)',
+    ]);
+  });
+});
+
+describe('sbc-audio codec check: what the layer gained for issue 9', () => {
+  const FIX = 'tests/fixtures/codecs';
+  const broken: [string, string][] = [
+    ['mute-control-cannot-mute', 'sequences.powerDown[0]: control "Volume" cannot mute (no mute code or mute bit)'],
+    ['unknown-codes-without-why', 'controls[0] (Volume): unknownCodes[0] must say why those codes are unknown'],
+    ['unknown-step-without-why', 'sequences.powerUp[0]: an unknown step must say what it would do and why it is unknown'],
+    ['widths-unknown-with-formats', 'formats[0]: sample formats must be 0 when they are unknown (the board supplies them)'],
+  ];
+  for (const [dir, message] of broken) {
+    it(`rejects ${dir} with one message`, async () => {
+      assert.deepEqual((await checkCodecDir(`${FIX}/${dir}`)).problems.map((p) => `${p.where}: ${p.message}`), [message]);
+    });
+  }
+});
+
+describe('boards: Waveshare WM8960 HAT and ReSpeaker 2-Mic v2, with simulated twins', () => {
+  const BOARDS: [string, string, number][] = [
+    ['waveshare-wm8960-hat', 'wm8960', 0x1a],
+    ['respeaker-2mic-v2', 'tlv320aic3104', 0x18],
+  ];
+  for (const [name, part, address] of BOARDS) {
+    it(`${name}: ${part} at 0x${address.toString(16)} on bus 1, with a simulated twin`, () => {
+      const real = loadBoard(name);
+      assert.equal(real.hal, 'linux');
+      assert.equal(real.codec.part, part);
+      assert.equal(real.codec.bus, 1);
+      assert.equal(real.codec.address, address);
+      const twin = loadBoard(`${name}-sim`);
+      assert.equal(twin.hal, 'sim');
+      assert.equal(twin.twinOf, name);
+      assert.equal(twin.codec.part, part);
+      assert.equal(twin.codec.address, address);
+      assert.deepEqual(twin.gpio, real.gpio);
+      assert.deepEqual(twin.streams.map((s) => [s.id, s.direction, s.purpose, s.plug]), real.streams.map((s) => [s.id, s.direction, s.purpose, s.plug]));
+    });
+  }
+
+  it('the WM8960 HAT has no headphone detect (not in the overlay): its headphone stream is hardwired, no GPIO', () => {
+    const b = loadBoard('waveshare-wm8960-hat');
+    assert.deepEqual(b.gpio, {});
+    assert.deepEqual(b.streams.map((s) => [s.id, s.purpose, s.plug]), [['headphone', 'headphone', 'hardwired']]);
+  });
+
+  it('the ReSpeaker 2-Mic v2 has a headphone output and the microphones, no GPIO', () => {
+    const b = loadBoard('respeaker-2mic-v2');
+    assert.deepEqual(b.gpio, {});
+    assert.deepEqual(b.streams.map((s) => [s.id, s.direction, s.purpose]), [['headphone', 'output', 'headphone'], ['microphones', 'input', 'microphone']]);
+  });
+
+  for (const name of ['waveshare-wm8960-hat-sim', 'respeaker-2mic-v2-sim']) {
+    it(`tone runs end to end on ${name}`, async () => {
+      const board = loadBoard(name);
+      const stream = board.streams.find((s) => s.direction === 'output')!;
+      const r = await playTone({ boardName: name, streamId: stream.id, rate: 48000, freq: 1000, seconds: 0.05, level: -6 });
+      assert.equal(r.framesWritten, 2400);
+      assert.equal(r.framesPlayed, 2400);
+      assert.equal(r.xruns, 0);
+      assert.ok(Math.abs(r.peakDbfs! - -6) < 0.1, `peak ${r.peakDbfs}`);
+    });
+  }
+
+  it('the real boards offer no format until a board file names the sample widths (not among the facts)', async () => {
+    for (const name of ['waveshare-wm8960-hat', 'respeaker-2mic-v2']) {
+      const real = loadBoard(name);
+      // The real board's codec on the simulated HAL: what it offers does not depend on the bus.
+      const rt = await openBoard({ ...real, hal: 'sim' }, { clock: new VirtualClock(1e9, true) });
+      try {
+        assert.deepEqual(rt.codec.formats('output'), []);
+        await assert.rejects(rt.codec.setFormat({ rate: 48000, channels: 2, bits: 16 }), /sample widths are not among the facts/);
+      } finally {
+        await rt.close();
+      }
+    }
+  });
+
+  it('waveshare-wm8960-hat-sim: the DAC is muted (0x00) until power-up and after power-down, never read', async () => {
+    const rt = await openBoard(loadBoard('waveshare-wm8960-hat-sim'), { clock: new VirtualClock(1e9, true) });
+    try {
+      const model = rt.sim!.simBus(1).device(0x1a) as unknown as { dac(): unknown; readAttempts: number };
+      await rt.codec.probe();
+      await rt.codec.init();
+      assert.deepEqual(model.dac(), { left: 'mute', right: 'mute' });
+      await rt.codec.powerUp();
+      assert.deepEqual(model.dac(), { left: 0, right: 0 });
+      await rt.codec.powerDown();
+      assert.deepEqual(model.dac(), { left: 'mute', right: 'mute' });
+      assert.equal(model.readAttempts, 0);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('external delay: respeaker-2mic-v2 DAC 21/fs = 437,500 ns and ADC 17/fs = 354,167 ns at 48 kHz; the WM8960 HAT unknown', async () => {
+    for (const [name, dir, ns, frames] of [['respeaker-2mic-v2-sim', 'output', 437500, 21], ['respeaker-2mic-v2-sim', 'input', 354167, 17]] as const) {
+      const board = loadBoard(name);
+      const rt = await openBoard(board, { clock: new VirtualClock(1e9, true) });
+      try {
+        const d = externalDelay(board, rt.codec, dir, 48000);
+        assert.equal(Math.round(d.totalNs), ns);
+        assert.equal(d.totalFrames, frames);
+        assert.deepEqual(d.unknown, []);
+      } finally {
+        await rt.close();
+      }
+    }
+    const board = loadBoard('waveshare-wm8960-hat-sim');
+    const rt = await openBoard(board, { clock: new VirtualClock(1e9, true) });
+    try {
+      const d = externalDelay(board, rt.codec, 'output', 48000);
+      assert.equal(d.totalNs, 0);
+      assert.equal(d.unknown.length, 1);
+    } finally {
+      await rt.close();
+    }
+  });
+});
