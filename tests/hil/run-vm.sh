@@ -56,7 +56,7 @@ apt_update_once() {
 }
 
 # --- host packages ------------------------------------------------------------------------
-HOST_PACKAGES=(qemu-system-x86 busybox-static alsa-utils gpiod i2c-tools cpio kmod xz-utils gcc make)
+HOST_PACKAGES=(qemu-system-x86 busybox-static alsa-utils gpiod i2c-tools cpio kmod xz-utils gcc make rt-tests)
 missing=()
 for p in "${HOST_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -160,7 +160,7 @@ TOOLS=(
   "$NODE_BIN"
   /usr/bin/gpiodetect /usr/bin/gpioinfo /usr/bin/gpioget /usr/bin/gpioset /usr/bin/gpiomon /usr/bin/gpiofind
   /usr/sbin/i2cget /usr/sbin/i2cset /usr/sbin/i2cdump /usr/sbin/i2cdetect /usr/sbin/i2ctransfer
-  /usr/bin/aplay /usr/bin/arecord /usr/bin/amixer /usr/bin/speaker-test
+  /usr/bin/aplay /usr/bin/arecord /usr/bin/amixer /usr/bin/speaker-test /usr/bin/cyclictest /usr/bin/alsaloop
 )
 for t in "${TOOLS[@]}"; do [ -x "$t" ] || die "missing host tool $t"; done
 base_key=$( { echo "format $BASE_FORMAT"; echo "modules ${GUEST_MODULES[*]}"; ls -lL "${TOOLS[@]}" /bin/busybox; } | sha256sum | cut -c1-16)

@@ -7,5 +7,6 @@ import { lsCommand } from './ls.ts';
 import { regsCommand } from './regs.ts';
 import { serveCommand } from './serve.ts';
 import { toneCommand } from './tone.ts';
+import { runCommand } from './run.ts';
 
-export const COMMANDS: readonly Command[] = [boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, serveCommand, lsCommand];
+export const COMMANDS: readonly Command[] = [boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, serveCommand, lsCommand, runCommand];

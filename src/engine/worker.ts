@@ -1,0 +1,246 @@
+/**
+ * The engine's audio thread (a worker_thread started by src/engine/driver.ts through tsWorker).
+ *
+ * It opens its own PCM streams (HAL objects cannot cross threads), loads the host module, asks
+ * for SCHED_FIFO and, where allowed, locked memory, then runs the period loop until the control
+ * block says stop, the host returns false, or the frame limit is reached. The main thread talks
+ * to it only through the control block (Atomics: no message is read while the loop runs) and
+ * reads its messages: ready, latency, host-message, done, failed.
+ *
+ * Garbage-collector accounting: a PerformanceObserver counts 'gc' entries of the minor kind
+ * (scavenges) whose start falls inside the measurement window (warm-up end → loop end). Entries
+ * are delivered on the event loop, which the blocking loop does not run, so they are read after
+ * the loop; their timestamps, not their arrival, place them in the window. The young
+ * generation's used bytes at both ends give the bytes allocated when no scavenge happened.
+ */
+import { PerformanceObserver, constants as perfConstants, performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PcmStream, SampleFormat } from '../hal/pcm.ts';
+import { buildBackend, type ResolvedDevice } from './devices.ts';
+import { EngineError, asEngineError } from './errors.ts';
+import { CTRL, PeriodLoop, STATE_STOPPED, STATE_STOPPING } from './loop.ts';
+import { ThreadCpuClock, applyRealtime } from './realtime.ts';
+import { type SimCaptureSpec, simCaptureSource } from './sim-signals.ts';
+import type { EngineReport, Host, HostContext, HostFactory, HostModuleRef, LatencyInfo, NegotiatedConfig, RealtimeOutcome, StopReason } from './types.ts';
+
+export interface WorkerRunOptions {
+  stopAfterFrames?: number;
+  warmupPeriods?: number;
+  /** Stop by itself after this many periods past the warm-up. */
+  measurePeriods?: number;
+  /** Minimum wall time of the warm-up, ms. */
+  warmupMs?: number;
+  /** Capacity of the lateness trace (0: none). */
+  latenessTrace?: number;
+  realtime: { fifo: boolean; mlock: boolean; priority?: number };
+  sim?: { capture?: SimCaptureSpec; recordFrames?: number };
+}
+
+export interface WorkerInit {
+  device: ResolvedDevice;
+  config: NegotiatedConfig;
+  latency: LatencyInfo;
+  /** `path` already absolute (or a file: URL). */
+  host: HostModuleRef;
+  control: SharedArrayBuffer;
+  run: WorkerRunOptions;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; realtime: RealtimeOutcome }
+  | { type: 'latency'; latency: LatencyInfo }
+  | { type: 'host-message'; data: unknown }
+  | { type: 'done'; report: EngineReport }
+  | { type: 'failed'; error: { code: EngineError['code']; message: string } };
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const ctrl = new Int32Array(init.control);
+
+function post(m: WorkerMessage, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(m, transfer);
+}
+
+async function loadHost(ref: HostModuleRef, ctx: HostContext): Promise<Host> {
+  const url = ref.path.startsWith('file:') ? ref.path : pathToFileURL(ref.path).href;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url)) as Record<string, unknown>;
+  } catch (e) {
+    throw new EngineError('invalid-argument', `cannot load host module ${ref.path}: ${(e as Error).message}`);
+  }
+  const name = ref.exportName ?? 'createHost';
+  const factory = mod[name] as HostFactory | undefined;
+  if (typeof factory !== 'function') {
+    throw new EngineError('invalid-argument', `host module ${ref.path} exports no function "${name}" (exports: ${Object.keys(mod).join(', ') || 'none'})`);
+  }
+  const host = await factory(ctx);
+  if (!host || typeof host.process !== 'function') throw new EngineError('invalid-argument', `host factory ${name} of ${ref.path} returned no object with a process() method`);
+  return host;
+}
+
+async function openStream(backend: Awaited<ReturnType<typeof buildBackend>>['backend'], name: string, direction: 'playback' | 'capture', format: string, channels: number): Promise<PcmStream> {
+  const c = init.config;
+  try {
+    return await backend.open(name, {
+      direction, rate: c.rate, channels, format: format as SampleFormat, periodFrames: c.bufferFrames,
+      bufferFrames: c.bufferFrames * c.periods, startThreshold: Infinity, availMin: c.bufferFrames,
+    });
+  } catch (e) {
+    throw asEngineError(e, 'device', `open ${direction} ${name}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { device, config, run } = init;
+  const streams: { capture?: PcmStream; playback?: PcmStream } = {};
+  let host: Host | undefined;
+  let loop: PeriodLoop | undefined;
+  let realtime: RealtimeOutcome = { fifo: 'not-requested', mlock: 'not-requested' };
+  let minorGcStarts: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) minorGcStarts.push(e.startTime);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  try {
+    const { backend, clock } = await buildBackend(device, run.sim?.recordFrames ?? 0);
+    if (device.backend === 'sim' && run.sim?.capture && device.capture) {
+      const source = simCaptureSource(run.sim.capture);
+      if (source) (backend as import('../hal/sim/pcm.ts').SimPcmBackend).setCaptureSourceInPlace(device.capture, source);
+    }
+    if (config.inputChannels > 0) {
+      if (!device.capture) throw new EngineError('unsupported', `device ${device.name} has no capture stream`);
+      streams.capture = await openStream(backend, device.capture, 'capture', config.pcmFormat.input!, config.inputChannels);
+    }
+    if (config.outputChannels > 0) {
+      if (!device.playback) throw new EngineError('unsupported', `device ${device.name} has no playback stream`);
+      streams.playback = await openStream(backend, device.playback, 'playback', config.pcmFormat.output!, config.outputChannels);
+    }
+
+    let resetHook = () => {};
+    const ctx: HostContext = {
+      config, latency: init.latency, options: init.host.options,
+      requestReset: () => resetHook(),
+      post: (data) => post({ type: 'host-message', data }),
+    };
+    host = await loadHost(init.host, ctx);
+
+    // Measurement window marks, written without allocating: [start wall, end wall, start thread cpu, end thread cpu].
+    const wall = new (await import('../hal/linux/clock.ts')).MonotonicClock();
+    const threadCpu = await ThreadCpuClock.create();
+    const marks = new Float64Array(4).fill(Number.NaN);
+    let cpuStart: NodeJS.CpuUsage | undefined;
+    let youngStart = 0;
+    const perfOffsetNs = wall.nowNs() - performance.now() * 1e6;
+    let latenessTrace: Float64Array | undefined;
+    if (run.latenessTrace && run.latenessTrace > 0) latenessTrace = new Float64Array(run.latenessTrace);
+
+    loop = new PeriodLoop(streams, config, host, ctrl, clock, init.latency, {
+      stopAfterFrames: run.stopAfterFrames,
+      latenessTrace,
+      onLatency: (latency) => post({ type: 'latency', latency }),
+    });
+    const l = loop;
+    resetHook = () => l.requestReset();
+
+    const rtWanted = device.backend === 'alsa' || device.simClock !== 'virtual';
+    realtime = await applyRealtime({ fifo: rtWanted && run.realtime.fifo, mlock: rtWanted && run.realtime.mlock, priority: run.realtime.priority });
+    post({ type: 'ready', realtime });
+    loop.start();
+    let reason: StopReason | 'phase' = 'phase';
+    let windowPeriods = 0;
+    try {
+      // Warm-up, then a settling phase: the loop is entered afresh after the warm-up, and this
+      // lets V8 compile it as a whole function (not only on-stack) before the window opens.
+      // On a virtual clock periods cost no wall time, so the warm-up also lasts `warmupMs` of
+      // wall time: V8 compiles the loop on a background thread, and that takes real time.
+      const warmup = run.warmupPeriods ?? 0;
+      const warmupEndNs = wall.nowNs() + (run.warmupMs ?? 0) * 1e6;
+      if (warmup > 0) reason = loop.run(warmup);
+      while (reason === 'phase' && warmup > 0 && wall.nowNs() < warmupEndNs) reason = loop.run(loop.periods + Math.ceil(warmup / 4));
+      if (reason === 'phase' && warmup > 0) reason = loop.run(loop.periods + Math.ceil(warmup / 4));
+      loop.clearTrace();
+      cpuStart = process.cpuUsage();
+      youngStart = youngUsed();
+      if (threadCpu) marks[2] = threadCpu.nowNs();
+      marks[0] = wall.nowNs();
+      windowPeriods = -loop.periods;
+      if (reason === 'phase') {
+        reason = run.measurePeriods ? loop.run(loop.periods + run.measurePeriods) : loop.run();
+        if (reason === 'phase') reason = 'frames';
+      }
+      windowPeriods += loop.periods;
+    } finally {
+      marks[1] = wall.nowNs();
+      if (threadCpu) marks[3] = threadCpu.nowNs();
+    }
+    const youngEnd = youngUsed();
+    const cpu = cpuStart ? process.cpuUsage(cpuStart) : undefined;
+    Atomics.store(ctrl, CTRL.STATE, STATE_STOPPING);
+    if (reason === 'host' || reason === 'frames') await loop.drain();
+    else loop.dropAll();
+
+    // Let the observer deliver the entries of the window.
+    await new Promise((r) => setTimeout(r, 20));
+    observer.disconnect();
+    const windowStartMs = (marks[0]! - perfOffsetNs) / 1e6;
+    const windowEndMs = (marks[1]! - perfOffsetNs) / 1e6;
+    const scavenges = Number.isNaN(marks[0]!) ? Number.NaN : minorGcStarts.filter((t) => t >= windowStartMs && t <= windowEndMs).length;
+    minorGcStarts = [];
+
+    let record: Uint8Array | undefined;
+    if (device.backend === 'sim' && device.playback && (run.sim?.recordFrames ?? 0) > 0) {
+      const rec = (backend as import('../hal/sim/pcm.ts').SimPcmBackend).records.get(device.playback);
+      if (rec) record = rec.bytes().slice();
+    }
+    const report: EngineReport = {
+      reason: reason as StopReason, periods: loop.periods, frames: loop.frames, underruns: loop.underruns, overruns: loop.overruns, resets: loop.resets,
+      timeouts: loop.timeouts, realtime, scavenges, youngBytes: youngEnd - youngStart, measuredPeriods: windowPeriods,
+      cpuMicros: cpu ? cpu.user + cpu.system : Number.NaN,
+      threadCpuNs: marks[3]! - marks[2]!,
+      wallNs: marks[1]! - marks[0]!,
+      latency: loop.currentLatency(),
+    };
+    const lateness = loop.latenessSamples();
+    if (lateness) report.lateness = lateness;
+    if (record) report.record = record;
+    closeAll(streams, host);
+    Atomics.store(ctrl, CTRL.STATE, STATE_STOPPED);
+    const transfer: ArrayBuffer[] = [];
+    if (record) transfer.push(record.buffer as ArrayBuffer);
+    if (lateness) transfer.push(lateness.buffer as ArrayBuffer);
+    post({ type: 'done', report }, transfer);
+  } catch (e) {
+    observer.disconnect();
+    loop?.dropAll();
+    closeAll(streams, host);
+    Atomics.store(ctrl, CTRL.STATE, STATE_STOPPED);
+    const err = asEngineError(e, e instanceof Error && /PCM|ALSA|alsa/.test(e.message) ? 'backend' : 'generic', 'engine');
+    post({ type: 'failed', error: err.toWire() });
+  }
+}
+
+function youngUsed(): number {
+  return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_used_size ?? Number.NaN;
+}
+
+function closeAll(streams: { capture?: PcmStream; playback?: PcmStream }, host: Host | undefined): void {
+  for (const s of [streams.capture, streams.playback]) {
+    try {
+      s?.close();
+    } catch {
+      // Closing is best effort: the worker is ending.
+    }
+  }
+  try {
+    host?.dispose?.();
+  } catch {
+    // A host that fails to clean up must not hide the report.
+  }
+}
+
+await main();

@@ -1,0 +1,2 @@
+/** Test host module with no createHost export. */
+export const notAFactory = 1;
