@@ -25,6 +25,8 @@
  * instructions (see ../../../shared/notes/node-realtime-facts.md for the arm64 caveat).
  */
 
+import { FrameCopier } from '../util/frame-copy.ts';
+
 export const RING_MAGIC = 0x52425341;
 export const RING_VERSION = 1;
 export const RING_HEADER_BYTES = 4096;
@@ -47,6 +49,10 @@ export class FrameRing {
   private readonly header: Int32Array;
   private readonly audio: Uint8Array;
   private readonly shared: boolean;
+  // Copies without subarray views: a view is an allocation, and write/read run every period.
+  // One copier per direction: each caches word views of its arrays, which stay the same per side.
+  private readonly writeCopier = new FrameCopier();
+  private readonly readCopier = new FrameCopier();
 
   /**
    * Attaches to a ring already initialised in `buffer` (see `FrameRing.init`).
@@ -112,8 +118,8 @@ export class FrameRing {
     const start = w % this.capacityFrames;
     const first = Math.min(n, this.capacityFrames - start);
     const fb = this.frameBytes;
-    this.audio.set(src.subarray(0, first * fb), start * fb);
-    if (n > first) this.audio.set(src.subarray(first * fb, n * fb), 0);
+    this.writeCopier.copy(src, 0, this.audio, start * fb, first * fb);
+    if (n > first) this.writeCopier.copy(src, first * fb, this.audio, 0, (n - first) * fb);
     Atomics.store(this.header, OFF_WRITE / 4, (w + n) | 0);
     if (this.shared) Atomics.notify(this.header, OFF_WRITE / 4);
     return n;
@@ -128,8 +134,8 @@ export class FrameRing {
     const start = r % this.capacityFrames;
     const first = Math.min(n, this.capacityFrames - start);
     const fb = this.frameBytes;
-    dst.set(this.audio.subarray(start * fb, (start + first) * fb), 0);
-    if (n > first) dst.set(this.audio.subarray(0, (n - first) * fb), first * fb);
+    this.readCopier.copy(this.audio, start * fb, dst, 0, first * fb);
+    if (n > first) this.readCopier.copy(this.audio, 0, dst, first * fb, (n - first) * fb);
     Atomics.store(this.header, OFF_READ / 4, (r + n) | 0);
     if (this.shared) Atomics.notify(this.header, OFF_READ / 4);
     return n;
