@@ -3,7 +3,7 @@ SHELL := /bin/bash
 RESULTS := .cache/test-results
 MOCHA := SBC_TEST_RESULTS=$(RESULTS) node_modules/.bin/mocha
 
-.PHONY: setup demo test test-unit lint bench hil-vm clean
+.PHONY: setup demo test test-unit lint bench bench-tools bench-vm hil-vm clean
 
 # Installs the project's npm dependencies (koffi ships prebuilt binaries; no install scripts needed).
 node_modules/.installed: package.json package-lock.json
@@ -37,8 +37,18 @@ test: setup
 	node scripts/test-summary.mjs $(RESULTS) lint unit $$( [ -f tests/hil/run-vm.sh ] && echo hil ) || rc=1; \
 	exit $$rc
 
-bench: setup
-	@for b in bench/*.ts; do [ -f "$$b" ] || continue; echo "== $$b"; node --import tsx "$$b" || exit 1; done
+# Benchmarks (not part of `make test`): each figure beside a baseline measured in the same run.
+bench: setup bench-tools
+	node --import tsx bench/alsa-write.ts
+	node --import tsx bench/engine-sim.ts
+
+# The baselines' peers: aplay (alsa-utils) and cyclictest (rt-tests), from Debian.
+bench-tools:
+	@command -v aplay >/dev/null && command -v cyclictest >/dev/null || { apt-get update -qq && apt-get install -y -qq alsa-utils rt-tests; }
+
+# The same in the QEMU guest, on hw:Dummy (TCG: compare the two sides of a run, not absolute figures).
+bench-vm: setup
+	SBC_HIL_SPEC="bench/alsa-write-guest.hil.ts bench/engine-guest.bench.ts" bash tests/hil/run-vm.sh
 
 # The HIL suite inside a real Linux kernel under QEMU (i2c-stub, gpio-sim, snd-aloop, snd-dummy).
 # Its closing line `hil-vm: N passed, N failed` is turned into the counts `make test` adds up.

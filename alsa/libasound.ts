@@ -1,0 +1,547 @@
+/**
+ * libasound (alsa-lib) through koffi: the C prototypes this project calls, loaded once.
+ *
+ * Why koffi and not a native addon: nothing has to be compiled on the Pi, and libasound.so.2 is
+ * on every Raspberry Pi OS image. The runtime needs only libasound.so.2, never the dev headers.
+ *
+ * Conventions of this binding:
+ * - Opaque alsa-lib objects (snd_pcm_t, snd_pcm_hw_params_t, ...) are koffi pointer values
+ *   (`Handle`); they are created once at setup and reused.
+ * - Every out- or in/out-parameter that is used on the audio path is declared `void *` and given a
+ *   preallocated Uint8Array: koffi passes the array's own memory, so the call allocates nothing
+ *   (koffi doc "Output buffers / transient pointers"). `NativeCell` reads such cells without
+ *   BigInts.
+ * - Functions return alsa-lib's negative errno codes; `AlsaError` carries `snd_strerror`'s text.
+ *
+ * Constants and layouts below are facts from alsa-lib 1.2.8's public headers (alsa/pcm.h,
+ * alsa/control.h, alsa/mixer.h) as cited per item; they are ABI and do not change between versions.
+ */
+import koffi from 'koffi';
+
+/** An alsa-lib object pointer as koffi hands it out. */
+export type Handle = unknown;
+
+// alsa/pcm.h: enum _snd_pcm_stream
+export const SND_PCM_STREAM_PLAYBACK = 0;
+export const SND_PCM_STREAM_CAPTURE = 1;
+// alsa/pcm.h: #define SND_PCM_NONBLOCK 0x00000001
+export const SND_PCM_NONBLOCK = 0x1;
+// alsa/pcm.h: enum _snd_pcm_access
+export const SND_PCM_ACCESS_MMAP_INTERLEAVED = 0;
+export const SND_PCM_ACCESS_RW_INTERLEAVED = 3;
+// alsa/pcm.h: enum _snd_pcm_format
+export const SND_PCM_FORMAT_S16_LE = 2;
+export const SND_PCM_FORMAT_S24_LE = 6;
+export const SND_PCM_FORMAT_S32_LE = 10;
+export const SND_PCM_FORMAT_FLOAT_LE = 14;
+export const SND_PCM_FORMAT_S24_3LE = 32;
+// alsa/pcm.h: enum _snd_pcm_state
+export const SND_PCM_STATE_OPEN = 0;
+export const SND_PCM_STATE_SETUP = 1;
+export const SND_PCM_STATE_PREPARED = 2;
+export const SND_PCM_STATE_RUNNING = 3;
+export const SND_PCM_STATE_XRUN = 4;
+export const SND_PCM_STATE_DRAINING = 5;
+export const SND_PCM_STATE_PAUSED = 6;
+export const SND_PCM_STATE_SUSPENDED = 7;
+export const SND_PCM_STATE_DISCONNECTED = 8;
+// alsa/pcm.h: enum _snd_pcm_tstamp, enum _snd_pcm_tstamp_type
+export const SND_PCM_TSTAMP_ENABLE = 1;
+export const SND_PCM_TSTAMP_TYPE_MONOTONIC = 1;
+// alsa/pcm.h: enum _snd_pcm_type (SND_PCM_TYPE_HW is the kernel device itself)
+export const SND_PCM_TYPE_HW = 0;
+// alsa/control.h: enum _snd_ctl_elem_type
+export const SND_CTL_ELEM_TYPE_BOOLEAN = 1;
+export const SND_CTL_ELEM_TYPE_INTEGER = 2;
+export const SND_CTL_ELEM_TYPE_ENUMERATED = 3;
+export const SND_CTL_ELEM_TYPE_BYTES = 4;
+export const SND_CTL_ELEM_TYPE_IEC958 = 5;
+export const SND_CTL_ELEM_TYPE_INTEGER64 = 6;
+// alsa/mixer.h: enum _snd_mixer_selem_channel_id (SND_MIXER_SCHN_FRONT_LEFT = 0 ... LAST = 31)
+export const SND_MIXER_SCHN_LAST = 31;
+
+// errno values alsa-lib returns negated (asm-generic/errno-base.h, errno.h)
+export const EPIPE = 32;
+export const EAGAIN = 11;
+export const EINTR = 4;
+export const ESTRPIPE = 86;
+export const ENODEV = 19;
+export const EBADFD = 77;
+
+/** Bytes of a C pointer and of `long` / `snd_pcm_uframes_t` on this ABI (8 on arm64/x86-64, 4 on armhf). */
+export const POINTER_BYTES = koffi.sizeof('void *');
+export const LONG_BYTES = koffi.sizeof('long');
+
+/**
+ * snd_pcm_channel_area_t (alsa/pcm.h): { void *addr; unsigned int first; unsigned int step; }
+ * first and step are in bits.
+ */
+export const CHANNEL_AREA_BYTES = POINTER_BYTES + 8;
+
+/**
+ * snd_htimestamp_t is `struct timespec` (alsa/global.h): { time_t tv_sec; long tv_nsec; }.
+ * Assumes time_t has the width of long (true on 64-bit systems and on armhf with 32-bit time_t).
+ */
+export const TIMESPEC_BYTES = 2 * LONG_BYTES;
+
+/** struct pollfd (poll.h): { int fd; short events; short revents; } */
+export const POLLFD_BYTES = 8;
+
+export interface Asound {
+  strerror(err: number): string;
+  asoundlibVersion(): string;
+
+  // --- PCM: open, identity
+  pcmOpen(out: [Handle], name: string, stream: number, mode: number): number;
+  pcmClose(pcm: Handle): number;
+  pcmName(pcm: Handle): string;
+  pcmType(pcm: Handle): number;
+  pcmNonblock(pcm: Handle, nonblock: number): number;
+  /** Bits one sample occupies in memory (S24_LE: 32, S24_3LE: 24). */
+  formatPhysicalWidth(format: number): number;
+
+  // --- hw params
+  hwParamsMalloc(out: [Handle]): number;
+  hwParamsFree(p: Handle): void;
+  hwParamsAny(pcm: Handle, p: Handle): number;
+  hwParamsSetAccess(pcm: Handle, p: Handle, access: number): number;
+  hwParamsSetFormat(pcm: Handle, p: Handle, format: number): number;
+  hwParamsSetChannels(pcm: Handle, p: Handle, channels: number): number;
+  hwParamsSetRate(pcm: Handle, p: Handle, rate: number, dir: number): number;
+  /** val: uframes cell (in/out); dir: int cell or null. */
+  hwParamsSetPeriodSizeNear(pcm: Handle, p: Handle, val: Uint8Array, dir: Uint8Array | null): number;
+  hwParamsSetBufferSizeNear(pcm: Handle, p: Handle, val: Uint8Array): number;
+  hwParams(pcm: Handle, p: Handle): number;
+  hwParamsCurrent(pcm: Handle, p: Handle): number;
+  hwParamsGetAccess(p: Handle, out: Uint8Array): number;
+  hwParamsGetFormat(p: Handle, out: Uint8Array): number;
+  hwParamsGetChannels(p: Handle, out: Uint8Array): number;
+  hwParamsGetRate(p: Handle, out: Uint8Array, dir: Uint8Array | null): number;
+  hwParamsGetPeriodSize(p: Handle, out: Uint8Array, dir: Uint8Array | null): number;
+  hwParamsGetBufferSize(p: Handle, out: Uint8Array): number;
+  hwParamsGetRateMin(p: Handle, out: Uint8Array, dir: Uint8Array | null): number;
+  hwParamsGetRateMax(p: Handle, out: Uint8Array, dir: Uint8Array | null): number;
+  hwParamsGetChannelsMin(p: Handle, out: Uint8Array): number;
+  hwParamsGetChannelsMax(p: Handle, out: Uint8Array): number;
+  hwParamsTestFormat(pcm: Handle, p: Handle, format: number): number;
+  hwParamsTestAccess(pcm: Handle, p: Handle, access: number): number;
+
+  // --- sw params
+  swParamsMalloc(out: [Handle]): number;
+  swParamsFree(p: Handle): void;
+  swParamsCurrent(pcm: Handle, p: Handle): number;
+  swParamsSetStartThreshold(pcm: Handle, p: Handle, frames: number): number;
+  swParamsSetStopThreshold(pcm: Handle, p: Handle, frames: number): number;
+  swParamsSetAvailMin(pcm: Handle, p: Handle, frames: number): number;
+  swParamsSetTstampMode(pcm: Handle, p: Handle, mode: number): number;
+  swParamsSetTstampType(pcm: Handle, p: Handle, type: number): number;
+  swParamsGetBoundary(p: Handle, out: Uint8Array): number;
+  swParamsGetStartThreshold(p: Handle, out: Uint8Array): number;
+  swParamsGetAvailMin(p: Handle, out: Uint8Array): number;
+  swParams(pcm: Handle, p: Handle): number;
+
+  // --- I/O (audio path: numbers and preallocated cells only)
+  writei(pcm: Handle, buf: Uint8Array, frames: number): number;
+  readi(pcm: Handle, buf: Uint8Array, frames: number): number;
+  avail(pcm: Handle): number;
+  availUpdate(pcm: Handle): number;
+  /** delay: sframes cell. */
+  delay(pcm: Handle, delay: Uint8Array): number;
+  state(pcm: Handle): number;
+  prepare(pcm: Handle): number;
+  start(pcm: Handle): number;
+  drop(pcm: Handle): number;
+  drain(pcm: Handle): number;
+  recover(pcm: Handle, err: number, silent: number): number;
+  wait(pcm: Handle, timeoutMs: number): number;
+  /** areas: pointer cell receiving `const snd_pcm_channel_area_t *`; offset, frames: uframes cells (frames in/out). */
+  mmapBegin(pcm: Handle, areas: Uint8Array, offset: Uint8Array, frames: Uint8Array): number;
+  mmapCommit(pcm: Handle, offset: number, frames: number): number;
+  pollDescriptorsCount(pcm: Handle): number;
+  pollDescriptors(pcm: Handle, pfds: Uint8Array, space: number): number;
+  /** revents: unsigned short cell. */
+  pollDescriptorsRevents(pcm: Handle, pfds: Uint8Array, nfds: number, revents: Uint8Array): number;
+
+  // --- status
+  statusMalloc(out: [Handle]): number;
+  statusFree(s: Handle): void;
+  status(pcm: Handle, s: Handle): number;
+  statusGetState(s: Handle): number;
+  statusGetTriggerHtstamp(s: Handle, ts: Uint8Array): void;
+  statusGetHtstamp(s: Handle, ts: Uint8Array): void;
+  statusGetAudioHtstamp(s: Handle, ts: Uint8Array): void;
+  statusGetDelay(s: Handle): number;
+  statusGetAvail(s: Handle): number;
+  statusGetAvailMax(s: Handle): number;
+
+  // --- control
+  ctlOpen(out: [Handle], name: string, mode: number): number;
+  ctlClose(ctl: Handle): number;
+  ctlCardInfoMalloc(out: [Handle]): number;
+  ctlCardInfoFree(p: Handle): void;
+  ctlCardInfo(ctl: Handle, info: Handle): number;
+  ctlCardInfoGetId(info: Handle): string;
+  ctlCardInfoGetName(info: Handle): string;
+  ctlCardInfoGetCard(info: Handle): number;
+  ctlElemListMalloc(out: [Handle]): number;
+  ctlElemListFree(p: Handle): void;
+  ctlElemList(ctl: Handle, list: Handle): number;
+  ctlElemListAllocSpace(list: Handle, entries: number): number;
+  ctlElemListFreeSpace(list: Handle): void;
+  ctlElemListGetUsed(list: Handle): number;
+  ctlElemListGetCount(list: Handle): number;
+  ctlElemListGetNumid(list: Handle, idx: number): number;
+  ctlElemListGetInterface(list: Handle, idx: number): number;
+  ctlElemListGetDevice(list: Handle, idx: number): number;
+  ctlElemListGetSubdevice(list: Handle, idx: number): number;
+  ctlElemListGetName(list: Handle, idx: number): string;
+  ctlElemListGetIndex(list: Handle, idx: number): number;
+  ctlElemIfaceName(iface: number): string;
+  ctlElemIdMalloc(out: [Handle]): number;
+  ctlElemIdFree(p: Handle): void;
+  ctlElemIdSetNumid(id: Handle, numid: number): void;
+  ctlElemInfoMalloc(out: [Handle]): number;
+  ctlElemInfoFree(p: Handle): void;
+  ctlElemInfoSetNumid(info: Handle, numid: number): void;
+  ctlElemInfo(ctl: Handle, info: Handle): number;
+  ctlElemInfoGetId(info: Handle, id: Handle): void;
+  ctlElemInfoGetType(info: Handle): number;
+  ctlElemInfoGetCount(info: Handle): number;
+  ctlElemInfoGetMin(info: Handle): number;
+  ctlElemInfoGetMax(info: Handle): number;
+  ctlElemInfoGetStep(info: Handle): number;
+  ctlElemInfoGetItems(info: Handle): number;
+  ctlElemInfoSetItem(info: Handle, item: number): void;
+  ctlElemInfoGetItemName(info: Handle): string;
+  ctlElemInfoIsReadable(info: Handle): number;
+  ctlElemInfoIsWritable(info: Handle): number;
+  ctlElemValueMalloc(out: [Handle]): number;
+  ctlElemValueFree(p: Handle): void;
+  ctlElemValueSetNumid(v: Handle, numid: number): void;
+  ctlElemRead(ctl: Handle, v: Handle): number;
+  ctlElemWrite(ctl: Handle, v: Handle): number;
+  ctlElemValueGetBoolean(v: Handle, idx: number): number;
+  ctlElemValueGetInteger(v: Handle, idx: number): number;
+  ctlElemValueGetEnumerated(v: Handle, idx: number): number;
+  ctlElemValueSetBoolean(v: Handle, idx: number, val: number): void;
+  ctlElemValueSetInteger(v: Handle, idx: number, val: number): void;
+  ctlElemValueSetEnumerated(v: Handle, idx: number, val: number): void;
+  /** min, max: long cells, in 0.01 dB. */
+  ctlGetDbRange(ctl: Handle, id: Handle, min: Uint8Array, max: Uint8Array): number;
+
+  // --- simple mixer
+  mixerOpen(out: [Handle], mode: number): number;
+  mixerClose(m: Handle): number;
+  mixerAttach(m: Handle, name: string): number;
+  mixerSelemRegister(m: Handle, options: null, classp: null): number;
+  mixerLoad(m: Handle): number;
+  mixerHandleEvents(m: Handle): number;
+  mixerFirstElem(m: Handle): Handle;
+  mixerElemNext(e: Handle): Handle;
+  selemGetName(e: Handle): string;
+  selemGetIndex(e: Handle): number;
+  selemIsActive(e: Handle): number;
+  selemHasPlaybackVolume(e: Handle): number;
+  selemHasCaptureVolume(e: Handle): number;
+  selemHasPlaybackSwitch(e: Handle): number;
+  selemHasCaptureSwitch(e: Handle): number;
+  selemHasCommonVolume(e: Handle): number;
+  selemHasCommonSwitch(e: Handle): number;
+  selemIsEnumerated(e: Handle): number;
+  selemHasPlaybackChannel(e: Handle, ch: number): number;
+  selemHasCaptureChannel(e: Handle, ch: number): number;
+  selemGetPlaybackVolumeRange(e: Handle, min: Uint8Array, max: Uint8Array): number;
+  selemGetCaptureVolumeRange(e: Handle, min: Uint8Array, max: Uint8Array): number;
+  selemGetPlaybackDbRange(e: Handle, min: Uint8Array, max: Uint8Array): number;
+  selemGetCaptureDbRange(e: Handle, min: Uint8Array, max: Uint8Array): number;
+  selemGetPlaybackVolume(e: Handle, ch: number, val: Uint8Array): number;
+  selemGetCaptureVolume(e: Handle, ch: number, val: Uint8Array): number;
+  selemGetPlaybackDb(e: Handle, ch: number, val: Uint8Array): number;
+  selemGetCaptureDb(e: Handle, ch: number, val: Uint8Array): number;
+  selemSetPlaybackVolume(e: Handle, ch: number, val: number): number;
+  selemSetCaptureVolume(e: Handle, ch: number, val: number): number;
+  selemGetPlaybackSwitch(e: Handle, ch: number, val: Uint8Array): number;
+  selemGetCaptureSwitch(e: Handle, ch: number, val: Uint8Array): number;
+  selemSetPlaybackSwitch(e: Handle, ch: number, val: number): number;
+  selemSetCaptureSwitch(e: Handle, ch: number, val: number): number;
+  selemChannelName(ch: number): string;
+  selemGetEnumItems(e: Handle): number;
+  /** name: a buffer of maxlen bytes that receives a NUL-terminated string. */
+  selemGetEnumItemName(e: Handle, idx: number, maxlen: number, name: Uint8Array): number;
+  selemGetEnumItem(e: Handle, ch: number, idx: Uint8Array): number;
+  selemSetEnumItem(e: Handle, ch: number, idx: number): number;
+
+  /** libc memcpy with a raw address on one side: reads or writes native memory without koffi pointer objects. */
+  /** Declared returning void: the pointer memcpy returns would cost a BigInt per call. */
+  memcpyFromAddress(dst: Uint8Array, srcAddress: number, n: number): void;
+  memcpyToAddress(dstAddress: number, src: Uint8Array, n: number): void;
+}
+
+let cached: Asound | undefined;
+
+/** Loads libasound.so.2 on first use (simulated boards never do). */
+export function asound(): Asound {
+  if (cached) return cached;
+  const lib = koffi.load('libasound.so.2');
+  const libc = koffi.load('libc.so.6');
+  koffi.opaque('snd_pcm_t');
+  koffi.opaque('snd_pcm_hw_params_t');
+  koffi.opaque('snd_pcm_sw_params_t');
+  koffi.opaque('snd_pcm_status_t');
+  koffi.opaque('snd_ctl_t');
+  koffi.opaque('snd_ctl_card_info_t');
+  koffi.opaque('snd_ctl_elem_list_t');
+  koffi.opaque('snd_ctl_elem_id_t');
+  koffi.opaque('snd_ctl_elem_info_t');
+  koffi.opaque('snd_ctl_elem_value_t');
+  koffi.opaque('snd_mixer_t');
+  koffi.opaque('snd_mixer_elem_t');
+  const f = (proto: string) => lib.func(proto) as (...args: unknown[]) => unknown;
+
+  // Prototypes as in alsa/pcm.h, alsa/control.h, alsa/mixer.h; `void *` where a preallocated cell is passed.
+  const a = {
+    strerror: f('const char *snd_strerror(int errnum)'),
+    asoundlibVersion: f('const char *snd_asoundlib_version(void)'),
+
+    pcmOpen: f('int snd_pcm_open(_Out_ snd_pcm_t **pcm, const char *name, int stream, int mode)'),
+    pcmClose: f('int snd_pcm_close(snd_pcm_t *pcm)'),
+    pcmName: f('const char *snd_pcm_name(snd_pcm_t *pcm)'),
+    pcmType: f('int snd_pcm_type(snd_pcm_t *pcm)'),
+    pcmNonblock: f('int snd_pcm_nonblock(snd_pcm_t *pcm, int nonblock)'),
+    formatPhysicalWidth: f('int snd_pcm_format_physical_width(int format)'),
+
+    hwParamsMalloc: f('int snd_pcm_hw_params_malloc(_Out_ snd_pcm_hw_params_t **ptr)'),
+    hwParamsFree: f('void snd_pcm_hw_params_free(snd_pcm_hw_params_t *obj)'),
+    hwParamsAny: f('int snd_pcm_hw_params_any(snd_pcm_t *pcm, snd_pcm_hw_params_t *params)'),
+    hwParamsSetAccess: f('int snd_pcm_hw_params_set_access(snd_pcm_t *pcm, snd_pcm_hw_params_t *params, int access)'),
+    hwParamsSetFormat: f('int snd_pcm_hw_params_set_format(snd_pcm_t *pcm, snd_pcm_hw_params_t *params, int format)'),
+    hwParamsSetChannels: f('int snd_pcm_hw_params_set_channels(snd_pcm_t *pcm, snd_pcm_hw_params_t *params, unsigned int val)'),
+    hwParamsSetRate: f('int snd_pcm_hw_params_set_rate(snd_pcm_t *pcm, snd_pcm_hw_params_t *params, unsigned int val, int dir)'),
+    hwParamsSetPeriodSizeNear: f('int snd_pcm_hw_params_set_period_size_near(snd_pcm_t *pcm, snd_pcm_hw_params_t *params, void *val, void *dir)'),
+    hwParamsSetBufferSizeNear: f('int snd_pcm_hw_params_set_buffer_size_near(snd_pcm_t *pcm, snd_pcm_hw_params_t *params, void *val)'),
+    hwParams: f('int snd_pcm_hw_params(snd_pcm_t *pcm, snd_pcm_hw_params_t *params)'),
+    hwParamsCurrent: f('int snd_pcm_hw_params_current(snd_pcm_t *pcm, snd_pcm_hw_params_t *params)'),
+    hwParamsGetAccess: f('int snd_pcm_hw_params_get_access(const snd_pcm_hw_params_t *params, void *access)'),
+    hwParamsGetFormat: f('int snd_pcm_hw_params_get_format(const snd_pcm_hw_params_t *params, void *val)'),
+    hwParamsGetChannels: f('int snd_pcm_hw_params_get_channels(const snd_pcm_hw_params_t *params, void *val)'),
+    hwParamsGetRate: f('int snd_pcm_hw_params_get_rate(const snd_pcm_hw_params_t *params, void *val, void *dir)'),
+    hwParamsGetPeriodSize: f('int snd_pcm_hw_params_get_period_size(const snd_pcm_hw_params_t *params, void *val, void *dir)'),
+    hwParamsGetBufferSize: f('int snd_pcm_hw_params_get_buffer_size(const snd_pcm_hw_params_t *params, void *val)'),
+    hwParamsGetRateMin: f('int snd_pcm_hw_params_get_rate_min(const snd_pcm_hw_params_t *params, void *val, void *dir)'),
+    hwParamsGetRateMax: f('int snd_pcm_hw_params_get_rate_max(const snd_pcm_hw_params_t *params, void *val, void *dir)'),
+    hwParamsGetChannelsMin: f('int snd_pcm_hw_params_get_channels_min(const snd_pcm_hw_params_t *params, void *val)'),
+    hwParamsGetChannelsMax: f('int snd_pcm_hw_params_get_channels_max(const snd_pcm_hw_params_t *params, void *val)'),
+    hwParamsTestFormat: f('int snd_pcm_hw_params_test_format(snd_pcm_t *pcm, snd_pcm_hw_params_t *params, int val)'),
+    hwParamsTestAccess: f('int snd_pcm_hw_params_test_access(snd_pcm_t *pcm, snd_pcm_hw_params_t *params, int access)'),
+
+    swParamsMalloc: f('int snd_pcm_sw_params_malloc(_Out_ snd_pcm_sw_params_t **ptr)'),
+    swParamsFree: f('void snd_pcm_sw_params_free(snd_pcm_sw_params_t *obj)'),
+    swParamsCurrent: f('int snd_pcm_sw_params_current(snd_pcm_t *pcm, snd_pcm_sw_params_t *params)'),
+    swParamsSetStartThreshold: f('int snd_pcm_sw_params_set_start_threshold(snd_pcm_t *pcm, snd_pcm_sw_params_t *params, unsigned long val)'),
+    swParamsSetStopThreshold: f('int snd_pcm_sw_params_set_stop_threshold(snd_pcm_t *pcm, snd_pcm_sw_params_t *params, unsigned long val)'),
+    swParamsSetAvailMin: f('int snd_pcm_sw_params_set_avail_min(snd_pcm_t *pcm, snd_pcm_sw_params_t *params, unsigned long val)'),
+    swParamsSetTstampMode: f('int snd_pcm_sw_params_set_tstamp_mode(snd_pcm_t *pcm, snd_pcm_sw_params_t *params, int val)'),
+    swParamsSetTstampType: f('int snd_pcm_sw_params_set_tstamp_type(snd_pcm_t *pcm, snd_pcm_sw_params_t *params, int val)'),
+    swParamsGetBoundary: f('int snd_pcm_sw_params_get_boundary(const snd_pcm_sw_params_t *params, void *val)'),
+    swParamsGetStartThreshold: f('int snd_pcm_sw_params_get_start_threshold(const snd_pcm_sw_params_t *params, void *val)'),
+    swParamsGetAvailMin: f('int snd_pcm_sw_params_get_avail_min(const snd_pcm_sw_params_t *params, void *val)'),
+    swParams: f('int snd_pcm_sw_params(snd_pcm_t *pcm, snd_pcm_sw_params_t *params)'),
+
+    writei: f('long snd_pcm_writei(snd_pcm_t *pcm, const void *buffer, unsigned long size)'),
+    readi: f('long snd_pcm_readi(snd_pcm_t *pcm, void *buffer, unsigned long size)'),
+    avail: f('long snd_pcm_avail(snd_pcm_t *pcm)'),
+    availUpdate: f('long snd_pcm_avail_update(snd_pcm_t *pcm)'),
+    delay: f('int snd_pcm_delay(snd_pcm_t *pcm, void *delayp)'),
+    state: f('int snd_pcm_state(snd_pcm_t *pcm)'),
+    prepare: f('int snd_pcm_prepare(snd_pcm_t *pcm)'),
+    start: f('int snd_pcm_start(snd_pcm_t *pcm)'),
+    drop: f('int snd_pcm_drop(snd_pcm_t *pcm)'),
+    drain: f('int snd_pcm_drain(snd_pcm_t *pcm)'),
+    recover: f('int snd_pcm_recover(snd_pcm_t *pcm, int err, int silent)'),
+    wait: f('int snd_pcm_wait(snd_pcm_t *pcm, int timeout)'),
+    mmapBegin: f('int snd_pcm_mmap_begin(snd_pcm_t *pcm, void *areas, void *offset, void *frames)'),
+    mmapCommit: f('long snd_pcm_mmap_commit(snd_pcm_t *pcm, unsigned long offset, unsigned long frames)'),
+    pollDescriptorsCount: f('int snd_pcm_poll_descriptors_count(snd_pcm_t *pcm)'),
+    pollDescriptors: f('int snd_pcm_poll_descriptors(snd_pcm_t *pcm, void *pfds, unsigned int space)'),
+    pollDescriptorsRevents: f('int snd_pcm_poll_descriptors_revents(snd_pcm_t *pcm, void *pfds, unsigned int nfds, void *revents)'),
+
+    statusMalloc: f('int snd_pcm_status_malloc(_Out_ snd_pcm_status_t **ptr)'),
+    statusFree: f('void snd_pcm_status_free(snd_pcm_status_t *obj)'),
+    status: f('int snd_pcm_status(snd_pcm_t *pcm, snd_pcm_status_t *status)'),
+    statusGetState: f('int snd_pcm_status_get_state(const snd_pcm_status_t *obj)'),
+    statusGetTriggerHtstamp: f('void snd_pcm_status_get_trigger_htstamp(const snd_pcm_status_t *obj, void *ptr)'),
+    statusGetHtstamp: f('void snd_pcm_status_get_htstamp(const snd_pcm_status_t *obj, void *ptr)'),
+    statusGetAudioHtstamp: f('void snd_pcm_status_get_audio_htstamp(const snd_pcm_status_t *obj, void *ptr)'),
+    statusGetDelay: f('long snd_pcm_status_get_delay(const snd_pcm_status_t *obj)'),
+    statusGetAvail: f('unsigned long snd_pcm_status_get_avail(const snd_pcm_status_t *obj)'),
+    statusGetAvailMax: f('unsigned long snd_pcm_status_get_avail_max(const snd_pcm_status_t *obj)'),
+
+    ctlOpen: f('int snd_ctl_open(_Out_ snd_ctl_t **ctl, const char *name, int mode)'),
+    ctlClose: f('int snd_ctl_close(snd_ctl_t *ctl)'),
+    ctlCardInfoMalloc: f('int snd_ctl_card_info_malloc(_Out_ snd_ctl_card_info_t **ptr)'),
+    ctlCardInfoFree: f('void snd_ctl_card_info_free(snd_ctl_card_info_t *obj)'),
+    ctlCardInfo: f('int snd_ctl_card_info(snd_ctl_t *ctl, snd_ctl_card_info_t *info)'),
+    ctlCardInfoGetId: f('const char *snd_ctl_card_info_get_id(const snd_ctl_card_info_t *obj)'),
+    ctlCardInfoGetName: f('const char *snd_ctl_card_info_get_name(const snd_ctl_card_info_t *obj)'),
+    ctlCardInfoGetCard: f('int snd_ctl_card_info_get_card(const snd_ctl_card_info_t *obj)'),
+    ctlElemListMalloc: f('int snd_ctl_elem_list_malloc(_Out_ snd_ctl_elem_list_t **ptr)'),
+    ctlElemListFree: f('void snd_ctl_elem_list_free(snd_ctl_elem_list_t *obj)'),
+    ctlElemList: f('int snd_ctl_elem_list(snd_ctl_t *ctl, snd_ctl_elem_list_t *list)'),
+    ctlElemListAllocSpace: f('int snd_ctl_elem_list_alloc_space(snd_ctl_elem_list_t *obj, unsigned int entries)'),
+    ctlElemListFreeSpace: f('void snd_ctl_elem_list_free_space(snd_ctl_elem_list_t *obj)'),
+    ctlElemListGetUsed: f('unsigned int snd_ctl_elem_list_get_used(const snd_ctl_elem_list_t *obj)'),
+    ctlElemListGetCount: f('unsigned int snd_ctl_elem_list_get_count(const snd_ctl_elem_list_t *obj)'),
+    ctlElemListGetNumid: f('unsigned int snd_ctl_elem_list_get_numid(const snd_ctl_elem_list_t *obj, unsigned int idx)'),
+    ctlElemListGetInterface: f('int snd_ctl_elem_list_get_interface(const snd_ctl_elem_list_t *obj, unsigned int idx)'),
+    ctlElemListGetDevice: f('unsigned int snd_ctl_elem_list_get_device(const snd_ctl_elem_list_t *obj, unsigned int idx)'),
+    ctlElemListGetSubdevice: f('unsigned int snd_ctl_elem_list_get_subdevice(const snd_ctl_elem_list_t *obj, unsigned int idx)'),
+    ctlElemListGetName: f('const char *snd_ctl_elem_list_get_name(const snd_ctl_elem_list_t *obj, unsigned int idx)'),
+    ctlElemListGetIndex: f('unsigned int snd_ctl_elem_list_get_index(const snd_ctl_elem_list_t *obj, unsigned int idx)'),
+    ctlElemIfaceName: f('const char *snd_ctl_elem_iface_name(int iface)'),
+    ctlElemIdMalloc: f('int snd_ctl_elem_id_malloc(_Out_ snd_ctl_elem_id_t **ptr)'),
+    ctlElemIdFree: f('void snd_ctl_elem_id_free(snd_ctl_elem_id_t *obj)'),
+    ctlElemIdSetNumid: f('void snd_ctl_elem_id_set_numid(snd_ctl_elem_id_t *obj, unsigned int val)'),
+    ctlElemInfoMalloc: f('int snd_ctl_elem_info_malloc(_Out_ snd_ctl_elem_info_t **ptr)'),
+    ctlElemInfoFree: f('void snd_ctl_elem_info_free(snd_ctl_elem_info_t *obj)'),
+    ctlElemInfoSetNumid: f('void snd_ctl_elem_info_set_numid(snd_ctl_elem_info_t *obj, unsigned int val)'),
+    ctlElemInfo: f('int snd_ctl_elem_info(snd_ctl_t *ctl, snd_ctl_elem_info_t *info)'),
+    ctlElemInfoGetId: f('void snd_ctl_elem_info_get_id(const snd_ctl_elem_info_t *obj, snd_ctl_elem_id_t *ptr)'),
+    ctlElemInfoGetType: f('int snd_ctl_elem_info_get_type(const snd_ctl_elem_info_t *obj)'),
+    ctlElemInfoGetCount: f('unsigned int snd_ctl_elem_info_get_count(const snd_ctl_elem_info_t *obj)'),
+    ctlElemInfoGetMin: f('long snd_ctl_elem_info_get_min(const snd_ctl_elem_info_t *obj)'),
+    ctlElemInfoGetMax: f('long snd_ctl_elem_info_get_max(const snd_ctl_elem_info_t *obj)'),
+    ctlElemInfoGetStep: f('long snd_ctl_elem_info_get_step(const snd_ctl_elem_info_t *obj)'),
+    ctlElemInfoGetItems: f('unsigned int snd_ctl_elem_info_get_items(const snd_ctl_elem_info_t *obj)'),
+    ctlElemInfoSetItem: f('void snd_ctl_elem_info_set_item(snd_ctl_elem_info_t *obj, unsigned int val)'),
+    ctlElemInfoGetItemName: f('const char *snd_ctl_elem_info_get_item_name(const snd_ctl_elem_info_t *obj)'),
+    ctlElemInfoIsReadable: f('int snd_ctl_elem_info_is_readable(const snd_ctl_elem_info_t *obj)'),
+    ctlElemInfoIsWritable: f('int snd_ctl_elem_info_is_writable(const snd_ctl_elem_info_t *obj)'),
+    ctlElemValueMalloc: f('int snd_ctl_elem_value_malloc(_Out_ snd_ctl_elem_value_t **ptr)'),
+    ctlElemValueFree: f('void snd_ctl_elem_value_free(snd_ctl_elem_value_t *obj)'),
+    ctlElemValueSetNumid: f('void snd_ctl_elem_value_set_numid(snd_ctl_elem_value_t *obj, unsigned int val)'),
+    ctlElemRead: f('int snd_ctl_elem_read(snd_ctl_t *ctl, snd_ctl_elem_value_t *data)'),
+    ctlElemWrite: f('int snd_ctl_elem_write(snd_ctl_t *ctl, snd_ctl_elem_value_t *data)'),
+    ctlElemValueGetBoolean: f('int snd_ctl_elem_value_get_boolean(const snd_ctl_elem_value_t *obj, unsigned int idx)'),
+    ctlElemValueGetInteger: f('long snd_ctl_elem_value_get_integer(const snd_ctl_elem_value_t *obj, unsigned int idx)'),
+    ctlElemValueGetEnumerated: f('unsigned int snd_ctl_elem_value_get_enumerated(const snd_ctl_elem_value_t *obj, unsigned int idx)'),
+    ctlElemValueSetBoolean: f('void snd_ctl_elem_value_set_boolean(snd_ctl_elem_value_t *obj, unsigned int idx, long val)'),
+    ctlElemValueSetInteger: f('void snd_ctl_elem_value_set_integer(snd_ctl_elem_value_t *obj, unsigned int idx, long val)'),
+    ctlElemValueSetEnumerated: f('void snd_ctl_elem_value_set_enumerated(snd_ctl_elem_value_t *obj, unsigned int idx, unsigned int val)'),
+    ctlGetDbRange: f('int snd_ctl_get_dB_range(snd_ctl_t *ctl, const snd_ctl_elem_id_t *id, void *min, void *max)'),
+
+    mixerOpen: f('int snd_mixer_open(_Out_ snd_mixer_t **mixer, int mode)'),
+    mixerClose: f('int snd_mixer_close(snd_mixer_t *mixer)'),
+    mixerAttach: f('int snd_mixer_attach(snd_mixer_t *mixer, const char *name)'),
+    mixerSelemRegister: f('int snd_mixer_selem_register(snd_mixer_t *mixer, void *options, void *classp)'),
+    mixerLoad: f('int snd_mixer_load(snd_mixer_t *mixer)'),
+    mixerHandleEvents: f('int snd_mixer_handle_events(snd_mixer_t *mixer)'),
+    mixerFirstElem: f('snd_mixer_elem_t *snd_mixer_first_elem(snd_mixer_t *mixer)'),
+    mixerElemNext: f('snd_mixer_elem_t *snd_mixer_elem_next(snd_mixer_elem_t *elem)'),
+    selemGetName: f('const char *snd_mixer_selem_get_name(snd_mixer_elem_t *elem)'),
+    selemGetIndex: f('unsigned int snd_mixer_selem_get_index(snd_mixer_elem_t *elem)'),
+    selemIsActive: f('int snd_mixer_selem_is_active(snd_mixer_elem_t *elem)'),
+    selemHasPlaybackVolume: f('int snd_mixer_selem_has_playback_volume(snd_mixer_elem_t *elem)'),
+    selemHasCaptureVolume: f('int snd_mixer_selem_has_capture_volume(snd_mixer_elem_t *elem)'),
+    selemHasPlaybackSwitch: f('int snd_mixer_selem_has_playback_switch(snd_mixer_elem_t *elem)'),
+    selemHasCaptureSwitch: f('int snd_mixer_selem_has_capture_switch(snd_mixer_elem_t *elem)'),
+    selemHasCommonVolume: f('int snd_mixer_selem_has_common_volume(snd_mixer_elem_t *elem)'),
+    selemHasCommonSwitch: f('int snd_mixer_selem_has_common_switch(snd_mixer_elem_t *elem)'),
+    selemIsEnumerated: f('int snd_mixer_selem_is_enumerated(snd_mixer_elem_t *elem)'),
+    selemHasPlaybackChannel: f('int snd_mixer_selem_has_playback_channel(snd_mixer_elem_t *elem, int channel)'),
+    selemHasCaptureChannel: f('int snd_mixer_selem_has_capture_channel(snd_mixer_elem_t *elem, int channel)'),
+    selemGetPlaybackVolumeRange: f('int snd_mixer_selem_get_playback_volume_range(snd_mixer_elem_t *elem, void *min, void *max)'),
+    selemGetCaptureVolumeRange: f('int snd_mixer_selem_get_capture_volume_range(snd_mixer_elem_t *elem, void *min, void *max)'),
+    selemGetPlaybackDbRange: f('int snd_mixer_selem_get_playback_dB_range(snd_mixer_elem_t *elem, void *min, void *max)'),
+    selemGetCaptureDbRange: f('int snd_mixer_selem_get_capture_dB_range(snd_mixer_elem_t *elem, void *min, void *max)'),
+    selemGetPlaybackVolume: f('int snd_mixer_selem_get_playback_volume(snd_mixer_elem_t *elem, int channel, void *value)'),
+    selemGetCaptureVolume: f('int snd_mixer_selem_get_capture_volume(snd_mixer_elem_t *elem, int channel, void *value)'),
+    selemGetPlaybackDb: f('int snd_mixer_selem_get_playback_dB(snd_mixer_elem_t *elem, int channel, void *value)'),
+    selemGetCaptureDb: f('int snd_mixer_selem_get_capture_dB(snd_mixer_elem_t *elem, int channel, void *value)'),
+    selemSetPlaybackVolume: f('int snd_mixer_selem_set_playback_volume(snd_mixer_elem_t *elem, int channel, long value)'),
+    selemSetCaptureVolume: f('int snd_mixer_selem_set_capture_volume(snd_mixer_elem_t *elem, int channel, long value)'),
+    selemGetPlaybackSwitch: f('int snd_mixer_selem_get_playback_switch(snd_mixer_elem_t *elem, int channel, void *value)'),
+    selemGetCaptureSwitch: f('int snd_mixer_selem_get_capture_switch(snd_mixer_elem_t *elem, int channel, void *value)'),
+    selemSetPlaybackSwitch: f('int snd_mixer_selem_set_playback_switch(snd_mixer_elem_t *elem, int channel, int value)'),
+    selemSetCaptureSwitch: f('int snd_mixer_selem_set_capture_switch(snd_mixer_elem_t *elem, int channel, int value)'),
+    selemChannelName: f('const char *snd_mixer_selem_channel_name(int channel)'),
+    selemGetEnumItems: f('int snd_mixer_selem_get_enum_items(snd_mixer_elem_t *elem)'),
+    selemGetEnumItemName: f('int snd_mixer_selem_get_enum_item_name(snd_mixer_elem_t *elem, unsigned int idx, size_t maxlen, void *str)'),
+    selemGetEnumItem: f('int snd_mixer_selem_get_enum_item(snd_mixer_elem_t *elem, int channel, void *idxp)'),
+    selemSetEnumItem: f('int snd_mixer_selem_set_enum_item(snd_mixer_elem_t *elem, int channel, unsigned int idx)'),
+
+    memcpyFromAddress: libc.func('void memcpy(void *dst, uintptr_t src, size_t n)') as (...args: unknown[]) => unknown,
+    memcpyToAddress: libc.func('void memcpy(uintptr_t dst, const void *src, size_t n)') as (...args: unknown[]) => unknown,
+  };
+  cached = a as unknown as Asound;
+  return cached;
+}
+
+/** An alsa-lib call failed: `code` is the negative errno it returned, the message has snd_strerror's text. */
+export class AlsaError extends Error {
+  readonly errno: number;
+  constructor(
+    readonly op: string,
+    readonly code: number,
+    readonly target: string,
+  ) {
+    super(`${op}(${target}): ${asound().strerror(code)} (${code})`);
+    this.name = 'AlsaError';
+    this.errno = -code;
+  }
+}
+
+/** Returns `rc` when ≥ 0, throws AlsaError otherwise. */
+export function check(rc: number, op: string, target: string): number {
+  if (rc < 0) throw new AlsaError(op, rc, target);
+  return rc;
+}
+
+/**
+ * Little-endian scalar cells for out-parameters, read without BigInt (which would allocate).
+ * Values stay below 2^53: frame counts and user-space addresses do.
+ */
+export class NativeCell {
+  readonly bytes: Uint8Array;
+  private readonly view: DataView;
+  constructor(size = 8) {
+    this.bytes = new Uint8Array(Math.max(size, 8));
+    this.view = new DataView(this.bytes.buffer);
+  }
+  /** unsigned long / snd_pcm_uframes_t / pointer-sized unsigned. */
+  ulong(): number {
+    return LONG_BYTES === 8 ? this.view.getUint32(0, true) + this.view.getUint32(4, true) * 0x1_0000_0000 : this.view.getUint32(0, true);
+  }
+  /** long / snd_pcm_sframes_t. */
+  long(): number {
+    return LONG_BYTES === 8 ? this.view.getUint32(0, true) + this.view.getInt32(4, true) * 0x1_0000_0000 : this.view.getInt32(0, true);
+  }
+  pointer(): number {
+    return POINTER_BYTES === 8 ? this.view.getUint32(0, true) + this.view.getUint32(4, true) * 0x1_0000_0000 : this.view.getUint32(0, true);
+  }
+  int(): number {
+    return this.view.getInt32(0, true);
+  }
+  uint(): number {
+    return this.view.getUint32(0, true);
+  }
+  ushort(): number {
+    return this.view.getUint16(0, true);
+  }
+  setUlong(v: number): void {
+    if (LONG_BYTES === 8) {
+      this.view.setUint32(0, v % 0x1_0000_0000, true);
+      this.view.setUint32(4, Math.floor(v / 0x1_0000_0000), true);
+    } else {
+      this.view.setUint32(0, v, true);
+    }
+  }
+  setInt(v: number): void {
+    this.view.setInt32(0, v, true);
+  }
+  /** struct timespec as float64 ns. */
+  timespecNs(): number {
+    const sec = LONG_BYTES === 8 ? this.view.getUint32(0, true) + this.view.getInt32(4, true) * 0x1_0000_0000 : this.view.getInt32(0, true);
+    const nsec = this.view.getInt32(LONG_BYTES, true);
+    return sec * 1e9 + nsec;
+  }
+}

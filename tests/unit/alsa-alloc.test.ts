@@ -1,0 +1,16 @@
+/** The audio path of the libasound backend allocates nothing per call (measured in a child with --expose-gc). */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+describe('alsa audio path allocation', () => {
+  it('write/read/avail/delay/status/waitSync allocate no heap per call, RW and mmap', function () {
+    this.timeout(60000);
+    const child = fileURLToPath(new URL('./alsa-alloc-child.ts', import.meta.url));
+    const out = execFileSync(process.execPath, ['--expose-gc', '--max-semi-space-size=64', '--import', 'tsx', child], { encoding: 'utf8' });
+    const perCall = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+    // Any real allocation is at least 16 bytes; below 2 bytes a call is JIT and bookkeeping noise.
+    for (const [op, bytes] of Object.entries(perCall)) assert.ok(bytes < 2, `${op}: ${bytes} bytes a call`);
+    assert.equal(Object.keys(perCall).length, 12);
+  });
+});
