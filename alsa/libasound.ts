@@ -279,23 +279,36 @@ export interface Asound {
 
 let cached: Asound | undefined;
 
+/**
+ * Declares an opaque type once per thread. koffi's type names are per thread (per Node
+ * environment), not per module instance: a second instance of this module in the same thread
+ * (e.g. one loaded under another URL) must reuse the names instead of failing as duplicates.
+ */
+function opaque(name: string): void {
+  try {
+    koffi.type(name);
+  } catch {
+    koffi.opaque(name);
+  }
+}
+
 /** Loads libasound.so.2 on first use (simulated boards never do). */
 export function asound(): Asound {
   if (cached) return cached;
   const lib = koffi.load('libasound.so.2');
   const libc = koffi.load('libc.so.6');
-  koffi.opaque('snd_pcm_t');
-  koffi.opaque('snd_pcm_hw_params_t');
-  koffi.opaque('snd_pcm_sw_params_t');
-  koffi.opaque('snd_pcm_status_t');
-  koffi.opaque('snd_ctl_t');
-  koffi.opaque('snd_ctl_card_info_t');
-  koffi.opaque('snd_ctl_elem_list_t');
-  koffi.opaque('snd_ctl_elem_id_t');
-  koffi.opaque('snd_ctl_elem_info_t');
-  koffi.opaque('snd_ctl_elem_value_t');
-  koffi.opaque('snd_mixer_t');
-  koffi.opaque('snd_mixer_elem_t');
+  opaque('snd_pcm_t');
+  opaque('snd_pcm_hw_params_t');
+  opaque('snd_pcm_sw_params_t');
+  opaque('snd_pcm_status_t');
+  opaque('snd_ctl_t');
+  opaque('snd_ctl_card_info_t');
+  opaque('snd_ctl_elem_list_t');
+  opaque('snd_ctl_elem_id_t');
+  opaque('snd_ctl_elem_info_t');
+  opaque('snd_ctl_elem_value_t');
+  opaque('snd_mixer_t');
+  opaque('snd_mixer_elem_t');
   const f = (proto: string) => lib.func(proto) as (...args: unknown[]) => unknown;
 
   // Prototypes as in alsa/pcm.h, alsa/control.h, alsa/mixer.h; `void *` where a preallocated cell is passed.

@@ -6,26 +6,16 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { Sgtl5000Driver } from '../../codecs/sgtl5000/driver.ts';
 import { Sgtl5000Model } from '../../codecs/sgtl5000/model.ts';
-import { type HarnessEvent, indexOf, isGpio, isWrite, LoggingDevice, makeHarness } from '../fixtures/codecs/harness.ts';
+import { indexOf, isGpio, isWrite, LoggingDevice, makeHarness } from '../fixtures/codecs/harness.ts';
 
 const ADDR = 0x0a;
 const DAC = 'Digital Playback Volume';
 const HP = 'Headphone Playback Volume';
 
-/** The harness's logging wrapper, also passing on whether the chip acknowledges its address (its MCLK). */
-class AckingLoggingDevice extends LoggingDevice {
-  constructor(private readonly model: Sgtl5000Model, log: HarnessEvent[]) {
-    super(model, log);
-  }
-  acknowledges(): boolean {
-    return this.model.acknowledges();
-  }
-}
-
 function setup(opts: { roles?: string[]; options?: Record<string, unknown>; mclkRunning?: boolean; model?: Sgtl5000Model } = {}) {
   const model = opts.model ?? new Sgtl5000Model({ mclkRunning: opts.mclkRunning });
   const h = makeHarness({ addr: ADDR, model, roles: opts.roles, options: opts.options });
-  h.bus.attach(ADDR, new AckingLoggingDevice(model, h.log));
+  h.bus.attach(ADDR, new LoggingDevice(model, h.log)); // passes on the model's acknowledge (its MCLK)
   return { ...h, model, driver: new Sgtl5000Driver(h.ctx) };
 }
 
