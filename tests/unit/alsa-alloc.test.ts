@@ -9,8 +9,9 @@ describe('alsa audio path allocation', () => {
     const child = fileURLToPath(new URL('./alsa-alloc-child.ts', import.meta.url));
     const out = execFileSync(process.execPath, ['--expose-gc', '--max-semi-space-size=64', '--import', 'tsx', child], { encoding: 'utf8' });
     const perCall = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
-    // Any real allocation is at least 16 bytes; below 2 bytes a call is JIT and bookkeeping noise.
-    for (const [op, bytes] of Object.entries(perCall)) assert.ok(bytes < 2, `${op}: ${bytes} bytes a call`);
+    // Any real allocation is at least 16 bytes, so one every fourth call would still show as 4 bytes
+    // a call; below that is JIT and bookkeeping noise (up to 2.3 bytes seen on a loaded machine).
+    for (const [op, bytes] of Object.entries(perCall)) assert.ok(bytes < 4, `${op}: ${bytes} bytes a call`);
     assert.equal(Object.keys(perCall).length, 12);
   });
 });
