@@ -13,16 +13,20 @@
  * (registers start at 0x00, a stand-in), the auto-increment rule (multi-byte accesses step the
  * register number here, a stand-in).
  */
-import type { SimI2cDevice } from '../../src/hal/sim/i2c-device.ts';
+import { PointerRegisterDevice } from '../../src/hal/sim/i2c-device.ts';
 
 const FIRST = 0x01, LAST = 0x08;
 const VOLA = 0x04, VOLB = 0x05;
 
 export type Cs4271Channel = { muted: boolean; db: number };
 
-export class Cs4271Model implements SimI2cDevice {
+export class Cs4271Model extends PointerRegisterDevice {
   readonly regs = new Uint8Array(LAST + 1);
-  private pointer = FIRST;
+
+  constructor() {
+    super();
+    this.pointer = FIRST;
+  }
   outsideMap = 0;
   /** Every accepted write as (register, value): for tests. */
   readonly writes: { reg: number; value: number }[] = [];
@@ -47,25 +51,14 @@ export class Cs4271Model implements SimI2cDevice {
     return ok;
   }
 
-  write(data: Uint8Array): void {
-    if (data.length === 0) return;
-    this.pointer = data[0]!;
-    for (let i = 1; i < data.length; i++) {
-      if (this.inMap(this.pointer)) {
-        this.regs[this.pointer] = data[i]!;
-        this.writes.push({ reg: this.pointer, value: data[i]! });
-        if (this.pointer === VOLA || this.pointer === VOLB) this.timeline.push(this.volume());
-      }
-      this.pointer = (this.pointer + 1) & 0xff;
-    }
+  protected store(reg: number, value: number): void {
+    if (!this.inMap(reg)) return;
+    this.regs[reg] = value;
+    this.writes.push({ reg, value });
+    if (reg === VOLA || reg === VOLB) this.timeline.push(this.volume());
   }
 
-  read(length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) {
-      out[i] = this.inMap(this.pointer) ? this.regs[this.pointer]! : 0x00;
-      this.pointer = (this.pointer + 1) & 0xff;
-    }
-    return out;
+  protected load(reg: number): number {
+    return this.inMap(reg) ? this.regs[reg]! : 0x00;
   }
 }

@@ -15,7 +15,7 @@
  * starts at 0x00 here, a stand-in; tests never depend on it. Multi-byte accesses auto-increment
  * the pointer (a stand-in too: the chip's auto-increment rule is not among the facts).
  */
-import type { SimI2cDevice } from '../../src/hal/sim/i2c-device.ts';
+import { PointerRegisterDevice } from '../../src/hal/sim/i2c-device.ts';
 
 const PAGE_SELECT = 0;
 const PAGES = [0, 1, 44];
@@ -30,10 +30,9 @@ export interface Pcm5122ModelOptions {
   stuckAnalogMute?: boolean;
 }
 
-export class Pcm5122Model implements SimI2cDevice {
+export class Pcm5122Model extends PointerRegisterDevice {
   readonly pages = new Map<number, Uint8Array>();
   page = 0;
-  private pointer = 0;
   /** Bits [1:0] of reg 108 as the chip reports them now. */
   private analogActive = 0;
   /** Reads left before reg 108 follows the target; undefined when no ramp is under way. */
@@ -44,6 +43,7 @@ export class Pcm5122Model implements SimI2cDevice {
   readonly writes: { page: number; reg: number; value: number }[] = [];
 
   constructor(opts: Pcm5122ModelOptions = {}) {
+    super();
     this.settleReads = opts.settleReads ?? 3;
     this.stuck = opts.stuckAnalogMute ?? false;
     this.reset();
@@ -76,16 +76,7 @@ export class Pcm5122Model implements SimI2cDevice {
     this.ramp = undefined; // a new request restarts the ramp
   }
 
-  write(data: Uint8Array): void {
-    if (data.length === 0) return;
-    this.pointer = data[0]!;
-    for (let i = 1; i < data.length; i++) {
-      this.store(this.pointer, data[i]!);
-      this.pointer = (this.pointer + 1) & 0xff;
-    }
-  }
-
-  private store(reg: number, value: number): void {
+  protected store(reg: number, value: number): void {
     if (reg === PAGE_SELECT) {
       if (PAGES.includes(value)) this.page = value;
       this.writes.push({ page: this.page, reg, value });
@@ -97,16 +88,7 @@ export class Pcm5122Model implements SimI2cDevice {
     this.afterWrite();
   }
 
-  read(length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) {
-      out[i] = this.load(this.pointer);
-      this.pointer = (this.pointer + 1) & 0xff;
-    }
-    return out;
-  }
-
-  private load(reg: number): number {
+  protected load(reg: number): number {
     if (reg === PAGE_SELECT) return this.page;
     if (this.page === 0 && reg === REG_ANALOG_MUTE_DET) {
       if (!this.stuck && this.analogActive !== this.target()) {

@@ -9,13 +9,13 @@
  *   0x05 RATE      sample rate / 1000, rounded (reset 48)
  * Register pointer auto-increments.
  */
-import type { SimI2cDevice } from '../../src/hal/sim/i2c-device.ts';
+import { PointerRegisterDevice } from '../../src/hal/sim/i2c-device.ts';
 
-export class SimCodecModel implements SimI2cDevice {
+export class SimCodecModel extends PointerRegisterDevice {
   readonly regs = new Uint8Array(8);
-  private pointer = 0;
 
   constructor() {
+    super(0x07);
     this.reset();
   }
 
@@ -23,21 +23,11 @@ export class SimCodecModel implements SimI2cDevice {
     this.regs.set([0x5a, 0xff, 0xff, 0x00, 0x00, 48, 0, 0]);
   }
 
-  write(data: Uint8Array): void {
-    if (data.length === 0) return;
-    this.pointer = data[0]! & 0x07;
-    for (let i = 1; i < data.length; i++) {
-      if (this.pointer !== 0x00) this.regs[this.pointer] = data[i]!; // CHIP_ID is read-only
-      this.pointer = (this.pointer + 1) & 0x07;
-    }
+  protected store(reg: number, value: number): void {
+    if (reg !== 0x00) this.regs[reg] = value; // CHIP_ID is read-only
   }
 
-  read(length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) {
-      out[i] = this.regs[this.pointer]!;
-      this.pointer = (this.pointer + 1) & 0x07;
-    }
-    return out;
+  protected load(reg: number): number {
+    return this.regs[reg]!;
   }
 }

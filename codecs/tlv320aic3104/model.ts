@@ -15,7 +15,7 @@
  * a stand-in tests never depend on), the power and reset bits, the headset detect's layout.
  * Multi-byte accesses auto-increment the pointer (a stand-in as well).
  */
-import type { SimI2cDevice } from '../../src/hal/sim/i2c-device.ts';
+import { PointerRegisterDevice } from '../../src/hal/sim/i2c-device.ts';
 
 const PAGE_SELECT = 0;
 const PAGES = [0, 1];
@@ -24,16 +24,16 @@ const STANDIN_RESET = 0x00;
 
 export type DacChannelState = { muted: boolean; db: number };
 
-export class Tlv320aic3104Model implements SimI2cDevice {
+export class Tlv320aic3104Model extends PointerRegisterDevice {
   readonly pages = new Map<number, Uint8Array>();
   page = 0;
-  private pointer = 0;
   /** Every accepted write as (page, reg, value): for tests. */
   readonly writes: { page: number; reg: number; value: number }[] = [];
   /** The DAC state after every write that changed it. */
   readonly timeline: { left: DacChannelState; right: DacChannelState }[] = [];
 
   constructor() {
+    super();
     for (const p of PAGES) this.pages.set(p, new Uint8Array(256).fill(STANDIN_RESET));
   }
 
@@ -68,16 +68,7 @@ export class Tlv320aic3104Model implements SimI2cDevice {
     return { left: (p0[R_PGA_L]! & 0x7f) * 0.5, right: (p0[R_PGA_R]! & 0x7f) * 0.5 };
   }
 
-  write(data: Uint8Array): void {
-    if (data.length === 0) return;
-    this.pointer = data[0]!;
-    for (let i = 1; i < data.length; i++) {
-      this.store(this.pointer, data[i]!);
-      this.pointer = (this.pointer + 1) & 0xff;
-    }
-  }
-
-  private store(reg: number, value: number): void {
+  protected store(reg: number, value: number): void {
     if (reg === PAGE_SELECT) {
       if (PAGES.includes(value)) this.page = value;
       this.writes.push({ page: this.page, reg, value });
@@ -88,12 +79,7 @@ export class Tlv320aic3104Model implements SimI2cDevice {
     if (this.page === 0 && (reg === R_DAC_L || reg === R_DAC_R)) this.timeline.push(this.dac());
   }
 
-  read(length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) {
-      out[i] = this.pointer === PAGE_SELECT ? this.page : this.pages.get(this.page)![this.pointer]!;
-      this.pointer = (this.pointer + 1) & 0xff;
-    }
-    return out;
+  protected load(reg: number): number {
+    return reg === PAGE_SELECT ? this.page : this.pages.get(this.page)![reg]!;
   }
 }

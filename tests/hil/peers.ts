@@ -136,3 +136,18 @@ export function gpioPeerFor(env: HilEnv): GpioPeer | undefined {
 export function parseI2cget(out: string): number[] {
   return out.trim().split(/\s+/).map((t) => Number.parseInt(t, 16));
 }
+
+/** Parses `i2cdump -y BUS ADDR b` output into 256 values (undefined for XX). */
+export function parseI2cdump(out: string): (number | undefined)[] {
+  const regs: (number | undefined)[] = new Array(256).fill(undefined);
+  let rows = 0;
+  for (const line of out.split('\n')) {
+    const m = /^([0-9a-f]{2}):((?:\s+(?:[0-9a-f]{2}|XX)){16})/i.exec(line.trim());
+    if (!m) continue;
+    rows++;
+    const base = parseInt(m[1]!, 16);
+    m[2]!.trim().split(/\s+/).forEach((b, i) => { regs[base + i] = b === 'XX' ? undefined : parseInt(b, 16); });
+  }
+  if (rows !== 16) throw new Error(`i2cdump output has ${rows} rows, expected 16:\n${out}`);
+  return regs;
+}

@@ -12,26 +12,11 @@ import type { CodecContext } from '../../../src/codec/types.ts';
 import { monotonicClock } from '../../../src/hal/linux/clock.ts';
 import { LinuxI2cBus } from '../../../src/hal/linux/i2c.ts';
 import { hilEnv } from '../env.ts';
-import { run } from '../peers.ts';
+import { parseI2cdump, run } from '../peers.ts';
 
 const ADDR = 0x4d;
 const env = hilEnv();
 const i2c = env.i2c;
-
-/** Parses `i2cdump -y BUS ADDR b` output into 256 values (undefined for XX). */
-export function parseI2cdump(out: string): (number | undefined)[] {
-  const regs: (number | undefined)[] = new Array(256).fill(undefined);
-  let rows = 0;
-  for (const line of out.split('\n')) {
-    const m = /^([0-9a-f]{2}):((?:\s+(?:[0-9a-f]{2}|XX)){16})/i.exec(line.trim());
-    if (!m) continue;
-    rows++;
-    const base = parseInt(m[1]!, 16);
-    m[2]!.trim().split(/\s+/).forEach((b, i) => { regs[base + i] = b === 'XX' ? undefined : parseInt(b, 16); });
-  }
-  if (rows !== 16) throw new Error(`i2cdump output has ${rows} rows, expected 16:\n${out}`);
-  return regs;
-}
 
 describe('PCM5122 driver on i2c-stub (guest)', function () {
   let bus: LinuxI2cBus;

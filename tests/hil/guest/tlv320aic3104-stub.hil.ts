@@ -12,33 +12,18 @@ import type { CodecContext } from '../../../src/codec/types.ts';
 import { monotonicClock } from '../../../src/hal/linux/clock.ts';
 import { LinuxI2cBus } from '../../../src/hal/linux/i2c.ts';
 import { hilEnv } from '../env.ts';
-import { run } from '../peers.ts';
+import { parseI2cdump, run } from '../peers.ts';
 
 const env = hilEnv();
 const i2c = env.i2c;
 const DAC = 'Digital Playback Volume';
-
-/** `i2cdump -y BUS ADDR b` output as 256 values (undefined for XX). */
-function parseDump(out: string): (number | undefined)[] {
-  const regs: (number | undefined)[] = new Array(256).fill(undefined);
-  let rows = 0;
-  for (const line of out.split('\n')) {
-    const m = /^([0-9a-f]{2}):((?:\s+(?:[0-9a-f]{2}|XX)){16})/i.exec(line.trim());
-    if (!m) continue;
-    rows++;
-    const base = parseInt(m[1]!, 16);
-    m[2]!.trim().split(/\s+/).forEach((b, i) => { regs[base + i] = b === 'XX' ? undefined : parseInt(b, 16); });
-  }
-  if (rows !== 16) throw new Error(`i2cdump output has ${rows} rows, expected 16:\n${out}`);
-  return regs;
-}
 
 describe('TLV320AIC3104 driver on i2c-stub (guest)', function () {
   let bus: LinuxI2cBus;
   const addr = () => i2c!.tlv320aic3104Addr!;
   const hexAddr = () => `0x${addr().toString(16)}`;
   const set = (reg: number, value: number) => run('i2cset', ['-y', String(i2c!.bus), hexAddr(), `0x${reg.toString(16)}`, `0x${value.toString(16)}`]);
-  const dump = async () => parseDump(await run('i2cdump', ['-y', String(i2c!.bus), hexAddr(), 'b']));
+  const dump = async () => parseI2cdump(await run('i2cdump', ['-y', String(i2c!.bus), hexAddr(), 'b']));
   /** Page 1 seen by the peer, then back to page 0. */
   const dumpPage1 = async () => {
     await set(0x00, 0x01);
