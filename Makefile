@@ -12,11 +12,11 @@ node_modules/.installed: package.json package-lock.json
 
 setup: node_modules/.installed
 
-# The main job on the simulated board: no hardware needed.
+# The main job on the simulated board (no hardware): the stream service with a client playing a tone
+# through it, a gain change, the simulated headphone jack inserted, the notifications and the
+# latency breakdown, then stop.
 demo: setup
-	./bin/sbc-audio.js boards
-	./bin/sbc-audio.js info --board sim
-	./bin/sbc-audio.js tone --board sim --freq 1000 --seconds 2 --level -6
+	node --import tsx scripts/demo.ts
 
 # The fast inner loop: unit and HAL contract tests on the simulated backends and the ALSA null device.
 test-unit: setup

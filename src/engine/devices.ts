@@ -21,6 +21,11 @@ export interface ResolvedDevice extends DeviceInfo {
   board?: string;
   /** Sim devices: the clock the worker's simulated PCM runs on (see docs/engine.md). */
   simClock?: 'virtual' | 'monotonic';
+  /**
+   * Sim devices on a virtual clock: run on the starter's timeline in lock-step
+   * (src/engine/linked-clock.ts) instead of a virtual clock of the worker's own.
+   */
+  clockLink?: SharedArrayBuffer;
 }
 
 /** The devices of a board, in the order its streams are listed. */
@@ -123,7 +128,9 @@ export interface BackendBuild {
 export async function buildBackend(device: ResolvedDevice, recordFrames = 0): Promise<BackendBuild> {
   if (device.backend === 'sim') {
     const { SimPcmBackend, VirtualClock } = await import('../hal/sim/index.ts');
-    const clock: Clock = device.simClock === 'virtual'
+    const clock: Clock = device.clockLink
+      ? new (await import('./linked-clock.ts')).LinkedClock(device.clockLink)
+      : device.simClock === 'virtual'
       ? new VirtualClock(1e9, true)
       : new (await import('../hal/linux/clock.ts')).MonotonicClock();
     return { backend: new SimPcmBackend(clock, { maxRecordFrames: recordFrames }), clock };

@@ -188,7 +188,7 @@ export class EngineDevice extends EventEmitter {
     if (this.running) throw new EngineError('state', `${this.name}: cannot negotiate while running`);
     const c = { ...this.defaultConfig(), ...req } as Required<EngineConfig>;
     validate(c, this.info);
-    const probe = await buildBackend({ ...this.info, simClock: 'virtual' });
+    const probe = await buildBackend({ ...this.info, simClock: 'virtual', clockLink: undefined });
     let period = c.bufferFrames;
     const pcmFormat: { input?: string; output?: string } = {};
     const tryOpen = async (direction: 'playback' | 'capture', device: string, channels: number): Promise<SampleFormat> => {

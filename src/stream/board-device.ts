@@ -107,6 +107,7 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
       : FIXED_CAPS;
     const info: StreamDeviceInfo = {
       direction: stream.direction,
+      purpose: stream.purpose,
       endpointName: endpointName(board.name, stream.id),
       uniqueId: streamUniqueId(board.name, stream.id),
       manufacturer: board.manufacturer,

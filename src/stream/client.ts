@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { SharedMapping } from '../ringbuffer/shm.ts';
 import { FrameReader, frameBytes } from './transport.ts';
 import {
   CMD, type FormatRangeWire, type GainStateWire, PLUG_REQ_FLAG, PLUG_STATE_FLAG, SET_GAIN_FLAG, STATUS, STRING_ID,
@@ -304,6 +305,12 @@ export class StreamClient extends Channel {
     return g;
   }
 
+  /** Extension: the stream's purpose from the board file (R-EXT-4). */
+  async getPurpose(): Promise<{ result: number; purpose: number; name: string }> {
+    const [m] = (await this.call(CMD.EXT_GET_PURPOSE, (t) => encodeEmptyRequest(t, CMD.EXT_GET_PURPOSE))) as Msg<typeof CMD.EXT_GET_PURPOSE>[];
+    return { result: m!.result, purpose: m!.purpose, name: m!.name };
+  }
+
   /** Extension: this channel never owns the stream (R-EXT-3). */
   async observe(): Promise<number> {
     const [m] = (await this.call(CMD.EXT_OBSERVE, (t) => encodeEmptyRequest(t, CMD.EXT_OBSERVE))) as Msg<typeof CMD.EXT_OBSERVE>[];
@@ -316,13 +323,49 @@ function okText(r: { result: number; text: string }, what: string): string {
   return r.text;
 }
 
-/** A ring-buffer channel. Part 1's service answers its commands NOT_SUPPORTED. Events: 'position'. */
+export interface PositionInfo {
+  monotonicTimeNs: number;
+  ringBufferPos: number;
+}
+
+export interface RbErrorInfo {
+  monotonicTimeNs: number;
+  status: number;
+  /** RB_ERROR_KIND: 1 underrun, 2 overrun, 3 bus failure. */
+  kind: number;
+  count: number;
+  total: number;
+}
+
+export interface RbClockInfo {
+  monotonicTimeNs: number;
+  ratePpb: number;
+  windowFrames: number;
+  measuredFps: number;
+}
+
+/**
+ * A ring-buffer channel. Events: 'position' (PositionInfo), and with `enableExtNotifications()`
+ * 'rb-error' (RbErrorInfo) and 'clock' (RbClockInfo).
+ */
 export class RingBufferClient extends Channel {
   constructor(socket: net.Socket, endpoint: string, timeoutMs: number) {
     super(socket, endpoint, timeoutMs);
     this.on('notification', (m: ServiceMessage) => {
-      if (m.cmd === CMD.RB_POSITION_NOTIFY) this.emit('position', { monotonicTimeNs: Number(m.monotonicTimeNs), ringBufferPos: m.ringBufferPos });
+      if (m.cmd === CMD.RB_POSITION_NOTIFY) this.emit('position', { monotonicTimeNs: Number(m.monotonicTimeNs), ringBufferPos: m.ringBufferPos } satisfies PositionInfo);
+      else if (m.cmd === CMD.EXT_RB_ERROR) {
+        this.emit('rb-error', { monotonicTimeNs: Number(m.monotonicTimeNs), status: m.status, kind: m.kind, count: m.count, total: m.total } satisfies RbErrorInfo);
+      } else if (m.cmd === CMD.EXT_RB_CLOCK) {
+        this.emit('clock', { monotonicTimeNs: Number(m.monotonicTimeNs), ratePpb: m.ratePpb, windowFrames: m.windowFrames, measuredFps: m.measuredFps } satisfies RbClockInfo);
+      }
     });
+  }
+
+  /** Extension: error and clock-recovery notifications on this channel (R-EXT-5, R-EXT-6). */
+  async extNotifications(enable: boolean): Promise<number> {
+    const flags = enable ? PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS : PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS;
+    const [m] = (await this.call(CMD.EXT_RB_NOTIFY, (t) => encodeU32Request(t, CMD.EXT_RB_NOTIFY, flags))) as Msg<typeof CMD.EXT_RB_NOTIFY>[];
+    return m!.result;
   }
 
   async getFifoDepth(): Promise<{ result: number; fifoDepth: number }> {
@@ -343,5 +386,55 @@ export class RingBufferClient extends Channel {
   async stop(): Promise<{ result: number }> {
     const [m] = (await this.call(CMD.RB_STOP, (t) => encodeEmptyRequest(t, CMD.RB_STOP))) as Msg<typeof CMD.RB_STOP>[];
     return { result: m!.result };
+  }
+}
+
+/**
+ * A client's mapping of the shared buffer a GET_BUFFER answered with: audio frames only, byte 0
+ * is frame 0 (R-RB-7). `bytes` is a Uint8Array over the mapping; close() unmaps it.
+ */
+export class MappedRingBuffer {
+  private constructor(private readonly mapping: SharedMapping, readonly bytes: Uint8Array, readonly frames: number, readonly frameBytes: number) {}
+
+  static open(bufferPath: string, frames: number, frameBytes: number): MappedRingBuffer {
+    if (!bufferPath.startsWith('/dev/shm/')) throw new StreamClientError(`shared buffer ${bufferPath} is not under /dev/shm`);
+    const m = SharedMapping.open(bufferPath.slice('/dev/shm'.length));
+    if (m.length !== frames * frameBytes) {
+      m.close();
+      throw new StreamClientError(`shared buffer ${bufferPath} is ${m.length} bytes, expected ${frames} frames × ${frameBytes} bytes`);
+    }
+    return new MappedRingBuffer(m, new Uint8Array(m.buffer), frames, frameBytes);
+  }
+
+  /** Copies frames into the ring at frame position `at` (wrapping). */
+  write(at: number, src: Uint8Array): void {
+    const size = this.bytes.length;
+    let o = (at % this.frames) * this.frameBytes;
+    let i = 0;
+    while (i < src.length) {
+      const n = Math.min(src.length - i, size - o);
+      this.bytes.set(src.subarray(i, i + n), o);
+      i += n;
+      o = (o + n) % size;
+    }
+  }
+
+  /** Copies `frames` frames out of the ring from frame position `at` (wrapping) into a new array. */
+  read(at: number, frames: number): Uint8Array {
+    const out = new Uint8Array(frames * this.frameBytes);
+    const size = this.bytes.length;
+    let o = (at % this.frames) * this.frameBytes;
+    let i = 0;
+    while (i < out.length) {
+      const n = Math.min(out.length - i, size - o);
+      out.set(this.bytes.subarray(o, o + n), i);
+      i += n;
+      o = (o + n) % size;
+    }
+    return out;
+  }
+
+  close(): void {
+    this.mapping.close();
   }
 }

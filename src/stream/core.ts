@@ -13,10 +13,10 @@ import {
   statusForError,
 } from './device.ts';
 import {
-  CMD, FORMATS_PER_RESPONSE, PLUG_REQ_FLAG, PLUG_STATE_FLAG, RB_TOKEN_BYTES, type RingBufferRequest, SET_GAIN_FLAG, STATUS,
+  CMD, FORMATS_PER_RESPONSE, PLUG_REQ_FLAG, PLUG_STATE_FLAG, PURPOSE, RB_ERROR_KIND, RB_TOKEN_BYTES, type RingBufferRequest, SET_GAIN_FLAG, STATUS,
   STRING_ID, type StreamRequest, type Violation, decodeRingBufferRequest, decodeStreamRequest, describeViolation,
   encodeGainState, encodeGetFormatsResponse, encodeGetStringResponse, encodeI32Response, encodePlugState, encodePositionNotify,
-  encodeResultU32Response, encodeResultU64Response, encodeSetFormatResponse, encodeSetGainResponse, encodeUniqueIdResponse,
+  encodePurposeResponse, encodeRbClock, encodeRbError, encodeResultU32Response, encodeResultU64Response, encodeSetFormatResponse, encodeSetGainResponse, encodeUniqueIdResponse,
   rangeAccepts,
 } from './wire.ts';
 
@@ -59,9 +59,13 @@ export class Connection {
   observer = false;
   plugNotify = false;
   gainNotify = false;
+  /** Ring-buffer channel: EXT_RB_NOTIFY is on (error and clock notifications). */
+  rbNotify = false;
   /** Stream channel: the ring-buffer channel it opened. Ring-buffer channel: its stream channel. */
   peer: Connection | undefined;
   engine: RingBufferEngine | undefined;
+  /** Ring-buffer channel: the format's frame rate. */
+  fps = 0;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(readonly core: StreamCore, readonly sink: ChannelSink, readonly label: string) {}
@@ -220,8 +224,17 @@ export class StreamCore {
     c.peer = p.owner;
     p.owner.peer = c;
     const create = this.opts.createRingBuffer ?? this.device.createRingBuffer.bind(this.device);
+    const nominal = p.fmt.fps;
+    c.fps = nominal;
     c.engine = create(p.fmt, {
       positionNotify: (t, pos) => c.send(encodePositionNotify(nsToBigInt(t), pos)),
+      error: (t, kind, status, count, total) => {
+        // R-EXT-5: a bus failure is always told (the client's audio stopped); xruns only when asked.
+        if (c.rbNotify || kind === RB_ERROR_KIND.BUS_FAILURE) c.send(encodeRbError(nsToBigInt(t), status, kind, count >>> 0, total >>> 0));
+      },
+      clock: (t, fps, window) => {
+        if (c.rbNotify) c.send(encodeRbClock(nsToBigInt(t), ratePpb(fps, nominal), window >>> 0, fps));
+      },
     });
   }
 
@@ -291,6 +304,12 @@ export class StreamCore {
         else if (enable) c.gainNotify = true;
         const s = await this.device.getGain();
         reply(encodeGainState(r.txid, CMD.EXT_GAIN_NOTIFY, this.gainWire(s)));
+        return;
+      }
+      case CMD.EXT_GET_PURPOSE: {
+        const name = this.device.info.purpose;
+        const code = name !== undefined ? (PURPOSE as Record<string, number>)[name] : undefined;
+        reply(encodePurposeResponse(r.txid, code === undefined ? STATUS.NOT_SUPPORTED : STATUS.OK, code ?? 0, code === undefined ? '' : name!));
         return;
       }
       case CMD.EXT_OBSERVE:
@@ -363,7 +382,7 @@ export class StreamCore {
   // ---- ring-buffer channel (part 1: validated, then answered by the engine seam) ----
 
   private async handleRingBuffer(c: Connection, r: RingBufferRequest): Promise<void> {
-    const engine = c.engine ?? new NotSupportedRingBuffer();
+    const engine: RingBufferEngine = c.engine ?? new NotSupportedRingBuffer();
     switch (r.cmd) {
       case CMD.RB_GET_FIFO_DEPTH: {
         const a = await engine.getFifoDepth();
@@ -386,10 +405,26 @@ export class StreamCore {
         c.send(encodeI32Response(r.txid, CMD.RB_STOP, a.result));
         return;
       }
+      case CMD.EXT_RB_NOTIFY: {
+        const enable = (r.flags & PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS) !== 0;
+        const disable = (r.flags & PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS) !== 0;
+        if (disable) c.rbNotify = false;
+        else if (enable) c.rbNotify = true;
+        if (!r.noAck) c.send(encodeI32Response(r.txid, CMD.EXT_RB_NOTIFY, STATUS.OK));
+        // R-EXT-6: the last clock measurement right away, so a client need not wait a second.
+        const last = c.rbNotify ? engine.lastClock?.() : undefined;
+        if (last) c.send(encodeRbClock(nsToBigInt(last.monotonicTimeNs), ratePpb(last.measuredFps, this.formatOf(c)), last.windowFrames >>> 0, last.measuredFps));
+        return;
+      }
     }
   }
 
   // ---- helpers ----
+
+  /** The nominal rate of a ring-buffer channel's format. */
+  private formatOf(c: Connection): number {
+    return c.fps;
+  }
 
   private plugFlags(s: { hardwired: boolean; canNotify: boolean; plugged: boolean }): number {
     // R-PLUG-1: hardwired streams are plugged and never CAN_NOTIFY.
@@ -401,6 +436,12 @@ export class StreamCore {
     const caps = this.device.gainCaps();
     return { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb, ...caps };
   }
+}
+
+/** (measured − nominal) / nominal in parts per billion, clamped to i32. */
+function ratePpb(measured: number, nominal: number): number {
+  const ppb = Math.round(((measured - nominal) / nominal) * 1e9);
+  return Math.max(-0x80000000, Math.min(0x7fffffff, Number.isFinite(ppb) ? ppb : 0));
 }
 
 /** The lowest sample-format bit of a range (to ask "is this rate in any range" regardless of format). */

@@ -10,6 +10,8 @@ import { STATUS } from './wire.ts';
 
 export interface StreamDeviceInfo {
   direction: 'output' | 'input';
+  /** The board file's purpose of the stream (EXT_GET_PURPOSE). */
+  purpose?: string;
   /** The endpoint's name in its discovery directory, e.g. 'sim.headphone'. */
   endpointName: string;
   /** 16 bytes, the same every time the service starts for this board and stream. */
@@ -70,11 +72,17 @@ export interface RingBufferEngine {
   stop(): Promise<RingBufferResult<Record<string, never>>>;
   /** The channel closed: stop (output goes silent), free the buffer. Called once. */
   close(): Promise<void>;
+  /** The last clock measurement, if any (EXT_RB_NOTIFY answers with it at once). */
+  lastClock?(): { monotonicTimeNs: number; measuredFps: number; windowFrames: number } | undefined;
 }
 
 export interface RingBufferEvents {
   /** Sends POSITION_NOTIFY on the ring-buffer channel. */
   positionNotify(monotonicTimeNs: number, ringBufferPos: number): void;
+  /** EXT_RB_ERROR (sent only if the client asked with EXT_RB_NOTIFY): kind RB_ERROR_KIND.*, a status, counts. */
+  error?(monotonicTimeNs: number, kind: number, status: number, count: number, total: number): void;
+  /** EXT_RB_CLOCK (same condition): the device's frame rate as measured against CLOCK_MONOTONIC. */
+  clock?(monotonicTimeNs: number, measuredFps: number, windowFrames: number): void;
 }
 
 export interface StreamDevice {

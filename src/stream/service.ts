@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { BoardRuntime } from '../board/runtime.ts';
 import { type BoardDevicesOptions, createBoardDevices } from './board-device.ts';
 import { StreamCore } from './core.ts';
+import { type EngineRingBuffer, type EngineRingBufferOptions, engineRingBuffers } from './engine-ring-buffer.ts';
 import { DIRECTION_DIRS, type StreamEndpoint, defaultRuntimeDir } from './discovery.ts';
 import { type EndpointServer, serveEndpoint } from './transport.ts';
 
@@ -24,6 +25,12 @@ export interface StreamServiceOptions extends BoardDevicesOptions {
   log?: (line: string) => void;
   /** See EndpointServerOptions.maxQueuedBytes. */
   maxQueuedBytes?: number;
+  /**
+   * The ring-buffer channels' engine (src/stream/engine-ring-buffer.ts) and its settings; false
+   * answers every ring-buffer command NOT_SUPPORTED (part 1's stand-in). Ignored when
+   * `createRingBuffer` is given.
+   */
+  ringBuffer?: EngineRingBufferOptions | false;
 }
 
 export interface StreamService {
@@ -31,6 +38,8 @@ export interface StreamService {
   readonly endpoints: readonly StreamEndpoint[];
   /** The protocol core of each endpoint, by endpoint name (tests look inside). */
   readonly cores: ReadonlyMap<string, StreamCore>;
+  /** The live ring-buffer engines (tests and demos look inside). */
+  readonly ringBuffers: ReadonlySet<EngineRingBuffer>;
   /** Removes the endpoints and closes every channel. The board runtime stays open (the caller's). */
   close(): Promise<void>;
 }
@@ -44,7 +53,8 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   }
   for (const d of Object.values(DIRECTION_DIRS)) mkdirSync(path.join(runtimeDir, d), { recursive: true, mode: 0o755 });
 
-  const board = createBoardDevices(runtime, opts);
+  const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, { log, ...(opts.ringBuffer || {}) }) : undefined;
+  const board = createBoardDevices(runtime, engines ? { ...opts, createRingBuffer: engines } : opts);
   const servers: EndpointServer[] = [];
   const endpoints: StreamEndpoint[] = [];
   const cores = new Map<string, StreamCore>();
@@ -60,6 +70,7 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   } catch (e) {
     for (const s of servers) await s.close();
     board.close();
+    await engines?.closeAll();
     throw e;
   }
 
@@ -68,10 +79,12 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     runtimeDir,
     endpoints,
     cores,
+    ringBuffers: engines?.engines ?? new Set(),
     close() {
       closed ??= (async () => {
         for (const s of servers) await s.close();
         board.close();
+        await engines?.closeAll();
       })();
       return closed;
     },

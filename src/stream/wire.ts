@@ -38,7 +38,18 @@ export const CMD = {
   EXT_GAIN_NOTIFY: 0xe001,
   EXT_GAIN_CHANGED: 0xe002,
   EXT_OBSERVE: 0xe003,
+  EXT_GET_PURPOSE: 0xe004,
+  // Ring-buffer channel extensions.
+  EXT_RB_NOTIFY: 0xe100,
+  EXT_RB_ERROR: 0xe101,
+  EXT_RB_CLOCK: 0xe102,
 } as const;
+
+/** Stream purposes (EXT_GET_PURPOSE), from the board file's `streams[].purpose`. */
+export const PURPOSE = { speaker: 1, headphone: 2, 'line-out': 3, 'line-in': 4, microphone: 5 } as const;
+/** EXT_RB_ERROR kinds. */
+export const RB_ERROR_KIND = { UNDERRUN: 1, OVERRUN: 2, BUS_FAILURE: 3 } as const;
+export const PURPOSE_NAME_BYTES = 28;
 export type CmdName = keyof typeof CMD;
 export type CmdCode = (typeof CMD)[CmdName];
 
@@ -88,16 +99,17 @@ export const REQUEST_BYTES: ReadonlyMap<number, number> = new Map<number, number
   [CMD.GET_FORMATS, 8], [CMD.SET_FORMAT, 32], [CMD.GET_GAIN, 8], [CMD.SET_GAIN, 16], [CMD.PLUG_DETECT, 12],
   [CMD.GET_UNIQUE_ID, 8], [CMD.GET_STRING, 12], [CMD.GET_CLOCK_DOMAIN, 8],
   [CMD.RB_GET_FIFO_DEPTH, 8], [CMD.RB_GET_BUFFER, 16], [CMD.RB_START, 8], [CMD.RB_STOP, 8],
-  [CMD.EXT_GET_EXTERNAL_DELAY, 12], [CMD.EXT_GAIN_NOTIFY, 12], [CMD.EXT_OBSERVE, 8],
+  [CMD.EXT_GET_EXTERNAL_DELAY, 12], [CMD.EXT_GAIN_NOTIFY, 12], [CMD.EXT_OBSERVE, 8], [CMD.EXT_GET_PURPOSE, 8],
+  [CMD.EXT_RB_NOTIFY, 12],
 ]);
 export const STREAM_REQUESTS: ReadonlySet<number> = new Set<number>([
   CMD.GET_FORMATS, CMD.SET_FORMAT, CMD.GET_GAIN, CMD.SET_GAIN, CMD.PLUG_DETECT, CMD.GET_UNIQUE_ID, CMD.GET_STRING,
-  CMD.GET_CLOCK_DOMAIN, CMD.EXT_GET_EXTERNAL_DELAY, CMD.EXT_GAIN_NOTIFY, CMD.EXT_OBSERVE,
+  CMD.GET_CLOCK_DOMAIN, CMD.EXT_GET_EXTERNAL_DELAY, CMD.EXT_GAIN_NOTIFY, CMD.EXT_OBSERVE, CMD.EXT_GET_PURPOSE,
 ]);
 export const RING_BUFFER_REQUESTS: ReadonlySet<number> = new Set<number>([
-  CMD.RB_GET_FIFO_DEPTH, CMD.RB_GET_BUFFER, CMD.RB_START, CMD.RB_STOP,
+  CMD.RB_GET_FIFO_DEPTH, CMD.RB_GET_BUFFER, CMD.RB_START, CMD.RB_STOP, CMD.EXT_RB_NOTIFY,
 ]);
-export const NO_ACK_ALLOWED: ReadonlySet<number> = new Set<number>([CMD.SET_GAIN, CMD.PLUG_DETECT, CMD.EXT_GAIN_NOTIFY]);
+export const NO_ACK_ALLOWED: ReadonlySet<number> = new Set<number>([CMD.SET_GAIN, CMD.PLUG_DETECT, CMD.EXT_GAIN_NOTIFY, CMD.EXT_RB_NOTIFY]);
 
 export interface FormatRangeWire {
   sampleFormats: number;
@@ -215,13 +227,15 @@ export type StreamRequest =
   | { cmd: typeof CMD.GET_CLOCK_DOMAIN; txid: number; noAck: boolean }
   | { cmd: typeof CMD.EXT_GET_EXTERNAL_DELAY; txid: number; noAck: boolean; fps: number }
   | { cmd: typeof CMD.EXT_GAIN_NOTIFY; txid: number; noAck: boolean; flags: number }
-  | { cmd: typeof CMD.EXT_OBSERVE; txid: number; noAck: boolean };
+  | { cmd: typeof CMD.EXT_OBSERVE; txid: number; noAck: boolean }
+  | { cmd: typeof CMD.EXT_GET_PURPOSE; txid: number; noAck: boolean };
 
 export type RingBufferRequest =
   | { cmd: typeof CMD.RB_GET_FIFO_DEPTH; txid: number; noAck: boolean }
   | { cmd: typeof CMD.RB_GET_BUFFER; txid: number; noAck: boolean; minFrames: number; notificationsPerRing: number }
   | { cmd: typeof CMD.RB_START; txid: number; noAck: boolean }
-  | { cmd: typeof CMD.RB_STOP; txid: number; noAck: boolean };
+  | { cmd: typeof CMD.RB_STOP; txid: number; noAck: boolean }
+  | { cmd: typeof CMD.EXT_RB_NOTIFY; txid: number; noAck: boolean; flags: number };
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; violation: Violation };
 
@@ -275,6 +289,7 @@ export function decodeRingBufferRequest(frame: Uint8Array): Decoded<RingBufferRe
     const v = viewOf(frame);
     return { ok: true, value: { cmd, txid, noAck, minFrames: v.getUint32(8, true), notificationsPerRing: v.getUint32(12, true) } };
   }
+  if (cmd === CMD.EXT_RB_NOTIFY) return { ok: true, value: { cmd, txid, noAck, flags: viewOf(frame).getUint32(8, true) } };
   return { ok: true, value: { cmd, txid, noAck } as RingBufferRequest };
 }
 
@@ -450,6 +465,41 @@ export function encodePositionNotify(monotonicTimeNs: bigint, ringBufferPos: num
   return bytes;
 }
 
+/** EXT_GET_PURPOSE response: i32 result, u32 purpose, u32 strlen, 28 bytes of UTF-8 name. */
+export function encodePurposeResponse(txid: number, result: number, purpose: number, name: string): Uint8Array {
+  const n = 'EXT_GET_PURPOSE response';
+  const { bytes, view } = message(48, txid, CMD.EXT_GET_PURPOSE, n);
+  const text = utf8Truncate(name, PURPOSE_NAME_BYTES);
+  view.setInt32(8, i32(n, 'result', result), true);
+  view.setUint32(12, u32(n, 'purpose', purpose), true);
+  view.setUint32(16, text.byteLength, true);
+  bytes.set(text, 20);
+  return bytes;
+}
+
+/** EXT_RB_ERROR (transaction_id 0): i64 monotonic_time, i32 status, u32 kind, u32 count, u32 total. */
+export function encodeRbError(monotonicTimeNs: bigint, status: number, kind: number, count: number, total: number): Uint8Array {
+  const n = 'EXT_RB_ERROR';
+  const { bytes, view } = message(32, 0, CMD.EXT_RB_ERROR, n);
+  view.setBigInt64(8, i64(n, 'monotonic_time', monotonicTimeNs), true);
+  view.setInt32(16, i32(n, 'status', status), true);
+  view.setUint32(20, u32(n, 'kind', kind), true);
+  view.setUint32(24, u32(n, 'count', count), true);
+  view.setUint32(28, u32(n, 'total', total), true);
+  return bytes;
+}
+
+/** EXT_RB_CLOCK (transaction_id 0): i64 monotonic_time, i32 rate_ppb, u32 window_frames, f64 measured_fps. */
+export function encodeRbClock(monotonicTimeNs: bigint, ratePpb: number, windowFrames: number, measuredFps: number): Uint8Array {
+  const n = 'EXT_RB_CLOCK';
+  const { bytes, view } = message(32, 0, CMD.EXT_RB_CLOCK, n);
+  view.setBigInt64(8, i64(n, 'monotonic_time', monotonicTimeNs), true);
+  view.setInt32(16, i32(n, 'rate_ppb', ratePpb), true);
+  view.setUint32(20, u32(n, 'window_frames', windowFrames), true);
+  view.setFloat64(24, f32(n, 'measured_fps', measuredFps), true);
+  return bytes;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Client-side decoding of what the service sends
 
@@ -462,19 +512,22 @@ export type ServiceMessage =
   | { cmd: typeof CMD.GET_UNIQUE_ID; txid: number; id: Uint8Array }
   | { cmd: typeof CMD.GET_STRING; txid: number; result: number; id: number; text: string }
   | { cmd: typeof CMD.GET_CLOCK_DOMAIN; txid: number; clockDomain: number }
-  | { cmd: typeof CMD.EXT_OBSERVE | typeof CMD.RB_STOP; txid: number; result: number }
+  | { cmd: typeof CMD.EXT_OBSERVE | typeof CMD.RB_STOP | typeof CMD.EXT_RB_NOTIFY; txid: number; result: number }
   | { cmd: typeof CMD.EXT_GET_EXTERNAL_DELAY; txid: number; result: number; externalDelayNs: bigint }
   | { cmd: typeof CMD.RB_GET_FIFO_DEPTH; txid: number; result: number; fifoDepth: number }
   | { cmd: typeof CMD.RB_GET_BUFFER; txid: number; result: number; frames: number; bufferPath: string | undefined }
   | { cmd: typeof CMD.RB_START; txid: number; result: number; startTimeNs: bigint }
-  | { cmd: typeof CMD.RB_POSITION_NOTIFY; txid: number; monotonicTimeNs: bigint; ringBufferPos: number };
+  | { cmd: typeof CMD.RB_POSITION_NOTIFY; txid: number; monotonicTimeNs: bigint; ringBufferPos: number }
+  | { cmd: typeof CMD.EXT_GET_PURPOSE; txid: number; result: number; purpose: number; name: string }
+  | { cmd: typeof CMD.EXT_RB_ERROR; txid: number; monotonicTimeNs: bigint; status: number; kind: number; count: number; total: number }
+  | { cmd: typeof CMD.EXT_RB_CLOCK; txid: number; monotonicTimeNs: bigint; ratePpb: number; windowFrames: number; measuredFps: number };
 
 /** Exact sizes of what the service sends; GET_FORMATS, SET_FORMAT and GET_BUFFER are checked separately. */
 const RESPONSE_BYTES = new Map<number, number>([
   [CMD.GET_GAIN, 32], [CMD.EXT_GAIN_NOTIFY, 32], [CMD.EXT_GAIN_CHANGED, 32], [CMD.SET_GAIN, 20], [CMD.PLUG_DETECT, 24],
   [CMD.PLUG_DETECT_NOTIFY, 24], [CMD.GET_UNIQUE_ID, 24], [CMD.GET_STRING, 256], [CMD.GET_CLOCK_DOMAIN, 12],
   [CMD.EXT_OBSERVE, 12], [CMD.RB_STOP, 12], [CMD.EXT_GET_EXTERNAL_DELAY, 24], [CMD.RB_GET_FIFO_DEPTH, 16], [CMD.RB_START, 24],
-  [CMD.RB_POSITION_NOTIFY, 24],
+  [CMD.RB_POSITION_NOTIFY, 24], [CMD.EXT_GET_PURPOSE, 48], [CMD.EXT_RB_NOTIFY, 12], [CMD.EXT_RB_ERROR, 32], [CMD.EXT_RB_CLOCK, 32],
 ]);
 
 export function decodeServiceMessage(frame: Uint8Array): Decoded<ServiceMessage> {
@@ -539,7 +592,16 @@ export function decodeServiceMessage(frame: Uint8Array): Decoded<ServiceMessage>
       return { ok: true, value: { cmd, txid, clockDomain: v.getInt32(8, true) } };
     case CMD.EXT_OBSERVE:
     case CMD.RB_STOP:
+    case CMD.EXT_RB_NOTIFY:
       return { ok: true, value: { cmd, txid, result: v.getInt32(8, true) } };
+    case CMD.EXT_GET_PURPOSE: {
+      const strlen = Math.min(v.getUint32(16, true), PURPOSE_NAME_BYTES);
+      return { ok: true, value: { cmd, txid, result: v.getInt32(8, true), purpose: v.getUint32(12, true), name: new TextDecoder().decode(frame.subarray(20, 20 + strlen)) } };
+    }
+    case CMD.EXT_RB_ERROR:
+      return { ok: true, value: { cmd, txid, monotonicTimeNs: v.getBigInt64(8, true), status: v.getInt32(16, true), kind: v.getUint32(20, true), count: v.getUint32(24, true), total: v.getUint32(28, true) } };
+    case CMD.EXT_RB_CLOCK:
+      return { ok: true, value: { cmd, txid, monotonicTimeNs: v.getBigInt64(8, true), ratePpb: v.getInt32(16, true), windowFrames: v.getUint32(20, true), measuredFps: v.getFloat64(24, true) } };
     case CMD.EXT_GET_EXTERNAL_DELAY:
       return { ok: true, value: { cmd, txid, result: v.getInt32(8, true), externalDelayNs: v.getBigUint64(16, true) } };
     case CMD.RB_GET_FIFO_DEPTH:

@@ -9,21 +9,38 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadBoard } from '../../src/board/load.ts';
 import { type BoardRuntime, openBoard } from '../../src/board/runtime.ts';
-import { VirtualClock } from '../../src/hal/sim/index.ts';
+import type { EngineReport } from '../../src/engine/types.ts';
 import { type StreamService, startStreamService } from '../../src/stream/service.ts';
+import { bytesToS16 } from '../hil/lib/bitexact.ts';
+import { PausableClock } from './pausable-clock.ts';
 import type { ProtocolTarget } from './target.ts';
 
 export async function simTarget(): Promise<ProtocolTarget> {
   const runtimeDir = mkdtempSync(path.join(tmpdir(), 'sbc-proto-'));
-  const clock = new VirtualClock(1e9, true);
+  const clock = new PausableClock();
   const log: string[] = [];
+  const reports: { endpoint: string; report: EngineReport }[] = [];
+  const reportWaiters = new Set<() => void>();
+  const engineOf = (stream: string) => {
+    for (const { svc } of running) for (const e of svc.ringBuffers) if (e.endpoint === stream && !e.isClosed) return e;
+    throw new Error(`no live ring-buffer engine on ${stream}`);
+  };
   let running: { rt: BoardRuntime; svc: StreamService }[] = [];
   let jackPlugged = false;
 
   const start = async () => {
     for (const name of ['sim', 'sim-many-formats']) {
       const rt = await openBoard(loadBoard(name), { clock });
-      const svc = await startStreamService(rt, { runtimeDir, log: (l) => log.push(l) });
+      const svc = await startStreamService(rt, {
+        runtimeDir, log: (l) => log.push(l),
+        ringBuffer: {
+          recordFrames: 48000 * 60,
+          onReport: (endpoint, report) => {
+            reports.push({ endpoint, report });
+            for (const w of reportWaiters) w();
+          },
+        },
+      });
       running.push({ rt, svc });
     }
     if (jackPlugged) running[0]!.rt.setSimJack(true);
@@ -64,6 +81,57 @@ export async function simTarget(): Promise<ProtocolTarget> {
       'sim.mic': '5a9d48b91ccbecb9409f33e8f041699c',
     },
     clockDomain: 0,
+    rb: {
+      stream: 'sim.headphone',
+      timingStream: 'sim.speaker',
+      // 2 periods of 128 frames (2667 µs at 48 kHz) × 4 bytes (S16 stereo).
+      fifoBytes: 1024,
+      periodFrames: 128,
+      uncarriedFormat: { fps: 48000, sampleFormat: 1 << 7, channels: 2 },
+      clockPpbTolerance: 0,
+      killMode: 'prefill',
+    },
+    sleepNs(ns) {
+      const until = clock.nowNs() + ns;
+      return new Promise((resolve) => {
+        const poll = () => (clock.nowNs() >= until ? resolve() : setTimeout(poll, 1));
+        clock.setTimerNs(until, () => {});
+        poll();
+      });
+    },
+    async captureOutput(stream) {
+      const from = reports.length;
+      return {
+        stop: () => new Promise<Int16Array>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no engine report of ${stream} within 20 s`)), 20000);
+          const check = () => {
+            const r = reports.slice(from).find((x) => x.endpoint === stream);
+            if (!r) return;
+            reportWaiters.delete(check);
+            clearTimeout(timer);
+            resolve(bytesToS16(r.report.record ?? new Uint8Array(0)));
+          };
+          reportWaiters.add(check);
+          check();
+        }),
+      };
+    },
+    holdClock: () => clock.hold(),
+    releaseClock: () => clock.release(),
+    ringBufferChannels(stream) {
+      let n = 0;
+      for (const { svc } of running) {
+        const core = svc.cores.get(stream);
+        if (core?.ringBufferChannel()) n++;
+      }
+      return n;
+    },
+    async stallEngine(stream, ns) {
+      await engineOf(stream).simulateStall(ns);
+    },
+    async failEngine(stream) {
+      await engineOf(stream).simulateFailure();
+    },
     jackDebounceNs: 20_000_000,
     exactPlugTimes: true,
     nowNs: () => clock.nowNs(),

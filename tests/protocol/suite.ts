@@ -7,9 +7,12 @@
  * guest against an i2c-stub PCM5122 with a gpio-sim jack line (tests/hil/guest/stream-protocol.hil.ts).
  */
 import assert from 'node:assert/strict';
-import { lstatSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { StreamClient } from '../../src/stream/client.ts';
+import { MappedRingBuffer, StreamClient } from '../../src/stream/client.ts';
+import { findAlignment, paddedTestSignal, pseudoRandomS16, s16ToBytes, verifyBitExact, withFlippedSample } from '../hil/lib/bitexact.ts';
 import { type EndpointEvent, watchEndpoints } from '../../src/stream/discovery.ts';
 import { RawConn, f32At, f32Bytes, i32At, i64At, le32, req, u32At } from './raw.ts';
 import { checkRuleCoverage, coveredRuleIds, covers, definedRuleIds } from './rules.ts';
@@ -21,7 +24,8 @@ const GET_UNIQUE_ID = 0x1005, GET_STRING = 0x1006, GET_CLOCK_DOMAIN = 0x1007, PL
 const RB_GET_FIFO_DEPTH = 0x3000, RB_GET_BUFFER = 0x3001, RB_START = 0x3002, RB_STOP = 0x3003;
 const EXT_GET_EXTERNAL_DELAY = 0xe000, EXT_GAIN_NOTIFY = 0xe001, EXT_GAIN_CHANGED = 0xe002;
 const NO_ACK = 0x80000000;
-const OK = 0, NOT_SUPPORTED = -2, INVALID_ARGS = -10, NOT_FOUND = -25, ACCESS_DENIED = -30;
+const OK = 0, NOT_SUPPORTED = -2, NO_MEMORY = -4, INVALID_ARGS = -10, BAD_STATE = -20, NOT_FOUND = -25, ACCESS_DENIED = -30, IO = -40;
+const KILL_CLIENT = fileURLToPath(new URL('./kill-client.ts', import.meta.url));
 const MUTE_VALID = 0x1, AGC_VALID = 0x2, GAIN_VALID = 0x4, MUTE = 0x40000000, AGC = 0x80000000;
 const ENABLE = 0x40000000, DISABLE = 0x80000000;
 const HARDWIRED = 0x1, CAN_NOTIFY = 0x2, PLUGGED = 0x80000000;
@@ -37,7 +41,9 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
     return path.join(t.runtimeDir, dir, name);
   };
   const client = async (name: string) => {
-    const c = await StreamClient.connect(ep(name));
+    // 20 s: a ring-buffer channel's engine thread starts in well under a second natively, but in
+    // seconds under TCG (the guest), and a new one first waits for the previous one to let go.
+    const c = await StreamClient.connect(ep(name), { timeoutMs: 20000 });
     open.push(c);
     return c;
   };
@@ -248,7 +254,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       const a = await owner(t.jackStream);
       const f = await a.setFormat(t.format);
       const rb = await a.openRingBuffer(f.token!);
-      assert.equal((await rb.getFifoDepth()).result, NOT_SUPPORTED);
+      assert.equal((await rb.getFifoDepth()).result, OK);
       a.sendRaw(req(0, GET_GAIN));
       await a.closed;
       await rb.closed;
@@ -258,7 +264,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       const a = await owner(t.jackStream);
       const f = await a.setFormat(t.format);
       const rb = await a.openRingBuffer(f.token!);
-      assert.equal((await rb.getFifoDepth()).result, NOT_SUPPORTED);
+      assert.equal((await rb.getFifoDepth()).result, OK);
       rb.sendRaw(req(7, RB_START | NO_ACK)); // NO_ACK is allowed on no ring-buffer command
       await rb.closed;
       assert.equal((await a.getGain()).canMute, t.gain.canMute, 'the stream channel is still answered');
@@ -358,7 +364,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       const bad = await a.setFormat({ ...t.format, fps: t.rateNotOffered });
       assert.equal(bad.result, INVALID_ARGS);
       assert.equal(bad.externalDelayNs, 0);
-      assert.equal((await rb.getFifoDepth()).result, NOT_SUPPORTED, 'ring-buffer channel still answered');
+      assert.equal((await rb.getFifoDepth()).result, OK, 'ring-buffer channel still answered');
       assert.equal(a.isClosed, false);
     });
 
@@ -387,7 +393,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       const a = await owner(t.jackStream);
       const f = await a.setFormat(t.format);
       const rb = await a.openRingBuffer(f.token!);
-      assert.equal((await rb.stop()).result, NOT_SUPPORTED);
+      assert.equal((await rb.stop()).result, OK);
       const again = await raw(t.jackStream);
       again.send(f.token!);
       assert.ok(await again.closesWithin(), 'a used token is refused');
@@ -410,7 +416,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       stale.send(f2.token!);
       assert.ok(await stale.closesWithin(), 'the token of a replaced format is void');
       const rb3 = await a.openRingBuffer(f3.token!);
-      assert.equal((await rb3.getFifoDepth()).result, NOT_SUPPORTED);
+      assert.equal((await rb3.getFifoDepth()).result, OK);
     });
 
     it(`${covers('R-RB-3')}closing the stream channel closes its ring-buffer channel`, async () => {
@@ -421,10 +427,10 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       await rb.closed;
     });
 
-    it(`${covers('R-RB-4')}part 1: every ring-buffer command is answered NOT_SUPPORTED in its own layout; wrong sizes are violations`, async () => {
-      const a = await owner(t.jackStream);
-      const token = (await a.setFormat(t.format)).token!;
-      const rb = await raw(t.jackStream);
+    it(`${covers('R-RB-4')}requests in their layouts; wrong sizes are violations; a format the engine cannot carry is NOT_SUPPORTED`, async () => {
+      const a = await owner(t.rb.stream);
+      const token = (await a.setFormat(t.rb.uncarriedFormat)).token!;
+      const rb = await raw(t.rb.stream);
       rb.send(token);
       const expect: [number, number[], number][] = [[RB_GET_FIFO_DEPTH, [], 16], [RB_GET_BUFFER, [...le32(4800), ...le32(4)], 16], [RB_START, [], 24], [RB_STOP, [], 12]];
       for (const [i, [cmd, body, size]] of expect.entries()) {
@@ -440,7 +446,255 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       const rb2 = await a.openRingBuffer((await a.setFormat(t.format)).token!);
       rb2.sendRaw(req(51, GET_GAIN)); // a stream command on the ring-buffer channel
       await rb2.closed;
+      const rb3 = await raw(t.rb.stream);
+      rb3.send((await a.setFormat(t.format)).token!);
+      rb3.send(req(52, RB_START | NO_ACK));
+      assert.ok(await rb3.closesWithin(), 'NO_ACK on START is a violation');
       assert.equal((await a.getClockDomain()), t.clockDomain);
+    });
+
+    /** A ring-buffer channel on `stream` at t.format. */
+    const ringBuffer = async (stream = t.rb.stream) => {
+      const a = await owner(stream);
+      const f = await a.setFormat(t.format);
+      assert.equal(f.result, OK);
+      const rb = await a.openRingBuffer(f.token!);
+      open.push(rb);
+      return { a, rb };
+    };
+
+    it(`${covers('R-RB-5')}GET_FIFO_DEPTH: how far the engine reads ahead, in bytes, the same all along the channel`, async () => {
+      const { rb } = await ringBuffer();
+      const first = await rb.getFifoDepth();
+      assert.deepEqual(first, { result: OK, fifoDepth: t.rb.fifoBytes });
+      assert.equal(first.fifoDepth % 4, 0, 'whole frames');
+      await rb.getBuffer(9600, 0);
+      assert.equal((await rb.getFifoDepth()).fifoDepth, t.rb.fifoBytes);
+      await rb.start();
+      assert.equal((await rb.getFifoDepth()).fifoDepth, t.rb.fifoBytes);
+      await rb.stop();
+      assert.equal((await rb.getFifoDepth()).fifoDepth, t.rb.fifoBytes);
+    });
+
+    it(`${covers('R-RB-6')}GET_BUFFER: at least the request and FIFO + a period, whole frames; only while stopped; N > frames is INVALID_ARGS`, async () => {
+      const { rb } = await ringBuffer();
+      const exact = await rb.getBuffer(4801, 3);
+      assert.deepEqual([exact.result, exact.frames], [OK, 4801]);
+      const tiny = await rb.getBuffer(1, 0);
+      assert.equal(tiny.result, OK);
+      assert.equal(tiny.frames, t.rb.fifoBytes / 4 + t.rb.periodFrames);
+      const big = await rb.getBuffer(4800, 4801);
+      assert.equal(big.result, INVALID_ARGS);
+      assert.equal(big.bufferPath, undefined);
+      assert.ok(existsSync(tiny.bufferPath!), 'a failed GET_BUFFER keeps the previous buffer');
+      const huge = await rb.getBuffer(0x7fffffff, 0);
+      assert.equal(huge.result, NO_MEMORY);
+      await rb.getBuffer(4800, 0);
+      await rb.start();
+      const during = await rb.getBuffer(4800, 0);
+      assert.deepEqual([during.result, during.frames, during.bufferPath], [BAD_STATE, 0, undefined]);
+      await rb.stop();
+      assert.equal((await rb.getBuffer(4800, 0)).result, OK);
+    });
+
+    it(`${covers('R-RB-7')}the shared buffer: a 0600 file under /dev/shm of exactly frames × frame size zero bytes; replaced and closed buffers are unlinked`, async () => {
+      const { a, rb } = await ringBuffer();
+      const r = await rb.getBuffer(4800, 4);
+      assert.ok(r.bufferPath!.startsWith('/dev/shm/sbc-audio-'), r.bufferPath);
+      const st = statSync(r.bufferPath!);
+      assert.equal(st.mode & 0o777, 0o600);
+      assert.equal(st.size, 4800 * 4);
+      assert.equal(st.uid, process.getuid!());
+      const bytes = readFileSync(r.bufferPath!);
+      assert.ok(bytes.every((b) => b === 0), 'audio only, and silence to begin with');
+      const m = MappedRingBuffer.open(r.bufferPath!, r.frames, 4);
+      m.close();
+      const r2 = await rb.getBuffer(9600, 4);
+      assert.notEqual(r2.bufferPath, r.bufferPath);
+      assert.equal(existsSync(r.bufferPath!), false, 'the replaced buffer is unlinked');
+      assert.equal(statSync(r2.bufferPath!).size, 9600 * 4);
+      await a.close();
+      await rb.closed;
+      for (let i = 0; i < 100 && existsSync(r2.bufferPath!); i++) await new Promise((res) => setTimeout(res, 10));
+      assert.equal(existsSync(r2.bufferPath!), false, 'closing the channel unlinks the buffer');
+    });
+
+    it(`${covers('R-RB-8')}START: BAD_STATE without a buffer or when started; start_time on CLOCK_MONOTONIC`, async () => {
+      const { rb } = await ringBuffer();
+      const raw0 = await rb.start();
+      assert.deepEqual(raw0, { result: BAD_STATE, startTimeNs: 0 });
+      await rb.getBuffer(4800, 0);
+      const before = t.nowNs();
+      const s = await rb.start();
+      const after = t.nowNs();
+      assert.equal(s.result, OK);
+      // Output: frame 0 leaves the PCM (periods − 1) periods after the boundary where the engine started.
+      assert.ok(s.startTimeNs > before, `start_time ${s.startTimeNs} after the request (${before})`);
+      assert.ok(s.startTimeNs < after + 1e9, `start_time ${s.startTimeNs} is near (${after})`);
+      assert.equal((await rb.start()).result, BAD_STATE);
+      await rb.stop();
+      const again = await rb.start();
+      assert.equal(again.result, OK);
+      assert.ok(again.startTimeNs > s.startTimeNs);
+    });
+
+    it(`${covers('R-RB-9')}STOP: OK when stopped; no position notification after its response`, async () => {
+      const { rb } = await ringBuffer();
+      assert.equal((await rb.stop()).result, OK);
+      await rb.getBuffer(4800, 48); // a notification every 2 ms
+      const seen: number[] = [];
+      let stopped = false;
+      let late = 0;
+      rb.on('position', () => { seen.push(t.nowNs()); if (stopped) late++; });
+      await rb.start();
+      await t.sleepNs(30e6);
+      assert.equal((await rb.stop()).result, OK);
+      stopped = true;
+      await t.sleepNs(30e6);
+      assert.ok(seen.length > 3, `${seen.length} notifications while started`);
+      assert.equal(late, 0, 'none after the STOP response');
+      assert.equal((await rb.stop()).result, OK);
+    });
+
+    for (const [rate, perRing, frames, count] of [[8000, 32, 8000, 40], [48000, 2, 9600, 6]] as const) {
+      it(`${covers('R-RB-10')}position notifications at ${rate} Hz, ${perRing} per ring: in the seed's window, positions and times as documented`, async () => {
+        const a = await owner(t.rb.timingStream);
+        const f = await a.setFormat({ ...t.format, fps: rate });
+        assert.equal(f.result, OK);
+        const rb = await a.openRingBuffer(f.token!);
+        open.push(rb);
+        const b = await rb.getBuffer(frames, perRing);
+        assert.deepEqual([b.result, b.frames], [OK, frames]);
+        const got: { time: number; pos: number; at: number }[] = [];
+        let early = 0;
+        let startSeen = false;
+        rb.on('position', (p: { monotonicTimeNs: number; ringBufferPos: number }) => {
+          if (!startSeen) early++;
+          got.push({ time: p.monotonicTimeNs, pos: p.ringBufferPos, at: t.nowNs() });
+        });
+        const s = await rb.start();
+        startSeen = true;
+        const ns = (1e9 * frames) / (rate * perRing);
+        const deadline = Date.now() + 20000;
+        while (got.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        await rb.stop();
+        assert.equal(early, 0, 'nothing before the START response');
+        assert.ok(got.length >= count, `${got.length} notifications, expected ${count}`);
+        let minEarly = Infinity;
+        let minLate = Infinity;
+        for (let k = 1; k <= count; k++) {
+          const n = got[k - 1]!;
+          const since = n.at - s.startTimeNs;
+          assert.ok(since >= ns * (k - 1), `notification ${k} arrived ${since} ns after start_time, before ns·(k−1) = ${ns * (k - 1)}`);
+          assert.ok(since < ns * (k + 2), `notification ${k} arrived ${since} ns after start_time, not before ns·(k+2) = ${ns * (k + 2)}`);
+          minEarly = Math.min(minEarly, since - ns * (k - 1));
+          minLate = Math.min(minLate, ns * (k + 2) - since);
+          assert.ok(n.time >= s.startTimeNs, 'monotonic_time ≥ start_time');
+          if (k > 1) assert.ok(n.time > got[k - 2]!.time, 'monotonic_time strictly increasing');
+          assert.equal(n.pos, (Math.floor((k * frames) / perRing) % frames) * 4, `notification ${k}'s position`);
+          assert.ok(n.pos < frames * 4, 'positions wrap at the buffer size');
+        }
+        if (process.env.SBC_TIMING) console.log(`      ${t.name}: ${rate} Hz ${perRing}/ring: ns ${(ns / 1e6).toFixed(2)} ms, min margin after ns·(k−1) ${(minEarly / 1e6).toFixed(2)} ms, before ns·(k+2) ${(minLate / 1e6).toFixed(2)} ms`);
+      });
+    }
+
+    it(`${covers('R-RB-10')}notifications_per_ring 0: none`, async () => {
+      const { rb } = await ringBuffer(t.rb.timingStream);
+      await rb.getBuffer(4800, 0);
+      let n = 0;
+      rb.on('position', () => n++);
+      await rb.start();
+      await t.sleepNs(300e6);
+      await rb.stop();
+      assert.equal(n, 0);
+    });
+
+    it(`${covers('R-RB-11')}what the client writes is what the PCM plays, bit-exact (correlation-aligned; a flipped sample fails)`, async function () {
+      this.timeout(60000);
+      const cap = await t.captureOutput(t.rb.stream);
+      const { a, rb } = await ringBuffer();
+      const signal = paddedTestSignal(24000, 9600, 2, 0x5eed);
+      const total = signal.samples.length / 2;
+      const r = await rb.getBuffer(total, 0);
+      const m = MappedRingBuffer.open(r.bufferPath!, r.frames, 4);
+      m.write(0, s16ToBytes(signal.samples));
+      const s = await rb.start();
+      await t.sleepNs((total / 48000) * 1e9 + 50e6);
+      await rb.stop();
+      m.close();
+      await a.close();
+      const captured = await cap.stop();
+      const v = verifyBitExact(signal, captured, signal.signalFrames);
+      assert.ok(v.ok, v.reason);
+      assert.ok(v.alignment!.score > 0.999 && v.alignment!.runnerUp < 0.2, `alignment ${JSON.stringify(v.alignment)}`);
+      const control = verifyBitExact({ ...signal, samples: withFlippedSample(signal.samples, (signal.signalStart + 12345) * 2) }, captured, signal.signalFrames);
+      assert.equal(control.ok, false, 'the flipped-sample control must fail');
+      assert.ok(s.startTimeNs > 0);
+    });
+
+    it(`${covers('R-RB-12')}a client killed with SIGKILL: audio before, exact zeros from kill + FIFO + one period, no repeated ring segment`, async function () {
+      this.timeout(60000);
+      const cap = await t.captureOutput(t.rb.stream);
+      const frames = t.rb.killMode === 'prefill' ? 48000 * 6 : 48000;
+      const child = spawn(process.execPath, ['--import', 'tsx', KILL_CLIENT, ep(t.rb.stream), String(frames), t.rb.killMode], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      try {
+        const line = await new Promise<string>((resolve, reject) => {
+          let buf = '';
+          child.stdout!.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('\n')) resolve(buf.split('\n')[0]!); });
+          child.once('exit', () => reject(new Error('the client exited before starting')));
+        });
+        const info = JSON.parse(line) as { startTimeNs: number; fifoBytes: number; frames: number; result: number };
+        assert.equal(info.result, OK);
+        await t.sleepNs(1.5e9); // 1.5 s of audio
+        t.holdClock();
+        const killNs = t.nowNs();
+        child.kill('SIGKILL');
+        await exited;
+        for (let i = 0; i < 500 && t.ringBufferChannels(t.rb.stream) > 0; i++) await new Promise((r) => setTimeout(r, 5));
+        t.releaseClock();
+        await t.sleepNs(600e6);
+        const captured = await cap.stop();
+        // Where the signal is in the capture: frame n of the signal is played at start_time + n / rate.
+        const BLOCK = 4800;
+        const block = (k: number) => pseudoRandomS16(BLOCK, 2, 0x1000 + k); // block k of the signal (kill-client.ts)
+        const reference = new Int16Array(BLOCK * 2 * 2);
+        reference.set(block(0), 0);
+        reference.set(block(1), BLOCK * 2);
+        const align = findAlignment(reference, captured, 2, 0, 512);
+        assert.ok(align && align.score > 0.999, `signal found in the capture (${JSON.stringify(align)})`);
+        const lag = align!.lagFrames;
+        const killFrame = Math.floor(((killNs - info.startTimeNs) * 48000) / 1e9);
+        const bound = killFrame + info.fifoBytes / 4 + t.rb.periodFrames;
+        const capFrames = captured.length / 2;
+        assert.ok(capFrames > bound + lag + 4800, `the capture goes on ${capFrames - bound - lag} frames after the bound`);
+        // Before the kill: the signal (non-silent).
+        let loud = 0;
+        for (let f = killFrame - 4800; f < killFrame; f++) if (captured[(f + lag) * 2] !== 0) loud++;
+        assert.ok(loud > 4700, `audio before the kill (${loud} of 4800 frames non-zero)`);
+        // From the bound on: exact zeros.
+        let firstNonZero = -1;
+        for (let f = bound + lag; f < capFrames; f++) {
+          if (captured[f * 2] !== 0 || captured[f * 2 + 1] !== 0) { firstNonZero = f - lag; break; }
+        }
+        assert.equal(firstNonZero, -1, `non-zero at signal frame ${firstNonZero}, bound ${bound} (kill at ${killFrame})`);
+        // Between kill and bound: the signal itself or zeros, never an old part of the ring.
+        let lastAudio = killFrame;
+        for (let f = killFrame; f < bound; f++) {
+          const l = captured[(f + lag) * 2]!;
+          const rgt = captured[(f + lag) * 2 + 1]!;
+          if (l === 0 && rgt === 0) continue;
+          const k = Math.floor(f / BLOCK);
+          const want = block(k);
+          const i = (f - k * BLOCK) * 2;
+          assert.deepEqual([l, rgt], [want[i], want[i + 1]], `frame ${f} after the kill is the signal`);
+          lastAudio = f;
+        }
+        if (process.env.SBC_TIMING) console.log(`      ${t.name}: last audio ${((lastAudio - killFrame) / 48).toFixed(2)} ms after the kill; zeros guaranteed from ${((bound - killFrame) / 48).toFixed(2)} ms`);
+      } finally {
+        t.releaseClock();
+        child.kill('SIGKILL');
+      }
     });
   });
 
@@ -671,6 +925,78 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       await a.setGain({ gain: t.gain.minGain });
       await nothingPending(w, 3);
       assert.equal(w.frames.length, k + 2);
+    });
+
+    it(`${covers('R-EXT-4')}EXT_GET_PURPOSE: the board file's purpose, as a code and a name`, async () => {
+      const c = await client(t.jackStream);
+      assert.deepEqual(await c.getPurpose(), { result: OK, purpose: 2, name: 'headphone' });
+      const raw0 = await raw(t.jackStream);
+      const f = await raw0.call(req(1, 0xe004));
+      assert.equal(f.byteLength, 48);
+    });
+
+    it(`${covers('R-EXT-5')}EXT_RB_NOTIFY: an xrun is told as EXT_RB_ERROR; audio goes on from the position`, async function () {
+      if (!t.stallEngine) this.skip();
+      const a = await owner(t.rb.stream);
+      const rb = await a.openRingBuffer((await a.setFormat(t.format)).token!);
+      open.push(rb);
+      assert.equal(await rb.extNotifications(true), OK);
+      await rb.getBuffer(9600, 4);
+      const errors: { kind: number; status: number; count: number; total: number; monotonicTimeNs: number }[] = [];
+      rb.on('rb-error', (e) => errors.push(e));
+      const positions: number[] = [];
+      rb.on('position', (p: { monotonicTimeNs: number }) => positions.push(p.monotonicTimeNs));
+      const s = await rb.start();
+      await t.sleepNs(50e6);
+      await t.stallEngine!(t.rb.stream, 20e6);
+      await t.sleepNs(200e6);
+      assert.equal(errors.length, 1, JSON.stringify(errors));
+      assert.deepEqual([errors[0]!.kind, errors[0]!.status, errors[0]!.count, errors[0]!.total], [1, -42, 1, 1]);
+      assert.ok(errors[0]!.monotonicTimeNs > s.startTimeNs);
+      const n = positions.length;
+      await t.sleepNs(100e6);
+      assert.ok(positions.length > n, 'positions go on after the xrun');
+      assert.equal(await rb.extNotifications(false), OK);
+      await t.stallEngine!(t.rb.stream, 20e6);
+      await t.sleepNs(100e6);
+      assert.equal(errors.length, 1, 'no error notification once off');
+    });
+
+    it(`${covers('R-EXT-5')}a failed audio device: EXT_RB_ERROR bus failure, even unasked; then every command answers IO`, async () => {
+      const a = await owner(t.rb.stream);
+      const rb = await a.openRingBuffer((await a.setFormat(t.format)).token!);
+      open.push(rb);
+      await rb.getBuffer(4800, 0);
+      await rb.start();
+      const err = new Promise<{ kind: number; status: number }>((resolve) => rb.once('rb-error', resolve));
+      await t.failEngine(t.rb.stream);
+      const e = await err;
+      assert.deepEqual([e.kind, e.status], [3, IO]);
+      assert.equal((await rb.getFifoDepth()).result, IO);
+      assert.equal((await rb.start()).result, IO);
+      assert.equal((await a.getClockDomain()), t.clockDomain, 'the stream channel is fine');
+    });
+
+    it(`${covers('R-EXT-6')}EXT_RB_CLOCK: the device rate measured against CLOCK_MONOTONIC about once per second`, async function () {
+      this.timeout(30000);
+      const a = await owner(t.rb.stream);
+      const rb = await a.openRingBuffer((await a.setFormat(t.format)).token!);
+      open.push(rb);
+      const clocks: { ratePpb: number; windowFrames: number; measuredFps: number; monotonicTimeNs: number }[] = [];
+      rb.on('clock', (c) => clocks.push(c));
+      assert.equal(await rb.extNotifications(true), OK);
+      const deadline = Date.now() + 20000;
+      while (clocks.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(clocks.length >= 2, `${clocks.length} clock notifications`);
+      const last = clocks[clocks.length - 1]!;
+      assert.ok(last.windowFrames >= 48000, `window ${last.windowFrames} frames`);
+      assert.ok(Math.abs(last.ratePpb) <= t.rb.clockPpbTolerance, `rate ${last.ratePpb} ppb`);
+      assert.ok(Math.abs(last.measuredFps - 48000 * (1 + last.ratePpb / 1e9)) < 0.01);
+      assert.ok(clocks[1]!.monotonicTimeNs > clocks[0]!.monotonicTimeNs);
+      // Enabling again answers with the latest measurement at once.
+      const n = clocks.length;
+      await rb.extNotifications(true);
+      assert.ok(clocks.length > n);
     });
 
     it(`${covers('R-EXT-3')}EXT_OBSERVE: an observer never owns; an owner that observes hands the stream on`, async () => {

@@ -50,6 +50,36 @@ export interface ProtocolTarget {
   nowNs(): number;
   /** Moves the jack (electrically) and returns the time it was moved. */
   setJack(plugged: boolean): Promise<{ drivenAtNs: number }>;
+  /** Ring-buffer channel facts (part 2), literals from the target's engine settings. */
+  rb: {
+    /** An output stream whose output `captureOutput` can record (guest: hw:Loopback). */
+    stream: string;
+    /** An output stream for position timing (guest: hw:Dummy, hrtimer-paced). */
+    timingStream: string;
+    /** GET_FIFO_DEPTH for `format` (48 kHz, S16, stereo) on `stream`, in bytes. */
+    fifoBytes: number;
+    /** The engine's period at 48 kHz, frames. */
+    periodFrames: number;
+    /** A format a range of `stream` accepts that the engine does not carry byte for byte. */
+    uncarriedFormat: { fps: number; sampleFormat: number; channels: number };
+    /** How far EXT_RB_CLOCK's rate may be from nominal, ppb (0: the sim's device clock is the system clock). */
+    clockPpbTolerance: number;
+    /** How the SIGKILL client writes: all before START (virtual clock) or ahead of the position in real time. */
+    killMode: 'prefill' | 'ahead';
+  };
+  /** Lets `ns` pass on the service's timeline. */
+  sleepNs(ns: number): Promise<void>;
+  /** Starts recording what `stream` plays (S16 stereo 48 kHz); stop() returns the samples. */
+  captureOutput(stream: string): Promise<{ stop(): Promise<Int16Array> }>;
+  /** Holds the service's timeline still (virtual clocks only; a no-op on real time). */
+  holdClock(): void;
+  releaseClock(): void;
+  /** Open ring-buffer channels of a stream (to see that the service noticed a close). */
+  ringBufferChannels(stream: string): number;
+  /** Simulates an audio thread scheduled `ns` late (virtual clocks only). */
+  stallEngine?(stream: string, ns: number): Promise<void>;
+  /** Simulates a failure of the stream's audio device (the engine thread dies). */
+  failEngine(stream: string): Promise<void>;
   /** Stops the service (its endpoints disappear) and starts it again (they reappear). */
   restart(): Promise<void>;
   close(): Promise<void>;

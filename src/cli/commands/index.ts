@@ -4,9 +4,14 @@ import { boardsCommand } from './boards.ts';
 import { codecCommand } from './codec.ts';
 import { infoCommand } from './info.ts';
 import { lsCommand } from './ls.ts';
+import { playCommand } from './play.ts';
+import { recordCommand } from './record.ts';
 import { regsCommand } from './regs.ts';
+import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
 import { toneCommand } from './tone.ts';
-import { runCommand } from './run.ts';
 
-export const COMMANDS: readonly Command[] = [boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, serveCommand, lsCommand, runCommand];
+export const COMMANDS: readonly Command[] = [
+  boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, runCommand,
+  serveCommand, lsCommand, playCommand, recordCommand,
+];

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { defaultRuntimeDir, listEndpoints } from '../../stream/discovery.ts';
+import { meterLine, playSamples, toneSamples } from '../../stream/player.ts';
+import { parseWav } from '../../stream/wav.ts';
+import { type Command, EXIT_OK, UsageError, parseOptions } from '../command.ts';
+import { untilSignal } from './serve.ts';
+
+/** The endpoint path for --stream (an endpoint name) in a direction, or the first one there. */
+export function pickEndpoint(runtimeDir: string, direction: 'output' | 'input', name: string | undefined): string {
+  const all = listEndpoints(runtimeDir).filter((e) => e.direction === direction);
+  if (all.length === 0) throw new UsageError(`no ${direction} streams under ${runtimeDir} (is 'sbc-audio serve' running?)`);
+  if (!name) return all[0]!.path;
+  const e = all.find((x) => x.name === name);
+  if (!e) throw new UsageError(`no ${direction} stream "${name}" (there are: ${all.map((x) => x.name).join(', ')})`);
+  return e.path;
+}
+
+export const playCommand: Command = {
+  name: 'play',
+  summary: 'play a WAV file or a tone through a served output stream (a stream protocol client)',
+  usage: `usage: sbc-audio play FILE.wav | --tone [--freq HZ] [--seconds S] [--level DBFS] [--stream NAME] [--runtime-dir DIR]
+
+Plays through an endpoint of 'sbc-audio serve' as any client would: SET_FORMAT (16-bit), the
+ring-buffer channel, a shared buffer it writes ahead of the position. On a terminal a live level
+meter and the ring-buffer position are shown; otherwise it prints one line at the end.
+
+  FILE.wav            16-bit PCM WAVE file (its rate and channels are asked for)
+  --tone              a sine instead of a file (48 kHz stereo)
+  --freq HZ           tone frequency (default 440)
+  --seconds S         tone length (default 2)
+  --level DBFS        tone level (default -12)
+  --stream NAME       endpoint name, e.g. sim.headphone (default: the first output stream)
+  --runtime-dir DIR   where the endpoints are (default: ${defaultRuntimeDir()})`,
+  async run(argv, io) {
+    const { values, positionals } = parseOptions(argv, {
+      tone: { type: 'boolean' }, freq: { type: 'string' }, seconds: { type: 'string' }, level: { type: 'string' },
+      stream: { type: 'string' }, 'runtime-dir': { type: 'string' },
+    }, true);
+    if (!values.tone && positionals.length !== 1) throw new UsageError('give one FILE.wav or --tone');
+    if (values.tone && positionals.length > 0) throw new UsageError('give either FILE.wav or --tone, not both');
+    const num = (v: string | undefined, d: number, what: string) => {
+      if (v === undefined) return d;
+      const n = Number(v);
+      if (!Number.isFinite(n)) throw new UsageError(`${what} must be a number, got ${v}`);
+      return n;
+    };
+    let rate = 48000;
+    let channels = 2;
+    let samples: Int16Array;
+    let what: string;
+    if (values.tone) {
+      const freq = num(values.freq, 440, '--freq');
+      samples = toneSamples(freq, num(values.seconds, 2, '--seconds'), rate, channels, num(values.level, -12, '--level'));
+      what = `a ${freq} Hz tone`;
+    } else {
+      const w = parseWav(readFileSync(positionals[0]!));
+      ({ rate, channels, samples } = w);
+      what = positionals[0]!;
+    }
+    const endpoint = pickEndpoint(values['runtime-dir'] ?? defaultRuntimeDir(), 'output', values.stream);
+    const abort = new AbortController();
+    void untilSignal().then(() => abort.abort());
+    let last = '';
+    const r = await playSamples({
+      endpoint, rate, channels, signal: abort.signal,
+      onProgress: io.isTTY ? (p) => { last = meterLine(p, rate); process.stdout.write(`\r${last}`); } : undefined,
+    }, samples);
+    if (io.isTTY && last) process.stdout.write('\n');
+    io.out(`played ${what}: ${(r.frames / rate).toFixed(2)} s at ${rate} Hz, ${channels} ch, to ${endpoint}`);
+    return EXIT_OK;
+  },
+};

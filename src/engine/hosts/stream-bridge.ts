@@ -1,0 +1,236 @@
+/**
+ * The stream service's engine host: serves one ring-buffer channel (docs/PROTOCOL.md section 6).
+ *
+ * The client's shared buffer holds audio frames only (byte 0 = frame 0), so it is not a
+ * FrameRing: nobody publishes a write position. The engine is a *position-driven* reader: the
+ * buffer's nominal position follows from start_time and the device clock, the client writes
+ * ahead of it, and the engine reads (output) or writes (input) exactly one period per period at
+ * the place that position says. This worker maps the same /dev/shm file itself (a view posted
+ * from another thread would be a copy).
+ *
+ * Output. START is applied at a period boundary t0 (the period's due time). From then on the
+ * period due at t0 + k·T reads ring frames [k·p, (k+1)·p) (mod the ring). What it writes reaches
+ * the device's output (periods − 1) periods later, so the DAC plays frame 0 at
+ * start_time = t0 + (periods − 1)·T, and at any period boundary the engine has read exactly
+ * fifo = periods · p frames ahead of the position (t − start_time)·rate: GET_FIFO_DEPTH.
+ *
+ * Input. The period due at t0 + k·T holds the frames captured during the period before it; it
+ * is written at ring frames [k·p, (k+1)·p). Frame 0 was captured at start_time = t0 − T, and the
+ * position (valid data up to it) at a boundary is (t − start_time)·rate; fifo = one period.
+ *
+ * After an xrun the device restarts and loses time; the next period puts the reader back where
+ * start_time and the clock say (frames lost are skipped, never replayed).
+ *
+ * Notifications: the j-th (j = 1, 2, …) is due when the position passes floor(j·F/N) frames; it
+ * carries that position and the time the position was reached (the period's due time minus the
+ * frames since), strictly increasing. Several may fall in one period.
+ *
+ * Commands come through the control block (src/engine/stream-control.ts), looked at once per
+ * period. Nothing here allocates per period; a command (mapping a new buffer) allocates once.
+ */
+import { SharedMapping } from '../../ringbuffer/shm.ts';
+import { EngineError } from '../errors.ts';
+import { LinkedClock } from '../linked-clock.ts';
+import { CMD_CODE, EVENT, type StreamControlViews, WORD, pushEvent, readPath, streamControlViews } from '../stream-control.ts';
+import type { Host, HostBuffer, HostContext, TimeInfo } from '../types.ts';
+
+export interface StreamBridgeOptions {
+  control: SharedArrayBuffer;
+  direction: 'output' | 'input';
+  /** Output: periods × period frames. Input: one period. */
+  fifoFrames: number;
+  /** The linked virtual clock, when the engine runs on the service's virtual timeline. */
+  clockLink?: SharedArrayBuffer;
+  /** How often a CLOCK event reports the measured rate, in frames (default: one second). */
+  clockReportFrames?: number;
+}
+
+const STATUS_INTERNAL = -1;
+
+export function createHost(ctx: HostContext): Host {
+  const o = ctx.options as StreamBridgeOptions;
+  const c = ctx.config;
+  if (!c.interleaved) throw new EngineError('invalid-argument', 'stream-bridge needs an interleaved config');
+  const output = o.direction === 'output';
+  const channels = output ? c.outputChannels : c.inputChannels;
+  const frameBytes = channels * (c.format === 'i16' ? 2 : 4);
+  const v: StreamControlViews = streamControlViews(o.control);
+  const words = v.words;
+  const rate = c.rate;
+  const nsPerFrame = 1e9 / rate;
+  const period = c.bufferFrames;
+  const fifo = o.fifoFrames;
+  const clockReport = o.clockReportFrames ?? rate;
+
+  // State (numbers initialised as what they hold, so V8 keeps their representation).
+  const s = {
+    lastSeq: 0,
+    running: false,
+    resync: false,
+    ringFrames: 0,
+    notifyPerRing: 0,
+    /** Frames read (output) or written (input) since START. */
+    r: 0,
+    startNs: Number.NaN,
+    nextNotify: 1,
+    lastNotifyNs: Number.NaN,
+    clockFirstNs: Number.NaN,
+    clockFirstFrame: 0,
+    clockNextFrame: 0,
+    xruns: 0,
+  };
+  let mapping: SharedMapping | undefined;
+  let ring: Uint8Array | undefined;
+  let view: Uint8Array | undefined;
+  let viewOf: HostBuffer | undefined;
+
+  const release = () => {
+    ring = undefined;
+    if (mapping) {
+      try {
+        mapping.close();
+      } catch {
+        // unmapping a mapping we made cannot fail in a way we could act on
+      }
+      mapping = undefined;
+    }
+  };
+
+  const ack = (seq: number, result: number, time: number) => {
+    pushEvent(v, EVENT.ACK, time, seq, result);
+  };
+
+  const applyCommand = (seq: number, t: number) => {
+    const cmd = Atomics.load(words, WORD.CMD);
+    if (cmd === CMD_CODE.SET_BUFFER) {
+      release();
+      try {
+        const m = SharedMapping.open(readPath(v));
+        const frames = Atomics.load(words, WORD.ARG_FRAMES);
+        if (m.length !== frames * frameBytes) throw new Error(`buffer is ${m.length} bytes, expected ${frames * frameBytes}`);
+        mapping = m;
+        ring = new Uint8Array(m.buffer);
+        s.ringFrames = frames;
+        s.notifyPerRing = Atomics.load(words, WORD.ARG_NOTIFY);
+        ack(seq, 0, t);
+      } catch {
+        release();
+        ack(seq, STATUS_INTERNAL, t);
+      }
+    } else if (cmd === CMD_CODE.START) {
+      if (!ring) {
+        ack(seq, STATUS_INTERNAL, t);
+        return;
+      }
+      s.running = true;
+      Atomics.store(words, WORD.RUNNING, 1);
+      s.r = 0;
+      s.resync = false;
+      s.nextNotify = 1;
+      s.startNs = output ? t + (fifo - period) * nsPerFrame : t - period * nsPerFrame;
+      s.lastNotifyNs = s.startNs;
+      ack(seq, 0, s.startNs);
+    } else if (cmd === CMD_CODE.STOP) {
+      s.running = false;
+      Atomics.store(words, WORD.RUNNING, 0);
+      ack(seq, 0, t);
+    } else if (cmd === CMD_CODE.FAIL) {
+      throw new EngineError('device', 'simulated failure of the audio device');
+    } else if (cmd === CMD_CODE.RELEASE) {
+      s.running = false;
+      Atomics.store(words, WORD.RUNNING, 0);
+      release();
+      ack(seq, 0, t);
+    }
+  };
+
+  if (o.clockLink) LinkedClock.sync(o.clockLink);
+  Atomics.store(words, WORD.HOST_READY, 1);
+
+  return {
+    process(inputs: readonly HostBuffer[], outputs: readonly HostBuffer[], frames: number, time: TimeInfo): boolean {
+      const t = time.hostNs;
+      const xr = output ? time.underruns : time.overruns;
+      if (xr > 0) {
+        s.xruns += xr;
+        pushEvent(v, EVENT.XRUN, t, xr, s.xruns);
+        s.resync = true;
+        s.clockFirstNs = Number.NaN;
+      }
+      const seq = Atomics.load(words, WORD.CMD_SEQ);
+      if (seq !== s.lastSeq) {
+        s.lastSeq = seq;
+        applyCommand(seq, t);
+      }
+
+      // Clock recovery: device frames against CLOCK_MONOTONIC since the last (re)start.
+      if (Number.isNaN(s.clockFirstNs)) {
+        s.clockFirstNs = t;
+        s.clockFirstFrame = time.samplePosition;
+        s.clockNextFrame = time.samplePosition + clockReport;
+      } else if (time.samplePosition >= s.clockNextFrame) {
+        const n = time.samplePosition - s.clockFirstFrame;
+        pushEvent(v, EVENT.CLOCK, t, Math.round((n * 1e12) / (t - s.clockFirstNs)), n);
+        s.clockNextFrame += clockReport;
+      }
+
+      const buf = ring;
+      if (!s.running || buf === undefined) return true;
+      const io = output ? outputs[0] : inputs[0];
+      if (io === undefined) return true;
+      if (viewOf !== io) {
+        view = new Uint8Array(io.buffer, io.byteOffset, io.byteLength);
+        viewOf = io;
+      }
+      const bytes = view!;
+      const F = s.ringFrames;
+
+      if (s.resync) {
+        s.resync = false;
+        // Where the position says this period belongs (frames lost in the xrun are skipped).
+        const due = Math.round((t - s.startNs) / nsPerFrame) + (output ? fifo - period : -period);
+        if (due > s.r) s.r = due;
+      }
+
+      // One period at ring frame r mod F, in at most two pieces.
+      let at = (s.r % F) * frameBytes;
+      const ringBytes = F * frameBytes;
+      const n = frames * frameBytes;
+      if (output) {
+        for (let i = 0; i < n; i++) {
+          bytes[i] = buf[at]!;
+          if (++at === ringBytes) at = 0;
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          buf[at] = bytes[i]!;
+          if (++at === ringBytes) at = 0;
+        }
+      }
+      s.r += frames;
+
+      // Position (frames since start_time) valid at t, and the notifications it passed.
+      const pos = output ? s.r - fifo : s.r;
+      const per = s.notifyPerRing;
+      if (per > 0) {
+        for (;;) {
+          const h = Math.floor((s.nextNotify * F) / per);
+          if (h > pos) break;
+          let when = t - (pos - h) * nsPerFrame;
+          if (when <= s.lastNotifyNs) when = s.lastNotifyNs + 1;
+          s.lastNotifyNs = when;
+          pushEvent(v, EVENT.POSITION, when, (h % F) * frameBytes, s.nextNotify);
+          s.nextNotify++;
+        }
+      }
+      return true;
+    },
+    reset() {
+      if (s.running) s.resync = true;
+    },
+    dispose() {
+      release();
+      if (o.clockLink) LinkedClock.done(o.clockLink);
+    },
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * The control block between the stream service's main thread and the engine worker that serves
+ * one ring-buffer channel (src/engine/hosts/stream-bridge.ts). One SharedArrayBuffer, three views:
+ *
+ *   Int32Array  words   commands (main → worker), acknowledgements, the event ring's indices
+ *   Float64Array times  start time, command arguments that are doubles
+ *   Uint8Array  path    the shared buffer's shm name (GET_BUFFER), UTF-8
+ *   Float64Array events the event ring (worker → main): EVENT_SLOTS records of 4 doubles
+ *
+ * Commands: the main thread writes the arguments, then the command code, then increments
+ * CMD_SEQ (Atomics.store, so the arguments are visible before the sequence number). The worker
+ * looks at CMD_SEQ once per period (one Atomics.load: no allocation when nothing changed), applies
+ * the command at that period boundary, and answers with an event carrying the sequence number.
+ * The main thread sends one command at a time and waits for its answer.
+ *
+ * Events: single producer (the worker), single consumer (the main thread). The worker writes a
+ * record, then increments EVT_WRITE and calls Atomics.notify on it; the main thread waits with
+ * Atomics.waitAsync (or, on a linked virtual clock, reads the ring right after each period) and
+ * increments EVT_READ. A full ring drops the newest event and counts it (EVT_DROPPED): the main
+ * thread is far faster than the audio period, so this only happens if it is stuck.
+ */
+
+export const WORD = {
+  CMD_SEQ: 0,
+  CMD: 1,
+  /** GET_BUFFER: ring frames, notifications per ring, bytes of the shm name in `path`. */
+  ARG_FRAMES: 2,
+  ARG_NOTIFY: 3,
+  ARG_PATH_LEN: 4,
+  EVT_WRITE: 5,
+  EVT_READ: 6,
+  EVT_DROPPED: 7,
+  /** Worker: 1 once the host exists (it reads commands from then on). */
+  HOST_READY: 8,
+  /** Worker: 0 stopped, 1 started (reading or writing the client's buffer). */
+  RUNNING: 9,
+  SIZE: 16,
+} as const;
+
+/** FAIL: the host throws a device error (a simulated failure of the audio device; the worker then closes its streams properly). */
+export const CMD_CODE = { NONE: 0, SET_BUFFER: 1, START: 2, STOP: 3, RELEASE: 4, FAIL: 5 } as const;
+
+export const EVENT = {
+  /** a = command sequence number, b = result (0 or a negative status); time = start_time for START. */
+  ACK: 1,
+  /** time = monotonic time of the position, a = position in bytes. */
+  POSITION: 2,
+  /** time = when noticed, a = underruns (output) or overruns (input) in this period, b = total. */
+  XRUN: 3,
+  /** time = end of the measurement window, a = measured frames per second × 1000 (rounded), b = window frames. */
+  CLOCK: 4,
+} as const;
+
+export const EVENT_SLOTS = 256;
+const TIMES = 4;
+export const PATH_BYTES = 256;
+
+export interface StreamControlViews {
+  readonly sab: SharedArrayBuffer;
+  readonly words: Int32Array;
+  readonly times: Float64Array;
+  readonly path: Uint8Array;
+  /** EVENT_SLOTS records: [type, time, a, b]. */
+  readonly events: Float64Array;
+}
+
+export function streamControlBytes(): number {
+  return WORD.SIZE * 4 + TIMES * 8 + PATH_BYTES + EVENT_SLOTS * 4 * 8;
+}
+
+export function createStreamControl(): SharedArrayBuffer {
+  return new SharedArrayBuffer(streamControlBytes());
+}
+
+export function streamControlViews(sab: SharedArrayBuffer): StreamControlViews {
+  let o = 0;
+  const words = new Int32Array(sab, o, WORD.SIZE);
+  o += WORD.SIZE * 4;
+  const times = new Float64Array(sab, o, TIMES);
+  o += TIMES * 8;
+  const path = new Uint8Array(sab, o, PATH_BYTES);
+  o += PATH_BYTES;
+  const events = new Float64Array(sab, o, EVENT_SLOTS * 4);
+  return { sab, words, times, path, events };
+}
+
+/** Worker side: appends an event (allocation-free). Returns false if the ring was full. */
+export function pushEvent(v: StreamControlViews, type: number, time: number, a: number, b: number): boolean {
+  const w = Atomics.load(v.words, WORD.EVT_WRITE);
+  const r = Atomics.load(v.words, WORD.EVT_READ);
+  if (w - r >= EVENT_SLOTS) {
+    Atomics.add(v.words, WORD.EVT_DROPPED, 1);
+    return false;
+  }
+  const i = (w % EVENT_SLOTS) * 4;
+  const e = v.events;
+  e[i] = type;
+  e[i + 1] = time;
+  e[i + 2] = a;
+  e[i + 3] = b;
+  Atomics.store(v.words, WORD.EVT_WRITE, w + 1);
+  Atomics.notify(v.words, WORD.EVT_WRITE);
+  return true;
+}
+
+export interface StreamEvent {
+  type: number;
+  time: number;
+  a: number;
+  b: number;
+}
+
+/** Main side: takes the oldest unread event, if any. */
+export function takeEvent(v: StreamControlViews): StreamEvent | undefined {
+  const r = Atomics.load(v.words, WORD.EVT_READ);
+  if (Atomics.load(v.words, WORD.EVT_WRITE) === r) return undefined;
+  const i = (r % EVENT_SLOTS) * 4;
+  const e = v.events;
+  const ev = { type: e[i]!, time: e[i + 1]!, a: e[i + 2]!, b: e[i + 3]! };
+  Atomics.store(v.words, WORD.EVT_READ, r + 1);
+  return ev;
+}
+
+/** Main side: writes a command; returns its sequence number (the ACK event carries it). */
+export function postCommand(v: StreamControlViews, cmd: number, args: { frames?: number; notify?: number; path?: string } = {}): number {
+  if (args.path !== undefined) {
+    const bytes = new TextEncoder().encode(args.path);
+    if (bytes.length > PATH_BYTES) throw new Error(`shm name longer than ${PATH_BYTES} bytes`);
+    v.path.fill(0);
+    v.path.set(bytes);
+    Atomics.store(v.words, WORD.ARG_PATH_LEN, bytes.length);
+  }
+  if (args.frames !== undefined) Atomics.store(v.words, WORD.ARG_FRAMES, args.frames);
+  if (args.notify !== undefined) Atomics.store(v.words, WORD.ARG_NOTIFY, args.notify);
+  Atomics.store(v.words, WORD.CMD, cmd);
+  return Atomics.add(v.words, WORD.CMD_SEQ, 1) + 1;
+}
+
+export function readPath(v: StreamControlViews): string {
+  const n = Atomics.load(v.words, WORD.ARG_PATH_LEN);
+  return new TextDecoder().decode(v.path.slice(0, n));
+}
+
+type WaitAsync = (ta: Int32Array, index: number, value: number, timeout?: number) => { async: boolean; value: Promise<string> | string };
+
+/** Atomics.waitAsync (Node ≥ 16; not in this project's TypeScript lib). Resolves when the word is no longer `value`. */
+export function waitAsync(ta: Int32Array, index: number, value: number, timeoutMs?: number): Promise<unknown> {
+  const r = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync(ta, index, value, timeoutMs);
+  return r.async ? (r.value as Promise<string>) : Promise.resolve(r.value);
+}

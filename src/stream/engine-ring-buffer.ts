@@ -1,0 +1,393 @@
+/**
+ * The ring-buffer channel on the real-time engine (docs/PROTOCOL.md section 6, rules R-RB-5…).
+ *
+ * One engine worker per ring-buffer channel (src/engine/driver.ts), running the stream-bridge host
+ * (src/engine/hosts/stream-bridge.ts) on the stream's PCM, from the channel's creation until it
+ * closes (plus a short linger of silence). While the ring buffer is stopped the engine plays
+ * silence (or discards capture), so START takes effect at the next period boundary.
+ *
+ *   main thread (this file)                          engine worker
+ *   ───────────────────────                          ─────────────
+ *   GET_BUFFER: create /dev/shm file (frames only)
+ *               post SET_BUFFER(name) ─────────────▶ maps the same file
+ *   START:      post START ────────────────────────▶ at a period boundary: start_time, reads begin
+ *               ◀──────────────────── ACK(start_time)
+ *               ◀──── POSITION(time, pos) per crossing, XRUN, CLOCK (event ring, Atomics.notify)
+ *   STOP / close: post STOP / RELEASE ─────────────▶ silence from the next period; unmaps
+ *
+ * Commands and events travel through one SharedArrayBuffer (src/engine/stream-control.ts); the
+ * main thread waits for events with Atomics.waitAsync. On a sim board with a virtual clock the
+ * worker runs on the service's own timeline in lock-step (src/engine/linked-clock.ts), and events
+ * are read right after each engine period, at that period's virtual time.
+ *
+ * Ordering: the START response must go out before the first POSITION_NOTIFY, and the STOP
+ * response after the last one. Events are handled in order; after an ACK resolves a request, the
+ * rest of the events wait for a macrotask, so the core sends the response (a microtask
+ * continuation) first.
+ */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import type { BoardRuntime } from '../board/runtime.ts';
+import type { StreamSpec } from '../board/schema.ts';
+import { EngineDevice } from '../engine/driver.ts';
+import type { ResolvedDevice } from '../engine/devices.ts';
+import { ClockLinkHost, createClockLink } from '../engine/linked-clock.ts';
+import type { SimCaptureSpec } from '../engine/sim-signals.ts';
+import {
+  CMD_CODE, EVENT, type StreamControlViews, WORD, createStreamControl, postCommand, streamControlViews, takeEvent, waitAsync,
+} from '../engine/stream-control.ts';
+import type { EngineReport, HostSampleFormat, NegotiatedConfig } from '../engine/types.ts';
+import { SharedMapping } from '../ringbuffer/shm.ts';
+import type { RequestedFormat, RingBufferEngine, RingBufferEvents, RingBufferResult } from './device.ts';
+import { RB_ERROR_KIND, SAMPLE_FORMAT, STATUS, bytesPerSample, sampleFormatBase } from './wire.ts';
+
+const HOST_PATH = new URL('../engine/hosts/stream-bridge.ts', import.meta.url).href;
+
+/** Largest shared buffer handed out (bytes). */
+export const MAX_BUFFER_BYTES = 64 << 20;
+
+export interface EngineRingBufferOptions {
+  /** Target period in µs (default 2667: 128 frames at 48 kHz); rounded to whole frames, multiples of 16. */
+  periodUs?: number;
+  /** Periods in the device buffer (default 2 on sim boards, 3 on ALSA). */
+  periods?: number;
+  /** Ask for SCHED_FIFO / mlockall in the engine thread (default true; never on a virtual clock). */
+  realtime?: boolean;
+  /** Sim boards: frames of playback to keep; the record comes with the report (`onReport`). */
+  recordFrames?: number;
+  /** Sim boards: what the simulated microphone hears (default a 440 Hz sine at 1/4 of full scale). */
+  simCapture?: SimCaptureSpec;
+  /** Silence after the channel closes before the engine lets go of the PCM (ms, default 300). */
+  lingerMs?: number;
+  /** Called with each engine's final report (tests read the sim record from it). */
+  onReport?: (endpoint: string, report: EngineReport) => void;
+  log?: (line: string) => void;
+}
+
+/** The engine's host format for a protocol sample format, or undefined if it does not carry it byte for byte. */
+export function hostFormatOf(sampleFormat: number): HostSampleFormat | undefined {
+  if ((sampleFormat & 0xc0000000) !== 0) return undefined; // UNSIGNED / INVERT_ENDIAN
+  switch (sampleFormatBase(sampleFormat)) {
+    case SAMPLE_FORMAT.BIT16: return 'i16';
+    case SAMPLE_FORMAT.BIT32: return 'i32';
+    case SAMPLE_FORMAT.BIT32_FLOAT: return 'f32';
+    default: return undefined;
+  }
+}
+
+/** The period in frames for a rate: the target duration rounded to a multiple of 16 frames (at least 16). */
+export function periodFramesFor(rate: number, periodUs: number): number {
+  return Math.max(16, Math.round((rate * periodUs) / 1e6 / 16) * 16);
+}
+
+interface Setup {
+  device: EngineDevice;
+  config: NegotiatedConfig;
+  fifoFrames: number;
+  frameBytes: number;
+  link?: ClockLinkHost;
+}
+
+/** Per stream: the engine that holds (or last held) its PCM, so a new one waits for it. */
+interface Slot {
+  current?: EngineRingBuffer;
+}
+
+let shmCounter = 0;
+
+/** A `createRingBuffer` for startStreamService: ring-buffer channels on the engine. */
+export function engineRingBuffers(rt: BoardRuntime, opts: EngineRingBufferOptions = {}) {
+  const slots = new Map<string, Slot>();
+  const all = new Set<EngineRingBuffer>();
+  const create = (stream: StreamSpec, fmt: RequestedFormat, events: RingBufferEvents): RingBufferEngine => {
+    let slot = slots.get(stream.id);
+    if (!slot) slots.set(stream.id, (slot = {}));
+    const previous = slot.current;
+    const e = new EngineRingBuffer(rt, stream, fmt, events, opts, previous);
+    slot.current = e;
+    all.add(e);
+    void e.gone.then(() => all.delete(e));
+    return e;
+  };
+  return Object.assign(create, {
+    /** Stops every engine now (the service is closing). */
+    async closeAll(): Promise<void> {
+      await Promise.all([...all].map((e) => e.shutdown()));
+    },
+    /** The live engines (tests). */
+    engines: all as ReadonlySet<EngineRingBuffer>,
+  });
+}
+
+export class EngineRingBuffer implements RingBufferEngine {
+  readonly endpoint: string;
+  private readonly control = createStreamControl();
+  private readonly v: StreamControlViews = streamControlViews(this.control);
+  private readonly setup: Promise<Setup | { error: number; why: string }>;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly waiting = new Map<number, (e: { result: number; time: number }) => void>();
+  private bufferName: string | undefined;
+  private started = false;
+  private closed = false;
+  private dead: number | undefined;
+  private stopRequested = false;
+  private pumping = false;
+  private deferred = false;
+  private clock: { monotonicTimeNs: number; measuredFps: number; windowFrames: number } | undefined;
+  private resolveGone!: () => void;
+  /** Resolves when the engine has let go of the PCM (or never got it). */
+  readonly gone = new Promise<void>((r) => { this.resolveGone = r; });
+  private lingerTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly rt: BoardRuntime,
+    readonly stream: StreamSpec,
+    readonly fmt: RequestedFormat,
+    private readonly events: RingBufferEvents,
+    private readonly opts: EngineRingBufferOptions,
+    previous: EngineRingBuffer | undefined,
+  ) {
+    this.endpoint = `${rt.board.name}.${stream.id}`;
+    this.setup = this.init(previous);
+    this.setup.then((s) => {
+      if ('error' in s) {
+        this.opts.log?.(`${this.endpoint}: ring buffer engine unavailable: ${s.why}`);
+        this.resolveGone();
+      }
+    }, () => this.resolveGone());
+  }
+
+  private async init(previous: EngineRingBuffer | undefined): Promise<Setup | { error: number; why: string }> {
+    if (previous) await previous.shutdown(); // the PCM is the new engine's now
+    const format = hostFormatOf(this.fmt.sampleFormat);
+    if (!format) return { error: STATUS.NOT_SUPPORTED, why: `sample format 0x${this.fmt.sampleFormat.toString(16)} is not carried by the engine (16-bit, 32-bit and float only)` };
+    if (this.closed) return { error: STATUS.BAD_STATE, why: 'closed before it started' };
+    const { board } = this.rt;
+    const sim = board.hal === 'sim';
+    const virtual = sim && this.rt.hal.clock.kind === 'virtual';
+    const output = this.stream.direction === 'output';
+    const info: ResolvedDevice = {
+      name: this.stream.id, backend: sim ? 'sim' : 'alsa', board: board.file, description: `${this.stream.purpose} (${this.stream.pcm})`,
+      ...(output ? { playback: this.stream.pcm } : { capture: this.stream.pcm }),
+      ...(sim ? { simClock: virtual ? 'virtual' as const : 'monotonic' as const } : {}),
+    };
+    let link: ClockLinkHost | undefined;
+    if (virtual) {
+      info.clockLink = createClockLink();
+      link = new ClockLinkHost(this.rt.hal.clock, info.clockLink, () => this.pump(true));
+    }
+    const device = new EngineDevice(info);
+    try {
+      const periods = this.opts.periods ?? (sim ? 2 : 3);
+      const config = await device.negotiate({
+        rate: this.fmt.fps, bufferFrames: periodFramesFor(this.fmt.fps, this.opts.periodUs ?? 2667), periods, format, interleaved: true,
+        inputChannels: output ? 0 : this.fmt.channels, outputChannels: output ? this.fmt.channels : 0,
+      });
+      const fifoFrames = output ? config.periods * config.bufferFrames : config.bufferFrames;
+      device.on('warning', (w: string) => this.opts.log?.(`${this.endpoint}: ${w}`));
+      await device.start(config, {
+        path: HOST_PATH,
+        options: { control: this.control, direction: this.stream.direction, fifoFrames, clockLink: info.clockLink },
+      }, {
+        warmupPeriods: 0, warmupMs: 0, realtime: this.opts.realtime ?? true,
+        sim: sim ? { recordFrames: output ? this.opts.recordFrames ?? 0 : 0, capture: output ? undefined : this.opts.simCapture ?? { kind: 'sine', freq: 440, amplitude: 0.25 } } : undefined,
+      });
+      device.finished.then((report) => this.finished(report), (e: Error) => this.finished(undefined, e));
+      this.listen();
+      return { device, config, fifoFrames, frameBytes: this.fmt.channels * bytesPerSample(this.fmt.sampleFormat), link };
+    } catch (e) {
+      link?.detach();
+      return { error: STATUS.IO, why: (e as Error).message };
+    }
+  }
+
+  // ---- events from the worker ----
+
+  private listen(): void {
+    if (this.dead !== undefined) return;
+    const seen = Atomics.load(this.v.words, WORD.EVT_WRITE);
+    if (seen !== Atomics.load(this.v.words, WORD.EVT_READ)) this.pump(false);
+    void waitAsync(this.v.words, WORD.EVT_WRITE, seen, 1000).then(() => this.listen());
+  }
+
+  /** Handles events in order; stops after one that answered a request (see the file comment). */
+  private pump(_step: boolean): void {
+    if (this.pumping || this.deferred) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const e = takeEvent(this.v);
+        if (!e) break;
+        if (e.type === EVENT.ACK) {
+          const w = this.waiting.get(e.a);
+          this.waiting.delete(e.a);
+          if (w) {
+            w({ result: e.b, time: e.time });
+            this.deferred = true;
+            setImmediate(() => {
+              this.deferred = false;
+              this.pump(false);
+            });
+            break;
+          }
+        } else if (e.type === EVENT.POSITION) {
+          if (this.started) this.events.positionNotify(e.time, e.a);
+        } else if (e.type === EVENT.XRUN) {
+          const kind = this.stream.direction === 'output' ? RB_ERROR_KIND.UNDERRUN : RB_ERROR_KIND.OVERRUN;
+          this.events.error?.(e.time, kind, STATUS.IO_DATA_INTEGRITY, e.a, e.b);
+        } else if (e.type === EVENT.CLOCK) {
+          this.clock = { monotonicTimeNs: e.time, measuredFps: e.a / 1000, windowFrames: e.b };
+          this.events.clock?.(e.time, e.a / 1000, e.b);
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private finished(report: EngineReport | undefined, error?: Error): void {
+    this.setup.then((s) => { if (!('error' in s)) s.link?.detach(); }, () => {});
+    if (report) this.opts.onReport?.(this.endpoint, report);
+    if (!this.stopRequested) {
+      // The engine stopped without being asked: the device failed (R-EXT-5).
+      this.dead = STATUS.IO;
+      this.opts.log?.(`${this.endpoint}: the engine stopped: ${error?.message ?? report?.error ?? report?.reason}`);
+      this.events.error?.(this.rt.hal.clock.nowNs(), RB_ERROR_KIND.BUS_FAILURE, STATUS.IO, 1, 1);
+      this.started = false;
+    }
+    this.dead ??= STATUS.BAD_STATE;
+    for (const [, w] of this.waiting) w({ result: this.dead, time: 0 });
+    this.waiting.clear();
+    this.unlinkBuffer();
+    this.resolveGone();
+  }
+
+  /** Sends one command and waits for its ACK (commands go one at a time). */
+  private command(cmd: number, args: { frames?: number; notify?: number; path?: string } = {}): Promise<{ result: number; time: number }> {
+    const run = async (): Promise<{ result: number; time: number }> => {
+      if (this.dead !== undefined) return { result: this.dead, time: 0 };
+      return new Promise((resolve) => {
+        const seq = postCommand(this.v, cmd, args);
+        this.waiting.set(seq, resolve);
+      });
+    };
+    const p = this.chain.then(run, run);
+    this.chain = p;
+    return p;
+  }
+
+  private async ready(): Promise<Setup | number> {
+    const s = await this.setup;
+    if ('error' in s) return s.error;
+    if (this.dead !== undefined) return this.dead;
+    return s;
+  }
+
+  // ---- RingBufferEngine ----
+
+  async getFifoDepth(): Promise<RingBufferResult<{ fifoDepth: number }>> {
+    const s = await this.ready();
+    if (typeof s === 'number') return { result: s, value: { fifoDepth: 0 } };
+    return { result: STATUS.OK, value: { fifoDepth: s.fifoFrames * s.frameBytes } };
+  }
+
+  async getBuffer(minFrames: number, notificationsPerRing: number): Promise<RingBufferResult<{ frames: number; bufferPath?: string }>> {
+    const s = await this.ready();
+    if (typeof s === 'number') return { result: s, value: { frames: 0 } };
+    if (this.started) return { result: STATUS.BAD_STATE, value: { frames: 0 } }; // R-RB-6
+    // R-RB-6: at least the request, and at least the FIFO depth plus one period (room to write ahead).
+    const frames = Math.max(minFrames, s.fifoFrames + s.config.bufferFrames);
+    if (frames * s.frameBytes > MAX_BUFFER_BYTES) return { result: STATUS.NO_MEMORY, value: { frames: 0 } };
+    if (notificationsPerRing > frames) return { result: STATUS.INVALID_ARGS, value: { frames: 0 } };
+    const name = `/sbc-audio-${this.endpoint}-${process.pid}-${++shmCounter}-${randomBytes(4).toString('hex')}`;
+    try {
+      SharedMapping.create(name, frames * s.frameBytes, 0o600).close(); // zero-filled: silence
+    } catch (e) {
+      this.opts.log?.(`${this.endpoint}: cannot create the shared buffer: ${(e as Error).message}`);
+      return { result: STATUS.NO_MEMORY, value: { frames: 0 } };
+    }
+    const a = await this.command(CMD_CODE.SET_BUFFER, { path: name, frames, notify: notificationsPerRing });
+    this.unlinkBuffer(); // the worker let go of the old one before mapping the new one (R-RB-7)
+    if (a.result !== STATUS.OK) {
+      rmSync(`/dev/shm${name}`, { force: true });
+      return { result: a.result, value: { frames: 0 } };
+    }
+    this.bufferName = name;
+    return { result: STATUS.OK, value: { frames, bufferPath: `/dev/shm${name}` } };
+  }
+
+  async start(): Promise<RingBufferResult<{ startTimeNs: number }>> {
+    const s = await this.ready();
+    if (typeof s === 'number') return { result: s, value: { startTimeNs: 0 } };
+    if (this.started || this.bufferName === undefined) return { result: STATUS.BAD_STATE, value: { startTimeNs: 0 } }; // R-RB-8
+    const a = await this.command(CMD_CODE.START);
+    if (a.result !== STATUS.OK) return { result: a.result, value: { startTimeNs: 0 } };
+    this.started = true;
+    return { result: STATUS.OK, value: { startTimeNs: a.time } };
+  }
+
+  async stop(): Promise<RingBufferResult<Record<string, never>>> {
+    const s = await this.ready();
+    if (typeof s === 'number') return { result: s, value: {} };
+    if (!this.started) return { result: STATUS.OK, value: {} }; // R-RB-9
+    const a = await this.command(CMD_CODE.STOP);
+    this.started = false;
+    return { result: a.result, value: {} };
+  }
+
+  /** The channel closed (or the engine is shutting down). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  lastClock() {
+    return this.clock;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.started = false; // no notification after the channel is gone
+    const s = await this.setup.catch(() => undefined);
+    if (!s || 'error' in s) return;
+    if (this.dead === undefined) await this.command(CMD_CODE.RELEASE); // silence from the next period (R-RB-12)
+    this.unlinkBuffer();
+    // Keep the PCM playing silence a little (a capture of the output sees zeros, not an abrupt end),
+    // unless another channel of the stream wants it first (shutdown()).
+    this.lingerTimer = setTimeout(() => void this.shutdown(), this.opts.lingerMs ?? 300);
+  }
+
+  /** Stops the engine now and waits until it has let go of the PCM. */
+  async shutdown(): Promise<void> {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.closed = true;
+    this.started = false;
+    const s = await this.setup.catch(() => undefined);
+    if (s && !('error' in s) && !this.stopRequested) {
+      this.stopRequested = true;
+      s.link?.detach();
+      await s.device.stop().catch(() => {});
+    }
+    await this.gone;
+  }
+
+  /** Simulated stall of the engine thread (linked virtual clock only): its next wake-up comes `ns` late. */
+  async simulateStall(ns: number): Promise<void> {
+    const s = await this.setup;
+    if ('error' in s || !s.link) throw new Error(`${this.endpoint}: stalls are simulated on a virtual clock only`);
+    s.link.stall(ns);
+  }
+
+  /** Simulated device failure: the engine's period fails as if the PCM had (the worker closes its streams and ends). */
+  async simulateFailure(): Promise<void> {
+    const s = await this.setup;
+    if ('error' in s) return;
+    postCommand(this.v, CMD_CODE.FAIL);
+    await this.gone;
+  }
+
+  private unlinkBuffer(): void {
+    if (this.bufferName) rmSync(`/dev/shm${this.bufferName}`, { force: true });
+    this.bufferName = undefined;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * `sbc-audio play` and `record` as protocol clients of an in-process service on the sim board
+ * (real time: the clients pace themselves on CLOCK_MONOTONIC). Nothing here asserts timing: the
+ * played record must hold the tone bit-exact, the recorded file the sim microphone's sine.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { playCommand } from '../../src/cli/commands/play.ts';
+import { recordCommand } from '../../src/cli/commands/record.ts';
+import { loadBoard } from '../../src/board/load.ts';
+import { type BoardRuntime, openBoard } from '../../src/board/runtime.ts';
+import type { EngineReport } from '../../src/engine/types.ts';
+import { type StreamService, startStreamService } from '../../src/stream/service.ts';
+import { toneSamples } from '../../src/stream/player.ts';
+import { parseWav } from '../../src/stream/wav.ts';
+
+describe('sbc-audio play / record through the stream service (sim board)', function () {
+  this.timeout(30000);
+  let dir: string;
+  let rt: BoardRuntime;
+  let svc: StreamService;
+  const reports: { endpoint: string; report: EngineReport }[] = [];
+  const io = () => {
+    const out: string[] = [];
+    return { out, io: { out: (s: string) => out.push(s), err: (s: string) => out.push(s), isTTY: false } };
+  };
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sbc-play-'));
+    rt = await openBoard(loadBoard('sim'));
+    svc = await startStreamService(rt, { runtimeDir: dir, ringBuffer: { recordFrames: 48000 * 10, lingerMs: 50, onReport: (endpoint, report) => reports.push({ endpoint, report }) } });
+  });
+  after(async () => {
+    await svc?.close();
+    await rt?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('play --tone: the PCM plays the tone\'s samples exactly, and one line is printed when not a terminal', async () => {
+    const { out, io: cli } = io();
+    const code = await playCommand.run(['--tone', '--freq', '1000', '--seconds', '0.5', '--level', '-6', '--stream', 'sim.speaker', '--runtime-dir', dir], cli);
+    assert.equal(code, 0);
+    assert.equal(out.length, 1);
+    assert.match(out[0]!, /^played a 1000 Hz tone: 0\.50 s at 48000 Hz, 2 ch, to .*sim\.speaker$/);
+    for (let i = 0; i < 200 && !reports.some((r) => r.endpoint === 'sim.speaker'); i++) await new Promise((r) => setTimeout(r, 10));
+    const rec = reports.find((r) => r.endpoint === 'sim.speaker')!.report.record!;
+    const played = new Int16Array(rec.buffer, rec.byteOffset, rec.byteLength / 2);
+    const tone = toneSamples(1000, 0.5, 48000, 2, -6);
+    // Find the tone's first frame (the sine starts at 0, its second sample is the first non-zero one).
+    const first = played.findIndex((v) => v !== 0);
+    assert.ok(first > 0, 'the tone is in the record');
+    const start = first - 2; // frame 0 of the tone is a zero frame (sin 0)
+    for (let i = 0; i < tone.length; i++) assert.equal(played[start + i], tone[i], `sample ${i}`);
+  });
+
+  it('record: a WAV file of the sim microphone (a 440 Hz sine at 1/4 of full scale)', async () => {
+    const { out, io: cli } = io();
+    const file = path.join(dir, 'mic.wav');
+    const code = await recordCommand.run([file, '--seconds', '0.5', '--runtime-dir', dir], cli);
+    assert.equal(code, 0);
+    assert.match(out[0]!, /^recorded 0\.50 s at 48000 Hz, 2 ch from .*sim\.mic into /);
+    const w = parseWav(new Uint8Array(readFileSync(file)));
+    assert.deepEqual([w.rate, w.channels, w.samples.length], [48000, 2, 48000]);
+    let peak = 0;
+    let crossings = 0;
+    for (let i = 2; i < w.samples.length; i += 2) {
+      peak = Math.max(peak, Math.abs(w.samples[i]!));
+      if ((w.samples[i - 2]! < 0) !== (w.samples[i]! < 0)) crossings++;
+    }
+    assert.ok(peak > 8000 && peak < 8300, `peak ${peak} (0.25 × 32767 = 8192)`);
+    assert.ok(crossings > 400 && crossings < 480, `${crossings} zero crossings in 0.5 s of 440 Hz`);
+  });
+});
