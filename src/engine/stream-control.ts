@@ -49,6 +49,8 @@ export const EVENT = {
   XRUN: 3,
   /** time = end of the measurement window, a = measured frames per second × 1000 (rounded), b = window frames. */
   CLOCK: 4,
+  /** time = the period from which the client's buffer is not touched (client gone); a = CLIENT.HUNG_UP or CLIENT.EXITING (client-watch.ts). */
+  PEER_GONE: 5,
 } as const;
 
 export const EVENT_SLOTS = 256;

@@ -14,13 +14,13 @@ import type { FormatRange, GainControlInfo, StreamFormat } from '../codec/types.
 import { AsyncMutex } from '../hal/i2c.ts';
 import {
   type DeviceGainState, type GainCaps, NotSupportedRingBuffer, type PlugState, type RequestedFormat, type RingBufferEngine,
-  type RingBufferEvents, type StreamDevice, type StreamDeviceInfo,
+  type RingBufferChannel, type RingBufferEvents, type StreamDevice, type StreamDeviceInfo,
 } from './device.ts';
 import { RANGE_FLAG, SAMPLE_FORMAT, sampleFormatBase } from './wire.ts';
 
 export interface BoardDevicesOptions {
   /** Part 2's engine plugs in here; default: every ring-buffer command answers NOT_SUPPORTED. */
-  createRingBuffer?: (stream: StreamSpec, fmt: RequestedFormat, events: RingBufferEvents) => RingBufferEngine;
+  createRingBuffer?: (stream: StreamSpec, fmt: RequestedFormat, events: RingBufferEvents, channel?: RingBufferChannel) => RingBufferEngine;
 }
 
 export interface BoardDevices {
@@ -158,8 +158,8 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
         plugListeners.add(fn);
         return () => plugListeners.delete(fn);
       },
-      createRingBuffer(fmt, events) {
-        return opts.createRingBuffer ? opts.createRingBuffer(stream, fmt, events) : new NotSupportedRingBuffer();
+      createRingBuffer(fmt, events, channel) {
+        return opts.createRingBuffer ? opts.createRingBuffer(stream, fmt, events, channel) : new NotSupportedRingBuffer();
       },
     };
   });

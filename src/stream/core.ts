@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { nsToBigInt } from '../hal/clock.ts';
+import type { ClientWatchFds } from './client-watch.ts';
 import {
   type DeviceGainState, type GainCaps, NotSupportedRingBuffer, type RequestedFormat, type RingBufferEngine, type StreamDevice,
   statusForError,
@@ -26,6 +27,8 @@ export interface ChannelSink {
   send(frame: Uint8Array): void;
   /** Closes the connection after what was sent so far. */
   close(): void;
+  /** See RingBufferChannel.openClientWatch (a socket transport offers it; the core only passes it on). */
+  openClientWatch?(): ClientWatchFds | undefined;
 }
 
 export interface StreamCoreOptions {
@@ -226,6 +229,7 @@ export class StreamCore {
     const create = this.opts.createRingBuffer ?? this.device.createRingBuffer.bind(this.device);
     const nominal = p.fmt.fps;
     c.fps = nominal;
+    const channel = { openClientWatch: () => c.sink.openClientWatch?.() };
     c.engine = create(p.fmt, {
       positionNotify: (t, pos) => c.send(encodePositionNotify(nsToBigInt(t), pos)),
       error: (t, kind, status, count, total) => {
@@ -235,7 +239,9 @@ export class StreamCore {
       clock: (t, fps, window) => {
         if (c.rbNotify) c.send(encodeRbClock(nsToBigInt(t), ratePpb(fps, nominal), window >>> 0, fps));
       },
-    });
+      // R-RB-12: a channel whose process exits is closed, even if another process still holds the socket.
+      clientGone: () => this.closeConnection(c, undefined),
+    }, channel);
   }
 
   private newToken(): Uint8Array {

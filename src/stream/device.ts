@@ -6,6 +6,7 @@
  */
 import type { FormatRange } from '../codec/types.ts';
 import { I2cError } from '../hal/i2c.ts';
+import type { ClientWatchFds } from './client-watch.ts';
 import { STATUS } from './wire.ts';
 
 export interface StreamDeviceInfo {
@@ -83,6 +84,19 @@ export interface RingBufferEvents {
   error?(monotonicTimeNs: number, kind: number, status: number, count: number, total: number): void;
   /** EXT_RB_CLOCK (same condition): the device's frame rate as measured against CLOCK_MONOTONIC. */
   clock?(monotonicTimeNs: number, measuredFps: number, windowFrames: number): void;
+  /** The engine found the client gone (exiting, or its socket hung up) before the transport said so: close the channel. */
+  clientGone?(): void;
+}
+
+/** What the transport offers about the ring-buffer channel's connection, beyond frames. */
+export interface RingBufferChannel {
+  /**
+   * Descriptors through which an engine notices the client going (client-watch.ts), owned by
+   * the caller (closeClientWatch), or undefined where the transport has none (in-process
+   * connections, another OS). Only when called synchronously from createRingBuffer: later the
+   * socket may be closed and its number reused.
+   */
+  openClientWatch?(): ClientWatchFds | undefined;
 }
 
 export interface StreamDevice {
@@ -102,7 +116,7 @@ export interface StreamDevice {
   plugState(): PlugState;
   onPlugChange(listener: (s: PlugState) => void): () => void;
   /** A ring-buffer engine for a channel opened by a successful SET_FORMAT. */
-  createRingBuffer(fmt: RequestedFormat, events: RingBufferEvents): RingBufferEngine;
+  createRingBuffer(fmt: RequestedFormat, events: RingBufferEvents, channel?: RingBufferChannel): RingBufferEngine;
 }
 
 /**

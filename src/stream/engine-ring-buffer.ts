@@ -14,11 +14,23 @@
  *               ◀──────────────────── ACK(start_time)
  *               ◀──── POSITION(time, pos) per crossing, XRUN, CLOCK (event ring, Atomics.notify)
  *   STOP / close: post STOP / RELEASE ─────────────▶ silence from the next period; unmaps
+ *   (client gone)   ◀────────────── PEER_GONE: the worker saw the client exit / hang up itself
  *
  * Commands and events travel through one SharedArrayBuffer (src/engine/stream-control.ts); the
  * main thread waits for events with Atomics.waitAsync. On a sim board with a virtual clock the
  * worker runs on the service's own timeline in lock-step (src/engine/linked-clock.ts), and events
  * are read right after each engine period, at that period's virtual time.
+ *
+ * A client that goes away (R-RB-12): the worker does not wait for RELEASE. The transport gives
+ * the engine descriptors of the channel's socket and of the connecting process's /proc/<pid>/stat
+ * (RingBufferChannel.openClientWatch), which the worker reads once per period before touching the
+ * buffer (src/engine/client-watch.ts); a process that is exiting, or a socket that hung up,
+ * silences the output from that period on, however late the kernel closes the socket and this
+ * thread notices. The worker's PEER_GONE then has the core close the channel (clientGone). This
+ * thread owns the descriptors and closes them only once the worker cannot read them any more
+ * (RELEASE acknowledged, or the engine ended), so their numbers are never reused under the
+ * worker. Without them (no socket, no koffi) silence follows RELEASE, at the period after this
+ * thread sent it.
  *
  * Ordering: the START response must go out before the first POSITION_NOTIFY, and the STOP
  * response after the last one. Events are handled in order; after an ACK resolves a request, the
@@ -31,14 +43,16 @@ import type { BoardRuntime } from '../board/runtime.ts';
 import type { StreamSpec } from '../board/schema.ts';
 import { EngineDevice } from '../engine/driver.ts';
 import type { ResolvedDevice } from '../engine/devices.ts';
+import { CLIENT } from '../engine/client-watch.ts';
 import { ClockLinkHost, createClockLink } from '../engine/linked-clock.ts';
 import type { SimCaptureSpec } from '../engine/sim-signals.ts';
 import {
   CMD_CODE, EVENT, type StreamControlViews, WORD, createStreamControl, postCommand, streamControlViews, takeEvent, waitAsync,
 } from '../engine/stream-control.ts';
 import type { EngineReport, HostSampleFormat, NegotiatedConfig } from '../engine/types.ts';
+import { type ClientWatchFds, closeClientWatch } from './client-watch.ts';
 import { SharedMapping } from '../ringbuffer/shm.ts';
-import type { RequestedFormat, RingBufferEngine, RingBufferEvents, RingBufferResult } from './device.ts';
+import type { RequestedFormat, RingBufferChannel, RingBufferEngine, RingBufferEvents, RingBufferResult } from './device.ts';
 import { RB_ERROR_KIND, SAMPLE_FORMAT, STATUS, bytesPerSample, sampleFormatBase } from './wire.ts';
 
 const HOST_PATH = new URL('../engine/hosts/stream-bridge.ts', import.meta.url).href;
@@ -99,11 +113,11 @@ let shmCounter = 0;
 export function engineRingBuffers(rt: BoardRuntime, opts: EngineRingBufferOptions = {}) {
   const slots = new Map<string, Slot>();
   const all = new Set<EngineRingBuffer>();
-  const create = (stream: StreamSpec, fmt: RequestedFormat, events: RingBufferEvents): RingBufferEngine => {
+  const create = (stream: StreamSpec, fmt: RequestedFormat, events: RingBufferEvents, channel?: RingBufferChannel): RingBufferEngine => {
     let slot = slots.get(stream.id);
     if (!slot) slots.set(stream.id, (slot = {}));
     const previous = slot.current;
-    const e = new EngineRingBuffer(rt, stream, fmt, events, opts, previous);
+    const e = new EngineRingBuffer(rt, stream, fmt, events, opts, previous, channel);
     slot.current = e;
     all.add(e);
     void e.gone.then(() => all.delete(e));
@@ -138,6 +152,8 @@ export class EngineRingBuffer implements RingBufferEngine {
   /** Resolves when the engine has let go of the PCM (or never got it). */
   readonly gone = new Promise<void>((r) => { this.resolveGone = r; });
   private lingerTimer: NodeJS.Timeout | undefined;
+  /** The descriptors the worker reads to notice the client going (closed by closeClientFds). */
+  private clientFds: ClientWatchFds | undefined;
 
   constructor(
     private readonly rt: BoardRuntime,
@@ -146,15 +162,21 @@ export class EngineRingBuffer implements RingBufferEngine {
     private readonly events: RingBufferEvents,
     private readonly opts: EngineRingBufferOptions,
     previous: EngineRingBuffer | undefined,
+    channel?: RingBufferChannel,
   ) {
     this.endpoint = `${rt.board.name}.${stream.id}`;
+    this.clientFds = channel?.openClientWatch?.(); // now: later the socket may be gone
     this.setup = this.init(previous);
     this.setup.then((s) => {
       if ('error' in s) {
         this.opts.log?.(`${this.endpoint}: ring buffer engine unavailable: ${s.why}`);
+        this.closeClientFds();
         this.resolveGone();
       }
-    }, () => this.resolveGone());
+    }, () => {
+      this.closeClientFds();
+      this.resolveGone();
+    });
   }
 
   private async init(previous: EngineRingBuffer | undefined): Promise<Setup | { error: number; why: string }> {
@@ -187,7 +209,10 @@ export class EngineRingBuffer implements RingBufferEngine {
       device.on('warning', (w: string) => this.opts.log?.(`${this.endpoint}: ${w}`));
       await device.start(config, {
         path: HOST_PATH,
-        options: { control: this.control, direction: this.stream.direction, fifoFrames, clockLink: info.clockLink },
+        options: {
+          control: this.control, direction: this.stream.direction, fifoFrames, clockLink: info.clockLink,
+          clientSocketFd: this.clientFds?.socketFd, clientStatFd: this.clientFds?.statFd,
+        },
       }, {
         warmupPeriods: 0, warmupMs: 0, realtime: this.opts.realtime ?? true,
         sim: sim ? { recordFrames: output ? this.opts.recordFrames ?? 0 : 0, capture: output ? undefined : this.opts.simCapture ?? { kind: 'sine', freq: 440, amplitude: 0.25 } } : undefined,
@@ -238,6 +263,11 @@ export class EngineRingBuffer implements RingBufferEngine {
         } else if (e.type === EVENT.CLOCK) {
           this.clock = { monotonicTimeNs: e.time, measuredFps: e.a / 1000, windowFrames: e.b };
           this.events.clock?.(e.time, e.a / 1000, e.b);
+        } else if (e.type === EVENT.PEER_GONE) {
+          this.started = false; // no notification for a client that is gone
+          const why = e.a === CLIENT.EXITING ? `process ${this.clientFds?.pid} is exiting` : 'socket hung up';
+          this.opts.log?.(`${this.endpoint}: the client is gone (${why}); silence from the period at ${e.time} ns`);
+          this.events.clientGone?.();
         }
       }
     } finally {
@@ -259,6 +289,7 @@ export class EngineRingBuffer implements RingBufferEngine {
     for (const [, w] of this.waiting) w({ result: this.dead, time: 0 });
     this.waiting.clear();
     this.unlinkBuffer();
+    this.closeClientFds(); // the worker has ended: nobody reads them
     this.resolveGone();
   }
 
@@ -351,6 +382,7 @@ export class EngineRingBuffer implements RingBufferEngine {
     const s = await this.setup.catch(() => undefined);
     if (!s || 'error' in s) return;
     if (this.dead === undefined) await this.command(CMD_CODE.RELEASE); // silence from the next period (R-RB-12)
+    this.closeClientFds(); // acknowledged (or the engine ended): the worker reads them no more
     this.unlinkBuffer();
     // Keep the PCM playing silence a little (a capture of the output sees zeros, not an abrupt end),
     // unless another channel of the stream wants it first (shutdown()).
@@ -384,6 +416,12 @@ export class EngineRingBuffer implements RingBufferEngine {
     if ('error' in s) return;
     postCommand(this.v, CMD_CODE.FAIL);
     await this.gone;
+  }
+
+  private closeClientFds(): void {
+    if (this.clientFds === undefined) return;
+    closeClientWatch(this.clientFds);
+    this.clientFds = undefined;
   }
 
   private unlinkBuffer(): void {

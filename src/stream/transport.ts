@@ -7,6 +7,7 @@
 import { chmodSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { openClientWatch } from './client-watch.ts';
 import type { Connection, StreamCore } from './core.ts';
 import { HEADER_BYTES, MAX_FRAME_BYTES } from './wire.ts';
 
@@ -107,6 +108,7 @@ export async function serveEndpoint(core: StreamCore, socketPath: string, opts: 
         closing = setTimeout(() => socket.destroy(), 2000);
         closing.unref();
       },
+      openClientWatch: () => openClientWatch(socket, log),
     };
     // The sink only refers to `conn` when sending, which never happens during connect().
     const conn: Connection = core.connect(sink);

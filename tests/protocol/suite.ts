@@ -64,6 +64,9 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
     assert.equal(u32At(f, 0), txid, `expected the GET_GAIN answer (txid ${txid}) and nothing before it, got txid ${u32At(f, 0)} cmd 0x${u32At(f, 4).toString(16)}`);
     assert.equal(u32At(f, 4), GET_GAIN);
   };
+  const timing = (line: string) => {
+    if (t.printTimings || process.env.SBC_TIMING) console.log(`      ${t.name}: ${line}`);
+  };
   const waitFor = <T>(emitter: StreamClient, event: string, ms = 5000): Promise<T> => new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no '${event}' within ${ms} ms`)), ms);
     emitter.once(event, (v: T) => { clearTimeout(timer); resolve(v); });
@@ -578,23 +581,28 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
         const deadline = Date.now() + 20000;
         while (got.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
         await rb.stop();
-        assert.equal(early, 0, 'nothing before the START response');
-        assert.ok(got.length >= count, `${got.length} notifications, expected ${count}`);
+        // The margins first (printed even when a check below fails): how far each arrival was from
+        // the window's edges, the smallest over the notifications received (negative = outside).
         let minEarly = Infinity;
         let minLate = Infinity;
+        for (let k = 1; k <= Math.min(count, got.length); k++) {
+          const since = got[k - 1]!.at - s.startTimeNs;
+          minEarly = Math.min(minEarly, since - ns * (k - 1));
+          minLate = Math.min(minLate, ns * (k + 2) - since);
+        }
+        timing(`${rate} Hz ${perRing}/ring: ns ${(ns / 1e6).toFixed(2)} ms, ${Math.min(count, got.length)} notifications, min margin after ns·(k−1) ${(minEarly / 1e6).toFixed(2)} ms, before ns·(k+2) ${(minLate / 1e6).toFixed(2)} ms`);
+        assert.equal(early, 0, 'nothing before the START response');
+        assert.ok(got.length >= count, `${got.length} notifications, expected ${count}`);
         for (let k = 1; k <= count; k++) {
           const n = got[k - 1]!;
           const since = n.at - s.startTimeNs;
           assert.ok(since >= ns * (k - 1), `notification ${k} arrived ${since} ns after start_time, before ns·(k−1) = ${ns * (k - 1)}`);
           assert.ok(since < ns * (k + 2), `notification ${k} arrived ${since} ns after start_time, not before ns·(k+2) = ${ns * (k + 2)}`);
-          minEarly = Math.min(minEarly, since - ns * (k - 1));
-          minLate = Math.min(minLate, ns * (k + 2) - since);
           assert.ok(n.time >= s.startTimeNs, 'monotonic_time ≥ start_time');
           if (k > 1) assert.ok(n.time > got[k - 2]!.time, 'monotonic_time strictly increasing');
           assert.equal(n.pos, (Math.floor((k * frames) / perRing) % frames) * 4, `notification ${k}'s position`);
           assert.ok(n.pos < frames * 4, 'positions wrap at the buffer size');
         }
-        if (process.env.SBC_TIMING) console.log(`      ${t.name}: ${rate} Hz ${perRing}/ring: ns ${(ns / 1e6).toFixed(2)} ms, min margin after ns·(k−1) ${(minEarly / 1e6).toFixed(2)} ms, before ns·(k+2) ${(minLate / 1e6).toFixed(2)} ms`);
       });
     }
 
@@ -656,18 +664,35 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
         await t.sleepNs(600e6);
         const captured = await cap.stop();
         // Where the signal is in the capture: frame n of the signal is played at start_time + n / rate.
+        // The lag is measured just before the kill, where it is used, on the last two whole blocks
+        // before it: a gap earlier in the capture or the stream (an xrun under emulation, which
+        // skips frames) does not move it.
         const BLOCK = 4800;
         const block = (k: number) => pseudoRandomS16(BLOCK, 2, 0x1000 + k); // block k of the signal (kill-client.ts)
-        const reference = new Int16Array(BLOCK * 2 * 2);
-        reference.set(block(0), 0);
-        reference.set(block(1), BLOCK * 2);
-        const align = findAlignment(reference, captured, 2, 0, 512);
-        assert.ok(align && align.score > 0.999, `signal found in the capture (${JSON.stringify(align)})`);
-        const lag = align!.lagFrames;
         const killFrame = Math.floor(((killNs - info.startTimeNs) * 48000) / 1e9);
         const bound = killFrame + info.fifoBytes / 4 + t.rb.periodFrames;
+        const alignBlock = Math.max(0, Math.floor(killFrame / BLOCK) - 2);
+        const reference = new Int16Array(BLOCK * 2 * 2);
+        reference.set(block(alignBlock), 0);
+        reference.set(block(alignBlock + 1), BLOCK * 2);
+        const align = findAlignment(reference, captured, 2, 0, 512);
+        assert.ok(align && align.score > 0.999, `signal blocks ${alignBlock}–${alignBlock + 1} found in the capture (${JSON.stringify(align)})`);
+        const lag = align!.lagFrames - alignBlock * BLOCK;
         const capFrames = captured.length / 2;
+        if (lag >= 0) {
+          // Not checked here (R-RB-11 is): whether the signal's start is at the same lag, for the log.
+          const first = block(0);
+          let same = 0;
+          for (let f = 0; f < 512; f++) if (captured[(f + lag) * 2] === first[f * 2] && captured[(f + lag) * 2 + 1] === first[f * 2 + 1]) same++;
+          if (same < 512) timing(`SIGKILL: the signal's first 512 frames are not all at the kill's lag (${same} are): the capture or the stream has a gap before the kill`);
+        }
         assert.ok(capFrames > bound + lag + 4800, `the capture goes on ${capFrames - bound - lag} frames after the bound`);
+        // Printed before the checks, so a failing run shows it too.
+        let lastNonZero = -1;
+        for (let f = capFrames - lag - 1; f >= killFrame; f--) {
+          if (captured[(f + lag) * 2] !== 0 || captured[(f + lag) * 2 + 1] !== 0) { lastNonZero = f; break; }
+        }
+        timing(`SIGKILL: kill at signal frame ${killFrame} (${killNs} ns), zeros required from ${bound} (+${((bound - killFrame) / 48).toFixed(2)} ms), last non-zero frame ${lastNonZero} (${lastNonZero < 0 ? 'none after the kill' : `+${((lastNonZero - killFrame) / 48).toFixed(2)} ms`})`);
         // Before the kill: the signal (non-silent).
         let loud = 0;
         for (let f = killFrame - 4800; f < killFrame; f++) if (captured[(f + lag) * 2] !== 0) loud++;
@@ -679,7 +704,6 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
         }
         assert.equal(firstNonZero, -1, `non-zero at signal frame ${firstNonZero}, bound ${bound} (kill at ${killFrame})`);
         // Between kill and bound: the signal itself or zeros, never an old part of the ring.
-        let lastAudio = killFrame;
         for (let f = killFrame; f < bound; f++) {
           const l = captured[(f + lag) * 2]!;
           const rgt = captured[(f + lag) * 2 + 1]!;
@@ -688,9 +712,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
           const want = block(k);
           const i = (f - k * BLOCK) * 2;
           assert.deepEqual([l, rgt], [want[i], want[i + 1]], `frame ${f} after the kill is the signal`);
-          lastAudio = f;
         }
-        if (process.env.SBC_TIMING) console.log(`      ${t.name}: last audio ${((lastAudio - killFrame) / 48).toFixed(2)} ms after the kill; zeros guaranteed from ${((bound - killFrame) / 48).toFixed(2)} ms`);
       } finally {
         t.releaseClock();
         child.kill('SIGKILL');

@@ -67,6 +67,11 @@ export interface ProtocolTarget {
     /** How the SIGKILL client writes: all before START (virtual clock) or ahead of the position in real time. */
     killMode: 'prefill' | 'ahead';
   };
+  /**
+   * Print the timing tests' margins (one line per case) whatever the environment says: the guest
+   * sets it, since SBC_TIMING does not reach it. Elsewhere they print when SBC_TIMING is set.
+   */
+  printTimings?: boolean;
   /** Lets `ns` pass on the service's timeline. */
   sleepNs(ns: number): Promise<void>;
   /** Starts recording what `stream` plays (S16 stereo 48 kHz); stop() returns the samples. */

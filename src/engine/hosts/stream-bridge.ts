@@ -27,10 +27,21 @@
  *
  * Commands come through the control block (src/engine/stream-control.ts), looked at once per
  * period. Nothing here allocates per period; a command (mapping a new buffer) allocates once.
+ *
+ * The client going away (R-RB-12). Given descriptors of the channel's socket and of the client
+ * process's /proc/<pid>/stat (`clientSocketFd`, `clientStatFd`), the host asks at every period
+ * while started, before it touches the client's buffer, whether the client is exiting or has hung
+ * up (src/engine/client-watch.ts: a pread and a poll with timeout 0). If so, it stops reading
+ * (writing) the buffer from that period on, for good, and reports PEER_GONE: silence waits neither
+ * for the kernel to finish tearing the process down nor for the main thread to notice the close
+ * and send RELEASE. RELEASE still comes (it unmaps the buffer, and it is the only path where no
+ * descriptor was given); after it the host no longer reads them, so the main thread may close the
+ * descriptors once RELEASE is acknowledged.
  */
 import { SharedMapping } from '../../ringbuffer/shm.ts';
 import { EngineError } from '../errors.ts';
 import { LinkedClock } from '../linked-clock.ts';
+import { CLIENT, ClientWatch } from '../client-watch.ts';
 import { CMD_CODE, EVENT, type StreamControlViews, WORD, pushEvent, readPath, streamControlViews } from '../stream-control.ts';
 import type { Host, HostBuffer, HostContext, TimeInfo } from '../types.ts';
 
@@ -43,6 +54,14 @@ export interface StreamBridgeOptions {
   clockLink?: SharedArrayBuffer;
   /** How often a CLOCK event reports the measured rate, in frames (default: one second). */
   clockReportFrames?: number;
+  /**
+   * A descriptor of the ring-buffer channel's socket, and (optionally) one of the connecting
+   * process's /proc/<pid>/stat: this process's, kept open by the service until RELEASE is
+   * acknowledged or the engine has ended. Without the socket the client's going away is known
+   * only through RELEASE.
+   */
+  clientSocketFd?: number;
+  clientStatFd?: number;
 }
 
 const STATUS_INTERNAL = -1;
@@ -78,7 +97,10 @@ export function createHost(ctx: HostContext): Host {
     clockFirstFrame: 0,
     clockNextFrame: 0,
     xruns: 0,
+    /** The client is gone (exiting, or its socket hung up): its buffer is not touched again. */
+    peerGone: false,
   };
+  let peer = o.clientSocketFd !== undefined && o.clientSocketFd >= 0 ? new ClientWatch(o.clientSocketFd, o.clientStatFd ?? -1) : undefined;
   let mapping: SharedMapping | undefined;
   let ring: Uint8Array | undefined;
   let view: Uint8Array | undefined;
@@ -118,7 +140,7 @@ export function createHost(ctx: HostContext): Host {
         ack(seq, STATUS_INTERNAL, t);
       }
     } else if (cmd === CMD_CODE.START) {
-      if (!ring) {
+      if (!ring || s.peerGone) {
         ack(seq, STATUS_INTERNAL, t);
         return;
       }
@@ -139,6 +161,7 @@ export function createHost(ctx: HostContext): Host {
     } else if (cmd === CMD_CODE.RELEASE) {
       s.running = false;
       Atomics.store(words, WORD.RUNNING, 0);
+      peer = undefined; // the main thread closes the descriptor after this ACK
       release();
       ack(seq, 0, t);
     }
@@ -172,6 +195,18 @@ export function createHost(ctx: HostContext): Host {
         const n = time.samplePosition - s.clockFirstFrame;
         pushEvent(v, EVENT.CLOCK, t, Math.round((n * 1e12) / (t - s.clockFirstNs)), n);
         s.clockNextFrame += clockReport;
+      }
+
+      if (s.running && peer !== undefined) {
+        const why = peer.check();
+        if (why !== CLIENT.PRESENT) {
+          // The client is gone or going (R-RB-12): not one more period of its buffer.
+          s.running = false;
+          s.peerGone = true;
+          peer = undefined;
+          Atomics.store(words, WORD.RUNNING, 0);
+          pushEvent(v, EVENT.PEER_GONE, t, why, 0);
+        }
       }
 
       const buf = ring;

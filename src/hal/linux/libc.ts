@@ -185,3 +185,64 @@ export function linuxIo(): LinuxIo {
   };
   return cachedIo;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Watching a socket's peer from another thread (appended for the stream service's engine; see
+// src/engine/socket-hangup.ts).
+// ---------------------------------------------------------------------------------------------
+
+/** fcntl command: duplicate a descriptor onto the lowest free number ≥ arg, with FD_CLOEXEC set. */
+export const F_DUPFD_CLOEXEC = 1030;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
+/** The peer shut down its writing side or closed the socket (Linux, since 2.6.17). */
+export const POLLRDHUP = 0x2000;
+
+/**
+ * A new descriptor for the same open file as `fd`, close-on-exec (so a process the caller later
+ * spawns does not inherit it and keep a socket open). Throws (errno text) on failure.
+ */
+export function dupCloexec(fd: number): number {
+  return check(linuxIo().fcntl(fd, F_DUPFD_CLOEXEC, 0), `fcntl(${fd}, F_DUPFD_CLOEXEC)`);
+}
+
+export const ESRCH = 3;
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+
+export interface PeerIo {
+  /** pread(2) into `buf` (at most `n` bytes, from `offset`); -1 and errno on failure. */
+  pread(fd: number, buf: Uint8Array, n: number, offset: number): number;
+  /** errno of the last failed call on this thread. */
+  errno(): number;
+}
+
+let cachedPeerIo: PeerIo | undefined;
+
+export function peerIo(): PeerIo {
+  if (cachedPeerIo) return cachedPeerIo;
+  const lib = koffi.load('libc.so.6');
+  // ssize_t read as int: the counts asked for here are small, and the result register's low half is the int.
+  const pread = lib.func('int pread(int fd, _Out_ uint8_t *buf, size_t n, int64_t offset)');
+  cachedPeerIo = {
+    pread: (fd, b, n, o) => pread(fd, b, n, o) as number,
+    errno: () => koffi.errno(),
+  };
+  return cachedPeerIo;
+}
+
+/**
+ * The pid of the process that connected a Unix socket (SO_PEERCRED: recorded by the kernel at
+ * connect(2), as seen from this process's pid namespace), or undefined (0: not visible from here).
+ */
+let getsockoptFn: ReturnType<ReturnType<typeof koffi.load>["func"]> | undefined;
+
+export function socketPeerPid(fd: number): number | undefined {
+  const getsockopt = (getsockoptFn ??= koffi.load('libc.so.6').func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint8_t *len)'));
+  // struct ucred { pid_t pid; uid_t uid; gid_t gid; }, socklen_t length.
+  const cred = new Int32Array(3);
+  const len = new Uint32Array([cred.byteLength]);
+  const rc = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, new Uint8Array(cred.buffer), new Uint8Array(len.buffer)) as number;
+  check(rc, `getsockopt(${fd}, SO_PEERCRED)`);
+  return cred[0]! > 0 ? cred[0] : undefined;
+}

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadBoard } from '../../../src/board/load.ts';
 import { type BoardRuntime, openBoard } from '../../../src/board/runtime.ts';
+import type { EngineReport } from '../../../src/engine/types.ts';
 import { monotonicClock } from '../../../src/hal/linux/clock.ts';
 import { type StreamService, startStreamService } from '../../../src/stream/service.ts';
 import { defineProtocolSuite } from '../../protocol/suite.ts';
@@ -49,13 +50,21 @@ async function guestTarget(): Promise<ProtocolTarget> {
   const clock = monotonicClock();
   const i2cset = (reg: number, value: number) => run('i2cset', ['-y', String(i2c.bus), `0x${ADDR.toString(16)}`, `0x${reg.toString(16)}`, `0x${value.toString(16)}`]);
   let running: { rt: BoardRuntime; svc: StreamService } | undefined;
+  // Which path silenced a vanished client (R-RB-12), for the HIL log: the service's own line.
+  const showClientGone = (line: string) => {
+    if (/client is gone/.test(line)) console.log(`      service: ${line}`);
+  };
+  // An engine's xruns skip frames (R-EXT-5): shown, since they move the audio in a capture.
+  const showXruns = (endpoint: string, r: EngineReport) => {
+    if (r.underruns + r.overruns > 0) console.log(`      service: ${endpoint}: the engine had ${r.underruns} underruns, ${r.overruns} overruns`);
+  };
 
   const start = async () => {
     // i2c-stub models no chip: page 0, and the registers init touches, from zero (analog mute detect 0 = settled).
     await i2cset(0x00, 0x00);
     for (const reg of [0x02, 0x03, 0x2b, 0x3d, 0x3e, 0x6c]) await i2cset(reg, 0x00);
     const rt = await openBoard(loadBoard(boardFile));
-    running = { rt, svc: await startStreamService(rt, { runtimeDir, ringBuffer: { periodUs: 10000, periods: 3 } }) };
+    running = { rt, svc: await startStreamService(rt, { runtimeDir, log: showClientGone, ringBuffer: { periodUs: 10000, periods: 3, onReport: showXruns } }) };
   };
   const stop = async () => {
     if (!running) return;
@@ -82,6 +91,7 @@ async function guestTarget(): Promise<ProtocolTarget> {
     // 20 frames of interpolation filter delay at 48 kHz = 416 666.7 ns; the board file adds no analog delay.
     format: { fps: 48000, sampleFormat: 1 << 2, channels: 2, externalDelayNs: 416667 },
     rateNotOffered: 47999,
+    printTimings: true,
     manufacturer: 'sbc-audio HIL guest',
     products: {
       [`${BOARD}.headphone`]: `${BOARD} headphone (headphone, PCM5122 stereo DAC)`,
@@ -110,6 +120,8 @@ async function guestTarget(): Promise<ProtocolTarget> {
           await new Promise((r) => setTimeout(r, 200));
           rec.child.kill('SIGINT');
           await rec.done;
+          // arecord reports lost frames ("overrun!!!") on stderr: show them, they explain a gap.
+          if (/overrun/i.test(rec.stderr())) console.log(`      arecord: ${rec.stderr().trim().replace(/\s*\n\s*/g, '; ')}`);
           return bytesToS16(new Uint8Array(readFileSync(file)));
         },
       };
