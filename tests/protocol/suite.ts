@@ -324,7 +324,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
     });
 
     it(`${covers('R-FMT-1')}more than 15 ranges: three messages at 0, 15, 30, each with the total`, async function () {
-      if (!t.manyFormats) this.skip();
+      if (!t.manyFormats) this.skip(); // reason: this target has no stream with more than 15 format ranges (the sim board runs it)
       const m = t.manyFormats!;
       const c = await raw(m.stream);
       c.send(req(77, GET_FORMATS));
@@ -732,7 +732,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
     });
 
     it(`${covers('R-GAIN-1', 'R-GAIN-4')}a stream without a main volume is fixed: 0/0/0, no mute; MUTE is refused, unmute is fine`, async function () {
-      if (!t.fixedGainStream) this.skip();
+      if (!t.fixedGainStream) this.skip(); // reason: this target has no fixed-gain stream (the sim board's mic is one)
       const c = await owner(t.fixedGainStream!);
       const g = await c.getGain();
       assert.deepEqual([g.minGain, g.maxGain, g.gainStep, g.curGain, g.canMute], [0, 0, 0, 0, false]);
@@ -808,7 +808,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
 
   describe('plug detection', () => {
     it(`${covers('R-PLUG-1')}a hardwired stream is PLUGGED | HARDWIRED, never CAN_NOTIFY, and sends no notifications`, async function () {
-      if (!t.hardwiredStream) this.skip();
+      if (!t.hardwiredStream) this.skip(); // reason: this target has no hardwired stream
       const c = await raw(t.hardwiredStream!);
       const f = await c.call(req(1, PLUG_DETECT, le32(ENABLE)));
       assert.equal(u32At(f, 8), (HARDWIRED | PLUGGED) >>> 0);
@@ -958,7 +958,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
     });
 
     it(`${covers('R-EXT-5')}EXT_RB_NOTIFY: an xrun is told as EXT_RB_ERROR; audio goes on from the position`, async function () {
-      if (!t.stallEngine) this.skip();
+      if (!t.stallEngine) this.skip(); // reason: an engine stall can only be made on a virtual clock
       const a = await owner(t.rb.stream);
       const rb = await a.openRingBuffer((await a.setFormat(t.format)).token!);
       open.push(rb);

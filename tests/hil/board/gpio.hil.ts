@@ -31,7 +31,7 @@ if (gpio && gpioPeerFor(env)) {
 }
 
 describe('GPIO chip lookup and libgpiod agreeing with our backend', function () {
-  before(function () { if (!gpio) this.skip(); });
+  before(function () { if (!gpio) this.skip(); }); // reason: the environment names no GPIO lines to test
 
   it('opens the chip by device name, by path and by label, with the same info', async function () {
     const byName = openLinuxGpioChip(gpio!.chip);
@@ -51,7 +51,7 @@ describe('GPIO chip lookup and libgpiod agreeing with our backend', function () 
   });
 
   it('finds the named lines at their offsets', async function () {
-    if (gpio!.names.size === 0) this.skip();
+    if (gpio!.names.size === 0) this.skip(); // reason: no named lines on this chip
     const chip = openLinuxGpioChip(gpio!.chip);
     try {
       for (const [name, offset] of gpio!.names) assert.equal(chip.findLine(name), offset, name);

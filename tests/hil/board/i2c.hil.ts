@@ -24,7 +24,7 @@ if (i2c?.regFileAddr !== undefined && i2c.emptyAddr !== undefined) {
 describe('I2C on /dev/i2c-N agrees with i2c-tools', function () {
   let bus: LinuxI2cBus;
   before(function () {
-    if (!i2c || (i2c.probeAddr ?? i2c.regFileAddr) === undefined) this.skip();
+    if (!i2c || (i2c.probeAddr ?? i2c.regFileAddr) === undefined) this.skip(); // reason: the environment names no I2C device to probe
   });
   beforeEach(() => { bus = new LinuxI2cBus(i2c!.bus); });
   afterEach(() => bus.close());

@@ -39,7 +39,7 @@ describe('gpio-sim through our GPIO uAPI v2 backend', function () {
   let input: number;
   let output: number;
   before(function () {
-    if (env.tier !== 'guest' || !gpio?.simDir) this.skip();
+    if (env.tier !== 'guest' || !gpio?.simDir) this.skip(); // reason: guest only (gpio-sim drives the lines)
     sim = new GpioSimPeer(gpio.simDir);
     input = gpio.input2 ?? gpio.input;
     output = gpio.output2 ?? gpio.output;

@@ -19,7 +19,7 @@ describe('i2c-stub through our i2c-dev backend, checked with i2c-tools', functio
   let busArg: string;
   let regFile: number;
   before(function () {
-    if (env.tier !== 'guest' || !i2c || i2c.regFileAddr === undefined) this.skip();
+    if (env.tier !== 'guest' || !i2c || i2c.regFileAddr === undefined) this.skip(); // reason: guest only (i2c-stub)
     busArg = String(i2c.bus);
     regFile = i2c.regFileAddr;
   });
@@ -60,7 +60,7 @@ describe('i2c-stub through our i2c-dev backend, checked with i2c-tools', functio
 
   it('keeps the pages of a paged PCM5122 apart through our page-select writes, and apart from its twin', async function () {
     const [a, b] = i2c!.pcm5122Addrs;
-    if (a === undefined || b === undefined) this.skip();
+    if (a === undefined || b === undefined) this.skip(); // reason: the guest stubs no paged chip pair
     const writes: Array<[number, number]> = [[0, 0x11], [1, 0x22], [44, 0x33], [253, 0x44]];
     await bus.exclusive(async (ops) => {
       for (const [page, value] of writes) {
@@ -82,7 +82,7 @@ describe('i2c-stub through our i2c-dev backend, checked with i2c-tools', functio
 
   it('keeps the two pages of a TLV320AIC3104 apart through the register helper', async function () {
     const addr = i2c!.tlv320aic3104Addr;
-    if (addr === undefined) this.skip();
+    if (addr === undefined) this.skip(); // reason: the guest stubs no paged chip
     const dev = new I2cRegisterDevice(bus, addr!, { addrBits: 8, valueBits: 8 });
     await bus.exclusive(async (ops) => {
       await dev.write(0x00, 0, ops);
@@ -116,7 +116,7 @@ describe('i2c-stub through our i2c-dev backend, checked with i2c-tools', functio
   });
 
   it('reports no acknowledge where no stub chip sits', async function () {
-    if (i2c!.emptyAddr === undefined) this.skip();
+    if (i2c!.emptyAddr === undefined) this.skip(); // reason: no empty address is known
     await assert.rejects(bus.writeByteData(i2c!.emptyAddr!, 1, 1), (e: unknown) => e instanceof I2cError && e.fault === 'nack' && e.reg === 1);
   });
 });

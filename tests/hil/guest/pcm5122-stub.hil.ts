@@ -25,7 +25,7 @@ describe('PCM5122 driver on i2c-stub (guest)', function () {
   const dump = async () => parseI2cdump(await run('i2cdump', ['-y', busArg(), `0x${ADDR.toString(16)}`, 'b']));
 
   before(function () {
-    if (env.tier !== 'guest' || !i2c || !i2c.pcm5122Addrs.includes(ADDR)) this.skip();
+    if (env.tier !== 'guest' || !i2c || !i2c.pcm5122Addrs.includes(ADDR)) this.skip(); // reason: guest only (needs the banked i2c-stub chip at 0x4d)
   });
   beforeEach(async () => {
     bus = new LinuxI2cBus(i2c!.bus);

@@ -159,7 +159,7 @@ describe('stream protocol suite: guest (i2c-stub PCM5122 + gpio-sim jack)', func
   this.timeout(60000);
   const ready = env.tier === 'guest' && env.i2c?.pcm5122Addrs.includes(ADDR) && env.gpio?.simDir !== undefined && env.alsa.loopbackPlayback && env.alsa.dummy;
   if (!ready) {
-    it('needs the QEMU guest (tests/hil/run-vm.sh)', function () { this.skip(); });
+    it('needs the QEMU guest (tests/hil/run-vm.sh)', function () { this.skip(); }); // reason: outside the guest there is no i2c-stub/gpio-sim board to serve
     return;
   }
   defineProtocolSuite(guestTarget);

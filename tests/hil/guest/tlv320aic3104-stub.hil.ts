@@ -33,7 +33,7 @@ describe('TLV320AIC3104 driver on i2c-stub (guest)', function () {
   };
 
   before(function () {
-    if (env.tier !== 'guest' || !i2c || i2c.tlv320aic3104Addr === undefined) this.skip();
+    if (env.tier !== 'guest' || !i2c || i2c.tlv320aic3104Addr === undefined) this.skip(); // reason: guest only (needs the i2c-stub chip at 0x18)
   });
   beforeEach(async () => {
     bus = new LinuxI2cBus(i2c!.bus);
