@@ -6,7 +6,6 @@ import { strict as assert } from 'node:assert';
 import { loadBoard } from '../../src/board/load.ts';
 import { openBoard } from '../../src/board/runtime.ts';
 import { checkCodecDir, codecCommand } from '../../src/cli/commands/codec.ts';
-import { playTone } from '../../src/cli/commands/tone.ts';
 import { externalDelay } from '../../src/codec/latency.ts';
 import { VirtualClock } from '../../src/hal/sim/clock.ts';
 
@@ -81,17 +80,7 @@ describe('boards: Waveshare WM8960 HAT and ReSpeaker 2-Mic v2, with simulated tw
     assert.deepEqual(b.streams.map((s) => [s.id, s.direction, s.purpose]), [['headphone', 'output', 'headphone'], ['microphones', 'input', 'microphone']]);
   });
 
-  for (const name of ['waveshare-wm8960-hat-sim', 'respeaker-2mic-v2-sim']) {
-    it(`tone runs end to end on ${name}`, async () => {
-      const board = loadBoard(name);
-      const stream = board.streams.find((s) => s.direction === 'output')!;
-      const r = await playTone({ boardName: name, streamId: stream.id, rate: 48000, freq: 1000, seconds: 0.05, level: -6 });
-      assert.equal(r.framesWritten, 2400);
-      assert.equal(r.framesPlayed, 2400);
-      assert.equal(r.xruns, 0);
-      assert.ok(Math.abs(r.peakDbfs! - -6) < 0.1, `peak ${r.peakDbfs}`);
-    });
-  }
+  // `tone` on the two simulated twins: tests/unit/boards-codecs.test.ts runs it on every simulated board.
 
   it('the real boards offer no format until a board file names the sample widths (not among the facts)', async () => {
     for (const name of ['waveshare-wm8960-hat', 'respeaker-2mic-v2']) {
