@@ -6,7 +6,7 @@
  *
  * Usage: node --import tsx bench/alsa-write-loop.ts DEVICE rw|mmap PERIOD BUFFER SECONDS
  */
-import { AlsaPcmBackend } from '../alsa/pcm-backend.ts';
+import { AlsaPcmBackend } from '../src/hal/linux/alsa/pcm-backend.ts';
 import { PcmXrunError } from '../src/hal/pcm.ts';
 
 const [device = 'null', access = 'rw', period = '256', buffer = '1024', seconds = '60'] = process.argv.slice(2);

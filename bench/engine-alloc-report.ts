@@ -1,7 +1,7 @@
 /** Prints the allocation test's figures (scavenges, young-generation growth) for the pass-through and the control host. */
-import { EngineDriver } from '../src/engine/index.ts';
+import { engineForBoard } from '../src/cli/wiring.ts';
 
-const driver = EngineDriver.forBoard('sim', { simClock: 'virtual' });
+const { driver } = await engineForBoard('sim', { simClock: 'virtual' });
 for (const [host, format, interleaved] of [['examples/passthrough.ts', 'f32', false], ['examples/passthrough.ts', 'i16', true], ['examples/tone.ts', 'i32', false], ['tests/unit/engine-hosts/alloc.ts', 'f32', false]] as const) {
   const dev = await driver.open('speaker');
   const config = await dev.negotiate({ bufferFrames: 64, format, interleaved });

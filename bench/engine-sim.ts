@@ -4,11 +4,11 @@
  *
  *   node --import tsx bench/engine-sim.ts [seconds per figure, default 4]
  */
-import { EngineDriver } from '../src/engine/index.ts';
+import { engineForBoard } from '../src/cli/wiring.ts';
 import { bareWakeBaseline, cyclictestBaseline, fmt, measureEngine } from './engine-lib.ts';
 
 const seconds = Number(process.argv[2] ?? 4);
-const dev = await EngineDriver.forBoard('sim', { simClock: 'monotonic' }).open('speaker');
+const dev = await (await engineForBoard('sim', { simClock: 'monotonic' })).driver.open('speaker');
 dev.on('warning', (w) => console.error(w));
 console.log(`engine on the sim board (sim PCM on CLOCK_MONOTONIC), pass-through host, f32 planar, 3 periods, ${seconds} s per figure`);
 console.log('period | engine lateness p50/p99/max (fraction of period) | cyclictest p50/p99/max | ratio p99 | engine CPU ms per audio s (thread) | bare-wake worker | ratio | xruns | FIFO');

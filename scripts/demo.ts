@@ -14,21 +14,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { latencyBreakdown } from '../src/board/latency.ts';
-import { loadBoard } from '../src/board/load.ts';
-import { openBoard } from '../src/board/runtime.ts';
+import { serveBoard } from '../src/cli/wiring.ts';
 import type { RingBufferClient } from '../src/stream/client.ts';
 import { StreamClient } from '../src/stream/client.ts';
 import { playSamples, toneSamples } from '../src/stream/player.ts';
-import { startStreamService } from '../src/stream/service.ts';
 
 const t0 = Number(process.hrtime.bigint());
 const ms = (ns: number) => ((ns - t0) / 1e6).toFixed(1).padStart(7);
 const say = (line: string) => console.log(`${ms(Number(process.hrtime.bigint()))} ms  ${line}`);
 
 const runtimeDir = mkdtempSync(path.join(tmpdir(), 'sbc-demo-'));
-const board = loadBoard('sim');
-const rt = await openBoard(board);
-const service = await startStreamService(rt, { runtimeDir, log: (l) => say(`service: ${l}`) });
+const served = await serveBoard('sim', { runtimeDir, log: (l) => say(`service: ${l}`) });
+const { runtime: rt, service } = served;
+const board = rt.board;
 say(`1. service: ${service.endpoints.map((e) => e.name).join(', ')} under ${runtimeDir}`);
 
 const endpoint = path.join(runtimeDir, 'audio-output', 'sim.headphone');
@@ -89,6 +87,5 @@ console.log(`              external delay (SET_FORMAT reports)     ${(lat.totalN
 
 say('6. stopping');
 await watcher.close();
-await service.close();
-await rt.close();
+await served.close();
 rmSync(runtimeDir, { recursive: true, force: true });

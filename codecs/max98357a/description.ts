@@ -3,29 +3,29 @@
  * Adafruit board) is raised when a stream starts and lowered when it stops; a board may ask for a
  * delay after raising it. Its gain is set by a pin (3/6/9/12/15 dB), not by software.
  *
- * Figures: shared/spec/codecs.md, "MAX98357A" (K = Linux sound/soc/codecs/max98357a.c).
+ * Figures: codecs/max98357a/FACTS.md (K = Linux sound/soc/codecs/max98357a.c).
  */
+import { RANGE_FLAG, SAMPLE_FORMAT } from '../../src/audio/formats.ts';
 import type { CodecDescription } from '../../src/codec/description.ts';
 
-const FACTS = 'shared/spec/codecs.md, MAX98357A';
-const S16 = 1 << 2, S24_IN32 = 1 << 7, S32 = 1 << 8;
-const FAMILY_48K = 1 << 1, FAMILY_44K = 1 << 2;
+const FACTS = 'codecs/max98357a/FACTS.md';
+const FORMATS = SAMPLE_FORMAT.BIT16 | SAMPLE_FORMAT.BIT24_IN32 | SAMPLE_FORMAT.BIT32;
 const FORMATS_SRC = `${FACTS}: 8-96 kHz; 16/24/32-bit (channels 1..2: K max98357a.c DAI)`;
-const UNVERIFIED = 'latency unverified for the MAX98357A (codecs.md): a board file may supply one as codec.options.groupDelay';
+const UNVERIFIED = 'latency unverified for the MAX98357A (codecs/max98357a/FACTS.md): a board file may supply one as codec.options.groupDelay';
 
 export const description: CodecDescription = {
   meta: {
     id: 'max98357a',
     name: 'MAX98357A I2S class-D amplifier',
     vendor: 'Maxim Integrated (Analog Devices)',
-    datasheet: 'Maxim MAX98357A/MAX98357B datasheet (figures via shared/spec/codecs.md)',
+    datasheet: 'Maxim MAX98357A/MAX98357B datasheet (figures via codecs/max98357a/FACTS.md)',
   },
   controls: [],
   formats: [
     { direction: 'output', source: FORMATS_SRC,
-      range: { sampleFormats: S16 | S24_IN32 | S32, minFps: 8000, maxFps: 96000, minChannels: 1, maxChannels: 2, flags: FAMILY_48K } },
+      range: { sampleFormats: FORMATS, minFps: 8000, maxFps: 96000, minChannels: 1, maxChannels: 2, flags: RANGE_FLAG.FPS_48000_FAMILY } },
     { direction: 'output', source: FORMATS_SRC,
-      range: { sampleFormats: S16 | S24_IN32 | S32, minFps: 11025, maxFps: 88200, minChannels: 1, maxChannels: 2, flags: FAMILY_44K } },
+      range: { sampleFormats: FORMATS, minFps: 11025, maxFps: 88200, minChannels: 1, maxChannels: 2, flags: RANGE_FLAG.FPS_44100_FAMILY } },
   ],
   clocks: { mclk: { value: 'not-used', source: `${FACTS}: no MCLK` } },
   gpioRoles: { 'amp-enable': 'SD_MODE: logical 1 = amplifier on' },

@@ -3,7 +3,7 @@ import { CodecError, DescribedCodec } from '../../src/codec/driver.ts';
 import type { CodecContext } from '../../src/codec/types.ts';
 import { description } from './description.ts';
 
-const GAIN_PIN_DB = [3, 6, 9, 12, 15]; // codecs.md, MAX98357A: gain pin-set 3/6/9/12/15 dB
+const GAIN_PIN_DB = [3, 6, 9, 12, 15]; // codecs/max98357a/FACTS.md: gain pin-set 3/6/9/12/15 dB
 
 export class Max98357aDriver extends DescribedCodec {
   constructor(ctx: CodecContext) {

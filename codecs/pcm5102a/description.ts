@@ -3,32 +3,32 @@
  * FLT (filter: normal / low-latency), FMT (I2S / left-justified), DEMP (de-emphasis). A board
  * either ties them or wires them to host GPIOs; the driver drives those a board wires.
  *
- * Figures: shared/spec/codecs.md, "PCM5102A" (K = Linux sound/soc/codecs/pcm5102a.c).
+ * Figures: codecs/pcm5102a/FACTS.md (K = Linux sound/soc/codecs/pcm5102a.c).
  */
+import { RANGE_FLAG, SAMPLE_FORMAT } from '../../src/audio/formats.ts';
 import type { CodecDescription } from '../../src/codec/description.ts';
 
-const FACTS = 'shared/spec/codecs.md, PCM5102A';
-const S16 = 1 << 2, S24_IN32 = 1 << 7, S32 = 1 << 8;
-const FAMILY_48K = 1 << 1, FAMILY_44K = 1 << 2;
+const FACTS = 'codecs/pcm5102a/FACTS.md';
+const FORMATS = SAMPLE_FORMAT.BIT16 | SAMPLE_FORMAT.BIT24_IN32 | SAMPLE_FORMAT.BIT32;
 const FORMATS_SRC = `${FACTS}: 8-192 kHz (driver); stereo, S16_LE / S24_LE / S32_LE (K: pcm5102a.c DAI: channels 2..2)`;
-const UNVERIFIED = 'latency figures unverified for the PCM5102A (codecs.md): a board file may supply one as codec.options.groupDelay';
+const UNVERIFIED = 'latency figures unverified for the PCM5102A (codecs/pcm5102a/FACTS.md): a board file may supply one as codec.options.groupDelay';
 
 export const description: CodecDescription = {
   meta: {
     id: 'pcm5102a',
     name: 'PCM5102A stereo DAC (pin-controlled)',
     vendor: 'Texas Instruments',
-    datasheet: 'TI PCM510xA datasheet (figures via shared/spec/codecs.md)',
+    datasheet: 'TI PCM510xA datasheet (figures via codecs/pcm5102a/FACTS.md)',
   },
   controls: [],
   formats: [
     { direction: 'output', source: FORMATS_SRC,
-      range: { sampleFormats: S16 | S24_IN32 | S32, minFps: 8000, maxFps: 192000, minChannels: 2, maxChannels: 2, flags: FAMILY_48K } },
+      range: { sampleFormats: FORMATS, minFps: 8000, maxFps: 192000, minChannels: 2, maxChannels: 2, flags: RANGE_FLAG.FPS_48000_FAMILY } },
     { direction: 'output', source: FORMATS_SRC,
-      range: { sampleFormats: S16 | S24_IN32 | S32, minFps: 11025, maxFps: 176400, minChannels: 2, maxChannels: 2, flags: FAMILY_44K } },
+      range: { sampleFormats: FORMATS, minFps: 11025, maxFps: 176400, minChannels: 2, maxChannels: 2, flags: RANGE_FLAG.FPS_44100_FAMILY } },
   ],
   clocks: {
-    mclk: { unknown: 'codecs.md states no master-clock requirement for the PCM5102A' },
+    mclk: { unknown: 'codecs/pcm5102a/FACTS.md states no master-clock requirement for the PCM5102A' },
     notes: [{ text: 'slave only: the host provides the I2S bit and frame clocks', source: `${FACTS}: slave only` }],
   },
   gpioRoles: {
@@ -36,7 +36,6 @@ export const description: CodecDescription = {
     'filter-select': 'FLT pin: logical 1 = low-latency filter',
     'format-select': 'FMT pin: logical 1 = left-justified',
     deemphasis: 'DEMP pin',
-    'amp-enable': 'a board amplifier after the DAC: logical 1 = on',
   },
   options: {
     filter: 'normal (default) or low-latency: driven on the FLT pin where the board wires it, else what the board ties',
@@ -51,10 +50,8 @@ export const description: CodecDescription = {
     ],
     powerUp: [
       { op: 'gpio', role: 'mute', value: 0, optional: true, why: 'XSMT high: unmute (clocks running)' },
-      { op: 'gpio', role: 'amp-enable', value: 1, optional: true, why: 'amplifier after the DAC is ready' },
     ],
     powerDown: [
-      { op: 'gpio', role: 'amp-enable', value: 0, optional: true, why: 'amplifier off first' },
       { op: 'gpio', role: 'mute', value: 1, optional: true, why: 'XSMT low: soft mute before the clocks stop' },
     ],
   },

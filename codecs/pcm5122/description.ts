@@ -1,13 +1,14 @@
 /**
  * TI PCM5122 (PCM512x family): stereo DAC with I2C control, paged registers.
  *
- * Every figure below is one of the facts in shared/spec/codecs.md ("PCM512x (PCM5122)"), which
+ * Every figure below is one of the facts in codecs/pcm5122/FACTS.md, which
  * names its origin: TI-5122 = TI PCM5121/5122 datasheet ZHCSAC2C; K = Linux
  * sound/soc/codecs/pcm512x.c/.h. Figures that are not among those facts are 'unknown'.
  */
+import { RANGE_FLAG, SAMPLE_FORMAT } from '../../src/audio/formats.ts';
 import type { CodecDescription } from '../../src/codec/description.ts';
 
-const FACTS = 'shared/spec/codecs.md, PCM512x';
+const FACTS = 'codecs/pcm5122/FACTS.md';
 const SRC = {
   page: `${FACTS}: page select reg 0 (0x100 window), pages 0, 1, 44 (K: pcm512x.h)`,
   power: `${FACTS}: page 0 reg 2 standby RQST bit 4, powerdown RQPD bit 0 (K: pcm512x.h)`,
@@ -19,22 +20,21 @@ const SRC = {
   again: `${FACTS}: page 1 reg 2 analog gain 0 / -6 dB (bit layout not among the facts)`,
   boost: `${FACTS}: page 1 reg 7 analog gain boost 0 / +0.8 dB (bit layout not among the facts)`,
   formats: `${FACTS}: 8-384 kHz; 16/20/24/32-bit; I2S/RJ/LJ/DSP_A/B; stereo (left/right volume registers)`,
-  delay: 'TI-5122 (via shared/spec/codecs.md): DAC group delay normal filter 20/fs, low-latency filter 3.5/fs',
+  delay: 'TI-5122 (via codecs/pcm5122/FACTS.md): DAC group delay normal filter 20/fs, low-latency filter 3.5/fs',
 };
-const NO_RESET = 'unknown' as const; // codecs.md gives no reset defaults for the PCM5122
+const NO_RESET = 'unknown' as const; // codecs/pcm5122/FACTS.md gives no reset defaults for the PCM5122
 
 const PAGE0 = 0x000;
 const PAGE1 = 0x100;
 
-const S16 = 1 << 2, S20_IN32 = 1 << 6, S24_IN32 = 1 << 7, S32 = 1 << 8;
-const FAMILY_48K = 1 << 1, FAMILY_44K = 1 << 2;
+const FORMATS = SAMPLE_FORMAT.BIT16 | SAMPLE_FORMAT.BIT20_IN32 | SAMPLE_FORMAT.BIT24_IN32 | SAMPLE_FORMAT.BIT32;
 
 export const description: CodecDescription = {
   meta: {
     id: 'pcm5122',
     name: 'PCM5122 stereo DAC',
     vendor: 'Texas Instruments',
-    datasheet: 'TI PCM5121/PCM5122 datasheet ZHCSAC2C (figures via shared/spec/codecs.md)',
+    datasheet: 'TI PCM5121/PCM5122 datasheet ZHCSAC2C (figures via codecs/pcm5122/FACTS.md)',
   },
 
   regmap: {
@@ -61,6 +61,7 @@ export const description: CodecDescription = {
     ],
   },
 
+  probe: { reg: 'ANALOG_MUTE_DET', alsoReads: ['ANALOG_GAIN_CTRL'], why: 'a page 0 then a page 1 register: the chip answers and its page select works' },
   controls: [
     {
       name: 'Digital Playback Volume', kind: 'volume', direction: 'output', main: true,
@@ -81,20 +82,16 @@ export const description: CodecDescription = {
 
   formats: [
     { direction: 'output', source: SRC.formats,
-      range: { sampleFormats: S16 | S20_IN32 | S24_IN32 | S32, minFps: 8000, maxFps: 384000, minChannels: 2, maxChannels: 2, flags: FAMILY_48K } },
+      range: { sampleFormats: FORMATS, minFps: 8000, maxFps: 384000, minChannels: 2, maxChannels: 2, flags: RANGE_FLAG.FPS_48000_FAMILY } },
     { direction: 'output', source: SRC.formats,
-      range: { sampleFormats: S16 | S20_IN32 | S24_IN32 | S32, minFps: 11025, maxFps: 176400, minChannels: 2, maxChannels: 2, flags: FAMILY_44K } },
+      range: { sampleFormats: FORMATS, minFps: 11025, maxFps: 176400, minChannels: 2, maxChannels: 2, flags: RANGE_FLAG.FPS_44100_FAMILY } },
   ],
 
   clocks: {
-    mclk: { unknown: 'codecs.md states no master-clock requirement for the PCM5122' },
+    mclk: { unknown: 'codecs/pcm5122/FACTS.md states no master-clock requirement for the PCM5122' },
     notes: [{ text: 'clocks must keep running until the analog mute detect shows both channels muted', source: `${FACTS}: Pop` }],
   },
 
-  gpioRoles: {
-    mute: 'board amplifier mute (IQaudio DAC+ GPIO22): logical 1 = muted',
-    'amp-enable': 'board amplifier enable: logical 1 = on',
-  },
   options: {
     filter: 'DAC filter: normal (default), low-latency, high-attenuation, fixed-flow, asymmetric',
   },
@@ -110,12 +107,8 @@ export const description: CodecDescription = {
     powerUp: [
       { op: 'update', reg: 'POWER', fields: { RQST: 0, RQPD: 0 }, why: 'leave standby (clocks running)' },
       { op: 'update', reg: 'MUTE', fields: { RQML: 0, RQMR: 0 }, why: 'soft unmute' },
-      { op: 'gpio', role: 'mute', value: 0, optional: true, why: 'amplifier on only after the codec is ready' },
-      { op: 'gpio', role: 'amp-enable', value: 1, optional: true, why: 'amplifier on only after the codec is ready' },
     ],
     powerDown: [
-      { op: 'gpio', role: 'amp-enable', value: 0, optional: true, why: 'amplifier off first' },
-      { op: 'gpio', role: 'mute', value: 1, optional: true, why: 'amplifier muted first' },
       { op: 'update', reg: 'MUTE', fields: { RQML: 1, RQMR: 1 }, why: 'soft mute' },
       { op: 'poll', reg: 'ANALOG_MUTE_DET', field: 'ACTIVE', equals: 0, timeoutMs: 10, intervalMs: 0.2, onTimeout: 'continue',
         source: SRC.amd, why: 'the soft mute must have settled before the clocks stop' },

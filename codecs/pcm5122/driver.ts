@@ -1,7 +1,7 @@
 /**
  * PCM5122 driver: the description (./description.ts) plus the hooks the chip needs.
  */
-import { CodecError, DescribedCodec } from '../../src/codec/driver.ts';
+import { DescribedCodec } from '../../src/codec/driver.ts';
 import type { CodecContext, StreamFormat } from '../../src/codec/types.ts';
 import { description } from './description.ts';
 
@@ -20,18 +20,8 @@ export class Pcm5122Driver extends DescribedCodec {
     return this.option('filter', FILTERS, 'normal');
   }
 
-  /** The chip must answer on its address, with working page selection (page 0 then page 1). */
-  override async probe(): Promise<void> {
-    try {
-      await this.map.readFromChip('ANALOG_MUTE_DET');
-      await this.map.readFromChip('ANALOG_GAIN_CTRL');
-    } catch (e) {
-      throw new CodecError(this.part, `no PCM5122 answering at 0x${this.ctx.addr!.toString(16)} on ${this.ctx.bus!.name}: ${(e as Error).message}`);
-    }
-  }
-
   protected override async applyFormat(_fmt: StreamFormat): Promise<void> {
-    // The word-length and format registers are not among the collected facts (codecs.md), so the
+    // The word-length and format registers are not among the collected facts (codecs/pcm5122/FACTS.md), so the
     // chip's own setting is left as it is; the format was checked against the part's ranges.
   }
 }

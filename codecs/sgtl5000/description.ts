@@ -2,7 +2,7 @@
  * NXP (Freescale) SGTL5000: low-power stereo codec with headphone amplifier; 16-bit register
  * addresses and 16-bit values over I2C, and no I2C at all until its master clock runs.
  *
- * Every figure below is one of the facts in shared/spec/codecs.md ("SGTL5000"). What the facts do
+ * Every figure below is one of the facts in codecs/sgtl5000/FACTS.md. What the facts do
  * not give stays unknown, and is said here:
  *  - the byte order of addresses and values on the wire: most significant byte first is assumed
  *    (the register-map layer's default, and I2C's usual order), not a collected figure;
@@ -15,7 +15,7 @@
  */
 import type { CodecDescription } from '../../src/codec/description.ts';
 
-const FACTS = 'shared/spec/codecs.md, SGTL5000';
+const FACTS = 'codecs/sgtl5000/FACTS.md';
 const SRC = {
   wire: `${FACTS}: I2C 0x0A or 0x2A; 16-bit register address, 16-bit data, stride 2 (byte order not stated: MSB first assumed)`,
   mclk: `${FACTS}: MCLK must run before I2C access`,
@@ -24,7 +24,7 @@ const SRC = {
   capture: `${FACTS}: capture gain reg 0x0020: 0 .. +22.5 dB in 1.5 dB steps (bit layout not among the facts)`,
   mic: `${FACTS}: microphone gain reg 0x002A: 0 / 20 / 30 / 40 dB (bit layout not among the facts)`,
 };
-const NOT_AMONG_FACTS = 'not among the collected facts (shared/spec/codecs.md, SGTL5000)';
+const NOT_AMONG_FACTS = 'not among the collected facts (codecs/sgtl5000/FACTS.md)';
 const NO_RESET = 'unknown' as const;
 
 export const description: CodecDescription = {
@@ -32,7 +32,7 @@ export const description: CodecDescription = {
     id: 'sgtl5000',
     name: 'SGTL5000 stereo codec',
     vendor: 'NXP (Freescale)',
-    datasheet: 'NXP SGTL5000 datasheet (figures via shared/spec/codecs.md)',
+    datasheet: 'NXP SGTL5000 datasheet (figures via codecs/sgtl5000/FACTS.md)',
   },
 
   regmap: {
@@ -51,6 +51,7 @@ export const description: CodecDescription = {
     ],
   },
 
+  probe: { reg: 'DAC_VOL', why: 'the chip answers on its address (a 16-bit read)' },
   controls: [
     {
       name: 'Digital Playback Volume', kind: 'volume', direction: 'output', main: true,
@@ -79,10 +80,6 @@ export const description: CodecDescription = {
     mclkBeforeBus: { value: true, source: SRC.mclk },
   },
 
-  gpioRoles: {
-    mute: 'board amplifier mute: logical 1 = muted',
-    'amp-enable': 'board amplifier enable: logical 1 = on',
-  },
   options: {
     mclk: '"free-running" when the board\'s MCLK oscillator runs whenever the board is powered; otherwise the host calls setMclkRunning(true) once MCLK runs, and no register access happens before',
   },
@@ -96,12 +93,8 @@ export const description: CodecDescription = {
     powerUp: [
       { op: 'unknown', what: 'power up the references, the DAC and the headphone amplifier', why: `the power registers are ${NOT_AMONG_FACTS}` },
       { op: 'mute-control', control: 'Digital Playback Volume', muted: false, why: 'the stream gain back' },
-      { op: 'gpio', role: 'mute', value: 0, optional: true, why: 'amplifier on only after the codec is ready' },
-      { op: 'gpio', role: 'amp-enable', value: 1, optional: true, why: 'amplifier on only after the codec is ready' },
     ],
     powerDown: [
-      { op: 'gpio', role: 'amp-enable', value: 0, optional: true, why: 'amplifier off first' },
-      { op: 'gpio', role: 'mute', value: 1, optional: true, why: 'amplifier muted first' },
       { op: 'mute-control', control: 'Digital Playback Volume', muted: true, why: 'DAC volume mute code 0xFC' },
       { op: 'unknown', what: 'power down the headphone amplifier, the DAC and the references', why: `the power registers are ${NOT_AMONG_FACTS}` },
     ],
@@ -109,7 +102,7 @@ export const description: CodecDescription = {
 
   latency: {
     output: { what: 'DAC group delay', defaultMode: 'default',
-      modes: { default: { unknown: 'SGTL5000 latency unverified (codecs.md): a board file may supply codec.options.groupDelay' } } },
-    input: { what: 'ADC group delay', defaultMode: 'default', modes: { default: { unknown: 'SGTL5000 latency unverified (codecs.md)' } } },
+      modes: { default: { unknown: 'SGTL5000 latency unverified (codecs/sgtl5000/FACTS.md): a board file may supply codec.options.groupDelay' } } },
+    input: { what: 'ADC group delay', defaultMode: 'default', modes: { default: { unknown: 'SGTL5000 latency unverified (codecs/sgtl5000/FACTS.md)' } } },
   },
 };

@@ -3,11 +3,11 @@
  * comment at the top of ./model.ts). The simplest complete description: six registers, one
  * volume with a mute code, two power sequences.
  */
+import { RANGE_FLAG, SAMPLE_FORMAT } from '../../src/audio/formats.ts';
 import type { CodecDescription } from '../../src/codec/description.ts';
 
 const DS = 'codecs/sim-codec/model.ts header (stand-in part, no datasheet)';
-const S16 = 1 << 2, S24_IN32 = 1 << 7, FAMILY_48K = 1 << 1, FAMILY_44K = 1 << 2;
-const FORMATS = S16 | S24_IN32;
+const FORMATS = SAMPLE_FORMAT.BIT16 | SAMPLE_FORMAT.BIT24_IN32;
 
 export const description: CodecDescription = {
   meta: { id: 'sim-codec', name: 'Simulated stand-in codec', vendor: 'sbc-audio (simulation)', datasheet: DS },
@@ -22,6 +22,7 @@ export const description: CodecDescription = {
       { name: 'RATE', addr: 0x05, reset: 48, source: DS, doc: 'sample rate / 1000, rounded' },
     ],
   },
+  probe: { reg: 'CHIP_ID', id: { value: 0x5a, source: DS } },
   controls: [{
     name: 'Digital Playback Volume', kind: 'volume', direction: 'output', main: true,
     channels: [{ reg: 'VOL_L' }, { reg: 'VOL_R' }],
@@ -29,11 +30,10 @@ export const description: CodecDescription = {
     scale: [{ from: 0x00, to: 0xfe, db: 0, stepDb: -0.5 }], muteCodes: [0xff], source: DS,
   }],
   formats: (['output', 'input'] as const).flatMap((direction) => [
-    { direction, source: DS, range: { sampleFormats: FORMATS, minFps: 8000, maxFps: 192000, minChannels: 1, maxChannels: 2, flags: FAMILY_48K } },
-    { direction, source: DS, range: { sampleFormats: FORMATS, minFps: 11025, maxFps: 176400, minChannels: 1, maxChannels: 2, flags: FAMILY_44K } },
+    { direction, source: DS, range: { sampleFormats: FORMATS, minFps: 8000, maxFps: 192000, minChannels: 1, maxChannels: 2, flags: RANGE_FLAG.FPS_48000_FAMILY } },
+    { direction, source: DS, range: { sampleFormats: FORMATS, minFps: 11025, maxFps: 176400, minChannels: 1, maxChannels: 2, flags: RANGE_FLAG.FPS_44100_FAMILY } },
   ]),
   clocks: { mclk: { value: 'not-used', source: DS } },
-  gpioRoles: { 'amp-enable': 'board amplifier: logical 1 = on' },
   sequences: {
     init: [
       { op: 'write', reg: 'VOL_L', value: 0xff, why: 'muted' },
@@ -41,10 +41,8 @@ export const description: CodecDescription = {
     ],
     powerUp: [
       { op: 'update', reg: 'POWER', fields: { DAC: 1, ADC: 1 } },
-      { op: 'gpio', role: 'amp-enable', value: 1, optional: true, why: 'the amplifier only after the codec is ready' },
     ],
     powerDown: [
-      { op: 'gpio', role: 'amp-enable', value: 0, optional: true, why: 'the amplifier first' },
       { op: 'update', reg: 'POWER', fields: { DAC: 0, ADC: 0 } },
     ],
   },

@@ -2,7 +2,7 @@
  * TI TLV320AIC3104: low-power stereo codec with headphone drivers, I2C control, two register
  * pages selected by register 0.
  *
- * Every figure below is one of the facts in shared/spec/codecs.md ("TLV320AIC3104"); the group
+ * Every figure below is one of the facts in codecs/tlv320aic3104/FACTS.md; the group
  * delays come from the TI TLV320AIC3104 datasheet through it. The facts list registers by number
  * without a page; they are taken as page 0 registers (the facts name no page-1 register). What
  * the facts do not give stays unknown, and is said here:
@@ -14,9 +14,10 @@
  *  - the bit layout of the headset detect (R13/R14, debounce 16..512 ms): declared, not used;
  *  - the sample widths.
  */
+import { RANGE_FLAG } from '../../src/audio/formats.ts';
 import type { CodecDescription } from '../../src/codec/description.ts';
 
-const FACTS = 'shared/spec/codecs.md, TLV320AIC3104';
+const FACTS = 'codecs/tlv320aic3104/FACTS.md';
 const SRC = {
   wire: `${FACTS}: I2C 0x18; 8-bit register address, 8-bit data`,
   page: `${FACTS}: page select reg 0 (pages 0/1)`,
@@ -25,15 +26,14 @@ const SRC = {
   pga: `${FACTS}: PGA R15 (L) / R16 (R) [6:0]: 0 .. 59.5 dB in 0.5 dB steps`,
   headset: `${FACTS}: headset detect R13/R14, debounce 16-512 ms (bit layout not among the facts)`,
   formats: `${FACTS}: 8-96 kHz; stereo (left/right DAC and PGA registers)`,
-  delay: 'TI TLV320AIC3104 datasheet (via shared/spec/codecs.md): DAC group delay 21/fs, ADC group delay 17/fs',
+  delay: 'TI TLV320AIC3104 datasheet (via codecs/tlv320aic3104/FACTS.md): DAC group delay 21/fs, ADC group delay 17/fs',
 };
-const NOT_AMONG_FACTS = 'not among the collected facts (shared/spec/codecs.md, TLV320AIC3104)';
+const NOT_AMONG_FACTS = 'not among the collected facts (codecs/tlv320aic3104/FACTS.md)';
 const NO_RESET = 'unknown' as const;
 
 const PAGE0 = 0x000;
 
 const S_UNKNOWN = 0;
-const FAMILY_48K = 1 << 1, FAMILY_44K = 1 << 2;
 const WIDTHS_UNKNOWN = `the TLV320AIC3104's sample widths are ${NOT_AMONG_FACTS}`;
 
 export const description: CodecDescription = {
@@ -41,7 +41,7 @@ export const description: CodecDescription = {
     id: 'tlv320aic3104',
     name: 'TLV320AIC3104 stereo codec',
     vendor: 'Texas Instruments',
-    datasheet: 'TI TLV320AIC3104 datasheet (figures via shared/spec/codecs.md)',
+    datasheet: 'TI TLV320AIC3104 datasheet (figures via codecs/tlv320aic3104/FACTS.md)',
   },
 
   regmap: {
@@ -67,6 +67,7 @@ export const description: CodecDescription = {
     ],
   },
 
+  probe: { reg: 'LEFT_DAC_VOL', why: 'the chip answers through its page select' },
   controls: [
     {
       name: 'Digital Playback Volume', kind: 'volume', direction: 'output', main: true,
@@ -100,19 +101,15 @@ export const description: CodecDescription = {
 
   formats: (['output', 'input'] as const).flatMap((direction) => [
     { direction, source: SRC.formats, sampleFormatsUnknown: WIDTHS_UNKNOWN,
-      range: { sampleFormats: S_UNKNOWN, minFps: 8000, maxFps: 96000, minChannels: 2, maxChannels: 2, flags: FAMILY_48K } },
+      range: { sampleFormats: S_UNKNOWN, minFps: 8000, maxFps: 96000, minChannels: 2, maxChannels: 2, flags: RANGE_FLAG.FPS_48000_FAMILY } },
     { direction, source: SRC.formats, sampleFormatsUnknown: WIDTHS_UNKNOWN,
-      range: { sampleFormats: S_UNKNOWN, minFps: 11025, maxFps: 88200, minChannels: 2, maxChannels: 2, flags: FAMILY_44K } },
+      range: { sampleFormats: S_UNKNOWN, minFps: 11025, maxFps: 88200, minChannels: 2, maxChannels: 2, flags: RANGE_FLAG.FPS_44100_FAMILY } },
   ]),
 
   clocks: {
     mclk: { unknown: `the TLV320AIC3104's master-clock requirements are ${NOT_AMONG_FACTS}` },
   },
 
-  gpioRoles: {
-    mute: 'board amplifier mute: logical 1 = muted',
-    'amp-enable': 'board amplifier enable: logical 1 = on',
-  },
   options: {
     sampleBits: 'the sample widths the board uses, { "bits": [...], "source": "..." }: the TLV320AIC3104 widths are not among the facts',
   },
@@ -127,12 +124,8 @@ export const description: CodecDescription = {
     powerUp: [
       { op: 'unknown', what: 'power up the DAC and the headphone drivers', why: `the power bits are ${NOT_AMONG_FACTS}` },
       { op: 'mute-control', control: 'Digital Playback Volume', muted: false, why: 'DAC mute bits clear: the stream gain back' },
-      { op: 'gpio', role: 'mute', value: 0, optional: true, why: 'amplifier on only after the codec is ready' },
-      { op: 'gpio', role: 'amp-enable', value: 1, optional: true, why: 'amplifier on only after the codec is ready' },
     ],
     powerDown: [
-      { op: 'gpio', role: 'amp-enable', value: 0, optional: true, why: 'amplifier off first' },
-      { op: 'gpio', role: 'mute', value: 1, optional: true, why: 'amplifier muted first' },
       { op: 'mute-control', control: 'Digital Playback Volume', muted: true, why: 'DAC mute bits set' },
       { op: 'unknown', what: 'power down the headphone drivers and the DAC', why: `the power bits are ${NOT_AMONG_FACTS}` },
     ],

@@ -2,7 +2,7 @@
  * Wolfson (Cirrus Logic) WM8960: stereo codec with headphone and class-D speaker drivers,
  * controlled over a write-only I2C interface with 7-bit register addresses and 9-bit values.
  *
- * Every figure below is one of the facts in shared/spec/codecs.md ("WM8960"), which names its
+ * Every figure below is one of the facts in codecs/wm8960/FACTS.md, which names its
  * origin: the WM8960 datasheet (Table 15 for the DAC volume) or K = Linux
  * sound/soc/codecs/wm8960.c/.h. What the facts do not give stays unknown, and is said here:
  *  - no reset default of any whole register (only the DAC volume's 0xFF = 0 dB default is given);
@@ -15,15 +15,16 @@
  *  - the jack-detect bits (HPSWEN/HPSWPOL in R24, HPSEL in R48: names only);
  *  - the sample widths, and any latency figure.
  */
+import { RANGE_FLAG } from '../../src/audio/formats.ts';
 import type { CodecDescription } from '../../src/codec/description.ts';
 
-const FACTS = 'shared/spec/codecs.md, WM8960';
+const FACTS = 'codecs/wm8960/FACTS.md';
 const SRC = {
   wire: `${FACTS}: I2C 0x1A; 7-bit register address, 9-bit data; write-only (every value is cached)`,
   latch: `${FACTS}: volume registers' bit 8 = update latch (left and right take effect together)`,
   dac: `${FACTS}: DAC volume R10/R11 [7:0]: 0x00 = digital mute, 0x01 = -127 dB, 0.5 dB steps up to 0xFF = 0 dB (default); bit 8 DACVU latches left/right (WM8960 datasheet Table 15)`,
   out: `${FACTS}: headphone R2/R3 and speaker R40/R41 [6:0]: 1 dB steps, 0x7F = +6 dB, 0x79 = 0 dB (K); bit 7 = zero-cross; bit 8 = update latch`,
-  outLow: 'codecs.md: the WM8960 coding of headphone/speaker codes 0x00..0x2F is unverified (Linux declares TLV -121 dB with mute, the WM8731 datasheet says mute; neither is the WM8960 datasheet)',
+  outLow: 'codecs/wm8960/FACTS.md: the WM8960 coding of headphone/speaker codes 0x00..0x2F is unverified (Linux declares TLV -121 dB with mute, the WM8731 datasheet says mute; neither is the WM8960 datasheet)',
   pga: `${FACTS}: capture PGA R0/R1 [5:0]: -17.25 .. +30 dB in 0.75 dB steps; bit 8 = update latch`,
   adc: `${FACTS}: ADC volume R21/R22 [7:0]: 0x00 = mute, 0xC3 = 0 dB, 0xFF = +30 dB, 0.5 dB steps; bit 8 = update latch`,
   jack: `${FACTS}: jack detect on-chip: HPSWEN/HPSWPOL in R24, HPSEL in R48 (bit positions not among the facts); the registers cannot be read, so the host learns the jack state only through a GPIO a board wires to the codec's GPIO1`,
@@ -33,10 +34,9 @@ const SRC = {
   pll: `${FACTS}: PLL lock 250 ms`,
   formats: `${FACTS}: 8-48 kHz (K); stereo (left/right DAC and ADC volume registers)`,
 };
-const NOT_AMONG_FACTS = 'not among the collected facts (shared/spec/codecs.md, WM8960)';
+const NOT_AMONG_FACTS = 'not among the collected facts (codecs/wm8960/FACTS.md)';
 
 const S_UNKNOWN = 0;
-const FAMILY_48K = 1 << 1, FAMILY_44K = 1 << 2;
 const WIDTHS_UNKNOWN = `the WM8960's sample widths are ${NOT_AMONG_FACTS}`;
 
 /** A volume register's layout: [8] update latch, [7] zero-cross, [6:0] volume (headphone, speaker). */
@@ -51,7 +51,7 @@ export const description: CodecDescription = {
     id: 'wm8960',
     name: 'WM8960 stereo codec',
     vendor: 'Cirrus Logic (Wolfson Microelectronics)',
-    datasheet: 'Wolfson/Cirrus Logic WM8960 datasheet (figures via shared/spec/codecs.md)',
+    datasheet: 'Wolfson/Cirrus Logic WM8960 datasheet (figures via codecs/wm8960/FACTS.md)',
   },
 
   regmap: {
@@ -85,6 +85,7 @@ export const description: CodecDescription = {
     ],
   },
 
+  probe: { none: 'the chip cannot be read over I2C (write-only): a missing chip shows as no acknowledge on init\'s first write' },
   controls: [
     {
       name: 'Digital Playback Volume', kind: 'volume', direction: 'output', main: true,
@@ -134,9 +135,9 @@ export const description: CodecDescription = {
 
   formats: (['output', 'input'] as const).flatMap((direction) => [
     { direction, source: SRC.formats, sampleFormatsUnknown: WIDTHS_UNKNOWN,
-      range: { sampleFormats: S_UNKNOWN, minFps: 8000, maxFps: 48000, minChannels: 2, maxChannels: 2, flags: FAMILY_48K } },
+      range: { sampleFormats: S_UNKNOWN, minFps: 8000, maxFps: 48000, minChannels: 2, maxChannels: 2, flags: RANGE_FLAG.FPS_48000_FAMILY } },
     { direction, source: SRC.formats, sampleFormatsUnknown: WIDTHS_UNKNOWN,
-      range: { sampleFormats: S_UNKNOWN, minFps: 11025, maxFps: 44100, minChannels: 2, maxChannels: 2, flags: FAMILY_44K } },
+      range: { sampleFormats: S_UNKNOWN, minFps: 11025, maxFps: 44100, minChannels: 2, maxChannels: 2, flags: RANGE_FLAG.FPS_44100_FAMILY } },
   ]),
 
   clocks: {
@@ -144,10 +145,6 @@ export const description: CodecDescription = {
     notes: [{ text: 'with the PLL in use (codec.options.pll), power-up waits 250 ms for it to lock', source: SRC.pll }],
   },
 
-  gpioRoles: {
-    mute: 'board amplifier mute: logical 1 = muted',
-    'amp-enable': 'board amplifier enable: logical 1 = on',
-  },
   options: {
     pll: 'true when the board clocks the codec from its PLL: power-up then waits 250 ms for lock (the PLL registers are not among the facts). Default false.',
     sampleBits: 'the sample widths the board uses, { "bits": [...], "source": "..." }: the WM8960 widths are not among the facts',
@@ -176,12 +173,8 @@ export const description: CodecDescription = {
       { op: 'unknown', what: 'power up the DAC, ADC and the headphone/speaker drivers', why: `the power-management bits are ${NOT_AMONG_FACTS}` },
       { op: 'mute-control', control: 'Digital Playback Volume', muted: false, why: 'the stream gain back (DACVU on the right channel)' },
       { op: 'mute-control', control: 'ADC Capture Volume', muted: false, why: 'the stream gain back (ADCVU on the right channel)' },
-      { op: 'gpio', role: 'mute', value: 0, optional: true, why: 'amplifier on only after the codec is ready' },
-      { op: 'gpio', role: 'amp-enable', value: 1, optional: true, why: 'amplifier on only after the codec is ready' },
     ],
     powerDown: [
-      { op: 'gpio', role: 'amp-enable', value: 0, optional: true, why: 'amplifier off first' },
-      { op: 'gpio', role: 'mute', value: 1, optional: true, why: 'amplifier muted first' },
       { op: 'mute-control', control: 'Digital Playback Volume', muted: true, why: 'DAC digital mute (0x00, latched on the right channel)' },
       { op: 'mute-control', control: 'ADC Capture Volume', muted: true, why: 'ADC mute' },
       { op: 'unknown', what: 'anti-pop power-down (POBCTRL/BUFDCOPEN, R28/R29), then the drivers, DAC, ADC and VMID off', why: `those bits are ${NOT_AMONG_FACTS}` },
@@ -190,8 +183,8 @@ export const description: CodecDescription = {
 
   latency: {
     output: { what: 'DAC filter group delay', defaultMode: 'default',
-      modes: { default: { unknown: 'WM8960 latency unverified (codecs.md): a board file may supply codec.options.groupDelay' } } },
+      modes: { default: { unknown: 'WM8960 latency unverified (codecs/wm8960/FACTS.md): a board file may supply codec.options.groupDelay' } } },
     input: { what: 'ADC filter group delay', defaultMode: 'default',
-      modes: { default: { unknown: 'WM8960 latency unverified (codecs.md)' } } },
+      modes: { default: { unknown: 'WM8960 latency unverified (codecs/wm8960/FACTS.md)' } } },
   },
 };

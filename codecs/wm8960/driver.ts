@@ -9,7 +9,7 @@ import { CodecError, DescribedCodec } from '../../src/codec/driver.ts';
 import type { CodecContext } from '../../src/codec/types.ts';
 import { description } from './description.ts';
 
-const PLL_LOCK_SOURCE = 'shared/spec/codecs.md, WM8960: PLL lock 250 ms';
+const PLL_LOCK_SOURCE = 'codecs/wm8960/FACTS.md: PLL lock 250 ms';
 
 export class Wm8960Driver extends DescribedCodec {
   constructor(ctx: CodecContext) {
@@ -17,7 +17,7 @@ export class Wm8960Driver extends DescribedCodec {
     this.usesPll(); // a bad option fails when the board opens, not at power-up
     this.hooks.set('pll', async () => {
       if (!this.usesPll()) return;
-      await this.runStep('powerUp', { op: 'unknown', what: 'configure and enable the PLL', why: 'the PLL registers are not among the collected facts (shared/spec/codecs.md, WM8960)' });
+      await this.runStep('powerUp', { op: 'unknown', what: 'configure and enable the PLL', why: 'the PLL registers are not among the collected facts (codecs/wm8960/FACTS.md)' });
       await this.runStep('powerUp', { op: 'delay', ms: 250, source: PLL_LOCK_SOURCE, why: 'PLL lock' });
     });
   }

@@ -13,7 +13,15 @@ export function boardPath(nameOrPath: string): string {
   return path.join(BOARD_DIR, `${nameOrPath}.json`);
 }
 
+/** Board files read in this process (a board is read once per process: tests count it). */
+export const boardReads = { count: 0 };
+
 export function loadBoard(nameOrPath: string): Board {
+  boardReads.count++;
+  return readBoardFile(nameOrPath);
+}
+
+function readBoardFile(nameOrPath: string): Board {
   const file = boardPath(nameOrPath);
   const shown = path.relative(process.cwd(), file) || file;
   if (!existsSync(file)) {
@@ -30,7 +38,7 @@ export function loadBoard(nameOrPath: string): Board {
     if (typeof twinOf !== 'string') throw new BoardFileError(shown, 'twinOf', 'the name of a board file', twinOf);
     const basePath = path.join(path.dirname(file), `${twinOf}.json`);
     if (!existsSync(basePath)) throw new BoardFileError(shown, 'twinOf', `a board in ${path.dirname(shown)}/`, twinOf);
-    return validateBoard(shown, raw, loadBoard(basePath));
+    return validateBoard(shown, raw, readBoardFile(basePath));
   }
   return validateBoard(shown, raw);
 }

@@ -1,14 +1,25 @@
 /**
- * Opening a board: builds its HAL (real or simulated), puts the codec's behavioural model on the
- * simulated bus (sim boards), requests the board's GPIO lines by role, and loads the codec driver.
+ * Opening a board, once per process: builds its HAL (real or simulated), requests the board's
+ * GPIO lines by role, loads the codec part and its driver, and wires the board's power (the
+ * amplifier lines around the codec's sequences, ./power.ts). On simulated boards the chip model
+ * goes on the simulated bus and the analog simulation listens to it (src/hal/sim/analog.ts).
+ *
+ * GPIO roles the part declares as its own pins (description.gpioRoles: a DAC's XSMT, an
+ * amplifier chip's SD_MODE) go to the codec driver; the board amplifier roles it does not claim
+ * (`amp-enable`, `mute`) belong to the board's power.
  */
 import { loadCodecPart } from '../../codecs/index.ts';
 import type { CodecDriver, CodecGpioLine } from '../codec/types.ts';
+import { AnalogSimulation, type MonitoredOutput } from '../hal/sim/analog.ts';
+import { isSimChip } from '../hal/sim/chip.ts';
 import type { Clock } from '../hal/clock.ts';
 import type { GpioLineConfig, GpioLineRequest, GpioValue } from '../hal/gpio.ts';
 import type { Hal } from '../hal/index.ts';
 import { monotonicClock } from '../hal/linux/clock.ts';
+import type { SimI2cDevice } from '../hal/sim/i2c-device.ts';
 import { type SimHal, VirtualClock, createSimHal } from '../hal/sim/index.ts';
+import { externalDelay } from './latency.ts';
+import { type AmplifierLine, BoardPower } from './power.ts';
 import { type Board, BoardFileError, type GpioLineSpec, type GpioRole } from './schema.ts';
 
 export interface BoardLine extends CodecGpioLine {
@@ -24,6 +35,9 @@ export interface OpenBoardOptions {
   clock?: Clock;
   /** The name GPIO lines are requested under. */
   consumer?: string;
+  /** Milliseconds the codec idles muted after the last stream before it powers down (./power.ts). */
+  idlePowerDownMs?: number;
+  log?: (line: string) => void;
 }
 
 export interface BoardRuntime {
@@ -33,6 +47,16 @@ export interface BoardRuntime {
   readonly lines: ReadonlyMap<GpioRole, BoardLine>;
   /** The simulated HAL, on sim boards (for the simulated jack and records). */
   readonly sim?: SimHal;
+  /** Sim boards whose chip model has an analog side: what the outputs carry. */
+  readonly analog?: AnalogSimulation;
+  /** The chip model on a simulated board. */
+  readonly chipModel?: unknown;
+  /** The codec's power with the board's amplifier lines around it. */
+  readonly power: BoardPower;
+  /** The external delay (codec filter + the board's analog path) of a direction at a rate, ns. */
+  externalDelayNs(direction: 'input' | 'output', rate: number): number;
+  /** Sim boards: the I2S link a playback PCM writes (the engine's worker gets it with the device). */
+  i2sLink(pcm: string): SharedArrayBuffer | undefined;
   /** Logical state of the jack-detect line (true = plugged); undefined if the board has none. */
   jackPlugged(): boolean | undefined;
   /** Sim boards: inserts or removes the simulated headphone plug (electrically, through its line). */
@@ -61,9 +85,14 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
 
   const part = await loadCodecPart(board.codec.part);
 
-  if (sim && board.codec.bus !== undefined && board.codec.address !== undefined && part.createModel) {
-    const bus = sim.simBus(board.codec.bus);
-    if (!bus.device(board.codec.address)) bus.attach(board.codec.address, part.createModel());
+  let chipModel: ReturnType<NonNullable<typeof part.createModel>> | undefined;
+  if (sim && part.createModel) {
+    const bus = board.codec.bus !== undefined ? sim.simBus(board.codec.bus) : undefined;
+    const existing = bus && board.codec.address !== undefined ? bus.device(board.codec.address) : undefined;
+    chipModel = existing ?? part.createModel();
+    if (bus && !existing && board.codec.address !== undefined && chipModel.write && chipModel.read) {
+      bus.attach(board.codec.address, chipModel as SimI2cDevice);
+    }
   }
 
   // The jack of a sim board starts as the board file says, electrically, before the line is requested.
@@ -95,18 +124,60 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
     throw e;
   }
 
+  // The part's own pins go to its driver; on a simulated board every change of a line is news to the chip.
+  let analog: AnalogSimulation | undefined;
+  const ownPins = part.description.gpioRoles ?? {};
+  const codecLines = new Map<string, BoardLine>();
+  for (const [role, line] of lines) {
+    if (!(role in ownPins)) continue;
+    codecLines.set(role, sim ? { ...line, request: notifyingRequest(line.request, () => analog?.changed()) } : line);
+  }
+  const amplifier = (role: GpioRole): AmplifierLine | undefined => (role in ownPins ? undefined : lines.get(role));
+  const amp = { enable: amplifier('amp-enable'), mute: amplifier('mute') };
+
   const bus = board.codec.bus !== undefined ? await hal.i2cBus(board.codec.bus) : undefined;
   const codec = part.createDriver({
     clock: hal.clock,
     bus,
     addr: board.codec.address,
-    gpio: lines,
+    gpio: codecLines,
     options: board.codec.options,
     sleepMs: (ms) => hal.clock.sleepUntilNs(hal.clock.nowNs() + ms * 1e6),
   });
+  const power = new BoardPower(codec, hal.clock, amp, { idleMs: opts.idlePowerDownMs, log: opts.log, onLineChange: () => analog?.changed() });
+
+  if (sim && chipModel && isSimChip(chipModel)) {
+    const chip = chipModel;
+    const outputsOfChip = Object.keys(chip.analogState().outputs);
+    const ampOn = () => (amp.enable ? amp.enable.request.getValue(amp.enable.offset) === 1 : true) &&
+      (amp.mute ? amp.mute.request.getValue(amp.mute.offset) !== 1 : true);
+    const hasAmp = amp.enable !== undefined || amp.mute !== undefined;
+    const outputs: MonitoredOutput[] = board.streams.filter((s) => s.direction === 'output').map((s) => ({
+      stream: s.id,
+      chipOutput: outputsOfChip.includes(s.purpose) ? s.purpose : outputsOfChip[0] ?? s.purpose,
+      link: sim!.i2sLink(s.pcm),
+      // The board's amplifier drives the speaker; headphone and line outputs come off the chip.
+      ...(hasAmp && s.purpose === 'speaker' ? { gate: ampOn } : {}),
+    }));
+    const mclk = board.codec.options.mclkHz;
+    analog = new AnalogSimulation({
+      clock: hal.clock, chip, outputs,
+      pin: (role) => {
+        const l = codecLines.get(role);
+        return l ? l.request.getValue(l.offset) : undefined;
+      },
+      mclkHz: () => (typeof mclk === 'number' ? mclk : undefined),
+    });
+    if (board.codec.bus !== undefined && board.codec.address !== undefined) {
+      const addr = board.codec.address;
+      sim.simBus(board.codec.bus).afterWrite.add((a) => { if (a === addr) analog!.changed(); });
+    }
+  }
 
   return {
-    board, hal, codec, lines, sim,
+    board, hal, codec, lines, sim, analog, chipModel, power,
+    externalDelayNs: (direction, rate) => externalDelay(board, codec, direction, rate).totalNs,
+    i2sLink: (pcm) => (sim && analog?.outputs.some((o) => o.link === sim.i2sLinks.get(pcm)) ? sim.i2sLinks.get(pcm) : undefined),
     jackPlugged() {
       const l = lines.get('jack-detect');
       return l ? l.request.getValue(l.offset) === 1 : undefined;
@@ -117,8 +188,19 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
       sim.simChip(l.chip).drive(l.offset, ((plugged ? 1 : 0) ^ (l.spec.activeLow ? 1 : 0)) as GpioValue);
     },
     async close() {
+      power.dispose();
       for (const r of requests) await r.release();
       await hal.close();
     },
   };
+}
+
+/** A line request that tells `onChange` after each value it drives (the simulated chip hears its pins). */
+function notifyingRequest(r: GpioLineRequest, onChange: () => void): GpioLineRequest {
+  return Object.assign(Object.create(r) as GpioLineRequest, {
+    setValue(offset: number, value: GpioValue) {
+      r.setValue(offset, value);
+      onChange();
+    },
+  });
 }

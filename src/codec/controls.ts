@@ -133,6 +133,24 @@ export function dbToCode(c: ControlDef, db: number): { code: number; db: number 
   return { ...best };
 }
 
+/**
+ * A gain on the uniform grid `minDb + k·stepDb` (k ≥ 0, at most `maxDb`): the nearest step, ties to
+ * the lower gain as in dbToCode. This is the gain a control with that range and step reports
+ * (the stream protocol's GET_GAIN: min_gain, max_gain, gain_step), so a stream answers SET_GAIN
+ * with it without knowing the codes; outside the range it clamps. A step of 0 (fixed gain) only clamps.
+ */
+export function roundDbToStep(db: number, range: { minDb: number; maxDb: number; stepDb: number }): number {
+  const { minDb: min, maxDb: max, stepDb: step } = range;
+  if (!(step > 0)) return Math.min(max, Math.max(min, db));
+  const x = (db - min) / step;
+  const below = Math.floor(x);
+  // A tie within float noise of .5 is a tie: never louder than asked.
+  let k = Math.abs(x - below - 0.5) < 1e-6 ? below : Math.round(x);
+  const top = Math.floor((max - min) / step + 1e-6);
+  k = Math.min(top, Math.max(0, k));
+  return min + k * step;
+}
+
 /** Checks controls against the register map: unknown registers and fields, codes out of range, scales. */
 export function checkControls(controls: readonly ControlDef[], map: RegmapDef | undefined, at = 'controls'): DescriptionProblem[] {
   const out: DescriptionProblem[] = [];

@@ -8,7 +8,7 @@
  */
 import { audibleCodes, checkControls, type ControlDef } from './controls.ts';
 import { checkRegmap, type DescriptionProblem, type RegmapDef } from './regmap.ts';
-import type { FormatRange } from './types.ts';
+import { type FormatRange, RANGE_FLAG_KNOWN_BITS, SAMPLE_FORMAT_KNOWN_BITS } from '../audio/formats.ts';
 
 export type { DescriptionProblem } from './regmap.ts';
 
@@ -104,10 +104,22 @@ export interface Sequences {
   powerDown: readonly SequenceStep[];
 }
 
+/**
+ * How to tell the chip answers as this part: read `reg` from the chip (then each of `alsoReads`,
+ * e.g. a register on another page to prove page selection works) and, where the part has an
+ * identity register, compare it under `mask` with `id`. Parts whose registers cannot be read
+ * (write-only chips) say `{ none: 'why' }`: a missing chip then shows on init's first write.
+ */
+export type ProbeDef =
+  | { reg: string; alsoReads?: readonly string[]; id?: { value: number; mask?: number; source: string }; why?: string }
+  | { none: string };
+
 export interface CodecDescription {
   meta: CodecMeta;
   /** Absent for parts without a control bus (pins only). */
   regmap?: RegmapDef;
+  /** Parts with a control bus: how probe() recognises the chip. */
+  probe?: ProbeDef;
   controls: readonly ControlDef[];
   formats: readonly FormatDef[];
   clocks: ClockRequirements;
@@ -119,19 +131,6 @@ export interface CodecDescription {
   gpioRoles?: Readonly<Record<string, string>>;
   /** Board options the part understands (key → meaning). */
   options?: Readonly<Record<string, string>>;
-}
-
-const FAMILY_48K = [8000, 16000, 32000, 48000, 96000, 192000, 384000, 768000];
-const FAMILY_44K = [11025, 22050, 44100, 88200, 176400];
-const KNOWN_FORMAT_BITS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 30) | (1 << 31);
-
-/** Does a format range admit this rate? */
-export function rangeHasRate(r: FormatRange, rate: number): boolean {
-  if (rate < r.minFps || rate > r.maxFps) return false;
-  if (r.flags & 1) return true;
-  if (r.flags & 2 && FAMILY_48K.includes(rate)) return true;
-  if (r.flags & 4 && FAMILY_44K.includes(rate)) return true;
-  return false;
 }
 
 function checkFigure(f: Figure<unknown> | DelayFigure | undefined, where: string, out: DescriptionProblem[]): void {
@@ -152,6 +151,17 @@ export function checkDescription(d: CodecDescription): DescriptionProblem[] {
   }
   if (d.meta?.id && !/^[a-z0-9-]+$/.test(d.meta.id)) p('meta.id', `part id "${d.meta.id}" must be lowercase letters, digits and dashes (the folder name)`);
   if (d.regmap) out.push(...checkRegmap(d.regmap));
+  if (d.regmap && !d.probe) p('probe', 'a part with a control bus must say how to probe it ({ reg, id? } or { none: why })');
+  if (d.probe && !d.regmap) p('probe', 'a part without a control bus has nothing to probe');
+  if (d.probe && 'none' in d.probe && !d.probe.none?.trim()) p('probe', 'must say why the part cannot be probed');
+  if (d.probe && 'reg' in d.probe) {
+    for (const r of [d.probe.reg, ...(d.probe.alsoReads ?? [])]) {
+      const def = d.regmap?.registers.find((x) => x.name === r);
+      if (!def) p('probe', `names unknown register "${r}"`);
+      else if (def.access === 'wo' || d.regmap?.readable === false) p('probe', `register ${r} cannot be read from the chip`);
+    }
+    if (d.probe.id && !d.probe.id.source?.trim()) p('probe.id', 'identity value without a source');
+  }
   out.push(...checkControls(d.controls, d.regmap));
   d.formats.forEach((f, i) => {
     const w = `formats[${i}]`;
@@ -160,10 +170,10 @@ export function checkDescription(d: CodecDescription): DescriptionProblem[] {
     if (f.sampleFormatsUnknown !== undefined) {
       if (!f.sampleFormatsUnknown.trim()) p(w, 'sampleFormatsUnknown must say why the widths are unknown');
       if (r.sampleFormats !== 0) p(w, 'sample formats must be 0 when they are unknown (the board supplies them)');
-    } else if (!r.sampleFormats || (r.sampleFormats & ~KNOWN_FORMAT_BITS) !== 0) p(w, `sample formats 0x${(r.sampleFormats >>> 0).toString(16)} are empty or not stream-protocol format bits`);
+    } else if (!r.sampleFormats || (r.sampleFormats & ~SAMPLE_FORMAT_KNOWN_BITS) !== 0) p(w, `sample formats 0x${(r.sampleFormats >>> 0).toString(16)} are empty or not stream-protocol format bits`);
     if (!(r.minFps > 0 && r.minFps <= r.maxFps)) p(w, `rates ${r.minFps}..${r.maxFps} are not a range`);
     if (!(r.minChannels >= 1 && r.minChannels <= r.maxChannels && r.maxChannels <= 255)) p(w, `channels ${r.minChannels}..${r.maxChannels} are not a range`);
-    if (!r.flags || (r.flags & ~7) !== 0) p(w, `flags ${r.flags} must be FPS_CONTINUOUS (1), FPS_48000_FAMILY (2) and/or FPS_44100_FAMILY (4)`);
+    if (!r.flags || (r.flags & ~RANGE_FLAG_KNOWN_BITS) !== 0) p(w, `flags ${r.flags} must be FPS_CONTINUOUS (1), FPS_48000_FAMILY (2) and/or FPS_44100_FAMILY (4)`);
   });
   if (d.formatsUnknown !== undefined) {
     if (!d.formatsUnknown.trim()) p('formatsUnknown', 'must say why the formats are unknown');

@@ -3,8 +3,9 @@
  * sequences) live here, so a part's driver is only its hooks. Subclass `DescribedCodec`, pass the
  * description, and override or register hooks where the chip needs code.
  */
+import { rangeHasRate, SAMPLE_FORMAT_FOR_BITS } from '../audio/formats.ts';
 import { audibleCodes, canMute, codeToDb, type ControlDef, ControlError, dbToCode, gainRange } from './controls.ts';
-import { type CodecDescription, type DelayFigure, known, rangeHasRate, type SequenceStep } from './description.ts';
+import { type CodecDescription, type DelayFigure, known, type SequenceStep } from './description.ts';
 import { Regmap, type RegmapOptions } from './regmap.ts';
 import type {
   CodecContext, CodecDriver, FormatRange, GainControlInfo, GainState, LatencyItem, StreamFormat,
@@ -16,14 +17,6 @@ export class CodecError extends Error {
     this.name = 'CodecError';
   }
 }
-
-/** Sample-format bit of the stream protocol for an I2S sample width (the container the host sends). */
-export const SAMPLE_FORMAT_FOR_BITS: Readonly<Record<number, number>> = {
-  16: 1 << 2, // 16BIT
-  20: 1 << 6, // 20BIT_IN32
-  24: 1 << 7, // 24BIT_IN32
-  32: 1 << 8, // 32BIT
-};
 
 export type Hook = (step: SequenceStep) => Promise<void>;
 
@@ -224,8 +217,30 @@ export class DescribedCodec implements CodecDriver {
 
   // --- CodecDriver -----------------------------------------------------------------------
 
+  async holdOutputMuted(held: boolean): Promise<void> {
+    for (const c of this.volumeControls()) {
+      if (c.direction === 'output' && c.main && canMute(c)) await this.holdMute(c.name, held);
+    }
+  }
+
+  /** Recognises the chip as the description's `probe` says (one implementation for every part). */
   async probe(): Promise<void> {
-    // Parts with a register map: the chip must answer. Parts override with an identity check where they have one.
+    const def = this.description.probe;
+    if (!this.regmap || !def || 'none' in def) return;
+    const where = `at 0x${this.ctx.addr!.toString(16)} on ${this.ctx.bus!.name}`;
+    let first: number;
+    try {
+      first = await this.map.readFromChip(def.reg);
+      for (const r of def.alsoReads ?? []) await this.map.readFromChip(r);
+    } catch (e) {
+      throw new CodecError(this.part, `no ${this.part.toUpperCase()} answering ${where}: ${(e as Error).message}`);
+    }
+    if (def.id) {
+      const mask = def.id.mask ?? 2 ** this.map.def.valueBits - 1;
+      if ((first & mask) !== (def.id.value & mask)) {
+        throw new CodecError(this.part, `chip id 0x${(first & mask).toString(16)} ${where}, expected 0x${(def.id.value & mask).toString(16)}`);
+      }
+    }
   }
 
   async init(): Promise<void> {

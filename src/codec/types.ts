@@ -2,6 +2,7 @@
  * What the rest of the system (board loader, CLI, stream service, engine) needs from a codec
  * driver. The register-map layer and the per-part descriptions in codecs/<part>/ build on this.
  */
+import type { FormatRange } from '../audio/formats.ts';
 import type { Clock } from '../hal/clock.ts';
 import type { GpioLineRequest } from '../hal/gpio.ts';
 import type { I2cBus } from '../hal/i2c.ts';
@@ -14,17 +15,8 @@ export type Source = string;
 /** A figure with its source, or explicitly unknown (no published figure was found). */
 export type Sourced<T> = { value: T; source: Source } | { value: null; unknown: string };
 
-/** A format range in the stream protocol's terms (see ../../shared/spec/stream-protocol.md). */
-export interface FormatRange {
-  /** Bitfield of AUDIO_SAMPLE_FORMAT_* values. */
-  sampleFormats: number;
-  minFps: number;
-  maxFps: number;
-  minChannels: number;
-  maxChannels: number;
-  /** FPS_CONTINUOUS 1, FPS_48000_FAMILY 2, FPS_44100_FAMILY 4. */
-  flags: number;
-}
+/** A format range in the stream protocol's terms (declared with the format bits in src/audio/formats.ts). */
+export type { FormatRange } from '../audio/formats.ts';
 
 export interface GainControlInfo {
   /** Control name, e.g. 'Digital Playback Volume'. */
@@ -109,6 +101,12 @@ export interface CodecDriver {
    * without touching the bus. Other parts ignore it.
    */
   setMclkRunning?(running: boolean): Promise<void>;
+  /**
+   * Holds the main output muted whatever the stream's gain says (the board idles between
+   * streams), or releases the hold and puts the stream's gain and mute back. A gain set while
+   * held is remembered and applied on release. Parts without a mutable main output ignore it.
+   */
+  holdOutputMuted?(held: boolean): Promise<void>;
   /** Drivers built from a description (src/codec/driver.ts): the part's data. */
   readonly description?: CodecDescription;
   /** Parts with a control bus: the register map (cache, fields) for `sbc-audio regs`. */

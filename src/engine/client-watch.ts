@@ -23,7 +23,8 @@
  * thread keeps them open until the worker no longer reads them (src/stream/engine-ring-buffer.ts),
  * so a number cannot be reused meanwhile.
  */
-import { ESRCH, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP, libc, peerIo } from '../hal/linux/libc.ts';
+import { POLLERR, POLLHUP, POLLNVAL, POLLRDHUP, libc, peerIo } from '../hal/linux/libc.ts';
+import { ERRNO } from '../util/errno.ts';
 
 /** What check() found. */
 export const CLIENT = { PRESENT: 0, HUNG_UP: 1, EXITING: 2 } as const;
@@ -67,7 +68,7 @@ export class ClientWatch {
   private exiting(): boolean {
     const b = this.stat;
     const n = this.io.pread(this.statFd, b, b.length, 0);
-    if (n < 0) return this.io.errno() === ESRCH;
+    if (n < 0) return this.io.errno() === ERRNO.ESRCH;
     // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold anything, so
     // fields are counted from the last ')'.
     let i = n - 1;

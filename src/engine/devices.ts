@@ -5,12 +5,8 @@
  * worker builds its own, because HAL objects cannot cross threads.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { loadCodecPart } from '../../codecs/index.ts';
-import { latencyBreakdown } from '../board/latency.ts';
-import { loadBoard } from '../board/load.ts';
 import type { Board } from '../board/schema.ts';
 import type { Clock } from '../hal/clock.ts';
-import type { I2cBus } from '../hal/i2c.ts';
 import type { PcmBackend } from '../hal/pcm.ts';
 import { EngineError } from './errors.ts';
 import type { DeviceInfo } from './types.ts';
@@ -26,6 +22,19 @@ export interface ResolvedDevice extends DeviceInfo {
    * (src/engine/linked-clock.ts) instead of a virtual clock of the worker's own.
    */
   clockLink?: SharedArrayBuffer;
+  /** Sim devices: the I2S link the playback PCM writes, where the board's simulated chip listens. */
+  i2sLink?: SharedArrayBuffer;
+}
+
+/**
+ * What the engine needs of an open board (src/board/runtime.ts's BoardRuntime is one): its file
+ * and, as data, the external delay of each direction and the simulated I2S links. The engine
+ * never opens a board itself: the process that did hands it over.
+ */
+export interface EngineBoard {
+  readonly board: Board;
+  externalDelayNs(direction: 'input' | 'output', rate: number): number;
+  i2sLink?(pcm: string): SharedArrayBuffer | undefined;
 }
 
 /** The devices of a board, in the order its streams are listed. */
@@ -91,29 +100,6 @@ export function alsaDevice(spec: { name?: string; playback?: string; capture?: s
   return d;
 }
 
-/** An I2C bus that refuses every transfer: latency figures come from the codec's data, never its chip. */
-const NO_BUS = new Proxy({}, {
-  get: (_t, prop) => (prop === 'then' ? undefined : () => {
-    throw new EngineError('generic', 'the engine reads codec latency figures only and never touches the codec bus');
-  }),
-}) as unknown as I2cBus;
-
-/** The board's external delay (codec + analog path) of each direction in ns; 0 without a board. */
-export async function externalDelayNs(boardName: string | undefined, rate: number): Promise<{ input: number; output: number }> {
-  if (!boardName) return { input: 0, output: 0 };
-  const board = loadBoard(boardName);
-  const part = await loadCodecPart(board.codec.part);
-  const clock: Clock = { kind: 'virtual', nowNs: () => 0, sleepUntilNs: async () => {}, setTimerNs: () => ({ cancel() {} }), sleepUntilNsSync: () => {} };
-  const codec = part.createDriver({
-    clock, bus: board.codec.bus !== undefined ? NO_BUS : undefined, addr: board.codec.address, gpio: new Map(),
-    options: board.codec.options, sleepMs: async () => {},
-  });
-  return {
-    input: latencyBreakdown(board, codec, 'input', rate).totalNs,
-    output: latencyBreakdown(board, codec, 'output', rate).totalNs,
-  };
-}
-
 export interface BackendBuild {
   backend: PcmBackend;
   clock: Clock;
@@ -123,7 +109,7 @@ export interface BackendBuild {
  * Builds the PCM backend for a device in the calling thread. Sim: a SimPcmBackend on the
  * device's clock (a VirtualClock the blocking waits advance, or the real monotonic clock);
  * recording is capped at `recordFrames` (0 keeps nothing, so the record never grows).
- * ALSA: libasound through koffi (alsa/pcm-backend.ts), on the monotonic clock.
+ * ALSA: libasound through the Linux HAL's PCM backend (src/hal/linux), on the monotonic clock.
  */
 export async function buildBackend(device: ResolvedDevice, recordFrames = 0): Promise<BackendBuild> {
   if (device.backend === 'sim') {
@@ -133,8 +119,9 @@ export async function buildBackend(device: ResolvedDevice, recordFrames = 0): Pr
       : device.simClock === 'virtual'
       ? new VirtualClock(1e9, true)
       : new (await import('../hal/linux/clock.ts')).MonotonicClock();
-    return { backend: new SimPcmBackend(clock, { maxRecordFrames: recordFrames }), clock };
+    const link = device.i2sLink;
+    return { backend: new SimPcmBackend(clock, { maxRecordFrames: recordFrames, i2sLink: (d) => (d === device.playback ? link : undefined) }), clock };
   }
-  const [{ AlsaPcmBackend }, { MonotonicClock }] = await Promise.all([import('../../alsa/pcm-backend.ts'), import('../hal/linux/clock.ts')]);
-  return { backend: new AlsaPcmBackend(), clock: new MonotonicClock() };
+  const { createLinuxPcmBackend, MonotonicClock } = await import('../hal/linux/index.ts');
+  return { backend: createLinuxPcmBackend(), clock: new MonotonicClock() };
 }

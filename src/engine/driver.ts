@@ -3,7 +3,7 @@
  * its default configuration, negotiate one, start it with a host and stop it, query latency and
  * capabilities. Errors are EngineErrors with OpenASIO-like codes.
  *
- *   const driver = EngineDriver.forBoard('sim');
+ *   const driver = EngineDriver.forBoard(await openBoard(loadBoard('sim')));
  *   const dev = await driver.open('speaker');
  *   const config = await dev.negotiate({ ...dev.defaultConfig(), bufferFrames: 64 });
  *   await dev.start(config, { path: 'examples/tone.ts' });
@@ -16,10 +16,10 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { loadBoard } from '../board/load.ts';
 import { PcmError, type PcmStream, type SampleFormat } from '../hal/pcm.ts';
+import { ERRNO } from '../util/errno.ts';
 import { tsWorker } from '../util/worker.ts';
-import { type ResolvedDevice, alsaDevice, alsaDevices, boardDevices, buildBackend, externalDelayNs } from './devices.ts';
+import { type EngineBoard, type ResolvedDevice, alsaDevice, alsaDevices, boardDevices, buildBackend } from './devices.ts';
 import { EngineError, asEngineError } from './errors.ts';
 import { PCM_FORMAT_PREFERENCE } from './format.ts';
 import { CTRL, STATE_RUNNING, STATE_STOPPED } from './loop.ts';
@@ -66,22 +66,18 @@ const SIM_RATES = [8000, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 176400
 const ALSA_RATES = [44100, 48000, 88200, 96000, 192000];
 
 export class EngineDriver {
-  private constructor(readonly source: string, private readonly devices: ResolvedDevice[]) {}
+  private constructor(readonly source: string, private readonly devices: ResolvedDevice[], private readonly board?: EngineBoard) {}
 
   /**
-   * The devices of a board file (a name from board/ or a path). `simClock` overrides the clock
-   * a sim board's PCM runs on in the worker (default: the board file's sim.virtualClock).
+   * The devices of an open board (the process opened it once: src/board/runtime.ts). `simClock`
+   * overrides the clock a sim board's PCM runs on in the worker (default: the board file's
+   * sim.virtualClock).
    */
-  static forBoard(nameOrPath: string, opts: { simClock?: 'virtual' | 'monotonic' } = {}): EngineDriver {
-    let board;
-    try {
-      board = loadBoard(nameOrPath);
-    } catch (e) {
-      throw asEngineError(e, 'invalid-argument', `board ${nameOrPath}`);
-    }
-    return new EngineDriver(`board ${board.name}`, boardDevices(board).map((d) => ({
-      ...d, board: nameOrPath, ...(d.backend === 'sim' && opts.simClock ? { simClock: opts.simClock } : {}),
-    })));
+  static forBoard(board: EngineBoard, opts: { simClock?: 'virtual' | 'monotonic' } = {}): EngineDriver {
+    return new EngineDriver(`board ${board.board.name}`, boardDevices(board.board).map((d) => {
+      const link = d.playback ? board.i2sLink?.(d.playback) : undefined;
+      return { ...d, ...(d.backend === 'sim' && opts.simClock ? { simClock: opts.simClock } : {}), ...(link ? { i2sLink: link } : {}) };
+    }), board);
   }
 
   /** ALSA PCM devices the kernel lists (/proc/asound/pcm); others can be opened by spec. */
@@ -108,7 +104,7 @@ export class EngineDriver {
       return new EngineDevice(alsaDevice(device));
     }
     const found = this.devices.find((d) => d.name === device);
-    if (found) return new EngineDevice(found);
+    if (found) return new EngineDevice(found, this.board);
     if (this.source === 'alsa') return new EngineDevice(alsaDevice({ name: device, playback: device, capture: device }));
     throw new EngineError('invalid-argument', `${this.source} has no device "${device}" (devices: ${this.devices.map((d) => d.name).join(', ')})`);
   }
@@ -140,7 +136,8 @@ export class EngineDevice extends EventEmitter {
   /** The real-time outcome of the last start. */
   realtime: RealtimeOutcome | undefined;
 
-  constructor(readonly info: ResolvedDevice) {
+  /** `board`: where the device's external delay comes from (absent: ALSA PCMs named directly, no external delay). */
+  constructor(readonly info: ResolvedDevice, private readonly board?: Pick<EngineBoard, 'externalDelayNs'>) {
     super();
   }
 
@@ -201,7 +198,7 @@ export class EngineDevice extends EventEmitter {
           });
         } catch (e) {
           lastError = e;
-          if (e instanceof PcmError && (e.errno === -16 || e.errno === -2 || e.errno === -19)) break; // busy / no such device: no format will do
+          if (e instanceof PcmError && (e.errno === -ERRNO.EBUSY || e.errno === -ERRNO.ENOENT || e.errno === -ERRNO.ENODEV)) break; // busy / no such device: no format will do
           continue;
         }
         try {
@@ -222,7 +219,9 @@ export class EngineDevice extends EventEmitter {
     if (c.outputChannels > 0) pcmFormat.output = await tryOpen('playback', this.info.playback!, c.outputChannels);
     if (c.inputChannels > 0) pcmFormat.input = await tryOpen('capture', this.info.capture!, c.inputChannels);
     const negotiated: NegotiatedConfig = { ...c, bufferFrames: period, pcmFormat };
-    const ext = await externalDelayNs(this.info.board, c.rate);
+    const ext = this.board
+      ? { input: this.board.externalDelayNs('input', c.rate), output: this.board.externalDelayNs('output', c.rate) }
+      : { input: 0, output: 0 };
     const extIn = Math.round((ext.input * c.rate) / 1e9);
     const extOut = Math.round((ext.output * c.rate) / 1e9);
     this.negotiated = negotiated;

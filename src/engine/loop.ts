@@ -23,6 +23,7 @@
  */
 import type { Clock } from '../hal/clock.ts';
 import { type PcmStatus, type PcmStream, PcmXrunError, emptyPcmStatus } from '../hal/pcm.ts';
+import { RingCopier } from '../util/ring-copy.ts';
 import { EngineError } from './errors.ts';
 import { PeriodBuffers } from './format.ts';
 import type { Host, HostBuffer, LatencyInfo, NegotiatedConfig, StopReason, TimeInfo } from './types.ts';
@@ -286,10 +287,10 @@ export class PeriodLoop {
     const t = this.trace;
     if (!t) return undefined;
     if (this.traceIndex <= t.length) return t.slice(0, this.traceIndex);
-    const start = this.traceIndex % t.length;
+    // The trace is a ring: unroll it from the oldest sample (the next one to be overwritten).
     const out = new Float64Array(t.length);
-    out.set(t.subarray(start), 0);
-    out.set(t.subarray(0, start), t.length - start);
+    const ring = new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
+    new RingCopier().fromRing(ring, (this.traceIndex % t.length) * 8, new Uint8Array(out.buffer), 0, t.byteLength);
     return out;
   }
 

@@ -5,7 +5,7 @@
  *   Linux, so the worker asks for itself and the main thread keeps its normal policy).
  * - mlockall only where RLIMIT_MEMLOCK is unlimited: with a finite limit, V8 later aborts with
  *   "Check failed: 0 == ret" in OS::SetPermissions once locked pages meet the limit (see
- *   shared/notes/node-realtime-facts.md). So a finite limit means: skip, with a warning.
+ *   docs/facts/node-realtime.md#mlockall). So a finite limit means: skip, with a warning.
  * - One warning, in one sentence, naming what was refused and how to grant it.
  */
 import type { RealtimeOutcome } from './types.ts';

@@ -5,6 +5,7 @@
  */
 import type { PcmConfig } from '../hal/pcm.ts';
 import type { SimCaptureSourceInPlace } from '../hal/sim/pcm.ts';
+import { RingCopier } from '../util/ring-copy.ts';
 
 export type SimCaptureSpec =
   | { kind: 'silence' }
@@ -23,21 +24,20 @@ export function simCaptureSource(spec: SimCaptureSpec): SimCaptureSourceInPlace 
     case 'samples': {
       const bytes = spec.data instanceof Uint8Array ? spec.data : new Uint8Array(spec.data.buffer, spec.data.byteOffset, spec.data.byteLength);
       const loop = spec.loop === true;
+      // Looping, the signal is a ring the device reads round and round.
+      const copier = new RingCopier();
       return (ring, byteOffset, firstFrame, frames, config) => {
         const fb = config.frameBytes;
         const total = bytes.length;
-        let src = firstFrame * fb;
-        const end = byteOffset + frames * fb;
-        for (let i = byteOffset; i < end; i++) {
-          if (src >= total) {
-            if (loop && total > 0) src %= total;
-            else {
-              ring.fill(0, i, end);
-              return;
-            }
-          }
-          ring[i] = bytes[src++]!;
+        const src = firstFrame * fb;
+        const want = frames * fb;
+        if (loop && total > 0) {
+          copier.fromRing(bytes, src, ring, byteOffset, want);
+          return;
         }
+        const n = Math.max(0, Math.min(want, total - src));
+        copier.fromRing(bytes, src, ring, byteOffset, n); // never past the end: a plain copy
+        if (n < want) ring.fill(0, byteOffset + n, byteOffset + want);
       };
     }
     case 'sine':

@@ -34,11 +34,18 @@ export const WORD = {
   HOST_READY: 8,
   /** Worker: 0 stopped, 1 started (reading or writing the client's buffer). */
   RUNNING: 9,
+  /** STALL: how long the engine thread blocks, µs. */
+  ARG_STALL_US: 10,
   SIZE: 16,
 } as const;
 
-/** FAIL: the host throws a device error (a simulated failure of the audio device; the worker then closes its streams properly). */
-export const CMD_CODE = { NONE: 0, SET_BUFFER: 1, START: 2, STOP: 3, RELEASE: 4, FAIL: 5 } as const;
+/**
+ * FAIL: the host throws a device error (a simulated failure of the audio device; the worker then
+ * closes its streams properly). STALL: the host blocks the engine thread for ARG_STALL_US in the
+ * period that applies it, then acknowledges (a simulated stall on a real-time clock: the PCM
+ * underruns or overruns as it would if the thread had been descheduled).
+ */
+export const CMD_CODE = { NONE: 0, SET_BUFFER: 1, START: 2, STOP: 3, RELEASE: 4, FAIL: 5, STALL: 6 } as const;
 
 export const EVENT = {
   /** a = command sequence number, b = result (0 or a negative status); time = start_time for START. */
@@ -124,7 +131,7 @@ export function takeEvent(v: StreamControlViews): StreamEvent | undefined {
 }
 
 /** Main side: writes a command; returns its sequence number (the ACK event carries it). */
-export function postCommand(v: StreamControlViews, cmd: number, args: { frames?: number; notify?: number; path?: string } = {}): number {
+export function postCommand(v: StreamControlViews, cmd: number, args: { frames?: number; notify?: number; path?: string; stallUs?: number } = {}): number {
   if (args.path !== undefined) {
     const bytes = new TextEncoder().encode(args.path);
     if (bytes.length > PATH_BYTES) throw new Error(`shm name longer than ${PATH_BYTES} bytes`);
@@ -134,6 +141,7 @@ export function postCommand(v: StreamControlViews, cmd: number, args: { frames?:
   }
   if (args.frames !== undefined) Atomics.store(v.words, WORD.ARG_FRAMES, args.frames);
   if (args.notify !== undefined) Atomics.store(v.words, WORD.ARG_NOTIFY, args.notify);
+  if (args.stallUs !== undefined) Atomics.store(v.words, WORD.ARG_STALL_US, args.stallUs);
   Atomics.store(v.words, WORD.CMD, cmd);
   return Atomics.add(v.words, WORD.CMD_SEQ, 1) + 1;
 }

@@ -9,6 +9,7 @@
  * count. `wait` resolves when at least `availMin` frames can move. `waitSync` blocks the calling
  * thread and is for the engine's own worker thread only.
  */
+import { ERRNO } from '../util/errno.ts';
 
 export type SampleFormat = 'S16_LE' | 'S24_LE' | 'S24_3LE' | 'S32_LE' | 'FLOAT_LE';
 export type PcmDirection = 'playback' | 'capture';
@@ -85,7 +86,7 @@ export class PcmError extends Error {
 /** Thrown by read/write when the stream is in xrun; call `recover()` and go on. */
 export class PcmXrunError extends PcmError {
   constructor(device: string, op: string, readonly direction: PcmDirection) {
-    super(device, op, direction === 'playback' ? 'underrun' : 'overrun', -32 /* EPIPE */);
+    super(device, op, direction === 'playback' ? 'underrun' : 'overrun', -ERRNO.EPIPE);
     this.name = 'PcmXrunError';
   }
 }

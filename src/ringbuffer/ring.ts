@@ -22,10 +22,10 @@
  * Ordering: the producer copies frames, then publishes the write position with Atomics.store; the
  * consumer reads the position with Atomics.load before copying. Atomics on a SharedArrayBuffer
  * are sequentially consistent; on an mmap'd ArrayBuffer (cross-process) V8 uses the same
- * instructions (see ../../../shared/notes/node-realtime-facts.md for the arm64 caveat).
+ * instructions (see docs/facts/node-realtime.md#shared-memory-across-processes for the arm64 caveat).
  */
 
-import { FrameCopier } from '../util/frame-copy.ts';
+import { RingCopier } from '../util/ring-copy.ts';
 
 export const RING_MAGIC = 0x52425341;
 export const RING_VERSION = 1;
@@ -50,9 +50,8 @@ export class FrameRing {
   private readonly audio: Uint8Array;
   private readonly shared: boolean;
   // Copies without subarray views: a view is an allocation, and write/read run every period.
-  // One copier per direction: each caches word views of its arrays, which stay the same per side.
-  private readonly writeCopier = new FrameCopier();
-  private readonly readCopier = new FrameCopier();
+  // The copier caches word views of the audio region and of the caller's arrays.
+  private readonly copier = new RingCopier();
 
   /**
    * Attaches to a ring already initialised in `buffer` (see `FrameRing.init`).
@@ -115,11 +114,7 @@ export class FrameRing {
     const room = this.capacityFrames - ((w - this.readPosition()) >>> 0);
     const n = Math.min(frames, room, Math.floor(src.length / this.frameBytes));
     if (n <= 0) return 0;
-    const start = w % this.capacityFrames;
-    const first = Math.min(n, this.capacityFrames - start);
-    const fb = this.frameBytes;
-    this.writeCopier.copy(src, 0, this.audio, start * fb, first * fb);
-    if (n > first) this.writeCopier.copy(src, first * fb, this.audio, 0, (n - first) * fb);
+    this.copier.toRing(this.audio, (w % this.capacityFrames) * this.frameBytes, src, 0, n * this.frameBytes);
     Atomics.store(this.header, OFF_WRITE / 4, (w + n) | 0);
     if (this.shared) Atomics.notify(this.header, OFF_WRITE / 4);
     return n;
@@ -131,11 +126,7 @@ export class FrameRing {
     const have = (this.writePosition() - r) >>> 0;
     const n = Math.min(frames, have, Math.floor(dst.length / this.frameBytes));
     if (n <= 0) return 0;
-    const start = r % this.capacityFrames;
-    const first = Math.min(n, this.capacityFrames - start);
-    const fb = this.frameBytes;
-    this.readCopier.copy(this.audio, start * fb, dst, 0, first * fb);
-    if (n > first) this.readCopier.copy(this.audio, 0, dst, first * fb, (n - first) * fb);
+    this.copier.fromRing(this.audio, (r % this.capacityFrames) * this.frameBytes, dst, 0, n * this.frameBytes);
     Atomics.store(this.header, OFF_READ / 4, (r + n) | 0);
     if (this.shared) Atomics.notify(this.header, OFF_READ / 4);
     return n;

@@ -10,13 +10,13 @@ import { createHash } from 'node:crypto';
 import { latencyBreakdown } from '../board/latency.ts';
 import type { BoardRuntime } from '../board/runtime.ts';
 import type { StreamSpec } from '../board/schema.ts';
-import type { FormatRange, GainControlInfo, StreamFormat } from '../codec/types.ts';
+import { type FormatRange, RANGE_FLAG, SAMPLE_FORMAT, bitsOfSampleFormat } from '../audio/formats.ts';
+import type { GainControlInfo } from '../codec/types.ts';
 import { AsyncMutex } from '../hal/i2c.ts';
 import {
   type DeviceGainState, type GainCaps, NotSupportedRingBuffer, type PlugState, type RequestedFormat, type RingBufferEngine,
   type RingBufferChannel, type RingBufferEvents, type StreamDevice, type StreamDeviceInfo,
 } from './device.ts';
-import { RANGE_FLAG, SAMPLE_FORMAT, sampleFormatBase } from './wire.ts';
 
 export interface BoardDevicesOptions {
   /** Part 2's engine plugs in here; default: every ring-buffer command answers NOT_SUPPORTED. */
@@ -46,18 +46,6 @@ export function extraFormatRanges(n: number): FormatRange[] {
     const fps = 8000 + 100 * (i + 1);
     return { sampleFormats: SAMPLE_FORMAT.BIT16, minFps: fps, maxFps: fps, minChannels: 1, maxChannels: 2, flags: RANGE_FLAG.FPS_CONTINUOUS };
   });
-}
-
-/** I2S sample width for a protocol sample format (the container's valid bits). */
-export function bitsOfSampleFormat(sampleFormat: number): StreamFormat['bits'] {
-  switch (sampleFormatBase(sampleFormat)) {
-    case SAMPLE_FORMAT.BIT16: return 16;
-    case SAMPLE_FORMAT.BIT20_PACKED:
-    case SAMPLE_FORMAT.BIT20_IN32: return 20;
-    case SAMPLE_FORMAT.BIT24_PACKED:
-    case SAMPLE_FORMAT.BIT24_IN32: return 24;
-    default: return 32;
-  }
 }
 
 const FIXED_CAPS: GainCaps = { canMute: false, canAgc: false, minGain: 0, maxGain: 0, gainStep: 0 };

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { SharedMapping } from '../ringbuffer/shm.ts';
+import { RingCopier } from '../util/ring-copy.ts';
 import { FrameReader, frameBytes } from './transport.ts';
 import {
   CMD, type FormatRangeWire, type GainStateWire, PLUG_REQ_FLAG, PLUG_STATE_FLAG, SET_GAIN_FLAG, STATUS, STRING_ID,
@@ -394,6 +395,8 @@ export class RingBufferClient extends Channel {
  * is frame 0 (R-RB-7). `bytes` is a Uint8Array over the mapping; close() unmaps it.
  */
 export class MappedRingBuffer {
+  private readonly copier = new RingCopier();
+
   private constructor(private readonly mapping: SharedMapping, readonly bytes: Uint8Array, readonly frames: number, readonly frameBytes: number) {}
 
   static open(bufferPath: string, frames: number, frameBytes: number): MappedRingBuffer {
@@ -406,31 +409,19 @@ export class MappedRingBuffer {
     return new MappedRingBuffer(m, new Uint8Array(m.buffer), frames, frameBytes);
   }
 
-  /** Copies frames into the ring at frame position `at` (wrapping). */
-  write(at: number, src: Uint8Array): void {
-    const size = this.bytes.length;
-    let o = (at % this.frames) * this.frameBytes;
-    let i = 0;
-    while (i < src.length) {
-      const n = Math.min(src.length - i, size - o);
-      this.bytes.set(src.subarray(i, i + n), o);
-      i += n;
-      o = (o + n) % size;
-    }
+  /**
+   * Copies frames into the ring at frame position `at` (wrapping): `bytes` bytes of `src` from
+   * `srcStart` (default: all of it). Pass the same `src` with an offset rather than a subarray per
+   * call: nothing is allocated then.
+   */
+  write(at: number, src: Uint8Array, srcStart = 0, bytes = src.length - srcStart): void {
+    this.copier.toRing(this.bytes, (at % this.frames) * this.frameBytes, src, srcStart, bytes);
   }
 
   /** Copies `frames` frames out of the ring from frame position `at` (wrapping) into a new array. */
   read(at: number, frames: number): Uint8Array {
     const out = new Uint8Array(frames * this.frameBytes);
-    const size = this.bytes.length;
-    let o = (at % this.frames) * this.frameBytes;
-    let i = 0;
-    while (i < out.length) {
-      const n = Math.min(out.length - i, size - o);
-      out.set(this.bytes.subarray(o, o + n), i);
-      i += n;
-      o = (o + n) % size;
-    }
+    this.copier.fromRing(this.bytes, (at % this.frames) * this.frameBytes, out, 0, out.length);
     return out;
   }
 

@@ -7,6 +7,8 @@
  * different channels proceed independently, and a device serialises its own hardware access.
  */
 import { randomBytes } from 'node:crypto';
+import { rangeAccepts } from '../audio/formats.ts';
+import { roundDbToStep } from '../codec/controls.ts';
 import { nsToBigInt } from '../hal/clock.ts';
 import type { ClientWatchFds } from './client-watch.ts';
 import {
@@ -18,7 +20,6 @@ import {
   STRING_ID, type StreamRequest, type Violation, decodeRingBufferRequest, decodeStreamRequest, describeViolation,
   encodeGainState, encodeGetFormatsResponse, encodeGetStringResponse, encodeI32Response, encodePlugState, encodePositionNotify,
   encodePurposeResponse, encodeRbClock, encodeRbError, encodeResultU32Response, encodeResultU64Response, encodeSetFormatResponse, encodeSetGainResponse, encodeUniqueIdResponse,
-  rangeAccepts,
 } from './wire.ts';
 
 /** Where the core's frames go: one per connection, provided by the transport. */
@@ -42,17 +43,24 @@ export interface StreamCoreOptions {
 
 type Kind = 'new' | 'stream' | 'ring-buffer' | 'closed';
 
-/** Rounds a gain to the nearest step counted from min; a request halfway between two steps takes the lower (R-GAIN-3). */
+/**
+ * R-GAIN-3 in the protocol's terms: the nearest step counted from min_gain, a request halfway
+ * between two steps taking the lower. The rounding itself is the codec control layer's
+ * (src/codec/controls.ts), the one place that turns a requested dB into a control's step.
+ */
 export function roundGainToStep(gain: number, caps: Pick<GainCaps, 'minGain' | 'maxGain' | 'gainStep'>): number {
-  const { minGain: min, maxGain: max, gainStep: step } = caps;
-  if (!(step > 0)) return Math.min(max, Math.max(min, gain));
-  const x = (gain - min) / step;
-  const below = Math.floor(x);
-  // A tie within float noise of .5 is a tie: never louder than asked.
-  let k = Math.abs(x - below - 0.5) < 1e-6 ? below : Math.round(x);
-  const top = Math.floor((max - min) / step + 1e-6);
-  k = Math.min(top, Math.max(0, k));
-  return min + k * step;
+  return roundDbToStep(gain, { minDb: caps.minGain, maxDb: caps.maxGain, stepDb: caps.gainStep });
+}
+
+/**
+ * What the flags of a notification request (PLUG_DETECT, EXT_GAIN_NOTIFY, EXT_RB_NOTIFY) ask:
+ * true to turn notifications on, false to turn them off (DISABLE wins when both are set), undefined
+ * to leave them as they are (R-PLUG-3, R-EXT-2, R-EXT-5).
+ */
+function notifyRequest(flags: number): boolean | undefined {
+  if (flags & PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS) return false;
+  if (flags & PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS) return true;
+  return undefined;
 }
 
 export class Connection {
@@ -278,11 +286,9 @@ export class StreamCore {
         return this.setGain(c, r, reply);
       case CMD.PLUG_DETECT: {
         const s = this.device.plugState();
-        const enable = (r.flags & PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS) !== 0;
-        const disable = (r.flags & PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS) !== 0;
-        // R-PLUG-3: both set means disabled; enabling only takes on a stream that can notify.
-        if (disable) c.plugNotify = false;
-        else if (enable) c.plugNotify = s.canNotify && !s.hardwired;
+        const on = notifyRequest(r.flags);
+        // R-PLUG-3: enabling only takes on a stream that can notify.
+        if (on !== undefined) c.plugNotify = on && s.canNotify && !s.hardwired;
         reply(encodePlugState(r.txid, CMD.PLUG_DETECT, this.plugFlags(s), nsToBigInt(s.timeNs)));
         return;
       }
@@ -304,10 +310,7 @@ export class StreamCore {
         return;
       }
       case CMD.EXT_GAIN_NOTIFY: {
-        const enable = (r.flags & PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS) !== 0;
-        const disable = (r.flags & PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS) !== 0;
-        if (disable) c.gainNotify = false;
-        else if (enable) c.gainNotify = true;
+        c.gainNotify = notifyRequest(r.flags) ?? c.gainNotify;
         const s = await this.device.getGain();
         reply(encodeGainState(r.txid, CMD.EXT_GAIN_NOTIFY, this.gainWire(s)));
         return;
@@ -412,10 +415,7 @@ export class StreamCore {
         return;
       }
       case CMD.EXT_RB_NOTIFY: {
-        const enable = (r.flags & PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS) !== 0;
-        const disable = (r.flags & PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS) !== 0;
-        if (disable) c.rbNotify = false;
-        else if (enable) c.rbNotify = true;
+        c.rbNotify = notifyRequest(r.flags) ?? c.rbNotify;
         if (!r.noAck) c.send(encodeI32Response(r.txid, CMD.EXT_RB_NOTIFY, STATUS.OK));
         // R-EXT-6: the last clock measurement right away, so a client need not wait a second.
         const last = c.rbNotify ? engine.lastClock?.() : undefined;

@@ -53,7 +53,8 @@ import type { EngineReport, HostSampleFormat, NegotiatedConfig } from '../engine
 import { type ClientWatchFds, closeClientWatch } from './client-watch.ts';
 import { SharedMapping } from '../ringbuffer/shm.ts';
 import type { RequestedFormat, RingBufferChannel, RingBufferEngine, RingBufferEvents, RingBufferResult } from './device.ts';
-import { RB_ERROR_KIND, SAMPLE_FORMAT, STATUS, bytesPerSample, sampleFormatBase } from './wire.ts';
+import { SAMPLE_FORMAT, SAMPLE_FORMAT_FLAGS, bytesPerSample, sampleFormatBase } from '../audio/formats.ts';
+import { RB_ERROR_KIND, STATUS } from './wire.ts';
 
 const HOST_PATH = new URL('../engine/hosts/stream-bridge.ts', import.meta.url).href;
 
@@ -80,7 +81,7 @@ export interface EngineRingBufferOptions {
 
 /** The engine's host format for a protocol sample format, or undefined if it does not carry it byte for byte. */
 export function hostFormatOf(sampleFormat: number): HostSampleFormat | undefined {
-  if ((sampleFormat & 0xc0000000) !== 0) return undefined; // UNSIGNED / INVERT_ENDIAN
+  if ((sampleFormat & SAMPLE_FORMAT_FLAGS) !== 0) return undefined; // UNSIGNED / INVERT_ENDIAN
   switch (sampleFormatBase(sampleFormat)) {
     case SAMPLE_FORMAT.BIT16: return 'i16';
     case SAMPLE_FORMAT.BIT32: return 'i32';
@@ -188,17 +189,19 @@ export class EngineRingBuffer implements RingBufferEngine {
     const sim = board.hal === 'sim';
     const virtual = sim && this.rt.hal.clock.kind === 'virtual';
     const output = this.stream.direction === 'output';
+    const i2sLink = output ? this.rt.i2sLink(this.stream.pcm) : undefined;
     const info: ResolvedDevice = {
-      name: this.stream.id, backend: sim ? 'sim' : 'alsa', board: board.file, description: `${this.stream.purpose} (${this.stream.pcm})`,
+      name: this.stream.id, backend: sim ? 'sim' : 'alsa', board: board.name, description: `${this.stream.purpose} (${this.stream.pcm})`,
       ...(output ? { playback: this.stream.pcm } : { capture: this.stream.pcm }),
       ...(sim ? { simClock: virtual ? 'virtual' as const : 'monotonic' as const } : {}),
+      ...(i2sLink ? { i2sLink } : {}),
     };
     let link: ClockLinkHost | undefined;
     if (virtual) {
       info.clockLink = createClockLink();
       link = new ClockLinkHost(this.rt.hal.clock, info.clockLink, () => this.pump(true));
     }
-    const device = new EngineDevice(info);
+    const device = new EngineDevice(info, this.rt); // the external delay comes from the open board
     try {
       const periods = this.opts.periods ?? (sim ? 2 : 3);
       const config = await device.negotiate({
@@ -294,7 +297,7 @@ export class EngineRingBuffer implements RingBufferEngine {
   }
 
   /** Sends one command and waits for its ACK (commands go one at a time). */
-  private command(cmd: number, args: { frames?: number; notify?: number; path?: string } = {}): Promise<{ result: number; time: number }> {
+  private command(cmd: number, args: { frames?: number; notify?: number; path?: string; stallUs?: number } = {}): Promise<{ result: number; time: number }> {
     const run = async (): Promise<{ result: number; time: number }> => {
       if (this.dead !== undefined) return { result: this.dead, time: 0 };
       return new Promise((resolve) => {
@@ -403,11 +406,35 @@ export class EngineRingBuffer implements RingBufferEngine {
     await this.gone;
   }
 
-  /** Simulated stall of the engine thread (linked virtual clock only): its next wake-up comes `ns` late. */
+  /** Started (START answered OK, no STOP since) and not closed: the engine reads or writes the client's buffer. */
+  get isRunning(): boolean {
+    return this.started && !this.closed && this.dead === undefined;
+  }
+
+  /** The engine's period, ns (NaN where the engine did not start). */
+  async periodNs(): Promise<number> {
+    const s = await this.setup.catch(() => undefined);
+    return !s || 'error' in s ? Number.NaN : (s.config.bufferFrames * 1e9) / s.config.rate;
+  }
+
+  /**
+   * Simulated stall of the engine thread (sim boards). On a linked virtual clock its next
+   * wake-up comes `ns` late; on a real-time clock the thread blocks for `ns` in its next period
+   * (CMD_CODE.STALL), and this resolves when it is back. Either way a stall longer than what the
+   * device buffer holds is an xrun.
+   */
   async simulateStall(ns: number): Promise<void> {
     const s = await this.setup;
-    if ('error' in s || !s.link) throw new Error(`${this.endpoint}: stalls are simulated on a virtual clock only`);
-    s.link.stall(ns);
+    if ('error' in s) throw new Error(`${this.endpoint}: the engine did not start: ${s.why}`);
+    if (this.rt.board.hal !== 'sim') throw new Error(`${this.endpoint}: stalls are simulated on sim boards only`);
+    if (s.link) {
+      s.link.stall(ns);
+      return;
+    }
+    const us = Math.round(ns / 1000);
+    if (!(us >= 0 && us <= 0x7fffffff)) throw new RangeError(`stall of ${ns} ns: expected 0 to ${0x7fffffff} µs`);
+    const a = await this.command(CMD_CODE.STALL, { stallUs: us });
+    if (a.result !== STATUS.OK) throw new Error(`${this.endpoint}: the engine did not stall (status ${a.result})`);
   }
 
   /** Simulated device failure: the engine's period fails as if the PCM had (the worker closes its streams and ends). */

@@ -5,5 +5,5 @@ export { StreamCore, Connection, type ChannelSink, type StreamCoreOptions, round
 export { createBoardDevices, endpointName, streamUniqueId, extraFormatRanges, type BoardDevices, type BoardDevicesOptions } from './board-device.ts';
 export * from './discovery.ts';
 export { serveEndpoint, FrameReader, frameBytes, DEFAULT_MAX_QUEUED_BYTES, type EndpointServer, type EndpointServerOptions } from './transport.ts';
-export { startStreamService, type StreamService, type StreamServiceOptions } from './service.ts';
+export type { StreamService, StreamServiceOptions } from './service.ts';
 export * from './client.ts';

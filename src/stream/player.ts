@@ -4,8 +4,9 @@
  * of (output) or reading behind (input) the position that start_time and CLOCK_MONOTONIC give.
  * Used by `sbc-audio play` / `record` and the demo.
  */
+import { SAMPLE_FORMAT } from '../audio/formats.ts';
 import { MappedRingBuffer, type RingBufferClient, StreamClient, StreamClientError } from './client.ts';
-import { SAMPLE_FORMAT, STATUS, statusName } from './wire.ts';
+import { STATUS, statusName } from './wire.ts';
 
 export interface Progress {
   /** Frames played (output) or recorded (input) so far. */
@@ -73,10 +74,10 @@ export async function playSamples(o: SessionOptions, samples: Int16Array): Promi
       const n = Math.min(frame - written, s.frames);
       if (written < total) {
         const m = Math.min(n, total - written);
-        s.ring.write(written, bytes.subarray(written * s.fb, (written + m) * s.fb));
+        s.ring.write(written, bytes, written * s.fb, m * s.fb);
         written += m;
       } else {
-        s.ring.write(written, silence.subarray(0, n * s.fb)); // after the end: silence, never the old ring
+        s.ring.write(written, silence, 0, n * s.fb); // after the end: silence, never the old ring
         written += n;
       }
     }

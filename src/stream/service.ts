@@ -9,12 +9,17 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { BoardPower } from '../board/power.ts';
 import type { BoardRuntime } from '../board/runtime.ts';
 import { type BoardDevicesOptions, createBoardDevices } from './board-device.ts';
 import { StreamCore } from './core.ts';
+import { monitorDevices } from './monitor.ts';
+import { type RingBufferEngine, statusForError } from './device.ts';
+import { STATUS } from './wire.ts';
 import { type EngineRingBuffer, type EngineRingBufferOptions, engineRingBuffers } from './engine-ring-buffer.ts';
 import { DIRECTION_DIRS, type StreamEndpoint, defaultRuntimeDir } from './discovery.ts';
 import { type EndpointServer, serveEndpoint } from './transport.ts';
+import { SimControl, type SimControlServer, serveSimControl, simControlPath } from './sim-control.ts';
 
 export interface StreamServiceOptions extends BoardDevicesOptions {
   /** Default `$XDG_RUNTIME_DIR/sbc-audio`, else `/run/sbc-audio`. */
@@ -40,6 +45,12 @@ export interface StreamService {
   readonly cores: ReadonlyMap<string, StreamCore>;
   /** The live ring-buffer engines (tests and demos look inside). */
   readonly ringBuffers: ReadonlySet<EngineRingBuffer>;
+  /**
+   * Simulated boards: the simulation's commands, also served at `simControlPath`
+   * (`<runtimeDir>/sim/<board>.sock`, src/stream/sim-control.ts). Undefined on real boards.
+   */
+  readonly simControl?: SimControl;
+  readonly simControlPath?: string;
   /** Removes the endpoints and closes every channel. The board runtime stays open (the caller's). */
   close(): Promise<void>;
 }
@@ -54,12 +65,13 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   for (const d of Object.values(DIRECTION_DIRS)) mkdirSync(path.join(runtimeDir, d), { recursive: true, mode: 0o755 });
 
   const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, { log, ...(opts.ringBuffer || {}) }) : undefined;
-  const board = createBoardDevices(runtime, engines ? { ...opts, createRingBuffer: engines } : opts);
+  const create = opts.createRingBuffer ?? engines;
+  const board = createBoardDevices(runtime, { ...opts, createRingBuffer: create && poweredRingBuffers(runtime.power, create, log) });
   const servers: EndpointServer[] = [];
   const endpoints: StreamEndpoint[] = [];
   const cores = new Map<string, StreamCore>();
   try {
-    for (const device of board.devices) {
+    for (const device of [...board.devices, ...monitorDevices(runtime, log)]) {
       const core = new StreamCore(device, { log });
       const name = device.info.endpointName;
       const p = path.join(runtimeDir, DIRECTION_DIRS[device.info.direction], name);
@@ -74,19 +86,92 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     throw e;
   }
 
+  // A simulated board is also driven from other processes (`sbc-audio sim`): its control socket.
+  const ringBuffers: ReadonlySet<EngineRingBuffer> = engines?.engines ?? new Set();
+  const controlPath = runtime.sim ? simControlPath(runtimeDir, runtime.board) : undefined;
+  const simControl = controlPath ? new SimControl(runtime, { ringBuffers }) : undefined;
+  let control: SimControlServer | undefined;
+  if (controlPath && simControl) {
+    try {
+      control = await serveSimControl(simControl, controlPath, { log });
+    } catch (e) {
+      for (const s of servers) await s.close();
+      board.close();
+      await engines?.closeAll();
+      throw e;
+    }
+  }
+
   let closed: Promise<void> | undefined;
   return {
     runtimeDir,
     endpoints,
     cores,
-    ringBuffers: engines?.engines ?? new Set(),
+    ringBuffers,
+    ...(simControl ? { simControl, simControlPath: controlPath } : {}),
     close() {
       closed ??= (async () => {
+        await control?.close();
         for (const s of servers) await s.close();
         board.close();
+        await runtime.power.powerDown().catch((e) => log(`codec power-down failed: ${(e as Error).message}`));
         await engines?.closeAll();
       })();
       return closed;
     },
+  };
+}
+
+/**
+ * Ring-buffer engines with the board's power around them (src/board/power.ts): the codec powers
+ * up before START is answered (so start_time comes after its waits), idles muted after the last
+ * STOP, and powers down before the last channel's PCM lets go of the clocks.
+ */
+function poweredRingBuffers(power: BoardPower, create: NonNullable<BoardDevicesOptions['createRingBuffer']>, log: (line: string) => void): NonNullable<BoardDevicesOptions['createRingBuffer']> {
+  let open = 0;
+  return (stream, fmt, events, channel) => {
+    const inner = create(stream, fmt, events, channel);
+    open++;
+    let started = false;
+    let closed = false;
+    const stopped = async () => {
+      if (!started) return;
+      started = false;
+      await power.streamStopped().catch((e) => log(`codec idle failed: ${(e as Error).message}`));
+    };
+    const engine: RingBufferEngine = {
+      getFifoDepth: () => inner.getFifoDepth(),
+      getBuffer: (minFrames, notify) => inner.getBuffer(minFrames, notify),
+      async start() {
+        if (!started) {
+          try {
+            await power.streamStarting();
+          } catch (e) {
+            log(`${stream.id}: codec power-up failed: ${(e as Error).message}`);
+            return { result: statusForError(e), value: { startTimeNs: 0 } };
+          }
+        }
+        const r = await inner.start();
+        if (r.result === STATUS.OK) started = true;
+        else if (!started) await power.streamStopped().catch(() => undefined);
+        return r;
+      },
+      async stop() {
+        const r = await inner.stop();
+        await stopped();
+        return r;
+      },
+      async close() {
+        if (closed) return;
+        closed = true;
+        // Silence first (the engine plays zeros from its next period and lingers before it lets
+        // go of the PCM); the codec idles or powers down while the clocks still run.
+        await inner.close();
+        await stopped();
+        if (--open === 0) await power.clocksStopping().catch((e) => log(`codec power-down failed: ${(e as Error).message}`));
+      },
+    };
+    if (inner.lastClock) engine.lastClock = () => inner.lastClock!();
+    return Object.assign(Object.create(inner) as RingBufferEngine, engine);
   };
 }

@@ -1,7 +1,13 @@
 /**
  * The stream protocol's wire encoding: the Zircon audio stream messages laid out byte for byte
- * as ../../../shared/spec/stream-protocol.md lists them (little-endian, natural C alignment), plus
+ * as docs/facts/stream-protocol.md lists them (little-endian, natural C alignment), plus
  * this project's extension messages (docs/PROTOCOL.md, "Extensions").
+ *
+ * Each message is declared once, as a field table copied from the spec's layout column ("Field
+ * tables" below): the fields after the 8-byte header, in order, each with its wire type, its name
+ * in the spec and the property it is here. Offsets follow from the order, so the tables spell out
+ * every pad. Encoding, decoding, the payload sizes (REQUEST_BYTES and the service's) and the
+ * decoded messages' TypeScript types are all derived from the tables; nothing else states a layout.
  *
  * Both sides live here: the service decodes requests and encodes responses, the client library
  * encodes requests and decodes responses. Decoders never throw on what a peer sent; they return
@@ -13,7 +19,8 @@
  * path keeps time as float64 ns (src/hal/clock.ts).
  */
 
-export const HEADER_BYTES = 8;
+import type { FormatRange } from '../audio/formats.ts';
+
 export const NO_ACK = 0x80000000;
 /** Largest frame either side accepts; every message of the protocol is far smaller. */
 export const MAX_FRAME_BYTES = 4096;
@@ -70,66 +77,23 @@ export function statusName(s: number): string {
   return STATUS_NAMES.get(s) ?? `status ${s}`;
 }
 
-export const SAMPLE_FORMAT = {
-  BITSTREAM: 1 << 0, BIT8: 1 << 1, BIT16: 1 << 2, BIT20_PACKED: 1 << 4, BIT24_PACKED: 1 << 5, BIT20_IN32: 1 << 6,
-  BIT24_IN32: 1 << 7, BIT32: 1 << 8, BIT32_FLOAT: 1 << 9, FLAG_UNSIGNED: 1 << 30, FLAG_INVERT_ENDIAN: 0x80000000,
-} as const;
-export const SAMPLE_FORMAT_FLAGS = (SAMPLE_FORMAT.FLAG_UNSIGNED | SAMPLE_FORMAT.FLAG_INVERT_ENDIAN) >>> 0;
-
-export const RANGE_FLAG = { FPS_CONTINUOUS: 1 << 0, FPS_48000_FAMILY: 1 << 1, FPS_44100_FAMILY: 1 << 2 } as const;
-export const FPS_48000_FAMILY = [8000, 16000, 32000, 48000, 96000, 192000, 384000, 768000] as const;
-export const FPS_44100_FAMILY = [11025, 22050, 44100, 88200, 176400] as const;
+// Sample formats, format-range flags, rate families and the format helpers live in one place,
+// shared with the codec layer; re-exported here under the names this module always had.
+export {
+  FPS_44100_FAMILY, FPS_48000_FAMILY, RANGE_FLAG, SAMPLE_FORMAT, SAMPLE_FORMAT_FLAGS,
+  bytesPerSample, rangeAccepts, rangeHasRate, sampleFormatBase,
+} from '../audio/formats.ts';
 
 export const SET_GAIN_FLAG = { MUTE_VALID: 0x1, AGC_VALID: 0x2, GAIN_VALID: 0x4, MUTE: 0x40000000, AGC: 0x80000000 } as const;
 export const PLUG_REQ_FLAG = { NONE: 0, ENABLE_NOTIFICATIONS: 0x40000000, DISABLE_NOTIFICATIONS: 0x80000000 } as const;
 export const PLUG_STATE_FLAG = { HARDWIRED: 0x1, CAN_NOTIFY: 0x2, PLUGGED: 0x80000000 } as const;
 export const STRING_ID = { MANUFACTURER: 0x80000000, PRODUCT: 0x80000001 } as const;
 
-export const FORMAT_RANGE_BYTES = 16;
 export const FORMATS_PER_RESPONSE = 15;
-export const GET_FORMATS_RESP_MAX = 256;
-export const GET_FORMATS_RESP_MIN = 16;
 export const STRING_MAX_BYTES = 236;
 export const UNIQUE_ID_BYTES = 16;
 /** The ring-buffer token: four zero bytes (a request never has transaction_id 0) and 12 random bytes. */
 export const RB_TOKEN_BYTES = 16;
-
-/** Payload size of each request a client may send, header included. */
-export const REQUEST_BYTES: ReadonlyMap<number, number> = new Map<number, number>([
-  [CMD.GET_FORMATS, 8], [CMD.SET_FORMAT, 32], [CMD.GET_GAIN, 8], [CMD.SET_GAIN, 16], [CMD.PLUG_DETECT, 12],
-  [CMD.GET_UNIQUE_ID, 8], [CMD.GET_STRING, 12], [CMD.GET_CLOCK_DOMAIN, 8],
-  [CMD.RB_GET_FIFO_DEPTH, 8], [CMD.RB_GET_BUFFER, 16], [CMD.RB_START, 8], [CMD.RB_STOP, 8],
-  [CMD.EXT_GET_EXTERNAL_DELAY, 12], [CMD.EXT_GAIN_NOTIFY, 12], [CMD.EXT_OBSERVE, 8], [CMD.EXT_GET_PURPOSE, 8],
-  [CMD.EXT_RB_NOTIFY, 12],
-]);
-export const STREAM_REQUESTS: ReadonlySet<number> = new Set<number>([
-  CMD.GET_FORMATS, CMD.SET_FORMAT, CMD.GET_GAIN, CMD.SET_GAIN, CMD.PLUG_DETECT, CMD.GET_UNIQUE_ID, CMD.GET_STRING,
-  CMD.GET_CLOCK_DOMAIN, CMD.EXT_GET_EXTERNAL_DELAY, CMD.EXT_GAIN_NOTIFY, CMD.EXT_OBSERVE, CMD.EXT_GET_PURPOSE,
-]);
-export const RING_BUFFER_REQUESTS: ReadonlySet<number> = new Set<number>([
-  CMD.RB_GET_FIFO_DEPTH, CMD.RB_GET_BUFFER, CMD.RB_START, CMD.RB_STOP, CMD.EXT_RB_NOTIFY,
-]);
-export const NO_ACK_ALLOWED: ReadonlySet<number> = new Set<number>([CMD.SET_GAIN, CMD.PLUG_DETECT, CMD.EXT_GAIN_NOTIFY, CMD.EXT_RB_NOTIFY]);
-
-export interface FormatRangeWire {
-  sampleFormats: number;
-  minFps: number;
-  maxFps: number;
-  minChannels: number;
-  maxChannels: number;
-  flags: number;
-}
-
-export interface GainStateWire {
-  curMute: boolean;
-  curAgc: boolean;
-  curGain: number;
-  canMute: boolean;
-  canAgc: boolean;
-  minGain: number;
-  maxGain: number;
-  gainStep: number;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -153,261 +117,139 @@ export function describeViolation(v: Violation): string {
   return `${v.msg}: ${v.field}: ${v.detail}`;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Small helpers
-
-function u32(msg: string, field: string, v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new WireEncodeError(msg, field, `expected an integer 0..4294967295, got ${v}`);
-  return v;
-}
-function u16(msg: string, field: string, v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new WireEncodeError(msg, field, `expected an integer 0..65535, got ${v}`);
-  return v;
-}
-function u8(msg: string, field: string, v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new WireEncodeError(msg, field, `expected an integer 0..255, got ${v}`);
-  return v;
-}
-function i32(msg: string, field: string, v: number): number {
-  if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new WireEncodeError(msg, field, `expected a 32-bit signed integer, got ${v}`);
-  return v;
-}
-function u64(msg: string, field: string, v: bigint): bigint {
-  if (v < 0n || v > 0xffffffffffffffffn) throw new WireEncodeError(msg, field, `expected 0..2^64-1, got ${v}`);
-  return v;
-}
-function i64(msg: string, field: string, v: bigint): bigint {
-  if (v < -(2n ** 63n) || v > 2n ** 63n - 1n) throw new WireEncodeError(msg, field, `expected a 64-bit signed integer, got ${v}`);
-  return v;
-}
-function f32(msg: string, field: string, v: number): number {
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new WireEncodeError(msg, field, `expected a number, got ${v}`);
-  return v;
-}
-
-/** A zeroed message of `size` bytes with its header written. */
-function message(size: number, txid: number, cmd: number, name: string): { bytes: Uint8Array; view: DataView } {
-  const bytes = new Uint8Array(size);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, u32(name, 'transaction_id', txid), true);
-  view.setUint32(4, u32(name, 'cmd', cmd), true);
-  return { bytes, view };
-}
-
-function viewOf(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-
-export interface Header {
-  txid: number;
-  /** The command without the NO_ACK bit. */
-  cmd: number;
-  noAck: boolean;
-}
-
-/** Reads the header; undefined when the frame is shorter than a header. */
-export function readHeader(frame: Uint8Array): Header | undefined {
-  if (frame.byteLength < HEADER_BYTES) return undefined;
-  const v = viewOf(frame);
-  const raw = v.getUint32(4, true);
-  return { txid: v.getUint32(0, true), cmd: (raw & ~NO_ACK) >>> 0, noAck: (raw & NO_ACK) !== 0 };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Requests (client → service)
-
-export type StreamRequest =
-  | { cmd: typeof CMD.GET_FORMATS; txid: number; noAck: boolean }
-  | { cmd: typeof CMD.SET_FORMAT; txid: number; noAck: boolean; fps: number; sampleFormat: number; channels: number; channelsToUse: bigint }
-  | { cmd: typeof CMD.GET_GAIN; txid: number; noAck: boolean }
-  | { cmd: typeof CMD.SET_GAIN; txid: number; noAck: boolean; flags: number; gain: number }
-  | { cmd: typeof CMD.PLUG_DETECT; txid: number; noAck: boolean; flags: number }
-  | { cmd: typeof CMD.GET_UNIQUE_ID; txid: number; noAck: boolean }
-  | { cmd: typeof CMD.GET_STRING; txid: number; noAck: boolean; id: number }
-  | { cmd: typeof CMD.GET_CLOCK_DOMAIN; txid: number; noAck: boolean }
-  | { cmd: typeof CMD.EXT_GET_EXTERNAL_DELAY; txid: number; noAck: boolean; fps: number }
-  | { cmd: typeof CMD.EXT_GAIN_NOTIFY; txid: number; noAck: boolean; flags: number }
-  | { cmd: typeof CMD.EXT_OBSERVE; txid: number; noAck: boolean }
-  | { cmd: typeof CMD.EXT_GET_PURPOSE; txid: number; noAck: boolean };
-
-export type RingBufferRequest =
-  | { cmd: typeof CMD.RB_GET_FIFO_DEPTH; txid: number; noAck: boolean }
-  | { cmd: typeof CMD.RB_GET_BUFFER; txid: number; noAck: boolean; minFrames: number; notificationsPerRing: number }
-  | { cmd: typeof CMD.RB_START; txid: number; noAck: boolean }
-  | { cmd: typeof CMD.RB_STOP; txid: number; noAck: boolean }
-  | { cmd: typeof CMD.EXT_RB_NOTIFY; txid: number; noAck: boolean; flags: number };
-
 export type Decoded<T> = { ok: true; value: T } | { ok: false; violation: Violation };
-
-/**
- * Checks a request frame against the rules every request obeys (header present, transaction
- * id not 0, a command of this channel, NO_ACK only where allowed, exact payload size).
- */
-function checkRequest(frame: Uint8Array, allowed: ReadonlySet<number>, channel: string): Decoded<Header> {
-  const h = readHeader(frame);
-  if (!h) return bad('frame', 'length', `${frame.byteLength} bytes is shorter than the 8-byte header`);
-  const name = cmdName(h.cmd);
-  if (h.txid === 0) return bad(name, 'transaction_id', '0 is reserved for notifications; a client must never send it');
-  if (!allowed.has(h.cmd)) return bad(name, 'cmd', `not a request of the ${channel} channel`);
-  if (h.noAck && !NO_ACK_ALLOWED.has(h.cmd)) return bad(name, 'cmd', 'NO_ACK is not allowed on this command');
-  const want = REQUEST_BYTES.get(h.cmd)!;
-  if (frame.byteLength !== want) return bad(name, 'payload size', `${frame.byteLength} bytes, expected ${want}`);
-  return { ok: true, value: h };
-}
 
 function bad<T>(msg: string, field: string, detail: string): Decoded<T> {
   return { ok: false, violation: { msg, field, detail } };
 }
 
-export function decodeStreamRequest(frame: Uint8Array): Decoded<StreamRequest> {
-  const c = checkRequest(frame, STREAM_REQUESTS, 'stream');
-  if (!c.ok) return c;
-  const { txid, cmd, noAck } = c.value;
-  const v = viewOf(frame);
-  switch (cmd) {
-    case CMD.SET_FORMAT:
-      return { ok: true, value: { cmd, txid, noAck, fps: v.getUint32(8, true), sampleFormat: v.getUint32(12, true), channels: v.getUint16(16, true), channelsToUse: v.getBigUint64(24, true) } };
-    case CMD.SET_GAIN:
-      return { ok: true, value: { cmd, txid, noAck, flags: v.getUint32(8, true), gain: v.getFloat32(12, true) } };
-    case CMD.PLUG_DETECT:
-    case CMD.EXT_GAIN_NOTIFY:
-      return { ok: true, value: { cmd, txid, noAck, flags: v.getUint32(8, true) } };
-    case CMD.GET_STRING:
-      return { ok: true, value: { cmd, txid, noAck, id: v.getUint32(8, true) } };
-    case CMD.EXT_GET_EXTERNAL_DELAY:
-      return { ok: true, value: { cmd, txid, noAck, fps: v.getUint32(8, true) } };
-    default:
-      return { ok: true, value: { cmd, txid, noAck } as StreamRequest };
-  }
-}
-
-export function decodeRingBufferRequest(frame: Uint8Array): Decoded<RingBufferRequest> {
-  const c = checkRequest(frame, RING_BUFFER_REQUESTS, 'ring-buffer');
-  if (!c.ok) return c;
-  const { txid, cmd, noAck } = c.value;
-  if (cmd === CMD.RB_GET_BUFFER) {
-    const v = viewOf(frame);
-    return { ok: true, value: { cmd, txid, noAck, minFrames: v.getUint32(8, true), notificationsPerRing: v.getUint32(12, true) } };
-  }
-  if (cmd === CMD.EXT_RB_NOTIFY) return { ok: true, value: { cmd, txid, noAck, flags: viewOf(frame).getUint32(8, true) } };
-  return { ok: true, value: { cmd, txid, noAck } as RingBufferRequest };
-}
-
-/** A header-only request (GET_FORMATS, GET_GAIN, GET_UNIQUE_ID, GET_CLOCK_DOMAIN, GET_FIFO_DEPTH, START, STOP, EXT_OBSERVE). */
-export function encodeEmptyRequest(txid: number, cmd: number, noAck = false): Uint8Array {
-  return message(8, txid, (cmd | (noAck ? NO_ACK : 0)) >>> 0, cmdName(cmd)).bytes;
-}
-
-export function encodeSetFormatRequest(txid: number, r: { fps: number; sampleFormat: number; channels: number; channelsToUse?: bigint }): Uint8Array {
-  const n = 'SET_FORMAT';
-  const { bytes, view } = message(32, txid, CMD.SET_FORMAT, n);
-  view.setUint32(8, u32(n, 'frames_per_second', r.fps), true);
-  view.setUint32(12, u32(n, 'sample_format', r.sampleFormat), true);
-  view.setUint16(16, u16(n, 'channels', r.channels), true);
-  view.setBigUint64(24, u64(n, 'channels_to_use_bitmask', r.channelsToUse ?? 0n), true);
-  return bytes;
-}
-
-export function encodeSetGainRequest(txid: number, r: { flags: number; gain: number }, noAck = false): Uint8Array {
-  const n = 'SET_GAIN';
-  const { bytes, view } = message(16, txid, (CMD.SET_GAIN | (noAck ? NO_ACK : 0)) >>> 0, n);
-  view.setUint32(8, u32(n, 'flags', r.flags), true);
-  view.setFloat32(12, f32(n, 'gain', r.gain), true);
-  return bytes;
-}
-
-/** A 12-byte request with one u32 after the header (PLUG_DETECT flags, GET_STRING id, EXT_* ). */
-export function encodeU32Request(txid: number, cmd: number, value: number, noAck = false): Uint8Array {
-  const n = cmdName(cmd);
-  const { bytes, view } = message(12, txid, (cmd | (noAck ? NO_ACK : 0)) >>> 0, n);
-  view.setUint32(8, u32(n, cmd === CMD.GET_STRING ? 'id' : cmd === CMD.EXT_GET_EXTERNAL_DELAY ? 'frames_per_second' : 'flags', value), true);
-  return bytes;
-}
-
-export function encodeGetBufferRequest(txid: number, r: { minFrames: number; notificationsPerRing: number }): Uint8Array {
-  const n = 'GET_BUFFER';
-  const { bytes, view } = message(16, txid, CMD.RB_GET_BUFFER, n);
-  view.setUint32(8, u32(n, 'min_ring_buffer_frames', r.minFrames), true);
-  view.setUint32(12, u32(n, 'notifications_per_ring', r.notificationsPerRing), true);
-  return bytes;
-}
-
 // ---------------------------------------------------------------------------------------------
-// Responses and notifications (service → client)
+// Wire types: what one row of a field table is
+//
+//   u8 u16 u32 i32 u64 i64 f32 f64   little-endian integers and IEEE floats (64-bit integers as BigInt)
+//   bool8            a u8 that is 0 or 1 (cur_mute, can_agc, ...)
+//   bytes[N]         N opaque bytes (the unique id)
+//   utf8[N]          u32 strlen, then N bytes: strlen bytes of UTF-8 and zeros after them
+//   pad[N]           N bytes that carry nothing (zero on send, ignored on receipt), where C alignment puts them
+//   array[N]         up to N elements of another table, last in its message: a frame may end after any whole element
 
-/**
- * One page of GET_FORMATS: up to 15 ranges starting at `first`. The message is cut after its
- * last valid range (at least 16 bytes), as the seed allows.
- */
-export function encodeGetFormatsResponse(txid: number, total: number, first: number, ranges: readonly FormatRangeWire[]): Uint8Array {
-  const n = 'GET_FORMATS response';
-  if (ranges.length > FORMATS_PER_RESPONSE) throw new WireEncodeError(n, 'format_ranges', `at most 15 per message, got ${ranges.length}`);
-  const { bytes, view } = message(GET_FORMATS_RESP_MIN + FORMAT_RANGE_BYTES * ranges.length, txid, CMD.GET_FORMATS, n);
-  view.setUint16(12, u16(n, 'format_range_count', total), true);
-  view.setUint16(14, u16(n, 'first_format_range_ndx', first), true);
-  ranges.forEach((r, i) => {
-    const o = 16 + i * FORMAT_RANGE_BYTES;
-    const f = `format_ranges[${i}]`;
-    view.setUint32(o, u32(n, `${f}.sample_formats`, r.sampleFormats), true);
-    view.setUint32(o + 4, u32(n, `${f}.min_frames_per_second`, r.minFps), true);
-    view.setUint32(o + 8, u32(n, `${f}.max_frames_per_second`, r.maxFps), true);
-    view.setUint8(o + 12, u8(n, `${f}.min_channels`, r.minChannels));
-    view.setUint8(o + 13, u8(n, `${f}.max_channels`, r.maxChannels));
-    view.setUint16(o + 14, u16(n, `${f}.flags`, r.flags), true);
-  });
-  return bytes;
+/** A field that carries a value: the property `key`, of type V, read and written at its offset. */
+export interface ValueField<K extends string = string, V = unknown> {
+  /** The wire type as the tables' legend writes it: 'u32', 'bool8', 'bytes[16]', 'utf8[236]'. */
+  readonly type: string;
+  /** The field's name in the spec; encode errors and violations name it. */
+  readonly wire: string;
+  readonly key: K;
+  readonly bytes: number;
+  /** Natural C alignment: the field's offset is a multiple of it. */
+  readonly align: number;
+  /** Why `value` cannot go on the wire, or undefined when it can. */
+  problem(value: unknown): string | undefined;
+  write(view: DataView, at: number, value: V): void;
+  read(view: DataView, at: number, frame: Uint8Array): V;
+  /** Why what a peer sent here is no value at all (only where some bit patterns are not), or undefined. */
+  violation?(view: DataView, at: number): { field: string; detail: string } | undefined;
 }
 
-export function encodeSetFormatResponse(txid: number, result: number, externalDelayNs: bigint, token?: Uint8Array): Uint8Array {
-  const n = 'SET_FORMAT response';
-  const extra = token ? token.byteLength : 0;
-  const { bytes, view } = message(24 + extra, txid, CMD.SET_FORMAT, n);
-  view.setInt32(8, i32(n, 'result', result), true);
-  view.setBigUint64(16, u64(n, 'external_delay_nsec', externalDelayNs), true);
-  if (token) bytes.set(token, 24);
-  return bytes;
+/** Bytes that carry nothing. */
+export interface PadField {
+  readonly type: string;
+  readonly wire: 'pad';
+  readonly key: '';
+  readonly bytes: number;
+  readonly align: 1;
 }
 
-/** GET_GAIN response; the same layout carries this project's EXT_GAIN_NOTIFY response and EXT_GAIN_CHANGED notification. */
-export function encodeGainState(txid: number, cmd: number, g: GainStateWire): Uint8Array {
-  const n = `${cmdName(cmd)} gain state`;
-  const { bytes, view } = message(32, txid, cmd, n);
-  view.setUint8(8, g.curMute ? 1 : 0);
-  view.setUint8(9, g.curAgc ? 1 : 0);
-  view.setFloat32(12, f32(n, 'cur_gain', g.curGain), true);
-  view.setUint8(16, g.canMute ? 1 : 0);
-  view.setUint8(17, g.canAgc ? 1 : 0);
-  view.setFloat32(20, f32(n, 'min_gain', g.minGain), true);
-  view.setFloat32(24, f32(n, 'max_gain', g.maxGain), true);
-  view.setFloat32(28, f32(n, 'gain_step', g.gainStep), true);
-  return bytes;
+/** Up to `max` elements of another table, last in its message (GET_FORMATS' format ranges). */
+export interface ArrayField<K extends string = string, T extends Table = Table> {
+  readonly type: string;
+  readonly wire: string;
+  readonly key: K;
+  readonly of: T;
+  readonly max: number;
+  /** All `max` elements. */
+  readonly bytes: number;
+  readonly align: number;
 }
 
-export function encodeSetGainResponse(txid: number, result: number, s: { curMute: boolean; curAgc: boolean; curGain: number }): Uint8Array {
-  const n = 'SET_GAIN response';
-  const { bytes, view } = message(20, txid, CMD.SET_GAIN, n);
-  view.setInt32(8, i32(n, 'result', result), true);
-  view.setUint8(12, s.curMute ? 1 : 0);
-  view.setUint8(13, s.curAgc ? 1 : 0);
-  view.setFloat32(16, f32(n, 'cur_gain', s.curGain), true);
-  return bytes;
+export type Field = ValueField | PadField | ArrayField;
+export type Table = readonly Field[];
+
+/** The object a table reads into and writes from: one property per field that carries a value. */
+export type Values<T extends Table> = { [F in T[number] as F extends PadField ? never : F['key']]: ValueOf<F> };
+type ValueOf<F> = F extends ArrayField<string, infer E> ? Values<E>[] : F extends ValueField<string, infer V> ? V : never;
+
+function isPadField(f: Field): f is PadField {
+  return f.wire === 'pad';
+}
+function isArrayField(f: Field): f is ArrayField {
+  return 'of' in f;
 }
 
-/** PLUG_DETECT response (txid of the request) or PLUG_DETECT_NOTIFY (txid 0). */
-export function encodePlugState(txid: number, cmd: typeof CMD.PLUG_DETECT | typeof CMD.PLUG_DETECT_NOTIFY, flags: number, plugStateTimeNs: bigint): Uint8Array {
-  const n = cmdName(cmd);
-  const { bytes, view } = message(24, txid, cmd, n);
-  view.setUint32(8, u32(n, 'flags', flags), true);
-  view.setBigInt64(16, i64(n, 'plug_state_time', plugStateTimeNs), true);
-  return bytes;
+function keyOf<W extends string, K extends string>(wire: W, key: K | undefined): K {
+  return (key ?? wire) as K;
 }
 
-export function encodeUniqueIdResponse(txid: number, id: Uint8Array): Uint8Array {
-  const n = 'GET_UNIQUE_ID response';
-  if (id.byteLength !== UNIQUE_ID_BYTES) throw new WireEncodeError(n, 'unique_id', `expected 16 bytes, got ${id.byteLength}`);
-  const { bytes } = message(24, txid, CMD.GET_UNIQUE_ID, n);
-  bytes.set(id, 8);
-  return bytes;
+/** A fixed-width type: returns the constructor the tables use, `type(specName, property = specName)`. */
+function scalar<V>(
+  type: string, bytes: number, problem: (value: unknown) => string | undefined,
+  read: (view: DataView, at: number) => V, write: (view: DataView, at: number, value: V) => void,
+) {
+  return <W extends string, K extends string = W>(wire: W, key?: K): ValueField<K, V> =>
+    ({ type, wire, key: keyOf(wire, key), bytes, align: bytes, problem, read, write });
+}
+const integerIn = (min: number, max: number, expected: string) => (v: unknown) =>
+  (Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? undefined : `expected ${expected}, got ${v}`);
+const bigintIn = (min: bigint, max: bigint, expected: string) => (v: unknown) =>
+  (typeof v === 'bigint' && v >= min && v <= max ? undefined : `expected ${expected}, got ${v}`);
+const aNumber = (v: unknown) => (typeof v === 'number' && !Number.isNaN(v) ? undefined : `expected a number, got ${v}`);
+
+const u8 = scalar('u8', 1, integerIn(0, 0xff, 'an integer 0..255'), (v, at) => v.getUint8(at), (v, at, x: number) => v.setUint8(at, x));
+const u16 = scalar('u16', 2, integerIn(0, 0xffff, 'an integer 0..65535'), (v, at) => v.getUint16(at, true), (v, at, x: number) => v.setUint16(at, x, true));
+const u32 = scalar('u32', 4, integerIn(0, 0xffffffff, 'an integer 0..4294967295'), (v, at) => v.getUint32(at, true), (v, at, x: number) => v.setUint32(at, x, true));
+const i32 = scalar('i32', 4, integerIn(-0x80000000, 0x7fffffff, 'a 32-bit signed integer'), (v, at) => v.getInt32(at, true), (v, at, x: number) => v.setInt32(at, x, true));
+const u64 = scalar('u64', 8, bigintIn(0n, 2n ** 64n - 1n, '0..2^64-1'), (v, at) => v.getBigUint64(at, true), (v, at, x: bigint) => v.setBigUint64(at, x, true));
+const i64 = scalar('i64', 8, bigintIn(-(2n ** 63n), 2n ** 63n - 1n, 'a 64-bit signed integer'), (v, at) => v.getBigInt64(at, true), (v, at, x: bigint) => v.setBigInt64(at, x, true));
+const f32 = scalar('f32', 4, aNumber, (v, at) => v.getFloat32(at, true), (v, at, x: number) => v.setFloat32(at, x, true));
+const f64 = scalar('f64', 8, aNumber, (v, at) => v.getFloat64(at, true), (v, at, x: number) => v.setFloat64(at, x, true));
+// Any value goes: a truthy one is 1.
+const bool8 = scalar('bool8', 1, () => undefined, (v, at) => v.getUint8(at) !== 0, (v, at, x: boolean) => v.setUint8(at, x ? 1 : 0));
+
+function bytes<W extends string, K extends string = W>(n: number, wire: W, key?: K): ValueField<K, Uint8Array> {
+  return {
+    type: `bytes[${n}]`, wire, key: keyOf(wire, key), bytes: n, align: 1,
+    problem: (v) => (v instanceof Uint8Array && v.byteLength === n ? undefined : `expected ${n} bytes, got ${(v as Uint8Array | undefined)?.byteLength}`),
+    read: (_v, at, frame) => frame.slice(at, at + n),
+    write: (v, at, x) => new Uint8Array(v.buffer, v.byteOffset + at, n).set(x),
+  };
+}
+/** u32 strlen, then `n` bytes of UTF-8 (zero after the text); a text longer than `n` bytes is cut. */
+function utf8<W extends string, K extends string = W>(n: number, wire: W, key?: K): ValueField<K, string> {
+  return {
+    type: `utf8[${n}]`, wire, key: keyOf(wire, key), bytes: 4 + n, align: 4,
+    problem: (v) => (typeof v === 'string' ? undefined : `expected a string, got ${v}`),
+    violation: (v, at) => {
+      const strlen = v.getUint32(at, true);
+      return strlen > n ? { field: 'strlen', detail: `${strlen} is more than ${n}` } : undefined;
+    },
+    read: (v, at, frame) => new TextDecoder().decode(frame.subarray(at + 4, at + 4 + v.getUint32(at, true))),
+    write: (v, at, x) => {
+      const text = utf8Truncate(x, n);
+      v.setUint32(at, text.byteLength, true);
+      new Uint8Array(v.buffer, v.byteOffset + at + 4, n).set(text);
+    },
+  };
+}
+function pad(n: number): PadField {
+  return { type: `pad[${n}]`, wire: 'pad', key: '', bytes: n, align: 1 };
+}
+function array<T extends Table, W extends string, K extends string = W>(max: number, of: T, wire: W, key?: K): ArrayField<K, T> {
+  const element = tableBytes(of);
+  return { type: `array[${max}]`, wire, key: keyOf(wire, key), of, max, bytes: element * max, align: Math.max(...of.map((f) => f.align)) };
+}
+
+function tableBytes(t: Table): number {
+  return t.reduce((n, f) => n + f.bytes, 0);
 }
 
 /** Cuts UTF-8 text to at most `max` bytes without splitting a character. */
@@ -419,250 +261,606 @@ export function utf8Truncate(text: string, max: number): Uint8Array {
   return all.subarray(0, end);
 }
 
-export function encodeGetStringResponse(txid: number, result: number, id: number, text: string): Uint8Array {
-  const n = 'GET_STRING response';
-  const { bytes, view } = message(256, txid, CMD.GET_STRING, n);
-  const s = utf8Truncate(text, STRING_MAX_BYTES);
-  view.setInt32(8, i32(n, 'result', result), true);
-  view.setUint32(12, u32(n, 'id', id), true);
-  view.setUint32(16, s.byteLength, true);
-  bytes.set(s, 20);
-  return bytes;
+// ---------------------------------------------------------------------------------------------
+// Field tables: every message's payload after the header, as the spec's layout column lists it
+
+/** Every message starts with it (the spec's "Header"). */
+const HEADER = [
+  u32('transaction_id', 'txid'),
+  u32('cmd'), // with NO_ACK OR'ed in, on the requests that allow it
+] as const;
+export const HEADER_BYTES = tableBytes(HEADER);
+
+/** One format range: an element of GET_FORMATS (16 bytes, packed). */
+const FORMAT_RANGE = [
+  u32('sample_formats', 'sampleFormats'),
+  u32('min_frames_per_second', 'minFps'),
+  u32('max_frames_per_second', 'maxFps'),
+  u8('min_channels', 'minChannels'),
+  u8('max_channels', 'maxChannels'),
+  u16('flags'),
+] as const;
+
+// Requests (client → service)
+
+const HEADER_ONLY = [] as const;
+
+const SET_FORMAT_REQUEST = [
+  u32('frames_per_second', 'fps'),
+  u32('sample_format', 'sampleFormat'),
+  u16('channels'),
+  pad(6),
+  u64('channels_to_use_bitmask', 'channelsToUse'), // 0 = all channels
+] as const;
+
+const SET_GAIN_REQUEST = [
+  u32('flags'), // SET_GAIN_FLAG
+  f32('gain'),
+] as const;
+
+/** PLUG_DETECT, EXT_GAIN_NOTIFY, EXT_RB_NOTIFY: ENABLE_NOTIFICATIONS / DISABLE_NOTIFICATIONS. */
+const NOTIFY_FLAGS_REQUEST = [
+  u32('flags'), // PLUG_REQ_FLAG
+] as const;
+
+const GET_STRING_REQUEST = [
+  u32('id'), // STRING_ID
+] as const;
+
+const EXTERNAL_DELAY_REQUEST = [
+  u32('frames_per_second', 'fps'),
+] as const;
+
+const GET_BUFFER_REQUEST = [
+  u32('min_ring_buffer_frames', 'minFrames'),
+  u32('notifications_per_ring', 'notificationsPerRing'),
+] as const;
+
+// Responses and notifications (service → client)
+
+/** Cut after its last valid range (at least the 16 bytes before the ranges), as the seed allows. */
+const GET_FORMATS_RESPONSE = [
+  pad(4),
+  u16('format_range_count', 'total'),
+  u16('first_format_range_ndx', 'first'),
+  array(FORMATS_PER_RESPONSE, FORMAT_RANGE, 'format_ranges', 'ranges'),
+] as const;
+
+/** SET_FORMAT's response (which the ring-buffer token follows on success) and EXT_GET_EXTERNAL_DELAY's. */
+const RESULT_AND_DELAY = [
+  i32('result'),
+  pad(4),
+  u64('external_delay_nsec', 'externalDelayNs'),
+] as const;
+
+/** GET_GAIN's response; also EXT_GAIN_NOTIFY's response and the EXT_GAIN_CHANGED notification. */
+const GAIN_STATE = [
+  bool8('cur_mute', 'curMute'),
+  bool8('cur_agc', 'curAgc'),
+  pad(2),
+  f32('cur_gain', 'curGain'),
+  bool8('can_mute', 'canMute'),
+  bool8('can_agc', 'canAgc'),
+  pad(2),
+  f32('min_gain', 'minGain'),
+  f32('max_gain', 'maxGain'),
+  f32('gain_step', 'gainStep'),
+] as const;
+
+const SET_GAIN_RESPONSE = [
+  i32('result'),
+  bool8('cur_mute', 'curMute'),
+  bool8('cur_agc', 'curAgc'),
+  pad(2),
+  f32('cur_gain', 'curGain'),
+] as const;
+
+/** PLUG_DETECT's response and the PLUG_DETECT_NOTIFY notification. */
+const PLUG_STATE = [
+  u32('flags'), // PLUG_STATE_FLAG
+  pad(4),
+  i64('plug_state_time', 'plugStateTimeNs'),
+] as const;
+
+const GET_UNIQUE_ID_RESPONSE = [
+  bytes(UNIQUE_ID_BYTES, 'unique_id', 'id'),
+] as const;
+
+const GET_STRING_RESPONSE = [
+  i32('result'),
+  u32('id'),
+  utf8(STRING_MAX_BYTES, 'str', 'text'),
+] as const;
+
+const GET_CLOCK_DOMAIN_RESPONSE = [
+  i32('clock_domain', 'clockDomain'),
+] as const;
+
+/** STOP's response; also EXT_OBSERVE's and EXT_RB_NOTIFY's. */
+const RESULT_ONLY = [
+  i32('result'),
+] as const;
+
+const GET_FIFO_DEPTH_RESPONSE = [
+  i32('result'),
+  u32('fifo_depth', 'fifoDepth'), // bytes
+] as const;
+
+/** Followed by the shared buffer's path on success. */
+const GET_BUFFER_RESPONSE = [
+  i32('result'),
+  u32('num_ring_buffer_frames', 'frames'),
+] as const;
+
+const START_RESPONSE = [
+  i32('result'),
+  pad(4),
+  u64('start_time', 'startTimeNs'), // CLOCK_MONOTONIC ns
+] as const;
+
+const POSITION_NOTIFY = [
+  i64('monotonic_time', 'monotonicTimeNs'),
+  u32('ring_buffer_pos', 'ringBufferPos'), // bytes
+  pad(4),
+] as const;
+
+const GET_PURPOSE_RESPONSE = [
+  i32('result'),
+  u32('purpose'), // PURPOSE
+  utf8(PURPOSE_NAME_BYTES, 'name'),
+] as const;
+
+const RB_ERROR_NOTIFY = [
+  i64('monotonic_time', 'monotonicTimeNs'),
+  i32('status'),
+  u32('kind'), // RB_ERROR_KIND
+  u32('count'),
+  u32('total'),
+] as const;
+
+const RB_CLOCK_NOTIFY = [
+  i64('monotonic_time', 'monotonicTimeNs'),
+  i32('rate_ppb', 'ratePpb'),
+  u32('window_frames', 'windowFrames'),
+  f64('measured_fps', 'measuredFps'),
+] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Which table each command uses
+
+/** Every request, as the spec's command table lists it: its channel, whether it allows NO_ACK, its payload. */
+const REQUESTS = {
+  [CMD.GET_FORMATS]:               { channel: 'stream',      noAck: false, fields: HEADER_ONLY },
+  [CMD.SET_FORMAT]:                { channel: 'stream',      noAck: false, fields: SET_FORMAT_REQUEST },
+  [CMD.GET_GAIN]:                  { channel: 'stream',      noAck: false, fields: HEADER_ONLY },
+  [CMD.SET_GAIN]:                  { channel: 'stream',      noAck: true,  fields: SET_GAIN_REQUEST },
+  [CMD.PLUG_DETECT]:               { channel: 'stream',      noAck: true,  fields: NOTIFY_FLAGS_REQUEST },
+  [CMD.GET_UNIQUE_ID]:             { channel: 'stream',      noAck: false, fields: HEADER_ONLY },
+  [CMD.GET_STRING]:                { channel: 'stream',      noAck: false, fields: GET_STRING_REQUEST },
+  [CMD.GET_CLOCK_DOMAIN]:          { channel: 'stream',      noAck: false, fields: HEADER_ONLY },
+  [CMD.EXT_GET_EXTERNAL_DELAY]:    { channel: 'stream',      noAck: false, fields: EXTERNAL_DELAY_REQUEST },
+  [CMD.EXT_GAIN_NOTIFY]:           { channel: 'stream',      noAck: true,  fields: NOTIFY_FLAGS_REQUEST },
+  [CMD.EXT_OBSERVE]:               { channel: 'stream',      noAck: false, fields: HEADER_ONLY },
+  [CMD.EXT_GET_PURPOSE]:           { channel: 'stream',      noAck: false, fields: HEADER_ONLY },
+  [CMD.RB_GET_FIFO_DEPTH]:         { channel: 'ring-buffer', noAck: false, fields: HEADER_ONLY },
+  [CMD.RB_GET_BUFFER]:             { channel: 'ring-buffer', noAck: false, fields: GET_BUFFER_REQUEST },
+  [CMD.RB_START]:                  { channel: 'ring-buffer', noAck: false, fields: HEADER_ONLY },
+  [CMD.RB_STOP]:                   { channel: 'ring-buffer', noAck: false, fields: HEADER_ONLY },
+  [CMD.EXT_RB_NOTIFY]:             { channel: 'ring-buffer', noAck: true,  fields: NOTIFY_FLAGS_REQUEST },
+} as const;
+
+/**
+ * Everything the service sends. `trailer`: what R-FRAME-3 lets follow the struct in the same frame,
+ * standing in for a Zircon handle (the ring-buffer token after SET_FORMAT, the shared buffer's
+ * path after GET_BUFFER), both on success only.
+ */
+const SERVICE_MESSAGES = {
+  [CMD.GET_FORMATS]:               { fields: GET_FORMATS_RESPONSE },
+  [CMD.SET_FORMAT]:                { fields: RESULT_AND_DELAY, trailer: 'token' },
+  [CMD.GET_GAIN]:                  { fields: GAIN_STATE },
+  [CMD.SET_GAIN]:                  { fields: SET_GAIN_RESPONSE },
+  [CMD.PLUG_DETECT]:               { fields: PLUG_STATE },
+  [CMD.GET_UNIQUE_ID]:             { fields: GET_UNIQUE_ID_RESPONSE },
+  [CMD.GET_STRING]:                { fields: GET_STRING_RESPONSE },
+  [CMD.GET_CLOCK_DOMAIN]:          { fields: GET_CLOCK_DOMAIN_RESPONSE },
+  [CMD.PLUG_DETECT_NOTIFY]:        { fields: PLUG_STATE },
+  [CMD.RB_GET_FIFO_DEPTH]:         { fields: GET_FIFO_DEPTH_RESPONSE },
+  [CMD.RB_GET_BUFFER]:             { fields: GET_BUFFER_RESPONSE, trailer: 'path' },
+  [CMD.RB_START]:                  { fields: START_RESPONSE },
+  [CMD.RB_STOP]:                   { fields: RESULT_ONLY },
+  [CMD.RB_POSITION_NOTIFY]:        { fields: POSITION_NOTIFY },
+  [CMD.EXT_GET_EXTERNAL_DELAY]:    { fields: RESULT_AND_DELAY },
+  [CMD.EXT_GAIN_NOTIFY]:           { fields: GAIN_STATE },
+  [CMD.EXT_GAIN_CHANGED]:          { fields: GAIN_STATE },
+  [CMD.EXT_OBSERVE]:               { fields: RESULT_ONLY },
+  [CMD.EXT_GET_PURPOSE]:           { fields: GET_PURPOSE_RESPONSE },
+  [CMD.EXT_RB_NOTIFY]:             { fields: RESULT_ONLY },
+  [CMD.EXT_RB_ERROR]:              { fields: RB_ERROR_NOTIFY },
+  [CMD.EXT_RB_CLOCK]:              { fields: RB_CLOCK_NOTIFY },
+} as const;
+
+type RequestRows = typeof REQUESTS;
+type ServiceRows = typeof SERVICE_MESSAGES;
+type Flat<T> = { [K in keyof T]: T[K] };
+
+type RequestOf<C extends keyof RequestRows> = Flat<{ cmd: C; txid: number; noAck: boolean } & Values<RequestRows[C]['fields']>>;
+type RequestsOn<Channel> = { [C in keyof RequestRows]: RequestRows[C]['channel'] extends Channel ? RequestOf<C> : never }[keyof RequestRows];
+export type StreamRequest = RequestsOn<'stream'>;
+export type RingBufferRequest = RequestsOn<'ring-buffer'>;
+
+type TrailerOf<Row> = Row extends { trailer: 'token' } ? { token: Uint8Array | undefined }
+  : Row extends { trailer: 'path' } ? { bufferPath: string | undefined } : unknown;
+type ServiceMessageOf<C extends keyof ServiceRows> = Flat<{ cmd: C; txid: number } & Values<ServiceRows[C]['fields']> & TrailerOf<ServiceRows[C]>>;
+export type ServiceMessage = { [C in keyof ServiceRows]: ServiceMessageOf<C> }[keyof ServiceRows];
+
+/** A format range as GET_FORMATS carries it (16 bytes each). */
+export type FormatRangeWire = FormatRange;
+/** The gain state GET_GAIN, EXT_GAIN_NOTIFY and EXT_GAIN_CHANGED carry. */
+export type GainStateWire = Values<typeof GAIN_STATE>;
+
+/** One message with what follows from its table. */
+export interface WireMessage {
+  readonly cmd: number;
+  /** What encode errors call it: 'SET_FORMAT', 'SET_FORMAT response', 'RB_POSITION_NOTIFY'. */
+  readonly name: string;
+  readonly from: 'client' | 'service';
+  readonly fields: Table;
+  /** Payload size, header included; with every element of a trailing array (GET_FORMATS: 256). */
+  readonly bytes: number;
+  /** Requests: the channel that carries them and whether they allow NO_ACK. */
+  readonly channel?: 'stream' | 'ring-buffer';
+  readonly noAck?: boolean;
+  readonly trailer?: 'token' | 'path';
 }
 
-/** Responses whose payload is one i32 after the header (GET_CLOCK_DOMAIN, STOP, EXT_OBSERVE). */
+/**
+ * Checks a table against natural C alignment, which the spec's structs follow: a field whose
+ * offset is not a multiple of its size, or a struct whose size is not a multiple of its widest
+ * member, means a pad is missing from the table (and every later offset would be wrong).
+ */
+function checkAlignment(name: string, t: Table, start: number): void {
+  let at = start;
+  t.forEach((f, i) => {
+    if (at % f.align !== 0) throw new Error(`wire.ts: ${name}.${f.wire} at offset ${at} is not ${f.align}-byte aligned: a pad is missing`);
+    if (isArrayField(f)) {
+      if (i !== t.length - 1) throw new Error(`wire.ts: ${name}.${f.wire}: an array must be the last field (a frame may be cut after it)`);
+      checkAlignment(`${name}.${f.wire}[]`, f.of, 0);
+    }
+    at += f.bytes;
+  });
+  // A message counts its header's u32s; an element of an array only its own fields.
+  const widest = Math.max(start === 0 ? 1 : 4, ...t.map((f) => f.align));
+  if (at % widest !== 0) throw new Error(`wire.ts: ${name} is ${at} bytes, not a multiple of ${widest}: a trailing pad is missing`);
+}
+
+function defineMessages(from: 'client' | 'service', rows: Record<number, Pick<WireMessage, 'fields' | 'channel' | 'noAck' | 'trailer'>>): Map<number, WireMessage> {
+  const out = new Map<number, WireMessage>();
+  for (const [code, row] of Object.entries(rows)) {
+    const cmd = Number(code);
+    const key = CMD_NAMES.get(cmd)!;
+    // Requests go by their command's name; the service's answers add 'response'; notifications answer nothing.
+    const name = from === 'client' ? key : cmd in REQUESTS ? `${key} response` : key;
+    checkAlignment(name, row.fields, HEADER_BYTES);
+    out.set(cmd, { cmd, name, from, bytes: HEADER_BYTES + tableBytes(row.fields), ...row });
+  }
+  return out;
+}
+
+const REQUEST_BY_CMD = defineMessages('client', REQUESTS);
+const SERVICE_BY_CMD = defineMessages('service', SERVICE_MESSAGES);
+
+/** Every message of the protocol and its extensions, requests first. */
+export const WIRE_MESSAGES: readonly WireMessage[] = [...REQUEST_BY_CMD.values(), ...SERVICE_BY_CMD.values()];
+
+/** Payload size of each request a client may send, header included. */
+export const REQUEST_BYTES: ReadonlyMap<number, number> = new Map([...REQUEST_BY_CMD].map(([cmd, m]) => [cmd, m.bytes]));
+export const STREAM_REQUESTS: ReadonlySet<number> = new Set([...REQUEST_BY_CMD.values()].filter((m) => m.channel === 'stream').map((m) => m.cmd));
+export const RING_BUFFER_REQUESTS: ReadonlySet<number> = new Set([...REQUEST_BY_CMD.values()].filter((m) => m.channel === 'ring-buffer').map((m) => m.cmd));
+export const NO_ACK_ALLOWED: ReadonlySet<number> = new Set([...REQUEST_BY_CMD.values()].filter((m) => m.noAck).map((m) => m.cmd));
+
+export const FORMAT_RANGE_BYTES = tableBytes(FORMAT_RANGE);
+export const GET_FORMATS_RESP_MAX = SERVICE_BY_CMD.get(CMD.GET_FORMATS)!.bytes;
+export const GET_FORMATS_RESP_MIN = GET_FORMATS_RESP_MAX - FORMATS_PER_RESPONSE * FORMAT_RANGE_BYTES;
+
+// ---------------------------------------------------------------------------------------------
+// Encoding and decoding by table
+
+/** A message's values by property (what the tables read into and write from). */
+type FieldValues = Readonly<Record<string, unknown>>;
+
+/** Writes `values` as table `t` from offset `at`; returns where it ended (a trailing array may end early). */
+function writeFields(msg: string, view: DataView, at: number, t: Table, values: FieldValues, path = ''): number {
+  for (const f of t) {
+    if (isPadField(f)) {
+      at += f.bytes; // already zero
+      continue;
+    }
+    const value = values[f.key];
+    if (isArrayField(f)) {
+      if (!Array.isArray(value)) throw new WireEncodeError(msg, path + f.wire, `expected an array, got ${value}`);
+      if (value.length > f.max) throw new WireEncodeError(msg, path + f.wire, `at most ${f.max} per message, got ${value.length}`);
+      value.forEach((element: FieldValues, i) => {
+        at = writeFields(msg, view, at, f.of, element, `${path}${f.wire}[${i}].`);
+      });
+      continue;
+    }
+    const problem = f.problem(value);
+    if (problem) throw new WireEncodeError(msg, path + f.wire, problem);
+    f.write(view, at, value);
+    at += f.bytes;
+  }
+  return at;
+}
+
+/** Reads table `t` from offset `at` into `out`; a trailing array takes the whole elements the frame holds. */
+function readFields(msg: string, frame: Uint8Array, at: number, t: Table, out: Record<string, unknown>): Violation | undefined {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  for (const f of t) {
+    if (isPadField(f)) {
+      at += f.bytes;
+      continue;
+    }
+    if (isArrayField(f)) {
+      const elementBytes = f.bytes / f.max;
+      const count = Math.min(f.max, Math.floor((frame.byteLength - at) / elementBytes));
+      const list: Record<string, unknown>[] = [];
+      for (let i = 0; i < count; i++, at += elementBytes) {
+        const element: Record<string, unknown> = {};
+        const v = readFields(msg, frame, at, f.of, element);
+        if (v) return v;
+        list.push(element);
+      }
+      out[f.key] = list;
+      continue;
+    }
+    const v = f.violation?.(view, at);
+    if (v) return { msg, ...v };
+    out[f.key] = f.read(view, at, frame);
+    at += f.bytes;
+  }
+  return undefined;
+}
+
+/** A message of `m`'s table: header, fields, then the trailer (if any). */
+function encodeMessage(m: Pick<WireMessage, 'cmd' | 'name' | 'fields' | 'bytes'>, txid: number, values: FieldValues, noAck = false, trailer?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(m.bytes + (trailer?.byteLength ?? 0));
+  const view = new DataView(out.buffer);
+  let end = writeFields(m.name, view, 0, HEADER, { txid, cmd: (m.cmd | (noAck ? NO_ACK : 0)) >>> 0 });
+  end = writeFields(m.name, view, end, m.fields, values);
+  if (trailer) {
+    out.set(trailer, end);
+    end += trailer.byteLength;
+  }
+  return end === out.byteLength ? out : out.slice(0, end);
+}
+
+function requestMessage(cmd: number): WireMessage {
+  const m = REQUEST_BY_CMD.get(cmd);
+  if (!m) throw new WireEncodeError(cmdName(cmd), 'cmd', 'not a request of the protocol');
+  return m;
+}
+function serviceMessage(cmd: number): WireMessage {
+  const m = SERVICE_BY_CMD.get(cmd);
+  if (!m) throw new WireEncodeError(cmdName(cmd), 'cmd', 'not a message the service sends');
+  return m;
+}
+
+/** `values` given in table order, keyed by their fields (the encoders named after a shape: encodeI32Response and the like). */
+function inTableOrder(m: WireMessage, values: readonly unknown[]): FieldValues {
+  const fields = m.fields.filter((f) => !isPadField(f));
+  if (fields.length !== values.length) throw new WireEncodeError(m.name, 'cmd', `has ${fields.length} fields, not the ${values.length} this encoder writes`);
+  return Object.fromEntries(fields.map((f, i) => [f.key, values[i]]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header
+
+export interface Header {
+  txid: number;
+  /** The command without the NO_ACK bit. */
+  cmd: number;
+  noAck: boolean;
+}
+
+/** Reads the header; undefined when the frame is shorter than a header. */
+export function readHeader(frame: Uint8Array): Header | undefined {
+  if (frame.byteLength < HEADER_BYTES) return undefined;
+  const h: { txid?: number; cmd?: number } = {};
+  readFields('frame', frame, 0, HEADER, h);
+  const raw = h.cmd!;
+  return { txid: h.txid!, cmd: (raw & ~NO_ACK) >>> 0, noAck: (raw & NO_ACK) !== 0 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests (client → service)
+
+/**
+ * Checks a request frame against the rules every request obeys (header present, transaction
+ * id not 0, a command of this channel, NO_ACK only where allowed, exact payload size), then reads it.
+ */
+function decodeRequest(frame: Uint8Array, channel: 'stream' | 'ring-buffer'): Decoded<Record<string, unknown>> {
+  const h = readHeader(frame);
+  if (!h) return bad('frame', 'length', `${frame.byteLength} bytes is shorter than the 8-byte header`);
+  const name = cmdName(h.cmd);
+  if (h.txid === 0) return bad(name, 'transaction_id', '0 is reserved for notifications; a client must never send it');
+  const m = REQUEST_BY_CMD.get(h.cmd);
+  if (m?.channel !== channel) return bad(name, 'cmd', `not a request of the ${channel} channel`);
+  if (h.noAck && !m.noAck) return bad(name, 'cmd', 'NO_ACK is not allowed on this command');
+  if (frame.byteLength !== m.bytes) return bad(name, 'payload size', `${frame.byteLength} bytes, expected ${m.bytes}`);
+  const value: Record<string, unknown> = { cmd: h.cmd, txid: h.txid, noAck: h.noAck };
+  const v = readFields(name, frame, HEADER_BYTES, m.fields, value);
+  return v ? { ok: false, violation: v } : { ok: true, value };
+}
+
+export function decodeStreamRequest(frame: Uint8Array): Decoded<StreamRequest> {
+  return decodeRequest(frame, 'stream') as Decoded<StreamRequest>;
+}
+
+export function decodeRingBufferRequest(frame: Uint8Array): Decoded<RingBufferRequest> {
+  return decodeRequest(frame, 'ring-buffer') as Decoded<RingBufferRequest>;
+}
+
+/** The frame of a decoded request: the inverse of decodeStreamRequest and decodeRingBufferRequest. */
+export function encodeRequest(r: StreamRequest | RingBufferRequest): Uint8Array {
+  return encodeMessage(requestMessage(r.cmd), r.txid, r, r.noAck);
+}
+
+/**
+ * A header-only frame (GET_FORMATS, GET_GAIN, GET_UNIQUE_ID, GET_CLOCK_DOMAIN, GET_FIFO_DEPTH,
+ * START, STOP, EXT_OBSERVE, EXT_GET_PURPOSE). Any command is written as asked, so a test can
+ * send what a client must not.
+ */
+export function encodeEmptyRequest(txid: number, cmd: number, noAck = false): Uint8Array {
+  return encodeMessage({ cmd, name: cmdName(cmd), fields: HEADER_ONLY, bytes: HEADER_BYTES }, txid, {}, noAck);
+}
+
+export function encodeSetFormatRequest(txid: number, r: { fps: number; sampleFormat: number; channels: number; channelsToUse?: bigint }): Uint8Array {
+  return encodeRequest({ cmd: CMD.SET_FORMAT, txid, noAck: false, fps: r.fps, sampleFormat: r.sampleFormat, channels: r.channels, channelsToUse: r.channelsToUse ?? 0n });
+}
+
+export function encodeSetGainRequest(txid: number, r: { flags: number; gain: number }, noAck = false): Uint8Array {
+  return encodeRequest({ cmd: CMD.SET_GAIN, txid, noAck, flags: r.flags, gain: r.gain });
+}
+
+/** A 12-byte request with one u32 after the header (PLUG_DETECT flags, GET_STRING id, EXT_* ). */
+export function encodeU32Request(txid: number, cmd: number, value: number, noAck = false): Uint8Array {
+  const m = requestMessage(cmd);
+  return encodeMessage(m, txid, inTableOrder(m, [value]), noAck);
+}
+
+export function encodeGetBufferRequest(txid: number, r: { minFrames: number; notificationsPerRing: number }): Uint8Array {
+  return encodeRequest({ cmd: CMD.RB_GET_BUFFER, txid, noAck: false, minFrames: r.minFrames, notificationsPerRing: r.notificationsPerRing });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses and notifications (service → client)
+
+/** The frame of a service message: the inverse of decodeServiceMessage. */
+export function encodeServiceMessage(s: ServiceMessage): Uint8Array {
+  const m = serviceMessage(s.cmd);
+  const trailer = 'token' in s ? s.token : 'bufferPath' in s && s.bufferPath !== undefined ? new TextEncoder().encode(s.bufferPath) : undefined;
+  return encodeMessage(m, s.txid, s, false, trailer);
+}
+
+/**
+ * One page of GET_FORMATS: up to 15 ranges starting at `first`. The message is cut after its
+ * last valid range (at least 16 bytes), as the seed allows.
+ */
+export function encodeGetFormatsResponse(txid: number, total: number, first: number, ranges: readonly FormatRangeWire[]): Uint8Array {
+  return encodeMessage(serviceMessage(CMD.GET_FORMATS), txid, { total, first, ranges });
+}
+
+export function encodeSetFormatResponse(txid: number, result: number, externalDelayNs: bigint, token?: Uint8Array): Uint8Array {
+  return encodeMessage(serviceMessage(CMD.SET_FORMAT), txid, { result, externalDelayNs }, false, token);
+}
+
+/** GET_GAIN response; the same layout carries this project's EXT_GAIN_NOTIFY response and EXT_GAIN_CHANGED notification. */
+export function encodeGainState(txid: number, cmd: number, g: GainStateWire): Uint8Array {
+  return encodeMessage(serviceMessage(cmd), txid, g);
+}
+
+export function encodeSetGainResponse(txid: number, result: number, s: { curMute: boolean; curAgc: boolean; curGain: number }): Uint8Array {
+  return encodeServiceMessage({ cmd: CMD.SET_GAIN, txid, result, curMute: s.curMute, curAgc: s.curAgc, curGain: s.curGain });
+}
+
+/** PLUG_DETECT response (txid of the request) or PLUG_DETECT_NOTIFY (txid 0). */
+export function encodePlugState(txid: number, cmd: typeof CMD.PLUG_DETECT | typeof CMD.PLUG_DETECT_NOTIFY, flags: number, plugStateTimeNs: bigint): Uint8Array {
+  return encodeServiceMessage({ cmd, txid, flags, plugStateTimeNs });
+}
+
+export function encodeUniqueIdResponse(txid: number, id: Uint8Array): Uint8Array {
+  return encodeServiceMessage({ cmd: CMD.GET_UNIQUE_ID, txid, id });
+}
+
+export function encodeGetStringResponse(txid: number, result: number, id: number, text: string): Uint8Array {
+  return encodeServiceMessage({ cmd: CMD.GET_STRING, txid, result, id, text });
+}
+
+/** Responses whose payload is one i32 after the header (GET_CLOCK_DOMAIN, STOP, EXT_OBSERVE, EXT_RB_NOTIFY). */
 export function encodeI32Response(txid: number, cmd: number, value: number): Uint8Array {
-  const n = `${cmdName(cmd)} response`;
-  const { bytes, view } = message(12, txid, cmd, n);
-  view.setInt32(8, i32(n, cmd === CMD.GET_CLOCK_DOMAIN ? 'clock_domain' : 'result', value), true);
-  return bytes;
+  const m = serviceMessage(cmd);
+  return encodeMessage(m, txid, inTableOrder(m, [value]));
 }
 
 /** Responses shaped i32 result + u32 (GET_FIFO_DEPTH, GET_BUFFER; GET_BUFFER appends the buffer path on success). */
 export function encodeResultU32Response(txid: number, cmd: number, result: number, value: number, trailer?: Uint8Array): Uint8Array {
-  const n = `${cmdName(cmd)} response`;
-  const { bytes, view } = message(16 + (trailer?.byteLength ?? 0), txid, cmd, n);
-  view.setInt32(8, i32(n, 'result', result), true);
-  view.setUint32(12, u32(n, cmd === CMD.RB_GET_FIFO_DEPTH ? 'fifo_depth' : 'num_ring_buffer_frames', value), true);
-  if (trailer) bytes.set(trailer, 16);
-  return bytes;
+  const m = serviceMessage(cmd);
+  return encodeMessage(m, txid, inTableOrder(m, [result, value]), false, trailer);
 }
 
 /** Responses shaped i32 result, 4 pad, u64 (START: start_time; EXT_GET_EXTERNAL_DELAY: external_delay_nsec). */
 export function encodeResultU64Response(txid: number, cmd: number, result: number, value: bigint): Uint8Array {
-  const n = `${cmdName(cmd)} response`;
-  const { bytes, view } = message(24, txid, cmd, n);
-  view.setInt32(8, i32(n, 'result', result), true);
-  view.setBigUint64(16, u64(n, cmd === CMD.RB_START ? 'start_time' : 'external_delay_nsec', value), true);
-  return bytes;
+  const m = serviceMessage(cmd);
+  return encodeMessage(m, txid, inTableOrder(m, [result, value]));
 }
 
 export function encodePositionNotify(monotonicTimeNs: bigint, ringBufferPos: number): Uint8Array {
-  const n = 'POSITION_NOTIFY';
-  const { bytes, view } = message(24, 0, CMD.RB_POSITION_NOTIFY, n);
-  view.setBigInt64(8, i64(n, 'monotonic_time', monotonicTimeNs), true);
-  view.setUint32(16, u32(n, 'ring_buffer_pos', ringBufferPos), true);
-  return bytes;
+  return encodeServiceMessage({ cmd: CMD.RB_POSITION_NOTIFY, txid: 0, monotonicTimeNs, ringBufferPos });
 }
 
 /** EXT_GET_PURPOSE response: i32 result, u32 purpose, u32 strlen, 28 bytes of UTF-8 name. */
 export function encodePurposeResponse(txid: number, result: number, purpose: number, name: string): Uint8Array {
-  const n = 'EXT_GET_PURPOSE response';
-  const { bytes, view } = message(48, txid, CMD.EXT_GET_PURPOSE, n);
-  const text = utf8Truncate(name, PURPOSE_NAME_BYTES);
-  view.setInt32(8, i32(n, 'result', result), true);
-  view.setUint32(12, u32(n, 'purpose', purpose), true);
-  view.setUint32(16, text.byteLength, true);
-  bytes.set(text, 20);
-  return bytes;
+  return encodeServiceMessage({ cmd: CMD.EXT_GET_PURPOSE, txid, result, purpose, name });
 }
 
 /** EXT_RB_ERROR (transaction_id 0): i64 monotonic_time, i32 status, u32 kind, u32 count, u32 total. */
 export function encodeRbError(monotonicTimeNs: bigint, status: number, kind: number, count: number, total: number): Uint8Array {
-  const n = 'EXT_RB_ERROR';
-  const { bytes, view } = message(32, 0, CMD.EXT_RB_ERROR, n);
-  view.setBigInt64(8, i64(n, 'monotonic_time', monotonicTimeNs), true);
-  view.setInt32(16, i32(n, 'status', status), true);
-  view.setUint32(20, u32(n, 'kind', kind), true);
-  view.setUint32(24, u32(n, 'count', count), true);
-  view.setUint32(28, u32(n, 'total', total), true);
-  return bytes;
+  return encodeServiceMessage({ cmd: CMD.EXT_RB_ERROR, txid: 0, monotonicTimeNs, status, kind, count, total });
 }
 
 /** EXT_RB_CLOCK (transaction_id 0): i64 monotonic_time, i32 rate_ppb, u32 window_frames, f64 measured_fps. */
 export function encodeRbClock(monotonicTimeNs: bigint, ratePpb: number, windowFrames: number, measuredFps: number): Uint8Array {
-  const n = 'EXT_RB_CLOCK';
-  const { bytes, view } = message(32, 0, CMD.EXT_RB_CLOCK, n);
-  view.setBigInt64(8, i64(n, 'monotonic_time', monotonicTimeNs), true);
-  view.setInt32(16, i32(n, 'rate_ppb', ratePpb), true);
-  view.setUint32(20, u32(n, 'window_frames', windowFrames), true);
-  view.setFloat64(24, f32(n, 'measured_fps', measuredFps), true);
-  return bytes;
+  return encodeServiceMessage({ cmd: CMD.EXT_RB_CLOCK, txid: 0, monotonicTimeNs, ratePpb, windowFrames, measuredFps });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Client-side decoding of what the service sends
 
-export type ServiceMessage =
-  | { cmd: typeof CMD.GET_FORMATS; txid: number; total: number; first: number; ranges: FormatRangeWire[] }
-  | { cmd: typeof CMD.SET_FORMAT; txid: number; result: number; externalDelayNs: bigint; token: Uint8Array | undefined }
-  | ({ cmd: typeof CMD.GET_GAIN | typeof CMD.EXT_GAIN_NOTIFY | typeof CMD.EXT_GAIN_CHANGED; txid: number } & GainStateWire)
-  | { cmd: typeof CMD.SET_GAIN; txid: number; result: number; curMute: boolean; curAgc: boolean; curGain: number }
-  | { cmd: typeof CMD.PLUG_DETECT | typeof CMD.PLUG_DETECT_NOTIFY; txid: number; flags: number; plugStateTimeNs: bigint }
-  | { cmd: typeof CMD.GET_UNIQUE_ID; txid: number; id: Uint8Array }
-  | { cmd: typeof CMD.GET_STRING; txid: number; result: number; id: number; text: string }
-  | { cmd: typeof CMD.GET_CLOCK_DOMAIN; txid: number; clockDomain: number }
-  | { cmd: typeof CMD.EXT_OBSERVE | typeof CMD.RB_STOP | typeof CMD.EXT_RB_NOTIFY; txid: number; result: number }
-  | { cmd: typeof CMD.EXT_GET_EXTERNAL_DELAY; txid: number; result: number; externalDelayNs: bigint }
-  | { cmd: typeof CMD.RB_GET_FIFO_DEPTH; txid: number; result: number; fifoDepth: number }
-  | { cmd: typeof CMD.RB_GET_BUFFER; txid: number; result: number; frames: number; bufferPath: string | undefined }
-  | { cmd: typeof CMD.RB_START; txid: number; result: number; startTimeNs: bigint }
-  | { cmd: typeof CMD.RB_POSITION_NOTIFY; txid: number; monotonicTimeNs: bigint; ringBufferPos: number }
-  | { cmd: typeof CMD.EXT_GET_PURPOSE; txid: number; result: number; purpose: number; name: string }
-  | { cmd: typeof CMD.EXT_RB_ERROR; txid: number; monotonicTimeNs: bigint; status: number; kind: number; count: number; total: number }
-  | { cmd: typeof CMD.EXT_RB_CLOCK; txid: number; monotonicTimeNs: bigint; ratePpb: number; windowFrames: number; measuredFps: number };
-
-/** Exact sizes of what the service sends; GET_FORMATS, SET_FORMAT and GET_BUFFER are checked separately. */
-const RESPONSE_BYTES = new Map<number, number>([
-  [CMD.GET_GAIN, 32], [CMD.EXT_GAIN_NOTIFY, 32], [CMD.EXT_GAIN_CHANGED, 32], [CMD.SET_GAIN, 20], [CMD.PLUG_DETECT, 24],
-  [CMD.PLUG_DETECT_NOTIFY, 24], [CMD.GET_UNIQUE_ID, 24], [CMD.GET_STRING, 256], [CMD.GET_CLOCK_DOMAIN, 12],
-  [CMD.EXT_OBSERVE, 12], [CMD.RB_STOP, 12], [CMD.EXT_GET_EXTERNAL_DELAY, 24], [CMD.RB_GET_FIFO_DEPTH, 16], [CMD.RB_START, 24],
-  [CMD.RB_POSITION_NOTIFY, 24], [CMD.EXT_GET_PURPOSE, 48], [CMD.EXT_RB_NOTIFY, 12], [CMD.EXT_RB_ERROR, 32], [CMD.EXT_RB_CLOCK, 32],
-]);
+/** Why a frame's length does not fit what the service sends as `m` (R-FRAME-3), or undefined. */
+function serviceSizeProblem(m: WireMessage, len: number): string | undefined {
+  const last = m.fields[m.fields.length - 1];
+  if (m.trailer === 'token') {
+    return len === m.bytes || len === m.bytes + RB_TOKEN_BYTES ? undefined : `${len} bytes, expected ${m.bytes} (or ${m.bytes + RB_TOKEN_BYTES} with the ring-buffer token)`;
+  }
+  if (m.trailer === 'path') return len >= m.bytes ? undefined : `${len} bytes, expected at least ${m.bytes}`;
+  if (last && isArrayField(last)) {
+    const fixed = m.bytes - last.bytes;
+    const element = last.bytes / last.max;
+    return len >= fixed && len <= m.bytes && (len - fixed) % element === 0 ? undefined : `${len} bytes, expected ${fixed} + ${element}·n (n ≤ ${last.max})`;
+  }
+  return len === m.bytes ? undefined : `${len} bytes, expected ${m.bytes}`;
+}
 
 export function decodeServiceMessage(frame: Uint8Array): Decoded<ServiceMessage> {
   const h = readHeader(frame);
   if (!h) return bad('frame', 'length', `${frame.byteLength} bytes is shorter than the 8-byte header`);
   const name = `${cmdName(h.cmd)} from the service`;
   if (h.noAck) return bad(name, 'cmd', 'the service never sets NO_ACK');
-  const v = viewOf(frame);
-  const { txid, cmd } = h;
+  const m = SERVICE_BY_CMD.get(h.cmd);
+  if (!m) return bad(name, 'cmd', 'not a message the service sends');
   const len = frame.byteLength;
-  const fixed = RESPONSE_BYTES.get(cmd);
-  if (fixed !== undefined && len !== fixed) return bad(name, 'payload size', `${len} bytes, expected ${fixed}`);
-  switch (cmd) {
-    case CMD.GET_FORMATS: {
-      if (len < GET_FORMATS_RESP_MIN || len > GET_FORMATS_RESP_MAX || len % FORMAT_RANGE_BYTES !== 0) {
-        return bad(name, 'payload size', `${len} bytes, expected 16 + 16·n (n ≤ 15)`);
-      }
-      const total = v.getUint16(12, true);
-      const first = v.getUint16(14, true);
-      const valid = Math.min(FORMATS_PER_RESPONSE, Math.max(0, total - first), (len - 16) / FORMAT_RANGE_BYTES);
-      const ranges: FormatRangeWire[] = [];
-      for (let i = 0; i < valid; i++) {
-        const o = 16 + i * FORMAT_RANGE_BYTES;
-        ranges.push({
-          sampleFormats: v.getUint32(o, true), minFps: v.getUint32(o + 4, true), maxFps: v.getUint32(o + 8, true),
-          minChannels: v.getUint8(o + 12), maxChannels: v.getUint8(o + 13), flags: v.getUint16(o + 14, true),
-        });
-      }
-      return { ok: true, value: { cmd, txid, total, first, ranges } };
-    }
-    case CMD.SET_FORMAT: {
-      if (len !== 24 && len !== 24 + RB_TOKEN_BYTES) return bad(name, 'payload size', `${len} bytes, expected 24 (or 40 with the ring-buffer token)`);
-      const result = v.getInt32(8, true);
-      if ((result === STATUS.OK) !== (len === 40)) return bad(name, 'payload size', `${len} bytes with result ${statusName(result)}: the token comes with success only`);
-      return { ok: true, value: { cmd, txid, result, externalDelayNs: v.getBigUint64(16, true), token: len === 40 ? frame.slice(24) : undefined } };
-    }
-    case CMD.GET_GAIN:
-    case CMD.EXT_GAIN_NOTIFY:
-    case CMD.EXT_GAIN_CHANGED:
-      return {
-        ok: true,
-        value: {
-          cmd, txid, curMute: v.getUint8(8) !== 0, curAgc: v.getUint8(9) !== 0, curGain: v.getFloat32(12, true),
-          canMute: v.getUint8(16) !== 0, canAgc: v.getUint8(17) !== 0, minGain: v.getFloat32(20, true),
-          maxGain: v.getFloat32(24, true), gainStep: v.getFloat32(28, true),
-        },
-      };
-    case CMD.SET_GAIN:
-      return { ok: true, value: { cmd, txid, result: v.getInt32(8, true), curMute: v.getUint8(12) !== 0, curAgc: v.getUint8(13) !== 0, curGain: v.getFloat32(16, true) } };
-    case CMD.PLUG_DETECT:
-    case CMD.PLUG_DETECT_NOTIFY:
-      return { ok: true, value: { cmd, txid, flags: v.getUint32(8, true), plugStateTimeNs: v.getBigInt64(16, true) } };
-    case CMD.GET_UNIQUE_ID:
-      return { ok: true, value: { cmd, txid, id: frame.slice(8, 24) } };
-    case CMD.GET_STRING: {
-      const strlen = v.getUint32(16, true);
-      if (strlen > STRING_MAX_BYTES) return bad(name, 'strlen', `${strlen} is more than 236`);
-      const text = new TextDecoder('utf-8', { fatal: false }).decode(frame.subarray(20, 20 + strlen));
-      return { ok: true, value: { cmd, txid, result: v.getInt32(8, true), id: v.getUint32(12, true), text } };
-    }
-    case CMD.GET_CLOCK_DOMAIN:
-      return { ok: true, value: { cmd, txid, clockDomain: v.getInt32(8, true) } };
-    case CMD.EXT_OBSERVE:
-    case CMD.RB_STOP:
-    case CMD.EXT_RB_NOTIFY:
-      return { ok: true, value: { cmd, txid, result: v.getInt32(8, true) } };
-    case CMD.EXT_GET_PURPOSE: {
-      const strlen = Math.min(v.getUint32(16, true), PURPOSE_NAME_BYTES);
-      return { ok: true, value: { cmd, txid, result: v.getInt32(8, true), purpose: v.getUint32(12, true), name: new TextDecoder().decode(frame.subarray(20, 20 + strlen)) } };
-    }
-    case CMD.EXT_RB_ERROR:
-      return { ok: true, value: { cmd, txid, monotonicTimeNs: v.getBigInt64(8, true), status: v.getInt32(16, true), kind: v.getUint32(20, true), count: v.getUint32(24, true), total: v.getUint32(28, true) } };
-    case CMD.EXT_RB_CLOCK:
-      return { ok: true, value: { cmd, txid, monotonicTimeNs: v.getBigInt64(8, true), ratePpb: v.getInt32(16, true), windowFrames: v.getUint32(20, true), measuredFps: v.getFloat64(24, true) } };
-    case CMD.EXT_GET_EXTERNAL_DELAY:
-      return { ok: true, value: { cmd, txid, result: v.getInt32(8, true), externalDelayNs: v.getBigUint64(16, true) } };
-    case CMD.RB_GET_FIFO_DEPTH:
-      return { ok: true, value: { cmd, txid, result: v.getInt32(8, true), fifoDepth: v.getUint32(12, true) } };
-    case CMD.RB_GET_BUFFER: {
-      if (len < 16) return bad(name, 'payload size', `${len} bytes, expected at least 16`);
-      const result = v.getInt32(8, true);
-      const bufferPath = len > 16 ? new TextDecoder().decode(frame.subarray(16)) : undefined;
-      return { ok: true, value: { cmd, txid, result, frames: v.getUint32(12, true), bufferPath } };
-    }
-    case CMD.RB_START:
-      return { ok: true, value: { cmd, txid, result: v.getInt32(8, true), startTimeNs: v.getBigUint64(16, true) } };
-    case CMD.RB_POSITION_NOTIFY:
-      return { ok: true, value: { cmd, txid, monotonicTimeNs: v.getBigInt64(8, true), ringBufferPos: v.getUint32(16, true) } };
-    default:
-      return bad(name, 'cmd', 'not a message the service sends');
+  const sizeProblem = serviceSizeProblem(m, len);
+  if (sizeProblem) return bad(name, 'payload size', sizeProblem);
+  const value: Record<string, unknown> = { cmd: h.cmd, txid: h.txid };
+  const v = readFields(name, frame, HEADER_BYTES, m.fields, value);
+  if (v) return { ok: false, violation: v };
+  if (m.trailer === 'token') {
+    const result = value.result as number;
+    if ((result === STATUS.OK) !== (len > m.bytes)) return bad(name, 'payload size', `${len} bytes with result ${statusName(result)}: the token comes with success only`);
+    value.token = len > m.bytes ? frame.slice(m.bytes) : undefined;
   }
+  if (m.trailer === 'path') value.bufferPath = len > m.bytes ? new TextDecoder().decode(frame.subarray(m.bytes)) : undefined;
+  if (h.cmd === CMD.GET_FORMATS) {
+    // A full 256-byte page carries 15 ranges; those past format_range_count are padding.
+    value.ranges = (value.ranges as FormatRangeWire[]).slice(0, Math.max(0, (value.total as number) - (value.first as number)));
+  }
+  return { ok: true, value: value as ServiceMessage };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Format helpers shared by the service and clients
 
-/** The single sample-format bit of a SET_FORMAT sample_format (flags removed), or 0 if not exactly one. */
-export function sampleFormatBase(sampleFormat: number): number {
-  const base = (sampleFormat & ~SAMPLE_FORMAT_FLAGS) >>> 0;
-  return base !== 0 && (base & (base - 1)) === 0 ? base : 0;
-}
-
-/** Bytes per sample of a single sample format (without flags), or 0 for BITSTREAM/unknown. */
-export function bytesPerSample(sampleFormat: number): number {
-  switch (sampleFormatBase(sampleFormat)) {
-    case SAMPLE_FORMAT.BIT8: return 1;
-    case SAMPLE_FORMAT.BIT16: return 2;
-    case SAMPLE_FORMAT.BIT20_PACKED:
-    case SAMPLE_FORMAT.BIT24_PACKED: return 3;
-    case SAMPLE_FORMAT.BIT20_IN32:
-    case SAMPLE_FORMAT.BIT24_IN32:
-    case SAMPLE_FORMAT.BIT32:
-    case SAMPLE_FORMAT.BIT32_FLOAT: return 4;
-    default: return 0;
-  }
-}
-
-/** Whether a rate is inside a range, as the range's flags define it. */
-export function rangeHasRate(r: FormatRangeWire, fps: number): boolean {
-  if (fps < r.minFps || fps > r.maxFps) return false;
-  if (r.flags & RANGE_FLAG.FPS_CONTINUOUS) return true;
-  if ((r.flags & RANGE_FLAG.FPS_48000_FAMILY) && (FPS_48000_FAMILY as readonly number[]).includes(fps)) return true;
-  if ((r.flags & RANGE_FLAG.FPS_44100_FAMILY) && (FPS_44100_FAMILY as readonly number[]).includes(fps)) return true;
-  return false;
-}
-
-/** Whether a SET_FORMAT (rate, sample format, channels) falls in a range. */
-export function rangeAccepts(r: FormatRangeWire, fps: number, sampleFormat: number, channels: number): boolean {
-  const base = sampleFormatBase(sampleFormat);
-  if (base === 0 || (r.sampleFormats & base) === 0) return false;
-  const flags = (sampleFormat & SAMPLE_FORMAT_FLAGS) >>> 0;
-  if (((r.sampleFormats & SAMPLE_FORMAT_FLAGS) & flags) >>> 0 !== flags) return false;
-  if (channels < r.minChannels || channels > r.maxChannels) return false;
-  return rangeHasRate(r, fps);
-}
+// sampleFormatBase, bytesPerSample, rangeHasRate, rangeAccepts: re-exported above from ../audio/formats.ts.
 
 /** Hex dump 'aa bb cc' of bytes (test and log output). */
 export function hex(b: Uint8Array): string {

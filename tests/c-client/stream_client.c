@@ -1,6 +1,6 @@
 /*
  * A small C client of the sbc-audio stream protocol, written from docs/PROTOCOL.md and
- * ../shared/spec/stream-protocol.md only (no code of the TypeScript implementation): it shows the
+ * docs/facts/stream-protocol.md only (no code of the TypeScript implementation): it shows the
  * wire format stands on its own.
  *
  * usage: stream_client ENDPOINT_SOCKET [GAIN_DB]

@@ -18,7 +18,7 @@ import { RawConn, f32At, f32Bytes, i32At, i64At, le32, req, u32At } from './raw.
 import { checkRuleCoverage, coveredRuleIds, covers, definedRuleIds } from './rules.ts';
 import type { ProtocolTarget } from './target.ts';
 
-// Wire facts (../shared/spec/stream-protocol.md), as literals.
+// Wire facts (docs/facts/stream-protocol.md), as literals.
 const GET_FORMATS = 0x1000, SET_FORMAT = 0x1001, GET_GAIN = 0x1002, SET_GAIN = 0x1003, PLUG_DETECT = 0x1004;
 const GET_UNIQUE_ID = 0x1005, GET_STRING = 0x1006, GET_CLOCK_DOMAIN = 0x1007, PLUG_DETECT_NOTIFY = 0x2000;
 const RB_GET_FIFO_DEPTH = 0x3000, RB_GET_BUFFER = 0x3001, RB_START = 0x3002, RB_STOP = 0x3003;

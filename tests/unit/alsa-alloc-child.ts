@@ -2,7 +2,7 @@
  * Child process of alsa-alloc.test.ts (run with --expose-gc): counts heap bytes allocated per
  * audio-path call on the `null` device. Prints one JSON line: { op: bytesPerCall, ... }.
  */
-import { AlsaPcmBackend } from '../../alsa/pcm-backend.ts';
+import { AlsaPcmBackend } from '../../src/hal/linux/alsa/pcm-backend.ts';
 import { emptyPcmStatus, type PcmStream } from '../../src/hal/pcm.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;

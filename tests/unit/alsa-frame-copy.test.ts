@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FrameCopier } from '../../alsa/frame-copy.ts';
+import { FrameCopier } from '../../src/hal/linux/alsa/frame-copy.ts';
 
 describe('FrameCopier', () => {
   it('copies aligned and unaligned ranges exactly, between changing arrays', () => {

@@ -4,12 +4,13 @@
  * checked here: timing, xruns and bit-exact data are checked in the guest on hw:Loopback/hw:Dummy).
  */
 import assert from 'node:assert/strict';
-import { AlsaError, asound, EPIPE, POLLFD_BYTES, SND_PCM_FORMAT_S16_LE, SND_PCM_FORMAT_S24_3LE, SND_PCM_STATE_PREPARED, SND_PCM_STATE_RUNNING } from '../../alsa/libasound.ts';
-import { AlsaPcm, emptyAlsaStatus } from '../../alsa/pcm.ts';
-import { AlsaPcmBackend } from '../../alsa/pcm-backend.ts';
-import { AlsaControl, AlsaMixer } from '../../alsa/control.ts';
+import { AlsaError, asound, POLLFD_BYTES, SND_PCM_FORMAT_S16_LE, SND_PCM_FORMAT_S24_3LE, SND_PCM_STATE_PREPARED, SND_PCM_STATE_RUNNING } from '../../src/hal/linux/alsa/libasound.ts';
+import { AlsaPcm, emptyAlsaStatus } from '../../src/hal/linux/alsa/pcm.ts';
+import { AlsaPcmBackend } from '../../src/hal/linux/alsa/pcm-backend.ts';
+import { AlsaControl, AlsaMixer } from '../../src/hal/linux/alsa/control.ts';
 import { monotonicClock } from '../../src/hal/linux/clock.ts';
 import { PcmError, type PcmRequest, type SampleFormat, SAMPLE_BYTES } from '../../src/hal/pcm.ts';
+import { ERRNO } from '../../src/util/errno.ts';
 import { POLLOUT } from '../../src/hal/linux/libc.ts';
 
 const base: PcmRequest = { direction: 'playback', rate: 48000, channels: 2, format: 'S16_LE', periodFrames: 256, bufferFrames: 1024 };
@@ -17,10 +18,10 @@ const base: PcmRequest = { direction: 'playback', rate: 48000, channels: 2, form
 describe('alsa binding (libasound through koffi)', () => {
   it('loads libasound.so.2 and carries snd_strerror text in errors', () => {
     assert.match(asound().asoundlibVersion(), /^1\.\d+\.\d+/);
-    assert.equal(asound().strerror(-EPIPE), 'Broken pipe');
-    const e = new AlsaError('snd_pcm_writei', -EPIPE, 'null');
+    assert.equal(asound().strerror(-ERRNO.EPIPE), 'Broken pipe');
+    const e = new AlsaError('snd_pcm_writei', -ERRNO.EPIPE, 'null');
     assert.equal(e.message, 'snd_pcm_writei(null): Broken pipe (-32)');
-    assert.equal(e.errno, EPIPE);
+    assert.equal(e.errno, ERRNO.EPIPE);
   });
 
   it('refuses a device that does not exist with libasound\'s reason', () => {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { listBoardNames, loadBoard } from '../../src/board/load.ts';
 import { openBoard } from '../../src/board/runtime.ts';
 import { playTone } from '../../src/cli/commands/tone.ts';
-import { externalDelay } from '../../src/codec/latency.ts';
+import { externalDelay } from '../../src/board/latency.ts';
 import { VirtualClock } from '../../src/hal/sim/clock.ts';
 
 const BOARDS: [string, string, number | undefined][] = [
@@ -53,9 +53,10 @@ describe('boards: codec HATs and their simulated twins', () => {
       await rt.codec.probe();
       await rt.codec.init();
       assert.equal(chip.sense(22), 0, 'muted (active-low) at init');
-      await rt.codec.powerUp();
+      // The amplifier's mute is the board's line (the PCM5122 does not claim it): the board's power drives it.
+      await rt.power.powerUp();
       assert.equal(chip.sense(22), 1);
-      await rt.codec.powerDown();
+      await rt.power.powerDown();
       assert.equal(chip.sense(22), 0);
     } finally {
       await rt.close();

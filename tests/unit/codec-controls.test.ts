@@ -4,7 +4,7 @@ import { description as pcm5122 } from '../../codecs/pcm5122/description.ts';
 
 const vol = pcm5122.controls.find((c) => c.name === 'Digital Playback Volume')!;
 
-describe('controls: PCM5122 digital volume (codecs.md: 0x00 = +24 dB, 0x30 = 0 dB, 0xFE = -103 dB, 0xFF = mute)', () => {
+describe('controls: PCM5122 digital volume (codecs/pcm5122/FACTS.md#volume: 0x00 = +24 dB, 0x30 = 0 dB, 0xFE = -103 dB, 0xFF = mute)', () => {
   it('maps codes to dB', () => {
     assert.equal(codeToDb(vol, 0x30), 0);
     assert.equal(codeToDb(vol, 0x00), 24);
@@ -38,21 +38,21 @@ describe('controls: PCM5122 digital volume (codecs.md: 0x00 = +24 dB, 0x30 = 0 d
 });
 
 describe('controls: other scales as data', () => {
-  // WM8731 headphone table (codecs.md): 0x7F = +6 dB, 0x79 = 0 dB, 0x30 = -73 dB, 1 dB steps, 0x00..0x2F = mute.
+  // WM8731 headphone table (codecs/wm8960/FACTS.md#wm8731): 0x7F = +6 dB, 0x79 = 0 dB, 0x30 = -73 dB, 1 dB steps, 0x00..0x2F = mute.
   const hp: ControlDef = {
     name: 'Headphone Playback Volume', kind: 'volume', direction: 'output', channels: [{ reg: 'LHP' }], min: 0, max: 0x7f,
     default: 0x79, unit: 'dB', stepDb: 1, scale: [{ from: 0x30, to: 0x7f, db: -73, stepDb: 1 }],
-    muteCodes: Array.from({ length: 0x30 }, (_, i) => i), source: 'codecs.md WM8731',
+    muteCodes: Array.from({ length: 0x30 }, (_, i) => i), source: 'codecs/wm8960/FACTS.md#wm8731',
   };
-  // TLV320AIC3104 DAC volume (codecs.md): [6:0] inverted, 0 .. -63.5 dB in 0.5 dB steps.
+  // TLV320AIC3104 DAC volume (codecs/tlv320aic3104/FACTS.md#dac-volume): [6:0] inverted, 0 .. -63.5 dB in 0.5 dB steps.
   const aic: ControlDef = {
     name: 'PCM Playback Volume', kind: 'volume', direction: 'output', channels: [{ reg: 'LDAC_VOL', field: 'VOL' }], min: 0, max: 0x7f,
-    default: 0, unit: 'dB', stepDb: 0.5, scale: [{ from: 0, to: 0x7f, db: 0, stepDb: -0.5 }], source: 'codecs.md TLV320AIC3104',
+    default: 0, unit: 'dB', stepDb: 0.5, scale: [{ from: 0, to: 0x7f, db: 0, stepDb: -0.5 }], source: 'codecs/tlv320aic3104/FACTS.md',
   };
-  // A two-segment (non-linear) scale: SGTL5000-like mic gain steps 0/20/30/40 dB (codecs.md).
+  // A two-segment (non-linear) scale: SGTL5000-like mic gain steps 0/20/30/40 dB (codecs/sgtl5000/FACTS.md#capture-and-microphone-gain).
   const mic: ControlDef = {
     name: 'Mic Boost', kind: 'volume', direction: 'input', channels: [{ reg: 'MIC' }], min: 0, max: 3, default: 0, unit: 'dB',
-    scale: [{ from: 0, to: 0, db: 0, stepDb: 0 }, { from: 1, to: 3, db: 20, stepDb: 10 }], source: 'codecs.md SGTL5000 mic 0/20/30/40 dB',
+    scale: [{ from: 0, to: 0, db: 0, stepDb: 0 }, { from: 1, to: 3, db: 20, stepDb: 10 }], source: 'codecs/sgtl5000/FACTS.md#capture-and-microphone-gain: mic 0/20/30/40 dB',
   };
 
   it('a table with a block of mute codes', () => {

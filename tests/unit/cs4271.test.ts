@@ -1,23 +1,23 @@
 /**
- * CS4271: expected values are the figures of shared/spec/codecs.md (CS4271), as literals.
+ * CS4271: expected values are the figures of codecs/cs4271/FACTS.md, as literals.
  * VOLA = 0x04, VOLB = 0x05: [6:0] 0 .. -127 dB in 1 dB steps, bit 7 mute.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { Cs4271Driver } from '../../codecs/cs4271/driver.ts';
 import { Cs4271Model } from '../../codecs/cs4271/model.ts';
-import { indexOf, isGpio, isWrite, makeHarness } from '../fixtures/codecs/harness.ts';
+import { boardPower, indexOf, isGpio, isWrite, makeHarness } from '../fixtures/codecs/harness.ts';
 
 const ADDR = 0x10;
 const VOL = 'Digital Playback Volume';
 
-function setup(opts: { roles?: string[]; options?: Record<string, unknown>; smbusOnly?: boolean } = {}) {
+function setup(opts: { boardRoles?: string[]; options?: Record<string, unknown>; smbusOnly?: boolean } = {}) {
   const model = new Cs4271Model();
-  const h = makeHarness({ addr: ADDR, model, roles: opts.roles, options: opts.options, smbusOnly: opts.smbusOnly });
+  const h = makeHarness({ addr: ADDR, model, boardRoles: opts.boardRoles, options: opts.options, smbusOnly: opts.smbusOnly });
   return { ...h, model, driver: new Cs4271Driver(h.ctx) };
 }
 
-describe('cs4271 model (written from codecs.md, not from the driver)', () => {
+describe('cs4271 model (written from codecs/cs4271/FACTS.md, not from the driver)', () => {
   it('does not import the driver or its description', () => {
     const src = readFileSync(new URL('../../codecs/cs4271/model.ts', import.meta.url), 'utf8');
     assert.doesNotMatch(src, /from '\.\/(driver|description)(\.ts)?'/);
@@ -69,16 +69,18 @@ describe('cs4271 driver', () => {
   });
 
   it('powers up: mute bits clear, then the amplifier; powers down: the amplifier first, then the mute bits', async () => {
-    const { driver, log, model } = setup({ roles: ['mute', 'amp-enable'] });
+    const h = setup({ boardRoles: ['mute', 'amp-enable'] });
+    const { driver, log, model } = h;
+    const power = boardPower(h, driver); // the board's amplifier lines, around the codec's sequences
     await driver.init();
     log.length = 0;
-    await driver.powerUp();
+    await power.powerUp();
     const unmuteB = indexOf(log, isWrite([0x05, 0x00]));
     assert.ok(unmuteB > indexOf(log, isWrite([0x04, 0x00])));
     assert.ok(indexOf(log, isGpio('mute', 0)) > unmuteB && indexOf(log, isGpio('amp-enable', 1)) > unmuteB);
     await driver.setGain(VOL, -6);
     log.length = 0;
-    await driver.powerDown();
+    await power.powerDown();
     const muteA = indexOf(log, isWrite([0x04, 0x86]));
     assert.ok(indexOf(log, isGpio('amp-enable', 0)) < muteA && indexOf(log, isGpio('mute', 1)) < muteA);
     assert.ok(indexOf(log, isWrite([0x05, 0x86])) > muteA);

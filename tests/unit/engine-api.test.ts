@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { ENGINE_RESULT, EngineDriver, EngineError } from '../../src/engine/index.ts';
+import { engineForBoard } from '../../src/cli/wiring.ts';
+import { ENGINE_RESULT, EngineError } from '../../src/engine/index.ts';
 
 async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
   await assert.rejects(async () => (typeof p === 'function' ? p() : p), (e: unknown) => {
@@ -9,9 +10,9 @@ async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string):
   });
 }
 
-describe('engine driver API (sim board)', () => {
-  const driver = EngineDriver.forBoard('sim', { simClock: 'virtual' });
+const { driver } = await engineForBoard('sim', { simClock: 'virtual' });
 
+describe('engine driver API (sim board)', () => {
   it('lists the board devices: outputs paired with the first input, inputs alone', () => {
     const devices = driver.listDevices();
     assert.deepEqual(devices.map((d) => [d.name, d.playback, d.capture]), [
@@ -25,7 +26,7 @@ describe('engine driver API (sim board)', () => {
   it('opens by name and refuses unknown names and unknown boards with invalid-argument', async () => {
     assert.equal((await driver.open('speaker')).name, 'speaker');
     await rejectsWith(driver.open('nope'), 'invalid-argument');
-    await rejectsWith(() => EngineDriver.forBoard('no-such-board'), 'invalid-argument');
+    await rejectsWith(() => engineForBoard('no-such-board'), 'invalid-argument');
   });
 
   it('gives a default config and capabilities that match the device', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { EngineDriver } from '../../src/engine/index.ts';
+import { engineForBoard } from '../../src/cli/wiring.ts';
 import { FrameRing } from '../../src/ringbuffer/index.ts';
 import { bytesToS16, paddedTestSignal, s16ToBytes, verifyBitExact } from '../hil/lib/bitexact.ts';
 
@@ -12,7 +12,7 @@ describe('engine with the ring-bridge host (the stream service\'s shape)', funct
     const playback = FrameRing.createShared(frames + 64, 4);
     const capture = FrameRing.createShared(frames + 1024, 4);
     assert.equal(playback.write(s16ToBytes(signal.samples), frames), frames);
-    const dev = await EngineDriver.forBoard('sim', { simClock: 'virtual' }).open('speaker');
+    const dev = await (await engineForBoard('sim', { simClock: 'virtual' })).driver.open('speaker');
     const got: unknown[] = [];
     dev.on('message', (m) => got.push(m));
     const config = await dev.negotiate({ bufferFrames: 64, format: 'i16', interleaved: true });

@@ -3,11 +3,12 @@
  * cost no wall time and everything is deterministic). See docs/engine.md.
  */
 import assert from 'node:assert/strict';
+import { engineForBoard } from '../../src/cli/wiring.ts';
 import { readdirSync } from 'node:fs';
-import { EngineDriver, type EngineDevice } from '../../src/engine/index.ts';
+import type { EngineDevice } from '../../src/engine/index.ts';
 import { bytesToS16, paddedTestSignal, verifyBitExact, withFlippedSample } from '../hil/lib/bitexact.ts';
 
-const driver = EngineDriver.forBoard('sim', { simClock: 'virtual' });
+const { driver } = await engineForBoard('sim', { simClock: 'virtual' });
 const RATE = 48000;
 
 function threads(): number {

@@ -1,18 +1,20 @@
 import { strict as assert } from 'node:assert';
 import { Pcm5102aDriver } from '../../codecs/pcm5102a/driver.ts';
-import { indexOf, isGpio, makeHarness } from '../fixtures/codecs/harness.ts';
+import { boardPower, indexOf, isGpio, makeHarness } from '../fixtures/codecs/harness.ts';
 
 describe('pcm5102a driver (pins only)', () => {
   it('soft-mutes on XSMT at init and power-down, unmutes at power-up', async () => {
-    const h = makeHarness({ roles: ['mute', 'amp-enable'] });
+    // XSMT ('mute') is the DAC's own pin; the amplifier after it ('amp-enable') is the board's.
+    const h = makeHarness({ roles: ['mute'], boardRoles: ['amp-enable'] });
     const d = new Pcm5102aDriver(h.ctx);
+    const power = boardPower(h, d);
     await d.init();
     assert.equal(h.lines.get('mute')!.value, 1);
-    await d.powerUp();
+    await power.powerUp();
     assert.equal(h.lines.get('mute')!.value, 0);
     assert.ok(indexOf(h.log, isGpio('amp-enable', 1)) > indexOf(h.log, isGpio('mute', 0)), 'amplifier after the DAC');
     h.log.length = 0;
-    await d.powerDown();
+    await power.powerDown();
     assert.deepEqual(h.log, [{ kind: 'gpio', role: 'amp-enable', value: 0 }, { kind: 'gpio', role: 'mute', value: 1 }]);
   });
 

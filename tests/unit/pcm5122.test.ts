@@ -2,18 +2,20 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { Pcm5122Driver } from '../../codecs/pcm5122/driver.ts';
 import { Pcm5122Model } from '../../codecs/pcm5122/model.ts';
-import { indexOf, isGpio, isWrite, makeHarness } from '../fixtures/codecs/harness.ts';
+import { boardPower, indexOf, isGpio, isWrite, makeHarness } from '../fixtures/codecs/harness.ts';
 
 const ADDR = 0x4d;
 const VOL = 'Digital Playback Volume';
 
-function setup(opts: { roles?: string[]; options?: Record<string, unknown>; model?: Pcm5122Model; smbusOnly?: boolean } = {}) {
+function setup(opts: { boardRoles?: string[]; options?: Record<string, unknown>; model?: Pcm5122Model; smbusOnly?: boolean } = {}) {
   const model = opts.model ?? new Pcm5122Model();
-  const h = makeHarness({ addr: ADDR, model, roles: opts.roles, options: opts.options, smbusOnly: opts.smbusOnly });
-  return { ...h, model, driver: new Pcm5122Driver(h.ctx) };
+  const h = makeHarness({ addr: ADDR, model, boardRoles: opts.boardRoles, options: opts.options, smbusOnly: opts.smbusOnly });
+  const driver = new Pcm5122Driver(h.ctx);
+  // The board's amplifier lines (boardRoles) around the codec's sequences, as openBoard wires rt.power.
+  return { ...h, model, driver, power: boardPower(h, driver) };
 }
 
-describe('pcm5122 model (written from codecs.md, not from the driver)', () => {
+describe('pcm5122 model (written from codecs/pcm5122/FACTS.md, not from the driver)', () => {
   it('does not import the driver or its description', () => {
     const src = readFileSync(new URL('../../codecs/pcm5122/model.ts', import.meta.url), 'utf8');
     assert.doesNotMatch(src, /from '\.\/(driver|description)(\.ts)?'/);
@@ -108,10 +110,10 @@ describe('pcm5122 driver', () => {
   });
 
   it('powers up: codec out of standby and unmuted before the amplifier', async () => {
-    const { driver, log } = setup({ roles: ['mute', 'amp-enable'] });
+    const { driver, power, log } = setup({ boardRoles: ['mute', 'amp-enable'] });
     await driver.init();
     log.length = 0;
-    await driver.powerUp();
+    await power.powerUp();
     const standbyOff = indexOf(log, isWrite([0x02, 0x00]));
     const unmute = indexOf(log, isWrite([0x03, 0x00]));
     const ampUnmute = indexOf(log, isGpio('mute', 0));
@@ -121,9 +123,9 @@ describe('pcm5122 driver', () => {
   });
 
   it('powers down: amplifier first, then mute, then waits for the analog mute detect before standby', async () => {
-    const { driver, log, model } = setup({ roles: ['mute', 'amp-enable'] });
+    const { driver, power, log, model } = setup({ boardRoles: ['mute', 'amp-enable'] });
     await driver.init();
-    await driver.powerUp();
+    await power.powerUp();
     // Playing: the model's ramp completes on the third read of reg 108.
     for (let i = 0; i < 3; i++) {
       model.write(Uint8Array.of(108));
@@ -131,7 +133,7 @@ describe('pcm5122 driver', () => {
     }
     assert.equal(model.peek(0, 108), 0x03);
     log.length = 0;
-    await driver.powerDown();
+    await power.powerDown();
     const ampOff = indexOf(log, isGpio('amp-enable', 0));
     const ampMute = indexOf(log, isGpio('mute', 1));
     const mute = indexOf(log, isWrite([0x03, 0x11]));

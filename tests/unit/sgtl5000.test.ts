@@ -1,26 +1,26 @@
 /**
- * SGTL5000: expected values are the figures of shared/spec/codecs.md (SGTL5000), as literals.
+ * SGTL5000: expected values are the figures of codecs/sgtl5000/FACTS.md, as literals.
  * DAC volume register 0x0010 (left [7:0], right [15:8]), headphone volume 0x0022.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { Sgtl5000Driver } from '../../codecs/sgtl5000/driver.ts';
 import { Sgtl5000Model } from '../../codecs/sgtl5000/model.ts';
-import { indexOf, isGpio, isWrite, LoggingDevice, makeHarness } from '../fixtures/codecs/harness.ts';
+import { boardPower, indexOf, isGpio, isWrite, LoggingDevice, makeHarness } from '../fixtures/codecs/harness.ts';
 
 const ADDR = 0x0a;
 const DAC = 'Digital Playback Volume';
 const HP = 'Headphone Playback Volume';
 
-function setup(opts: { roles?: string[]; options?: Record<string, unknown>; mclkRunning?: boolean; model?: Sgtl5000Model } = {}) {
+function setup(opts: { boardRoles?: string[]; options?: Record<string, unknown>; mclkRunning?: boolean; model?: Sgtl5000Model } = {}) {
   const model = opts.model ?? new Sgtl5000Model({ mclkRunning: opts.mclkRunning });
-  const h = makeHarness({ addr: ADDR, model, roles: opts.roles, options: opts.options });
+  const h = makeHarness({ addr: ADDR, model, boardRoles: opts.boardRoles, options: opts.options });
   h.bus.attach(ADDR, new LoggingDevice(model, h.log)); // passes on the model's acknowledge (its MCLK)
   return { ...h, model, driver: new Sgtl5000Driver(h.ctx) };
 }
 
 /** A driver and model with MCLK running, initialised and powered up. */
-async function running(opts: { roles?: string[]; model?: Sgtl5000Model } = {}) {
+async function running(opts: { model?: Sgtl5000Model } = {}) {
   const s = setup({ ...opts, mclkRunning: true });
   await s.driver.setMclkRunning(true);
   await s.driver.init();
@@ -28,7 +28,7 @@ async function running(opts: { roles?: string[]; model?: Sgtl5000Model } = {}) {
   return s;
 }
 
-describe('sgtl5000 model (written from codecs.md, not from the driver)', () => {
+describe('sgtl5000 model (written from codecs/sgtl5000/FACTS.md, not from the driver)', () => {
   it('does not import the driver or its description', () => {
     const src = readFileSync(new URL('../../codecs/sgtl5000/model.ts', import.meta.url), 'utf8');
     assert.doesNotMatch(src, /from '\.\/(driver|description)(\.ts)?'/);
@@ -133,16 +133,18 @@ describe('sgtl5000 driver', () => {
   });
 
   it('powers up: the DAC gain back, then the amplifier; powers down: the amplifier first, then the mute code', async () => {
-    const { driver, log, model } = setup({ roles: ['mute', 'amp-enable'], mclkRunning: true });
+    const s = setup({ boardRoles: ['mute', 'amp-enable'], mclkRunning: true });
+    const { driver, log, model } = s;
+    const power = boardPower(s, driver); // the board's amplifier lines, around the codec's sequences
     await driver.setMclkRunning(true);
     await driver.init();
     log.length = 0;
-    await driver.powerUp();
+    await power.powerUp();
     const unmute = indexOf(log, isWrite([0x00, 0x10, 0x3c, 0x3c]));
     assert.ok(unmute >= 0);
     assert.ok(indexOf(log, isGpio('mute', 0)) > unmute && indexOf(log, isGpio('amp-enable', 1)) > unmute);
     log.length = 0;
-    await driver.powerDown();
+    await power.powerDown();
     const mute = indexOf(log, isWrite([0x00, 0x10, 0xfc, 0xfc]));
     const ampOff = indexOf(log, isGpio('amp-enable', 0));
     assert.ok(ampOff === 0 || indexOf(log, isGpio('mute', 1)) === 0, 'the amplifier goes first');

@@ -1,6 +1,6 @@
 /**
- * The C client (tests/c-client/stream_client.c, written from docs/PROTOCOL.md and the shared
- * spec only) compiled with gcc and run against the sim board's service: the wire format does not
+ * The C client (tests/c-client/stream_client.c, written from docs/PROTOCOL.md and
+ * docs/facts/stream-protocol.md only) compiled with gcc and run against the sim board's service: the wire format does not
  * depend on the TypeScript encoder. Expected lines are literals from board/sim.json and the
  * sim codec's register description.
  */

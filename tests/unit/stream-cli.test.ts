@@ -67,11 +67,11 @@ describe('sbc-audio serve and ls', function () {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('ls --json lists the three streams with formats, gain, plug state and latency', async () => {
+    it('ls --json lists the three streams (and the monitors of the two simulated outputs) with formats, gain, plug state and latency', async () => {
       const io = captureIO();
       assert.equal(await lsCommand.run(['--runtime-dir', dir, '--json'], io), 0);
       const j = JSON.parse(io.lines.join('\n')) as { streams: { name: string; plug: { hardwired: boolean }; gain: { minGain: number }; externalDelayNs: Record<string, number>; formats: unknown[] }[] };
-      assert.deepEqual(j.streams.map((s) => s.name), ['sim.headphone', 'sim.speaker', 'sim.mic']);
+      assert.deepEqual(j.streams.map((s) => s.name), ['sim.headphone', 'sim.speaker', 'sim.headphone.monitor', 'sim.mic', 'sim.speaker.monitor']);
       const hp = j.streams[0]!;
       assert.equal(hp.plug.hardwired, false);
       assert.equal(hp.gain.minGain, -127);
@@ -95,10 +95,10 @@ describe('sbc-audio serve and ls', function () {
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
-      for (const p of ['audio-output/sim.headphone', 'audio-output/sim.speaker', 'audio-input/sim.mic']) {
+      for (const p of ['audio-output/sim.headphone', 'audio-output/sim.speaker', 'audio-input/sim.mic', 'audio-input/sim.headphone.monitor', 'audio-input/sim.speaker.monitor']) {
         assert.equal(existsSync(path.join(dir, p)), false, `${p} removed`);
       }
-      assert.match(stdout, /serving 3 streams of board sim/);
+      assert.match(stdout, /serving 5 streams of board sim/); // 3 of the board, 2 monitors
     });
   });
 

@@ -1,7 +1,7 @@
 /**
  * The wire encoding against hand-written hex vectors: every message of the protocol (and of this
  * project's extensions), both the encoder's bytes and the decoder's reading of those bytes.
- * The vectors were written from the layout tables of ../shared/spec/stream-protocol.md and
+ * The vectors were written from the layout tables of docs/facts/stream-protocol.md and
  * docs/PROTOCOL.md section 10, field by field (little-endian), not produced by the encoder.
  */
 import assert from 'node:assert/strict';

@@ -1,12 +1,12 @@
 /**
- * TLV320AIC3104: expected values are the figures of shared/spec/codecs.md (TLV320AIC3104), as
+ * TLV320AIC3104: expected values are the figures of codecs/tlv320aic3104/FACTS.md, as
  * literals. Page 0 registers: R15/R16 = 0x0F/0x10, R43/R44 = 0x2B/0x2C, R51 = 0x33, R65 = 0x41.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { Tlv320aic3104Driver } from '../../codecs/tlv320aic3104/driver.ts';
 import { Tlv320aic3104Model } from '../../codecs/tlv320aic3104/model.ts';
-import { indexOf, isGpio, isWrite, makeHarness } from '../fixtures/codecs/harness.ts';
+import { boardPower, indexOf, isGpio, isWrite, makeHarness } from '../fixtures/codecs/harness.ts';
 
 const ADDR = 0x18;
 const DAC = 'Digital Playback Volume';
@@ -14,13 +14,15 @@ const HP = 'Headphone Playback Volume';
 const PGA = 'PGA Capture Volume';
 const BITS16 = { sampleBits: { bits: [16], source: 'test' } };
 
-function setup(opts: { roles?: string[]; options?: Record<string, unknown>; smbusOnly?: boolean; model?: Tlv320aic3104Model } = {}) {
+function setup(opts: { boardRoles?: string[]; options?: Record<string, unknown>; smbusOnly?: boolean; model?: Tlv320aic3104Model } = {}) {
   const model = opts.model ?? new Tlv320aic3104Model();
-  const h = makeHarness({ addr: ADDR, model, roles: opts.roles, options: opts.options, smbusOnly: opts.smbusOnly });
-  return { ...h, model, driver: new Tlv320aic3104Driver(h.ctx) };
+  const h = makeHarness({ addr: ADDR, model, boardRoles: opts.boardRoles, options: opts.options, smbusOnly: opts.smbusOnly });
+  const driver = new Tlv320aic3104Driver(h.ctx);
+  // The board's amplifier lines (boardRoles) around the codec's sequences, as openBoard wires rt.power.
+  return { ...h, model, driver, power: boardPower(h, driver) };
 }
 
-describe('tlv320aic3104 model (written from codecs.md, not from the driver)', () => {
+describe('tlv320aic3104 model (written from codecs/tlv320aic3104/FACTS.md, not from the driver)', () => {
   it('does not import the driver or its description', () => {
     const src = readFileSync(new URL('../../codecs/tlv320aic3104/model.ts', import.meta.url), 'utf8');
     assert.doesNotMatch(src, /from '\.\/(driver|description)(\.ts)?'/);
@@ -110,7 +112,12 @@ describe('tlv320aic3104 driver', () => {
   });
 
   it('sets the PGA: 0 .. 59.5 dB in 0.5 dB steps in [6:0]', async () => {
-    const { driver, model } = setup();
+    // R15/R16 bit 7 clear, as K's aic3x_init leaves it (FACTS bring-up: 15/16 "bit 7 = 0, unmuted");
+    // the chip's reset default (0x80) sets it, and the description keeps bits outside [6:0].
+    const model = new Tlv320aic3104Model();
+    model.write(Uint8Array.of(0x0f, 0x00));
+    model.write(Uint8Array.of(0x10, 0x00));
+    const { driver } = setup({ model });
     await driver.init();
     await driver.setGain(PGA, 59.5);
     assert.equal(model.peek(0, 0x0f), 0x77);
@@ -121,10 +128,10 @@ describe('tlv320aic3104 driver', () => {
   });
 
   it('powers up: DAC mute bits clear, then the amplifier', async () => {
-    const { driver, log, model } = setup({ roles: ['mute', 'amp-enable'] });
+    const { driver, power, log, model } = setup({ boardRoles: ['mute', 'amp-enable'] });
     await driver.init();
     log.length = 0;
-    await driver.powerUp();
+    await power.powerUp();
     const unmuteL = indexOf(log, isWrite([0x2b, 0x00]));
     const unmuteR = indexOf(log, isWrite([0x2c, 0x00]));
     assert.ok(unmuteL >= 0 && unmuteR > unmuteL);
@@ -135,12 +142,12 @@ describe('tlv320aic3104 driver', () => {
   });
 
   it('powers down: the amplifier first, then both DAC mute bits', async () => {
-    const { driver, log, model } = setup({ roles: ['mute', 'amp-enable'] });
+    const { driver, power, log, model } = setup({ boardRoles: ['mute', 'amp-enable'] });
     await driver.init();
-    await driver.powerUp();
+    await power.powerUp();
     await driver.setGain(DAC, -10);
     log.length = 0;
-    await driver.powerDown();
+    await power.powerDown();
     const ampOff = indexOf(log, isGpio('amp-enable', 0));
     const ampMute = indexOf(log, isGpio('mute', 1));
     const muteL = indexOf(log, isWrite([0x2b, 0x94]));

@@ -1,12 +1,12 @@
 /**
- * WM8960: expected values are the figures of shared/spec/codecs.md (WM8960), written as literals.
+ * WM8960: expected values are the figures of codecs/wm8960/FACTS.md, written as literals.
  * Bytes on the wire are [A6..A0 D8] [D7..D0]: R10 (0x0A) becomes 0x14 | D8, R11 (0x0B) 0x16 | D8.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { Wm8960Driver } from '../../codecs/wm8960/driver.ts';
 import { Wm8960Model } from '../../codecs/wm8960/model.ts';
-import { indexOf, isGpio, isWrite, makeHarness } from '../fixtures/codecs/harness.ts';
+import { boardPower, indexOf, isGpio, isWrite, makeHarness } from '../fixtures/codecs/harness.ts';
 
 const ADDR = 0x1a;
 const DAC = 'Digital Playback Volume';
@@ -15,16 +15,18 @@ const SPK = 'Speaker Playback Volume';
 const ADC = 'ADC Capture Volume';
 const PGA = 'Capture PGA Volume';
 
-function setup(opts: { roles?: string[]; options?: Record<string, unknown>; smbusOnly?: boolean } = {}) {
+function setup(opts: { boardRoles?: string[]; options?: Record<string, unknown>; smbusOnly?: boolean } = {}) {
   const model = new Wm8960Model();
-  const h = makeHarness({ addr: ADDR, model, roles: opts.roles, options: opts.options, smbusOnly: opts.smbusOnly });
+  const h = makeHarness({ addr: ADDR, model, boardRoles: opts.boardRoles, options: opts.options, smbusOnly: opts.smbusOnly });
   model.clock = h.clock;
-  return { ...h, model, driver: new Wm8960Driver(h.ctx) };
+  const driver = new Wm8960Driver(h.ctx);
+  // The board's amplifier lines (boardRoles) around the codec's sequences, as openBoard wires rt.power.
+  return { ...h, model, driver, power: boardPower(h, driver) };
 }
 
 const writes = (log: ReturnType<typeof setup>['log']) => log.filter((e) => e.kind === 'i2c-write').map((e) => e.bytes);
 
-describe('wm8960 model (written from codecs.md, not from the driver)', () => {
+describe('wm8960 model (written from codecs/wm8960/FACTS.md, not from the driver)', () => {
   it('does not import the driver or its description', () => {
     const src = readFileSync(new URL('../../codecs/wm8960/model.ts', import.meta.url), 'utf8');
     assert.doesNotMatch(src, /from '\.\/(driver|description)(\.ts)?'/);
@@ -159,16 +161,18 @@ describe('wm8960 driver', () => {
   });
 
   it('powers up in order: anti-pop, VMID 100 ms, VREF 100 ms, then the DAC unmuted (latched), then the amplifier', async () => {
-    const { driver, model, log, clock } = setup({ roles: ['mute', 'amp-enable'] });
+    const { driver, power, model, log, clock } = setup({ boardRoles: ['mute', 'amp-enable'] });
     await driver.init();
     log.length = 0;
     model.timeline.length = 0;
     const t0 = clock.nowNs();
-    await driver.powerUp();
+    await power.powerUp();
     const steps = driver.events.filter((e) => e.sequence === 'powerUp').map((e) =>
       e.step.op === 'unknown' ? `unknown: ${e.step.what}` : e.step.op === 'delay' ? `delay ${e.step.ms}` :
         e.step.op === 'mute-control' ? `${e.step.muted ? 'hold' : 'release'} ${e.step.control}` : e.step.op === 'gpio' ? `gpio ${e.step.role}=${e.step.value}` : e.step.op);
-    assert.deepEqual(steps, [
+    // The codec's steps, then the board's amplifier lines (BoardPower), the last events of all.
+    const amplifier = log.flatMap((e) => (e.kind === 'gpio' ? [`gpio ${e.role}=${e.value}`] : []));
+    assert.deepEqual([...steps, ...amplifier], [
       'unknown: anti-pop start-up: set POBCTRL, BUFDCOPEN and SOFT_ST (R28/R29)',
       'unknown: enable VMID', 'delay 100',
       'unknown: enable VREF', 'delay 100',
@@ -183,6 +187,7 @@ describe('wm8960 driver', () => {
     const unmuteRight = indexOf(log, isWrite([0x17, 0xff]));
     assert.ok(unmuteRight > indexOf(log, isWrite([0x14, 0xff])), 'left first, latch with the right');
     assert.ok(indexOf(log, isGpio('mute', 0)) > unmuteRight && indexOf(log, isGpio('amp-enable', 1)) > unmuteRight, 'the amplifier last');
+    assert.deepEqual(log.slice(-2), [{ kind: 'gpio', role: 'mute', value: 0 }, { kind: 'gpio', role: 'amp-enable', value: 1 }], 'nothing after the amplifier');
   });
 
   it('waits 250 ms for the PLL to lock when the board uses it', async () => {
@@ -201,12 +206,12 @@ describe('wm8960 driver', () => {
   });
 
   it('powers down in order: the amplifier first, then the DAC muted with the latch on the right channel', async () => {
-    const { driver, model, log } = setup({ roles: ['mute', 'amp-enable'] });
+    const { driver, power, model, log } = setup({ boardRoles: ['mute', 'amp-enable'] });
     await driver.init();
-    await driver.powerUp();
+    await power.powerUp();
     await driver.setGain(DAC, -6);
     log.length = 0;
-    await driver.powerDown();
+    await power.powerDown();
     const ampOff = indexOf(log, isGpio('amp-enable', 0));
     const ampMute = indexOf(log, isGpio('mute', 1));
     const muteL = indexOf(log, isWrite([0x14, 0x00]));

@@ -9,9 +9,10 @@ import { recordCommand } from './record.ts';
 import { regsCommand } from './regs.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
+import { simCommand } from './sim.ts';
 import { toneCommand } from './tone.ts';
 
 export const COMMANDS: readonly Command[] = [
   boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, runCommand,
-  serveCommand, lsCommand, playCommand, recordCommand,
+  serveCommand, lsCommand, playCommand, recordCommand, simCommand,
 ];

@@ -1,6 +1,7 @@
 import { StreamClient, type PlugInfo } from '../../stream/client.ts';
 import { type StreamEndpoint, defaultRuntimeDir, listEndpoints, watchEndpoints } from '../../stream/discovery.ts';
-import { type FormatRangeWire, type GainStateWire, RANGE_FLAG, SAMPLE_FORMAT, STATUS } from '../../stream/wire.ts';
+import { RANGE_FLAG, SAMPLE_FORMAT } from '../../audio/formats.ts';
+import { type FormatRangeWire, type GainStateWire, STATUS } from '../../stream/wire.ts';
 import { type CliIO, type Command, EXIT_FAILURE, EXIT_OK, parseOptions, table } from '../command.ts';
 import { untilSignal } from './serve.ts';
 

@@ -9,7 +9,8 @@ import { untilSignal } from './serve.ts';
 export function pickEndpoint(runtimeDir: string, direction: 'output' | 'input', name: string | undefined): string {
   const all = listEndpoints(runtimeDir).filter((e) => e.direction === direction);
   if (all.length === 0) throw new UsageError(`no ${direction} streams under ${runtimeDir} (is 'sbc-audio serve' running?)`);
-  if (!name) return all[0]!.path;
+  // By default a board's own stream, not a simulated output's monitor (<board>.<stream>.monitor).
+  if (!name) return (all.find((x) => !x.name.endsWith('.monitor')) ?? all[0]!).path;
   const e = all.find((x) => x.name === name);
   if (!e) throw new UsageError(`no ${direction} stream "${name}" (there are: ${all.map((x) => x.name).join(', ')})`);
   return e.path;

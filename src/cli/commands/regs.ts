@@ -2,10 +2,28 @@
 import { loadBoard } from '../../board/load.ts';
 import { openBoard } from '../../board/runtime.ts';
 import type { RegisterState } from '../../codec/regmap.ts';
+import { type RegisterRecord, registerRecords } from '../../stream/sim-control.ts';
 import { type Command, EXIT_FAILURE, EXIT_OK, UsageError, parseOptions, table } from '../command.ts';
 
-function hex(v: number | undefined, digits: number): string {
-  return v === undefined ? '-' : `0x${v.toString(16).padStart(digits, '0')}`;
+function hex(v: number | null | undefined, digits: number): string {
+  return v === undefined || v === null ? '-' : `0x${v.toString(16).padStart(digits, '0')}`;
+}
+
+/**
+ * The register table `regs` prints (and `sim regs`, whose READ column is the chip model's value:
+ * `readHeader`): place, name, access, reset, cached and read values, the fields of the value shown.
+ */
+export function registerTable(records: readonly RegisterRecord[], valueBits: number, readHeader = 'READ'): string {
+  const digits = Math.ceil(valueBits / 4);
+  return table(['WHERE', 'NAME', 'ACCESS', 'RESET', 'CACHED', readHeader, 'FIELDS'], records.map((r) => {
+    const shown = r.read ?? r.cached;
+    const fields = shown === null ? '' : Object.entries(r.fields).map(([k, v]) => `${k}=${v}`).join(' ');
+    return [
+      r.where, r.name, `${r.access}${r.volatile ? ' volatile' : ''}`,
+      r.reset === 'unknown' ? 'unknown' : hex(r.reset, digits), hex(r.cached, digits),
+      r.error ? `error: ${r.error}` : hex(r.read, digits), fields,
+    ];
+  }));
 }
 
 export const regsCommand: Command = {
@@ -38,28 +56,13 @@ cached. Write-only chips show cached values only.
         await rt.codec.init();
       }
       const states: RegisterState[] = await map.dump(!values['no-read']);
-      const digits = Math.ceil(map.def.valueBits / 4);
+      const records = registerRecords(map, states);
       if (values.json) {
-        io.out(JSON.stringify({
-          board: board.name, part: rt.codec.part, bus: map.bus.name, address: map.addr,
-          registers: states.map((s) => ({
-            name: s.def.name, addr: s.def.addr, where: s.where, access: s.def.access ?? 'rw', volatile: s.def.volatile ?? false,
-            reset: s.def.reset, cached: s.cached ?? null, read: s.read ?? null, error: s.error ?? null,
-            fields: map.decode(s.def.name, s.read ?? s.cached ?? 0), source: s.def.source,
-          })),
-        }, null, 2));
+        io.out(JSON.stringify({ board: board.name, part: rt.codec.part, bus: map.bus.name, address: map.addr, registers: records }, null, 2));
         return EXIT_OK;
       }
       io.out(`${board.name}: ${rt.codec.name} at 0x${map.addr.toString(16)} on ${map.bus.name}${values.init ? ' (after probe + init)' : ''}`);
-      io.out(table(['WHERE', 'NAME', 'ACCESS', 'RESET', 'CACHED', 'READ', 'FIELDS'], states.map((s) => {
-        const shown = s.read ?? s.cached;
-        const fields = shown === undefined || !s.def.fields?.length ? '' : Object.entries(map.decode(s.def.name, shown)).map(([k, v]) => `${k}=${v}`).join(' ');
-        return [
-          s.where, s.def.name, `${s.def.access ?? 'rw'}${s.def.volatile ? ' volatile' : ''}`,
-          s.def.reset === 'unknown' ? 'unknown' : hex(s.def.reset, digits), hex(s.cached, digits),
-          s.error ? `error: ${s.error}` : hex(s.read, digits), fields,
-        ];
-      })));
+      io.out(registerTable(records, map.def.valueBits));
       return states.some((s) => s.error) ? EXIT_FAILURE : EXIT_OK;
     } finally {
       await rt.close();

@@ -1,6 +1,8 @@
 /** `sbc-audio run`: runs a host module on the driver-owned engine (src/engine). */
+import type { BoardRuntime } from '../../board/runtime.ts';
 import { EngineDriver, type EngineDevice, type HostSampleFormat } from '../../engine/index.ts';
 import { type Command, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
+import { engineForBoard } from '../wiring.ts';
 
 const USAGE = `usage: sbc-audio run --board NAME --host PATH [--seconds S] [options]
        sbc-audio run --playback PCM [--capture PCM] --host PATH [--seconds S] [options]
@@ -44,59 +46,77 @@ export const runCommand: Command = {
     if (values.board && (values.playback || values.capture)) throw new UsageError('--board and --playback/--capture are alternatives');
     const simClock = values['sim-clock'];
     if (simClock !== undefined && simClock !== 'virtual' && simClock !== 'monotonic') throw new UsageError('--sim-clock must be virtual or monotonic');
-    const driver = values.board ? EngineDriver.forBoard(values.board, simClock ? { simClock } : {}) : EngineDriver.forAlsa();
-    if (values.list) {
-      for (const d of driver.listDevices()) io.out(`${d.name}  ${d.description}`);
+    let runtime: BoardRuntime | undefined;
+    try {
+      return await runOn();
+    } finally {
+      await runtime?.close();
+    }
+
+    async function runOn(): Promise<number> {
+      let driver: EngineDriver;
+      if (values.board) ({ driver, runtime } = await engineForBoard(values.board, simClock ? { simClock: simClock as 'virtual' | 'monotonic' } : {}));
+      else driver = EngineDriver.forAlsa();
+      if (values.list) {
+        for (const d of driver.listDevices()) io.out(`${d.name}  ${d.description}`);
+        return EXIT_OK;
+      }
+      if (!values.host) throw new UsageError('--host is required');
+      let dev: EngineDevice;
+      if (values.board) dev = await driver.open(values.device ?? driver.listDevices()[0]!.name);
+      else dev = await driver.open({ playback: values.playback, capture: values.capture });
+
+      const dflt = dev.defaultConfig();
+      const format = (values.format ?? 'f32') as HostSampleFormat;
+      if (!['f32', 'i16', 'i32'].includes(format)) throw new UsageError('--format must be f32, i16 or i32');
+      const config = await dev.negotiate({
+        rate: numberOption(values.rate, 'rate', dflt.rate, 8000, 384000),
+        bufferFrames: numberOption(values.period, 'period', dflt.bufferFrames, 16, 8192),
+        periods: numberOption(values.periods, 'periods', dflt.periods ?? 2, 2, 16),
+        inputChannels: numberOption(values.inputs, 'inputs', dflt.inputChannels, 0, 8),
+        outputChannels: numberOption(values.outputs, 'outputs', dflt.outputChannels, 0, 8),
+        format,
+        interleaved: values.interleaved ?? false,
+      });
+      const options: Record<string, string | number> = {};
+      for (const kv of values.option ?? []) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--option wants KEY=VALUE, got "${kv}"`);
+        const v = kv.slice(eq + 1);
+        options[kv.slice(0, eq)] = v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+      }
+      const seconds = values.seconds === undefined ? undefined : numberOption(values.seconds, 'seconds', 1, 0.001, 1e6);
+      dev.on('warning', (w: string) => io.err(w));
+      dev.on('message', (m: unknown) => io.err(`host: ${typeof m === 'string' ? m : JSON.stringify(m)}`));
+      const lat = dev.latency();
+      if (!values.json) {
+        io.out(`running ${values.host} on ${dev.name} (${dev.info.description}): ${config.rate} Hz, ${config.bufferFrames}-frame periods × ${config.periods}, ` +
+          `${config.inputChannels} in / ${config.outputChannels} out, ${config.format} ${config.interleaved ? 'interleaved' : 'planar'}; ` +
+          `latency in ${lat.inputFrames} / out ${lat.outputFrames} frames`);
+      }
+      // The codec comes out of reset muted; it powers up once the PCM runs (the I2S clocks with it).
+      if (runtime) {
+        await runtime.codec.probe();
+        await runtime.codec.init();
+      }
+      await dev.start(config, { path: values.host, exportName: values.export, options }, { seconds, realtime: !values['no-realtime'] });
+      const onSigint = () => void dev.stop();
+      process.once('SIGINT', onSigint);
+      let report;
+      try {
+        await runtime?.power.powerUp();
+        report = await dev.finished;
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+        await runtime?.power.powerDown();
+      }
+      const { record: _r, lateness: _l, ...plain } = report;
+      if (values.json) io.out(JSON.stringify({ device: dev.name, config, ...plain }));
+      else {
+        io.out(`stopped (${report.reason}): ${report.periods} periods, ${report.frames} frames, ${report.underruns} underruns, ${report.overruns} overruns, ` +
+          `${report.resets} restarts; SCHED_FIFO ${report.realtime.fifo}, mlockall ${report.realtime.mlock}`);
+      }
       return EXIT_OK;
     }
-    if (!values.host) throw new UsageError('--host is required');
-    let dev: EngineDevice;
-    if (values.board) dev = await driver.open(values.device ?? driver.listDevices()[0]!.name);
-    else dev = await driver.open({ playback: values.playback, capture: values.capture });
-
-    const dflt = dev.defaultConfig();
-    const format = (values.format ?? 'f32') as HostSampleFormat;
-    if (!['f32', 'i16', 'i32'].includes(format)) throw new UsageError('--format must be f32, i16 or i32');
-    const config = await dev.negotiate({
-      rate: numberOption(values.rate, 'rate', dflt.rate, 8000, 384000),
-      bufferFrames: numberOption(values.period, 'period', dflt.bufferFrames, 16, 8192),
-      periods: numberOption(values.periods, 'periods', dflt.periods ?? 2, 2, 16),
-      inputChannels: numberOption(values.inputs, 'inputs', dflt.inputChannels, 0, 8),
-      outputChannels: numberOption(values.outputs, 'outputs', dflt.outputChannels, 0, 8),
-      format,
-      interleaved: values.interleaved ?? false,
-    });
-    const options: Record<string, string | number> = {};
-    for (const kv of values.option ?? []) {
-      const eq = kv.indexOf('=');
-      if (eq <= 0) throw new UsageError(`--option wants KEY=VALUE, got "${kv}"`);
-      const v = kv.slice(eq + 1);
-      options[kv.slice(0, eq)] = v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
-    }
-    const seconds = values.seconds === undefined ? undefined : numberOption(values.seconds, 'seconds', 1, 0.001, 1e6);
-    dev.on('warning', (w: string) => io.err(w));
-    dev.on('message', (m: unknown) => io.err(`host: ${typeof m === 'string' ? m : JSON.stringify(m)}`));
-    const lat = dev.latency();
-    if (!values.json) {
-      io.out(`running ${values.host} on ${dev.name} (${dev.info.description}): ${config.rate} Hz, ${config.bufferFrames}-frame periods × ${config.periods}, ` +
-        `${config.inputChannels} in / ${config.outputChannels} out, ${config.format} ${config.interleaved ? 'interleaved' : 'planar'}; ` +
-        `latency in ${lat.inputFrames} / out ${lat.outputFrames} frames`);
-    }
-    await dev.start(config, { path: values.host, exportName: values.export, options }, { seconds, realtime: !values['no-realtime'] });
-    const onSigint = () => void dev.stop();
-    process.once('SIGINT', onSigint);
-    let report;
-    try {
-      report = await dev.finished;
-    } finally {
-      process.removeListener('SIGINT', onSigint);
-    }
-    const { record: _r, lateness: _l, ...plain } = report;
-    if (values.json) io.out(JSON.stringify({ device: dev.name, config, ...plain }));
-    else {
-      io.out(`stopped (${report.reason}): ${report.periods} periods, ${report.frames} frames, ${report.underruns} underruns, ${report.overruns} overruns, ` +
-        `${report.resets} restarts; SCHED_FIFO ${report.realtime.fifo}, mlockall ${report.realtime.mlock}`);
-    }
-    return EXIT_OK;
   },
 };

@@ -1,4 +1,5 @@
 import { loadBoard } from '../../board/load.ts';
+import type { Board } from '../../board/schema.ts';
 import { openBoard } from '../../board/runtime.ts';
 import { SineGenerator, amplitudeToDb, dbToAmplitude, peak } from '../../audio/samples.ts';
 import { SAMPLE_BYTES } from '../../hal/pcm.ts';
@@ -11,7 +12,7 @@ export interface ToneResult {
   rate: number;
   channels: number;
   framesWritten: number;
-  /** Sim boards only: frames the simulated device played, and their peak in dBFS. */
+  /** Sim boards only: frames of the tone the simulated device played (the silence around it not counted), and their peak in dBFS. */
   framesPlayed: number | null;
   peakDbfs: number | null;
   xruns: number;
@@ -48,7 +49,7 @@ On a simulated board it reports the frames the simulated device played and their
       ? board.streams.find((s) => s.id === values.stream && s.direction === 'output')
       : board.streams.find((s) => s.direction === 'output');
     if (!stream) throw new UsageError(values.stream ? `board ${board.name} has no output stream "${values.stream}"` : `board ${board.name} has no output stream`);
-    const result = await playTone({ boardName: values.board, streamId: stream.id, rate, freq, seconds, level });
+    const result = await playTone({ boardName: values.board, board, streamId: stream.id, rate, freq, seconds, level });
     if (values.json) io.out(JSON.stringify(result));
     else {
       io.out(`played ${result.framesWritten} frames (${seconds} s at ${rate} Hz, ${result.channels} ch) of ${freq} Hz at ${level} dBFS on ${board.name}/${result.stream} (${result.pcm})`);
@@ -60,6 +61,8 @@ On a simulated board it reports the frames the simulated device played and their
 
 export interface ToneOptions {
   boardName: string;
+  /** The board file, when the caller has read it already (a board is read once). */
+  board?: Board;
   streamId: string;
   rate: number;
   freq: number;
@@ -67,8 +70,14 @@ export interface ToneOptions {
   level: number;
 }
 
+/**
+ * Plays a tone the way the hardware needs it: the codec comes out of reset muted and set up for
+ * the format; the PCM starts with a period of silence (so the I2S clocks run) before the codec
+ * leaves standby and the amplifier comes on; after the tone a buffer of silence keeps the clocks
+ * running while the amplifier goes off and the codec mutes and powers down; then the PCM drains.
+ */
 export async function playTone(o: ToneOptions): Promise<ToneResult> {
-  const board = loadBoard(o.boardName);
+  const board = o.board ?? loadBoard(o.boardName);
   const spec = board.streams.find((s) => s.id === o.streamId)!;
   const rt = await openBoard(board);
   try {
@@ -78,43 +87,58 @@ export async function playTone(o: ToneOptions): Promise<ToneResult> {
     await codec.probe();
     await codec.init();
     await codec.setFormat({ rate: o.rate, channels, bits: 16 });
-    await codec.powerUp();
     const main = codec.gainControls().find((c) => c.main && c.direction === 'output');
     if (main) {
       await codec.setGain(main.name, Math.min(0, main.maxDb));
       if (main.canMute) await codec.setMute(main.name, false);
     }
     const pcm = await hal.pcm.open(spec.pcm, { direction: 'playback', rate: o.rate, channels, format, periodFrames: 1024, bufferFrames: 4096 });
+    const fb = pcm.config.frameBytes;
+    const period = pcm.config.periodFrames;
+    const chunk = new Uint8Array(period * fb);
+    const writeAll = async (frames: number, fill: (n: number) => void) => {
+      let done = 0;
+      while (done < frames) {
+        const n = Math.min(period, frames - done);
+        fill(n);
+        let off = 0;
+        while (off < n) {
+          const k = pcm.write(chunk.subarray(off * fb), n - off);
+          off += k;
+          if (off < n) await pcm.wait(1000);
+        }
+        done += n;
+      }
+    };
+    const silence = (n: number) => chunk.fill(0, 0, n * fb);
+    const tailFrames = pcm.config.bufferFrames;
+    let leadFrames = period;
+    await writeAll(period, silence);
+    pcm.start(); // the bit clock runs from here
+    // Silence keeps the clocks running for as long as the codec's power-up waits take.
+    let up = false;
+    const powering = rt.power.powerUp().finally(() => { up = true; });
+    while (!up) {
+      await writeAll(period, silence);
+      leadFrames += period;
+    }
+    await powering;
     const total = Math.round(o.seconds * o.rate);
     const sb = SAMPLE_BYTES[format];
-    const chunk = new Uint8Array(pcm.config.periodFrames * pcm.config.frameBytes);
     const gen = new SineGenerator(o.freq, o.rate, dbToAmplitude(o.level));
-    let written = 0;
-    let pending = 0; // frames generated into `chunk` but not yet accepted by the device
-    let pendingOffset = 0;
-    while (written < total) {
-      if (pending === 0) {
-        pending = Math.min(pcm.config.periodFrames, total - written);
-        pendingOffset = 0;
-        gen.fill(chunk, pending, channels, format, sb);
-      }
-      const n = pcm.write(chunk.subarray(pendingOffset * pcm.config.frameBytes), pending);
-      written += n;
-      pending -= n;
-      pendingOffset += n;
-      if (pending > 0) await pcm.wait(1000);
-    }
+    await writeAll(total, (n) => gen.fill(chunk, n, channels, format, sb));
+    await writeAll(tailFrames, silence);
+    // Until the tone's last frame has left the device, then power down while the tail keeps the clocks running.
+    const toneLeft = Math.max(0, pcm.delay() - tailFrames);
+    await hal.clock.sleepUntilNs(hal.clock.nowNs() + (toneLeft * 1e9) / o.rate);
+    await rt.power.powerDown();
     await pcm.drain();
     const status = pcm.status();
-    // Mute and power down while the PCM is still open: the codec's soft mute and its analog mute
-    // detect need the I2S clocks, which stop when the stream is closed.
-    if (main?.canMute) await codec.setMute(main.name, true);
-    await codec.powerDown();
     pcm.close();
     const record = rt.sim?.pcm.records.get(spec.pcm);
     return {
-      board: board.name, stream: spec.id, pcm: spec.pcm, rate: o.rate, channels, framesWritten: written,
-      framesPlayed: record ? record.frames : null,
+      board: board.name, stream: spec.id, pcm: spec.pcm, rate: o.rate, channels, framesWritten: total,
+      framesPlayed: record ? record.frames - leadFrames - tailFrames : null,
       peakDbfs: record ? amplitudeToDb(peak(record.bytes(), format, sb)) : null,
       xruns: status.xruns,
     };

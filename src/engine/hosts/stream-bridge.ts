@@ -39,6 +39,7 @@
  * descriptors once RELEASE is acknowledged.
  */
 import { SharedMapping } from '../../ringbuffer/shm.ts';
+import { RingCopier } from '../../util/ring-copy.ts';
 import { EngineError } from '../errors.ts';
 import { LinkedClock } from '../linked-clock.ts';
 import { CLIENT, ClientWatch } from '../client-watch.ts';
@@ -105,6 +106,9 @@ export function createHost(ctx: HostContext): Host {
   let ring: Uint8Array | undefined;
   let view: Uint8Array | undefined;
   let viewOf: HostBuffer | undefined;
+  const copier = new RingCopier();
+  /** Nobody notifies it: Atomics.wait on it is a sleep of the engine thread (STALL), allocation-free. */
+  const stallCell = new Int32Array(new SharedArrayBuffer(4));
 
   const release = () => {
     ring = undefined;
@@ -158,6 +162,10 @@ export function createHost(ctx: HostContext): Host {
       ack(seq, 0, t);
     } else if (cmd === CMD_CODE.FAIL) {
       throw new EngineError('device', 'simulated failure of the audio device');
+    } else if (cmd === CMD_CODE.STALL) {
+      // A simulated stall on a real-time clock: the thread is away for that long, as if descheduled.
+      Atomics.wait(stallCell, 0, 0, Atomics.load(words, WORD.ARG_STALL_US) / 1000);
+      ack(seq, 0, t);
     } else if (cmd === CMD_CODE.RELEASE) {
       s.running = false;
       Atomics.store(words, WORD.RUNNING, 0);
@@ -228,20 +236,9 @@ export function createHost(ctx: HostContext): Host {
       }
 
       // One period at ring frame r mod F, in at most two pieces.
-      let at = (s.r % F) * frameBytes;
-      const ringBytes = F * frameBytes;
-      const n = frames * frameBytes;
-      if (output) {
-        for (let i = 0; i < n; i++) {
-          bytes[i] = buf[at]!;
-          if (++at === ringBytes) at = 0;
-        }
-      } else {
-        for (let i = 0; i < n; i++) {
-          buf[at] = bytes[i]!;
-          if (++at === ringBytes) at = 0;
-        }
-      }
+      const at = (s.r % F) * frameBytes;
+      if (output) copier.fromRing(buf, at, bytes, 0, frames * frameBytes);
+      else copier.toRing(buf, at, bytes, 0, frames * frameBytes);
       s.r += frames;
 
       // Position (frames since start_time) valid at t, and the notifications it passed.

@@ -24,6 +24,7 @@ import {
   type GpioLineRequest,
   type GpioValue,
 } from '../gpio.ts';
+import { ERRNO } from '../../util/errno.ts';
 import { EFD_CLOEXEC, EFD_NONBLOCK, IOR, IOWR, O_CLOEXEC, O_RDWR, libc, linuxIo } from './libc.ts';
 
 export const GPIO_MAX_NAME_SIZE = 32;
@@ -301,7 +302,7 @@ while (running) {
   view.setInt32(0, wakeFd, true); view.setInt16(4, POLLIN, true);
   watched.forEach((fd, i) => { view.setInt32(8 * (i + 1), fd, true); view.setInt16(8 * (i + 1) + 4, POLLIN, true); });
   const n = poll(fds, watched.length + 1, 1000);
-  if (n < 0) { if (koffi.errno() === 4) continue; parentPort.postMessage({ type: 'fatal', errno: koffi.errno() }); break; }
+  if (n < 0) { if (koffi.errno() === ${ERRNO.EINTR}) continue; parentPort.postMessage({ type: 'fatal', errno: koffi.errno() }); break; }
   if (n === 0) continue;
   const order = watched.slice();
   for (let i = 0; i < order.length; i++) {
@@ -584,7 +585,7 @@ export class LinuxGpioChip implements GpioChip {
     if (libc().ioctlPtr(this.fd, GPIO_V2_GET_LINE_IOCTL, bytes) < 0) {
       const e = libc().errno();
       let why = `${libc().strerror(e)} (errno ${e})`;
-      if (e === 16 /* EBUSY */) {
+      if (e === ERRNO.EBUSY) {
         const held = offsets.map((o) => this.lineInfoDetailed(o)).filter((i) => i.used);
         why = `line busy${held.length ? ` (held by ${held.map((i) => `${i.offset}: '${i.consumer || 'kernel'}'`).join(', ')})` : ''}`;
       }

@@ -24,6 +24,7 @@ import {
   type I2cMessage,
   type I2cOps,
 } from '../i2c.ts';
+import { ERRNO } from '../../util/errno.ts';
 import { O_CLOEXEC, O_RDWR, allocNative, libc, linuxIo, pointerSize, type NativeBuffer } from './libc.ts';
 
 // ioctl request numbers (i2c-dev.h): plain numbers, not _IOC-encoded.
@@ -150,34 +151,21 @@ export function packSmbusIoctlData(
   writePointer(view, offset + layout.smbusDataOffset, dataAddress, layout.ptrSize);
 }
 
-// errno values (asm-generic/errno-base.h, asm-generic/errno.h)
-const EIO = 5;
-const ENXIO = 6;
-const EAGAIN = 11;
-const EBUSY = 16;
-const ENODEV = 19;
-const EINVAL = 22;
-const EPROTO = 71;
-const EOPNOTSUPP = 95;
-const ETIMEDOUT = 110;
-const EREMOTEIO = 121;
-const EBADF = 9;
-
 /** Maps a kernel errno from an i2c-dev ioctl to the HAL's fault. */
 export function errnoToFault(errno: number): I2cFault {
   switch (errno) {
-    case ENXIO:
-    case EREMOTEIO:
-    case ENODEV: // i2c-stub answers ENODEV for an address it does not simulate
+    case ERRNO.ENXIO:
+    case ERRNO.EREMOTEIO:
+    case ERRNO.ENODEV: // i2c-stub answers ENODEV for an address it does not simulate
       return 'nack';
-    case ETIMEDOUT: return 'timeout';
-    case EAGAIN: return 'arbitration-lost';
-    case EOPNOTSUPP: return 'unsupported';
-    case EINVAL: return 'invalid';
-    case EBADF: return 'closed';
-    case EIO:
-    case EPROTO:
-    case EBUSY:
+    case ERRNO.ETIMEDOUT: return 'timeout';
+    case ERRNO.EAGAIN: return 'arbitration-lost';
+    case ERRNO.EOPNOTSUPP: return 'unsupported';
+    case ERRNO.EINVAL: return 'invalid';
+    case ERRNO.EBADF: return 'closed';
+    case ERRNO.EIO:
+    case ERRNO.EPROTO:
+    case ERRNO.EBUSY:
     default:
       return 'bus-error';
   }
@@ -291,7 +279,7 @@ export class LinuxI2cBus extends LockedI2cBus {
     if (addr === this.selectedAddr) return;
     if (libc().ioctlInt(this.fd, I2C_SLAVE, addr) < 0) {
       const e = libc().errno();
-      this.fail(op, addr, e, undefined, e === EBUSY
+      this.fail(op, addr, e, undefined, e === ERRNO.EBUSY
         ? `address 0x${addr.toString(16)} is claimed by a kernel driver (EBUSY)`
         : `I2C_SLAVE: ${libc().strerror(e)} (errno ${e})`);
     }

@@ -1,6 +1,10 @@
 /**
  * The Linux HAL: real kernel interfaces through koffi. I2C buses on /dev/i2c-N, GPIO chips on
  * /dev/gpiochipN (uAPI v2), PCM through libasound, time from CLOCK_MONOTONIC.
+ *
+ * The libasound binding (./alsa/) is reached only through this module: the rest of the tree opens
+ * ALSA PCMs with `createLinuxPcmBackend()` (or `LinuxHal.pcm`); only the binding's own tests and
+ * benches import ./alsa/ directly (the dependency walls in eslint.config.js enforce it).
  */
 import type { Hal } from '../index.ts';
 import type { GpioChip } from '../gpio.ts';
@@ -23,15 +27,20 @@ class LazyAlsaPcmBackend implements PcmBackend {
   private backend: Promise<PcmBackend> | undefined;
 
   open(device: string, request: PcmRequest): Promise<PcmStream> {
-    this.backend ??= import('../../../alsa/pcm-backend.ts').then((m) => new m.AlsaPcmBackend());
+    this.backend ??= import('./alsa/pcm-backend.ts').then((m) => new m.AlsaPcmBackend());
     return this.backend.then((b) => b.open(device, request));
   }
+}
+
+/** The PCM backend on libasound (AlsaPcmBackend, src/hal/linux/alsa/), loaded on the first open. */
+export function createLinuxPcmBackend(): PcmBackend {
+  return new LazyAlsaPcmBackend();
 }
 
 export class LinuxHal implements Hal {
   readonly kind = 'linux' as const;
   readonly clock = monotonicClock();
-  readonly pcm: PcmBackend = new LazyAlsaPcmBackend();
+  readonly pcm: PcmBackend = createLinuxPcmBackend();
   private readonly buses = new Map<number, LinuxI2cBus>();
   private readonly chips = new Set<GpioChip>();
 

@@ -49,9 +49,6 @@ export const POLLPRI = 0x2;
 export const POLLOUT = 0x4;
 export const POLLERR = 0x8;
 
-export const EAGAIN = 11;
-export const EINTR = 4;
-
 let cached: Libc | undefined;
 
 export function libc(): Libc {
@@ -206,7 +203,6 @@ export function dupCloexec(fd: number): number {
   return check(linuxIo().fcntl(fd, F_DUPFD_CLOEXEC, 0), `fcntl(${fd}, F_DUPFD_CLOEXEC)`);
 }
 
-export const ESRCH = 3;
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 

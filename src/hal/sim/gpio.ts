@@ -4,6 +4,7 @@
  * character device does it: every raw edge restarts the debounce timer, and when the line has
  * been stable for the whole period an event is emitted, stamped at the moment the period ends.
  */
+import { ERRNO } from '../../util/errno.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
 import {
   type GpioChip, type GpioChipInfo, type GpioEdgeEvent, GpioError, type GpioLineConfig, type GpioLineInfo,
@@ -67,10 +68,10 @@ export class SimGpioChip implements GpioChip {
     if (offsets.length === 0) throw new GpioError(this.name, undefined, 'request names no lines');
     for (const o of offsets) {
       const l = this.line(o);
-      if (l.owner) throw new GpioError(this.name, o, `busy (held by "${l.owner.consumer}")`, 16 /* EBUSY */);
+      if (l.owner) throw new GpioError(this.name, o, `busy (held by "${l.owner.consumer}")`, ERRNO.EBUSY);
     }
     if (config.direction === 'input' && config.debounceUs !== undefined && (config.debounceUs < 0 || !Number.isInteger(config.debounceUs))) {
-      throw new GpioError(this.name, offsets[0], `debounce must be a whole number of µs, got ${config.debounceUs}`, 22);
+      throw new GpioError(this.name, offsets[0], `debounce must be a whole number of µs, got ${config.debounceUs}`, ERRNO.EINVAL);
     }
     const req = new SimLineRequest(this, offsets, config, consumer);
     for (const o of offsets) this.line(o).owner = req;
@@ -187,7 +188,7 @@ class SimLineRequest implements GpioLineRequest {
 
   setValue(offset: number, value: GpioValue): void {
     this.check(offset);
-    if (this.config.direction !== 'output') throw new GpioError(this.chip.name, offset, 'cannot set an input line', 1 /* EPERM */);
+    if (this.config.direction !== 'output') throw new GpioError(this.chip.name, offset, 'cannot set an input line', ERRNO.EPERM);
     this.outputs.set(offset, value);
   }
 

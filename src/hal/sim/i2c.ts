@@ -3,11 +3,23 @@
  * bus (no acknowledge). Fault injection: fail the next N transfers with a chosen fault, add delay.
  * It can also pretend to be an SMBus-only adapter (like Linux's i2c-stub), refusing plain I2C.
  */
+import { ERRNO } from '../../util/errno.ts';
 import type { Clock } from '../clock.ts';
 import {
   checkAddress, I2cError, type I2cFault, type I2cFunctionality, type I2cMessage, type I2cOps, LockedI2cBus,
 } from '../i2c.ts';
 import type { SimI2cDevice } from './i2c-device.ts';
+
+export interface SimI2cFaultRule {
+  fault: I2cFault;
+  /** Fail each operation with this probability (0..1). */
+  probability?: number;
+  /** Fail the next `count` operations on this register address (default 1). */
+  reg?: number;
+  count?: number;
+  /** Only operations on this device address. */
+  addr?: number;
+}
 
 export interface SimI2cBusOptions {
   /** Behave like an SMBus-only adapter: transfer() fails with 'unsupported'. */
@@ -30,6 +42,10 @@ export class SimI2cBus extends LockedI2cBus {
   private delayNs = 0;
   private closed = false;
   readonly log: SimI2cLogEntry[] = [];
+  /** Called after each operation that wrote to a device, with its address (a board's simulation listens). */
+  readonly afterWrite = new Set<(addr: number) => void>();
+  private faultRule: SimI2cFaultRule | undefined;
+  private faultRandom: () => number = Math.random;
   /** Keep at most this many log entries (oldest dropped). */
   logLimit = 10_000;
   protected readonly raw: I2cOps;
@@ -84,12 +100,14 @@ export class SimI2cBus extends LockedI2cBus {
       this.failNext--;
       throw new I2cError({ bus: this.name, addr: msgs[0]!.addr, reg, fault: this.failFault, op, detail: 'injected fault' });
     }
+    const ruleFault = this.matchFaultRule(msgs, reg);
+    if (ruleFault) throw new I2cError({ bus: this.name, addr: msgs[0]!.addr, reg, fault: ruleFault, op, detail: 'injected fault' });
     const out: Uint8Array[] = [];
     let last: SimI2cDevice | undefined;
     for (const m of msgs) {
       const dev = this.devices.get(m.addr);
       if (!dev || (dev.acknowledges && !dev.acknowledges())) {
-        throw new I2cError({ bus: this.name, addr: m.addr, reg, fault: 'nack', op, errno: 6 /* ENXIO */ });
+        throw new I2cError({ bus: this.name, addr: m.addr, reg, fault: 'nack', op, errno: ERRNO.ENXIO });
       }
       last = dev;
       if (m.kind === 'write') {
@@ -103,7 +121,46 @@ export class SimI2cBus extends LockedI2cBus {
       }
     }
     last?.stop?.();
+    const wrote = msgs.find((m) => m.kind === 'write');
+    if (wrote) for (const fn of this.afterWrite) fn(wrote.addr);
     return out;
+  }
+
+  /**
+   * Fault injection by rule: operations fail with `fault` at random (`probability`), or the next
+   * `count` operations naming register `reg` (its address byte: the SMBus register, or the first
+   * byte written) at `addr`. Replaces any earlier rule; `clearFaults` removes it.
+   */
+  injectFaults(rule: SimI2cFaultRule, random: () => number = Math.random): void {
+    if (rule.probability !== undefined && !(rule.probability >= 0 && rule.probability <= 1)) throw new RangeError(`probability must be 0..1, got ${rule.probability}`);
+    this.faultRule = { ...rule };
+    this.faultRandom = random;
+  }
+
+  clearFaults(): void {
+    this.faultRule = undefined;
+    this.failNext = 0;
+  }
+
+  /** The rule in force (what is left of its count). */
+  get faults(): Readonly<SimI2cFaultRule> | undefined {
+    return this.faultRule;
+  }
+
+  private matchFaultRule(msgs: readonly I2cMessage[], reg: number | undefined): I2cFault | undefined {
+    const r = this.faultRule;
+    if (!r) return undefined;
+    if (r.addr !== undefined && msgs[0]!.addr !== r.addr) return undefined;
+    if (r.reg !== undefined) {
+      const first = msgs[0]!.kind === 'write' ? msgs[0]!.data[0] : undefined;
+      if ((reg ?? first) !== r.reg) return undefined;
+      if ((r.count ?? 1) <= 0) return undefined;
+      r.count = (r.count ?? 1) - 1;
+      if (r.count <= 0) this.faultRule = undefined;
+      return r.fault;
+    }
+    if (r.probability !== undefined) return this.faultRandom() < r.probability ? r.fault : undefined;
+    return undefined;
   }
 
   private record(addr: number, kind: 'write' | 'read', data: Uint8Array): void {
@@ -113,7 +170,7 @@ export class SimI2cBus extends LockedI2cBus {
 
   assertI2c(op: string, addr: number): void {
     if (this.opts.smbusOnly) {
-      throw new I2cError({ bus: this.name, addr, fault: 'unsupported', op, errno: 95 /* EOPNOTSUPP */,
+      throw new I2cError({ bus: this.name, addr, fault: 'unsupported', op, errno: ERRNO.EOPNOTSUPP,
         detail: 'this adapter only does SMBus; plain I2C transfers are refused' });
     }
   }

@@ -8,12 +8,15 @@ import type { Hal } from '../index.ts';
 import { VirtualClock } from './clock.ts';
 import { SimGpioChip } from './gpio.ts';
 import { SimI2cBus, type SimI2cBusOptions } from './i2c.ts';
+import { createI2sLink } from './i2s-link.ts';
 import { SimPcmBackend } from './pcm.ts';
 
 export { VirtualClock, flushMicrotasks } from './clock.ts';
 export { SimGpioChip } from './gpio.ts';
 export { SimI2cBus } from './i2c.ts';
 export { RegisterFileDevice, type SimI2cDevice } from './i2c-device.ts';
+export { AnalogSimulation, type AnalogEvent, type MonitoredOutput } from './analog.ts';
+export type { ChipAnalogState, ChipEnvironment, I2sFormat, SimChip, Transient } from './chip.ts';
 export { SimPcmBackend, SimPcmRecord, type SimCaptureSource, type SimCaptureSourceInPlace } from './pcm.ts';
 
 export interface SimHalOptions {
@@ -27,10 +30,12 @@ export class SimHal implements Hal {
   readonly pcm: SimPcmBackend;
   readonly buses = new Map<number, SimI2cBus>();
   readonly chips = new Map<string, SimGpioChip>();
+  /** The I2S link of each playback PCM a simulated chip listens to (./i2s-link.ts). */
+  readonly i2sLinks = new Map<string, SharedArrayBuffer>();
 
   constructor(private readonly opts: SimHalOptions = {}) {
     this.clock = opts.clock ?? new VirtualClock(1e9, true);
-    this.pcm = new SimPcmBackend(this.clock);
+    this.pcm = new SimPcmBackend(this.clock, { i2sLink: (device) => this.i2sLinks.get(device) });
   }
 
   simBus(n: number): SimI2cBus {
@@ -40,6 +45,16 @@ export class SimHal implements Hal {
       this.buses.set(n, b);
     }
     return b;
+  }
+
+  /** The I2S link of a playback PCM (created on first use): a simulated chip listens on it. */
+  i2sLink(device: string): SharedArrayBuffer {
+    let l = this.i2sLinks.get(device);
+    if (!l) {
+      l = createI2sLink();
+      this.i2sLinks.set(device, l);
+    }
+    return l;
   }
 
   simChip(name: string): SimGpioChip {

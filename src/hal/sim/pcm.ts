@@ -11,6 +11,9 @@
  * is rounded up to a multiple of 16 frames (minimum 16) and the buffer to a whole number of
  * periods (at least 2).
  */
+import { I2sLinkWriter } from './i2s-link.ts';
+import { ERRNO } from '../../util/errno.ts';
+import { FrameCopier, RingCopier } from '../../util/ring-copy.ts';
 import type { Clock } from '../clock.ts';
 import {
   type PcmBackend, type PcmConfig, PcmError, type PcmRequest, type PcmState, type PcmStatus, type PcmStream,
@@ -27,17 +30,13 @@ export type SimCaptureSource = (out: Uint8Array, firstFrame: number, frames: num
  */
 export type SimCaptureSourceInPlace = (ring: Uint8Array, byteOffset: number, firstFrame: number, frames: number, config: PcmConfig) => void;
 
-/** Copies `n` bytes without making subarray views (a view per call would allocate on the audio path). */
-function copyBytes(dst: Uint8Array, dstOffset: number, src: Uint8Array, srcOffset: number, n: number): void {
-  for (let i = 0; i < n; i++) dst[dstOffset + i] = src[srcOffset + i]!;
-}
-
 export const SIM_PERIOD_STEP = 16;
 
 /** What a simulated playback device put out, in order, with start/stop/xrun marks. */
 export class SimPcmRecord {
   private buf: Uint8Array;
   private used = 0;
+  private readonly copier = new FrameCopier();
   /** Frames that did not fit under `maxFrames` and were not kept. */
   dropped = 0;
   readonly marks: { frame: number; atNs: number; what: 'start' | 'stop' | 'xrun' | 'drain' }[] = [];
@@ -57,10 +56,10 @@ export class SimPcmRecord {
     if (n <= 0) return;
     if (this.used + n > this.buf.length) {
       const grown = new Uint8Array(Math.min(this.maxFrames * this.frameBytes, Math.max(this.buf.length * 2, this.used + n)));
-      grown.set(this.buf.subarray(0, this.used));
+      grown.set(this.buf); // grown is at least as long: no view needed
       this.buf = grown;
     }
-    this.buf.set(src.subarray(offset, offset + n), this.used);
+    this.copier.copy(src, offset, this.buf, this.used, n);
     this.used += n;
   }
 
@@ -77,6 +76,8 @@ export class SimPcmRecord {
 export interface SimPcmBackendOptions {
   /** Upper bound of a playback record, in frames (default: 10 minutes at 48 kHz). */
   maxRecordFrames?: number;
+  /** The I2S link of a playback device, where a simulated chip listens (./i2s-link.ts). */
+  i2sLink?: (device: string) => SharedArrayBuffer | undefined;
 }
 
 export class SimPcmBackend implements PcmBackend {
@@ -103,21 +104,22 @@ export class SimPcmBackend implements PcmBackend {
 
   async open(device: string, req: PcmRequest): Promise<PcmStream> {
     const key = `${device}/${req.direction}`;
-    if (this.open_.has(key)) throw new PcmError(device, 'open', `device busy (already open for ${req.direction})`, -16);
+    if (this.open_.has(key)) throw new PcmError(device, 'open', `device busy (already open for ${req.direction})`, -ERRNO.EBUSY);
     const config = negotiate(device, req);
     const record = req.direction === 'playback' ? new SimPcmRecord(config.frameBytes, this.opts.maxRecordFrames ?? 48000 * 600) : undefined;
     if (record) this.records.set(device, record);
-    const s = new SimPcmStream(device, config, this.clock, record, this.sources.get(device), () => this.open_.delete(key), this.inPlaceSources.get(device));
+    const link = req.direction === 'playback' ? this.opts.i2sLink?.(device) : undefined;
+    const s = new SimPcmStream(device, config, this.clock, record, this.sources.get(device), () => this.open_.delete(key), this.inPlaceSources.get(device), link);
     this.open_.set(key, s);
     return s;
   }
 }
 
 function negotiate(device: string, req: PcmRequest): PcmConfig {
-  if (!(req.format in SAMPLE_BYTES)) throw new PcmError(device, 'open', `unsupported sample format ${req.format}`, -22);
-  if (!Number.isInteger(req.rate) || req.rate < 8000 || req.rate > 384000) throw new PcmError(device, 'open', `rate ${req.rate} outside 8000..384000`, -22);
-  if (!Number.isInteger(req.channels) || req.channels < 1 || req.channels > 8) throw new PcmError(device, 'open', `channels ${req.channels} outside 1..8`, -22);
-  if (!(req.periodFrames > 0) || !(req.bufferFrames > 0)) throw new PcmError(device, 'open', 'period and buffer sizes must be positive', -22);
+  if (!(req.format in SAMPLE_BYTES)) throw new PcmError(device, 'open', `unsupported sample format ${req.format}`, -ERRNO.EINVAL);
+  if (!Number.isInteger(req.rate) || req.rate < 8000 || req.rate > 384000) throw new PcmError(device, 'open', `rate ${req.rate} outside 8000..384000`, -ERRNO.EINVAL);
+  if (!Number.isInteger(req.channels) || req.channels < 1 || req.channels > 8) throw new PcmError(device, 'open', `channels ${req.channels} outside 1..8`, -ERRNO.EINVAL);
+  if (!(req.periodFrames > 0) || !(req.bufferFrames > 0)) throw new PcmError(device, 'open', 'period and buffer sizes must be positive', -ERRNO.EINVAL);
   const periodFrames = Math.max(SIM_PERIOD_STEP, Math.ceil(req.periodFrames / SIM_PERIOD_STEP) * SIM_PERIOD_STEP);
   const bufferFrames = Math.max(2, Math.round(req.bufferFrames / periodFrames)) * periodFrames;
   const availMin = Math.min(bufferFrames, Math.max(1, req.availMin ?? periodFrames));
@@ -142,6 +144,10 @@ class SimPcmStream implements PcmStream {
   private sourceFrames = 0;
   private readonly scratch = emptyPcmStatus();
   private closed = false;
+  /** Copies between the application's buffers and the ring (no view per call). */
+  private readonly copier = new RingCopier();
+  /** Where the frames go out to a simulated chip (the bit clock runs while the stream does). */
+  private readonly link: I2sLinkWriter | undefined;
 
   constructor(
     readonly device: string,
@@ -151,8 +157,10 @@ class SimPcmStream implements PcmStream {
     private readonly source: SimCaptureSource | undefined,
     private readonly onClose: () => void,
     private readonly inPlaceSource?: SimCaptureSourceInPlace,
+    link?: SharedArrayBuffer,
   ) {
     this.ring = new Uint8Array(config.bufferFrames * config.frameBytes);
+    if (link) this.link = new I2sLinkWriter(link, this.ring, config.format, config.channels, config.rate);
   }
 
   private get playback(): boolean {
@@ -171,6 +179,7 @@ class SimPcmStream implements PcmStream {
       this.consume(end - this.hw);
       if (this.state === 'draining' && this.hw >= this.appl) {
         this.state = 'setup';
+        this.link?.setRunning(false);
         this.record?.mark('drain', this.frameTimeNs(this.hw));
       } else if (target > this.appl) {
         this.state = 'xrun';
@@ -197,6 +206,10 @@ class SimPcmStream implements PcmStream {
       const pos = this.hw % this.config.bufferFrames;
       const n = Math.min(left, this.config.bufferFrames - pos);
       this.record?.append(this.ring, pos * fb, n * fb);
+      if (this.link) {
+        this.link.startNs = this.triggerNs + ((this.hw - this.hwAtTrigger) * 1e9) / this.config.rate;
+        this.link.push(pos * fb, n);
+      }
       this.hw += n;
       left -= n;
     }
@@ -218,24 +231,20 @@ class SimPcmStream implements PcmStream {
   }
 
   private checkOpen(op: string): void {
-    if (this.closed) throw new PcmError(this.device, op, 'stream is closed', -77 /* EBADFD */);
+    if (this.closed) throw new PcmError(this.device, op, 'stream is closed', -ERRNO.EBADFD);
   }
 
   write(data: Uint8Array, frames: number): number {
     this.checkOpen('write');
-    if (!this.playback) throw new PcmError(this.device, 'write', 'not a playback stream', -22);
+    if (!this.playback) throw new PcmError(this.device, 'write', 'not a playback stream', -ERRNO.EINVAL);
     this.update();
     if (this.state === 'xrun') throw new PcmXrunError(this.device, 'write', 'playback');
-    if (this.state === 'setup' || this.state === 'open') throw new PcmError(this.device, 'write', `stream is not prepared (state ${this.state})`, -77);
+    if (this.state === 'setup' || this.state === 'open') throw new PcmError(this.device, 'write', `stream is not prepared (state ${this.state})`, -ERRNO.EBADFD);
     const fb = this.config.frameBytes;
     const n = Math.min(frames, this.availInternal(), Math.floor(data.length / fb));
-    let done = 0;
-    while (done < n) {
-      const pos = this.appl % this.config.bufferFrames;
-      const k = Math.min(n - done, this.config.bufferFrames - pos);
-      copyBytes(this.ring, pos * fb, data, done * fb, k * fb);
-      this.appl += k;
-      done += k;
+    if (n > 0) {
+      this.copier.toRing(this.ring, (this.appl % this.config.bufferFrames) * fb, data, 0, n * fb);
+      this.appl += n;
     }
     if (this.state === 'prepared' && this.appl - this.hw >= this.config.startThreshold) this.start();
     return n;
@@ -243,19 +252,15 @@ class SimPcmStream implements PcmStream {
 
   read(data: Uint8Array, frames: number): number {
     this.checkOpen('read');
-    if (this.playback) throw new PcmError(this.device, 'read', 'not a capture stream', -22);
+    if (this.playback) throw new PcmError(this.device, 'read', 'not a capture stream', -ERRNO.EINVAL);
     if (this.state === 'prepared' && this.config.startThreshold <= frames) this.start();
     this.update();
     if (this.state === 'xrun') throw new PcmXrunError(this.device, 'read', 'capture');
     const fb = this.config.frameBytes;
     const n = Math.min(frames, this.availInternal(), Math.floor(data.length / fb));
-    let done = 0;
-    while (done < n) {
-      const pos = this.appl % this.config.bufferFrames;
-      const k = Math.min(n - done, this.config.bufferFrames - pos);
-      copyBytes(data, done * fb, this.ring, pos * fb, k * fb);
-      this.appl += k;
-      done += k;
+    if (n > 0) {
+      this.copier.fromRing(this.ring, (this.appl % this.config.bufferFrames) * fb, data, 0, n * fb);
+      this.appl += n;
     }
     return n;
   }
@@ -292,15 +297,17 @@ class SimPcmStream implements PcmStream {
     this.state = 'prepared';
     this.appl = 0;
     this.hw = 0;
+    this.link?.setRunning(false);
   }
 
   start(): void {
     this.checkOpen('start');
-    if (this.state !== 'prepared') throw new PcmError(this.device, 'start', `cannot start in state ${this.state}`, -77);
+    if (this.state !== 'prepared') throw new PcmError(this.device, 'start', `cannot start in state ${this.state}`, -ERRNO.EBADFD);
     this.state = 'running';
     this.triggerNs = this.clock.nowNs();
     this.hwAtTrigger = this.hw;
     this.record?.mark('start', this.triggerNs);
+    this.link?.setRunning(true);
   }
 
   drop(): void {
@@ -308,6 +315,7 @@ class SimPcmStream implements PcmStream {
     this.update();
     if (this.state === 'running' || this.state === 'draining') this.record?.mark('stop', this.clock.nowNs());
     this.state = 'setup';
+    this.link?.setRunning(false);
     this.triggerNs = this.clock.nowNs();
     this.appl = this.hw;
   }

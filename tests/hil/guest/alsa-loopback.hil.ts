@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { AlsaPcmBackend } from '../../../alsa/pcm-backend.ts';
+import { AlsaPcmBackend } from '../../../src/hal/linux/alsa/pcm-backend.ts';
 import { hilEnv } from '../env.ts';
 import { bytesToS16, paddedTestSignal, s16ToBytes, verifyBitExact, withFlippedSample, type PaddedSignal } from '../lib/bitexact.ts';
 import { CHANNELS, RATE, captureFrames, playAll, runPeer, waitForRunning } from './alsa-peers.ts';

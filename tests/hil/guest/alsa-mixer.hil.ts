@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { AlsaControl, AlsaMixer, type CtlElement } from '../../../alsa/control.ts';
+import { AlsaControl, AlsaMixer, type CtlElement } from '../../../src/hal/linux/alsa/control.ts';
 import { hilEnv } from '../env.ts';
 import { parseAmixerContents, parseAmixerScontents } from './alsa-amixer-parse.ts';
 

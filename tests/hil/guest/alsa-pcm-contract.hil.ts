@@ -1,5 +1,5 @@
 /** The PCM HAL contract on paced kernel devices: hw:Dummy (hrtimer) and hw:Loopback (jiffies timer). */
-import { AlsaPcmBackend } from '../../../alsa/pcm-backend.ts';
+import { AlsaPcmBackend } from '../../../src/hal/linux/alsa/pcm-backend.ts';
 import { monotonicClock } from '../../../src/hal/linux/clock.ts';
 import { pcmContract } from '../../contract/pcm.contract.ts';
 import { hilEnv } from '../env.ts';

@@ -5,7 +5,7 @@
  * Guest timings run under TCG: they are printed, and asserted only for coarse sanity.
  */
 import assert from 'node:assert/strict';
-import { AlsaPcmBackend, type AlsaPcmStream } from '../../../alsa/pcm-backend.ts';
+import { AlsaPcmBackend, type AlsaPcmStream } from '../../../src/hal/linux/alsa/pcm-backend.ts';
 import { POLLOUT } from '../../../src/hal/linux/libc.ts';
 import { monotonicClock } from '../../../src/hal/linux/clock.ts';
 import { emptyPcmStatus } from '../../../src/hal/pcm.ts';

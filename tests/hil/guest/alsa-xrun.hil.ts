@@ -5,7 +5,7 @@
  * must not pass for the stop of the writer nor cause a second xrun after recovery.
  */
 import assert from 'node:assert/strict';
-import { AlsaPcmBackend } from '../../../alsa/pcm-backend.ts';
+import { AlsaPcmBackend } from '../../../src/hal/linux/alsa/pcm-backend.ts';
 import { PcmXrunError } from '../../../src/hal/pcm.ts';
 import { hilEnv } from '../env.ts';
 

@@ -2,7 +2,7 @@
  * Guest only: the TLV320AIC3104 driver on the real Linux i2c-dev backend, against an i2c-stub chip
  * at 0x18 banked by page (tests/hil/guest-init.sh: page select in register 0, `bank_mask=0x01`,
  * registers 1..0x7f banked: pages 0 and 1). The peer is i2c-tools: i2cset prepares the chip,
- * i2cdump shows what landed. Expected bytes are the facts of shared/spec/codecs.md
+ * i2cdump shows what landed. Expected bytes are the facts of codecs/tlv320aic3104/FACTS.md
  * (TLV320AIC3104): DAC volume R43/R44 (0x2B/0x2C) [6:0] 0 .. -63.5 dB in 0.5 dB steps, bit 7 mute;
  * headphone level R51/R65 (0x33/0x41) [7:4] 0 / 9 dB; PGA R15/R16 (0x0F/0x10) 0 .. 59.5 dB.
  */

@@ -34,15 +34,12 @@ import {
   type SampleFormat,
   emptyPcmStatus,
   frameBytes,
-} from '../src/hal/pcm.ts';
-import { monotonicClock } from '../src/hal/linux/clock.ts';
+} from '../../pcm.ts';
+import { monotonicClock } from '../clock.ts';
+import { ERRNO } from '../../../util/errno.ts';
 import { FrameCopier } from './frame-copy.ts';
 import {
   AlsaError,
-  EAGAIN,
-  EINTR,
-  EPIPE,
-  ESTRPIPE,
   SND_PCM_FORMAT_FLOAT_LE,
   SND_PCM_FORMAT_S16_LE,
   SND_PCM_FORMAT_S24_3LE,
@@ -117,8 +114,8 @@ export class AlsaPcmStream implements PcmStream {
   }
 
   static open(device: string, req: PcmRequest): AlsaPcmStream {
-    if (!(req.format in ALSA_FORMATS)) throw new PcmError(device, 'open', `unsupported sample format ${req.format}`, -22);
-    if (!(req.periodFrames > 0) || !(req.bufferFrames > 0)) throw new PcmError(device, 'open', 'period and buffer sizes must be positive', -22);
+    if (!(req.format in ALSA_FORMATS)) throw new PcmError(device, 'open', `unsupported sample format ${req.format}`, -ERRNO.EINVAL);
+    if (!(req.periodFrames > 0) || !(req.bufferFrames > 0)) throw new PcmError(device, 'open', 'period and buffer sizes must be positive', -ERRNO.EINVAL);
     let pcm: AlsaPcm;
     try {
       pcm = AlsaPcm.open(device, req.direction, true);
@@ -154,7 +151,7 @@ export class AlsaPcmStream implements PcmStream {
         availMin: sw.availMin,
         startThreshold: Number.isFinite(wantStart) ? sw.startThreshold : Infinity,
       };
-      if (config.frameBytes !== SAMPLE_BYTES[req.format] * req.channels) throw new PcmError(device, 'open', 'frame size mismatch', -22);
+      if (config.frameBytes !== SAMPLE_BYTES[req.format] * req.channels) throw new PcmError(device, 'open', 'frame size mismatch', -ERRNO.EINVAL);
       return new AlsaPcmStream(pcm, config);
     } catch (e) {
       pcm.close();
@@ -163,16 +160,16 @@ export class AlsaPcmStream implements PcmStream {
   }
 
   private checkOpen(op: string): void {
-    if (this.closed) throw new PcmError(this.device, op, 'stream is closed', -77 /* EBADFD */);
+    if (this.closed) throw new PcmError(this.device, op, 'stream is closed', -ERRNO.EBADFD);
   }
 
   /** Turns a negative alsa-lib result of an I/O call into the HAL's error (EAGAIN is not an error). */
   private ioError(op: string, rc: number): PcmError {
-    if (rc === -EPIPE) {
+    if (rc === -ERRNO.EPIPE) {
       this.noteXrun();
       return new PcmXrunError(this.device, op, this.config.direction);
     }
-    if (rc === -ESTRPIPE) return new PcmError(this.device, op, 'stream suspended (call recover)', rc);
+    if (rc === -ERRNO.ESTRPIPE) return new PcmError(this.device, op, 'stream suspended (call recover)', rc);
     return new PcmError(this.device, op, asound().strerror(rc), rc);
   }
 
@@ -185,13 +182,13 @@ export class AlsaPcmStream implements PcmStream {
 
   write(data: Uint8Array, frames: number): number {
     this.checkOpen('write');
-    if (!this.playback) throw new PcmError(this.device, 'write', 'not a playback stream', -22);
+    if (!this.playback) throw new PcmError(this.device, 'write', 'not a playback stream', -ERRNO.EINVAL);
     const n = Math.min(frames, Math.floor(data.length / this.fb));
     if (n <= 0) return 0;
     if (!this.mmap) {
       const rc = this.pcm.writei(data, n);
       if (rc >= 0) return rc;
-      if (rc === -EAGAIN) return 0;
+      if (rc === -ERRNO.EAGAIN) return 0;
       throw this.ioError('write', rc);
     }
     return this.mmapTransfer(data, n, 'write');
@@ -199,13 +196,13 @@ export class AlsaPcmStream implements PcmStream {
 
   read(data: Uint8Array, frames: number): number {
     this.checkOpen('read');
-    if (this.playback) throw new PcmError(this.device, 'read', 'not a capture stream', -22);
+    if (this.playback) throw new PcmError(this.device, 'read', 'not a capture stream', -ERRNO.EINVAL);
     const n = Math.min(frames, Math.floor(data.length / this.fb));
     if (n <= 0) return 0;
     if (!this.mmap) {
       const rc = this.pcm.readi(data, n);
       if (rc >= 0) return rc;
-      if (rc === -EAGAIN) return 0;
+      if (rc === -ERRNO.EAGAIN) return 0;
       throw this.ioError('read', rc);
     }
     if (this.pcm.state() === SND_PCM_STATE_PREPARED && this.config.startThreshold <= n) {
@@ -261,7 +258,7 @@ export class AlsaPcmStream implements PcmStream {
     this.checkOpen('avail');
     const rc = this.pcm.avail();
     if (rc >= 0) return rc;
-    if (rc === -EPIPE) this.noteXrun();
+    if (rc === -ERRNO.EPIPE) this.noteXrun();
     return this.status(this.scratch).avail;
   }
 
@@ -269,7 +266,7 @@ export class AlsaPcmStream implements PcmStream {
     this.checkOpen('delay');
     const rc = this.pcm.delay();
     if (rc >= 0) return this.pcm.delayFrames;
-    if (rc === -EPIPE) this.noteXrun();
+    if (rc === -ERRNO.EPIPE) this.noteXrun();
     return this.status(this.scratch).delay;
   }
 
@@ -327,13 +324,13 @@ export class AlsaPcmStream implements PcmStream {
     if (!this.playback) return this.drop();
     const rc = this.pcm.drain();
     if (rc === 0) return;
-    if (rc === -EPIPE) {
+    if (rc === -ERRNO.EPIPE) {
       // Underrun before or while draining: nothing is left to play out.
       this.noteXrun();
       this.pcm.drop();
       return;
     }
-    if (rc !== -EAGAIN) throw this.ioError('drain', rc);
+    if (rc !== -ERRNO.EAGAIN) throw this.ioError('drain', rc);
     // Non-blocking drain: the kernel plays out what is queued; watch the state leave DRAINING.
     const stepMs = Math.max(1, Math.min(20, (this.config.periodFrames * 1000) / this.config.rate));
     for (;;) {
@@ -350,7 +347,7 @@ export class AlsaPcmStream implements PcmStream {
   recover(): void {
     this.checkOpen('recover');
     const state = this.pcm.state();
-    const err = state === SND_PCM_STATE_SUSPENDED ? -ESTRPIPE : -EPIPE;
+    const err = state === SND_PCM_STATE_SUSPENDED ? -ERRNO.ESTRPIPE : -ERRNO.EPIPE;
     this.call('recover', () => (state === SND_PCM_STATE_XRUN || state === SND_PCM_STATE_SUSPENDED ? this.pcm.recover(err) : this.pcm.prepare()));
     this.inXrun = false;
     this.ownStartSeen = false;
@@ -362,7 +359,7 @@ export class AlsaPcmStream implements PcmStream {
   private ready(): boolean {
     const rc = this.pcm.avail();
     if (rc < 0) {
-      if (rc === -EPIPE) this.noteXrun();
+      if (rc === -ERRNO.EPIPE) this.noteXrun();
       return true;
     }
     return rc >= this.config.availMin;
@@ -370,7 +367,7 @@ export class AlsaPcmStream implements PcmStream {
 
   wait(timeoutMs: number): Promise<boolean> {
     this.checkOpen('wait');
-    if (this.waiter) return Promise.reject(new PcmError(this.device, 'wait', 'a wait is already pending on this stream', -16));
+    if (this.waiter) return Promise.reject(new PcmError(this.device, 'wait', 'a wait is already pending on this stream', -ERRNO.EBUSY));
     if (this.ready()) return Promise.resolve(true);
     const deadlineNs = this.clock.nowNs() + timeoutMs * 1e6;
     return new Promise<boolean>((resolve) => {
@@ -414,11 +411,11 @@ export class AlsaPcmStream implements PcmStream {
     const rc = this.pcm.waitBlocking(Math.max(0, Math.round(timeoutMs)));
     if (rc > 0) return true;
     if (rc === 0) return false;
-    if (rc === -EPIPE || rc === -ESTRPIPE) {
-      if (rc === -EPIPE) this.noteXrun();
+    if (rc === -ERRNO.EPIPE || rc === -ERRNO.ESTRPIPE) {
+      if (rc === -ERRNO.EPIPE) this.noteXrun();
       return true;
     }
-    if (rc === -EINTR) return this.ready();
+    if (rc === -ERRNO.EINTR) return this.ready();
     throw this.ioError('waitSync', rc);
   }
 
@@ -441,7 +438,7 @@ export class AlsaPcmStream implements PcmStream {
 function toPcmError(device: string, op: string, e: unknown, direction: PcmRequest['direction'] = 'playback'): PcmError {
   if (e instanceof PcmError) return e;
   if (e instanceof AlsaError) {
-    if (e.code === -EPIPE) return new PcmXrunError(device, op, direction);
+    if (e.code === -ERRNO.EPIPE) return new PcmXrunError(device, op, direction);
     return new PcmError(device, op, e.message, e.code);
   }
   return new PcmError(device, op, e instanceof Error ? e.message : String(e));

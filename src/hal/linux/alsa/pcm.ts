@@ -9,7 +9,8 @@
  *   out-parameter is a preallocated cell, so a caller can run them once per period forever.
  */
 import koffi from 'koffi';
-import { libc, POLLERR, POLLIN, POLLOUT } from '../src/hal/linux/libc.ts';
+import { ERRNO } from '../../../util/errno.ts';
+import { libc, POLLERR, POLLIN, POLLOUT } from '../libc.ts';
 import {
   AlsaError,
   asound,
@@ -157,7 +158,7 @@ export class AlsaPcm {
   }
 
   get pcm(): Handle {
-    if (this.handle === null) throw new AlsaError('use', -77 /* EBADFD */, this.device);
+    if (this.handle === null) throw new AlsaError('use', -ERRNO.EBADFD, this.device);
     return this.handle;
   }
 
@@ -357,9 +358,9 @@ export class AlsaPcm {
 
   private mapRing(addr: number, firstBits: number, stepBits: number): void {
     const chosen = this.hwChosen;
-    if (!chosen) throw new AlsaError('snd_pcm_mmap_begin before hw params', -77, this.device);
+    if (!chosen) throw new AlsaError('snd_pcm_mmap_begin before hw params', -ERRNO.EBADFD, this.device);
     if (stepBits !== this.frameBytes * 8 || firstBits % 8 !== 0) {
-      throw new AlsaError(`snd_pcm_mmap_begin: area is not interleaved (first ${firstBits} step ${stepBits} bits)`, -22, this.device);
+      throw new AlsaError(`snd_pcm_mmap_begin: area is not interleaved (first ${firstBits} step ${stepBits} bits)`, -ERRNO.EINVAL, this.device);
     }
     const bytes = firstBits / 8 + chosen.bufferFrames * this.frameBytes;
     this.ring = new Uint8Array(koffi.view(BigInt(addr), bytes));

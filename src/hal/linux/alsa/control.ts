@@ -4,6 +4,7 @@
  * switch elements `amixer scontrols` / `amixer scontents` show). Setup-time code: it allocates
  * freely, unlike the PCM audio path.
  */
+import { ERRNO } from '../../../util/errno.ts';
 import {
   AlsaError,
   asound,
@@ -75,7 +76,7 @@ export class AlsaControl {
   }
 
   private get ctl(): Handle {
-    if (this.handle === null) throw new AlsaError('use', -77, this.device);
+    if (this.handle === null) throw new AlsaError('use', -ERRNO.EBADFD, this.device);
     return this.handle;
   }
 
@@ -185,7 +186,7 @@ export class AlsaControl {
     const a = asound();
     const d = this.describe(numid);
     if (d.type !== 'BOOLEAN' && d.type !== 'INTEGER' && d.type !== 'ENUMERATED') {
-      throw new AlsaError(`snd_ctl_elem_write numid=${numid}: type ${d.type} not supported`, -22, this.device);
+      throw new AlsaError(`snd_ctl_elem_write numid=${numid}: type ${d.type} not supported`, -ERRNO.EINVAL, this.device);
     }
     const vp: [Handle] = [null];
     check(a.ctlElemValueMalloc(vp), 'snd_ctl_elem_value_malloc', this.device);
@@ -278,7 +279,7 @@ export class AlsaMixer {
   }
 
   private get mixer(): Handle {
-    if (this.handle === null) throw new AlsaError('use', -77, this.device);
+    if (this.handle === null) throw new AlsaError('use', -ERRNO.EBADFD, this.device);
     return this.handle;
   }
 
@@ -347,7 +348,7 @@ export class AlsaMixer {
   private find(name: string, index: number): Handle {
     const a = asound();
     for (const e of this.elems()) if (a.selemGetName(e) === name && a.selemGetIndex(e) === index) return e;
-    throw new AlsaError(`mixer element '${name}',${index} not found`, -2, this.device);
+    throw new AlsaError(`mixer element '${name}',${index} not found`, -ERRNO.ENOENT, this.device);
   }
 
   get(name: string, index = 0): MixerElement {

@@ -1,2 +1,2 @@
 /** The allocation-free byte copier lives in src/util (the ring buffer uses it too). */
-export { FrameCopier } from '../src/util/frame-copy.ts';
+export { FrameCopier } from '../../../util/ring-copy.ts';

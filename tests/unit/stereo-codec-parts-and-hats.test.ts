@@ -1,17 +1,19 @@
 /**
- * Issue 9: the WM8960, TLV320AIC3104, SGTL5000 and CS4271 parts pass `codec check`; the Waveshare
- * WM8960 HAT and the ReSpeaker 2-Mic v2 board files, their simulated twins, and `tone` on both twins.
+ * The stereo codec parts (WM8960, TLV320AIC3104, SGTL5000, CS4271) pass `codec check`, which also
+ * rejects the malformed descriptions in tests/fixtures/codecs; the Waveshare WM8960 HAT and the
+ * ReSpeaker 2-Mic v2 board files and their simulated twins: GPIO, streams, formats, the WM8960
+ * HAT's DAC mute, and the external delay.
  */
 import { strict as assert } from 'node:assert';
 import { loadBoard } from '../../src/board/load.ts';
 import { openBoard } from '../../src/board/runtime.ts';
 import { checkCodecDir, codecCommand } from '../../src/cli/commands/codec.ts';
-import { externalDelay } from '../../src/codec/latency.ts';
+import { externalDelay } from '../../src/board/latency.ts';
 import { VirtualClock } from '../../src/hal/sim/clock.ts';
 
 const PARTS = ['wm8960', 'tlv320aic3104', 'sgtl5000', 'cs4271'];
 
-describe('sbc-audio codec check: the issue 9 parts', () => {
+describe('sbc-audio codec check: the WM8960, TLV320AIC3104, SGTL5000 and CS4271 parts', () => {
   for (const part of PARTS) {
     it(`accepts codecs/${part}`, async () => {
       assert.deepEqual((await checkCodecDir(`codecs/${part}`)).problems, []);
@@ -31,7 +33,7 @@ describe('sbc-audio codec check: the issue 9 parts', () => {
   });
 });
 
-describe('sbc-audio codec check: what the layer gained for issue 9', () => {
+describe('sbc-audio codec check: rejects muting a control that cannot mute, unknowns without a why, formats of unknown widths', () => {
   const FIX = 'tests/fixtures/codecs';
   const broken: [string, string][] = [
     ['mute-control-cannot-mute', 'sequences.powerDown[0]: control "Volume" cannot mute (no mute code or mute bit)'],

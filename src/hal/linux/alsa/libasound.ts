@@ -60,13 +60,7 @@ export const SND_CTL_ELEM_TYPE_INTEGER64 = 6;
 // alsa/mixer.h: enum _snd_mixer_selem_channel_id (SND_MIXER_SCHN_FRONT_LEFT = 0 ... LAST = 31)
 export const SND_MIXER_SCHN_LAST = 31;
 
-// errno values alsa-lib returns negated (asm-generic/errno-base.h, errno.h)
-export const EPIPE = 32;
-export const EAGAIN = 11;
-export const EINTR = 4;
-export const ESTRPIPE = 86;
-export const ENODEV = 19;
-export const EBADFD = 77;
+// alsa-lib returns errno values negated: their names and numbers are in src/util/errno.ts (ERRNO).
 
 /** Bytes of a C pointer and of `long` / `snd_pcm_uframes_t` on this ABI (8 on arm64/x86-64, 4 on armhf). */
 export const POINTER_BYTES = koffi.sizeof('void *');

@@ -1,0 +1,165 @@
+/**
+ * The board's power: what an ASoC machine driver and DAPM do around a codec. The board's
+ * amplifier lines (`amp-enable`, `mute`, where the part does not claim them as its own pins)
+ * wrap the codec's power sequences: the codec powers up first and the amplifier comes on last;
+ * the amplifier goes off first and the codec powers down after.
+ *
+ * Streams drive it: the first stream starting powers the codec up (or, when it is idling,
+ * releases its mute); the last one stopping turns the amplifier off and holds the codec's
+ * output muted, and only after `idleMs` without a stream (ASoC's pmdown_time) is the codec
+ * powered fully down, so a chip with long power-up waits does not pay them at every start.
+ * When the clocks are about to stop (the last stream's PCM goes away) the codec powers down at
+ * once: a chip whose mute must settle before its clocks stop needs them still running.
+ */
+import type { CodecDriver } from '../codec/types.ts';
+import type { Clock, TimerHandle } from '../hal/clock.ts';
+import type { GpioLineRequest, GpioValue } from '../hal/gpio.ts';
+
+/** ASoC's default pmdown_time (sound/soc/soc-core.c: 5000 ms). */
+export const DEFAULT_IDLE_POWER_DOWN_MS = 5000;
+
+export interface AmplifierLine {
+  request: GpioLineRequest;
+  offset: number;
+}
+
+export type PowerState = 'off' | 'on' | 'idle';
+
+export interface BoardPowerOptions {
+  /** Milliseconds the codec idles muted after the last stream stops before it powers down. */
+  idleMs?: number;
+  log?: (line: string) => void;
+  /** Called after each amplifier line change (the simulation listens). */
+  onLineChange?: () => void;
+}
+
+export class BoardPower {
+  private stateNow: PowerState = 'off';
+  private active = 0;
+  private idleTimer: TimerHandle | undefined;
+  /** The board holds the codec's output muted (idling). */
+  private heldMuted = false;
+  /** Power changes run one at a time, in order. */
+  private chain: Promise<unknown> = Promise.resolve();
+  readonly idleMs: number;
+  /** Every transition with its time (tests and `sim state`). */
+  readonly history: { atNs: number; state: PowerState; why: string }[] = [];
+
+  constructor(
+    private readonly codec: CodecDriver,
+    private readonly clock: Clock,
+    private readonly amp: { enable?: AmplifierLine; mute?: AmplifierLine },
+    private readonly opts: BoardPowerOptions = {},
+  ) {
+    this.idleMs = opts.idleMs ?? DEFAULT_IDLE_POWER_DOWN_MS;
+    if (!(this.idleMs >= 0)) throw new RangeError(`idle power-down delay must be ≥ 0 ms, got ${opts.idleMs}`);
+  }
+
+  get state(): PowerState {
+    return this.stateNow;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private set(state: PowerState, why: string): void {
+    this.stateNow = state;
+    this.history.push({ atNs: this.clock.nowNs(), state, why });
+  }
+
+  private drive(line: AmplifierLine | undefined, value: GpioValue): void {
+    if (!line) return;
+    line.request.setValue(line.offset, value);
+    this.opts.onLineChange?.();
+  }
+
+  private amplifierOn(): void {
+    this.drive(this.amp.mute, 0);
+    this.drive(this.amp.enable, 1);
+  }
+
+  private amplifierOff(): void {
+    this.drive(this.amp.enable, 0);
+    this.drive(this.amp.mute, 1);
+  }
+
+  private cancelIdle(): void {
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
+  }
+
+  /** Codec ready, then the amplifier: whatever state it was in. */
+  private async up(why: string): Promise<void> {
+    this.cancelIdle();
+    if (this.stateNow === 'off') await this.codec.powerUp();
+    if (this.heldMuted) {
+      await this.codec.holdOutputMuted?.(false); // the stream's gain back, before the amplifier
+      this.heldMuted = false;
+    }
+    this.amplifierOn();
+    this.set('on', why);
+  }
+
+  /** Amplifier off first, then the codec. */
+  private async down(why: string): Promise<void> {
+    this.cancelIdle();
+    if (this.stateNow === 'off') return;
+    this.amplifierOff();
+    await this.codec.powerDown(); // an idle codec stays held muted through it: no blip on the way down
+    this.set('off', why);
+  }
+
+  /** A stream starts: the board plays once this resolves (its waits are in the start time). */
+  streamStarting(): Promise<void> {
+    return this.serial(async () => {
+      this.active++;
+      if (this.stateNow !== 'on') await this.up('a stream starts');
+    });
+  }
+
+  /** A stream stopped; after the last one the codec idles muted, then powers down. */
+  streamStopped(): Promise<void> {
+    return this.serial(async () => {
+      this.active = Math.max(0, this.active - 1);
+      if (this.active > 0 || this.stateNow !== 'on') return;
+      this.amplifierOff();
+      await this.codec.holdOutputMuted?.(true);
+      this.heldMuted = true;
+      this.set('idle', 'the last stream stopped');
+      this.idleTimer = this.clock.setTimerNs(this.clock.nowNs() + this.idleMs * 1e6, () => {
+        this.idleTimer = undefined;
+        void this.serial(async () => {
+          if (this.stateNow === 'idle') await this.down(`idle for ${this.idleMs} ms`);
+        }).catch((e) => this.opts.log?.(`power-down after idle failed: ${(e as Error).message}`));
+      });
+    });
+  }
+
+  /** The clocks are about to stop (no stream's PCM stays open): power down now, while they still run. */
+  clocksStopping(): Promise<void> {
+    return this.serial(async () => {
+      if (this.active === 0) await this.down('the clocks are stopping');
+    });
+  }
+
+  /** For commands that own the whole run (`tone`, `run`): power up now. */
+  powerUp(): Promise<void> {
+    return this.serial(() => this.up('powered up'));
+  }
+
+  /** For commands that own the whole run, and on close: power down now. */
+  powerDown(): Promise<void> {
+    return this.serial(async () => {
+      this.active = 0;
+      await this.down('powered down');
+    });
+  }
+
+  /** Stops the idle timer (the board closes). */
+  dispose(): void {
+    this.cancelIdle();
+  }
+}

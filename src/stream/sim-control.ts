@@ -1,0 +1,592 @@
+/**
+ * The simulation control socket (docs/PROTOCOL.md "Simulation control"): a simulated board,
+ * served by the stream service, driven from another process — plug the jack, make the codec's
+ * I2C bus fail, stall the engine thread, look at the chip model's registers and the analog state.
+ *
+ * `SimControl` holds the commands; the socket server only parses lines and dispatches to it, so
+ * in-process tests and `sbc-audio sim` go through the same code:
+ *
+ *   const control = new SimControl(runtime, service);   // or service.simControl
+ *   control.jack('headphone', true);
+ *   await control.handleLine('{"id":1,"cmd":"jack","stream":"headphone","plugged":true}');
+ *
+ * Wire: one JSON object per line each way (UTF-8, '\n'-terminated). A request
+ * `{"id":1,"cmd":"jack",...}` is answered `{"id":1,"ok":true,...}` or
+ * `{"id":1,"ok":false,"error":"…"}`; requests on one connection are answered in order. A bad
+ * request (not JSON, unknown command, a field missing or of the wrong type) gets an error naming
+ * the field; it never closes the connection (except a line longer than MAX_LINE_BYTES) and never
+ * touches another client or the audio.
+ *
+ * The socket is `<runtimeDir>/sim/<board>.sock`, mode 0660, published only for simulated boards
+ * (board.hal 'sim'), bound under a hidden name and renamed into place as the stream endpoints are
+ * (./transport.ts).
+ */
+import { chmodSync, lstatSync, mkdirSync, renameSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { BoardRuntime } from '../board/runtime.ts';
+import type { Board } from '../board/schema.ts';
+import type { RegisterState, Regmap, RegmapDef } from '../codec/regmap.ts';
+import type { I2cFault } from '../hal/i2c.ts';
+import type { AnalogEvent } from '../hal/sim/analog.ts';
+import type { AnalogPath } from '../hal/sim/chip.ts';
+import type { SimI2cBus, SimI2cFaultRule } from '../hal/sim/i2c.ts';
+import type { SimHal } from '../hal/sim/index.ts';
+import type { EngineRingBuffer } from './engine-ring-buffer.ts';
+
+/** The folder of the runtime directory that holds the control sockets. */
+export const SIM_CONTROL_DIR = 'sim';
+
+/** A request line longer than this (bytes, without its newline) is refused and the connection closed. */
+export const MAX_LINE_BYTES = 64 * 1024;
+
+/** sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+
+export const SIM_COMMANDS = ['jack', 'i2c-fault', 'stall', 'regs', 'state'] as const;
+export type SimCommand = (typeof SIM_COMMANDS)[number];
+
+export const FAULT_KINDS = ['nack', 'timeout'] as const satisfies readonly I2cFault[];
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Default `stall` length in periods, and the most a request may ask for. */
+export const DEFAULT_STALL_PERIODS = 4;
+export const MAX_STALL_PERIODS = 1000;
+/** Default number of analog events `state` returns. */
+export const DEFAULT_STATE_EVENTS = 20;
+
+/**
+ * Where a board's control socket goes, or undefined for a board that is not simulated (it
+ * publishes none): the service's decision.
+ */
+export function simControlPath(runtimeDir: string, board: Pick<Board, 'name' | 'hal'>): string | undefined {
+  return board.hal === 'sim' ? path.join(runtimeDir, SIM_CONTROL_DIR, `${board.name}.sock`) : undefined;
+}
+
+/** A command that could not be done: its message goes back as the response's `error`. */
+export class SimControlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SimControlError';
+  }
+}
+
+/** One register as `regs --json` and the control's `regs` answer show it. */
+export interface RegisterRecord {
+  name: string;
+  addr: number;
+  /** `0x3d`, or `page 0 reg 0x3d` on paged parts. */
+  where: string;
+  access: 'rw' | 'ro' | 'wo';
+  volatile: boolean;
+  reset: number | 'unknown';
+  /** The driver's cache. */
+  cached: number | null;
+  /** `regs`: read from the chip now; the control's `regs`: what the chip model holds. */
+  read: number | null;
+  error: string | null;
+  /** Named fields decoded from `read`, else `cached`, else 0. */
+  fields: Record<string, number>;
+  source: string;
+}
+
+/** Register states as records, fields decoded with the map (shared by `regs --json` and `sim regs`). */
+export function registerRecords(map: Regmap, states: readonly RegisterState[]): RegisterRecord[] {
+  return states.map((s) => ({
+    name: s.def.name, addr: s.def.addr, where: s.where, access: s.def.access ?? 'rw', volatile: s.def.volatile ?? false,
+    reset: s.def.reset, cached: s.cached ?? null, read: s.read ?? null, error: s.error ?? null,
+    fields: map.decode(s.def.name, s.read ?? s.cached ?? 0), source: s.def.source,
+  }));
+}
+
+export type FaultRequest =
+  | { kind: FaultKind; probability: number }
+  | { kind: FaultKind; register: string | number; count?: number }
+  | { clear: true };
+
+export interface JackAnswer { board: string; stream: string; plugged: boolean }
+
+export interface FaultAnswer {
+  board: string;
+  bus: string;
+  /** The rule in force after the command (null: none). */
+  rule: Readonly<SimI2cFaultRule> | null;
+  /** The register the rule names, where it was given by name. */
+  register?: string;
+  note?: string;
+}
+
+export interface StallAnswer {
+  board: string;
+  periods: number;
+  stalled: { endpoint: string; ns: number }[];
+}
+
+export interface RegsAnswer {
+  board: string;
+  part: string;
+  name: string;
+  bus: string;
+  address: number;
+  valueBits: number;
+  /** Where `read` comes from: 'chip' (read over the simulated bus) or 'written' (the model's record, write-only parts). */
+  values: 'chip' | 'written';
+  registers: RegisterRecord[];
+}
+
+export interface StateAnswer {
+  board: string;
+  part: string;
+  clock: 'monotonic' | 'virtual';
+  atNs: number;
+  power: { state: string; idleMs: number; history: { atNs: number; state: string; why: string }[] };
+  /** The board's GPIO lines: logical value; `owner` 'codec' for the part's own pins, 'board' for the amplifier lines. */
+  lines: { role: string; chip: string; offset: number; direction: 'input' | 'output'; value: number; owner: 'codec' | 'board' }[];
+  /** The chip model's analog side (null: the part has no model of it). */
+  analog: {
+    chip: { power: string; muted: boolean; gainCodes: Readonly<Record<string, number>>; outputs: Readonly<Record<string, AnalogPath>>; inputs?: Readonly<Record<string, AnalogPath>> };
+    outputs: { stream: string; chipOutput: string; amplifier?: boolean; clockError?: string; path: AnalogPath | undefined; lostChunks: number }[];
+  } | null;
+  /** The last analog events (power, mute, gain, path, clock errors, amplifier, transients), oldest first. */
+  events: AnalogEvent[];
+  /** The I2C fault rule in force on the codec's bus (null: none, or no bus). */
+  i2cFault: Readonly<SimI2cFaultRule> | null;
+}
+
+export type SimResponse = { id: unknown; ok: true; [k: string]: unknown } | { id: unknown; ok: false; error: string };
+
+/** What SimControl needs of the stream service. */
+export interface SimControlService {
+  readonly ringBuffers: ReadonlySet<EngineRingBuffer>;
+}
+
+export class SimControl {
+  private readonly sim: SimHal;
+  readonly board: string;
+
+  constructor(private readonly rt: BoardRuntime, private readonly service: SimControlService) {
+    if (rt.board.hal !== 'sim' || !rt.sim) throw new SimControlError(`board ${rt.board.name} is not simulated: it has no simulation control`);
+    this.sim = rt.sim;
+    this.board = rt.board.name;
+  }
+
+  // ---- jack ----
+
+  /** Inserts or removes the simulated plug of a jack-detect stream (`<board>.<stream>` or `<stream>`). */
+  jack(stream: string, plugged: boolean): JackAnswer {
+    const { board } = this.rt;
+    const id = stream.startsWith(`${board.name}.`) ? stream.slice(board.name.length + 1) : stream;
+    const spec = board.streams.find((s) => s.id === id);
+    if (!spec) {
+      throw new SimControlError(`stream: board ${board.name} has no stream "${stream}" (streams: ${board.streams.map((s) => `${board.name}.${s.id}`).join(', ')})`);
+    }
+    if (spec.plug !== 'jack-detect') {
+      const jacks = board.streams.filter((s) => s.plug === 'jack-detect').map((s) => `${board.name}.${s.id}`);
+      throw new SimControlError(`stream: ${board.name}.${id} is ${spec.plug}, not on a jack-detect plug (${jacks.length ? `jack streams: ${jacks.join(', ')}` : 'this board has no jack'})`);
+    }
+    this.rt.setSimJack(plugged);
+    return { board: board.name, stream: `${board.name}.${id}`, plugged };
+  }
+
+  // ---- i2c-fault ----
+
+  private codecBus(): { bus: SimI2cBus; addr: number } {
+    const { bus, address, part } = this.rt.board.codec;
+    if (bus === undefined || address === undefined) {
+      throw new SimControlError(`board ${this.board}'s codec (${part}) has no control bus: there is no I2C to fault`);
+    }
+    return { bus: this.sim.simBus(bus), addr: address };
+  }
+
+  private regmapDef(): RegmapDef | undefined {
+    return this.rt.codec.description?.regmap ?? this.rt.codec.regmap?.def;
+  }
+
+  /**
+   * The byte the simulated bus matches a register rule on (the SMBus register, or the first byte
+   * written): a name of the part's description, or that byte as a number.
+   */
+  resolveRegister(ref: string | number): { reg: number; name?: string; note?: string } {
+    if (typeof ref === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(ref.trim())) ref = Number(ref.trim());
+    if (typeof ref === 'number') {
+      if (!Number.isInteger(ref) || ref < 0 || ref > 0xff) throw new SimControlError(`register: a number must be the register byte the bus sees, 0..255; got ${ref}`);
+      return { reg: ref };
+    }
+    const def = this.regmapDef();
+    const part = this.rt.codec.part;
+    if (!def) throw new SimControlError(`register: ${part} has no registers (no control bus)`);
+    const r = def.registers.find((x) => x.name === ref) ?? def.registers.find((x) => x.name.toLowerCase() === ref.toLowerCase());
+    if (!r) throw new SimControlError(`register: ${part} has no register named "${ref}" (registers: ${def.registers.map((x) => x.name).join(', ')})`);
+    if (def.addrBits !== 8) {
+      const what = def.addrBits === 16 ? '16-bit register addresses (the first byte is the high byte)' : '7-bit addresses packed with bit 8 of the value';
+      throw new SimControlError(`register: ${part} has ${what}, so the first byte of a transfer, which the simulated bus matches, does not name one register; give that byte as a number, or use a probability`);
+    }
+    const reg = r.addr & 0xff;
+    const note = def.paging ? `the bus does not know pages: the rule matches offset 0x${reg.toString(16).padStart(2, '0')} of any page` : undefined;
+    return { reg, name: r.name, ...(note ? { note } : {}) };
+  }
+
+  /** Injects faults on the codec's simulated I2C bus (replacing any rule in force), or clears them. */
+  i2cFault(req: FaultRequest): FaultAnswer {
+    const { bus, addr } = this.codecBus();
+    if ('clear' in req) {
+      bus.clearFaults();
+      return { board: this.board, bus: bus.name, rule: null };
+    }
+    if ('probability' in req) {
+      if (!(req.probability >= 0 && req.probability <= 1)) throw new SimControlError(`probability: expected a number from 0 to 1, got ${req.probability}`);
+      bus.injectFaults({ fault: req.kind, probability: req.probability });
+      return { board: this.board, bus: bus.name, rule: { ...bus.faults! } };
+    }
+    const count = req.count ?? 1;
+    if (!Number.isInteger(count) || count < 1) throw new SimControlError(`count: expected a whole number ≥ 1, got ${count}`);
+    const r = this.resolveRegister(req.register);
+    bus.injectFaults({ fault: req.kind, reg: r.reg, count, addr });
+    return { board: this.board, bus: bus.name, rule: { ...bus.faults! }, ...(r.name ? { register: r.name } : {}), ...(r.note ? { note: r.note } : {}) };
+  }
+
+  // ---- stall ----
+
+  /** The board's output ring buffers that are started now. */
+  runningOutputs(): EngineRingBuffer[] {
+    return [...this.service.ringBuffers].filter((e) => e.stream.direction === 'output' && e.isRunning);
+  }
+
+  /**
+   * An xrun on demand: the engine thread of every running output ring buffer stalls for `periods`
+   * of its periods (more than its device buffer holds, so the PCM underruns); a client that
+   * enabled EXT_RB_NOTIFY then gets EXT_RB_ERROR (underrun). Resolves once the stalls are done.
+   */
+  async stall(periods = DEFAULT_STALL_PERIODS): Promise<StallAnswer> {
+    if (!Number.isInteger(periods) || periods < 1 || periods > MAX_STALL_PERIODS) {
+      throw new SimControlError(`periods: expected a whole number from 1 to ${MAX_STALL_PERIODS}, got ${periods}`);
+    }
+    const running = this.runningOutputs();
+    if (running.length === 0) {
+      throw new SimControlError(`no output stream of board ${this.board} is running: start one first (a client's ring buffer, e.g. 'sbc-audio play')`);
+    }
+    const stalled = await Promise.all(running.map(async (e) => {
+      const ns = periods * (await e.periodNs());
+      await e.simulateStall(ns);
+      return { endpoint: e.endpoint, ns };
+    }));
+    return { board: this.board, periods, stalled };
+  }
+
+  // ---- regs ----
+
+  /**
+   * The chip model's registers, decoded with the part's description: read over the simulated bus
+   * (the driver's register map, past its cache), or, for a part that cannot be read (WM8960),
+   * from the model's own record of what was written (`written`).
+   */
+  async regs(part?: string): Promise<RegsAnswer> {
+    const { codec } = this.rt;
+    if (part !== undefined && part !== codec.part) {
+      throw new SimControlError(`part: board ${this.board} has no part "${part}" (its codec is ${codec.part})`);
+    }
+    const map = codec.regmap;
+    if (!map) throw new SimControlError(`board ${this.board}'s codec ${codec.part} has no control bus (no registers): see its state instead`);
+    const states = await map.dump(false); // the registers, in order, with the cache
+    const readable = map.def.readable !== false;
+    const written = (this.rt.chipModel as { written?: unknown } | undefined)?.written;
+    for (const s of states) {
+      if (readable) {
+        if (s.def.access === 'wo') {
+          s.error = 'write-only register: the chip cannot be read';
+          continue;
+        }
+        try {
+          s.read = await map.readFromChip(s.def.name);
+        } catch (e) {
+          s.error = (e as Error).message;
+        }
+      } else if (written instanceof Map) {
+        const v = written.get(s.def.addr) as unknown;
+        if (typeof v === 'number') s.read = v;
+      } else {
+        s.error = 'the chip cannot be read and its model keeps no record of writes';
+      }
+    }
+    return {
+      board: this.board, part: codec.part, name: codec.name, bus: map.bus.name, address: map.addr, valueBits: map.def.valueBits,
+      values: readable ? 'chip' : 'written', registers: registerRecords(map, states),
+    };
+  }
+
+  // ---- state ----
+
+  /** The analog simulation's state, the board's power and lines, the last `events` analog events. */
+  state(events = DEFAULT_STATE_EVENTS): StateAnswer {
+    if (!Number.isInteger(events) || events < 0) throw new SimControlError(`events: expected a whole number ≥ 0, got ${events}`);
+    const { rt } = this;
+    const ownPins = rt.codec.description?.gpioRoles ?? {};
+    const lines = [...rt.lines.values()].map((l) => ({
+      role: l.role, chip: l.chip, offset: l.offset, direction: l.role === 'jack-detect' ? 'input' as const : 'output' as const,
+      value: l.request.getValue(l.offset), owner: l.role in ownPins ? 'codec' as const : 'board' as const,
+    }));
+    let analog: StateAnswer['analog'] = null;
+    if (rt.analog) {
+      const a = rt.analog.state();
+      const { power, muted, gainCodes, outputs, inputs } = a.chip;
+      analog = { chip: { power, muted, gainCodes, outputs, ...(inputs ? { inputs } : {}) }, outputs: a.outputs };
+    }
+    const all = rt.analog?.events ?? [];
+    const bus = rt.board.codec.bus !== undefined ? this.sim.buses.get(rt.board.codec.bus) : undefined;
+    return {
+      board: this.board, part: rt.codec.part, clock: rt.hal.clock.kind, atNs: rt.hal.clock.nowNs(),
+      power: { state: rt.power.state, idleMs: rt.power.idleMs, history: [...rt.power.history] },
+      lines, analog,
+      events: events === 0 ? [] : all.slice(-events),
+      i2cFault: bus?.faults ? { ...bus.faults } : null,
+    };
+  }
+
+  // ---- requests ----
+
+  /** Answers one request line (never throws). */
+  async handleLine(line: string): Promise<SimResponse> {
+    let req: unknown;
+    try {
+      req = JSON.parse(line);
+    } catch (e) {
+      return { id: null, ok: false, error: `request: not JSON (${(e as Error).message}); send one JSON object per line` };
+    }
+    return this.handle(req);
+  }
+
+  /** Answers one request object (never throws). */
+  async handle(req: unknown): Promise<SimResponse> {
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) {
+      return { id: null, ok: false, error: `request: expected a JSON object like {"id":1,"cmd":"state"}, got ${describe(req)}` };
+    }
+    const o = req as Record<string, unknown>;
+    const id = typeof o.id === 'number' || typeof o.id === 'string' ? o.id : null;
+    try {
+      if (o.id !== undefined && id === null) throw new SimControlError(`id: expected a number or a string, got ${describe(o.id)}`);
+      const result = await this.dispatch(o);
+      return { id, ok: true, ...result };
+    } catch (e) {
+      const msg = e instanceof SimControlError ? e.message : `the simulation failed: ${(e as Error).message ?? e}`;
+      return { id, ok: false, error: msg };
+    }
+  }
+
+  private async dispatch(o: Record<string, unknown>): Promise<object> {
+    const cmd = o.cmd;
+    if (typeof cmd !== 'string' || !(SIM_COMMANDS as readonly string[]).includes(cmd)) {
+      throw new SimControlError(`cmd: expected one of ${SIM_COMMANDS.join(', ')}, got ${describe(cmd)}`);
+    }
+    const f = new Fields(cmd, o);
+    switch (cmd as SimCommand) {
+      case 'jack': {
+        f.only('stream', 'plugged');
+        return this.jack(f.string('stream'), f.boolean('plugged'));
+      }
+      case 'i2c-fault': {
+        f.only('kind', 'probability', 'register', 'count', 'clear');
+        if (o.clear !== undefined) {
+          if (o.clear !== true) throw f.error('clear', 'true', o.clear);
+          for (const k of ['kind', 'probability', 'register', 'count']) {
+            if (o[k] !== undefined) throw new SimControlError(`i2c-fault: ${k}: not allowed with clear`);
+          }
+          return this.i2cFault({ clear: true });
+        }
+        const kind = f.oneOf('kind', FAULT_KINDS);
+        const hasP = o.probability !== undefined;
+        const hasR = o.register !== undefined;
+        if (hasP === hasR) throw new SimControlError(`i2c-fault: give either probability or register (with count), ${hasP ? 'not both' : 'or clear: true'}`);
+        if (hasP) {
+          if (o.count !== undefined) throw new SimControlError('i2c-fault: count: only with register');
+          return this.i2cFault({ kind, probability: f.number('probability', 0, 1) });
+        }
+        const register = o.register;
+        if (typeof register !== 'string' && typeof register !== 'number') throw f.error('register', 'a register name or its byte (0..255)', register);
+        return this.i2cFault({ kind, register, count: f.optInt('count', 1, 1, 0x7fffffff) });
+      }
+      case 'stall':
+        f.only('periods');
+        return this.stall(f.optInt('periods', DEFAULT_STALL_PERIODS, 1, MAX_STALL_PERIODS));
+      case 'regs': {
+        f.only('part');
+        return this.regs(o.part === undefined ? undefined : f.string('part'));
+      }
+      case 'state':
+        f.only('events');
+        return this.state(f.optInt('events', DEFAULT_STATE_EVENTS, 0, 10_000));
+    }
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Field checks of one request: every message names the command and the field. */
+class Fields {
+  constructor(private readonly cmd: string, private readonly o: Record<string, unknown>) {}
+
+  error(name: string, expected: string, got: unknown): SimControlError {
+    return new SimControlError(`${this.cmd}: ${name}: expected ${expected}, got ${describe(got)}`);
+  }
+
+  only(...names: string[]): void {
+    for (const k of Object.keys(this.o)) {
+      if (k !== 'id' && k !== 'cmd' && !names.includes(k)) {
+        throw new SimControlError(`${this.cmd}: unknown field "${k}" (fields: ${names.length ? names.join(', ') : 'none'})`);
+      }
+    }
+  }
+
+  string(name: string): string {
+    const v = this.o[name];
+    if (typeof v !== 'string' || v === '') throw this.error(name, 'a non-empty string', v);
+    return v;
+  }
+
+  boolean(name: string): boolean {
+    const v = this.o[name];
+    if (typeof v !== 'boolean') throw this.error(name, 'true or false', v);
+    return v;
+  }
+
+  number(name: string, min: number, max: number): number {
+    const v = this.o[name];
+    if (typeof v !== 'number' || !(v >= min && v <= max)) throw this.error(name, `a number from ${min} to ${max}`, v);
+    return v;
+  }
+
+  optInt(name: string, dflt: number, min: number, max: number): number {
+    const v = this.o[name];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw this.error(name, `a whole number from ${min} to ${max}`, v);
+    return v;
+  }
+
+  oneOf<T extends string>(name: string, values: readonly T[]): T {
+    const v = this.o[name];
+    if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) throw this.error(name, `one of ${values.join(', ')}`, v);
+    return v as T;
+  }
+}
+
+// ---- the socket ----
+
+export interface SimControlServer {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+export interface SimControlServerOptions {
+  /** Socket file mode (default 0660: owner and group). */
+  mode?: number;
+  log?: (line: string) => void;
+}
+
+/** Whether something accepts connections at a socket path (a live service, not a stale file). */
+function probeSocket(p: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(p);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function lstatOrUndefined(p: string) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Publishes `control` at `socketPath` (its folder is created, mode 0755): bound under a hidden
+ * name, given its mode, renamed into place, so the socket appears only once it accepts
+ * connections. A stale socket is replaced; a live one or a non-socket file makes it fail.
+ */
+export async function serveSimControl(control: SimControl, socketPath: string, opts: SimControlServerOptions = {}): Promise<SimControlServer> {
+  const log = opts.log ?? (() => {});
+  const dir = path.dirname(socketPath);
+  const tmp = path.join(dir, `.${path.basename(socketPath)}.${process.pid}.tmp`);
+  if (Buffer.byteLength(tmp) > MAX_SOCKET_PATH) {
+    throw new Error(`socket path ${tmp} is ${Buffer.byteLength(tmp)} bytes; Unix sockets allow ${MAX_SOCKET_PATH} (choose a shorter --runtime-dir)`);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const existing = lstatOrUndefined(socketPath);
+  if (existing && !existing.isSocket()) throw new Error(`${socketPath} exists and is not a socket; not replacing it`);
+  if (existing) {
+    if (await probeSocket(socketPath)) throw new Error(`${socketPath} is already served by another process`);
+    unlinkSync(socketPath); // left behind by a service that did not shut down cleanly
+  }
+  try { unlinkSync(tmp); } catch { /* not there */ }
+
+  const sockets = new Set<net.Socket>();
+  let nextLabel = 1;
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    const label = `sim control ${control.board} #${nextLabel++}`;
+    socket.setEncoding('utf8');
+    let buf = '';
+    let refused = false;
+    let chain: Promise<void> = Promise.resolve();
+    const send = (r: SimResponse) => {
+      if (!socket.destroyed && !socket.writableEnded) socket.write(`${JSON.stringify(r)}\n`);
+    };
+    const submit = (line: string) => {
+      chain = chain.then(async () => send(await control.handleLine(line)));
+    };
+    socket.on('data', (chunk: string) => {
+      if (refused) return;
+      buf += chunk;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line.trim()) submit(line);
+      }
+      if (Buffer.byteLength(buf) > MAX_LINE_BYTES) {
+        refused = true;
+        buf = '';
+        log(`${label}: request line longer than ${MAX_LINE_BYTES} bytes; closing this connection`);
+        chain = chain.then(() => {
+          send({ id: null, ok: false, error: `request: line longer than ${MAX_LINE_BYTES} bytes; closing this connection` });
+          socket.end();
+        });
+      }
+    });
+    socket.on('end', () => {
+      // The client sent all it will: answer what is left (a last line without its newline too), then close.
+      if (!refused && buf.trim()) submit(buf);
+      buf = '';
+      chain = chain.then(() => { if (!socket.destroyed) socket.end(); });
+    });
+    socket.on('error', () => { /* reported through 'close' */ });
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(tmp, () => { server.off('error', reject); resolve(); });
+  });
+  chmodSync(tmp, opts.mode ?? 0o660);
+  renameSync(tmp, socketPath);
+  const ino = lstatSync(socketPath).ino;
+
+  let closed: Promise<void> | undefined;
+  return {
+    path: socketPath,
+    close() {
+      closed ??= (async () => {
+        // The name goes first: a client that finds the socket can connect to it.
+        try {
+          if (lstatSync(socketPath).ino === ino) unlinkSync(socketPath);
+        } catch { /* already gone */ }
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      })();
+      return closed;
+    },
+  };
+}

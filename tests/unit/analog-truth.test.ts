@@ -1,0 +1,248 @@
+/**
+ * The analog truth: tests listen at the simulated chip's analog output, never at the PCM.
+ *
+ * 1. Through the stream service (real time, CLOCK_MONOTONIC): a client plays a 1 kHz tone at
+ *    −6 dBFS, another records the output's monitor endpoint; the monitor carries the tone at the
+ *    stream gain, and nothing before START or after STOP. Boards whose chip bring-up is not yet
+ *    complete are listed as expected-silent, with the reason their chip model gives.
+ * 2. Negative controls on broken copies of the sim-codec description, on a virtual clock: no
+ *    step leaving power-down, a wrong word length, the amplifier line never driven.
+ *
+ * Expected values are literals: −6 dBFS = 0.5012 of full scale (10^(−6/20)), −26 dBFS = 0.0501.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { listBoardNames, loadBoard } from '../../src/board/load.ts';
+import { BoardPower } from '../../src/board/power.ts';
+import { serveBoard } from '../../src/cli/wiring.ts';
+import type { CodecDescription } from '../../src/codec/description.ts';
+import { DescribedCodec } from '../../src/codec/driver.ts';
+import type { StreamFormat } from '../../src/codec/types.ts';
+import { AnalogSimulation } from '../../src/hal/sim/analog.ts';
+import { SimHal, VirtualClock } from '../../src/hal/sim/index.ts';
+import { StreamClient } from '../../src/stream/client.ts';
+import { playSamples, recordSamples, toneSamples } from '../../src/stream/player.ts';
+import { description as simCodec } from '../../codecs/sim-codec/description.ts';
+import { SimCodecDriver } from '../../codecs/sim-codec/driver.ts';
+import { SimCodecModel } from '../../codecs/sim-codec/model.ts';
+
+/** The sim-codec driver's hooks over another (broken) copy of its description. */
+class SimCodecOver extends DescribedCodec {
+  protected override async applyFormat(fmt: StreamFormat): Promise<void> {
+    await (SimCodecDriver.prototype as unknown as { applyFormat(this: DescribedCodec, f: StreamFormat): Promise<void> }).applyFormat.call(this, fmt);
+  }
+}
+
+const MINUS_6 = 0.501187; // 10^(-6/20)
+const MINUS_26 = 0.0501187; // 10^(-26/20)
+const dB = (x: number) => 20 * Math.log10(x);
+
+/** Peak |x| of channel 0 over [from, to) frames of interleaved S16 (as a fraction of full scale). */
+function peak(s: Int16Array, ch: number, from: number, to: number): number {
+  let p = 0;
+  for (let f = Math.max(0, from); f < Math.min(to, s.length / ch); f++) p = Math.max(p, Math.abs(s[f * ch]!) / 32768);
+  return p;
+}
+
+/**
+ * Frequency from rising zero crossings (linearly interpolated) over [from, to) frames of channel
+ * 0: the median period, so that a dropout (an underrun of a real-time engine on a busy machine,
+ * which the monitor faithfully carries) does not bend the figure.
+ */
+function frequency(s: Int16Array, ch: number, rate: number, from: number, to: number): number {
+  const crossings: number[] = [];
+  for (let f = Math.max(1, from); f < Math.min(to, s.length / ch); f++) {
+    const a = s[(f - 1) * ch]!, b = s[f * ch]!;
+    if (a < 0 && b >= 0) crossings.push(f - 1 + -a / (b - a));
+  }
+  assert.ok(crossings.length > 10, `too few zero crossings (${crossings.length}) to measure a frequency`);
+  const periods = crossings.slice(1).map((c, i) => c - crossings[i]!).sort((x, y) => x - y);
+  return rate / periods[Math.floor(periods.length / 2)]!;
+}
+
+/** A window of the recording where the tone plays steadily: after the first and before the last loud frame, trimmed. */
+function loudSpan(s: Int16Array, ch: number, threshold: number): [number, number] | undefined {
+  let first = -1, last = -1;
+  for (let f = 0; f < s.length / ch; f++) {
+    if (Math.abs(s[f * ch]!) / 32768 > threshold) {
+      if (first < 0) first = f;
+      last = f;
+    }
+  }
+  return first < 0 ? undefined : [first, last];
+}
+
+const SIM_BOARDS = listBoardNames().filter((n) => loadBoard(n).hal === 'sim');
+/** Boards whose chip plays once the service runs its sequences (complete bring-up in the description). */
+const AUDIBLE = ['adafruit-max98357-sim', 'pimoroni-phat-dac-sim', 'sim', 'sim-many-formats'];
+/** Boards whose description does not yet hold a complete bring-up: the chip model stays silent, and says why. */
+const EXPECTED_SILENT: Record<string, RegExp> = {
+  'hifiberry-dacplus-sim': /SCK missing|word length/, // PCM5122: no PLL reference (BCK) and no word length written yet
+  'iqaudio-dacplus-sim': /SCK missing|word length/,
+  'waveshare-wm8960-hat-sim': /VMID|power|mute|clock|word length|MCLK/i, // WM8960: power, routing and clocking not yet written
+  'respeaker-2mic-v2-sim': /clock|power|mute|MCLK|master/i, // AIC3104: codec-master clocking not yet written
+};
+
+describe('analog truth: the monitor hears what the simulated chip outputs (through the stream service)', function () {
+  this.timeout(60000);
+
+  it('every simulated board is listed as audible or expected-silent', () => {
+    assert.deepEqual([...SIM_BOARDS].sort(), [...AUDIBLE, ...Object.keys(EXPECTED_SILENT)].sort());
+  });
+
+  for (const name of SIM_BOARDS) {
+    const audible = AUDIBLE.includes(name);
+    it(`${name}: ${audible ? '1 kHz at −6 dBFS at 0 dB gain, −26 dBFS after SET_GAIN −20 dB, silence before START and after STOP' : 'silent, with the reason its chip model gives'}`, async () => {
+      const runtimeDir = mkdtempSync(path.join(tmpdir(), 'sbc-analog-'));
+      const served = await serveBoard(name, { runtimeDir });
+      try {
+        const board = served.runtime.board;
+        const out = board.streams.find((s) => s.direction === 'output')!;
+        const endpoint = path.join(runtimeDir, 'audio-output', `${board.name}.${out.id}`);
+        const monitor = path.join(runtimeDir, 'audio-input', `${board.name}.${out.id}.monitor`);
+        const rate = 48000;
+        const channels = 2;
+        // Gain 0 dB first where the stream has a gain (a second client: the player owns the stream).
+        const control = served.runtime.codec.gainControls().find((c) => c.main && c.direction === 'output');
+        const toneSeconds = 1.2;
+        const tone = toneSamples(1000, toneSeconds, rate, channels, -6);
+        let gainChangedAtFrame = -1;
+        // The stream gain at 0 dB first (the board starts muted), while stopped: it lands on the chip.
+        if (control) {
+          await served.runtime.codec.setGain(control.name, 0);
+          await served.runtime.codec.setMute(control.name, false);
+        }
+        const recording = recordSamples({ endpoint: monitor, rate, channels }, Math.round(rate * (toneSeconds + 2.0)));
+        await new Promise((r) => setTimeout(r, 250)); // the monitor runs before the client starts
+        const played = playSamples({
+          endpoint, rate, channels,
+          onOpen: ({ stream }) => {
+            void (async () => {
+              await new Promise((r) => setTimeout(r, 600));
+              if (control) {
+                const g = await stream.setGain({ gain: -20 });
+                assert.equal(g.curGain, -20);
+                gainChangedAtFrame = 1;
+              }
+            })();
+          },
+        }, tone);
+        await played;
+        const rec = await recording;
+        const head = peak(rec, channels, 0, Math.round(rate * 0.15));
+        assert.ok(head === 0, `${name}: the monitor carries ${head} before START (expected digital zero)`);
+        const tail = peak(rec, channels, rec.length / channels - Math.round(rate * 0.1), rec.length / channels);
+        assert.ok(tail === 0, `${name}: the monitor carries ${tail} after STOP (expected digital zero)`);
+        if (!audible) {
+          assert.equal(peak(rec, channels, 0, rec.length / channels), 0, `${name}: expected silence, the monitor carries sound`);
+          const st = served.runtime.analog!.state();
+          const o = st.outputs[0]!;
+          const why = o.clockError ?? o.path?.silentBecause ?? '';
+          assert.match(why, EXPECTED_SILENT[name]!, `${name}: the chip model's reason: ${why}`);
+          return;
+        }
+        const span = loudSpan(rec, channels, 0.01);
+        assert.ok(span, `${name}: the monitor stayed silent while the tone played`);
+        const [first, last] = span;
+        // At 0 dB: the first 0.3 s after the tone began (the gain changes 0.6 s after the ring buffer opened).
+        const a0 = first + Math.round(rate * 0.05), a1 = first + Math.round(rate * 0.3);
+        const p0 = peak(rec, channels, a0, a1);
+        assert.ok(Math.abs(dB(p0) - dB(MINUS_6)) <= 0.1, `${name}: ${dB(p0).toFixed(3)} dBFS at 0 dB gain, expected −6 ± 0.1`);
+        const f0 = frequency(rec, channels, rate, a0, a1);
+        assert.ok(Math.abs(f0 - 1000) <= 1, `${name}: ${f0.toFixed(2)} Hz, expected 1000 ± 1`);
+        const b0 = last - Math.round(rate * 0.3), b1 = last - Math.round(rate * 0.05);
+        const p1 = peak(rec, channels, b0, b1);
+        const expected = control && gainChangedAtFrame > 0 ? MINUS_26 : MINUS_6; // fixed-gain boards keep their level
+        assert.ok(Math.abs(dB(p1) - dB(expected)) <= 0.1, `${name}: ${dB(p1).toFixed(3)} dBFS at the end, expected ${dB(expected).toFixed(1)} ± 0.1`);
+      } finally {
+        await served.close();
+        rmSync(runtimeDir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('a client sees the monitor endpoint as an input stream with the monitor delay as its external delay', async () => {
+    const runtimeDir = mkdtempSync(path.join(tmpdir(), 'sbc-analog-'));
+    const served = await serveBoard('sim', { runtimeDir });
+    try {
+      const c = await StreamClient.connect(path.join(runtimeDir, 'audio-input', 'sim.headphone.monitor'));
+      const f = await c.setFormat({ fps: 48000, sampleFormat: 1 << 2, channels: 2 });
+      assert.equal(f.result, 0);
+      assert.equal(Number(f.externalDelayNs), 50e6);
+      await c.close();
+    } finally {
+      await served.close();
+      rmSync(runtimeDir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Plays 1 kHz at −6 dBFS through a sim-codec built from `description`, on a virtual clock; returns what the speaker output carried. */
+async function playThroughChip(description: CodecDescription, o: { ampLine?: boolean } = {}) {
+  const clock = new VirtualClock(1e9, false);
+  const hal = new SimHal({ clock });
+  const model = new SimCodecModel();
+  const bus = hal.simBus(1);
+  bus.attach(0x1b, model);
+  const gpio = hal.simChip('sim-gpio0');
+  const amp = await gpio.requestLines([22], { direction: 'output', initial: 0 }, 'test amp');
+  const link = hal.i2sLink('sim:0,0');
+  const analog = new AnalogSimulation({
+    clock, chip: model,
+    outputs: [{ stream: 'speaker', chipOutput: 'speaker', link, gate: () => amp.getValue(22) === 1 }],
+  });
+  bus.afterWrite.add(() => analog.changed());
+  const codec = new SimCodecOver(description, { clock, bus, addr: 0x1b, gpio: new Map(), options: {}, sleepMs: (ms) => clock.sleepUntilNs(clock.nowNs() + ms * 1e6) });
+  const power = new BoardPower(codec, clock, o.ampLine === false ? {} : { enable: { request: amp, offset: 22 } }, { onLineChange: () => analog.changed() });
+  await codec.probe();
+  await codec.init();
+  await codec.setFormat({ rate: 48000, channels: 2, bits: 16 });
+  await codec.setGain('Digital Playback Volume', 0);
+  const pcm = await hal.pcm.open('sim:0,0', { direction: 'playback', rate: 48000, channels: 2, format: 'S16_LE', periodFrames: 480, bufferFrames: 4800, startThreshold: Infinity });
+  const tone = toneSamples(1000, 0.5, 48000, 2, -6);
+  const bytes = new Uint8Array(tone.buffer, tone.byteOffset, tone.byteLength);
+  let written = pcm.write(bytes, 4800);
+  pcm.start();
+  const t0 = clock.nowNs();
+  await power.powerUp();
+  while (written < tone.length / 2) {
+    clock.advanceBy(10e6);
+    written += pcm.write(bytes.subarray(written * 4), tone.length / 2 - written);
+  }
+  clock.advanceBy(200e6);
+  const out = analog.render('speaker', t0, 48000 * 0.5, 48000, 2);
+  const state = analog.state();
+  pcm.close();
+  return { peak: out.reduce((m, v) => Math.max(m, Math.abs(v)), 0), state, events: analog.events };
+}
+
+describe('analog truth: negative controls on broken copies of the sim-codec description (virtual clock)', () => {
+  it('control: the description as it is plays 1 kHz at −6 dBFS on the speaker', async () => {
+    const r = await playThroughChip(simCodec);
+    assert.ok(Math.abs(dB(r.peak) - dB(MINUS_6)) <= 0.1, `${dB(r.peak)} dBFS`);
+  });
+
+  it('drop the step that powers the DAC up → silence, and the model says why', async () => {
+    const broken: CodecDescription = { ...simCodec, sequences: { ...simCodec.sequences, powerUp: [] } };
+    const r = await playThroughChip(broken);
+    assert.equal(r.peak, 0);
+    assert.match(r.state.outputs[0]!.path!.silentBecause ?? '', /power/i);
+  });
+
+  it('a wrong word length → a clock error and no tone', async () => {
+    const regs = simCodec.regmap!.registers.map((x) => (x.name === 'FORMAT'
+      ? { ...x, fields: [{ name: 'WLEN', bits: [1, 0] as [number, number], values: { '16': 2, '20': 1, '24': 0, '32': 3 } }] } : x));
+    const broken: CodecDescription = { ...simCodec, regmap: { ...simCodec.regmap!, registers: regs } };
+    const r = await playThroughChip(broken);
+    assert.equal(r.peak, 0);
+    assert.ok(r.events.some((e) => e.what === 'clock-error' && /word length/.test(e.detail)), JSON.stringify(r.events.filter((e) => e.what === 'clock-error')));
+  });
+
+  it('the amplifier line left off → the speaker is silent', async () => {
+    const r = await playThroughChip(simCodec, { ampLine: false });
+    assert.equal(r.peak, 0);
+    assert.equal(r.state.outputs[0]!.amplifier, false);
+  });
+});
