@@ -205,7 +205,9 @@ export function checkDescription(d: CodecDescription): DescriptionProblem[] {
         }
       }
       if ((s.op === 'poll' || s.op === 'delay') && !s.source?.trim()) p(w, `${s.op} step without a source for its timing`);
-      if (s.op === 'gpio' && d.gpioRoles && !(s.role in d.gpioRoles)) p(w, `GPIO role "${s.role}" is not declared in gpioRoles`);
+      if (s.op === 'gpio' && !(s.role in (d.gpioRoles ?? {}))) {
+        p(w, `GPIO role "${s.role}" is not one of the part's own pins (gpioRoles); a board amplifier's lines belong to the board's power (src/board/power.ts)`);
+      }
       if (s.op === 'mute-control' || s.op === 'set-gain') {
         const c = d.controls.find((x) => x.name === s.control);
         if (!c || c.kind !== 'volume') p(w, `names unknown volume control "${s.control}"`);

@@ -19,7 +19,7 @@ import {
 } from './device.ts';
 
 export interface BoardDevicesOptions {
-  /** Part 2's engine plugs in here; default: every ring-buffer command answers NOT_SUPPORTED. */
+  /** The ring-buffer engine plugs in here; default: every ring-buffer command answers NOT_SUPPORTED. */
   createRingBuffer?: (stream: StreamSpec, fmt: RequestedFormat, events: RingBufferEvents, channel?: RingBufferChannel) => RingBufferEngine;
 }
 

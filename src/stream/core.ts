@@ -388,7 +388,7 @@ export class StreamCore {
     reply(encodeSetGainResponse(r.txid, STATUS.OK, { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb })); // R-GAIN-5
   }
 
-  // ---- ring-buffer channel (part 1: validated, then answered by the engine seam) ----
+  // ---- ring-buffer channel: validated here, then answered by the engine seam ----
 
   private async handleRingBuffer(c: Connection, r: RingBufferRequest): Promise<void> {
     const engine: RingBufferEngine = c.engine ?? new NotSupportedRingBuffer();

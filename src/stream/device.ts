@@ -1,6 +1,6 @@
 /**
  * What the protocol core needs from one stream of a board: the SimpleAudioStream idea. The core
- * (core.ts) implements the protocol once — validation, ownership, paging, gain rounding,
+ * (core.ts) implements the protocol once — validation, ownership, paging, asking the codec control layer to round gains,
  * notifications — and a device only answers plain questions and applies already-checked
  * requests. `board-device.ts` builds devices from a BoardRuntime; unit tests use fakes.
  */
@@ -61,7 +61,7 @@ export interface RingBufferResult<T> {
 }
 
 /**
- * The ring-buffer seam (part 2's engine implements it). The core has already validated each
+ * The ring-buffer seam (the real-time engine implements it). The core has already validated each
  * request's wire form; the engine applies the ring-buffer rules (GET_BUFFER only while stopped,
  * START needs a buffer, ...) and answers with a status.
  */
@@ -120,8 +120,8 @@ export interface StreamDevice {
 }
 
 /**
- * Part 1's ring buffer: every command is validated on the wire by the core and then answered
- * NOT_SUPPORTED. Part 2 replaces it with the real-time engine.
+ * A ring buffer for a service without audio: every command is validated on the wire by the core
+ * and then answered NOT_SUPPORTED.
  */
 export class NotSupportedRingBuffer implements RingBufferEngine {
   async getFifoDepth() {

@@ -32,7 +32,7 @@ export interface StreamServiceOptions extends BoardDevicesOptions {
   maxQueuedBytes?: number;
   /**
    * The ring-buffer channels' engine (src/stream/engine-ring-buffer.ts) and its settings; false
-   * answers every ring-buffer command NOT_SUPPORTED (part 1's stand-in). Ignored when
+   * answers every ring-buffer command NOT_SUPPORTED (a service without audio). Ignored when
    * `createRingBuffer` is given.
    */
   ringBuffer?: EngineRingBufferOptions | false;

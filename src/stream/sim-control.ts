@@ -21,7 +21,7 @@
  * (board.hal 'sim'), bound under a hidden name and renamed into place as the stream endpoints are
  * (./transport.ts).
  */
-import { chmodSync, lstatSync, mkdirSync, renameSync, unlinkSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { BoardRuntime } from '../board/runtime.ts';
@@ -33,15 +33,13 @@ import type { AnalogPath } from '../hal/sim/chip.ts';
 import type { SimI2cBus, SimI2cFaultRule } from '../hal/sim/i2c.ts';
 import type { SimHal } from '../hal/sim/index.ts';
 import type { EngineRingBuffer } from './engine-ring-buffer.ts';
+import { prepareSocketPath, publishSocket } from './transport.ts';
 
 /** The folder of the runtime directory that holds the control sockets. */
 export const SIM_CONTROL_DIR = 'sim';
 
 /** A request line longer than this (bytes, without its newline) is refused and the connection closed. */
 export const MAX_LINE_BYTES = 64 * 1024;
-
-/** sun_path holds 108 bytes including the terminating NUL. */
-const MAX_SOCKET_PATH = 107;
 
 export const SIM_COMMANDS = ['jack', 'i2c-fault', 'stall', 'regs', 'state'] as const;
 export type SimCommand = (typeof SIM_COMMANDS)[number];
@@ -485,23 +483,6 @@ export interface SimControlServerOptions {
   log?: (line: string) => void;
 }
 
-/** Whether something accepts connections at a socket path (a live service, not a stale file). */
-function probeSocket(p: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(p);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
-
-function lstatOrUndefined(p: string) {
-  try {
-    return lstatSync(p);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Publishes `control` at `socketPath` (its folder is created, mode 0755): bound under a hidden
  * name, given its mode, renamed into place, so the socket appears only once it accepts
@@ -509,19 +490,8 @@ function lstatOrUndefined(p: string) {
  */
 export async function serveSimControl(control: SimControl, socketPath: string, opts: SimControlServerOptions = {}): Promise<SimControlServer> {
   const log = opts.log ?? (() => {});
-  const dir = path.dirname(socketPath);
-  const tmp = path.join(dir, `.${path.basename(socketPath)}.${process.pid}.tmp`);
-  if (Buffer.byteLength(tmp) > MAX_SOCKET_PATH) {
-    throw new Error(`socket path ${tmp} is ${Buffer.byteLength(tmp)} bytes; Unix sockets allow ${MAX_SOCKET_PATH} (choose a shorter --runtime-dir)`);
-  }
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const existing = lstatOrUndefined(socketPath);
-  if (existing && !existing.isSocket()) throw new Error(`${socketPath} exists and is not a socket; not replacing it`);
-  if (existing) {
-    if (await probeSocket(socketPath)) throw new Error(`${socketPath} is already served by another process`);
-    unlinkSync(socketPath); // left behind by a service that did not shut down cleanly
-  }
-  try { unlinkSync(tmp); } catch { /* not there */ }
+  mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
+  const tmp = await prepareSocketPath(socketPath);
 
   const sockets = new Set<net.Socket>();
   let nextLabel = 1;
@@ -566,23 +536,14 @@ export async function serveSimControl(control: SimControl, socketPath: string, o
     socket.on('close', () => sockets.delete(socket));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(tmp, () => { server.off('error', reject); resolve(); });
-  });
-  chmodSync(tmp, opts.mode ?? 0o660);
-  renameSync(tmp, socketPath);
-  const ino = lstatSync(socketPath).ino;
+  const unpublish = await publishSocket(server, tmp, socketPath, opts.mode ?? 0o660);
 
   let closed: Promise<void> | undefined;
   return {
     path: socketPath,
     close() {
       closed ??= (async () => {
-        // The name goes first: a client that finds the socket can connect to it.
-        try {
-          if (lstatSync(socketPath).ino === ino) unlinkSync(socketPath);
-        } catch { /* already gone */ }
+        unpublish(); // the name goes first: a client that finds the socket can connect to it
         for (const s of sockets) s.destroy();
         await new Promise<void>((resolve) => server.close(() => resolve()));
       })();

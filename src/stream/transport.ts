@@ -76,17 +76,7 @@ function probeSocket(p: string): Promise<boolean> {
 export async function serveEndpoint(core: StreamCore, socketPath: string, opts: EndpointServerOptions = {}): Promise<EndpointServer> {
   const log = opts.log ?? (() => {});
   const maxQueued = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
-  const dir = path.dirname(socketPath);
-  const tmp = path.join(dir, `.${path.basename(socketPath)}.${process.pid}.tmp`);
-  if (Buffer.byteLength(tmp) > MAX_SOCKET_PATH) {
-    throw new Error(`socket path ${tmp} is ${Buffer.byteLength(tmp)} bytes; Unix sockets allow ${MAX_SOCKET_PATH} (choose a shorter --runtime-dir)`);
-  }
-  if (existsNonSocket(socketPath)) throw new Error(`${socketPath} exists and is not a socket; not replacing it`);
-  if (existsSocket(socketPath)) {
-    if (await probeSocket(socketPath)) throw new Error(`${socketPath} is already served by another process`);
-    unlinkSync(socketPath); // left behind by a service that did not shut down cleanly
-  }
-  try { unlinkSync(tmp); } catch { /* not there */ }
+  const tmp = await prepareSocketPath(socketPath);
 
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: false }, (socket) => {
@@ -132,21 +122,12 @@ export async function serveEndpoint(core: StreamCore, socketPath: string, opts: 
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(tmp, () => { server.off('error', reject); resolve(); });
-  });
-  chmodSync(tmp, opts.mode ?? 0o660);
-  renameSync(tmp, socketPath);
-  const ino = lstatSync(socketPath).ino;
+  const unpublish = await publishSocket(server, tmp, socketPath, opts.mode ?? 0o660);
 
   return {
     path: socketPath,
     async close() {
-      // Remove the name first so that watchers see the endpoint go before its connections do.
-      try {
-        if (lstatSync(socketPath).ino === ino) unlinkSync(socketPath);
-      } catch { /* already gone */ }
+      unpublish(); // the name first, so that watchers see the endpoint go before its connections do
       await core.close();
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -168,4 +149,44 @@ function existsSocket(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Checks a socket path before it is served: short enough for a Unix socket, not a file of
+ * another kind, not served by a live process (a stale socket left behind is removed). Returns
+ * the hidden name to bind under.
+ */
+export async function prepareSocketPath(socketPath: string): Promise<string> {
+  const dir = path.dirname(socketPath);
+  const tmp = path.join(dir, `.${path.basename(socketPath)}.${process.pid}.tmp`);
+  if (Buffer.byteLength(tmp) > MAX_SOCKET_PATH) {
+    throw new Error(`socket path ${tmp} is ${Buffer.byteLength(tmp)} bytes; Unix sockets allow ${MAX_SOCKET_PATH} (choose a shorter --runtime-dir)`);
+  }
+  if (existsNonSocket(socketPath)) throw new Error(`${socketPath} exists and is not a socket; not replacing it`);
+  if (existsSocket(socketPath)) {
+    if (await probeSocket(socketPath)) throw new Error(`${socketPath} is already served by another process`);
+    unlinkSync(socketPath); // left behind by a service that did not shut down cleanly
+  }
+  try { unlinkSync(tmp); } catch { /* not there */ }
+  return tmp;
+}
+
+/**
+ * Binds `server` under the hidden name `tmp`, gives it `mode` (owner and group only by default)
+ * and renames it into place, so the socket appears only once it accepts connections and never
+ * with a wider mode. Returns the function that removes the name again (only if it is still ours).
+ */
+export async function publishSocket(server: net.Server, tmp: string, socketPath: string, mode: number): Promise<() => void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(tmp, () => { server.off('error', reject); resolve(); });
+  });
+  chmodSync(tmp, mode);
+  renameSync(tmp, socketPath);
+  const ino = lstatSync(socketPath).ino;
+  return () => {
+    try {
+      if (lstatSync(socketPath).ino === ino) unlinkSync(socketPath);
+    } catch { /* already gone */ }
+  };
 }

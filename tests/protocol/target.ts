@@ -50,7 +50,7 @@ export interface ProtocolTarget {
   nowNs(): number;
   /** Moves the jack (electrically) and returns the time it was moved. */
   setJack(plugged: boolean): Promise<{ drivenAtNs: number }>;
-  /** Ring-buffer channel facts (part 2), literals from the target's engine settings. */
+  /** Ring-buffer channel facts, literals from the target's engine settings. */
   rb: {
     /** An output stream whose output `captureOutput` can record (guest: hw:Loopback). */
     stream: string;

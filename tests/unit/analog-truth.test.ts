@@ -109,6 +109,7 @@ describe('analog truth: the monitor hears what the simulated chip outputs (throu
         const toneSeconds = 1.2;
         const tone = toneSamples(1000, toneSeconds, rate, channels, -6);
         let gainChangedAtFrame = -1;
+        let fixedGainAnswer: { result: number; curGain: number } | undefined;
         // The stream gain at 0 dB first (the board starts muted), while stopped: it lands on the chip.
         if (control) {
           await served.runtime.codec.setGain(control.name, 0);
@@ -121,10 +122,14 @@ describe('analog truth: the monitor hears what the simulated chip outputs (throu
           onOpen: ({ stream }) => {
             void (async () => {
               await new Promise((r) => setTimeout(r, 600));
+              const g = await stream.setGain({ gain: -20 });
               if (control) {
-                const g = await stream.setGain({ gain: -20 });
+                assert.equal(g.result, 0);
                 assert.equal(g.curGain, -20);
                 gainChangedAtFrame = 1;
+              } else {
+                // R-GAIN-2 on a fixed-gain stream (min = max = 0): INVALID_ARGS (-10), nothing changes.
+                fixedGainAnswer = { result: g.result, curGain: g.curGain };
               }
             })();
           },
@@ -154,7 +159,9 @@ describe('analog truth: the monitor hears what the simulated chip outputs (throu
         assert.ok(Math.abs(f0 - 1000) <= 1, `${name}: ${f0.toFixed(2)} Hz, expected 1000 ± 1`);
         const b0 = last - Math.round(rate * 0.3), b1 = last - Math.round(rate * 0.05);
         const p1 = peak(rec, channels, b0, b1);
-        const expected = control && gainChangedAtFrame > 0 ? MINUS_26 : MINUS_6; // fixed-gain boards keep their level
+        if (!control) assert.deepEqual(fixedGainAnswer, { result: -10, curGain: 0 }, `${name}: the fixed-gain answer to SET_GAIN −20 dB`);
+        else assert.ok(gainChangedAtFrame > 0, `${name}: SET_GAIN −20 dB was answered`);
+        const expected = control ? MINUS_26 : MINUS_6; // fixed-gain boards keep their level
         assert.ok(Math.abs(dB(p1) - dB(expected)) <= 0.1, `${name}: ${dB(p1).toFixed(3)} dBFS at the end, expected ${dB(expected).toFixed(1)} ± 0.1`);
       } finally {
         await served.close();

@@ -1,6 +1,6 @@
 /**
  * The analog truth of the WM8960, TLV320AIC3104, SGTL5000 and CS4271 models: each part is brought
- * up with the bring-up registers of the collected facts, part 2 (codecs/<part>/FACTS.md), written
+ * up with the bring-up registers of the collected facts (codecs/<part>/FACTS.md), written
  * as raw bus bytes, and listened to at its outputs. Expected gains are the facts' literals (e.g.
  * WM8960 DAC 0xFF = 0 dB, 0.5 dB steps), never the models' constants or a driver's tables; each
  * missing step has its negative control.
@@ -70,7 +70,7 @@ function run(steps: Step[], write: (reg: number, value: number) => void, env: Fa
 }
 
 // ---------------------------------------------------------------------------------------------
-// WM8960: writes are [A6..A0 D8] [D7..D0]; facts part 2, "WM8960 bring-up: Waveshare HAT".
+// WM8960: writes are [A6..A0 D8] [D7..D0]; codecs/wm8960/FACTS.md, bring-up on the Waveshare HAT.
 
 const wmWrite = (m: Wm8960Model) => (reg: number, value: number) => m.write(Uint8Array.of((reg << 1) | ((value >> 8) & 1), value & 0xff));
 
@@ -249,7 +249,7 @@ describe('chip analog truth: WM8960 (Waveshare bring-up)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// TLV320AIC3104: [reg, value]; facts part 2, "TLV320AIC3104 bring-up: ReSpeaker 2-Mic v2".
+// TLV320AIC3104: [reg, value]; codecs/tlv320aic3104/FACTS.md, bring-up on the ReSpeaker 2-Mic v2.
 
 const aicWrite = (m: Tlv320aic3104Model) => (reg: number, value: number) => m.write(Uint8Array.of(reg, value));
 

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { StreamClient } from '../../src/stream/client.ts';
 import { recordSamples } from '../../src/stream/player.ts';
 
-const CLIENT_WATCH_BOUND_NS = 10e6; // docs/engine.md, "A client that goes away"
+const CLIENT_WATCH_BOUND_NS = 10e6; // the client-watch bound stated in docs/engine.md
 const PERIOD_NS = (128 / 48000) * 1e9; // the service's default period at 48 kHz (128 frames)
 const MONITOR_DELAY_NS = 50e6; // docs/PROTOCOL.md, monitor endpoints
 const now = () => Number(process.hrtime.bigint());
