@@ -163,6 +163,7 @@ describe('analog truth: the monitor hears what the simulated chip outputs (throu
         else assert.ok(gainChangedAtFrame > 0, `${name}: SET_GAIN −20 dB was answered`);
         const expected = control ? MINUS_26 : MINUS_6; // fixed-gain boards keep their level
         assert.ok(Math.abs(dB(p1) - dB(expected)) <= 0.1, `${name}: ${dB(p1).toFixed(3)} dBFS at the end, expected ${dB(expected).toFixed(1)} ± 0.1`);
+        console.log(`      monitor: ${f0.toFixed(3)} Hz, ${dB(p0).toFixed(3)} dBFS at 0 dB, ${dB(p1).toFixed(3)} dBFS ${control ? 'after SET_GAIN −20 dB' : '(fixed gain)'}`);
       } finally {
         await served.close();
         rmSync(runtimeDir, { recursive: true, force: true });

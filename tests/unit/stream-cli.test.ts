@@ -56,7 +56,8 @@ describe('sbc-audio serve and ls', function () {
       child.stdout!.on('data', (d) => { stdout += d; });
       child.stderr!.on('data', (d) => { stderr += d; });
       const deadline = Date.now() + 30000;
-      while (!existsSync(path.join(dir, 'audio-input/sim.mic'))) {
+      // Ready when serve says so: it prints its line once every endpoint (monitors too) is published.
+      while (!/serving \d+ streams/.test(stdout)) {
         if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not publish: ${stdout}${stderr}`);
         await new Promise((r) => setTimeout(r, 50));
       }
