@@ -10,7 +10,7 @@
  */
 import { loadCodecPart } from '../../codecs/index.ts';
 import type { CodecDriver, CodecGpioLine } from '../codec/types.ts';
-import { AnalogSimulation, type MonitoredOutput } from '../hal/sim/analog.ts';
+import { AnalogSimulation, type GatedInput, type MonitoredOutput } from '../hal/sim/analog.ts';
 import { isSimChip } from '../hal/sim/chip.ts';
 import type { Clock } from '../hal/clock.ts';
 import type { GpioLineConfig, GpioLineRequest, GpioValue } from '../hal/gpio.ts';
@@ -57,6 +57,8 @@ export interface BoardRuntime {
   externalDelayNs(direction: 'input' | 'output', rate: number): number;
   /** Sim boards: the I2S link a playback PCM writes (the engine's worker gets it with the device). */
   i2sLink(pcm: string): SharedArrayBuffer | undefined;
+  /** Sim boards: the ADC gate a capture PCM applies (the chip's input path). */
+  adcGate(pcm: string): SharedArrayBuffer | undefined;
   /** Logical state of the jack-detect line (true = plugged); undefined if the board has none. */
   jackPlugged(): boolean | undefined;
   /** Sim boards: inserts or removes the simulated headphone plug (electrically, through its line). */
@@ -159,9 +161,15 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
       // The board's amplifier drives the speaker; headphone and line outputs come off the chip.
       ...(hasAmp && s.purpose === 'speaker' ? { gate: ampOn } : {}),
     }));
+    const inputsOfChip = Object.keys(chip.analogState().inputs ?? {});
+    const inputs: GatedInput[] = inputsOfChip.length === 0 ? [] : board.streams.filter((s) => s.direction === 'input').map((s) => ({
+      stream: s.id,
+      chipInput: inputsOfChip.includes(s.purpose) ? s.purpose : inputsOfChip[0]!,
+      gate: sim!.adcGate(s.pcm),
+    }));
     const mclk = board.codec.options.mclkHz;
     analog = new AnalogSimulation({
-      clock: hal.clock, chip, outputs,
+      clock: hal.clock, chip, outputs, inputs,
       pin: (role) => {
         const l = codecLines.get(role);
         return l ? l.request.getValue(l.offset) : undefined;
@@ -178,6 +186,7 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
     board, hal, codec, lines, sim, analog, chipModel, power,
     externalDelayNs: (direction, rate) => externalDelay(board, codec, direction, rate).totalNs,
     i2sLink: (pcm) => (sim && analog?.outputs.some((o) => o.link === sim.i2sLinks.get(pcm)) ? sim.i2sLinks.get(pcm) : undefined),
+    adcGate: (pcm) => (sim && analog?.inputs.some((i) => i.gate === sim.adcGates.get(pcm)) ? sim.adcGates.get(pcm) : undefined),
     jackPlugged() {
       const l = lines.get('jack-detect');
       return l ? l.request.getValue(l.offset) === 1 : undefined;

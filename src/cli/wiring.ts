@@ -16,7 +16,7 @@ export async function openBoardByName(nameOrPath: string, opts: OpenBoardOptions
 
 /** The engine on a board: its devices, with the external delay and links from the open board. */
 export async function engineForBoard(
-  nameOrPath: string, opts: { simClock?: 'virtual' | 'monotonic' } & OpenBoardOptions = {},
+  nameOrPath: string, opts: { simClock?: 'virtual' | 'monotonic'; codecReady?: boolean } & OpenBoardOptions = {},
 ): Promise<{ driver: EngineDriver; runtime: BoardRuntime }> {
   let runtime: BoardRuntime;
   try {
@@ -25,7 +25,17 @@ export async function engineForBoard(
     throw asEngineError(e, 'invalid-argument', `board ${nameOrPath}`);
   }
   const { simClock } = opts;
+  // codecReady: the codec brought up as `sbc-audio run` does (probe, init, powered), so that on a
+  // simulated board its chip passes what the engine plays and captures.
+  if (opts.codecReady) await bringUpCodec(runtime);
   return { driver: EngineDriver.forBoard(runtime, simClock ? { simClock } : {}), runtime };
+}
+
+/** Probe, init (muted), then the board's power-up: the codec and the amplifier on. */
+export async function bringUpCodec(runtime: BoardRuntime): Promise<void> {
+  await runtime.codec.probe();
+  await runtime.codec.init();
+  await runtime.power.powerUp();
 }
 
 export interface ServedBoard {

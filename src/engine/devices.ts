@@ -24,6 +24,8 @@ export interface ResolvedDevice extends DeviceInfo {
   clockLink?: SharedArrayBuffer;
   /** Sim devices: the I2S link the playback PCM writes, where the board's simulated chip listens. */
   i2sLink?: SharedArrayBuffer;
+  /** Sim devices: the ADC gate the capture PCM applies (the simulated chip's input path). */
+  adcGate?: SharedArrayBuffer;
 }
 
 /**
@@ -35,6 +37,7 @@ export interface EngineBoard {
   readonly board: Board;
   externalDelayNs(direction: 'input' | 'output', rate: number): number;
   i2sLink?(pcm: string): SharedArrayBuffer | undefined;
+  adcGate?(pcm: string): SharedArrayBuffer | undefined;
 }
 
 /** The devices of a board, in the order its streams are listed. */
@@ -119,8 +122,15 @@ export async function buildBackend(device: ResolvedDevice, recordFrames = 0): Pr
       : device.simClock === 'virtual'
       ? new VirtualClock(1e9, true)
       : new (await import('../hal/linux/clock.ts')).MonotonicClock();
-    const link = device.i2sLink;
-    return { backend: new SimPcmBackend(clock, { maxRecordFrames: recordFrames, i2sLink: (d) => (d === device.playback ? link : undefined) }), clock };
+    const { i2sLink, adcGate } = device;
+    return {
+      backend: new SimPcmBackend(clock, {
+        maxRecordFrames: recordFrames,
+        i2sLink: (d) => (d === device.playback ? i2sLink : undefined),
+        adcGate: (d) => (d === device.capture ? adcGate : undefined),
+      }),
+      clock,
+    };
   }
   const { createLinuxPcmBackend, MonotonicClock } = await import('../hal/linux/index.ts');
   return { backend: createLinuxPcmBackend(), clock: new MonotonicClock() };

@@ -76,7 +76,11 @@ export class EngineDriver {
   static forBoard(board: EngineBoard, opts: { simClock?: 'virtual' | 'monotonic' } = {}): EngineDriver {
     return new EngineDriver(`board ${board.board.name}`, boardDevices(board.board).map((d) => {
       const link = d.playback ? board.i2sLink?.(d.playback) : undefined;
-      return { ...d, ...(d.backend === 'sim' && opts.simClock ? { simClock: opts.simClock } : {}), ...(link ? { i2sLink: link } : {}) };
+      const gate = d.capture ? board.adcGate?.(d.capture) : undefined;
+      return {
+        ...d, ...(d.backend === 'sim' && opts.simClock ? { simClock: opts.simClock } : {}),
+        ...(link ? { i2sLink: link } : {}), ...(gate ? { adcGate: gate } : {}),
+      };
     }), board);
   }
 

@@ -190,11 +190,13 @@ export class EngineRingBuffer implements RingBufferEngine {
     const virtual = sim && this.rt.hal.clock.kind === 'virtual';
     const output = this.stream.direction === 'output';
     const i2sLink = output ? this.rt.i2sLink(this.stream.pcm) : undefined;
+    const adcGate = output ? undefined : this.rt.adcGate(this.stream.pcm);
     const info: ResolvedDevice = {
       name: this.stream.id, backend: sim ? 'sim' : 'alsa', board: board.name, description: `${this.stream.purpose} (${this.stream.pcm})`,
       ...(output ? { playback: this.stream.pcm } : { capture: this.stream.pcm }),
       ...(sim ? { simClock: virtual ? 'virtual' as const : 'monotonic' as const } : {}),
       ...(i2sLink ? { i2sLink } : {}),
+      ...(adcGate ? { adcGate } : {}),
     };
     let link: ClockLinkHost | undefined;
     if (virtual) {

@@ -12,7 +12,7 @@ describe('engine with the ring-bridge host (the stream service\'s shape)', funct
     const playback = FrameRing.createShared(frames + 64, 4);
     const capture = FrameRing.createShared(frames + 1024, 4);
     assert.equal(playback.write(s16ToBytes(signal.samples), frames), frames);
-    const dev = await (await engineForBoard('sim', { simClock: 'virtual' })).driver.open('speaker');
+    const dev = await (await engineForBoard('sim', { simClock: 'virtual', codecReady: true })).driver.open('speaker');
     const got: unknown[] = [];
     dev.on('message', (m) => got.push(m));
     const config = await dev.negotiate({ bufferFrames: 64, format: 'i16', interleaved: true });

@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import type { EngineDevice } from '../../src/engine/index.ts';
 import { bytesToS16, paddedTestSignal, verifyBitExact, withFlippedSample } from '../hil/lib/bitexact.ts';
 
-const { driver } = await engineForBoard('sim', { simClock: 'virtual' });
+const { driver } = await engineForBoard('sim', { simClock: 'virtual', codecReady: true });
 const RATE = 48000;
 
 function threads(): number {

@@ -15,7 +15,7 @@
  */
 import type { Clock } from '../clock.ts';
 import type { AnalogPath, ChipAnalogState, ChipEnvironment, I2sFormat, SimChip, Transient } from './chip.ts';
-import { type LinkChunk, I2sLinkReader } from './i2s-link.ts';
+import { type LinkChunk, I2sLinkReader, setAdcGate } from './i2s-link.ts';
 
 /** One output to monitor: a board stream, the PCM link that feeds the chip, the chip output it comes out of. */
 export interface MonitoredOutput {
@@ -29,10 +29,21 @@ export interface MonitoredOutput {
   gate?: () => boolean;
 }
 
+/** One input: a board stream captured through the chip's ADC side, and the gate its capture PCM applies. */
+export interface GatedInput {
+  stream: string;
+  /** The chip input name (ChipAnalogState.inputs key). */
+  chipInput: string;
+  /** The capture PCM's ADC gate (./i2s-link.ts). */
+  gate: SharedArrayBuffer;
+}
+
 export interface AnalogSimulationOptions {
   clock: Clock;
   chip: SimChip;
   outputs: readonly MonitoredOutput[];
+  /** Capture streams whose frames pass the chip's input path (silent unless it is powered, routed, unmuted). */
+  inputs?: readonly GatedInput[];
   /** The chip's own pins wired to board GPIO lines, by role (logical value). */
   pin?: (role: string) => 0 | 1 | undefined;
   /** The board's master clock into the chip, Hz; undefined where none runs. */
@@ -75,6 +86,7 @@ export class AnalogSimulation {
   private readonly clock: Clock;
   private readonly chip: SimChip;
   readonly outputs: readonly MonitoredOutput[];
+  readonly inputs: readonly GatedInput[];
   private readonly readers: I2sLinkReader[];
   private readonly timeline: Snapshot[] = [];
   private readonly segments: Segment[][];
@@ -88,6 +100,7 @@ export class AnalogSimulation {
     this.clock = opts.clock;
     this.chip = opts.chip;
     this.outputs = opts.outputs;
+    this.inputs = opts.inputs ?? [];
     this.readers = opts.outputs.map((o) => new I2sLinkReader(o.link));
     this.segments = opts.outputs.map(() => []);
     this.clockErrors = opts.outputs.map(() => undefined);
@@ -124,6 +137,12 @@ export class AnalogSimulation {
       this.transients.push(t);
       this.events.push({ atNs: t.atNs, what: 'transient', detail: `${t.output}: ${t.why} (peak ${t.amplitude})` });
     }
+    for (const inp of this.inputs) {
+      const path = state.inputs?.[inp.chipInput];
+      setAdcGate(inp.gate, path?.gains.length ? path.gains : [0]);
+      const why = (st: ChipAnalogState | undefined) => st?.inputs?.[inp.chipInput]?.silentBecause ?? (st?.inputs?.[inp.chipInput] ? 'passes signal' : `the chip has no input "${inp.chipInput}"`);
+      if (!prev || why(prev.state) !== why(state)) this.events.push({ atNs, what: 'path', stream: inp.stream, detail: why(state) });
+    }
     if (prev && prev.atNs === atNs) this.timeline.pop();
     this.timeline.push({ atNs, state, gates });
     this.prune(atNs);
@@ -145,7 +164,11 @@ export class AnalogSimulation {
   }
 
   /** The chip's state now, with the amplifier gates and the last clock error of each output. */
-  state(): { atNs: number; chip: ChipAnalogState; outputs: { stream: string; chipOutput: string; amplifier?: boolean; clockError?: string; path: AnalogPath | undefined; lostChunks: number }[] } {
+  state(): {
+    atNs: number; chip: ChipAnalogState;
+    outputs: { stream: string; chipOutput: string; amplifier?: boolean; clockError?: string; path: AnalogPath | undefined; lostChunks: number }[];
+    inputs: { stream: string; chipInput: string; path: AnalogPath | undefined }[];
+  } {
     this.changed();
     const snap = this.timeline[this.timeline.length - 1]!;
     return {
@@ -156,6 +179,7 @@ export class AnalogSimulation {
         ...(this.clockErrors[i] ? { clockError: this.clockErrors[i] } : {}),
         path: snap.state.outputs[o.chipOutput], lostChunks: this.readers[i]!.lost,
       })),
+      inputs: this.inputs.map((inp) => ({ stream: inp.stream, chipInput: inp.chipInput, path: snap.state.inputs?.[inp.chipInput] })),
     };
   }
 

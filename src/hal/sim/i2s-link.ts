@@ -199,3 +199,64 @@ export class I2sLinkReader {
     }
   }
 }
+
+/**
+ * The capture direction of the link: what the chip's ADC side passes from its analog input to
+ * the I2S frames a simulated capture PCM produces. The board's analog simulation writes the
+ * input path's linear gain per channel (0 while the ADC is unpowered, unrouted or muted) from the
+ * chip model's state; the capture stream applies it to what its simulated source produces, in
+ * whichever thread it runs. Float32 [0..7] gains per channel, Int32 [8] set (1 once written).
+ */
+const GATE_CHANNELS = 8;
+
+export function createAdcGate(): SharedArrayBuffer {
+  return new SharedArrayBuffer(GATE_CHANNELS * 4 + 4);
+}
+
+/** The simulation's side: sets the gains. */
+export function setAdcGate(sab: SharedArrayBuffer, gains: readonly number[]): void {
+  const g = new Float32Array(sab, 0, GATE_CHANNELS);
+  for (let c = 0; c < GATE_CHANNELS; c++) g[c] = gains[Math.min(c, gains.length - 1)] ?? 0;
+  Atomics.store(new Int32Array(sab, GATE_CHANNELS * 4, 1), 0, 1);
+}
+
+/** The capture stream's side: scales the frames its source produced, with views made once. */
+export class AdcGateReader {
+  private readonly gains: Float32Array;
+  private readonly set: Int32Array;
+  private readonly i16: Int16Array | undefined;
+  private readonly i32: Int32Array | undefined;
+  private readonly f32: Float32Array | undefined;
+
+  constructor(sab: SharedArrayBuffer, ring: Uint8Array, format: SampleFormat, private readonly channels: number) {
+    this.gains = new Float32Array(sab, 0, GATE_CHANNELS);
+    this.set = new Int32Array(sab, GATE_CHANNELS * 4, 1);
+    const b = ring.buffer as ArrayBuffer, o = ring.byteOffset, n = ring.byteLength;
+    if (format === 'S16_LE') this.i16 = new Int16Array(b, o, n >> 1);
+    else if (format === 'S32_LE' || format === 'S24_LE') this.i32 = new Int32Array(b, o, n >> 2);
+    else if (format === 'FLOAT_LE') this.f32 = new Float32Array(b, o, n >> 2);
+  }
+
+  /** Applies the gains to `frames` frames at `byteOffset` (a chip not yet evaluated passes nothing). */
+  apply(byteOffset: number, frames: number): void {
+    const ch = this.channels;
+    const ready = Atomics.load(this.set, 0) === 1;
+    const g = this.gains;
+    if (this.i16) {
+      const base = byteOffset >> 1;
+      for (let i = 0; i < frames * ch; i++) {
+        const v = ready ? Math.round(this.i16[base + i]! * g[i % ch]!) : 0;
+        this.i16[base + i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+      }
+    } else if (this.i32) {
+      const base = byteOffset >> 2;
+      for (let i = 0; i < frames * ch; i++) {
+        const v = ready ? Math.round(this.i32[base + i]! * g[i % ch]!) : 0;
+        this.i32[base + i] = v > 2147483647 ? 2147483647 : v < -2147483648 ? -2147483648 : v;
+      }
+    } else if (this.f32) {
+      const base = byteOffset >> 2;
+      for (let i = 0; i < frames * ch; i++) this.f32[base + i] = ready ? this.f32[base + i]! * g[i % ch]! : 0;
+    }
+  }
+}

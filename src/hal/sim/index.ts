@@ -8,7 +8,7 @@ import type { Hal } from '../index.ts';
 import { VirtualClock } from './clock.ts';
 import { SimGpioChip } from './gpio.ts';
 import { SimI2cBus, type SimI2cBusOptions } from './i2c.ts';
-import { createI2sLink } from './i2s-link.ts';
+import { createAdcGate, createI2sLink } from './i2s-link.ts';
 import { SimPcmBackend } from './pcm.ts';
 
 export { VirtualClock, flushMicrotasks } from './clock.ts';
@@ -32,10 +32,12 @@ export class SimHal implements Hal {
   readonly chips = new Map<string, SimGpioChip>();
   /** The I2S link of each playback PCM a simulated chip listens to (./i2s-link.ts). */
   readonly i2sLinks = new Map<string, SharedArrayBuffer>();
+  /** The ADC gate of each capture PCM a simulated chip's input path feeds (./i2s-link.ts). */
+  readonly adcGates = new Map<string, SharedArrayBuffer>();
 
   constructor(private readonly opts: SimHalOptions = {}) {
     this.clock = opts.clock ?? new VirtualClock(1e9, true);
-    this.pcm = new SimPcmBackend(this.clock, { i2sLink: (device) => this.i2sLinks.get(device) });
+    this.pcm = new SimPcmBackend(this.clock, { i2sLink: (device) => this.i2sLinks.get(device), adcGate: (device) => this.adcGates.get(device) });
   }
 
   simBus(n: number): SimI2cBus {
@@ -55,6 +57,16 @@ export class SimHal implements Hal {
       this.i2sLinks.set(device, l);
     }
     return l;
+  }
+
+  /** The ADC gate of a capture PCM (created on first use). */
+  adcGate(device: string): SharedArrayBuffer {
+    let g = this.adcGates.get(device);
+    if (!g) {
+      g = createAdcGate();
+      this.adcGates.set(device, g);
+    }
+    return g;
   }
 
   simChip(name: string): SimGpioChip {

@@ -11,7 +11,7 @@
  * is rounded up to a multiple of 16 frames (minimum 16) and the buffer to a whole number of
  * periods (at least 2).
  */
-import { I2sLinkWriter } from './i2s-link.ts';
+import { AdcGateReader, I2sLinkWriter } from './i2s-link.ts';
 import { ERRNO } from '../../util/errno.ts';
 import { FrameCopier, RingCopier } from '../../util/ring-copy.ts';
 import type { Clock } from '../clock.ts';
@@ -78,6 +78,8 @@ export interface SimPcmBackendOptions {
   maxRecordFrames?: number;
   /** The I2S link of a playback device, where a simulated chip listens (./i2s-link.ts). */
   i2sLink?: (device: string) => SharedArrayBuffer | undefined;
+  /** The ADC gate of a capture device: what a simulated chip's input path passes (./i2s-link.ts). */
+  adcGate?: (device: string) => SharedArrayBuffer | undefined;
 }
 
 export class SimPcmBackend implements PcmBackend {
@@ -108,7 +110,7 @@ export class SimPcmBackend implements PcmBackend {
     const config = negotiate(device, req);
     const record = req.direction === 'playback' ? new SimPcmRecord(config.frameBytes, this.opts.maxRecordFrames ?? 48000 * 600) : undefined;
     if (record) this.records.set(device, record);
-    const link = req.direction === 'playback' ? this.opts.i2sLink?.(device) : undefined;
+    const link = req.direction === 'playback' ? this.opts.i2sLink?.(device) : this.opts.adcGate?.(device);
     const s = new SimPcmStream(device, config, this.clock, record, this.sources.get(device), () => this.open_.delete(key), this.inPlaceSources.get(device), link);
     this.open_.set(key, s);
     return s;
@@ -148,6 +150,8 @@ class SimPcmStream implements PcmStream {
   private readonly copier = new RingCopier();
   /** Where the frames go out to a simulated chip (the bit clock runs while the stream does). */
   private readonly link: I2sLinkWriter | undefined;
+  /** Where a simulated chip's ADC side scales (or silences) what the capture source produced. */
+  private readonly adc: AdcGateReader | undefined;
 
   constructor(
     readonly device: string,
@@ -157,10 +161,12 @@ class SimPcmStream implements PcmStream {
     private readonly source: SimCaptureSource | undefined,
     private readonly onClose: () => void,
     private readonly inPlaceSource?: SimCaptureSourceInPlace,
+    /** Playback: the I2S link; capture: the ADC gate. */
     link?: SharedArrayBuffer,
   ) {
     this.ring = new Uint8Array(config.bufferFrames * config.frameBytes);
-    if (link) this.link = new I2sLinkWriter(link, this.ring, config.format, config.channels, config.rate);
+    if (link && config.direction === 'playback') this.link = new I2sLinkWriter(link, this.ring, config.format, config.channels, config.rate);
+    if (link && config.direction === 'capture') this.adc = new AdcGateReader(link, this.ring, config.format, config.channels);
   }
 
   private get playback(): boolean {
@@ -224,6 +230,7 @@ class SimPcmStream implements PcmStream {
       if (this.inPlaceSource) this.inPlaceSource(this.ring, pos * fb, this.sourceFrames, n, this.config);
       else if (this.source) this.source(this.ring.subarray(pos * fb, (pos + n) * fb), this.sourceFrames, n, this.config);
       else this.ring.fill(0, pos * fb, (pos + n) * fb);
+      this.adc?.apply(pos * fb, n);
       this.sourceFrames += n;
       this.hw += n;
       left -= n;
