@@ -175,6 +175,7 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
         return l ? l.request.getValue(l.offset) : undefined;
       },
       mclkHz: () => (typeof mclk === 'number' ? mclk : undefined),
+      oscillatorsHz: board.sim.oscillatorsHz,
     });
     if (board.codec.bus !== undefined && board.codec.address !== undefined) {
       const addr = board.codec.address;

@@ -68,6 +68,12 @@ export interface SimOptions {
   jackPlugged: boolean;
   /** Run on a virtual clock that advances by itself (tests, fast demos). */
   virtualClock: boolean;
+  /**
+   * Oscillators fitted on the board that the codec selects through its own pins, Hz: what the
+   * chip model finds when it selects one (the HiFiBerry DAC+ Pro: 24576000 and 22579200, which the
+   * PCM5122 picks with its GPIO3/GPIO6; docs/facts/boards.md#clock-masters). Default none.
+   */
+  oscillatorsHz: number[];
 }
 
 export interface Board {
@@ -274,11 +280,16 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
   }
 
   const simRaw = o.sim === undefined ? {} : r.obj(o.sim, 'sim');
-  r.onlyKeys(simRaw, 'sim', ['extraFormatRanges', 'jackPlugged', 'virtualClock']);
+  r.onlyKeys(simRaw, 'sim', ['extraFormatRanges', 'jackPlugged', 'virtualClock', 'oscillatorsHz']);
+  const osc = simRaw.oscillatorsHz ?? [];
+  if (!Array.isArray(osc) || !osc.every((f) => typeof f === 'number' && Number.isInteger(f) && f > 0 && f <= 1e9)) {
+    r.fail('sim.oscillatorsHz', 'a list of oscillator frequencies in Hz (integers from 1 to 1000000000), e.g. [24576000, 22579200]', simRaw.oscillatorsHz);
+  }
   const sim: SimOptions = {
     extraFormatRanges: r.int(simRaw, 'extraFormatRanges', 'sim', 0, 1000, 0),
     jackPlugged: r.bool(simRaw, 'jackPlugged', 'sim', false),
     virtualClock: r.bool(simRaw, 'virtualClock', 'sim', false),
+    oscillatorsHz: [...(osc as number[])],
   };
 
   return { file, name, description, manufacturer, hal, codec, gpio, alsaCard, streams, analogDelays, sim };

@@ -131,6 +131,13 @@ export interface CodecDescription {
   gpioRoles?: Readonly<Record<string, string>>;
   /** Board options the part understands (key → meaning). */
   options?: Readonly<Record<string, string>>;
+  /**
+   * Named step lists that a hook runs where which steps apply depends on a board option or on the
+   * stream format (the PCM5122's clocking modes, its dividers per word length): data like the
+   * sequences, with the same steps, checked the same way. A hook runs one with
+   * `runSubSequence(name)` (src/codec/driver.ts).
+   */
+  subSequences?: Readonly<Record<string, readonly SequenceStep[]>>;
 }
 
 function checkFigure(f: Figure<unknown> | DelayFigure | undefined, where: string, out: DescriptionProblem[]): void {
@@ -192,9 +199,17 @@ export function checkDescription(d: CodecDescription): DescriptionProblem[] {
       if ('ns' in fig && !(fig.ns >= 0)) p(`latency.${dir}.modes.${mode}`, `ns ${fig.ns} must be a non-negative number`);
     }
   }
-  for (const [name, steps] of Object.entries(d.sequences ?? {}) as [string, readonly SequenceStep[]][]) {
+  const lists = [
+    ...(Object.entries(d.sequences ?? {}) as [string, readonly SequenceStep[]][]).map(([n, steps]) => [`sequences.${n}`, steps] as const),
+    ...Object.entries(d.subSequences ?? {}).map(([n, steps]) => [`subSequences.${n}`, steps] as const),
+  ];
+  for (const [name, steps] of lists) {
+    if (!Array.isArray(steps)) {
+      p(name, 'must be a list of steps');
+      continue;
+    }
     steps.forEach((s, i) => {
-      const w = `sequences.${name}[${i}]`;
+      const w = `${name}[${i}]`;
       if (s.op === 'write' || s.op === 'update' || s.op === 'poll') {
         const r = d.regmap?.registers.find((x) => x.name === s.reg);
         if (!d.regmap) p(w, `step names register ${s.reg} but the part has no register map`);

@@ -116,6 +116,15 @@ export class DescribedCodec implements CodecDriver {
     for (const step of this.description.sequences[name]) await this.runStep(name, step);
   }
 
+  /** Runs one of the description's `subSequences` (from a hook: a clocking mode, a divider set). */
+  protected async runSubSequence(name: string): Promise<void> {
+    const steps = this.description.subSequences?.[name];
+    if (!steps) {
+      throw new CodecError(this.part, `the description has no sub-sequence "${name}" (it has: ${Object.keys(this.description.subSequences ?? {}).join(', ') || 'none'})`);
+    }
+    for (const step of steps) await this.runStep(name, step);
+  }
+
   private record(sequence: string, step: SequenceStep, extra: Partial<SequenceEvent> = {}): void {
     this.events.push({ atNs: this.ctx.clock.nowNs(), sequence, step, ...extra });
   }

@@ -74,6 +74,16 @@ export interface CodecContext {
   sleepMs(ms: number): Promise<void>;
 }
 
+/** How the I2S clocks run on a board, as the part's driver sets them up (`sbc-audio info`). */
+export interface ClockingInfo {
+  /** The mode's name, e.g. the board option codec.options.clocking ('slave-bck-pll'). */
+  mode: string;
+  /** Who drives BCK and LRCK: the host (the Pi's I2S) or the codec. */
+  clockMaster: 'host' | 'codec';
+  /** Where the codec's clocks come from, in words, with the facts' section. */
+  detail: string;
+}
+
 export interface CodecDriver {
   readonly part: string;
   readonly name: string;
@@ -107,6 +117,8 @@ export interface CodecDriver {
    * held is remembered and applied on release. Parts without a mutable main output ignore it.
    */
   holdOutputMuted?(held: boolean): Promise<void>;
+  /** Parts whose driver sets up a clocking mode (the PCM5122: codec.options.clocking): which one. */
+  clocking?(): ClockingInfo;
   /** Drivers built from a description (src/codec/driver.ts): the part's data. */
   readonly description?: CodecDescription;
   /** Parts with a control bus: the register map (cache, fields) for `sbc-audio regs`. */

@@ -7,6 +7,9 @@
  *    complete are listed as expected-silent, with the reason their chip model gives.
  * 2. Negative controls on broken copies of the sim-codec description, on a virtual clock: no
  *    step leaving power-down, a wrong word length, the amplifier line never driven.
+ * 3. The same for the PCM5122's bring-up (codecs/pcm5122/FACTS.md#bring-up-as-clock-slave): no PLL
+ *    reference, no word length, standby left before the PCM runs; and the order on the virtual
+ *    clock: standby is left only once the bit clock runs.
  *
  * Expected values are literals: −6 dBFS = 0.5012 of full scale (10^(−6/20)), −26 dBFS = 0.0501.
  */
@@ -17,7 +20,7 @@ import path from 'node:path';
 import { listBoardNames, loadBoard } from '../../src/board/load.ts';
 import { BoardPower } from '../../src/board/power.ts';
 import { serveBoard } from '../../src/cli/wiring.ts';
-import type { CodecDescription } from '../../src/codec/description.ts';
+import type { CodecDescription, SequenceStep } from '../../src/codec/description.ts';
 import { DescribedCodec } from '../../src/codec/driver.ts';
 import type { StreamFormat } from '../../src/codec/types.ts';
 import { AnalogSimulation } from '../../src/hal/sim/analog.ts';
@@ -27,6 +30,9 @@ import { playSamples, recordSamples, toneSamples } from '../../src/stream/player
 import { description as simCodec } from '../../codecs/sim-codec/description.ts';
 import { SimCodecDriver } from '../../codecs/sim-codec/driver.ts';
 import { SimCodecModel } from '../../codecs/sim-codec/model.ts';
+import { description as pcm5122 } from '../../codecs/pcm5122/description.ts';
+import { Pcm5122Driver } from '../../codecs/pcm5122/driver.ts';
+import { Pcm5122Model } from '../../codecs/pcm5122/model.ts';
 
 /** The sim-codec driver's hooks over another (broken) copy of its description. */
 class SimCodecOver extends DescribedCodec {
@@ -76,11 +82,13 @@ function loudSpan(s: Int16Array, ch: number, threshold: number): [number, number
 
 const SIM_BOARDS = listBoardNames().filter((n) => loadBoard(n).hal === 'sim');
 /** Boards whose chip plays once the service runs its sequences (complete bring-up in the description). */
-const AUDIBLE = ['adafruit-max98357-sim', 'pimoroni-phat-dac-sim', 'sim', 'sim-many-formats'];
+const AUDIBLE = [
+  'adafruit-max98357-sim', 'pimoroni-phat-dac-sim', 'sim', 'sim-many-formats',
+  // PCM5122: the full bring-up of codecs/pcm5122/FACTS.md, as clock slave (PLL from BCK) and as clock master (DAC+ Pro)
+  'hifiberry-dacplus-sim', 'iqaudio-dacplus-sim', 'hifiberry-dacplus-pro-sim',
+];
 /** Boards whose description does not yet hold a complete bring-up: the chip model stays silent, and says why. */
 const EXPECTED_SILENT: Record<string, RegExp> = {
-  'hifiberry-dacplus-sim': /SCK missing|word length/, // PCM5122: no PLL reference (BCK) and no word length written yet
-  'iqaudio-dacplus-sim': /SCK missing|word length/,
   'waveshare-wm8960-hat-sim': /VMID|power|mute|clock|word length|MCLK/i, // WM8960: power, routing and clocking not yet written
   'respeaker-2mic-v2-sim': /clock|power|mute|MCLK|master/i, // AIC3104: codec-master clocking not yet written
 };
@@ -298,5 +306,142 @@ describe('analog truth: the capture side passes the chip\'s input path (virtual 
     const r = await captureThroughChip(broken);
     assert.equal(r.peak, 0);
     assert.match(r.why ?? '', /power/i);
+  });
+});
+
+/**
+ * Plays 1 kHz at −6 dBFS, 48 kHz 16-bit, through a PCM5122 driven by `description` (the part's
+ * hooks over it), on a virtual clock, as `tone` does: probe, init, format, the PCM started, then
+ * power-up (`order: 'power-first'` powers up before the PCM starts). The DAC+ Pro twin's set-up with
+ * `pro`: clocking master-oscillators, both oscillators fitted. Returns what line-out carried from
+ * the first bus access on, the analog events and the model (its write log).
+ */
+async function playThroughPcm5122(description: CodecDescription, o: { order?: 'pcm-first' | 'power-first'; pro?: boolean } = {}) {
+  const clock = new VirtualClock(1e9, false);
+  const hal = new SimHal({ clock });
+  const model = new Pcm5122Model();
+  const bus = hal.simBus(1);
+  bus.attach(0x4d, model);
+  const link = hal.i2sLink('sim:0,0');
+  const analog = new AnalogSimulation({
+    clock, chip: model, outputs: [{ stream: 'line-out', chipOutput: 'line-out', link }],
+    oscillatorsHz: o.pro ? [24_576_000, 22_579_200] : [],
+  });
+  bus.afterWrite.add(() => analog.changed());
+  const codec = new Pcm5122Driver({
+    clock, bus, addr: 0x4d, gpio: new Map(), options: o.pro ? { clocking: 'master-oscillators' } : {},
+    sleepMs: async (ms) => clock.advanceBy(ms * 1e6), // nothing else runs meanwhile: a sleep is an advance
+  }, description);
+  const power = new BoardPower(codec, clock, {}, { onLineChange: () => analog.changed() });
+  const tStart = clock.nowNs();
+  await codec.probe();
+  await codec.init();
+  await codec.setFormat({ rate: 48000, channels: 2, bits: 16 });
+  await codec.setGain('Digital Playback Volume', 0);
+  if (o.order === 'power-first') await power.powerUp();
+  const pcm = await hal.pcm.open('sim:0,0', { direction: 'playback', rate: 48000, channels: 2, format: 'S16_LE', periodFrames: 480, bufferFrames: 4800, startThreshold: Infinity });
+  const tone = toneSamples(1000, 0.5, 48000, 2, -6);
+  const bytes = new Uint8Array(tone.buffer, tone.byteOffset, tone.byteLength);
+  clock.advanceBy(1e6);
+  let written = pcm.write(bytes, 4800);
+  pcm.start();
+  const pcmStartNs = clock.nowNs();
+  clock.advanceBy(1e6);
+  if (o.order !== 'power-first') await power.powerUp();
+  while (written < tone.length / 2) {
+    clock.advanceBy(10e6);
+    written += pcm.write(bytes.subarray(written * 4), tone.length / 2 - written);
+  }
+  clock.advanceBy(200e6);
+  const frames = Math.ceil(((clock.nowNs() - tStart) * 48000) / 1e9);
+  const out = analog.render('line-out', tStart, frames, 48000, 2);
+  const state = analog.state();
+  pcm.close();
+  // The tone alone: after the first 5 ms of the PCM (a pop of the model decays within 8 ms).
+  const from = Math.ceil(((pcmStartNs + 10e6 - tStart) * 48000) / 1e9) * 2;
+  const peakOf = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  return { peak: peakOf(out.subarray(from)), peakAll: peakOf(out), state, events: analog.events, model, pcmStartNs };
+}
+
+/** The description with `drop` steps removed from one sequence or sub-sequence. */
+function without(d: CodecDescription, where: { sequence?: keyof CodecDescription['sequences']; sub?: string }, drop: (s: SequenceStep) => boolean): CodecDescription {
+  if (where.sequence) return { ...d, sequences: { ...d.sequences, [where.sequence]: d.sequences[where.sequence].filter((s) => !drop(s)) } };
+  const subs = d.subSequences!;
+  assert.ok(subs[where.sub!]!.some(drop), `the description's ${where.sub} has the step to drop`);
+  return { ...d, subSequences: { ...subs, [where.sub!]: subs[where.sub!]!.filter((s) => !drop(s)) } };
+}
+
+/** Writes to page 0 reg 2 that leave standby (RQST 1 → 0), from the model's log. */
+const standbyLeft = (m: Pcm5122Model) => m.writes.filter((w, i) => w.page === 0 && w.reg === 2 && (w.value & 0x11) === 0 &&
+  m.writes.slice(0, i).reverse().find((p) => p.page === 0 && p.reg === 2)!.value & 0x10);
+
+describe('analog truth: the PCM5122 bring-up and its truncated copies (virtual clock)', () => {
+  it('control: the description as it is plays 1 kHz at −6 dBFS on line-out, with no clock error and no pop', async () => {
+    for (const pro of [false, true]) {
+      const r = await playThroughPcm5122(pcm5122, { pro });
+      assert.ok(Math.abs(dB(r.peak) - dB(MINUS_6)) <= 0.1, `${pro ? 'DAC+ Pro' : 'slave'}: ${dB(r.peak)} dBFS`);
+      assert.ok(Math.abs(dB(r.peakAll) - dB(MINUS_6)) <= 0.1, 'nothing louder anywhere (no pop)');
+      assert.deepEqual(r.events.filter((e) => e.what === 'transient'), []);
+      assert.equal(r.state.outputs[0]!.clockError, undefined);
+    }
+  });
+
+  it('ordering: standby is left once, after the PCM runs (the bit clock ran at that write), then the unmute', async () => {
+    const r = await playThroughPcm5122(pcm5122);
+    const left = standbyLeft(r.model);
+    assert.equal(left.length, 1);
+    assert.equal(left[0]!.bitClock, true);
+    assert.ok(left[0]!.atNs > r.pcmStartNs, 'after pcm.start()');
+    const unmutes = r.model.writes.map((w, i) => (w.page === 0 && w.reg === 3 && w.value === 0x00 ? i : -1)).filter((i) => i >= 0);
+    assert.ok(unmutes.length > 0 && unmutes.every((i) => i > r.model.writes.indexOf(left[0]!)), 'unmuted only after standby is left');
+    // The analog events agree: standby through the set-up, active only once the PCM runs.
+    const power = r.events.filter((e) => e.what === 'power');
+    assert.ok(power.filter((e) => e.detail === 'standby').every((e) => e.atNs < r.pcmStartNs));
+    assert.deepEqual([power.at(-1)!.detail, power.at(-1)!.atNs > r.pcmStartNs], ['active', true]);
+  });
+
+  it('negative (order): power-up before the PCM runs → standby left with no bit clock, and the model\'s pop', async () => {
+    const r = await playThroughPcm5122(pcm5122, { order: 'power-first' });
+    const left = standbyLeft(r.model);
+    assert.equal(left[0]!.bitClock, false);
+    const pops = r.events.filter((e) => e.what === 'transient');
+    assert.equal(pops.length, 1);
+    assert.match(pops[0]!.detail, /left standby \(reg 2 RQST 1 -> 0\) while no bit clock ran/);
+    assert.ok(r.peakAll >= 1, `the pop reaches line-out (peak ${r.peakAll})`);
+  });
+
+  it('negative: the copy without the PLL reference (reg 13 = BCK) → SCK missing, and no tone', async () => {
+    const broken = without(pcm5122, { sub: 'clocking:slave-bck-pll' }, (s) => s.op === 'update' && s.reg === 'PLL_REF');
+    const r = await playThroughPcm5122(broken);
+    assert.equal(r.peak, 0);
+    assert.equal(r.model.peek(0, 13), 0x00);
+    assert.ok(r.events.some((e) => e.what === 'clock-error' && /SCK missing \(PLL reference is SCK/.test(e.detail)), JSON.stringify(r.events.filter((e) => e.what === 'clock-error')));
+  });
+
+  it('negative: the copy without the word length (reg 40 [1:0]) → the 24-bit reset word length refuses the 16-bit link, no tone', async () => {
+    const broken = without(pcm5122, { sub: 'format' }, (s) => s.op === 'hook' && s.name === 'word-length');
+    const r = await playThroughPcm5122(broken);
+    assert.equal(r.peak, 0);
+    assert.equal(r.model.peek(0, 40) & 0x03, 2);
+    assert.ok(r.events.some((e) => e.what === 'clock-error' && /word length: page 0 reg 40 \[1:0\] = 2 \(24-bit\) but the link carries 16-bit words/.test(e.detail)));
+  });
+
+  it('negative: the copy that leaves standby in init, before the PCM runs → the model\'s pop', async () => {
+    const broken: CodecDescription = { ...pcm5122, sequences: { ...pcm5122.sequences, init: [...pcm5122.sequences.init, ...pcm5122.sequences.powerUp] } };
+    const r = await playThroughPcm5122(broken);
+    const left = standbyLeft(r.model);
+    assert.equal(left[0]!.bitClock, false);
+    assert.ok(left[0]!.atNs < r.pcmStartNs);
+    const pops = r.events.filter((e) => e.what === 'transient');
+    assert.equal(pops.length, 1);
+    assert.match(pops[0]!.detail, /no bit clock ran/);
+    assert.ok(r.peakAll >= 1, `the pop reaches line-out (peak ${r.peakAll})`);
+  });
+
+  it('negative (DAC+ Pro): the copy without the master dividers → not the facts\' divider set, no tone', async () => {
+    const broken: CodecDescription = { ...pcm5122, subSequences: { ...pcm5122.subSequences!, 'dividers:32-bck': [] } };
+    const r = await playThroughPcm5122(broken, { pro: true });
+    assert.equal(r.peak, 0);
+    assert.ok(r.events.some((e) => e.what === 'clock-error' && /not the facts' divider set/.test(e.detail)));
   });
 });

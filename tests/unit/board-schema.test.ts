@@ -16,6 +16,7 @@ const BAD: { file: string; field: string; expected: RegExp }[] = [
   { file: 'bad-hal.json', field: 'hal', expected: /expected one of "linux", "sim", got "windows"/ },
   { file: 'bad-streams.json', field: 'streams', expected: /expected a non-empty array of streams, got \[\]/ },
   { file: 'bad-name.json', field: 'name', expected: /expected "bad-name" \(the file's name without \.json\), got "another-name"/ },
+  { file: 'bad-oscillators.json', field: 'sim.oscillatorsHz', expected: /expected a list of oscillator frequencies in Hz .*got \[24576000,"22.5792 MHz"\]/ },
   { file: 'bad-twin.json', field: 'twinOf', expected: /expected a board in .*got "no-such-board"/ },
 ];
 
@@ -48,6 +49,8 @@ describe('board files', () => {
     assert.equal(b.gpio['amp-enable']?.activeLow, false);
     assert.equal(b.gpio['amp-enable']?.bias, 'as-is');
     assert.deepEqual(b.streams.map((s) => s.purpose), ['speaker', 'headphone', 'microphone']);
+    assert.deepEqual(b.sim.oscillatorsHz, [], 'no oscillators fitted unless the board says so');
+    assert.deepEqual(loadBoard('hifiberry-dacplus-pro-sim').sim.oscillatorsHz, [24576000, 22579200]);
   });
 
   it('validates every board file shipped in board/', () => {

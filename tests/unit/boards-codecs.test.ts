@@ -7,6 +7,7 @@ import { VirtualClock } from '../../src/hal/sim/clock.ts';
 
 const BOARDS: [string, string, number | undefined][] = [
   ['hifiberry-dacplus', 'pcm5122', 0x4d],
+  ['hifiberry-dacplus-pro', 'pcm5122', 0x4d],
   ['iqaudio-dacplus', 'pcm5122', 0x4c],
   ['pimoroni-phat-dac', 'pcm5102a', undefined],
   ['adafruit-max98357', 'max98357a', undefined],

@@ -14,8 +14,8 @@ import type { ChipAnalogState, ChipEnvironment, I2sFormat, SimChip } from '../..
 
 /** A small fake board around a chip: a clock, the I2S link and the chip's pins (by role). */
 function fakeEnv() {
-  const s = { t: 0, link: undefined as I2sFormat | undefined, pins: {} as Record<string, 0 | 1> };
-  const env: ChipEnvironment = { nowNs: () => s.t, link: () => s.link, pin: (role) => s.pins[role] };
+  const s = { t: 0, link: undefined as I2sFormat | undefined, pins: {} as Record<string, 0 | 1>, oscillatorsHz: [] as number[] };
+  const env: ChipEnvironment = { nowNs: () => s.t, link: () => s.link, pin: (role) => s.pins[role], oscillatorsHz: () => s.oscillatorsHz };
   return { s, env };
 }
 
@@ -286,10 +286,10 @@ describe('PCM5122 analog side (codecs/pcm5122/FACTS.md)', () => {
     assert.equal(m.analogState().muted, false);
   });
 
-  it('negative: master mode (reg 9 BCKO/LRKO) is not modelled', () => {
+  it('negative: master mode (reg 9 BCKO/LRKO) with no oscillator selected has no SCK', () => {
     const { m, link } = bringUp();
     update(m, 9, 0x31, 0x11);
-    assert.match(m.analogState().clockCheck(link) ?? '', /master mode not modelled/);
+    assert.match(m.analogState().clockCheck(link) ?? '', /SCK missing as clock master: no oscillator selected/);
   });
 
   it('leaves an analog gain other than the reset value unknown: silent', () => {
@@ -318,6 +318,126 @@ describe('PCM5122 analog side (codecs/pcm5122/FACTS.md)', () => {
     m.write(Uint8Array.of(40, 0x02)); // 24-bit
     assert.equal(before.clockCheck(link), undefined);
     assert.match(m.analogState().clockCheck(link) ?? '', /word length/);
+  });
+});
+
+describe('PCM5122 as clock master (codecs/pcm5122/FACTS.md#clock-master-hifiberry-dac-pro)', () => {
+  const DAC_PRO_OSCILLATORS = [24_576_000, 22_579_200];
+  function update(m: Pcm5122Model, reg: number, mask: number, value: number): void {
+    m.write(Uint8Array.of(reg));
+    const old = m.read(1)[0]!;
+    m.write(Uint8Array.of(reg, (old & ~mask) | (value & mask)));
+  }
+  const read = (m: Pcm5122Model, reg: number) => { m.write(Uint8Array.of(reg)); return m.read(1)[0]!; };
+
+  type Step = 'gpios' | 'oscillator' | 'master' | 'dividersRun' | 'dividers' | 'leaveStandby';
+
+  /**
+   * The facts' DAC+ Pro bring-up by bytes: GPIO3/GPIO6 outputs from reg 86 (reg 8 |= 0x24, regs
+   * 82/85 = 0x02), the oscillator (reg 86 under 0x24: 0x04 = 24.576 MHz, 0x20 = 22.5792 MHz),
+   * master (reg 9 under 0x31 = 0x11, reg 12 under 0x03 = 0x03, reg 37 = 0x7B, reg 4 bit 0 = 0,
+   * reg 14 = 0x30), the word length, the dividers between reg 19 = 1 and 0 (27 = 0, 28 = 3, 29 = 3,
+   * 30 = 7, 32 = 15 / 7 for S32, 33 = 31 / 63 for S32, 35/36 = 0x02/0x00, 34 = 0), leave standby, unmute.
+   */
+  function bringUpMaster(o: { link?: I2sFormat; osc?: number; oscillatorsHz?: number[]; skip?: Step[]; dividersFor?: 16 | 32 } = {}) {
+    const skip = new Set(o.skip ?? []);
+    const link = o.link ?? S16_48K;
+    const { s, env } = fakeEnv();
+    s.oscillatorsHz = o.oscillatorsHz ?? DAC_PRO_OSCILLATORS;
+    const m = new Pcm5122Model();
+    m.attachEnvironment(env);
+    m.write(Uint8Array.of(0x00, 0x00));
+    m.write(Uint8Array.of(0x01, 0x11));
+    m.write(Uint8Array.of(0x01, 0x00));
+    m.write(Uint8Array.of(0x02, 0x10));
+    if (!skip.has('gpios')) {
+      update(m, 8, 0x24, 0x24);
+      m.write(Uint8Array.of(82, 0x02));
+      m.write(Uint8Array.of(85, 0x02));
+    }
+    if (!skip.has('oscillator')) update(m, 86, 0x24, o.osc ?? (link.rate === 44100 ? 0x20 : 0x04));
+    if (!skip.has('master')) {
+      update(m, 9, 0x31, 0x11);
+      if (!skip.has('dividersRun')) update(m, 12, 0x03, 0x03);
+      m.write(Uint8Array.of(37, 0x7b));
+      update(m, 4, 0x01, 0x00);
+      m.write(Uint8Array.of(14, 0x30));
+    }
+    update(m, 40, 0x33, { 16: 0, 20: 1, 24: 2, 32: 3 }[link.bits]!);
+    if (!skip.has('dividers')) {
+      const s32 = (o.dividersFor ?? link.bits) === 32;
+      m.write(Uint8Array.of(19, 0x01));
+      for (const [reg, v] of [[27, 0], [28, 3], [29, 3], [30, 7], [32, s32 ? 7 : 15], [33, s32 ? 63 : 31], [35, 0x02], [36, 0x00], [34, 0]]) {
+        m.write(Uint8Array.of(reg!, v!));
+      }
+      m.write(Uint8Array.of(19, 0x00));
+    }
+    s.t = 5_000_000;
+    // No host link yet: as clock master the chip's own BCK runs when standby is left.
+    if (!skip.has('leaveStandby')) m.write(Uint8Array.of(0x02, 0x00));
+    m.write(Uint8Array.of(0x03, 0x00));
+    s.link = link;
+    return { m, s, link };
+  }
+
+  it('plays 0 dB at 48 kHz in 16- and 32-bit and at 44.1 kHz, leaving standby with no host clock and no pop', () => {
+    for (const link of [S16_48K, S32_48K, { rate: 44100, channels: 2, bits: 16 }, { rate: 44100, channels: 2, bits: 32 }]) {
+      const { m } = bringUpMaster({ link });
+      const st = m.analogState();
+      assert.equal(st.clockCheck(link), undefined, `${link.rate} Hz ${link.bits}-bit`);
+      assertGains(heard(st, 'line-out', link), [1, 1]);
+      assert.deepEqual(m.takeTransients(), [], 'its own BCK ran when standby was left');
+    }
+  });
+
+  it('reg 94 bit 6 (SCK missing): 1 with no oscillator selected, 0 with a fitted one, 1 with one not fitted', () => {
+    const pro = bringUpMaster({ skip: ['oscillator', 'master', 'dividers', 'leaveStandby'] }).m;
+    assert.equal(read(pro, 94) & 0x40, 0x40, 'none selected');
+    update(pro, 86, 0x24, 0x04);
+    assert.equal(read(pro, 94) & 0x40, 0x00, '24.576 MHz selected');
+    update(pro, 86, 0x24, 0x20);
+    assert.equal(read(pro, 94) & 0x40, 0x00, '22.5792 MHz selected');
+    const standard = bringUpMaster({ oscillatorsHz: [], skip: ['oscillator', 'master', 'dividers', 'leaveStandby'] }).m;
+    update(standard, 86, 0x24, 0x04);
+    assert.equal(read(standard, 94) & 0x40, 0x40, 'no oscillator fitted (DAC+ standard)');
+    const notOutputs = bringUpMaster({ skip: ['gpios', 'oscillator', 'master', 'dividers', 'leaveStandby'] }).m;
+    update(notOutputs, 86, 0x24, 0x04);
+    assert.equal(read(notOutputs, 94) & 0x40, 0x40, 'GPIO3 not an output driven from reg 86: nothing selected');
+  });
+
+  it('negative: no oscillator fitted → SCK missing, silence, and leaving standby pops', () => {
+    const { m, link } = bringUpMaster({ oscillatorsHz: [] });
+    assert.match(m.analogState().clockCheck(link) ?? '', /SCK missing as clock master: the 24.576 MHz oscillator GPIO3 selects is not fitted/);
+    assertGains(heard(m.analogState(), 'line-out', link), [0, 0]);
+    assert.equal(m.takeTransients().length, 1);
+  });
+
+  it('negative: the 16-bit dividers (32 BCK per frame) for a 32-bit link, the 48 kHz oscillator for 44.1 kHz', () => {
+    const wrongBck = bringUpMaster({ link: S32_48K, dividersFor: 16 });
+    assert.match(wrongBck.m.analogState().clockCheck(S32_48K) ?? '', /32 BCK per frame, but the link carries 2 × 32-bit words/);
+    const cd = { rate: 44100, channels: 2, bits: 16 };
+    const wrongOsc = bringUpMaster({ link: cd, osc: 0x04 });
+    assert.match(wrongOsc.m.analogState().clockCheck(cd) ?? '', /the chip's clocks give 48000.0 Hz .* but the stream is 44100 Hz/);
+  });
+
+  it('negative: master dividers held in reset (reg 12), dividers left at reset, clocks halted', () => {
+    const held = bringUpMaster({ skip: ['dividersRun'] });
+    assert.match(held.m.analogState().clockCheck(held.link) ?? '', /dividers held in reset \(page 0 reg 12/);
+    const reset = bringUpMaster({ skip: ['dividers'] });
+    assert.match(reset.m.analogState().clockCheck(reset.link) ?? '', /reg 28 = 0x00 \(not 0x03\).*not the facts' divider set/);
+    const halted = bringUpMaster();
+    halted.m.write(Uint8Array.of(19, 0x01));
+    assert.match(halted.m.analogState().clockCheck(halted.link) ?? '', /clocks halted/);
+  });
+
+  it('the LED on GPIO4: reg 8 bit 3, reg 83 = 0x02, reg 86 bit 3', () => {
+    const { m } = bringUpMaster();
+    assert.equal(m.led, false);
+    update(m, 8, 0x08, 0x08);
+    m.write(Uint8Array.of(83, 0x02));
+    assert.equal(m.led, false, 'not yet driven high');
+    update(m, 86, 0x08, 0x08);
+    assert.equal(m.led, true);
   });
 });
 

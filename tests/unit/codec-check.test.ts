@@ -48,7 +48,7 @@ describe('sbc-audio codec check', () => {
     ]);
     const good = capture();
     assert.equal(await codecCommand.run(['check', 'codecs/pcm5122'], good.io), 0);
-    assert.deepEqual(good.out, ['codecs/pcm5122: OK (PCM5122 stereo DAC: 9 registers, 2 controls, 2 format ranges)']);
+    assert.deepEqual(good.out, ['codecs/pcm5122: OK (PCM5122 stereo DAC: 61 registers, 2 controls, 2 format ranges)']);
   });
 
   it('names a missing folder and a folder whose id differs', async () => {

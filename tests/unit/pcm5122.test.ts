@@ -71,6 +71,59 @@ describe('pcm5122 driver', () => {
     assert.deepEqual(await driver.getGain(VOL), { db: 0, muted: false });
   });
 
+  it('init: reset (reg 1 = 0x11 then 0x00), then standby (reg 2 = 0x10), then soft mute (reg 3 = 0x11) (FACTS.md, "Bring-up as clock slave")', async () => {
+    const { driver, log, model } = setup();
+    model.write(Uint8Array.of(40, 0x03)); // something the reset must undo
+    log.length = 0;
+    await driver.init();
+    const reset = indexOf(log, isWrite([0x01, 0x11]));
+    const release = indexOf(log, isWrite([0x01, 0x00]));
+    const standby = indexOf(log, isWrite([0x02, 0x10]));
+    const mute = indexOf(log, isWrite([0x03, 0x11]));
+    assert.ok(reset >= 0 && reset < release && release < standby && standby < mute, `${reset} < ${release} < ${standby} < ${mute}`);
+    assert.equal(model.peek(0, 40), 0x02, 'the reset put reg 40 back to 0x02');
+    // As clock slave: PLL reference BCK, ignore the missing SCK, BCK/LRCK inputs.
+    assert.equal(model.peek(0, 13), 0x10);
+    assert.equal(model.peek(0, 37) & 0x0a, 0x08);
+    assert.equal(model.peek(0, 9) & 0x31, 0x00);
+  });
+
+  it('setFormat: I2S and the word length in reg 40 (16/20/24/32-bit = 0/1/2/3), reg 41 = 0x00', async () => {
+    const { driver, model } = setup();
+    await driver.init();
+    for (const [bits, code] of [[16, 0x00], [20, 0x01], [24, 0x02], [32, 0x03]] as const) {
+      await driver.setFormat({ rate: 48000, channels: 2, bits });
+      assert.equal(model.peek(0, 40), code, `${bits}-bit`);
+      assert.equal(model.peek(0, 41), 0x00);
+    }
+  });
+
+  it('refuses a clocking option it does not know', () => {
+    assert.throws(() => setup({ options: { clocking: 'pll-from-mclk' } }), /codec.options.clocking must be one of "slave-bck-pll", "master-oscillators", got "pll-from-mclk"/);
+    assert.throws(() => setup({ options: { led: 'yes' } }), /codec.options.led must be true or false/);
+  });
+
+  it('master-oscillators: the oscillator settles 3-4 ms before the dividers, which are written between reg 19 = 1 and reg 19 = 0', async () => {
+    const model = new Pcm5122Model();
+    const s = setup({ model, options: { clocking: 'master-oscillators' } });
+    model.attachEnvironment({ nowNs: () => s.clock.nowNs(), link: () => undefined, pin: () => undefined, oscillatorsHz: () => [24_576_000, 22_579_200] });
+    await s.driver.init();
+    const from = model.writes.length;
+    await s.driver.setFormat({ rate: 44100, channels: 2, bits: 16 });
+    const w = model.writes.slice(from).filter((x) => x.reg !== 0);
+    const select = w.findIndex((x) => x.reg === 86);
+    assert.equal(model.peek(0, 86) & 0x24, 0x20, '22.5792 MHz for 44.1 kHz');
+    const halt = w.findIndex((x) => x.reg === 19 && x.value === 0x01);
+    const resume = w.findIndex((x) => x.reg === 19 && x.value === 0x00);
+    assert.ok(select >= 0 && select < halt && halt < resume);
+    const settledNs = w[halt]!.atNs - w[select]!.atNs;
+    assert.ok(settledNs >= 3e6 && settledNs <= 4e6 + 1, `waited ${settledNs} ns`);
+    assert.deepEqual(w.slice(halt + 1, resume).map((x) => x.reg).sort((a, b) => a - b), [27, 28, 29, 30, 32, 33, 34, 35, 36]);
+    // As clock master only what the facts give dividers for.
+    await assert.rejects(s.driver.setFormat({ rate: 96000, channels: 2, bits: 16 }), /not among the part's format ranges/);
+    await assert.rejects(s.driver.setFormat({ rate: 48000, channels: 2, bits: 24 }), /not among the part's format ranges/);
+  });
+
   it('selects the low-latency filter from the board option', async () => {
     const { driver, model } = setup({ options: { filter: 'low-latency' } });
     await driver.init();

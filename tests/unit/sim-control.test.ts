@@ -510,8 +510,9 @@ describe('sbc-audio sim regs: the chip model\'s registers', function () {
     assert.deepEqual(vol(after), [['page 0 reg 0x3d', 'DIGITAL_VOLUME_L', 0x73], ['page 0 reg 0x3e', 'DIGITAL_VOLUME_R', 0x73]]);
     const text = await runCli(['sim', 'regs', '--runtime-dir', dir]);
     assert.equal(text.code, 0, text.err);
-    assert.match(text.out, /^page 0 reg 0x3d\s+DIGITAL_VOLUME_L\s+rw\s+unknown\s+0x73\s+0x73\s*$/m);
-    assert.match(text.out, /^page 0 reg 0x3e\s+DIGITAL_VOLUME_R\s+rw\s+unknown\s+0x73\s+0x73\s*$/m);
+    // RESET: the reset default of codecs/pcm5122/FACTS.md#reset-defaults (0x30).
+    assert.match(text.out, /^page 0 reg 0x3d\s+DIGITAL_VOLUME_L\s+rw\s+0x30\s+0x73\s+0x73\s*$/m);
+    assert.match(text.out, /^page 0 reg 0x3e\s+DIGITAL_VOLUME_R\s+rw\s+0x30\s+0x73\s+0x73\s*$/m);
     assert.match(text.out, /^WHERE\s+NAME\s+ACCESS\s+RESET\s+CACHED\s+CHIP\s+FIELDS$/m);
 
     // From the chip model, not the driver's cache: change the model behind the driver's back.
@@ -523,8 +524,9 @@ describe('sbc-audio sim regs: the chip model\'s registers', function () {
     } finally {
       model.pages.get(0)![62] = 0x73;
     }
-    // A register the driver never wrote: no cached value, the chip's all the same.
-    const ctrl = after.registers.find((x) => x.name === 'DIGITAL_VOLUME_CTRL')!;
+    // A register the driver never wrote whose reset default is not among the facts (the GPIO
+    // levels, reg 86, on this DAC+ standard): no cached value, the chip's all the same.
+    const ctrl = after.registers.find((x) => x.name === 'GPIO_OUTPUT')!;
     assert.equal(ctrl.cached, null);
     assert.equal(typeof ctrl.read, 'number');
   });

@@ -11,7 +11,8 @@ export const infoCommand: Command = {
   summary: "a board's devices, controls and latency breakdown",
   usage: `usage: sbc-audio info --board NAME [--json] [--rate HZ]...
 
-Prints the board's codec (part, bus, address), GPIO lines by role, streams, the codec's gain
+Prints the board's codec (part, bus, address), its clocking mode (who drives the I2S clocks, from
+what, where the part's driver sets one up), GPIO lines by role, streams, the codec's gain
 controls, and the external delay per direction and rate (codec filter group delay plus the
 board's analog path) in ns and frames, with the source of every figure.
 Reads the board and codec descriptions only; no hardware is touched.
@@ -37,6 +38,7 @@ Reads the board and codec descriptions only; no hardware is touched.
       const info = {
         board: { name: board.name, description: board.description, manufacturer: board.manufacturer, hal: board.hal, twinOf: board.twinOf ?? null, file: board.file },
         codec: { part: codec.part, name: codec.name, vendor: codec.vendor, bus: board.codec.bus ?? null, address: board.codec.address ?? null, options: board.codec.options },
+        clocking: codec.clocking?.() ?? null,
         gpio: Object.entries(board.gpio).map(([role, s]) => ({ role, ...s })),
         streams: board.streams.map((s) => ({ ...s, formats: codec.formats(s.direction) })),
         controls: codec.gainControls(),
@@ -49,6 +51,9 @@ Reads the board and codec descriptions only; no hardware is touched.
       const hex = (n: number | null) => (n === null ? '-' : `0x${n.toString(16).padStart(2, '0')}`);
       io.out(`${board.name}: ${board.description}\n  file ${board.file}, hal ${board.hal}${board.twinOf ? ` (simulated twin of ${board.twinOf})` : ''}\n`);
       io.out(`Codec: ${codec.name} (${codec.part}, ${codec.vendor})${board.codec.bus !== undefined ? ` on i2c-${board.codec.bus} at ${hex(board.codec.address ?? null)}` : ' (no control bus)'}\n`);
+      io.out(info.clocking
+        ? `Clocking: ${info.clocking.mode} (clock master: ${info.clocking.clockMaster === 'host' ? 'the host' : 'the codec'}): ${info.clocking.detail}\n`
+        : `Clocking: not set up by the ${codec.part} driver (no clocking mode)\n`);
       if (info.gpio.length) {
         io.out(table(['GPIO ROLE', 'CHIP', 'LINE', 'ACTIVE-LOW', 'BIAS', 'DEBOUNCE µs'], info.gpio.map((g) => [g.role, g.chip, g.line, g.activeLow ? 'yes' : 'no', g.bias, g.debounceUs])) + '\n');
       }

@@ -98,6 +98,15 @@ export const runCommand: Command = {
       if (runtime) {
         await runtime.codec.probe();
         await runtime.codec.init();
+        // The codec set up for what the PCM carries (word length, rate), as the stream service does.
+        const pcm = config.pcmFormat.output ?? config.pcmFormat.input;
+        const bits = pcm === 'S16_LE' ? 16 : pcm === 'S24_LE' || pcm === 'S24_3LE' ? 24 : 32;
+        const channels = Math.max(config.outputChannels, config.inputChannels);
+        try {
+          await runtime.codec.setFormat({ rate: config.rate, channels, bits });
+        } catch (e) {
+          io.err(`sbc-audio run: the codec was not set up for ${config.rate} Hz, ${bits}-bit, ${channels} ch: ${(e as Error).message}`);
+        }
       }
       await dev.start(config, { path: values.host, exportName: values.export, options }, { seconds, realtime: !values['no-realtime'] });
       const onSigint = () => void dev.stop();

@@ -48,6 +48,8 @@ export interface AnalogSimulationOptions {
   pin?: (role: string) => 0 | 1 | undefined;
   /** The board's master clock into the chip, Hz; undefined where none runs. */
   mclkHz?: () => number | undefined;
+  /** Oscillators the board fits for the chip to select itself, Hz (ChipEnvironment.oscillatorsHz). */
+  oscillatorsHz?: readonly number[];
   /** How long rendered output is kept (ns, default 30 s). */
   retainNs?: number;
 }
@@ -105,11 +107,13 @@ export class AnalogSimulation {
     this.segments = opts.outputs.map(() => []);
     this.clockErrors = opts.outputs.map(() => undefined);
     this.retainNs = opts.retainNs ?? 30e9;
+    const oscillators: readonly number[] = opts.oscillatorsHz ?? [];
     const env: ChipEnvironment = {
       nowNs: () => this.clock.nowNs(),
       link: () => this.linkNow(),
       pin: (role) => opts.pin?.(role),
       mclkHz: () => opts.mclkHz?.(),
+      oscillatorsHz: () => oscillators,
     };
     this.chip.attachEnvironment(env);
     this.changed();

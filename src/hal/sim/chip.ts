@@ -32,6 +32,12 @@ export interface ChipEnvironment {
    * master clock then reports a clock error.
    */
   mclkHz?(): number | undefined;
+  /**
+   * Oscillators the board fits for the chip to select through its own GPIO pins, Hz (the
+   * HiFiBerry DAC+ Pro's 24.576 and 22.5792 MHz, which the PCM5122 picks with its GPIO3/GPIO6):
+   * the board file's `sim.oscillatorsHz`. Empty, or the method absent, on a board without them.
+   */
+  oscillatorsHz?(): readonly number[];
 }
 
 /** One analog path (an output, or an input into the ADC). */
