@@ -3,14 +3,20 @@ SHELL := /bin/bash
 RESULTS := .cache/test-results
 MOCHA := SBC_TEST_RESULTS=$(RESULTS) node_modules/.bin/mocha
 
-.PHONY: setup demo test test-unit lint bench bench-tools bench-vm hil-vm clean
+.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm hil-vm clean
 
 # Installs the project's npm dependencies (koffi ships prebuilt binaries; no install scripts needed).
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-setup: node_modules/.installed
+setup: node_modules/.installed host-tools
+
+# Host tools the unit tests run: dtc and fdtoverlay (Debian device-tree-compiler) build and apply
+# the overlays in alsa/overlays/; systemd-analyze (Debian systemd) checks systemd/sbc-audio.service.
+host-tools:
+	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd; }
 
 # The main job on the simulated board (no hardware): the stream service with a client playing a tone
 # through it, a gain change, the simulated headphone jack inserted, the notifications and the

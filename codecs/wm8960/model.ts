@@ -16,11 +16,16 @@
  *    up to 0xFF = 0 dB, which is also the reset value of [7:0];
  *  - the analog truth (`SimChip`): what the headphone (LOUT1/ROUT1) and speaker (SPK L/R) outputs
  *    carry from the registers, the I2S link and the master clock; the pops the facts warn about;
- *  - a timeline of the volumes in effect (with the time when a clock is given), for order checks.
+ *  - the capture side (FACTS "Capture" and "Capture path"): what the microphone input passes to
+ *    the ADCs, from R25 (input PGAs, ADCs), R47 (LMIC/RMIC), R32/R33 bit 3 (input boost), the
+ *    input PGA (R0/R1: bit 7 mute, [5:0] -17.25 dB + 0.75 dB a step) and the ADC volume (R21/R22);
+ *  - a timeline of the volumes in effect (with the time when a clock is given), for order checks,
+ *    and the time of every write (`writes[].atNs`, the board's clock once attached).
  * What it does not know (not among the facts): the headphone/speaker coding below 0x30, which of
  * R49 bits 7:6 enables which class-D channel, the class-D boost (R51), the SYSCLK/DAC divider
  * codings of R4 other than 0, the PLL other than the facts' one 24 MHz → 48 kHz setting, master
- * mode (R7 bit 6 = 1), the capture side's analog state (not modelled here), the pop amplitude.
+ * mode (R7 bit 6 = 1), which of R47 bits 5:4 is which microphone input, the mic boost coding
+ * (R32/R33 [5:4]: a stand-in below), whether the microphones need MICB, the pop amplitude.
  * `peek` gives what was written (undefined if never written), `reg` what the chip holds.
  */
 import type { Clock } from '../../src/hal/clock.ts';
@@ -57,6 +62,11 @@ const R_POWER2 = 26, DACL = 0x100, DACR = 0x080, LOUT1 = 0x040, ROUT1 = 0x020, S
 const R_POWER3 = 47, LOMIX = 0x008, ROMIX = 0x004; // step 11
 const R_LMIX = 34, R_RMIX = 37, DAC_TO_MIX = 0x100; // step 12
 const R_CLASSD = 49, CLASSD_EN = 0x0c0; // "Speaker: … R49 bits 7:6 (class-D outputs enable)"
+// Capture (FACTS "Capture path"): R25 AINL 0x020, AINR 0x010, ADCL 0x008, ADCR 0x004; R47 LMIC/RMIC 0x030;
+// R32/R33 bit 3 input boost, [5:4] mic boost; R0/R1 bit 7 PGA mute, [5:0] gain; ADC volume R21/R22.
+const AINL = 0x020, AINR = 0x010, ADCL = 0x008, ADCR = 0x004, MIC_PGAS = 0x030;
+const R_PGA_L = 0, R_PGA_R = 1, PGA_MUTE = 0x080, R_BOOST_L = 32, R_BOOST_R = 33, INPUT_BOOST = 0x008, MIC_BOOST = 0x030;
+const R_ADC_L = 21, R_ADC_R = 22;
 /** The PLL setting the facts give (derived, "24 MHz clock via PLL … for 48 kHz"): R52–R55 and R4. */
 const PLL_48K_FROM_24M = { mclkHz: 24_000_000, r52: 0x036, r53: 0x24, r54: 0xdd, r55: 0x2f, r4: 0x049, rate: 48_000 };
 
@@ -85,8 +95,8 @@ export class Wm8960Model implements SimI2cDevice, SimChip {
   readonly written = new Map<number, number>();
   /** Volumes in effect per register (after the latch), bits [7:0]. */
   private readonly active = new Map<number, number>();
-  /** Every write as (register, 9-bit value): for tests. */
-  readonly writes: { reg: number; value: number }[] = [];
+  /** Every write as (register, 9-bit value) with its time (the board's clock once attached, else `clock`): for tests. */
+  readonly writes: { reg: number; value: number; atNs: number }[] = [];
   /** Volume changes that took effect, in order. */
   readonly timeline: Wm8960ModelEvent[] = [];
   /** Read attempts (the chip cannot be read) and writes that were not two bytes long. */
@@ -119,7 +129,7 @@ export class Wm8960Model implements SimI2cDevice, SimChip {
     const reg = data[0]! >> 1;
     const value = ((data[0]! & 1) << 8) | data[1]!;
     const before = this.reg(reg);
-    this.writes.push({ reg, value });
+    this.writes.push({ reg, value, atNs: this.clock?.nowNs() ?? this.env.nowNs() });
     if (reg === R_RESET) {
       this.reset();
       this.written.set(reg, value);
@@ -190,6 +200,7 @@ export class Wm8960Model implements SimI2cDevice, SimChip {
         R40: this.volume(R_SPK_L) & 0x7f, R41: this.volume(R_SPK_R) & 0x7f,
       },
       outputs: { headphone: this.headphone(), speaker: this.speaker() },
+      inputs: { microphone: this.microphone() },
       clockCheck: (link) => this.clockCheck(link),
     };
   }
@@ -274,6 +285,42 @@ export class Wm8960Model implements SimI2cDevice, SimChip {
       return { gain: dac.gain * dbToLinear(lvl.db) };
     };
     return this.path([ch(0), ch(1)]);
+  }
+
+  /**
+   * The microphone input into the ADCs, per channel (left = 0): VMID and VREF, the input PGA and
+   * the ADC powered (R25), LMIC/RMIC (R47 0x030: which bit is which is not among the facts, so
+   * both set = both on, neither = off, one = unknown), the input boost (R32/R33 bit 3), the PGA
+   * unmuted (R0/R1 bit 7, as latched), its gain (-17.25 dB + 0.75 dB a step) and the ADC volume
+   * (0x00 = mute, 0xC3 = 0 dB, 0.5 dB steps). Not a chip fact: the mic boost [5:4] at 0 (its reset
+   * value) is taken as 0 dB, a stand-in; other codes leave the level unknown (silent, with why).
+   */
+  private micChannel(ch: 0 | 1): AnalogPathPart {
+    const p1 = this.r(R_POWER1), p3 = this.r(R_POWER3);
+    const side = ch === 0 ? 'left' : 'right';
+    if ((p1 & VMID_FIELD) === 0) return { why: 'VMID off (R25 [8:7] = 0)' };
+    if (!(p1 & VREF)) return { why: 'VREF off (R25 bit 6)' };
+    const ain = ch === 0 ? AINL : AINR, adc = ch === 0 ? ADCL : ADCR;
+    if (!(p1 & ain)) return { why: `${side} input PGA not powered (R25 ${hex(ain)})` };
+    if (!(p1 & adc)) return { why: `${side} ADC not powered (R25 ${hex(adc)})` };
+    const mics = p3 & MIC_PGAS;
+    if (mics === 0) return { why: 'LMIC/RMIC off (R47 0x030)' };
+    if (mics !== MIC_PGAS) return { why: `only one of R47 bits 5:4 is set (R47 = ${hex(p3)}): which input each enables is not among the facts` };
+    const boostReg = ch === 0 ? R_BOOST_L : R_BOOST_R;
+    const boost = this.r(boostReg);
+    if (!(boost & INPUT_BOOST)) return { why: `${side} input boost off (R${boostReg} bit 3)` };
+    if (boost & MIC_BOOST) return { why: `R${boostReg} mic boost [5:4] = ${(boost & MIC_BOOST) >> 4}: its coding is not among the facts: level unknown` };
+    const pgaReg = ch === 0 ? R_PGA_L : R_PGA_R;
+    const pga = this.volume(pgaReg);
+    if (pga & PGA_MUTE) return { why: `${side} input PGA muted (R${pgaReg} bit 7; resets muted)` };
+    const adcReg = ch === 0 ? R_ADC_L : R_ADC_R;
+    const adcCode = this.volume(adcReg);
+    if (adcCode === 0) return { why: `${side} ADC volume code 0x00 (mute, R${adcReg})` };
+    return { gain: dbToLinear(-17.25 + 0.75 * (pga & 0x3f) + (adcCode - 0xc3) * 0.5) };
+  }
+
+  private microphone(): AnalogPath {
+    return this.path([this.micChannel(0), this.micChannel(1)]);
   }
 
   /** What the chip needs of the link and its clocks (FACTS steps 7, 8 and the PLL lines). */

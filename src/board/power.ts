@@ -10,6 +10,13 @@
  * powered fully down, so a chip with long power-up waits does not pay them at every start.
  * When the clocks are about to stop (the last stream's PCM goes away) the codec powers down at
  * once: a chip whose mute must settle before its clocks stop needs them still running.
+ *
+ * Paths, as DAPM powers only the widgets a running stream reaches: each starting or stopping
+ * stream names its direction and purpose, and the codec is told the paths the running streams
+ * use (`CodecDriver.setPathsInUse`; parts that do not power paths one by one ignore it). A path
+ * joining while the codec plays comes up at once; the last stream's paths go down after the
+ * amplifier is off and the output held muted. Commands that own the whole run (`powerUp`) name
+ * the streams they use, by default every stream of the board.
  */
 import type { CodecDriver } from '../codec/types.ts';
 import type { Clock, TimerHandle } from '../hal/clock.ts';
@@ -25,12 +32,20 @@ export interface AmplifierLine {
 
 export type PowerState = 'off' | 'on' | 'idle';
 
+/** What a stream uses of the codec: its direction and purpose (a board stream's). */
+export interface StreamPath {
+  direction: 'output' | 'input';
+  purpose: string;
+}
+
 export interface BoardPowerOptions {
   /** Milliseconds the codec idles muted after the last stream stops before it powers down. */
   idleMs?: number;
   log?: (line: string) => void;
   /** Called after each amplifier line change (the simulation listens). */
   onLineChange?: () => void;
+  /** The board's streams: the paths `powerUp()` powers when not told which. Default none. */
+  paths?: readonly StreamPath[];
 }
 
 export class BoardPower {
@@ -39,6 +54,10 @@ export class BoardPower {
   private idleTimer: TimerHandle | undefined;
   /** The board holds the codec's output muted (idling). */
   private heldMuted = false;
+  /** Running streams' paths ('direction:purpose' → how many streams use it). */
+  private readonly running = new Map<string, { path: StreamPath; count: number }>();
+  /** The paths a command that owns the run powered (`powerUp`). */
+  private pinned: readonly StreamPath[] = [];
   /** Power changes run one at a time, in order. */
   private chain: Promise<unknown> = Promise.resolve();
   readonly idleMs: number;
@@ -91,9 +110,38 @@ export class BoardPower {
     this.idleTimer = undefined;
   }
 
-  /** Codec ready, then the amplifier: whatever state it was in. */
+  /** The paths in use now: the running streams' and the pinned ones, by direction. */
+  pathsInUse(): { output: string[]; input: string[] } {
+    const out = { output: [] as string[], input: [] as string[] };
+    for (const p of [...this.pinned, ...[...this.running.values()].map((r) => r.path)]) {
+      if (!out[p.direction].includes(p.purpose)) out[p.direction].push(p.purpose);
+    }
+    return out;
+  }
+
+  private async tellPaths(): Promise<void> {
+    await this.codec.setPathsInUse?.(this.pathsInUse());
+  }
+
+  private addPath(p: StreamPath | undefined): void {
+    if (!p) return;
+    const key = `${p.direction}:${p.purpose}`;
+    const r = this.running.get(key);
+    if (r) r.count++;
+    else this.running.set(key, { path: { direction: p.direction, purpose: p.purpose }, count: 1 });
+  }
+
+  private removePath(p: StreamPath | undefined): void {
+    if (!p) return;
+    const key = `${p.direction}:${p.purpose}`;
+    const r = this.running.get(key);
+    if (r && --r.count <= 0) this.running.delete(key);
+  }
+
+  /** Codec ready (with the paths in use), then the amplifier: whatever state it was in. */
   private async up(why: string): Promise<void> {
     this.cancelIdle();
+    await this.tellPaths(); // powered (idle): the paths come up now, still muted; off: at the power-up
     if (this.stateNow === 'off') await this.codec.powerUp();
     if (this.heldMuted) {
       await this.codec.holdOutputMuted?.(false); // the stream's gain back, before the amplifier
@@ -112,22 +160,32 @@ export class BoardPower {
     this.set('off', why);
   }
 
-  /** A stream starts: the board plays once this resolves (its waits are in the start time). */
-  streamStarting(): Promise<void> {
+  /**
+   * A stream starts: the board plays once this resolves (its waits are in the start time).
+   * `path`: the stream's direction and purpose, so that the codec powers that path.
+   */
+  streamStarting(path?: StreamPath): Promise<void> {
     return this.serial(async () => {
       this.active++;
+      this.addPath(path);
       if (this.stateNow !== 'on') await this.up('a stream starts');
+      else await this.tellPaths(); // a path joins while the codec plays
     });
   }
 
-  /** A stream stopped; after the last one the codec idles muted, then powers down. */
-  streamStopped(): Promise<void> {
+  /** A stream stopped (`path`: as it started); after the last one the codec idles muted, then powers down. */
+  streamStopped(path?: StreamPath): Promise<void> {
     return this.serial(async () => {
       this.active = Math.max(0, this.active - 1);
-      if (this.active > 0 || this.stateNow !== 'on') return;
+      this.removePath(path);
+      if (this.active > 0 || this.stateNow !== 'on') {
+        await this.tellPaths(); // the stream's path goes down, the others play on
+        return;
+      }
       this.amplifierOff();
       await this.codec.holdOutputMuted?.(true);
       this.heldMuted = true;
+      await this.tellPaths(); // the last stream's paths go down, amplifier off and output muted
       this.set('idle', 'the last stream stopped');
       this.idleTimer = this.clock.setTimerNs(this.clock.nowNs() + this.idleMs * 1e6, () => {
         this.idleTimer = undefined;
@@ -145,16 +203,25 @@ export class BoardPower {
     });
   }
 
-  /** For commands that own the whole run (`tone`, `run`): power up now. */
-  powerUp(): Promise<void> {
-    return this.serial(() => this.up('powered up'));
+  /**
+   * For commands that own the whole run (`tone`, `run`): power up now, with the paths of `paths`
+   * (the streams the command uses; default every stream of the board).
+   */
+  powerUp(paths?: readonly StreamPath[]): Promise<void> {
+    return this.serial(async () => {
+      this.pinned = [...(paths ?? this.opts.paths ?? [])];
+      await this.up('powered up');
+    });
   }
 
   /** For commands that own the whole run, and on close: power down now. */
   powerDown(): Promise<void> {
     return this.serial(async () => {
       this.active = 0;
+      this.running.clear();
+      this.pinned = [];
       await this.down('powered down');
+      await this.tellPaths(); // none in use (the codec's power-down took the powered ones down)
     });
   }
 

@@ -146,7 +146,20 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
     options: board.codec.options,
     sleepMs: (ms) => hal.clock.sleepUntilNs(hal.clock.nowNs() + ms * 1e6),
   });
-  const power = new BoardPower(codec, hal.clock, amp, { idleMs: opts.idlePowerDownMs, log: opts.log, onLineChange: () => analog?.changed() });
+  // A part that powers its paths one by one (description.paths) has one for each stream's purpose.
+  const partPaths = part.description.paths;
+  if (partPaths) {
+    board.streams.forEach((s, i) => {
+      if (!Object.hasOwn(partPaths, s.purpose) || partPaths[s.purpose]!.direction !== s.direction) {
+        const offered = Object.entries(partPaths).filter(([, d]) => d.direction === s.direction).map(([k]) => `"${k}"`);
+        throw new BoardFileError(board.file, `streams[${i}].purpose`, `a ${s.direction} path of the ${board.codec.part} (${offered.join(', ') || 'none'})`, s.purpose);
+      }
+    });
+  }
+  const power = new BoardPower(codec, hal.clock, amp, {
+    idleMs: opts.idlePowerDownMs, log: opts.log, onLineChange: () => analog?.changed(),
+    paths: board.streams.map((s) => ({ direction: s.direction, purpose: s.purpose })),
+  });
 
   if (sim && chipModel && isSimChip(chipModel)) {
     const chip = chipModel;

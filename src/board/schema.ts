@@ -76,6 +76,30 @@ export interface SimOptions {
   oscillatorsHz: number[];
 }
 
+/**
+ * The device-tree overlay that gives a real board its ALSA card on a Raspberry Pi: an I2S-only card
+ * with no codec node, so the codec's I2C address stays ours (docs/facts/boards.md#who-owns-what-on-a-pi,
+ * alsa/overlays/README.md).
+ */
+export interface OverlaySpec {
+  /** The overlay's name, as `dtoverlay=NAME` in config.txt. */
+  name: string;
+  /** 'firmware': one the Pi firmware ships (e.g. hifiberry-dac); 'sbc-audio': alsa/overlays/NAME.dts. */
+  source: 'firmware' | 'sbc-audio';
+  /** The card name the overlay gives (ALSA makes the id `alsaCard` from it). */
+  card: string;
+  /** The HAT's own overlays, which bind the codec: commented out of config.txt by `sbc-audio setup`. */
+  replaces: string[];
+}
+
+/**
+ * ALSA's card id for a card name: its letters and digits, at most 15
+ * (docs/facts/boards.md#building-and-installing-an-overlay).
+ */
+export function alsaCardId(cardName: string): string {
+  return cardName.replace(/[^A-Za-z0-9]/g, '').slice(0, 15);
+}
+
 export interface Board {
   /** Path of the file it was read from. */
   file: string;
@@ -87,8 +111,10 @@ export interface Board {
   twinOf?: string;
   codec: CodecSpec;
   gpio: Partial<Record<GpioRole, GpioLineSpec>>;
-  /** ALSA card for the mixer, where there is one. */
+  /** ALSA card id (as in /proc/asound/cards and hw:CARD=…), where there is one. */
   alsaCard?: string;
+  /** Real boards on a Pi: the overlay that creates `alsaCard`. */
+  overlay?: OverlaySpec;
   streams: StreamSpec[];
   analogDelays: AnalogDelay[];
   sim: SimOptions;
@@ -182,7 +208,8 @@ function join(path: string, key: string | number): string {
   return path ? `${path}.${key}` : key;
 }
 
-const TOP_KEYS = ['$schema', 'name', 'description', 'manufacturer', 'hal', 'twinOf', 'codec', 'gpio', 'alsaCard', 'streams', 'analogDelays', 'sim'];
+const TOP_KEYS = ['$schema', 'name', 'description', 'manufacturer', 'hal', 'twinOf', 'codec', 'gpio', 'alsaCard', 'overlay', 'streams', 'analogDelays', 'sim'];
+const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
 /**
  * Validates a parsed board file. `base` is the board a twin refers to (already validated);
@@ -243,6 +270,23 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
 
   const alsaCard = r.str(o, 'alsaCard', '', { optional: true });
 
+  let overlay: OverlaySpec | undefined;
+  if (o.overlay !== undefined) {
+    const ov = r.obj(o.overlay, 'overlay');
+    r.onlyKeys(ov, 'overlay', ['name', 'source', 'card', 'replaces']);
+    const overlayName = r.str(ov, 'name', 'overlay', { pattern: NAME_PATTERN, what: 'an overlay name of lowercase letters, digits and dashes (dtoverlay=NAME)' })!;
+    const source = r.oneOf(ov, 'source', 'overlay', ['firmware', 'sbc-audio'] as const);
+    const card = r.str(ov, 'card', 'overlay', { what: 'the card name the overlay gives (e.g. "snd_rpi_hifiberry_dac")' })!;
+    const replaces: unknown = ov.replaces ?? [];
+    if (!Array.isArray(replaces) || !replaces.every((x) => typeof x === 'string' && /^[a-z0-9][a-z0-9_-]*$/.test(x))) {
+      r.fail('overlay.replaces', 'a list of the HAT\'s own overlay names (e.g. ["hifiberry-dacplus"])', ov.replaces);
+    }
+    if ((replaces as string[]).includes(overlayName)) r.fail('overlay.replaces', `overlays other than "${overlayName}" itself`, replaces);
+    const id = alsaCardId(card);
+    if (alsaCard !== id) r.fail('alsaCard', `"${id}", the ALSA id of overlay.card "${card}" (its letters and digits, at most 15)`, alsaCard);
+    overlay = { name: overlayName, source, card, replaces: [...(replaces as string[])] };
+  }
+
   if (!Array.isArray(o.streams) || o.streams.length === 0) r.fail('streams', 'a non-empty array of streams', o.streams);
   const ids = new Set<string>();
   const streams: StreamSpec[] = (o.streams as unknown[]).map((s, i) => {
@@ -254,11 +298,16 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
     ids.add(id);
     const plug = r.oneOf(so, 'plug', p, ['hardwired', 'jack-detect'] as const, 'hardwired');
     if (plug === 'jack-detect' && !gpio['jack-detect']) r.fail(`${p}.plug`, '"hardwired" (the board declares no gpio.jack-detect line)', plug);
+    const pcm = r.str(so, 'pcm', p)!;
+    const cardOfPcm = /(?:^|[:,])CARD=([^,]+)/.exec(pcm)?.[1];
+    if (overlay && hal === 'linux' && cardOfPcm !== undefined && cardOfPcm !== alsaCard) {
+      r.fail(`${p}.pcm`, `a PCM on card ${alsaCard} (the card overlay ${overlay.name} creates)`, pcm);
+    }
     return {
       id,
       direction: r.oneOf(so, 'direction', p, ['output', 'input'] as const),
       purpose: r.oneOf(so, 'purpose', p, STREAM_PURPOSES),
-      pcm: r.str(so, 'pcm', p)!,
+      pcm,
       plug,
     };
   });
@@ -292,7 +341,7 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
     oscillatorsHz: [...(osc as number[])],
   };
 
-  return { file, name, description, manufacturer, hal, codec, gpio, alsaCard, streams, analogDelays, sim };
+  return { file, name, description, manufacturer, hal, codec, gpio, alsaCard, ...(overlay ? { overlay } : {}), streams, analogDelays, sim };
 }
 
 function stripTwin(o: Obj): Obj {

@@ -93,7 +93,30 @@ export type SequenceStep =
    * whose position no source gives): recorded, never run. It keeps the sequence's order visible
    * and says what a datasheet figure would fill in.
    */
-  | { op: 'unknown'; what: string; why: string };
+  | { op: 'unknown'; what: string; why: string }
+  /**
+   * Parts with `paths`: here the paths in use come up ('up': the shared blocks they need first,
+   * in the description's order) or every path that is up goes down ('down': in reverse order).
+   * Between the two, a change of the paths in use (`setPathsInUse`) is applied at once.
+   */
+  | { op: 'paths'; action: 'up' | 'down'; why?: string };
+
+/**
+ * One analog path of a part (a DAPM route in ASoC's terms, as a list): the steps that power and
+ * route it, and those that take it down again. A path with a `direction` is named after the
+ * board stream purpose that uses it ('headphone', 'speaker', 'microphone'); one without is a
+ * block shared by several paths (the DAC and the output mixers), up while any path that `needs`
+ * it is. A path `needs` only entries declared before it, so declaration order is power-up order.
+ */
+export interface PathDef {
+  /** The stream direction of the purpose this path serves; absent: a shared block. */
+  direction?: 'output' | 'input';
+  /** Shared blocks (declared earlier) that must be up while this path is. */
+  needs?: readonly string[];
+  up: readonly SequenceStep[];
+  down: readonly SequenceStep[];
+  doc?: string;
+}
 
 export interface Sequences {
   /** From reset to a known, muted state. */
@@ -138,6 +161,12 @@ export interface CodecDescription {
    * `runSubSequence(name)` (src/codec/driver.ts).
    */
   subSequences?: Readonly<Record<string, readonly SequenceStep[]>>;
+  /**
+   * The part's analog paths, powered only while a board stream of that purpose runs (the codec
+   * API's `setPathsInUse`; the board's power passes the purposes of the running streams). The
+   * sequences say where they come up and go down (`{ op: 'paths' }`).
+   */
+  paths?: Readonly<Record<string, PathDef>>;
 }
 
 function checkFigure(f: Figure<unknown> | DelayFigure | undefined, where: string, out: DescriptionProblem[]): void {
@@ -147,6 +176,31 @@ function checkFigure(f: Figure<unknown> | DelayFigure | undefined, where: string
     return;
   }
   if (!('source' in f) || !f.source?.trim()) out.push({ where, message: 'figure without a source (give the datasheet section, or mark it { unknown })' });
+}
+
+/** The paths: names, directions, what they need; the power sequences bring them up and down. */
+function checkPaths(d: CodecDescription, p: (where: string, message: string) => void): void {
+  if (!d.paths) return;
+  const names = Object.keys(d.paths);
+  const needed = new Set<string>();
+  names.forEach((n, i) => {
+    const path = d.paths![n]!;
+    const w = `paths.${n}`;
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(n)) p(w, `path name "${n}" must be lowercase letters, digits and dashes (a stream purpose, or a shared block's name)`);
+    if (path.direction !== undefined && path.direction !== 'output' && path.direction !== 'input') p(w, `direction must be "output" or "input", got ${JSON.stringify(path.direction)}`);
+    if (!Array.isArray(path.up) || !Array.isArray(path.down)) p(w, 'a path needs its up and down steps (lists)');
+    for (const x of path.needs ?? []) {
+      const at = names.indexOf(x);
+      if (at < 0) p(w, `needs unknown path "${x}"`);
+      else if (at >= i) p(w, `needs "${x}", which is declared after it (declare what a path needs first)`);
+      else if (d.paths![x]!.direction !== undefined) p(w, `needs "${x}", a stream's path: a path can need only shared blocks (no direction)`);
+      needed.add(x);
+    }
+  });
+  for (const n of names) if (d.paths[n]!.direction === undefined && !needed.has(n)) p(`paths.${n}`, 'a shared block (no direction) that no path needs: it would never come up');
+  const has = (seq: readonly SequenceStep[] | undefined, action: 'up' | 'down') => (seq ?? []).some((s) => s.op === 'paths' && s.action === action);
+  if (!has(d.sequences?.powerUp, 'up')) p('sequences.powerUp', 'a part with paths must bring them up in powerUp ({ op: "paths", action: "up" })');
+  if (!has(d.sequences?.powerDown, 'down')) p('sequences.powerDown', 'a part with paths must take them down in powerDown ({ op: "paths", action: "down" })');
 }
 
 /** Everything wrong with a description, each with where and what. */
@@ -202,7 +256,9 @@ export function checkDescription(d: CodecDescription): DescriptionProblem[] {
   const lists = [
     ...(Object.entries(d.sequences ?? {}) as [string, readonly SequenceStep[]][]).map(([n, steps]) => [`sequences.${n}`, steps] as const),
     ...Object.entries(d.subSequences ?? {}).map(([n, steps]) => [`subSequences.${n}`, steps] as const),
+    ...Object.entries(d.paths ?? {}).flatMap(([n, path]) => [[`paths.${n}.up`, path.up] as const, [`paths.${n}.down`, path.down] as const]),
   ];
+  checkPaths(d, p);
   for (const [name, steps] of lists) {
     if (!Array.isArray(steps)) {
       p(name, 'must be a list of steps');
@@ -230,6 +286,11 @@ export function checkDescription(d: CodecDescription): DescriptionProblem[] {
         else if (s.op === 'set-gain' && !audibleCodes(c).some((x) => Math.abs(x.db - s.db) < 1e-9)) p(w, `${s.db} dB is not a gain of control "${s.control}"`);
       }
       if (s.op === 'unknown' && (!s.what?.trim() || !s.why?.trim())) p(w, 'an unknown step must say what it would do and why it is unknown');
+      if (s.op === 'paths') {
+        if (!d.paths) p(w, 'a paths step in a part that declares no paths');
+        else if (!name.startsWith('sequences.')) p(w, 'a paths step belongs in the power sequences (powerUp, powerDown), not in a path or sub-sequence');
+        if (s.action !== 'up' && s.action !== 'down') p(w, `paths action must be "up" or "down", got ${JSON.stringify(s.action)}`);
+      }
     });
   }
   return out;

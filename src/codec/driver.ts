@@ -59,6 +59,12 @@ export class DescribedCodec implements CodecDriver {
   private readonly held = new Set<string>();
   /** Sample formats a board supplies for ranges whose widths are unknown (codec.options.sampleBits). */
   private readonly boardSampleFormats: number | undefined;
+  /** The description's paths the board's running streams use (`setPathsInUse`). */
+  private pathsWanted = new Set<string>();
+  /** Paths and shared blocks whose up steps ran (and whose down steps did not since). */
+  private readonly pathsUp = new Set<string>();
+  /** Between a sequence's paths 'up' and 'down' steps: a change of the paths in use is applied at once. */
+  private pathsLive = false;
 
   constructor(readonly description: CodecDescription, protected readonly ctx: CodecContext, regmapOptions: RegmapOptions = {}) {
     this.part = description.meta.id;
@@ -198,6 +204,65 @@ export class DescribedCodec implements CodecDriver {
       case 'unknown':
         this.record(sequence, step, { skipped: true });
         return;
+      case 'paths':
+        this.record(sequence, step);
+        this.pathsLive = step.action === 'up';
+        await this.applyPaths();
+        return;
+    }
+  }
+
+  // --- paths -----------------------------------------------------------------------------
+
+  /**
+   * The paths a board's running streams use, by direction and purpose (src/board/power.ts): while
+   * the codec is powered, paths that join come up at once and paths that leave go down; otherwise
+   * they are remembered for the next power-up. A part without `paths` ignores it.
+   */
+  async setPathsInUse(paths: { output: readonly string[]; input: readonly string[] }): Promise<void> {
+    const defs = this.description.paths;
+    if (!defs) return;
+    const wanted = new Set<string>();
+    for (const [direction, names] of [['output', paths.output], ['input', paths.input]] as const) {
+      for (const n of names) {
+        if (!Object.hasOwn(defs, n) || defs[n]!.direction !== direction) {
+          const offered = Object.entries(defs).filter(([, d]) => d.direction === direction).map(([k]) => `"${k}"`);
+          throw new CodecError(this.part, `no ${direction} path "${n}" (its ${direction} paths: ${offered.join(', ') || 'none'})`);
+        }
+        wanted.add(n);
+      }
+    }
+    this.pathsWanted = wanted;
+    if (this.pathsLive) await this.applyPaths();
+  }
+
+  /** The paths in use now (what `setPathsInUse` last said), and those powered (with their shared blocks). */
+  paths(): { inUse: string[]; up: string[] } {
+    const order = Object.keys(this.description.paths ?? {});
+    return { inUse: order.filter((n) => this.pathsWanted.has(n)), up: order.filter((n) => this.pathsUp.has(n)) };
+  }
+
+  /** Brings the powered paths to what is wanted: down first (users before their shared blocks), then up. */
+  private async applyPaths(): Promise<void> {
+    const defs = this.description.paths;
+    if (!defs) return;
+    const order = Object.keys(defs);
+    const need = new Set<string>();
+    if (this.pathsLive) {
+      for (const n of this.pathsWanted) {
+        need.add(n);
+        for (const x of defs[n]!.needs ?? []) need.add(x);
+      }
+    }
+    for (const n of [...order].reverse()) {
+      if (!this.pathsUp.has(n) || need.has(n)) continue;
+      for (const step of defs[n]!.down) await this.runStep(`path:${n}:down`, step);
+      this.pathsUp.delete(n);
+    }
+    for (const n of order) {
+      if (this.pathsUp.has(n) || !need.has(n)) continue;
+      for (const step of defs[n]!.up) await this.runStep(`path:${n}:up`, step);
+      this.pathsUp.add(n);
     }
   }
 
@@ -255,6 +320,9 @@ export class DescribedCodec implements CodecDriver {
   async init(): Promise<void> {
     this.gains.clear();
     this.held.clear();
+    // From reset: no path is powered (the paths in use stay what the board last said).
+    this.pathsUp.clear();
+    this.pathsLive = false;
     await this.runSequence('init');
     for (const c of this.volumeControls()) {
       if (this.gains.has(c.name)) continue; // set by the sequence ('set-gain', 'mute-control')

@@ -117,6 +117,13 @@ export interface CodecDriver {
    * held is remembered and applied on release. Parts without a mutable main output ignore it.
    */
   holdOutputMuted?(held: boolean): Promise<void>;
+  /**
+   * The analog paths the board's running streams use, by direction: their purposes ('headphone',
+   * 'speaker', 'microphone'). Parts that power each path on its own (the WM8960: description
+   * `paths`) power only those, at once while powered up, else at the next power-up; other parts
+   * ignore it. The board's power (src/board/power.ts) calls it as streams start and stop.
+   */
+  setPathsInUse?(paths: { output: readonly string[]; input: readonly string[] }): Promise<void>;
   /** Parts whose driver sets up a clocking mode (the PCM5122: codec.options.clocking): which one. */
   clocking?(): ClockingInfo;
   /** Drivers built from a description (src/codec/driver.ts): the part's data. */

@@ -5,8 +5,11 @@
  * purpose.
  */
 import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import { SharedMapping } from '../ringbuffer/shm.ts';
+import { groupById } from '../util/groups.ts';
 import { RingCopier } from '../util/ring-copy.ts';
 import { FrameReader, frameBytes } from './transport.ts';
 import {
@@ -152,11 +155,29 @@ class Channel extends EventEmitter {
   }
 }
 
+/** EACCES on an endpoint: the socket's group is the one to join (`serve --group`). */
+function permissionDenied(p: string): string {
+  let group: string | undefined;
+  try {
+    const gid = statSync(p).gid;
+    group = groupById(gid)?.name ?? `gid ${gid}`;
+  } catch {
+    // the directory itself is closed to us: its group then
+    try {
+      const gid = statSync(path.dirname(path.dirname(p))).gid;
+      group = groupById(gid)?.name ?? `gid ${gid}`;
+    } catch {
+      group = undefined;
+    }
+  }
+  return `permission denied: ${p}${group ? ` (join group ${group})` : ''}`;
+}
+
 function connectSocket(p: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(p);
     s.once('connect', () => { s.off('error', reject); resolve(s); });
-    s.once('error', (e) => reject(new StreamClientError(`cannot connect to ${p}: ${(e as Error).message}`)));
+    s.once('error', (e: NodeJS.ErrnoException) => reject(new StreamClientError(e.code === 'EACCES' ? permissionDenied(p) : `cannot connect to ${p}: ${e.message}`)));
   });
 }
 

@@ -15,6 +15,20 @@ export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env): string 
   return xdg && path.isAbsolute(xdg) ? path.join(xdg, 'sbc-audio') : '/run/sbc-audio';
 }
 
+/** Where clients look, in order: `$XDG_RUNTIME_DIR/sbc-audio` (a user's service), then `/run/sbc-audio` (the system service). */
+export function clientRuntimeDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const xdg = env.XDG_RUNTIME_DIR;
+  return [...(xdg && path.isAbsolute(xdg) ? [path.join(xdg, 'sbc-audio')] : []), '/run/sbc-audio'];
+}
+
+/**
+ * The runtime directory a client uses: the first of `clientRuntimeDirs` that holds an endpoint,
+ * else the first that exists, else the first. A system service and a user's client so agree.
+ */
+export function clientRuntimeDir(env: NodeJS.ProcessEnv = process.env, dirs = clientRuntimeDirs(env)): string {
+  return dirs.find((d) => listEndpoints(d).length > 0) ?? dirs.find((d) => existsSync(d)) ?? dirs[0]!;
+}
+
 export interface StreamEndpoint {
   direction: Direction;
   /** '<board>.<stream id>' */

@@ -38,7 +38,7 @@
  * continuation) first.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { chownSync, rmSync } from 'node:fs';
 import type { BoardRuntime } from '../board/runtime.ts';
 import type { StreamSpec } from '../board/schema.ts';
 import { EngineDevice } from '../engine/driver.ts';
@@ -74,6 +74,11 @@ export interface EngineRingBufferOptions {
   simCapture?: SimCaptureSpec;
   /** Silence after the channel closes before the engine lets go of the PCM (ms, default 300). */
   lingerMs?: number;
+  /**
+   * The group of the shared buffers (`serve --group`): each file is made mode 0660 with this group,
+   * so that the group's members can map it (default: mode 0600, the service's user only).
+   */
+  bufferGid?: number;
   /** Called with each engine's final report (tests read the sim record from it). */
   onReport?: (endpoint: string, report: EngineReport) => void;
   log?: (line: string) => void;
@@ -337,8 +342,11 @@ export class EngineRingBuffer implements RingBufferEngine {
     if (notificationsPerRing > frames) return { result: STATUS.INVALID_ARGS, value: { frames: 0 } };
     const name = `/sbc-audio-${this.endpoint}-${process.pid}-${++shmCounter}-${randomBytes(4).toString('hex')}`;
     try {
-      SharedMapping.create(name, frames * s.frameBytes, 0o600).close(); // zero-filled: silence
+      const gid = this.opts.bufferGid;
+      SharedMapping.create(name, frames * s.frameBytes, gid === undefined ? 0o600 : 0o660).close(); // zero-filled: silence
+      if (gid !== undefined) chownSync(`/dev/shm${name}`, -1, gid);
     } catch (e) {
+      rmSync(`/dev/shm${name}`, { force: true });
       this.opts.log?.(`${this.endpoint}: cannot create the shared buffer: ${(e as Error).message}`);
       return { result: STATUS.NO_MEMORY, value: { frames: 0 } };
     }

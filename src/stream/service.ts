@@ -30,6 +30,8 @@ export interface StreamServiceOptions extends BoardDevicesOptions {
   log?: (line: string) => void;
   /** See EndpointServerOptions.maxQueuedBytes. */
   maxQueuedBytes?: number;
+  /** The group that may connect (`serve --group`): sockets 0660 with this group, shared buffers 0660 too. */
+  group?: { name: string; gid: number };
   /**
    * The ring-buffer channels' engine (src/stream/engine-ring-buffer.ts) and its settings; false
    * answers every ring-buffer command NOT_SUPPORTED (a service without audio). Ignored when
@@ -64,7 +66,7 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   }
   for (const d of Object.values(DIRECTION_DIRS)) mkdirSync(path.join(runtimeDir, d), { recursive: true, mode: 0o755 });
 
-  const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, { log, ...(opts.ringBuffer || {}) }) : undefined;
+  const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, { log, ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.ringBuffer || {}) }) : undefined;
   const create = opts.createRingBuffer ?? engines;
   const board = createBoardDevices(runtime, { ...opts, createRingBuffer: create && poweredRingBuffers(runtime.power, create, log) });
   const servers: EndpointServer[] = [];
@@ -75,7 +77,7 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
       const core = new StreamCore(device, { log });
       const name = device.info.endpointName;
       const p = path.join(runtimeDir, DIRECTION_DIRS[device.info.direction], name);
-      servers.push(await serveEndpoint(core, p, { log, maxQueuedBytes: opts.maxQueuedBytes }));
+      servers.push(await serveEndpoint(core, p, { log, maxQueuedBytes: opts.maxQueuedBytes, gid: opts.group?.gid }));
       cores.set(name, core);
       endpoints.push({ direction: device.info.direction, name, path: p });
     }
@@ -124,20 +126,23 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
 
 /**
  * Ring-buffer engines with the board's power around them (src/board/power.ts): the codec powers
- * up before START is answered (so start_time comes after its waits), idles muted after the last
- * STOP, and powers down before the last channel's PCM lets go of the clocks.
+ * up (with the path of the stream's purpose) before START is answered (so start_time comes after
+ * its waits), idles muted after the last STOP, and powers down before the last channel's PCM lets
+ * go of the clocks.
  */
 function poweredRingBuffers(power: BoardPower, create: NonNullable<BoardDevicesOptions['createRingBuffer']>, log: (line: string) => void): NonNullable<BoardDevicesOptions['createRingBuffer']> {
   let open = 0;
   return (stream, fmt, events, channel) => {
     const inner = create(stream, fmt, events, channel);
+    // The codec powers the path of the stream's purpose (src/board/power.ts).
+    const path = { direction: stream.direction, purpose: stream.purpose };
     open++;
     let started = false;
     let closed = false;
     const stopped = async () => {
       if (!started) return;
       started = false;
-      await power.streamStopped().catch((e) => log(`codec idle failed: ${(e as Error).message}`));
+      await power.streamStopped(path).catch((e) => log(`codec idle failed: ${(e as Error).message}`));
     };
     const engine: RingBufferEngine = {
       getFifoDepth: () => inner.getFifoDepth(),
@@ -145,7 +150,7 @@ function poweredRingBuffers(power: BoardPower, create: NonNullable<BoardDevicesO
       async start() {
         if (!started) {
           try {
-            await power.streamStarting();
+            await power.streamStarting(path);
           } catch (e) {
             log(`${stream.id}: codec power-up failed: ${(e as Error).message}`);
             return { result: statusForError(e), value: { startTimeNs: 0 } };
@@ -153,7 +158,7 @@ function poweredRingBuffers(power: BoardPower, create: NonNullable<BoardDevicesO
         }
         const r = await inner.start();
         if (r.result === STATUS.OK) started = true;
-        else if (!started) await power.streamStopped().catch(() => undefined);
+        else if (!started) await power.streamStopped(path).catch(() => undefined);
         return r;
       },
       async stop() {

@@ -4,7 +4,7 @@
  * bytes. Connections are handed to the protocol core as whole frames; the core never sees a
  * socket.
  */
-import { chmodSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { openClientWatch } from './client-watch.ts';
@@ -19,6 +19,8 @@ export interface EndpointServerOptions {
   maxQueuedBytes?: number;
   /** Socket file mode (R-DISC-2). */
   mode?: number;
+  /** The socket's group (`serve --group`): its members may connect (mode 0660). */
+  gid?: number;
   log?: (line: string) => void;
 }
 
@@ -122,7 +124,7 @@ export async function serveEndpoint(core: StreamCore, socketPath: string, opts: 
     });
   });
 
-  const unpublish = await publishSocket(server, tmp, socketPath, opts.mode ?? 0o660);
+  const unpublish = await publishSocket(server, tmp, socketPath, opts.mode ?? 0o660, opts.gid);
 
   return {
     path: socketPath,
@@ -172,15 +174,17 @@ export async function prepareSocketPath(socketPath: string): Promise<string> {
 }
 
 /**
- * Binds `server` under the hidden name `tmp`, gives it `mode` (owner and group only by default)
+ * Binds `server` under the hidden name `tmp`, gives it `mode` (owner and group only by default) and
+ * the group `gid` where given
  * and renames it into place, so the socket appears only once it accepts connections and never
  * with a wider mode. Returns the function that removes the name again (only if it is still ours).
  */
-export async function publishSocket(server: net.Server, tmp: string, socketPath: string, mode: number): Promise<() => void> {
+export async function publishSocket(server: net.Server, tmp: string, socketPath: string, mode: number, gid?: number): Promise<() => void> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(tmp, () => { server.off('error', reject); resolve(); });
   });
+  if (gid !== undefined) chownSync(tmp, -1, gid);
   chmodSync(tmp, mode);
   renameSync(tmp, socketPath);
   const ino = lstatSync(socketPath).ino;

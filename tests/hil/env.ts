@@ -24,6 +24,8 @@ export interface HilEnv {
     /** Simulated or real PCM5122s (page select in register 0). */
     pcm5122Addrs: number[];
     tlv320aic3104Addr?: number;
+    /** A plain register file standing in for a WM8960 (7/9-bit writes land at byte register A<<1 | D8). */
+    wm8960Addr?: number;
     /** A real device to probe on a board (e.g. the codec), read-only checks only. */
     probeAddr?: number;
   };
@@ -94,6 +96,7 @@ export function hilEnvFrom(vars: Record<string, string | undefined>): HilEnv {
       smbusOnly: vars.SBC_HIL_I2C_SMBUS_ONLY === '1',
       pcm5122Addrs: ints(vars.SBC_HIL_I2C_PCM5122_ADDRS),
       tlv320aic3104Addr: int(vars.SBC_HIL_I2C_TLV320AIC3104_ADDR),
+      wm8960Addr: int(vars.SBC_HIL_I2C_WM8960_ADDR),
       probeAddr: int(vars.SBC_HIL_I2C_PROBE_ADDR),
     };
   }

@@ -33,10 +33,11 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 checkou
 
 # I2C: i2c-stub simulates register files at these addresses. 0x4c and 0x4d: PCM5122 (page select
 # in register 0, pages banked over registers 1..0x7f); 0x18: TLV320AIC3104 (page select in
-# register 0, one extra page); 0x50: a plain 256-register file for the contract suite.
+# register 0, one extra page); 0x50: a plain 256-register file for the contract suite; 0x1a: WM8960
+# (a plain file: its two-byte writes [A6..A0 D8] [D7..D0] land at byte register A<<1 | D8).
 modprobe i2c-dev || fail_setup "i2c-dev"
-modprobe i2c-stub chip_addr=0x4c,0x4d,0x18,0x50 \
-  bank_reg=0,0,0,0 bank_mask=0xff,0xff,0x01,0 bank_start=1,1,1,0 bank_end=0x7f,0x7f,0x7f,0 \
+modprobe i2c-stub chip_addr=0x4c,0x4d,0x18,0x50,0x1a \
+  bank_reg=0,0,0,0,0 bank_mask=0xff,0xff,0x01,0,0 bank_start=1,1,1,0,0 bank_end=0x7f,0x7f,0x7f,0,0 \
   || fail_setup "i2c-stub"
 I2C_BUS=
 for d in /sys/bus/i2c/devices/i2c-*; do
@@ -70,6 +71,7 @@ SBC_HIL_I2C_EMPTY_ADDR=0x30
 SBC_HIL_I2C_SMBUS_ONLY=1
 SBC_HIL_I2C_PCM5122_ADDRS=0x4c,0x4d
 SBC_HIL_I2C_TLV320AIC3104_ADDR=0x18
+SBC_HIL_I2C_WM8960_ADDR=0x1a
 SBC_HIL_GPIO_CHIP=$GPIO_CHIP
 SBC_HIL_GPIO_LABEL=hil-gpio
 SBC_HIL_GPIO_LINES=8

@@ -10,6 +10,9 @@
  * 3. The same for the PCM5122's bring-up (codecs/pcm5122/FACTS.md#bring-up-as-clock-slave): no PLL
  *    reference, no word length, standby left before the PCM runs; and the order on the virtual
  *    clock: standby is left only once the bit clock runs.
+ * 4. The WM8960 HAT (codecs/wm8960/FACTS.md#bring-up-on-the-waveshare-hat): the speaker through the
+ *    service, the microphone through the capture stream, and truncated copies of the bring-up
+ *    (no routing, the DAC left soft-muted, no VMID, the PGA left muted) on a virtual clock.
  *
  * Expected values are literals: −6 dBFS = 0.5012 of full scale (10^(−6/20)), −26 dBFS = 0.0501.
  */
@@ -31,6 +34,8 @@ import { description as simCodec } from '../../codecs/sim-codec/description.ts';
 import { SimCodecDriver } from '../../codecs/sim-codec/driver.ts';
 import { SimCodecModel } from '../../codecs/sim-codec/model.ts';
 import { description as pcm5122 } from '../../codecs/pcm5122/description.ts';
+import { description as wm8960 } from '../../codecs/wm8960/description.ts';
+import { captureThroughWm8960, playThroughWm8960 } from '../fixtures/codecs/wm8960-rig.ts';
 import { Pcm5122Driver } from '../../codecs/pcm5122/driver.ts';
 import { Pcm5122Model } from '../../codecs/pcm5122/model.ts';
 
@@ -86,10 +91,11 @@ const AUDIBLE = [
   'adafruit-max98357-sim', 'pimoroni-phat-dac-sim', 'sim', 'sim-many-formats',
   // PCM5122: the full bring-up of codecs/pcm5122/FACTS.md, as clock slave (PLL from BCK) and as clock master (DAC+ Pro)
   'hifiberry-dacplus-sim', 'iqaudio-dacplus-sim', 'hifiberry-dacplus-pro-sim',
+  // WM8960: the full bring-up of codecs/wm8960/FACTS.md (MCLK 12.288 MHz), the headphone path
+  'waveshare-wm8960-hat-sim',
 ];
 /** Boards whose description does not yet hold a complete bring-up: the chip model stays silent, and says why. */
 const EXPECTED_SILENT: Record<string, RegExp> = {
-  'waveshare-wm8960-hat-sim': /VMID|power|mute|clock|word length|MCLK/i, // WM8960: power, routing and clocking not yet written
   'respeaker-2mic-v2-sim': /clock|power|mute|MCLK|master/i, // AIC3104: codec-master clocking not yet written
 };
 
@@ -443,5 +449,119 @@ describe('analog truth: the PCM5122 bring-up and its truncated copies (virtual c
     const r = await playThroughPcm5122(broken, { pro: true });
     assert.equal(r.peak, 0);
     assert.ok(r.events.some((e) => e.what === 'clock-error' && /not the facts' divider set/.test(e.detail)));
+  });
+});
+
+describe('analog truth: the WM8960 HAT twin\'s speaker and microphone (through the stream service)', function () {
+  this.timeout(60000);
+  const BOARD = 'waveshare-wm8960-hat-sim';
+
+  it('the speaker stream: its monitor carries 1 kHz at −6 dBFS (the speaker path powered); the headphone\'s, on the same link, stays silent', async () => {
+    const runtimeDir = mkdtempSync(path.join(tmpdir(), 'sbc-analog-'));
+    const served = await serveBoard(BOARD, { runtimeDir });
+    try {
+      const rate = 48000, channels = 2;
+      await served.runtime.codec.setGain('Digital Playback Volume', 0);
+      await served.runtime.codec.setMute('Digital Playback Volume', false);
+      const monitor = (id: string) => path.join(runtimeDir, 'audio-input', `${BOARD}.${id}.monitor`);
+      const frames = Math.round(rate * 2.2);
+      const speaker = recordSamples({ endpoint: monitor('speaker'), rate, channels }, frames);
+      const headphone = recordSamples({ endpoint: monitor('headphone'), rate, channels }, frames);
+      await new Promise((r) => setTimeout(r, 250));
+      await playSamples({ endpoint: path.join(runtimeDir, 'audio-output', `${BOARD}.speaker`), rate, channels }, toneSamples(1000, 1.0, rate, channels, -6));
+      const spk = await speaker, hp = await headphone;
+      const span = loudSpan(spk, channels, 0.01);
+      assert.ok(span, 'the speaker monitor stayed silent while the tone played');
+      const [first, last] = span;
+      const p = peak(spk, channels, first + Math.round(rate * 0.05), last - Math.round(rate * 0.05));
+      assert.ok(Math.abs(dB(p) - dB(MINUS_6)) <= 0.1, `speaker: ${dB(p).toFixed(3)} dBFS, expected −6 ± 0.1`);
+      const f = frequency(spk, channels, rate, first + Math.round(rate * 0.05), last - Math.round(rate * 0.05));
+      assert.ok(Math.abs(f - 1000) <= 1, `speaker: ${f.toFixed(2)} Hz`);
+      assert.equal(peak(hp, channels, 0, hp.length / channels), 0, 'the headphone path was not powered: its monitor carries nothing');
+      console.log(`      speaker monitor: ${f.toFixed(3)} Hz, ${dB(p).toFixed(3)} dBFS; headphone monitor silent`);
+    } finally {
+      await served.close();
+      rmSync(runtimeDir, { recursive: true, force: true });
+    }
+  });
+
+  it('the microphone stream records what the simulated microphone carries (440 Hz at a quarter of full scale: PGA 0 dB, ADC 0 dB)', async () => {
+    const runtimeDir = mkdtempSync(path.join(tmpdir(), 'sbc-analog-'));
+    const served = await serveBoard(BOARD, { runtimeDir });
+    try {
+      const rate = 48000, channels = 2;
+      const rec = await recordSamples({ endpoint: path.join(runtimeDir, 'audio-input', `${BOARD}.microphone`), rate, channels }, Math.round(rate * 1.0));
+      const span = loudSpan(rec, channels, 0.01);
+      assert.ok(span, 'the capture stayed silent');
+      const [first, last] = span;
+      const a = first + Math.round(rate * 0.05), b = last - Math.round(rate * 0.02);
+      const p = peak(rec, channels, a, b);
+      assert.ok(Math.abs(dB(p) - dB(0.25)) <= 0.1, `${dB(p).toFixed(3)} dBFS, expected −12.04 ± 0.1`);
+      const f = frequency(rec, channels, rate, a, b);
+      assert.ok(Math.abs(f - 440) <= 1, `${f.toFixed(2)} Hz`);
+      console.log(`      microphone: ${f.toFixed(3)} Hz, ${dB(p).toFixed(3)} dBFS`);
+    } finally {
+      await served.close();
+      rmSync(runtimeDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('analog truth: the WM8960 bring-up and its truncated copies (virtual clock)', () => {
+  const paths = wm8960.paths!;
+  /** The description with the steps `drop` picks removed from powerUp, or from one path's up steps. */
+  const cut = (where: 'powerUp' | `path:${string}`, drop: (s: SequenceStep) => boolean): CodecDescription => {
+    if (where === 'powerUp') {
+      assert.ok(wm8960.sequences.powerUp.some(drop), 'powerUp has the step to drop');
+      return { ...wm8960, sequences: { ...wm8960.sequences, powerUp: wm8960.sequences.powerUp.filter((s) => !drop(s)) } };
+    }
+    const name = where.slice(5);
+    const pth = paths[name]!;
+    assert.ok(pth.up.some(drop), `path ${name} has the step to drop`);
+    return { ...wm8960, paths: { ...paths, [name]: { ...pth, up: pth.up.filter((s) => !drop(s)) } } };
+  };
+  const updates = (reg: string, field?: string) => (s: SequenceStep) => s.op === 'update' && s.reg === reg && (field === undefined || field in s.fields);
+
+  it('control: the description as it is plays 1 kHz at −6 dBFS on the headphone, and on the speaker with the speaker path, with no clock error and no pop', async () => {
+    for (const clocking of ['mclk-12m288', 'pll-24m'] as const) {
+      const hp = await playThroughWm8960({ clocking });
+      assert.ok(Math.abs(dB(hp.peak.headphone) - dB(MINUS_6)) <= 0.1, `${clocking} headphone: ${dB(hp.peak.headphone)} dBFS`);
+      assert.equal(hp.peak.speaker, 0, 'the speaker path not in use: silent');
+      assert.equal(hp.state.outputs[0]!.clockError, undefined);
+      assert.deepEqual(hp.events.filter((e) => e.what === 'transient'), []);
+      const spk = await playThroughWm8960({ clocking, paths: [{ direction: 'output', purpose: 'speaker' }] });
+      assert.ok(Math.abs(dB(spk.peak.speaker) - dB(MINUS_6)) <= 0.1, `${clocking} speaker: ${dB(spk.peak.speaker)} dBFS`);
+      assert.equal(spk.peak.headphone, 0, 'the headphone path not in use: silent');
+    }
+  });
+
+  it('negative: the copy without the routing (R34/R37 bit 8) → silent, "not routed into the output mixer"', async () => {
+    const r = await playThroughWm8960({ description: cut('path:playback', (s) => updates('LEFT_OUT_MIX')(s) || updates('RIGHT_OUT_MIX')(s)) });
+    assert.equal(r.peak.headphone, 0);
+    assert.match(r.state.outputs[0]!.path!.silentBecause ?? '', /not routed into the output mixer \(R34 bit 8\)/);
+    assert.equal(r.model.peek(34), undefined, 'R34 never written');
+  });
+
+  it('negative: the copy that leaves the DAC soft-muted (R5 bit 3) → silent, "DAC soft mute"', async () => {
+    const r = await playThroughWm8960({ description: cut('powerUp', updates('DAC_CTRL1', 'SOFT_MUTE')) });
+    assert.equal(r.peak.headphone, 0);
+    assert.match(r.state.outputs[0]!.path!.silentBecause ?? '', /DAC soft mute \(R5 bit 3/);
+  });
+
+  it('negative: the copy without VMID (R25 [8:7]) → silent, "VMID off"', async () => {
+    const r = await playThroughWm8960({ description: cut('powerUp', updates('POWER1', 'VMIDSEL')) });
+    assert.equal(r.peak.headphone, 0);
+    assert.match(r.state.outputs[0]!.path!.silentBecause ?? '', /VMID off/);
+  });
+
+  it('capture: the microphone path passes the microphone\'s sine at its level (0.25 of full scale); no path, or the PGA left muted, → digital silence and why', async () => {
+    const ok = await captureThroughWm8960();
+    assert.ok(Math.abs(ok.peak - 0.25) < 0.001, `peak ${ok.peak}`);
+    const none = await captureThroughWm8960({ paths: [] });
+    assert.equal(none.peak, 0);
+    assert.match(none.why ?? '', /input PGA not powered \(R25 0x020\)/);
+    const muted = await captureThroughWm8960({ description: cut('path:microphone', (s) => s.op === 'update' && /INPUT_VOL/.test(s.reg)) });
+    assert.equal(muted.peak, 0);
+    assert.match(muted.why ?? '', /input PGA muted \(R0 bit 7; resets muted\)/);
   });
 });

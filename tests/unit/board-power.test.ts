@@ -64,6 +64,39 @@ describe('board power: amplifier around the codec, idle power-down', () => {
     assert.equal(power.state, 'on', 'the idle timer was cancelled');
   });
 
+  it('paths: the codec is told the running streams\' purposes, before its power-up, as streams join and leave, and after the amplifier on the last stop', async () => {
+    const clock = new VirtualClock();
+    const b = fakeBoard();
+    const codec = Object.assign(b.codec, {
+      setPathsInUse: async (p: { output: readonly string[]; input: readonly string[] }) => { b.log.push(`paths ${p.output.join('+') || '-'} / ${p.input.join('+') || '-'}`); },
+    });
+    const hp = { direction: 'output', purpose: 'headphone' } as const;
+    const mic = { direction: 'input', purpose: 'microphone' } as const;
+    const power = new BoardPower(codec, clock, { enable: b.enable }, { paths: [hp, { direction: 'output', purpose: 'speaker' }, mic] });
+    await power.streamStarting(hp);
+    assert.deepEqual(b.log, ['paths headphone / -', 'codec up', 'amp-enable=1']);
+    b.log.length = 0;
+    await power.streamStarting(mic);
+    await power.streamStarting(hp); // a second headphone stream: the same path
+    assert.deepEqual(b.log, ['paths headphone / microphone', 'paths headphone / microphone']);
+    b.log.length = 0;
+    await power.streamStopped(hp);
+    assert.deepEqual(b.log, ['paths headphone / microphone'], 'one headphone stream still runs');
+    await power.streamStopped(hp);
+    await power.streamStopped(mic);
+    assert.deepEqual(b.log, ['paths headphone / microphone', 'paths - / microphone', 'amp-enable=0', 'codec held muted', 'paths - / -']);
+    assert.deepEqual(power.pathsInUse(), { output: [], input: [] });
+    // Commands that own the run: every stream of the board by default, or the ones they name.
+    b.log.length = 0;
+    await power.powerDown();
+    await power.powerUp();
+    assert.deepEqual(b.log.filter((l) => l.startsWith('paths')), ['paths - / -', 'paths headphone+speaker / microphone']);
+    await power.powerUp([hp]);
+    assert.deepEqual(power.pathsInUse(), { output: ['headphone'], input: [] });
+    await power.powerDown();
+    assert.deepEqual(power.pathsInUse(), { output: [], input: [] });
+  });
+
   it('clocks stopping with no stream running: power down at once', async () => {
     const clock = new VirtualClock();
     const b = fakeBoard();

@@ -239,6 +239,46 @@ describe('chip analog truth: WM8960 (Waveshare bring-up)', () => {
     assert.equal(m.analogState().power, 'off');
   });
 
+  it('the microphone (FACTS capture path): R25 0x03E, R47 0x030, R32/R33 bit 3, R0/R1 bit 7 clear → PGA and ADC gains; each missing step silences it', () => {
+    // PGA 0x17 = -17.25 + 23 × 0.75 = 0 dB; ADC 0xC3 = 0 dB (reset); R0/R1 latched by bit 8 on the right.
+    const MIC: Step[] = [
+      { name: 'inputs', reg: 25, value: 0x0c0 | 0x03e },
+      { name: 'pgas', reg: 47, value: 0x030 },
+      { name: 'boost L', reg: 32, value: 0x100 | 0x008 },
+      { name: 'boost R', reg: 33, value: 0x100 | 0x008 },
+      { name: 'pga L', reg: 0, value: 0x017 },
+      { name: 'pga R', reg: 1, value: 0x117 },
+    ];
+    const mic = (opts: { drop?: string[]; set?: Record<string, number> } = {}) => {
+      const { m, w, env } = wm8960();
+      run(MIC, w, env, opts);
+      return m.analogState().inputs!.microphone;
+    };
+    assertGains(mic(), [1, 1], 'microphone at 0 dB');
+    assertGains(mic({ set: { 'pga L': 0x03f, 'pga R': 0x13f } }), [db(30), db(30)], 'PGA 0x3F = +30 dB');
+    assertGains(mic({ set: { 'pga L': 0x000, 'pga R': 0x100 } }), [db(-17.25), db(-17.25)], 'PGA 0x00 = -17.25 dB');
+    // The PGA resets muted (R0/R1 0x0A7: bit 7), and the bring-up's headphone path alone leaves the input off.
+    assertSilent(wm8960().m.analogState().inputs!.microphone, /input PGA not powered/);
+    assertSilent(mic({ drop: ['pga L', 'pga R'] }), /input PGA muted \(R0 bit 7; resets muted\)/);
+    assertSilent(mic({ set: { 'pga R': 0x017 } }), /input PGA muted/); // no latch: neither side takes effect
+    assertSilent(mic({ set: { inputs: 0x0c0 | 0x00c } }), /input PGA not powered \(R25 0x020\)/);
+    assertSilent(mic({ set: { inputs: 0x0c0 | 0x030 } }), /ADC not powered \(R25 0x008\)/);
+    assertSilent(mic({ drop: ['pgas'] }), /LMIC\/RMIC off/);
+    assertSilent(mic({ set: { pgas: 0x020 } }), /not among the facts/);
+    assertSilent(mic({ drop: ['boost L', 'boost R'] }), /input boost off \(R32 bit 3\)/);
+    assertSilent(mic({ set: { 'boost L': 0x108 | 0x010, 'boost R': 0x108 | 0x010 } }), /mic boost \[5:4\] = 1: its coding is not among the facts/);
+    assertSilent(mic({ set: { inputs: 0x040 | 0x03e } }), /VMID off/);
+    // The ADC volume (R21/R22): 0x00 = mute, 0xB9 = -5 dB.
+    const { m, w, env } = wm8960();
+    run(MIC, w, env);
+    w(21, 0x0b9);
+    w(22, 0x1b9);
+    assertGains(m.analogState().inputs!.microphone, [db(-5), db(-5)], 'ADC 0xB9 = -5 dB');
+    w(21, 0x000);
+    w(22, 0x100);
+    assertSilent(m.analogState().inputs!.microphone, /ADC volume code 0x00/);
+  });
+
   it('works bare (no environment): silent, and no master clock', () => {
     const m = new Wm8960Model();
     const s = m.analogState();

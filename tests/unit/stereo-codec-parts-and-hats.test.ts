@@ -25,7 +25,7 @@ describe('sbc-audio codec check: the WM8960, TLV320AIC3104, SGTL5000 and CS4271 
     const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(`ERR ${s}`), isTTY: false };
     assert.equal(await codecCommand.run(['check', ...PARTS.map((p) => `codecs/${p}`)], io), 0);
     assert.deepEqual(out, [
-      'codecs/wm8960: OK (WM8960 stereo codec: 14 registers, 5 controls, 4 format ranges)',
+      'codecs/wm8960: OK (WM8960 stereo codec: 48 registers, 5 controls, 4 format ranges)',
       'codecs/tlv320aic3104: OK (TLV320AIC3104 stereo codec: 8 registers, 3 controls, 4 format ranges)',
       'codecs/sgtl5000: OK (SGTL5000 stereo codec: 4 registers, 2 controls, 0 format ranges)',
       'codecs/cs4271: OK (CS4271 stereo codec: 2 registers, 1 controls, 2 format ranges)',
@@ -70,10 +70,14 @@ describe('boards: Waveshare WM8960 HAT and ReSpeaker 2-Mic v2, with simulated tw
     });
   }
 
-  it('the WM8960 HAT has no headphone detect (not in the overlay): its headphone stream is hardwired, no GPIO', () => {
+  it('the WM8960 HAT has no headphone detect (not in the overlay) and no amplifier line: headphone, speaker and microphone streams, hardwired, no GPIO', () => {
     const b = loadBoard('waveshare-wm8960-hat');
     assert.deepEqual(b.gpio, {});
-    assert.deepEqual(b.streams.map((s) => [s.id, s.purpose, s.plug]), [['headphone', 'headphone', 'hardwired']]);
+    assert.deepEqual(b.streams.map((s) => [s.id, s.direction, s.purpose, s.plug]), [
+      ['headphone', 'output', 'headphone', 'hardwired'], ['speaker', 'output', 'speaker', 'hardwired'], ['microphone', 'input', 'microphone', 'hardwired'],
+    ]);
+    // One I2S link: every stream on the card's one PCM device.
+    assert.deepEqual([...new Set(b.streams.map((s) => s.pcm))], ['hw:CARD=sbci2sduplex,DEV=0']);
   });
 
   it('the ReSpeaker 2-Mic v2 has a headphone output and the microphones, no GPIO', () => {
@@ -84,8 +88,24 @@ describe('boards: Waveshare WM8960 HAT and ReSpeaker 2-Mic v2, with simulated tw
 
   // `tone` on the two simulated twins: tests/unit/boards-codecs.test.ts runs it on every simulated board.
 
-  it('the real boards offer no format until a board file names the sample widths (not among the facts)', async () => {
-    for (const name of ['waveshare-wm8960-hat', 'respeaker-2mic-v2']) {
+  it('the WM8960 HAT and its twin offer S16, S20, S24, S32 stereo at 48 kHz both ways, with no stand-in width', async () => {
+    for (const name of ['waveshare-wm8960-hat', 'waveshare-wm8960-hat-sim']) {
+      const b = loadBoard(name);
+      assert.equal(b.codec.options.sampleBits, undefined, `${name}: no codec.options.sampleBits`);
+      const rt = await openBoard({ ...b, hal: 'sim' }, { clock: new VirtualClock(1e9, true) });
+      try {
+        for (const dir of ['output', 'input'] as const) {
+          // src/audio/formats.ts: BIT16 1<<2, BIT20_IN32 1<<6, BIT24_IN32 1<<7, BIT32 1<<8; FPS_48000_FAMILY 2.
+          assert.deepEqual(rt.codec.formats(dir), [{ sampleFormats: 4 | 64 | 128 | 256, minFps: 48000, maxFps: 48000, minChannels: 2, maxChannels: 2, flags: 2 }], `${name} ${dir}`);
+        }
+      } finally {
+        await rt.close();
+      }
+    }
+  });
+
+  it('the ReSpeaker offers no format until a board file names the sample widths (not among the facts)', async () => {
+    for (const name of ['respeaker-2mic-v2']) {
       const real = loadBoard(name);
       // The real board's codec on the simulated HAL: what it offers does not depend on the bus.
       const rt = await openBoard({ ...real, hal: 'sim' }, { clock: new VirtualClock(1e9, true) });

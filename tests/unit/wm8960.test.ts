@@ -144,43 +144,65 @@ describe('wm8960 driver', () => {
     assert.equal(model.peek(22), 0x1ff);
   });
 
-  it('cannot set the PGA before its whole register is known (bits 7..6 are not among the facts; the chip cannot be read)', async () => {
+  it('sets the input PGA: 0x17 = 0 dB (-17.25 + 23 × 0.75), 0x3F = +30 dB, latched on the right; its mute bit (7) is the microphone path\'s', async () => {
     const { driver, model } = setup();
     await driver.init();
-    await assert.rejects(driver.setGain(PGA, 0), /LEFT_INPUT_VOL cannot be read from the chip and its value is not known yet/);
-    assert.equal(model.peek(0), undefined);
+    // init: 0 dB, still muted (R0/R1 reset 0x0A7: bit 7 set).
+    assert.equal(model.peek(0), 0x097);
+    assert.equal(model.peek(1), 0x197);
+    await driver.setGain(PGA, 30);
+    assert.equal(model.peek(0), 0x0bf);
+    assert.equal(model.peek(1), 0x1bf);
+    await driver.setGain(PGA, -17.25);
+    assert.equal(model.peek(1), 0x180);
+    await assert.rejects(driver.setGain(PGA, 31), /outside its range -17.25 .. 30 dB/);
+    assert.equal(model.readAttempts, 0);
   });
 
-  it('init: DAC and ADC muted (code 0x00), gains 0 dB remembered; unknown steps recorded, not run', async () => {
-    const { driver, model } = setup();
+  it('init: software reset (R15) first, the volume latches, DAC and ADC muted (code 0x00), gains 0 dB remembered; nothing unknown', async () => {
+    const { driver, model, log } = setup();
     await driver.init();
+    assert.deepEqual(writes(log)[0], [0x1e, 0x00], 'R15 (0x0F << 1) = 0: the software reset');
     assert.deepEqual(model.dac(), { left: 'mute', right: 'mute' });
     assert.deepEqual(await driver.getGain(DAC), { db: 0, muted: false }, 'the stream gain: 0xFF = 0 dB (reset default)');
-    const skipped = driver.events.filter((e) => e.skipped).map((e) => e.step.op === 'unknown' && e.step.what);
-    assert.deepEqual(skipped, ['software reset']);
+    assert.deepEqual(driver.events.filter((e) => e.skipped), []);
+    // Step 2: bit 8 set on R0, R1, R2, R3, R10, R11, R21, R22, R40, R41 (the first write after the reset of each).
+    const afterReset = model.writes.slice(1);
+    for (const reg of [0, 1, 2, 3, 10, 11, 21, 22, 40, 41]) {
+      assert.ok(afterReset.find((w) => w.reg === reg)!.value & 0x100, `R${reg}: update latch set`);
+    }
   });
 
-  it('powers up in order: anti-pop, VMID 100 ms, VREF 100 ms, then the DAC unmuted (latched), then the amplifier', async () => {
+  it('powers up in order: anti-pop, VMID 100 ms, VREF 100 ms, anti-pop off, clocking, paths, volumes, soft mute off last, then the amplifier', async () => {
     const { driver, power, model, log, clock } = setup({ boardRoles: ['mute', 'amp-enable'] });
     await driver.init();
     log.length = 0;
     model.timeline.length = 0;
     const t0 = clock.nowNs();
-    await power.powerUp();
+    await power.powerUp([{ direction: 'output', purpose: 'headphone' }]);
     const steps = driver.events.filter((e) => e.sequence === 'powerUp').map((e) =>
-      e.step.op === 'unknown' ? `unknown: ${e.step.what}` : e.step.op === 'delay' ? `delay ${e.step.ms}` :
-        e.step.op === 'mute-control' ? `${e.step.muted ? 'hold' : 'release'} ${e.step.control}` : e.step.op === 'gpio' ? `gpio ${e.step.role}=${e.step.value}` : e.step.op);
+      e.step.op === 'write' ? `write ${e.step.reg} ${e.step.value}` : e.step.op === 'update' ? `update ${e.step.reg}` : e.step.op === 'delay' ? `delay ${e.step.ms}` :
+        e.step.op === 'mute-control' ? `${e.step.muted ? 'hold' : 'release'} ${e.step.control}` : e.step.op === 'hook' ? `hook ${e.step.name}` : e.step.op);
     // The codec's steps, then the board's amplifier lines (BoardPower), the last events of all.
     const amplifier = log.flatMap((e) => (e.kind === 'gpio' ? [`gpio ${e.role}=${e.value}`] : []));
     assert.deepEqual([...steps, ...amplifier], [
-      'unknown: anti-pop start-up: set POBCTRL, BUFDCOPEN and SOFT_ST (R28/R29)',
-      'unknown: enable VMID', 'delay 100',
-      'unknown: enable VREF', 'delay 100',
-      'hook',
-      'unknown: power up the DAC, ADC and the headphone/speaker drivers',
+      `write ANTI_POP1 ${0x09c}`,
+      'update POWER1', 'delay 100',
+      'update POWER1', 'delay 100',
+      `write ANTI_POP1 ${0x008}`,
+      'hook clocking',
+      'paths',
       `release ${DAC}`, `release ${ADC}`,
+      'update DAC_CTRL1',
       'gpio mute=0', 'gpio amp-enable=1',
     ]);
+    // The facts' values at the chip: VMID 0x080, then VREF (0x0C0); R5 bit 3 cleared last.
+    const r25 = model.writes.filter((w) => w.reg === 25).map((w) => w.value);
+    assert.deepEqual(r25, [0x080, 0x0c0]);
+    assert.equal(model.writes.filter((w) => w.reg !== 15).at(-1)!.reg, 5, 'R5 is the last register written');
+    assert.equal(model.peek(5)! & 0x008, 0);
+    assert.deepEqual(driver.paths(), { inUse: ['headphone'], up: ['playback', 'headphone'] });
+    assert.equal(model.peek(26), 0x1e0, 'DACL, DACR, LOUT1, ROUT1 (FACTS step 10)');
     const dacOn = model.timeline.find((e) => e.pair === 10)!;
     assert.deepEqual([dacOn.left, dacOn.right], [0xff, 0xff]);
     assert.ok(dacOn.atNs! - t0 >= 200e6, `the DAC is unmuted ${(dacOn.atNs! - t0) / 1e6} ms after power-up began (VMID 100 ms + VREF 100 ms)`);
@@ -190,19 +212,23 @@ describe('wm8960 driver', () => {
     assert.deepEqual(log.slice(-2), [{ kind: 'gpio', role: 'mute', value: 0 }, { kind: 'gpio', role: 'amp-enable', value: 1 }], 'nothing after the amplifier');
   });
 
-  it('waits 250 ms for the PLL to lock when the board uses it', async () => {
-    const withPll = setup({ options: { pll: true } });
+  it('waits 250 ms for the PLL to lock with clocking "pll-24m"; the old "pll" option is refused with what to say instead', async () => {
+    const withPll = setup({ options: { clocking: 'pll-24m' } });
     await withPll.driver.init();
     const t0 = withPll.clock.nowNs();
     await withPll.driver.powerUp();
     assert.ok(withPll.clock.nowNs() - t0 >= 450e6, 'VMID 100 + VREF 100 + PLL 250 ms');
     assert.ok(withPll.driver.events.some((e) => e.step.op === 'delay' && e.step.ms === 250));
+    assert.deepEqual([52, 53, 54, 55, 4].map((r) => withPll.model.peek(r)), [0x036, 0x024, 0x0dd, 0x02f, 0x049]);
     const without = setup();
     await without.driver.init();
     const t1 = without.clock.nowNs();
     await without.driver.powerUp();
     assert.ok(without.clock.nowNs() - t1 < 250e6);
-    assert.throws(() => setup({ options: { pll: 'yes' } }), /codec.options.pll must be true or false, got "yes"/);
+    assert.equal(without.model.peek(4), 0x000);
+    assert.equal(without.model.peek(52), undefined, 'no PLL write with mclk-12m288');
+    assert.throws(() => setup({ options: { pll: true } }), /codec.options.pll is no longer read: say codec.options.clocking = "pll-24m".*or "mclk-12m288"/);
+    assert.throws(() => setup({ options: { clocking: 'pll' } }), /codec.options.clocking must be one of "mclk-12m288", "pll-24m", got "pll"/);
   });
 
   it('powers down in order: the amplifier first, then the DAC muted with the latch on the right channel', async () => {
@@ -226,16 +252,23 @@ describe('wm8960 driver', () => {
     assert.deepEqual(model.dac(), { left: -3, right: -3 });
   });
 
-  it('offers 8-48 kHz stereo, with sample widths only from the board (they are not among the facts)', async () => {
-    const bare = setup();
-    assert.deepEqual(bare.driver.formats('output'), []);
-    await assert.rejects(bare.driver.setFormat({ rate: 48000, channels: 2, bits: 16 }), /sample widths are not among the facts.*codec.options.sampleBits/);
-    const { driver } = setup({ options: { sampleBits: { bits: [16], source: 'test' } } });
-    assert.deepEqual(driver.formats('output').map((r) => [r.minFps, r.maxFps, r.minChannels, r.maxChannels, r.sampleFormats]), [[8000, 48000, 2, 2, 1 << 2], [11025, 44100, 2, 2, 1 << 2]]);
-    await driver.setFormat({ rate: 48000, channels: 2, bits: 16 });
-    await driver.setFormat({ rate: 8000, channels: 2, bits: 16 });
-    await assert.rejects(driver.setFormat({ rate: 96000, channels: 2, bits: 16 }), /not among the part's format ranges/);
-    assert.throws(() => setup({ options: { sampleBits: { bits: [12], source: 'x' } } }), /codec.options.sampleBits must be/);
+  it('offers S16, S20, S24, S32 stereo at the one rate its clocking makes (48 kHz), both directions; R7 per width', async () => {
+    for (const clocking of ['mclk-12m288', 'pll-24m']) {
+      const { driver, model } = setup({ options: { clocking } });
+      // 16 | 20-in-32 | 24-in-32 | 32 (src/audio/formats.ts: 1<<2, 1<<6, 1<<7, 1<<8), 48 kHz family.
+      for (const dir of ['output', 'input'] as const) {
+        assert.deepEqual(driver.formats(dir).map((r) => [r.minFps, r.maxFps, r.minChannels, r.maxChannels, r.sampleFormats, r.flags]), [[48000, 48000, 2, 2, 4 | 64 | 128 | 256, 2]]);
+      }
+      await driver.init();
+      // FACTS step 7: 0x002 (16), 0x00A (24), 0x00E (32); 20-bit 0x006 (derived).
+      for (const [bits, r7] of [[16, 0x002], [20, 0x006], [24, 0x00a], [32, 0x00e]] as const) {
+        await driver.setFormat({ rate: 48000, channels: 2, bits });
+        assert.equal(model.peek(7), r7, `${clocking}: ${bits}-bit`);
+      }
+      await assert.rejects(driver.setFormat({ rate: 8000, channels: 2, bits: 16 }), /8000 Hz: with codec.options.clocking ".*" the WM8960 runs at 48000 Hz only/);
+      await assert.rejects(driver.setFormat({ rate: 44100, channels: 2, bits: 16 }), /48000 Hz only/);
+      await assert.rejects(driver.setFormat({ rate: 48000, channels: 1, bits: 16 }), /not among the part's format ranges/);
+    }
   });
 
   it('reports its latency as unknown (unverified in the facts)', () => {

@@ -2,6 +2,7 @@
 import type { Command } from '../command.ts';
 import { boardsCommand } from './boards.ts';
 import { codecCommand } from './codec.ts';
+import { doctorCommand } from './doctor.ts';
 import { infoCommand } from './info.ts';
 import { lsCommand } from './ls.ts';
 import { playCommand } from './play.ts';
@@ -9,10 +10,11 @@ import { recordCommand } from './record.ts';
 import { regsCommand } from './regs.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
+import { setupCommand } from './setup.ts';
 import { simCommand } from './sim.ts';
 import { toneCommand } from './tone.ts';
 
 export const COMMANDS: readonly Command[] = [
   boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, runCommand,
-  serveCommand, lsCommand, playCommand, recordCommand, simCommand,
+  serveCommand, lsCommand, playCommand, recordCommand, simCommand, doctorCommand, setupCommand,
 ];

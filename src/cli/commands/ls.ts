@@ -1,5 +1,5 @@
 import { StreamClient, type PlugInfo } from '../../stream/client.ts';
-import { type StreamEndpoint, defaultRuntimeDir, listEndpoints, watchEndpoints } from '../../stream/discovery.ts';
+import { type StreamEndpoint, clientRuntimeDir, listEndpoints, watchEndpoints } from '../../stream/discovery.ts';
 import { RANGE_FLAG, SAMPLE_FORMAT } from '../../audio/formats.ts';
 import { type FormatRangeWire, type GainStateWire, STATUS } from '../../stream/wire.ts';
 import { type CliIO, type Command, EXIT_FAILURE, EXIT_OK, parseOptions, table } from '../command.ts';
@@ -130,13 +130,13 @@ Finds the stream endpoints that 'sbc-audio serve' publishes and asks each, over 
 protocol (docs/PROTOCOL.md), for its formats, gain, plug state, external delay and identity.
 It connects as an observer, so it never takes a stream from an application.
 
-  --runtime-dir DIR   where to look (default: ${defaultRuntimeDir()})
+  --runtime-dir DIR   where to look (default: $XDG_RUNTIME_DIR/sbc-audio, then /run/sbc-audio: the first with streams)
   --json              machine-readable output (with --watch: one JSON object per line)
   --watch             keep running and print streams appearing and disappearing, and plug and
                       gain changes as they happen, until interrupted (Ctrl-C)`,
   async run(argv, io) {
     const { values } = parseOptions(argv, { 'runtime-dir': { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' } });
-    const runtimeDir = values['runtime-dir'] ?? defaultRuntimeDir();
+    const runtimeDir = values['runtime-dir'] ?? clientRuntimeDir();
     if (values.watch) {
       await watchStreams(runtimeDir, io, Boolean(values.json), untilSignal());
       return EXIT_OK;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { defaultRuntimeDir, listEndpoints } from '../../stream/discovery.ts';
+import { clientRuntimeDir, listEndpoints } from '../../stream/discovery.ts';
 import { meterLine, playSamples, toneSamples } from '../../stream/player.ts';
 import { parseWav } from '../../stream/wav.ts';
 import { type Command, EXIT_OK, UsageError, parseOptions } from '../command.ts';
@@ -31,7 +31,7 @@ meter and the ring-buffer position are shown; otherwise it prints one line at th
   --seconds S         tone length (default 2)
   --level DBFS        tone level (default -12)
   --stream NAME       endpoint name, e.g. sim.headphone (default: the first output stream)
-  --runtime-dir DIR   where the endpoints are (default: ${defaultRuntimeDir()})`,
+  --runtime-dir DIR   where the endpoints are (default: $XDG_RUNTIME_DIR/sbc-audio, then /run/sbc-audio: the first with streams)`,
   async run(argv, io) {
     const { values, positionals } = parseOptions(argv, {
       tone: { type: 'boolean' }, freq: { type: 'string' }, seconds: { type: 'string' }, level: { type: 'string' },
@@ -58,7 +58,7 @@ meter and the ring-buffer position are shown; otherwise it prints one line at th
       ({ rate, channels, samples } = w);
       what = positionals[0]!;
     }
-    const endpoint = pickEndpoint(values['runtime-dir'] ?? defaultRuntimeDir(), 'output', values.stream);
+    const endpoint = pickEndpoint(values['runtime-dir'] ?? clientRuntimeDir(), 'output', values.stream);
     const abort = new AbortController();
     void untilSignal().then(() => abort.abort());
     let last = '';

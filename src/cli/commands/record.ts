@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { defaultRuntimeDir } from '../../stream/discovery.ts';
+import { clientRuntimeDir } from '../../stream/discovery.ts';
 import { meterLine, recordSamples } from '../../stream/player.ts';
 import { encodeWav } from '../../stream/wav.ts';
 import { type Command, EXIT_OK, UsageError, parseOptions } from '../command.ts';
@@ -19,7 +19,7 @@ position are shown; otherwise it prints one line at the end.
   --rate HZ           frame rate (default 48000)
   --channels N        channels (default 2)
   --stream NAME       endpoint name, e.g. sim.mic (default: the first input stream)
-  --runtime-dir DIR   where the endpoints are (default: ${defaultRuntimeDir()})`,
+  --runtime-dir DIR   where the endpoints are (default: $XDG_RUNTIME_DIR/sbc-audio, then /run/sbc-audio: the first with streams)`,
   async run(argv, io) {
     const { values, positionals } = parseOptions(argv, {
       seconds: { type: 'string' }, rate: { type: 'string' }, channels: { type: 'string' }, stream: { type: 'string' }, 'runtime-dir': { type: 'string' },
@@ -29,7 +29,7 @@ position are shown; otherwise it prints one line at the end.
     const rate = Number(values.rate ?? 48000);
     const channels = Number(values.channels ?? 2);
     if (!(seconds > 0) || !Number.isInteger(rate) || !Number.isInteger(channels) || channels < 1) throw new UsageError('--seconds, --rate and --channels must be positive numbers');
-    const endpoint = pickEndpoint(values['runtime-dir'] ?? defaultRuntimeDir(), 'input', values.stream);
+    const endpoint = pickEndpoint(values['runtime-dir'] ?? clientRuntimeDir(), 'input', values.stream);
     const abort = new AbortController();
     void untilSignal().then(() => abort.abort());
     let last = '';

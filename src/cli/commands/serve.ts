@@ -1,5 +1,8 @@
 import { DEFAULT_IDLE_POWER_DOWN_MS } from '../../board/power.ts';
 import { defaultRuntimeDir } from '../../stream/discovery.ts';
+import { configFile, loadConfig } from '../../system/config.ts';
+import { hostRootFrom } from '../../system/host.ts';
+import { groupByName } from '../../util/groups.ts';
 import { type Command, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
 import { serveBoard } from '../wiring.ts';
 
@@ -19,7 +22,7 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: "publish a board's streams to other processes (the Zircon audio stream protocol)",
-  usage: `usage: sbc-audio serve --board NAME [--runtime-dir DIR] [--idle-power-down MS] [--quiet]
+  usage: `usage: sbc-audio serve [--board NAME] [--group NAME] [--runtime-dir DIR] [--idle-power-down MS] [--quiet]
 
 Opens the board, brings its codec to a known state (probe, init: muted) and publishes each of
 its streams as a Unix socket endpoint: DIR/audio-output/<board>.<stream> and
@@ -31,20 +34,39 @@ once when the last ring-buffer channel closes. On a simulated board each output 
 monitor endpoint (audio-input/<board>.<stream>.monitor: what the simulated analog output
 carries) and a simulation control socket (DIR/sim/<board>.sock: 'sbc-audio sim').
 Runs until SIGINT or SIGTERM, then removes its endpoints.
+A real board's hardware is checked first (its ALSA card, I2C bus, codec, GPIO chips): where a part
+is missing, serve exits with status 1 before publishing anything, naming it ('sbc-audio doctor'
+says how to fix it). Options not given come from ${configFile()} where it exists
+(board, group, runtimeDir, idlePowerDownMs); the system service (systemd/sbc-audio.service) runs
+serve with that file.
 
-  --board NAME        board name from 'sbc-audio boards', or a board file path (required)
+  --board NAME        board name from 'sbc-audio boards', or a board file path (required unless the config names one)
+  --group NAME        the group whose members may connect: sockets 0660 with that group, shared
+                      buffers 0660 with that group (default: this process's group, owner-only buffers)
   --runtime-dir DIR   where the endpoints go (default: ${defaultRuntimeDir()})
   --idle-power-down MS  how long the codec idles muted after the last stream stops (default ${DEFAULT_IDLE_POWER_DOWN_MS}, as ASoC's pmdown_time)
   --quiet             do not log protocol violations and dropped clients to stderr`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
-      board: { type: 'string' }, 'runtime-dir': { type: 'string' }, 'idle-power-down': { type: 'string' }, quiet: { type: 'boolean' },
+      board: { type: 'string' }, group: { type: 'string' }, 'runtime-dir': { type: 'string' }, 'idle-power-down': { type: 'string' }, quiet: { type: 'boolean' },
     });
-    if (!values.board) throw new UsageError('--board is required');
-    const idleMs = numberOption(values['idle-power-down'], 'idle-power-down', DEFAULT_IDLE_POWER_DOWN_MS, 0, 3_600_000);
+    const root = hostRootFrom(undefined);
+    const config = loadConfig(root);
+    const boardName = values.board ?? config?.board;
+    if (!boardName) throw new UsageError(`--board is required (${configFile(root)} names no board)`);
+    const idleMs = numberOption(values['idle-power-down'], 'idle-power-down', config?.idlePowerDownMs ?? DEFAULT_IDLE_POWER_DOWN_MS, 0, 3_600_000);
+    const groupName = values.group ?? config?.group;
+    let group: { name: string; gid: number } | undefined;
+    if (groupName !== undefined) {
+      const g = groupByName(groupName, root.at('/etc/group'));
+      if (!g) throw new UsageError(`--group ${groupName}: no such group in /etc/group`);
+      group = { name: g.name, gid: g.gid };
+    }
     const signal = untilSignal(); // listening before anything is published, so a signal never kills us half-way
-    const served = await serveBoard(values.board, {
-      runtimeDir: values['runtime-dir'],
+    const served = await serveBoard(boardName, {
+      runtimeDir: values['runtime-dir'] ?? config?.runtimeDir,
+      hostRoot: root,
+      ...(group ? { group } : {}),
       log: values.quiet ? undefined : (line) => io.err(`sbc-audio serve: ${line}`),
       board: { idlePowerDownMs: idleMs },
     });

@@ -74,7 +74,8 @@ export interface ToneOptions {
  * Plays a tone the way the hardware needs it: the codec comes out of reset muted and set up for
  * the format; the PCM starts with a period of silence (so the I2S clocks run) before the codec
  * leaves standby and the amplifier comes on; after the tone a buffer of silence keeps the clocks
- * running while the amplifier goes off and the codec mutes and powers down; then the PCM drains.
+ * running while the amplifier goes off and the codec mutes and powers down (more silence for as
+ * long as its waits take); then the PCM drains.
  */
 export async function playTone(o: ToneOptions): Promise<ToneResult> {
   const board = o.board ?? loadBoard(o.boardName);
@@ -111,13 +112,13 @@ export async function playTone(o: ToneOptions): Promise<ToneResult> {
       }
     };
     const silence = (n: number) => chunk.fill(0, 0, n * fb);
-    const tailFrames = pcm.config.bufferFrames;
+    let tailFrames = pcm.config.bufferFrames;
     let leadFrames = period;
     await writeAll(period, silence);
     pcm.start(); // the bit clock runs from here
     // Silence keeps the clocks running for as long as the codec's power-up waits take.
     let up = false;
-    const powering = rt.power.powerUp().finally(() => { up = true; });
+    const powering = rt.power.powerUp([{ direction: spec.direction, purpose: spec.purpose }]).finally(() => { up = true; }); // the played stream's path only
     while (!up) {
       await writeAll(period, silence);
       leadFrames += period;
@@ -128,10 +129,17 @@ export async function playTone(o: ToneOptions): Promise<ToneResult> {
     const gen = new SineGenerator(o.freq, o.rate, dbToAmplitude(o.level));
     await writeAll(total, (n) => gen.fill(chunk, n, channels, format, sb));
     await writeAll(tailFrames, silence);
-    // Until the tone's last frame has left the device, then power down while the tail keeps the clocks running.
+    // Until the tone's last frame has left the device, then power down while the tail keeps the clocks
+    // running, with more silence for as long as the codec's power-down waits take (WM8960: 600 ms).
     const toneLeft = Math.max(0, pcm.delay() - tailFrames);
     await hal.clock.sleepUntilNs(hal.clock.nowNs() + (toneLeft * 1e9) / o.rate);
-    await rt.power.powerDown();
+    let down = false;
+    const poweringDown = rt.power.powerDown().finally(() => { down = true; });
+    while (!down) {
+      await writeAll(period, silence);
+      tailFrames += period;
+    }
+    await poweringDown;
     await pcm.drain();
     const status = pcm.status();
     pcm.close();

@@ -227,36 +227,52 @@ export class AdcGateReader {
   private readonly i16: Int16Array | undefined;
   private readonly i32: Int32Array | undefined;
   private readonly f32: Float32Array | undefined;
+  private readonly sampleBytes: number;
 
-  constructor(sab: SharedArrayBuffer, ring: Uint8Array, format: SampleFormat, private readonly channels: number) {
+  constructor(sab: SharedArrayBuffer, private readonly ring: Uint8Array, format: SampleFormat, private readonly channels: number) {
     this.gains = new Float32Array(sab, 0, GATE_CHANNELS);
     this.set = new Int32Array(sab, GATE_CHANNELS * 4, 1);
+    this.sampleBytes = format === 'S16_LE' ? 2 : format === 'S24_3LE' ? 3 : 4;
     const b = ring.buffer as ArrayBuffer, o = ring.byteOffset, n = ring.byteLength;
     if (format === 'S16_LE') this.i16 = new Int16Array(b, o, n >> 1);
     else if (format === 'S32_LE' || format === 'S24_LE') this.i32 = new Int32Array(b, o, n >> 2);
     else if (format === 'FLOAT_LE') this.f32 = new Float32Array(b, o, n >> 2);
   }
 
-  /** Applies the gains to `frames` frames at `byteOffset` (a chip not yet evaluated passes nothing). */
+  /** All channels' gains equal `value` (0: the path passes nothing; 1: it passes the frames as they are). */
+  private uniform(value: number): boolean {
+    for (let c = 0; c < this.channels; c++) if (this.gains[c] !== value) return false;
+    return true;
+  }
+
+  /**
+   * Applies the gains to `frames` frames at `byteOffset` (a chip not yet evaluated passes
+   * nothing). Silence and unity, the usual cases, take no arithmetic per sample.
+   */
   apply(byteOffset: number, frames: number): void {
     const ch = this.channels;
-    const ready = Atomics.load(this.set, 0) === 1;
+    const bytes = frames * ch * this.sampleBytes;
+    if (Atomics.load(this.set, 0) !== 1 || this.uniform(0)) {
+      this.ring.fill(0, byteOffset, byteOffset + bytes);
+      return;
+    }
+    if (this.uniform(1)) return;
     const g = this.gains;
-    if (this.i16) {
-      const base = byteOffset >> 1;
-      for (let i = 0; i < frames * ch; i++) {
-        const v = ready ? Math.round(this.i16[base + i]! * g[i % ch]!) : 0;
-        this.i16[base + i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    for (let c = 0; c < ch; c++) {
+      const k = g[c]!;
+      if (this.i16) {
+        for (let i = (byteOffset >> 1) + c, end = (byteOffset >> 1) + frames * ch; i < end; i += ch) {
+          const v = Math.round(this.i16[i]! * k);
+          this.i16[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+        }
+      } else if (this.i32) {
+        for (let i = (byteOffset >> 2) + c, end = (byteOffset >> 2) + frames * ch; i < end; i += ch) {
+          const v = Math.round(this.i32[i]! * k);
+          this.i32[i] = v > 2147483647 ? 2147483647 : v < -2147483648 ? -2147483648 : v;
+        }
+      } else if (this.f32) {
+        for (let i = (byteOffset >> 2) + c, end = (byteOffset >> 2) + frames * ch; i < end; i += ch) this.f32[i] = this.f32[i]! * k;
       }
-    } else if (this.i32) {
-      const base = byteOffset >> 2;
-      for (let i = 0; i < frames * ch; i++) {
-        const v = ready ? Math.round(this.i32[base + i]! * g[i % ch]!) : 0;
-        this.i32[base + i] = v > 2147483647 ? 2147483647 : v < -2147483648 ? -2147483648 : v;
-      }
-    } else if (this.f32) {
-      const base = byteOffset >> 2;
-      for (let i = 0; i < frames * ch; i++) this.f32[base + i] = ready ? this.f32[base + i]! * g[i % ch]! : 0;
     }
   }
 }

@@ -1,0 +1,64 @@
+/**
+ * The system's configuration file, /etc/sbc-audio/config.json (or $SBC_AUDIO_CONFIG_DIR/config.json):
+ * what `sbc-audio serve` runs when the service starts it without options, and what `doctor` checks.
+ *
+ *   { "board": "hifiberry-dacplus", "group": "audio", "idlePowerDownMs": 3000 }
+ *
+ * Every field is optional; command-line options win. An unknown field or a wrong value is an
+ * error naming the file and the field.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BoardFileError } from '../board/schema.ts';
+import type { HostRoot } from './host.ts';
+
+export interface SystemConfig {
+  file: string;
+  board?: string;
+  /** The group whose members may connect (sockets 0660 root:GROUP). */
+  group?: string;
+  runtimeDir?: string;
+  idlePowerDownMs?: number;
+}
+
+const KEYS = ['$schema', 'board', 'group', 'runtimeDir', 'idlePowerDownMs'];
+
+export function configFile(root?: HostRoot, env: NodeJS.ProcessEnv = process.env): string {
+  const d = env.SBC_AUDIO_CONFIG_DIR;
+  if (d && path.isAbsolute(d)) return path.join(d, 'config.json');
+  return root ? root.at('/etc/sbc-audio/config.json') : '/etc/sbc-audio/config.json';
+}
+
+/** Reads the configuration file; undefined where there is none. Errors name the file and field. */
+export function loadConfig(root?: HostRoot, file = configFile(root)): SystemConfig | undefined {
+  if (!existsSync(file)) return undefined;
+  const bad = (field: string, expected: string, got: unknown) => new BoardFileError(file, field, expected, got);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw bad('', 'valid JSON', (e as Error).message);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('', 'an object', raw);
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!KEYS.includes(k)) throw bad(k, `no such field (known fields: ${KEYS.slice(1).join(', ')})`, o[k]);
+  const out: SystemConfig = { file };
+  if (o.board !== undefined) {
+    if (typeof o.board !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(o.board)) throw bad('board', 'a board name (lowercase letters, digits and dashes)', o.board);
+    out.board = o.board;
+  }
+  if (o.group !== undefined) {
+    if (typeof o.group !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(o.group)) throw bad('group', 'a group name (e.g. "audio")', o.group);
+    out.group = o.group;
+  }
+  if (o.runtimeDir !== undefined) {
+    if (typeof o.runtimeDir !== 'string' || !path.isAbsolute(o.runtimeDir)) throw bad('runtimeDir', 'an absolute path', o.runtimeDir);
+    out.runtimeDir = o.runtimeDir;
+  }
+  if (o.idlePowerDownMs !== undefined) {
+    const v = o.idlePowerDownMs;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 3_600_000) throw bad('idlePowerDownMs', 'an integer from 0 to 3600000 (ms)', v);
+    out.idlePowerDownMs = v;
+  }
+  return out;
+}

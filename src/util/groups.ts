@@ -1,0 +1,32 @@
+/** Unix groups by name and number, from an /etc/group file (no NSS: the local file only). */
+import { readFileSync } from 'node:fs';
+
+export interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+export function readGroups(file = '/etc/group'): GroupEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: GroupEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 4 || !/^\d+$/.test(f[2]!)) continue;
+    out.push({ name: f[0]!, gid: Number(f[2]), members: f[3]!.split(',').map((m) => m.trim()).filter(Boolean) });
+  }
+  return out;
+}
+
+export function groupByName(name: string, file?: string): GroupEntry | undefined {
+  return readGroups(file).find((g) => g.name === name);
+}
+
+export function groupById(gid: number, file?: string): GroupEntry | undefined {
+  return readGroups(file).find((g) => g.gid === gid);
+}
