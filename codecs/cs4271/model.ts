@@ -13,7 +13,8 @@
  *  - the analog truth (`SimChip`): the 'line-out' output from MODE2 (bit 0 PDN power down, bit 1
  *    CPEN control port enable: FACTS "Bring-up" 2), MODE1 (0x01 = single speed, slave, MCLK
  *    256/384/512fs, I2S: "Bring-up" 3), the volumes, the link and the master clock;
- *  - a timeline of the volume state after each write of VOLA/VOLB, for order checks.
+ *  - a timeline of the volume state after each write of VOLA/VOLB, and every write with its
+ *    time, for order checks.
  * What it does not know (not among the facts): the other registers' meaning, the addresses of
  * DACCTL (reset 0x80) and DACVOL (reset 0x29) — so neither default is applied and 0x02/0x03 start
  * at 0x00, a stand-in —, MODE1 codes other than 0x01 (the left-justified code, speed modes,
@@ -48,8 +49,8 @@ export class Cs4271Model extends PointerRegisterDevice implements SimChip {
     this.pointer = FIRST;
   }
   outsideMap = 0;
-  /** Every accepted write as (register, value): for tests. */
-  readonly writes: { reg: number; value: number }[] = [];
+  /** Every accepted write as (register, value), with its time: for tests (the 85 µs of the bring-up). */
+  readonly writes: { reg: number; value: number; atNs: number }[] = [];
   readonly timeline: { a: Cs4271Channel; b: Cs4271Channel }[] = [];
 
   attachEnvironment(env: ChipEnvironment): void {
@@ -78,7 +79,7 @@ export class Cs4271Model extends PointerRegisterDevice implements SimChip {
   protected store(reg: number, value: number): void {
     if (!this.inMap(reg)) return;
     this.regs[reg] = value;
-    this.writes.push({ reg, value });
+    this.writes.push({ reg, value, atNs: this.env.nowNs() });
     if (reg === VOLA || reg === VOLB) this.timeline.push(this.volume());
   }
 

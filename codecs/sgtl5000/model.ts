@@ -19,7 +19,8 @@
  *  - the headphone volume 0x0022 (left [6:0], right [14:8]): 0x00 = +12 dB, 0.5 dB steps down;
  *  - the analog truth (`SimChip`): the 'headphone' output from the power, routing, mute, volume
  *    and clock registers (FACTS "Bring-up" 4–8), the link and the master clock; the VAG pop;
- *  - a timeline of the DAC state after each write of 0x0010, for order checks.
+ *  - a timeline of the DAC state after each write of 0x0010, and every register access (read or
+ *    write) with its time, for order checks.
  * What it does not know (not among the facts): the reset values of the other registers (0x0000
  * here until written, a stand-in; ANA_POWER's in particular, so the analog state says so until it
  * is written), the layouts of CLK_CTRL, I2S_CTRL (beyond 0x0130 = 16-bit and 0x0080 = master),
@@ -75,6 +76,8 @@ export class Sgtl5000Model implements SimI2cDevice, SimChip {
   oddAddressAccesses = 0;
   /** Every write as (register, value): for tests. */
   readonly writes: { reg: number; value: number }[] = [];
+  /** Every register access in order (a register written, a register read), with its time: for tests. */
+  readonly accesses: { kind: 'read' | 'write'; reg: number; atNs: number }[] = [];
   /** The DAC state after each write of 0x0010. */
   readonly timeline: { left: Sgtl5000Level; right: Sgtl5000Level }[] = [];
 
@@ -148,6 +151,7 @@ export class Sgtl5000Model implements SimI2cDevice, SimChip {
     const before = this.regs.get(reg);
     this.regs.set(reg, value);
     this.writes.push({ reg, value });
+    this.accesses.push({ kind: 'write', reg, atNs: this.env.nowNs() });
     if (reg === DAC_VOL) {
       if ((value & 0xff) <= 0x3b || value >> 8 <= 0x3b) this.reservedWrites++;
       this.timeline.push(this.dac());
@@ -158,6 +162,7 @@ export class Sgtl5000Model implements SimI2cDevice, SimChip {
   read(length: number): Uint8Array {
     const out = new Uint8Array(length);
     for (let i = 0; i < length; i += 2) {
+      this.accesses.push({ kind: 'read', reg: this.pointer, atNs: this.env.nowNs() });
       const v = this.peek(this.pointer);
       out[i] = v >> 8;
       if (i + 1 < length) out[i + 1] = v & 0xff;

@@ -16,8 +16,13 @@
  *  - page 0 R15/R16, the PGA gain in [6:0] (0.5 dB steps from 0 dB);
  *  - the analog truth (`SimChip`): the 'headphone' output (HPLOUT/HPROUT) and the 'mic' input
  *    (LINE1L/R → ADC through the PGA) from the registers, the link and the master clock; the pop
- *    of powering the headphone drivers with no clock;
- *  - a timeline of the DAC state after each change, for order checks.
+ *    of powering the headphone drivers with no clock; as a slave (reg 8 = 0x00) on a board whose
+ *    host is a clock consumer (the ReSpeaker's overlay: `ChipEnvironment.hostClockConsumer`), no
+ *    clock at all;
+ *  - the bring-up's "wait 50 ms after power-up", read modestly: signal reaching a headphone driver
+ *    less than 50 ms after it was powered pops (the size is a stand-in, as below);
+ *  - a timeline of the DAC state after each change, and every write with its time and whether the
+ *    host's link (its PCM) ran then, for order checks.
  * What it does not know (not among the facts): page 1's reset values (0x00 here, a stand-in), the
  * headset detect's layout, the PLL's rate formula, the clock-divider codes of reg 2 other than 0,
  * Q codes 0 and 1, headphone levels 1–8 dB, the LINE1 → ADC gains other than 0 dB, the DAC data
@@ -56,6 +61,8 @@ const R_LINE1L_ADC = 19, R_LINE1R_ADC = 22, ADC_POWER = 0x04, LINE_DISCONNECTED 
 const R_CODEC_CLK = 101; // 0x01 = CODEC_CLK from the clock divider
 const R_CLK_SRC = 102; // [7:6] clock divider input, [5:4] PLL input: 0 = MCLK
 
+/** FACTS bring-up: "Wait 50 ms after power-up." */
+const SETTLE_NS = 50e6;
 /** Not a chip fact: the facts name the pop, not its size. A stand-in a listening test can hear. */
 const POP_AMPLITUDE = 0.25;
 const WORD_BITS = [16, 20, 24, 32];
@@ -68,13 +75,15 @@ const hex = (v: number) => `0x${v.toString(16).toUpperCase().padStart(2, '0')}`;
 export class Tlv320aic3104Model extends PointerRegisterDevice implements SimChip {
   readonly pages = new Map<number, Uint8Array>();
   page = 0;
-  /** Every accepted write as (page, reg, value): for tests. */
-  readonly writes: { page: number; reg: number; value: number }[] = [];
+  /** Every accepted write as (page, reg, value), with its time and whether the host's link (its PCM) ran then: for tests. */
+  readonly writes: { page: number; reg: number; value: number; atNs: number; link: boolean }[] = [];
   /** The DAC state after every write that changed it. */
   readonly timeline: { left: DacChannelState; right: DacChannelState }[] = [];
 
   private env: ChipEnvironment = DETACHED_ENVIRONMENT;
   private pending: Transient[] = [];
+  /** When each headphone driver (HPLOUT, HPROUT) was last powered on; undefined while off. */
+  private hpPoweredAtNs: [number | undefined, number | undefined] = [undefined, undefined];
 
   constructor() {
     super();
@@ -88,6 +97,11 @@ export class Tlv320aic3104Model extends PointerRegisterDevice implements SimChip
     for (const [r, v] of PAGE0_RESET) p0[r] = v;
     this.pages.get(1)!.fill(STANDIN_RESET);
     this.page = 0;
+    this.hpPoweredAtNs = [undefined, undefined];
+  }
+
+  private log(page: number, reg: number, value: number): void {
+    this.writes.push({ page, reg, value, atNs: this.env.nowNs(), link: this.env.link() !== undefined });
   }
 
   attachEnvironment(env: ChipEnvironment): void {
@@ -129,23 +143,37 @@ export class Tlv320aic3104Model extends PointerRegisterDevice implements SimChip
   protected store(reg: number, value: number): void {
     if (reg === PAGE_SELECT) {
       if (PAGES.includes(value)) this.page = value;
-      this.writes.push({ page: this.page, reg, value });
+      this.log(this.page, reg, value);
       return;
     }
     const page = this.page;
     const before = this.pages.get(page)![reg]!;
-    this.writes.push({ page, reg, value });
+    this.log(page, reg, value);
     if (page === 0 && reg === R_RESET && value & SOFT_RESET) {
       // Soft reset: every register back to its default; the bit clears itself.
       this.resetRegisters();
       this.timeline.push(this.dac());
       return;
     }
+    const passing = page === 0 ? ([0, 1] as const).map((ch) => 'gain' in this.hpChannel(ch)) : [];
     this.pages.get(page)![reg] = value;
-    if (page === 0 && (reg === R_DAC_L || reg === R_DAC_R)) this.timeline.push(this.dac());
-    if (page === 0 && (reg === R_HPL || reg === R_HPR) && value & HP_POWER && !(before & HP_POWER)) {
+    if (page !== 0) return;
+    const now = this.env.nowNs();
+    if (reg === R_DAC_L || reg === R_DAC_R) this.timeline.push(this.dac());
+    if ((reg === R_HPL || reg === R_HPR) && value & HP_POWER && !(before & HP_POWER)) {
+      this.hpPoweredAtNs[reg === R_HPL ? 0 : 1] = now;
       const why = this.clockRunning();
-      if (why) this.pending.push({ atNs: this.env.nowNs(), output: 'headphone', amplitude: POP_AMPLITUDE, why: `${reg === R_HPL ? 'HPLOUT' : 'HPROUT'} powered with no clock running (${why})` });
+      if (why) this.pending.push({ atNs: now, output: 'headphone', amplitude: POP_AMPLITUDE, why: `${reg === R_HPL ? 'HPLOUT' : 'HPROUT'} powered with no clock running (${why})` });
+    }
+    if ((reg === R_HPL || reg === R_HPR) && !(value & HP_POWER)) this.hpPoweredAtNs[reg === R_HPL ? 0 : 1] = undefined;
+    // FACTS: "wait 50 ms after power-up": signal onto a driver powered less than 50 ms ago pops.
+    for (const ch of [0, 1] as const) {
+      const at = this.hpPoweredAtNs[ch];
+      if (passing[ch] || at === undefined || !('gain' in this.hpChannel(ch)) || now - at >= SETTLE_NS) continue;
+      this.pending.push({
+        atNs: now, output: 'headphone', amplitude: POP_AMPLITUDE,
+        why: `signal reached ${ch === 0 ? 'HPLOUT' : 'HPROUT'} ${((now - at) / 1e6).toFixed(1)} ms after it was powered (the facts: wait 50 ms after power-up)`,
+      });
     }
   }
 
@@ -194,10 +222,16 @@ export class Tlv320aic3104Model extends PointerRegisterDevice implements SimChip
     return { rate: fsref };
   }
 
+  /** The host takes BCLK/WCLK from the codec (the board's overlay): a slave codec then has none. */
+  private hostConsumer(): boolean {
+    return this.env.hostClockConsumer?.() ?? false;
+  }
+
   /** Why no clock runs now (for the pop rule), or undefined while one does. */
   private clockRunning(): string | undefined {
     const role = this.role();
     if (role === 'mixed') return 'reg 8 drives only one of BCLK/WCLK';
+    if (role === 'slave' && this.hostConsumer()) return 'neither the codec (reg 8 = 0x00) nor the host (a clock consumer) drives BCLK/WCLK';
     const c = this.codecRate('dac');
     if ('error' in c) return c.error;
     if (role === 'slave' && !this.env.link()) return 'the codec is a slave and no bit clock runs';
@@ -207,6 +241,9 @@ export class Tlv320aic3104Model extends PointerRegisterDevice implements SimChip
   clockCheck(link: I2sFormat | undefined): string | undefined {
     const role = this.role();
     if (role === 'mixed') return `TLV320AIC3104: reg 8 = ${hex(this.r(R_IFACE_A))} drives only one of BCLK (0x80) / WCLK (0x40): not among the facts`;
+    if (role === 'slave' && this.hostConsumer()) {
+      return `TLV320AIC3104: no clocks: the codec is a slave (reg 8 = ${hex(this.r(R_IFACE_A))}, not 0xC0) and the host is a clock consumer on this board: nobody drives BCLK/WCLK`;
+    }
     const c = this.codecRate('dac');
     if ('error' in c) return `TLV320AIC3104: ${c.error}`;
     if (!link) {

@@ -268,7 +268,6 @@ export const description: CodecDescription = {
 
   options: {
     clocking: 'mclk-12m288 (default: the HAT\'s clock is 12.288 MHz, as the overlays declare; R4 = 0x000) or pll-24m (a 24 MHz clock through the PLL, as WS\'s driver assumes). The facts conflict (docs/facts/boards.md#clock-masters): neither is verified on hardware.',
-    mclkHz: 'simulated twins: the master clock the simulated board gives the codec, Hz (12288000 with mclk-12m288, 24000000 with pll-24m)',
     groupDelay: 'a delay figure the facts lack: { "frames": N } or { "ns": N } with "source"',
   },
 

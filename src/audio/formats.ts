@@ -24,6 +24,13 @@ export const SAMPLE_FORMAT_KNOWN_BITS = Object.values(SAMPLE_FORMAT).reduce((acc
 /** Format-range flags (u16). */
 export const RANGE_FLAG = { FPS_CONTINUOUS: 1 << 0, FPS_48000_FAMILY: 1 << 1, FPS_44100_FAMILY: 1 << 2 } as const;
 
+/**
+ * The sample formats the stream service's ring-buffer engine carries byte for byte (16-bit,
+ * 32-bit, 32-bit float; signed little-endian): the only ones a stream offers
+ * (src/stream/board-device.ts `offeredRanges`, docs/PROTOCOL.md section 5).
+ */
+export const CARRIED_SAMPLE_FORMATS = (SAMPLE_FORMAT.BIT16 | SAMPLE_FORMAT.BIT32 | SAMPLE_FORMAT.BIT32_FLOAT) >>> 0;
+
 /** Every format-range flag the protocol defines. */
 export const RANGE_FLAG_KNOWN_BITS = RANGE_FLAG.FPS_CONTINUOUS | RANGE_FLAG.FPS_48000_FAMILY | RANGE_FLAG.FPS_44100_FAMILY;
 
@@ -52,6 +59,17 @@ export const SAMPLE_FORMAT_FOR_BITS: Readonly<Record<number, number>> = {
   16: SAMPLE_FORMAT.BIT16,
   20: SAMPLE_FORMAT.BIT20_IN32,
   24: SAMPLE_FORMAT.BIT24_IN32,
+  32: SAMPLE_FORMAT.BIT32,
+};
+
+/**
+ * Every sample format whose samples are an I2S sample width: the 3-byte packed container and the
+ * 32-bit one alike (ALSA's S20_3LE / S24_3LE and S24_LE carry the same word on the bus).
+ */
+export const SAMPLE_FORMATS_OF_BITS: Readonly<Record<number, number>> = {
+  16: SAMPLE_FORMAT.BIT16,
+  20: SAMPLE_FORMAT.BIT20_PACKED | SAMPLE_FORMAT.BIT20_IN32,
+  24: SAMPLE_FORMAT.BIT24_PACKED | SAMPLE_FORMAT.BIT24_IN32,
   32: SAMPLE_FORMAT.BIT32,
 };
 

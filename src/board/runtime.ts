@@ -18,6 +18,7 @@ import type { Hal } from '../hal/index.ts';
 import { monotonicClock } from '../hal/linux/clock.ts';
 import type { SimI2cDevice } from '../hal/sim/i2c-device.ts';
 import { type SimHal, VirtualClock, createSimHal } from '../hal/sim/index.ts';
+import { type FormatRange, RANGE_FLAG, SAMPLE_FORMAT } from '../audio/formats.ts';
 import { externalDelay } from './latency.ts';
 import { type AmplifierLine, BoardPower } from './power.ts';
 import { type Board, BoardFileError, type GpioLineSpec, type GpioRole } from './schema.ts';
@@ -145,7 +146,11 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
     gpio: codecLines,
     options: board.codec.options,
     sleepMs: (ms) => hal.clock.sleepUntilNs(hal.clock.nowNs() + ms * 1e6),
+    ...(sim && board.sim.extraFormatRanges > 0 ? { extraFormatRanges: extraFormatRanges(board.sim.extraFormatRanges) } : {}),
   });
+  // The board's own oscillator runs whenever the board is powered: the codec's master clock runs
+  // before any access (a part that takes none before it, the SGTL5000, is told so here).
+  if (board.codec.mclk?.from === 'oscillator') await codec.setMclkRunning?.(true);
   // A part that powers its paths one by one (description.paths) has one for each stream's purpose.
   const partPaths = part.description.paths;
   if (partPaths) {
@@ -180,15 +185,16 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
       chipInput: inputsOfChip.includes(s.purpose) ? s.purpose : inputsOfChip[0]!,
       gate: sim!.adcGate(s.pcm),
     }));
-    const mclk = board.codec.options.mclkHz;
+    const mclk = board.codec.mclk?.hz;
     analog = new AnalogSimulation({
       clock: hal.clock, chip, outputs, inputs,
       pin: (role) => {
         const l = codecLines.get(role);
         return l ? l.request.getValue(l.offset) : undefined;
       },
-      mclkHz: () => (typeof mclk === 'number' ? mclk : undefined),
+      mclkHz: () => mclk,
       oscillatorsHz: board.sim.oscillatorsHz,
+      hostClockConsumer: board.sim.hostClock === 'consumer',
     });
     if (board.codec.bus !== undefined && board.codec.address !== undefined) {
       const addr = board.codec.address;
@@ -225,5 +231,17 @@ function notifyingRequest(r: GpioLineRequest, onChange: () => void): GpioLineReq
       r.setValue(offset, value);
       onChange();
     },
+  });
+}
+
+/**
+ * The test ranges of a simulated board (`sim.extraFormatRanges` n): one each at 8000 + 100·i Hz
+ * (i = 1…n), 16-bit, 1–2 channels, FPS_CONTINUOUS. The simulated part accepts them
+ * (CodecContext.extraFormatRanges), so the stream service offers only what works end to end.
+ */
+export function extraFormatRanges(n: number): FormatRange[] {
+  return Array.from({ length: n }, (_, i) => {
+    const fps = 8000 + 100 * (i + 1);
+    return { sampleFormats: SAMPLE_FORMAT.BIT16, minFps: fps, maxFps: fps, minChannels: 1, maxChannels: 2, flags: RANGE_FLAG.FPS_CONTINUOUS };
   });
 }

@@ -32,6 +32,19 @@ export interface GpioLineSpec {
   debounceUs: number;
 }
 
+/**
+ * The codec's master clock (MCLK) as the board supplies it. `from: 'oscillator'`: an oscillator on
+ * the board that runs whenever the board is powered (the ReSpeaker 2-Mic v2's 24.576 MHz): opening
+ * the board tells the driver it runs (`setMclkRunning(true)`, which a part that takes no bus access
+ * before its clock runs, the SGTL5000, waits for), and a simulated twin feeds the chip model `hz`.
+ */
+export interface MclkSpec {
+  hz: number;
+  from: 'oscillator';
+  /** Where the figure comes from (a board fact, a schematic, the fixture's own statement). */
+  source: string;
+}
+
 export interface CodecSpec {
   /** Part id: a folder name under codecs/ (e.g. 'pcm5122'). */
   part: string;
@@ -41,6 +54,8 @@ export interface CodecSpec {
   address?: number;
   /** Part-specific options (e.g. { "filter": "low-latency" }). */
   options: Record<string, unknown>;
+  /** The master clock the board gives the codec, where the board file states it. */
+  mclk?: MclkSpec;
 }
 
 export interface StreamSpec {
@@ -74,6 +89,13 @@ export interface SimOptions {
    * PCM5122 picks with its GPIO3/GPIO6; docs/facts/boards.md#clock-masters). Default none.
    */
   oscillatorsHz: number[];
+  /**
+   * The host's side of the I2S clocks as the real board's overlay sets it: 'provider' (default: the
+   * Pi drives BCLK/LRCK) or 'consumer' (the Pi takes them from the codec, the ReSpeaker 2-Mic v2's
+   * codec-master overlay: docs/facts/boards.md#clock-masters). A chip model then hears nothing while
+   * it drives no clocks itself (ChipEnvironment.hostClockConsumer).
+   */
+  hostClock: 'provider' | 'consumer';
 }
 
 /**
@@ -234,11 +256,20 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
   const manufacturer = r.str(o, 'manufacturer', '', { optional: true }) ?? 'unknown';
 
   const c = r.obj(o.codec, 'codec');
-  r.onlyKeys(c, 'codec', ['part', 'bus', 'address', 'options']);
+  r.onlyKeys(c, 'codec', ['part', 'bus', 'address', 'options', 'mclk']);
   const codec: CodecSpec = {
     part: r.str(c, 'part', 'codec', { pattern: /^[a-z0-9-]+$/, what: 'a codec part id (a folder name under codecs/, e.g. "pcm5122")' })!,
     options: c.options === undefined ? {} : r.obj(c.options, 'codec.options'),
   };
+  if (c.mclk !== undefined) {
+    const m = r.obj(c.mclk, 'codec.mclk');
+    r.onlyKeys(m, 'codec.mclk', ['hz', 'from', 'source']);
+    codec.mclk = {
+      hz: r.int(m, 'hz', 'codec.mclk', 1, 1e9, undefined, 'the master clock\'s frequency in Hz (an integer from 1 to 1000000000, e.g. 24576000)'),
+      from: r.oneOf(m, 'from', 'codec.mclk', ['oscillator'] as const),
+      source: r.str(m, 'source', 'codec.mclk', { what: 'where the figure comes from (a board fact, a schematic)' })!,
+    };
+  }
   if (c.bus !== undefined || c.address !== undefined) {
     codec.bus = r.int(c, 'bus', 'codec', 0, 255, undefined, 'an I2C bus number (N of /dev/i2c-N)');
     codec.address = r.i2cAddress(c, 'address', 'codec');
@@ -329,7 +360,7 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
   }
 
   const simRaw = o.sim === undefined ? {} : r.obj(o.sim, 'sim');
-  r.onlyKeys(simRaw, 'sim', ['extraFormatRanges', 'jackPlugged', 'virtualClock', 'oscillatorsHz']);
+  r.onlyKeys(simRaw, 'sim', ['extraFormatRanges', 'jackPlugged', 'virtualClock', 'oscillatorsHz', 'hostClock']);
   const osc = simRaw.oscillatorsHz ?? [];
   if (!Array.isArray(osc) || !osc.every((f) => typeof f === 'number' && Number.isInteger(f) && f > 0 && f <= 1e9)) {
     r.fail('sim.oscillatorsHz', 'a list of oscillator frequencies in Hz (integers from 1 to 1000000000), e.g. [24576000, 22579200]', simRaw.oscillatorsHz);
@@ -339,6 +370,7 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
     jackPlugged: r.bool(simRaw, 'jackPlugged', 'sim', false),
     virtualClock: r.bool(simRaw, 'virtualClock', 'sim', false),
     oscillatorsHz: [...(osc as number[])],
+    hostClock: r.oneOf(simRaw, 'hostClock', 'sim', ['provider', 'consumer'] as const, 'provider'),
   };
 
   return { file, name, description, manufacturer, hal, codec, gpio, alsaCard, ...(overlay ? { overlay } : {}), streams, analogDelays, sim };

@@ -3,7 +3,7 @@
  * sequences) live here, so a part's driver is only its hooks. Subclass `DescribedCodec`, pass the
  * description, and override or register hooks where the chip needs code.
  */
-import { rangeHasRate, SAMPLE_FORMAT_FOR_BITS } from '../audio/formats.ts';
+import { rangeHasRate, SAMPLE_FORMAT_FOR_BITS, SAMPLE_FORMATS_OF_BITS } from '../audio/formats.ts';
 import { audibleCodes, canMute, codeToDb, type ControlDef, ControlError, dbToCode, gainRange } from './controls.ts';
 import { type CodecDescription, type DelayFigure, known, type SequenceStep } from './description.ts';
 import { Regmap, type RegmapOptions } from './regmap.ts';
@@ -75,7 +75,11 @@ export class DescribedCodec implements CodecDriver {
         throw new CodecError(this.part, 'this part has a control bus: the board file must give codec.bus and codec.address');
       }
       this.regmap = new Regmap(description.regmap, ctx.bus, ctx.addr, { sleepMs: ctx.sleepMs, ...regmapOptions });
-      if (this.needsMclkForBus() && ctx.options.mclk !== 'free-running') this.regmap.setBusGate(this.mclkGateReason());
+      if (this.needsMclkForBus()) this.regmap.setBusGate(this.mclkGateReason());
+    }
+    if (ctx.options.mclk !== undefined) {
+      throw new CodecError(this.part, `board option codec.options.mclk is no longer read: a board whose own oscillator feeds the codec's master clock says so as ` +
+        `codec.mclk = { "hz": N, "from": "oscillator", "source": "..." } (opening the board then lets the driver reach the chip), got mclk = ${JSON.stringify(ctx.options.mclk)}`);
     }
     this.boardSampleFormats = parseSampleBits(this.part, ctx.options.sampleBits);
   }
@@ -89,7 +93,8 @@ export class DescribedCodec implements CodecDriver {
   private mclkGateReason(): string {
     const f = this.description.clocks.mclkBeforeBus;
     return `its master clock (MCLK) is not running, and the part takes no I2C access before it runs (${known(f) ? f.source : ''}); ` +
-      'start MCLK and call setMclkRunning(true), or set codec.options.mclk = "free-running" for a board whose oscillator always runs';
+      'start MCLK and call setMclkRunning(true) (a board whose own oscillator feeds MCLK says so in its file, ' +
+      'codec.mclk = { "hz": N, "from": "oscillator", "source": "..." }, and opening the board does it)';
   }
 
   /**
@@ -97,7 +102,7 @@ export class DescribedCodec implements CodecDriver {
    * access, this opens or closes the register map's bus gate; other parts ignore it.
    */
   async setMclkRunning(running: boolean): Promise<void> {
-    if (!this.regmap || !this.needsMclkForBus() || this.ctx.options.mclk === 'free-running') return;
+    if (!this.regmap || !this.needsMclkForBus()) return;
     this.regmap.setBusGate(running ? undefined : this.mclkGateReason());
   }
 
@@ -343,9 +348,10 @@ export class DescribedCodec implements CodecDriver {
   }
 
   async setFormat(fmt: StreamFormat): Promise<void> {
-    const fbit = SAMPLE_FORMAT_FOR_BITS[fmt.bits];
+    // The width on the bus: any container of it (S24_3LE and S24_LE are the same 24-bit word to the chip).
+    const fbits = SAMPLE_FORMATS_OF_BITS[fmt.bits];
     const ok = this.formats('output').concat(this.formats('input')).some((r) =>
-      fbit !== undefined && (r.sampleFormats & fbit) !== 0 && rangeHasRate(r, fmt.rate) &&
+      fbits !== undefined && (r.sampleFormats & fbits) !== 0 && rangeHasRate(r, fmt.rate) &&
       fmt.channels >= r.minChannels && fmt.channels <= r.maxChannels);
     if (!ok) {
       let why = '';
@@ -501,10 +507,12 @@ export class DescribedCodec implements CodecDriver {
 
   /** The part's format ranges for a direction; ranges of unknown width get the board's widths, or are left out. */
   formats(direction: 'output' | 'input'): FormatRange[] {
-    return this.description.formats.filter((f) => f.direction === direction).flatMap((f) => {
+    const own = this.description.formats.filter((f) => f.direction === direction).flatMap((f) => {
       if (f.sampleFormatsUnknown === undefined) return [{ ...f.range }];
       return this.boardSampleFormats === undefined ? [] : [{ ...f.range, sampleFormats: this.boardSampleFormats }];
     });
+    // A simulated board's test ranges (CodecContext.extraFormatRanges): the part takes them too.
+    return own.length && this.ctx.extraFormatRanges ? [...own, ...this.ctx.extraFormatRanges.map((r) => ({ ...r }))] : own;
   }
 
   /** The mode of a latency path: the board option, else the default. */

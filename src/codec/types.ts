@@ -72,6 +72,12 @@ export interface CodecContext {
   options: Readonly<Record<string, unknown>>;
   /** Sleeps on the board's clock (virtual on simulated boards). */
   sleepMs(ms: number): Promise<void>;
+  /**
+   * Simulated boards only: format ranges the simulated part accepts besides its description's
+   * (the board file's `sim.extraFormatRanges`, in both directions), so that every range the
+   * stream service offers is one the part takes (docs/PROTOCOL.md section 5).
+   */
+  extraFormatRanges?: readonly FormatRange[];
 }
 
 /** How the I2S clocks run on a board, as the part's driver sets them up (`sbc-audio info`). */

@@ -60,6 +60,12 @@ export const EVENT = {
   PEER_GONE: 5,
 } as const;
 
+/** Indices of `times` (command arguments that are doubles). */
+export const TIME = {
+  /** START: the CLOCK_MONOTONIC ns (board clock) at which the service had the request; an input's start_time is not before it. */
+  ARG_NOT_BEFORE_NS: 0,
+} as const;
+
 export const EVENT_SLOTS = 256;
 const TIMES = 4;
 export const PATH_BYTES = 256;
@@ -131,7 +137,8 @@ export function takeEvent(v: StreamControlViews): StreamEvent | undefined {
 }
 
 /** Main side: writes a command; returns its sequence number (the ACK event carries it). */
-export function postCommand(v: StreamControlViews, cmd: number, args: { frames?: number; notify?: number; path?: string; stallUs?: number } = {}): number {
+export function postCommand(v: StreamControlViews, cmd: number, args: { frames?: number; notify?: number; path?: string; stallUs?: number; notBeforeNs?: number } = {}): number {
+  v.times[TIME.ARG_NOT_BEFORE_NS] = args.notBeforeNs ?? Number.NEGATIVE_INFINITY;
   if (args.path !== undefined) {
     const bytes = new TextEncoder().encode(args.path);
     if (bytes.length > PATH_BYTES) throw new Error(`shm name longer than ${PATH_BYTES} bytes`);

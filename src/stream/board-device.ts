@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { latencyBreakdown } from '../board/latency.ts';
 import type { BoardRuntime } from '../board/runtime.ts';
 import type { StreamSpec } from '../board/schema.ts';
-import { type FormatRange, RANGE_FLAG, SAMPLE_FORMAT, bitsOfSampleFormat } from '../audio/formats.ts';
+import { CARRIED_SAMPLE_FORMATS, type FormatRange, bitsOfSampleFormat } from '../audio/formats.ts';
 import type { GainControlInfo } from '../codec/types.ts';
 import { AsyncMutex } from '../hal/i2c.ts';
 import {
@@ -40,11 +40,18 @@ export function streamUniqueId(boardName: string, streamId: string): Uint8Array 
   return new Uint8Array(h.subarray(0, 16));
 }
 
-/** The extra ranges a sim board adds to exercise GET_FORMATS paging: one 16-bit stereo rate each. */
-export function extraFormatRanges(n: number): FormatRange[] {
-  return Array.from({ length: n }, (_, i) => {
-    const fps = 8000 + 100 * (i + 1);
-    return { sampleFormats: SAMPLE_FORMAT.BIT16, minFps: fps, maxFps: fps, minChannels: 1, maxChannels: 2, flags: RANGE_FLAG.FPS_CONTINUOUS };
+/** The extra ranges a sim board adds to exercise GET_FORMATS paging (the simulated part accepts them). */
+export { extraFormatRanges } from '../board/runtime.ts';
+
+/**
+ * The ranges a stream offers: the part's, each cut to the sample formats the ring-buffer engine
+ * carries byte for byte (CARRIED_SAMPLE_FORMATS); a range left with none is not offered. So every
+ * offered (rate, format, channels) goes through SET_FORMAT, the ring buffer and START (R-FMT-2).
+ */
+export function offeredRanges(partRanges: readonly FormatRange[]): FormatRange[] {
+  return partRanges.flatMap((r) => {
+    const carried = (r.sampleFormats & CARRIED_SAMPLE_FORMATS) >>> 0;
+    return carried === 0 ? [] : [{ ...r, sampleFormats: carried }];
   });
 }
 
@@ -89,7 +96,7 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
   const devices = board.streams.map((stream): StreamDevice => {
     const hub = hubs[stream.direction];
     const control = hub.control;
-    const ranges: FormatRange[] = [...codec.formats(stream.direction), ...extraFormatRanges(board.sim.extraFormatRanges)];
+    const ranges: FormatRange[] = offeredRanges(codec.formats(stream.direction));
     const caps: GainCaps = control
       ? { canMute: control.canMute, canAgc: false, minGain: control.minDb, maxGain: control.maxDb, gainStep: control.stepDb }
       : FIXED_CAPS;
@@ -120,6 +127,7 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
         return { externalDelayNs: latencyBreakdown(board, codec, stream.direction, fmt.fps).totalNs };
       },
       externalDelayNs: (fps) => latencyBreakdown(board, codec, stream.direction, fps).totalNs,
+      unknownDelay: (fps) => latencyBreakdown(board, codec, stream.direction, fps).unknown,
       gainCaps: () => caps,
       getGain: readGain,
       async setGain(change) {

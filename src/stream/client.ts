@@ -177,7 +177,11 @@ function connectSocket(p: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(p);
     s.once('connect', () => { s.off('error', reject); resolve(s); });
-    s.once('error', (e: NodeJS.ErrnoException) => reject(new StreamClientError(e.code === 'EACCES' ? permissionDenied(p) : `cannot connect to ${p}: ${e.message}`)));
+    s.once('error', (e: NodeJS.ErrnoException) => reject(new StreamClientError(
+      e.code === 'EACCES' ? permissionDenied(p)
+        // A listed entry nothing accepts on: left by a service that was killed (docs/PROTOCOL.md section 1).
+        : e.code === 'ECONNREFUSED' ? `cannot connect to ${p}: stale entry: nothing serves it (left by a service that stopped without removing it; the next 'sbc-audio serve' replaces it)`
+          : `cannot connect to ${p}: ${e.message}`)));
   });
 }
 
@@ -317,6 +321,15 @@ export class StreamClient extends Channel {
   async getExternalDelay(fps: number): Promise<{ result: number; externalDelayNs: number }> {
     const [m] = (await this.call(CMD.EXT_GET_EXTERNAL_DELAY, (t) => encodeU32Request(t, CMD.EXT_GET_EXTERNAL_DELAY, fps))) as Msg<typeof CMD.EXT_GET_EXTERNAL_DELAY>[];
     return { result: m!.result, externalDelayNs: Number(m!.externalDelayNs) };
+  }
+
+  /**
+   * Extension: the external delay at a rate split into its known part and what has no figure
+   * (R-EXT-7). `unknownCount` 0: the delay is complete (and equals `knownDelayNs`).
+   */
+  async getDelayInfo(fps: number): Promise<{ result: number; knownDelayNs: number; unknownCount: number; unknown: string }> {
+    const [m] = (await this.call(CMD.EXT_GET_DELAY_INFO, (t) => encodeU32Request(t, CMD.EXT_GET_DELAY_INFO, fps))) as Msg<typeof CMD.EXT_GET_DELAY_INFO>[];
+    return { result: m!.result, knownDelayNs: Number(m!.knownDelayNs), unknownCount: m!.unknownCount, unknown: m!.unknown };
   }
 
   /** Extension: gain change notifications (R-EXT-2); answers with the current gain. */

@@ -16,9 +16,9 @@ import {
   statusForError,
 } from './device.ts';
 import {
-  CMD, FORMATS_PER_RESPONSE, PLUG_REQ_FLAG, PLUG_STATE_FLAG, PURPOSE, RB_ERROR_KIND, RB_TOKEN_BYTES, type RingBufferRequest, SET_GAIN_FLAG, STATUS,
+  CMD, FORMATS_PER_RESPONSE, PLUG_REQ_FLAG, PLUG_STATE_FLAG, PURPOSE, RB_TOKEN_BYTES, type RingBufferRequest, SET_GAIN_FLAG, STATUS,
   STRING_ID, type StreamRequest, type Violation, decodeRingBufferRequest, decodeStreamRequest, describeViolation,
-  encodeGainState, encodeGetFormatsResponse, encodeGetStringResponse, encodeI32Response, encodePlugState, encodePositionNotify,
+  encodeDelayInfoResponse, encodeGainState, encodeGetFormatsResponse, encodeGetStringResponse, encodeI32Response, encodePlugState, encodePositionNotify,
   encodePurposeResponse, encodeRbClock, encodeRbError, encodeResultU32Response, encodeResultU64Response, encodeSetFormatResponse, encodeSetGainResponse, encodeUniqueIdResponse,
 } from './wire.ts';
 
@@ -241,8 +241,8 @@ export class StreamCore {
     c.engine = create(p.fmt, {
       positionNotify: (t, pos) => c.send(encodePositionNotify(nsToBigInt(t), pos)),
       error: (t, kind, status, count, total) => {
-        // R-EXT-5: a bus failure is always told (the client's audio stopped); xruns only when asked.
-        if (c.rbNotify || kind === RB_ERROR_KIND.BUS_FAILURE) c.send(encodeRbError(nsToBigInt(t), status, kind, count >>> 0, total >>> 0));
+        // R-EXT-5: only on a channel that enabled them (R-EXT-8): an extension is never sent unasked.
+        if (c.rbNotify) c.send(encodeRbError(nsToBigInt(t), status, kind, count >>> 0, total >>> 0));
       },
       clock: (t, fps, window) => {
         if (c.rbNotify) c.send(encodeRbClock(nsToBigInt(t), ratePpb(fps, nominal), window >>> 0, fps));
@@ -307,6 +307,14 @@ export class StreamCore {
         const ok = this.device.formats().some((f) => rangeAccepts(f, r.fps, firstFormatOf(f.sampleFormats), f.minChannels));
         const delay = ok ? Math.max(0, Math.round(this.device.externalDelayNs(r.fps))) : 0;
         reply(encodeResultU64Response(r.txid, CMD.EXT_GET_EXTERNAL_DELAY, ok ? STATUS.OK : STATUS.INVALID_ARGS, BigInt(delay)));
+        return;
+      }
+      case CMD.EXT_GET_DELAY_INFO: {
+        // R-EXT-7: the known part (as external_delay_nsec) and what has no figure.
+        const ok = this.device.formats().some((f) => rangeAccepts(f, r.fps, firstFormatOf(f.sampleFormats), f.minChannels));
+        const known = ok ? Math.max(0, Math.round(this.device.externalDelayNs(r.fps))) : 0;
+        const unknown = ok ? this.device.unknownDelay?.(r.fps) ?? [] : [];
+        reply(encodeDelayInfoResponse(r.txid, ok ? STATUS.OK : STATUS.INVALID_ARGS, unknown.length, BigInt(known), unknown.join('; ')));
         return;
       }
       case CMD.EXT_GAIN_NOTIFY: {

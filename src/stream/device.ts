@@ -73,6 +73,8 @@ export interface RingBufferEngine {
   stop(): Promise<RingBufferResult<Record<string, never>>>;
   /** The channel closed: stop (output goes silent), free the buffer. Called once. */
   close(): Promise<void>;
+  /** Whether START could succeed now (a buffer, not started); absent: unknown. The service powers the codec up only then. */
+  canStart?(): boolean;
   /** The last clock measurement, if any (EXT_RB_NOTIFY answers with it at once). */
   lastClock?(): { monotonicTimeNs: number; measuredFps: number; windowFrames: number } | undefined;
 }
@@ -105,8 +107,10 @@ export interface StreamDevice {
   formats(): readonly FormatRange[];
   /** Configures the hardware for a checked format; resolves to the external delay (ns). */
   changeFormat(fmt: RequestedFormat): Promise<{ externalDelayNs: number }>;
-  /** External delay at a rate, without changing anything (EXT_GET_EXTERNAL_DELAY). */
+  /** External delay at a rate, without changing anything (EXT_GET_EXTERNAL_DELAY): the sum of its known items. */
   externalDelayNs(fps: number): number;
+  /** The items of the external delay at a rate that have no figure (EXT_GET_DELAY_INFO); none: complete. */
+  unknownDelay?(fps: number): string[];
   gainCaps(): GainCaps;
   getGain(): Promise<DeviceGainState>;
   /** Applies a checked, already step-rounded change; absent fields stay as they are. */

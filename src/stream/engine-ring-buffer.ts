@@ -304,7 +304,7 @@ export class EngineRingBuffer implements RingBufferEngine {
   }
 
   /** Sends one command and waits for its ACK (commands go one at a time). */
-  private command(cmd: number, args: { frames?: number; notify?: number; path?: string; stallUs?: number } = {}): Promise<{ result: number; time: number }> {
+  private command(cmd: number, args: { frames?: number; notify?: number; path?: string; stallUs?: number; notBeforeNs?: number } = {}): Promise<{ result: number; time: number }> {
     const run = async (): Promise<{ result: number; time: number }> => {
       if (this.dead !== undefined) return { result: this.dead, time: 0 };
       return new Promise((resolve) => {
@@ -364,7 +364,9 @@ export class EngineRingBuffer implements RingBufferEngine {
     const s = await this.ready();
     if (typeof s === 'number') return { result: s, value: { startTimeNs: 0 } };
     if (this.started || this.bufferName === undefined) return { result: STATUS.BAD_STATE, value: { startTimeNs: 0 } }; // R-RB-8
-    const a = await this.command(CMD_CODE.START);
+    // R-RB-8: an input's start_time is never before the service had the request (the engine
+    // starts capturing into the buffer at the first period boundary at or after this time).
+    const a = await this.command(CMD_CODE.START, { notBeforeNs: this.rt.hal.clock.nowNs() });
     if (a.result !== STATUS.OK) return { result: a.result, value: { startTimeNs: 0 } };
     this.started = true;
     return { result: STATUS.OK, value: { startTimeNs: a.time } };
@@ -373,10 +375,15 @@ export class EngineRingBuffer implements RingBufferEngine {
   async stop(): Promise<RingBufferResult<Record<string, never>>> {
     const s = await this.ready();
     if (typeof s === 'number') return { result: s, value: {} };
+    if (this.bufferName === undefined) return { result: STATUS.BAD_STATE, value: {} }; // R-RB-9: no buffer yet
     if (!this.started) return { result: STATUS.OK, value: {} }; // R-RB-9
     const a = await this.command(CMD_CODE.STOP);
     this.started = false;
     return { result: a.result, value: {} };
+  }
+
+  canStart(): boolean {
+    return !this.started && this.bufferName !== undefined && this.dead === undefined;
   }
 
   /** The channel closed (or the engine is shutting down). */

@@ -54,6 +54,7 @@ export function monitorDevices(rt: BoardRuntime, log: (line: string) => void = (
     formats: () => MONITOR_FORMATS,
     changeFormat: async () => ({ externalDelayNs: MONITOR_DELAY_NS }),
     externalDelayNs: () => MONITOR_DELAY_NS,
+    unknownDelay: () => [],
     gainCaps: () => ({ canMute: false, canAgc: false, minGain: 0, maxGain: 0, gainStep: 0 }),
     getGain: async () => ({ muted: false, agc: false, gainDb: 0 }),
     setGain: async () => ({ muted: false, agc: false, gainDb: 0 }),
@@ -169,9 +170,14 @@ class MonitorRingBuffer implements RingBufferEngine {
   }
 
   async stop(): Promise<RingBufferResult<Record<string, never>>> {
+    if (!this.file) return { result: STATUS.BAD_STATE, value: {} }; // R-RB-9: no buffer yet
+    this.halt();
+    return { result: STATUS.OK, value: {} };
+  }
+
+  private halt(): void {
     this.started = false;
     this.timer?.cancel();
-    return { result: STATUS.OK, value: {} };
   }
 
   private release(): void {
@@ -182,7 +188,7 @@ class MonitorRingBuffer implements RingBufferEngine {
   }
 
   async close(): Promise<void> {
-    await this.stop();
+    this.halt();
     this.release();
   }
 }

@@ -148,7 +148,8 @@ function poweredRingBuffers(power: BoardPower, create: NonNullable<BoardDevicesO
       getFifoDepth: () => inner.getFifoDepth(),
       getBuffer: (minFrames, notify) => inner.getBuffer(minFrames, notify),
       async start() {
-        if (!started) {
+        // START without a buffer (or while started) is BAD_STATE (R-RB-8): answered without powering up.
+        if (!started && inner.canStart?.() !== false) {
           try {
             await power.streamStarting(path);
           } catch (e) {

@@ -46,6 +46,7 @@ export const CMD = {
   EXT_GAIN_CHANGED: 0xe002,
   EXT_OBSERVE: 0xe003,
   EXT_GET_PURPOSE: 0xe004,
+  EXT_GET_DELAY_INFO: 0xe005,
   // Ring-buffer channel extensions.
   EXT_RB_NOTIFY: 0xe100,
   EXT_RB_ERROR: 0xe101,
@@ -57,6 +58,8 @@ export const PURPOSE = { speaker: 1, headphone: 2, 'line-out': 3, 'line-in': 4, 
 /** EXT_RB_ERROR kinds. */
 export const RB_ERROR_KIND = { UNDERRUN: 1, OVERRUN: 2, BUS_FAILURE: 3 } as const;
 export const PURPOSE_NAME_BYTES = 28;
+/** EXT_GET_DELAY_INFO: bytes of UTF-8 naming what is unknown (the response is 256 bytes in all). */
+export const DELAY_UNKNOWN_TEXT_BYTES = 228;
 export type CmdName = keyof typeof CMD;
 export type CmdCode = (typeof CMD)[CmdName];
 
@@ -410,6 +413,14 @@ const GET_PURPOSE_RESPONSE = [
   utf8(PURPOSE_NAME_BYTES, 'name'),
 ] as const;
 
+/** EXT_GET_DELAY_INFO response: the external delay split into its known part and what is unknown. */
+const DELAY_INFO_RESPONSE = [
+  i32('result'),
+  u32('unknown_count', 'unknownCount'), // items of the delay with no figure; 0 = the delay is complete
+  u64('known_delay_nsec', 'knownDelayNs'), // = external_delay_nsec: the sum of the known items
+  utf8(DELAY_UNKNOWN_TEXT_BYTES, 'unknown', 'unknown'), // what is unknown, items joined by "; "
+] as const;
+
 const RB_ERROR_NOTIFY = [
   i64('monotonic_time', 'monotonicTimeNs'),
   i32('status'),
@@ -442,6 +453,7 @@ const REQUESTS = {
   [CMD.EXT_GAIN_NOTIFY]:           { channel: 'stream',      noAck: true,  fields: NOTIFY_FLAGS_REQUEST },
   [CMD.EXT_OBSERVE]:               { channel: 'stream',      noAck: false, fields: HEADER_ONLY },
   [CMD.EXT_GET_PURPOSE]:           { channel: 'stream',      noAck: false, fields: HEADER_ONLY },
+  [CMD.EXT_GET_DELAY_INFO]:        { channel: 'stream',      noAck: false, fields: EXTERNAL_DELAY_REQUEST },
   [CMD.RB_GET_FIFO_DEPTH]:         { channel: 'ring-buffer', noAck: false, fields: HEADER_ONLY },
   [CMD.RB_GET_BUFFER]:             { channel: 'ring-buffer', noAck: false, fields: GET_BUFFER_REQUEST },
   [CMD.RB_START]:                  { channel: 'ring-buffer', noAck: false, fields: HEADER_ONLY },
@@ -474,6 +486,7 @@ const SERVICE_MESSAGES = {
   [CMD.EXT_GAIN_CHANGED]:          { fields: GAIN_STATE },
   [CMD.EXT_OBSERVE]:               { fields: RESULT_ONLY },
   [CMD.EXT_GET_PURPOSE]:           { fields: GET_PURPOSE_RESPONSE },
+  [CMD.EXT_GET_DELAY_INFO]:        { fields: DELAY_INFO_RESPONSE },
   [CMD.EXT_RB_NOTIFY]:             { fields: RESULT_ONLY },
   [CMD.EXT_RB_ERROR]:              { fields: RB_ERROR_NOTIFY },
   [CMD.EXT_RB_CLOCK]:              { fields: RB_CLOCK_NOTIFY },
@@ -801,6 +814,11 @@ export function encodePositionNotify(monotonicTimeNs: bigint, ringBufferPos: num
 /** EXT_GET_PURPOSE response: i32 result, u32 purpose, u32 strlen, 28 bytes of UTF-8 name. */
 export function encodePurposeResponse(txid: number, result: number, purpose: number, name: string): Uint8Array {
   return encodeServiceMessage({ cmd: CMD.EXT_GET_PURPOSE, txid, result, purpose, name });
+}
+
+/** EXT_GET_DELAY_INFO response: i32 result, u32 unknown_count, u64 known_delay_nsec, u32 strlen, 228 bytes UTF-8. */
+export function encodeDelayInfoResponse(txid: number, result: number, unknownCount: number, knownDelayNs: bigint, unknown: string): Uint8Array {
+  return encodeServiceMessage({ cmd: CMD.EXT_GET_DELAY_INFO, txid, result, unknownCount, knownDelayNs, unknown });
 }
 
 /** EXT_RB_ERROR (transaction_id 0): i64 monotonic_time, i32 status, u32 kind, u32 count, u32 total. */

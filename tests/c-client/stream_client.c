@@ -3,10 +3,16 @@
  * docs/facts/stream-protocol.md only (no code of the TypeScript implementation): it shows the
  * wire format stands on its own.
  *
- * usage: stream_client ENDPOINT_SOCKET [GAIN_DB]
+ * usage: stream_client ENDPOINT_SOCKET [GAIN_DB | --ring-buffer]
  *   connects, lists the format ranges (all GET_FORMATS pages), reads the gain, and with GAIN_DB
- *   sets it (GAIN_VALID | MUTE_VALID, unmuted) and reads it back. Prints one fact per line.
+ *   sets it (GAIN_VALID | MUTE_VALID, unmuted) and reads it back. With --ring-buffer: SET_FORMAT
+ *   48000 Hz 16-bit stereo, opens the ring-buffer channel with the token, STOP and START before
+ *   GET_BUFFER (both BAD_STATE, R-RB-9 / R-RB-8), GET_FIFO_DEPTH, GET_BUFFER, START, waits for a
+ *   POSITION_NOTIFY, STOP. Prints one fact per line.
  * Exit status: 0 success, 1 protocol or I/O failure, 2 usage.
+ *
+ * Build (the documented command; tests/unit/stream-c-client.test.ts runs exactly this):
+ *   gcc -std=c11 -Wall -Wextra -Werror -pedantic -O2 -o stream_client tests/c-client/stream_client.c
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -23,6 +29,13 @@
 #define CMD_GET_GAIN 0x1002u
 #define CMD_SET_GAIN 0x1003u
 #define CMD_GET_STRING 0x1006u
+#define CMD_SET_FORMAT 0x1001u
+#define CMD_RB_GET_FIFO_DEPTH 0x3000u
+#define CMD_RB_GET_BUFFER 0x3001u
+#define CMD_RB_START 0x3002u
+#define CMD_RB_STOP 0x3003u
+#define CMD_RB_POSITION_NOTIFY 0x4000u
+#define SAMPLE_FORMAT_16BIT (1u << 2)
 #define SGF_MUTE_VALID 0x1u
 #define SGF_GAIN_VALID 0x4u
 #define STR_ID_MANUFACTURER 0x80000000u
@@ -101,6 +114,62 @@ struct get_string_resp {
     uint8_t str[236];
 };
 _Static_assert(sizeof(struct get_string_resp) == 256, "GET_STRING response is 256 bytes");
+
+struct set_format_req {
+    struct header hdr;
+    uint32_t frames_per_second;
+    uint32_t sample_format;
+    uint16_t channels;
+    uint8_t pad[6];
+    uint64_t channels_to_use_bitmask;
+};
+_Static_assert(sizeof(struct set_format_req) == 32, "SET_FORMAT request is 32 bytes");
+
+/* The response and, on success, the 16-byte ring-buffer token in the same frame (R-FRAME-3). */
+struct set_format_resp {
+    struct header hdr;
+    int32_t result;
+    uint32_t pad;
+    uint64_t external_delay_nsec;
+    uint8_t token[16];
+};
+_Static_assert(sizeof(struct set_format_resp) == 40, "SET_FORMAT response + token is 40 bytes");
+
+struct result_u32_resp { /* GET_FIFO_DEPTH, GET_BUFFER (the path follows on success) */
+    struct header hdr;
+    int32_t result;
+    uint32_t value;
+};
+_Static_assert(sizeof(struct result_u32_resp) == 16, "GET_FIFO_DEPTH / GET_BUFFER response is 16 bytes");
+
+struct get_buffer_req {
+    struct header hdr;
+    uint32_t min_ring_buffer_frames;
+    uint32_t notifications_per_ring;
+};
+_Static_assert(sizeof(struct get_buffer_req) == 16, "GET_BUFFER request is 16 bytes");
+
+struct start_resp {
+    struct header hdr;
+    int32_t result;
+    uint32_t pad;
+    uint64_t start_time;
+};
+_Static_assert(sizeof(struct start_resp) == 24, "START response is 24 bytes");
+
+struct stop_resp {
+    struct header hdr;
+    int32_t result;
+};
+_Static_assert(sizeof(struct stop_resp) == 12, "STOP response is 12 bytes");
+
+struct position_notify {
+    struct header hdr;
+    int64_t monotonic_time;
+    uint32_t ring_buffer_pos;
+    uint32_t pad;
+};
+_Static_assert(sizeof(struct position_notify) == 24, "POSITION_NOTIFY is 24 bytes");
 
 static int fd = -1;
 static uint32_t next_txid = 1;
@@ -215,9 +284,83 @@ static void manufacturer(void) {
     printf("manufacturer result=%d \"%.*s\"\n", resp.result, (int)resp.strlen, (const char *)resp.str);
 }
 
+static int connect_to(const char *p) {
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    strcpy(addr.sun_path, p); /* length checked in main */
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) die("cannot connect");
+    return s;
+}
+
+/* A header-only ring-buffer request; returns the response's length (in buf). */
+static uint32_t rb_call(uint32_t cmd, void *buf, uint32_t cap) {
+    struct header req = { next_txid++, cmd };
+    send_frame(&req, sizeof req);
+    uint32_t len = recv_response(buf, cap);
+    expect(buf, req.transaction_id, cmd);
+    return len;
+}
+
+static void ring_buffer(const char *endpoint) {
+    struct set_format_req sf;
+    memset(&sf, 0, sizeof sf);
+    sf.hdr.transaction_id = next_txid++;
+    sf.hdr.cmd = CMD_SET_FORMAT;
+    sf.frames_per_second = 48000;
+    sf.sample_format = SAMPLE_FORMAT_16BIT;
+    sf.channels = 2;
+    send_frame(&sf, sizeof sf);
+    struct set_format_resp sfr;
+    uint32_t len = recv_response(&sfr, sizeof sfr);
+    expect(&sfr.hdr, sf.hdr.transaction_id, CMD_SET_FORMAT);
+    printf("set_format result=%d external_delay_nsec=%llu\n", sfr.result, (unsigned long long)sfr.external_delay_nsec);
+    if (sfr.result != 0 || len != sizeof sfr) die("SET_FORMAT failed or carried no token");
+    int stream_fd = fd;
+    fd = connect_to(endpoint); /* the ring-buffer channel: the token is its first frame (R-RB-1) */
+    send_frame(sfr.token, sizeof sfr.token);
+    struct stop_resp st;
+    if (rb_call(CMD_RB_STOP, &st, sizeof st) != sizeof st) die("STOP response is not 12 bytes");
+    printf("stop_before_buffer result=%d\n", st.result);
+    struct start_resp sr;
+    if (rb_call(CMD_RB_START, &sr, sizeof sr) != sizeof sr) die("START response is not 24 bytes");
+    printf("start_before_buffer result=%d\n", sr.result);
+    struct result_u32_resp fifo;
+    if (rb_call(CMD_RB_GET_FIFO_DEPTH, &fifo, sizeof fifo) != sizeof fifo) die("GET_FIFO_DEPTH response is not 16 bytes");
+    printf("fifo_depth result=%d bytes=%u\n", fifo.result, fifo.value);
+    struct get_buffer_req gb = { { next_txid++, CMD_RB_GET_BUFFER }, 4800, 4 };
+    send_frame(&gb, sizeof gb);
+    uint8_t gbr[MAX_FRAME];
+    len = recv_response(gbr, sizeof gbr);
+    struct result_u32_resp gbh;
+    memcpy(&gbh, gbr, sizeof gbh);
+    expect(&gbh.hdr, gb.hdr.transaction_id, CMD_RB_GET_BUFFER);
+    printf("get_buffer result=%d frames=%u path=%s\n", gbh.result, gbh.value, len > sizeof gbh && memcmp(gbr + sizeof gbh, "/dev/shm/", 9) == 0 ? "/dev/shm/..." : "none");
+    if (rb_call(CMD_RB_START, &sr, sizeof sr) != sizeof sr) die("START response is not 24 bytes");
+    printf("start result=%d start_time_nonzero=%d\n", sr.result, sr.start_time != 0);
+    for (;;) { /* the next POSITION_NOTIFY (transaction id 0) */
+        uint32_t n;
+        read_all(&n, sizeof n);
+        if (n < sizeof(struct header) || n > MAX_FRAME) die("bad frame length from the service");
+        uint8_t tmp[MAX_FRAME];
+        read_all(tmp, n);
+        struct position_notify pn;
+        if (n != sizeof pn) continue;
+        memcpy(&pn, tmp, sizeof pn);
+        if (pn.hdr.transaction_id != 0 || pn.hdr.cmd != CMD_RB_POSITION_NOTIFY) continue;
+        printf("position pos=%u after_start=%d\n", pn.ring_buffer_pos, (uint64_t)pn.monotonic_time >= sr.start_time);
+        break;
+    }
+    if (rb_call(CMD_RB_STOP, &st, sizeof st) != sizeof st) die("STOP response is not 12 bytes");
+    printf("stop result=%d\n", st.result);
+    close(fd);
+    fd = stream_fd;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: stream_client ENDPOINT_SOCKET [GAIN_DB]\n");
+        fprintf(stderr, "usage: stream_client ENDPOINT_SOCKET [GAIN_DB | --ring-buffer]\n");
         return 2;
     }
     struct sockaddr_un addr;
@@ -233,7 +376,9 @@ int main(int argc, char **argv) {
     manufacturer();
     list_formats();
     get_gain();
-    if (argc == 3) {
+    if (argc == 3 && strcmp(argv[2], "--ring-buffer") == 0) {
+        ring_buffer(argv[1]);
+    } else if (argc == 3) {
         set_gain(strtof(argv[2], NULL));
         get_gain();
     }

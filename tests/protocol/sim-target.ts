@@ -1,7 +1,8 @@
 /**
  * The protocol suite's target on the sim board, in-process: the service runs on a virtual clock
  * that advances by itself, so plug times are exact (drive time + the board file's 20 ms debounce).
- * A second board, sim-many-formats (42 ranges), is served in the same runtime directory.
+ * A second board, sim-many-formats (42 ranges), and a third, pimoroni-phat-dac-sim (a delay with
+ * no figure), are served in the same runtime directory.
  * Expected values are literals from board/sim.json and codecs/sim-codec (its one-page "datasheet").
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,7 +30,7 @@ export async function simTarget(): Promise<ProtocolTarget> {
   let jackPlugged = false;
 
   const start = async () => {
-    for (const name of ['sim', 'sim-many-formats']) {
+    for (const name of ['sim', 'sim-many-formats', 'pimoroni-phat-dac-sim']) {
       const rt = await openBoard(loadBoard(name), { clock });
       const svc = await startStreamService(rt, {
         runtimeDir, log: (l) => log.push(l),
@@ -63,8 +64,12 @@ export async function simTarget(): Promise<ProtocolTarget> {
     sharedGainStream: 'sim.speaker',
     fixedGainStream: 'sim.mic',
     manyFormats: { stream: 'sim-many-formats.headphone', count: 42 },
+    // The PCM5102A's filter delay has no published figure (codecs/pcm5102a/FACTS.md) and the
+    // board file gives none: 0 ns known, one item unknown.
+    unknownDelay: { stream: 'pimoroni-phat-dac-sim.line-out', fps: 48000, knownNs: 0, unknownCount: 1, unknownMatches: /PCM5102A/ },
     gain: { minGain: -127, maxGain: 0, gainStep: 0.5, canMute: true },
     formatCount: 2,
+    formatWalk: true,
     // 8 frames of DAC filter delay at 48 kHz (166 666.7 ns) + 2000 ns analog path = 168 667 ns.
     format: { fps: 48000, sampleFormat: 1 << 2, channels: 2, externalDelayNs: 168667 },
     rateNotOffered: 47999,
@@ -87,7 +92,6 @@ export async function simTarget(): Promise<ProtocolTarget> {
       // 2 periods of 128 frames (2667 µs at 48 kHz) × 4 bytes (S16 stereo).
       fifoBytes: 1024,
       periodFrames: 128,
-      uncarriedFormat: { fps: 48000, sampleFormat: 1 << 7, channels: 2 },
       clockPpbTolerance: 0,
       killMode: 'prefill',
     },

@@ -8,12 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { MappedRingBuffer, StreamClient } from '../../src/stream/client.ts';
 import { findAlignment, paddedTestSignal, pseudoRandomS16, s16ToBytes, verifyBitExact, withFlippedSample } from '../hil/lib/bitexact.ts';
 import { type EndpointEvent, watchEndpoints } from '../../src/stream/discovery.ts';
+import { walkFormats } from '../../src/stream/format-walk.ts';
 import { RawConn, f32At, f32Bytes, i32At, i64At, le32, req, u32At } from './raw.ts';
 import { checkRuleCoverage, coveredRuleIds, covers, definedRuleIds } from './rules.ts';
 import type { ProtocolTarget } from './target.ts';
@@ -24,7 +25,7 @@ const GET_UNIQUE_ID = 0x1005, GET_STRING = 0x1006, GET_CLOCK_DOMAIN = 0x1007, PL
 const RB_GET_FIFO_DEPTH = 0x3000, RB_GET_BUFFER = 0x3001, RB_START = 0x3002, RB_STOP = 0x3003;
 const EXT_GET_EXTERNAL_DELAY = 0xe000, EXT_GAIN_NOTIFY = 0xe001, EXT_GAIN_CHANGED = 0xe002;
 const NO_ACK = 0x80000000;
-const OK = 0, NOT_SUPPORTED = -2, NO_MEMORY = -4, INVALID_ARGS = -10, BAD_STATE = -20, NOT_FOUND = -25, ACCESS_DENIED = -30, IO = -40;
+const OK = 0, NO_MEMORY = -4, INVALID_ARGS = -10, BAD_STATE = -20, NOT_FOUND = -25, ACCESS_DENIED = -30, IO = -40;
 const KILL_CLIENT = fileURLToPath(new URL('./kill-client.ts', import.meta.url));
 const MUTE_VALID = 0x1, AGC_VALID = 0x2, GAIN_VALID = 0x4, MUTE = 0x40000000, AGC = 0x80000000;
 const ENABLE = 0x40000000, DISABLE = 0x80000000;
@@ -359,6 +360,14 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       assert.equal(await inNone({ ...t.format, sampleFormat: t.format.sampleFormat | (t.format.sampleFormat << 1) }), INVALID_ARGS, 'two format bits');
     });
 
+    it(`${covers('R-FMT-6')}every corner of every offered range goes SET_FORMAT → GET_FIFO_DEPTH → GET_BUFFER → START → a position → STOP`, async function () {
+      if (!t.formatWalk) this.skip(); // reason: the target's PCMs do not take every rate its codec offers (see target.formatWalk)
+      this.timeout(120000);
+      const r = await walkFormats(ep(t.jackStream));
+      assert.ok(r.cases.length >= t.formatCount * 2, `${r.cases.length} corners`);
+      assert.deepEqual(r.failures, []);
+    });
+
     it(`${covers('R-FMT-3')}a failed SET_FORMAT keeps the stream channel and the existing ring-buffer channel`, async () => {
       const a = await owner(t.jackStream);
       const ok = await a.setFormat(t.format);
@@ -396,7 +405,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       const a = await owner(t.jackStream);
       const f = await a.setFormat(t.format);
       const rb = await a.openRingBuffer(f.token!);
-      assert.equal((await rb.stop()).result, OK);
+      assert.equal((await rb.getFifoDepth()).result, OK);
       const again = await raw(t.jackStream);
       again.send(f.token!);
       assert.ok(await again.closesWithin(), 'a used token is refused');
@@ -430,18 +439,20 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       await rb.closed;
     });
 
-    it(`${covers('R-RB-4')}requests in their layouts; wrong sizes are violations; a format the engine cannot carry is NOT_SUPPORTED`, async () => {
+    it(`${covers('R-RB-4')}requests in their layouts (before a buffer: START and STOP BAD_STATE); wrong sizes are violations`, async () => {
       const a = await owner(t.rb.stream);
-      const token = (await a.setFormat(t.rb.uncarriedFormat)).token!;
+      const token = (await a.setFormat(t.format)).token!;
       const rb = await raw(t.rb.stream);
       rb.send(token);
-      const expect: [number, number[], number][] = [[RB_GET_FIFO_DEPTH, [], 16], [RB_GET_BUFFER, [...le32(4800), ...le32(4)], 16], [RB_START, [], 24], [RB_STOP, [], 12]];
-      for (const [i, [cmd, body, size]] of expect.entries()) {
-        const f = await rb.call(req(40 + i, cmd, body));
+      const expect: [number, number[], number, number][] = [[RB_GET_FIFO_DEPTH, [], 16, OK], [RB_START, [], 24, BAD_STATE], [RB_STOP, [], 12, BAD_STATE], [RB_GET_BUFFER, [...le32(4800), ...le32(0x7fffffff)], 16, INVALID_ARGS]];
+      for (const [i, [cmd, body, size, status]] of expect.entries()) {
+        // The first ring-buffer answer waits for the engine thread to start (seconds under emulation).
+        rb.send(req(40 + i, cmd, body));
+        const f = await rb.frameAt(i, 20000);
         assert.equal(u32At(f, 0), 40 + i);
         assert.equal(u32At(f, 4), cmd);
         assert.equal(f.byteLength, size);
-        assert.equal(i32At(f, 8), NOT_SUPPORTED);
+        assert.equal(i32At(f, 8), status, `0x${cmd.toString(16)}`);
       }
       rb.send(req(50, RB_GET_BUFFER, le32(4800))); // 12 bytes, GET_BUFFER is 16
       assert.ok(await rb.closesWithin());
@@ -541,10 +552,12 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       assert.ok(again.startTimeNs > s.startTimeNs);
     });
 
-    it(`${covers('R-RB-9')}STOP: OK when stopped; no position notification after its response`, async () => {
+    it(`${covers('R-RB-9')}STOP: BAD_STATE before GET_BUFFER, OK when stopped with a buffer; no position notification after its response`, async () => {
       const { rb } = await ringBuffer();
-      assert.equal((await rb.stop()).result, OK);
+      assert.equal((await rb.stop()).result, BAD_STATE, 'no shared buffer yet: cannot be stopped');
+      assert.equal((await rb.start()).result, BAD_STATE, 'nor started');
       await rb.getBuffer(4800, 48); // a notification every 2 ms
+      assert.equal((await rb.stop()).result, OK, 'stopped with a buffer: OK');
       const seen: number[] = [];
       let stopped = false;
       let late = 0;
@@ -557,6 +570,44 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       assert.ok(seen.length > 3, `${seen.length} notifications while started`);
       assert.equal(late, 0, 'none after the STOP response');
       assert.equal((await rb.stop()).result, OK);
+    });
+
+    it(`${covers('R-RB-8')}input: start_time is never before the client sent START (CLOCK_MONOTONIC read just before), on every input stream`, async function () {
+      const inputs = readdirSync(path.join(t.runtimeDir, 'audio-input')).filter((n) => !n.startsWith('.'));
+      if (inputs.length === 0) this.skip(); // reason: this target serves no input stream
+      const seen: string[] = [];
+      for (const name of inputs) {
+        const a = await StreamClient.connect(path.join(t.runtimeDir, 'audio-input', name), { timeoutMs: 20000 });
+        open.push(a);
+        await a.getClockDomain();
+        const ranges = await a.getFormats();
+        const r = ranges.find((x) => x.sampleFormats & BIT16) ?? ranges[0]!;
+        const fmt = r.sampleFormats & -r.sampleFormats & 0x3ff;
+        const rate = [48000, 44100, 8000].find((x) => r.minFps <= x && x <= r.maxFps) ?? r.minFps;
+        const f = await a.setFormat({ fps: rate, sampleFormat: fmt, channels: r.maxChannels });
+        assert.equal(f.result, OK, `${name}: SET_FORMAT`);
+        const rb = await a.openRingBuffer(f.token!);
+        open.push(rb);
+        assert.equal((await rb.getBuffer(4800, 0)).result, OK);
+        for (let k = 0; k < 3; k++) {
+          // The service's timeline held still from the reading until START is sent (virtual
+          // clocks; a no-op on real time), so the reading is exactly "just before".
+          t.holdClock();
+          const sentAt = t.nowNs(); // just before START goes out
+          const started = rb.start();
+          await new Promise((r) => setTimeout(r, 20)); // the request reaches the service while the clock stands
+          t.releaseClock();
+          const s = await started;
+          const answeredAt = t.nowNs();
+          assert.equal(s.result, OK);
+          assert.ok(s.startTimeNs >= sentAt, `${name}: start_time ${s.startTimeNs} is ${((sentAt - s.startTimeNs) / 1e6).toFixed(3)} ms before START was sent (${sentAt})`);
+          assert.ok(s.startTimeNs <= answeredAt + 1e9, `${name}: start_time ${s.startTimeNs} within a second of the answer (${answeredAt})`);
+          await rb.stop();
+        }
+        seen.push(name);
+        await a.close();
+      }
+      timing(`input start_time checked on ${seen.join(', ')}`);
     });
 
     for (const [rate, perRing, frames, count] of [[8000, 32, 8000, 40], [48000, 2, 9600, 6]] as const) {
@@ -984,19 +1035,49 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       assert.equal(errors.length, 1, 'no error notification once off');
     });
 
-    it(`${covers('R-EXT-5')}a failed audio device: EXT_RB_ERROR bus failure, even unasked; then every command answers IO`, async () => {
-      const a = await owner(t.rb.stream);
-      const rb = await a.openRingBuffer((await a.setFormat(t.format)).token!);
-      open.push(rb);
-      await rb.getBuffer(4800, 0);
-      await rb.start();
-      const err = new Promise<{ kind: number; status: number }>((resolve) => rb.once('rb-error', resolve));
-      await t.failEngine(t.rb.stream);
-      const e = await err;
-      assert.deepEqual([e.kind, e.status], [3, IO]);
-      assert.equal((await rb.getFifoDepth()).result, IO);
-      assert.equal((await rb.start()).result, IO);
-      assert.equal((await a.getClockDomain()), t.clockDomain, 'the stream channel is fine');
+    it(`${covers('R-EXT-5', 'R-EXT-8')}a failed audio device: EXT_RB_ERROR bus failure where enabled, nothing unasked; then every command answers IO`, async () => {
+      for (const enabled of [false, true]) {
+        const a = await owner(t.rb.stream);
+        const rb = await a.openRingBuffer((await a.setFormat(t.format)).token!);
+        open.push(rb);
+        if (enabled) assert.equal(await rb.extNotifications(true), OK);
+        await rb.getBuffer(4800, 0);
+        await rb.start();
+        const frames: number[] = [];
+        rb.on('frame', (f: Uint8Array) => frames.push(u32At(f, 4)));
+        const err = new Promise<{ kind: number; status: number }>((resolve) => rb.once('rb-error', resolve));
+        await t.failEngine(t.rb.stream);
+        if (enabled) {
+          const e = await err;
+          assert.deepEqual([e.kind, e.status], [3, IO]);
+        }
+        assert.equal((await rb.getFifoDepth()).result, IO);
+        assert.equal((await rb.start()).result, IO);
+        const ext = frames.filter((c) => c >= 0xe000);
+        assert.deepEqual(ext, enabled ? [0xe101] : [], enabled ? 'one EXT_RB_ERROR' : 'no extension message on a channel that never enabled one');
+        assert.equal((await a.getClockDomain()), t.clockDomain, 'the stream channel is fine');
+        await a.close();
+      }
+    });
+
+    it(`${covers('R-EXT-7')}EXT_GET_DELAY_INFO: the known part equals external_delay_nsec; what has no figure is counted and named`, async () => {
+      const c = await client(t.jackStream);
+      const d = await c.getDelayInfo(t.format.fps);
+      assert.deepEqual(d, { result: OK, knownDelayNs: t.format.externalDelayNs, unknownCount: 0, unknown: '' });
+      const raw0 = await raw(t.jackStream);
+      const f = await raw0.call(req(1, 0xe005, le32(t.format.fps)));
+      assert.equal(f.byteLength, 256);
+      const no = await c.getDelayInfo(t.rateNotOffered);
+      assert.deepEqual([no.result, no.knownDelayNs, no.unknownCount], [INVALID_ARGS, 0, 0]);
+      if (t.unknownDelay) {
+        const u = t.unknownDelay;
+        const x = await (await client(u.stream)).getDelayInfo(u.fps);
+        assert.equal(x.result, OK);
+        assert.equal(x.knownDelayNs, u.knownNs);
+        assert.equal(x.unknownCount, u.unknownCount);
+        assert.match(x.unknown, u.unknownMatches);
+        assert.equal((await (await client(u.stream)).setFormat({ fps: u.fps, sampleFormat: BIT16, channels: 2 })).externalDelayNs, u.knownNs, 'SET_FORMAT carries the known part');
+      }
     });
 
     it(`${covers('R-EXT-6')}EXT_RB_CLOCK: the device rate measured against CLOCK_MONOTONIC about once per second`, async function () {

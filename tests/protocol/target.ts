@@ -28,6 +28,14 @@ export interface ProtocolTarget {
   fixedGainStream?: string;
   /** A stream with more than 15 format ranges, and how many, if the target has one. */
   manyFormats?: { stream: string; count: number };
+  /** A stream part of whose external delay has no figure (EXT_GET_DELAY_INFO), if the target serves one. */
+  unknownDelay?: { stream: string; fps: number; knownNs: number; unknownCount: number; unknownMatches: RegExp };
+  /**
+   * Whether every corner of jackStream's ranges is expected to work end to end (R-FMT-6). The sim
+   * boards: yes. The guest: no — its PCMs (snd-aloop, snd-dummy) do not take every rate the
+   * PCM5122 offers (384 kHz), a limit of the test devices, not of the part.
+   */
+  formatWalk?: boolean;
   /** jackStream's gain capabilities. */
   gain: ExpectedGain;
   /** jackStream's number of format ranges. */
@@ -60,8 +68,6 @@ export interface ProtocolTarget {
     fifoBytes: number;
     /** The engine's period at 48 kHz, frames. */
     periodFrames: number;
-    /** A format a range of `stream` accepts that the engine does not carry byte for byte. */
-    uncarriedFormat: { fps: number; sampleFormat: number; channels: number };
     /** How far EXT_RB_CLOCK's rate may be from nominal, ppb (0: the sim's device clock is the system clock). */
     clockPpbTolerance: number;
     /** How the SIGKILL client writes: all before START (virtual clock) or ahead of the position in real time. */

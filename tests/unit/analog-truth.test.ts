@@ -13,6 +13,10 @@
  * 4. The WM8960 HAT (codecs/wm8960/FACTS.md#bring-up-on-the-waveshare-hat): the speaker through the
  *    service, the microphone through the capture stream, and truncated copies of the bring-up
  *    (no routing, the DAC left soft-muted, no VMID, the PGA left muted) on a virtual clock.
+ * 5. The TLV320AIC3104 as clock master on the ReSpeaker (codecs/tlv320aic3104/FACTS.md#bring-up-on-the-respeaker-2-mic-v2),
+ *    the SGTL5000 (codecs/sgtl5000/FACTS.md#bring-up) and the CS4271 (codecs/cs4271/FACTS.md#bring-up)
+ *    on a virtual clock, and truncated copies: the AIC3104 without reg 8 = 0xC0 or without its
+ *    output power, the SGTL5000 without its DAC power, the CS4271 left in power down.
  *
  * Expected values are literals: −6 dBFS = 0.5012 of full scale (10^(−6/20)), −26 dBFS = 0.0501.
  */
@@ -36,6 +40,10 @@ import { SimCodecModel } from '../../codecs/sim-codec/model.ts';
 import { description as pcm5122 } from '../../codecs/pcm5122/description.ts';
 import { description as wm8960 } from '../../codecs/wm8960/description.ts';
 import { captureThroughWm8960, playThroughWm8960 } from '../fixtures/codecs/wm8960-rig.ts';
+import { playThroughPart } from '../fixtures/codecs/stereo-rig.ts';
+import { description as aic3104 } from '../../codecs/tlv320aic3104/description.ts';
+import { description as sgtl5000 } from '../../codecs/sgtl5000/description.ts';
+import { description as cs4271 } from '../../codecs/cs4271/description.ts';
 import { Pcm5122Driver } from '../../codecs/pcm5122/driver.ts';
 import { Pcm5122Model } from '../../codecs/pcm5122/model.ts';
 
@@ -93,11 +101,13 @@ const AUDIBLE = [
   'hifiberry-dacplus-sim', 'iqaudio-dacplus-sim', 'hifiberry-dacplus-pro-sim',
   // WM8960: the full bring-up of codecs/wm8960/FACTS.md (MCLK 12.288 MHz), the headphone path
   'waveshare-wm8960-hat-sim',
+  // TLV320AIC3104: the ReSpeaker 2-Mic v2 bring-up of codecs/tlv320aic3104/FACTS.md, the codec the clock master (24.576 MHz)
+  'respeaker-2mic-v2-sim',
+  // SGTL5000 and CS4271 fixtures: the bring-ups of codecs/sgtl5000/FACTS.md and codecs/cs4271/FACTS.md (MCLK 12.288 MHz)
+  'sim-sgtl5000', 'sim-cs4271',
 ];
-/** Boards whose description does not yet hold a complete bring-up: the chip model stays silent, and says why. */
-const EXPECTED_SILENT: Record<string, RegExp> = {
-  'respeaker-2mic-v2-sim': /clock|power|mute|MCLK|master/i, // AIC3104: codec-master clocking not yet written
-};
+/** Boards whose description does not yet hold a complete bring-up: the chip model stays silent, and says why. None now. */
+const EXPECTED_SILENT: Record<string, RegExp> = {};
 
 describe('analog truth: the monitor hears what the simulated chip outputs (through the stream service)', function () {
   this.timeout(60000);
@@ -563,5 +573,67 @@ describe('analog truth: the WM8960 bring-up and its truncated copies (virtual cl
     const muted = await captureThroughWm8960({ description: cut('path:microphone', (s) => s.op === 'update' && /INPUT_VOL/.test(s.reg)) });
     assert.equal(muted.peak, 0);
     assert.match(muted.why ?? '', /input PGA muted \(R0 bit 7; resets muted\)/);
+  });
+});
+
+describe('analog truth: the TLV320AIC3104, SGTL5000 and CS4271 bring-ups and their truncated copies (virtual clock)', () => {
+  /** A copy of `d` without the steps `drop` picks from one sequence or sub-sequence (which must have one). */
+  function cut(d: CodecDescription, where: keyof CodecDescription['sequences'] | `sub:${string}`, drop: (s: SequenceStep) => boolean): CodecDescription {
+    if (where.startsWith('sub:')) {
+      const name = where.slice(4);
+      assert.ok(d.subSequences![name]!.some(drop), `${name} has the step to drop`);
+      return { ...d, subSequences: { ...d.subSequences, [name]: d.subSequences![name]!.filter((s) => !drop(s)) } };
+    }
+    const seq = where as keyof CodecDescription['sequences'];
+    assert.ok(d.sequences[seq].some(drop), `${seq} has the step to drop`);
+    return { ...d, sequences: { ...d.sequences, [seq]: d.sequences[seq].filter((s) => !drop(s)) } };
+  }
+  const touches = (reg: string) => (s: SequenceStep) => (s.op === 'write' || s.op === 'update') && s.reg === reg;
+
+  it('control: each part as described plays 1 kHz at −6 dBFS (16- and 32-bit), with no clock error and no pop', async () => {
+    for (const part of ['tlv320aic3104', 'sgtl5000', 'cs4271'] as const) {
+      for (const bits of part === 'sgtl5000' ? [16] as const : [16, 32] as const) {
+        const r = await playThroughPart(part, { bits });
+        assert.ok(Math.abs(dB(r.peak) - dB(MINUS_6)) <= 0.1, `${part} ${bits}-bit: ${dB(r.peak)} dBFS`);
+        assert.equal(r.state.outputs[0]!.clockError, undefined, `${part} ${bits}-bit`);
+        assert.deepEqual(r.events.filter((e) => e.what === 'transient' || e.what === 'clock-error'), [], `${part} ${bits}-bit`);
+      }
+    }
+  });
+
+  it('negative: the AIC3104 copy without reg 8 = 0xC0 → nobody drives BCLK/WCLK (the host is a clock consumer): a clock error, silence', async () => {
+    const r = await playThroughPart('tlv320aic3104', { description: cut(aic3104, 'sub:format', touches('IFACE_A')) });
+    assert.equal(r.peak, 0);
+    assert.equal(r.model.peek(0, 8), 0x00);
+    assert.match(r.state.outputs[0]!.clockError ?? '', /no clocks: the codec is a slave \(reg 8 = 0x00, not 0xC0\) and the host is a clock consumer/);
+  });
+
+  it('negative: the AIC3104 copy without the output power (R51/R65) → silent, "HPLOUT not powered"', async () => {
+    const r = await playThroughPart('tlv320aic3104', { description: cut(aic3104, 'powerUp', (s) => touches('HPLOUT_CTRL')(s) || touches('HPROUT_CTRL')(s)) });
+    assert.equal(r.peak, 0);
+    assert.match(r.state.outputs[0]!.path!.silentBecause ?? '', /HPLOUT not powered \(reg 51 bit 0\)/);
+  });
+
+  it('negative: the AIC3104 copy without the 50 ms wait → the model\'s pop as the DAC unmutes onto the fresh drivers', async () => {
+    const r = await playThroughPart('tlv320aic3104', { description: cut(aic3104, 'powerUp', (s) => s.op === 'delay') });
+    const pops = r.events.filter((e) => e.what === 'transient');
+    assert.equal(pops.length, 2, JSON.stringify(pops));
+    assert.match(pops[0]!.detail, /signal reached HPLOUT 0\.0 ms after it was powered/);
+  });
+
+  it('negative: the SGTL5000 copy without the DAC power (ANA_POWER 0x0008) → silent, "DAC not powered"', async () => {
+    const up = sgtl5000.sequences.powerUp.map((s) => (touches('ANA_POWER')(s) && s.op === 'update' ? { ...s, fields: { HP: 1, ADC: 1, VAG: 1 } } : s));
+    const r = await playThroughPart('sgtl5000', { description: { ...sgtl5000, sequences: { ...sgtl5000.sequences, powerUp: up } } });
+    assert.equal(r.peak, 0);
+    assert.equal(r.model.peek(0x0030) & 0x0008, 0);
+    assert.match(r.state.outputs[0]!.path!.silentBecause ?? '', /DAC not powered \(ANA_POWER 0x0008\)/);
+  });
+
+  it('negative: the CS4271 copy left in power down (MODE2 0x03, never 0x02) → silent, "PDN"', async () => {
+    const isLeave = (s: SequenceStep) => (s.op === 'write' && s.reg === 'MODE2' && s.value === 0x02) || (s.op === 'update' && s.reg === 'MODE2' && s.fields.PDN === 0);
+    const r = await playThroughPart('cs4271', { description: cut(cut(cs4271, 'init', isLeave), 'powerUp', isLeave) });
+    assert.equal(r.peak, 0);
+    assert.equal(r.model.peek(0x07), 0x03);
+    assert.match(r.state.outputs[0]!.path!.silentBecause ?? '', /powered down \(MODE2 0x07 bit 0, PDN\)/);
   });
 });

@@ -18,6 +18,9 @@ const BAD: { file: string; field: string; expected: RegExp }[] = [
   { file: 'bad-name.json', field: 'name', expected: /expected "bad-name" \(the file's name without \.json\), got "another-name"/ },
   { file: 'bad-oscillators.json', field: 'sim.oscillatorsHz', expected: /expected a list of oscillator frequencies in Hz .*got \[24576000,"22.5792 MHz"\]/ },
   { file: 'bad-twin.json', field: 'twinOf', expected: /expected a board in .*got "no-such-board"/ },
+  { file: 'bad-mclk.json', field: 'codec.mclk.source', expected: /expected where the figure comes from \(a board fact, a schematic\), got nothing/ },
+  { file: 'bad-mclk-from.json', field: 'codec.mclk.from', expected: /expected one of "oscillator", got "pll"/ },
+  { file: 'bad-host-clock.json', field: 'sim.hostClock', expected: /expected one of "provider", "consumer", got "master"/ },
 ];
 
 describe('board files', () => {
@@ -51,6 +54,17 @@ describe('board files', () => {
     assert.deepEqual(b.streams.map((s) => s.purpose), ['speaker', 'headphone', 'microphone']);
     assert.deepEqual(b.sim.oscillatorsHz, [], 'no oscillators fitted unless the board says so');
     assert.deepEqual(loadBoard('hifiberry-dacplus-pro-sim').sim.oscillatorsHz, [24576000, 22579200]);
+    assert.equal(b.codec.mclk, undefined, 'no master clock stated unless the board says so');
+    assert.equal(b.sim.hostClock, 'provider', 'the host drives the I2S clocks unless the board says otherwise');
+  });
+
+  it('reads a board\'s master clock (codec.mclk) and a twin\'s host clock role (sim.hostClock); a twin inherits the real board\'s codec.mclk', () => {
+    const real = loadBoard('respeaker-2mic-v2');
+    assert.deepEqual({ hz: real.codec.mclk?.hz, from: real.codec.mclk?.from }, { hz: 24576000, from: 'oscillator' });
+    const twin = loadBoard('respeaker-2mic-v2-sim');
+    assert.deepEqual(twin.codec.mclk, real.codec.mclk);
+    assert.equal(twin.sim.hostClock, 'consumer');
+    assert.equal(real.sim.hostClock, 'provider');
   });
 
   it('validates every board file shipped in board/', () => {

@@ -20,9 +20,15 @@ class FakeEnv implements ChipEnvironment {
   t = 0;
   l: I2sFormat | undefined;
   mclk: number | undefined;
-  constructor(opts: { link?: I2sFormat; mclk?: number } = {}) {
+  /** The host takes its I2S clocks from the codec (the ReSpeaker's codec-master overlay). */
+  consumer: boolean;
+  constructor(opts: { link?: I2sFormat; mclk?: number; consumer?: boolean } = {}) {
     this.l = opts.link;
     this.mclk = opts.mclk;
+    this.consumer = opts.consumer ?? false;
+  }
+  hostClockConsumer(): boolean {
+    return this.consumer;
   }
   nowNs(): number {
     return this.t;
@@ -309,6 +315,7 @@ const AIC_BRINGUP: Step[] = [
   { name: 'route R', reg: 64, value: 0x80 },
   { name: 'hpl', reg: 51, value: 0x09 },
   { name: 'hpr', reg: 65, value: 0x09 },
+  { name: 'settle', waitMs: 50 }, // the facts: wait 50 ms after power-up
   { name: 'dac L', reg: 43, value: 0x00 },
   { name: 'dac R', reg: 44, value: 0x00 },
   { name: 'line1l', reg: 19, value: 0x04 },
@@ -317,8 +324,8 @@ const AIC_BRINGUP: Step[] = [
   { name: 'pga R', reg: 16, value: 0x20 },
 ];
 
-function aic3104(opts: { drop?: string[]; set?: Record<string, number>; link?: I2sFormat | null; mclk?: number | null } = {}) {
-  const env = new FakeEnv({ link: opts.link === null ? undefined : opts.link ?? LINK16, mclk: opts.mclk === null ? undefined : opts.mclk ?? 24_576_000 });
+function aic3104(opts: { drop?: string[]; set?: Record<string, number>; link?: I2sFormat | null; mclk?: number | null; consumer?: boolean } = {}) {
+  const env = new FakeEnv({ link: opts.link === null ? undefined : opts.link ?? LINK16, mclk: opts.mclk === null ? undefined : opts.mclk ?? 24_576_000, consumer: opts.consumer });
   const m = attach(new Tlv320aic3104Model(), env);
   const w = aicWrite(m);
   run(AIC_BRINGUP, w, env, opts);
@@ -380,6 +387,34 @@ describe('chip analog truth: TLV320AIC3104 (ReSpeaker 2-Mic v2 bring-up, codec m
     assert.match(t[0]!.why, /HPLOUT powered with no clock running/);
     const slave = aic3104({ set: { master: 0x00 }, link: null });
     assert.equal(slave.m.takeTransients().length, 2, 'slave with no bit clock');
+  });
+
+  it('the host a clock consumer (the ReSpeaker\'s overlay): as master (reg 8 = 0xC0) the codec plays; as slave nobody drives BCLK/WCLK: a clock error', () => {
+    const master = aic3104({ consumer: true });
+    assert.equal(master.m.analogState().clockCheck(LINK16), undefined);
+    assertGains(master.m.analogState().outputs.headphone, [1, 1]);
+    const slave = aic3104({ consumer: true, drop: ['master'] });
+    assert.match(slave.m.analogState().clockCheck(LINK16)!, /no clocks: the codec is a slave \(reg 8 = 0x00, not 0xC0\) and the host is a clock consumer/);
+    assert.match(slave.m.analogState().clockCheck(undefined)!, /no clocks/);
+    assert.equal(slave.m.takeTransients().length, 2, 'the headphone drivers powered with no clock: pops');
+    // Negative control: the same registers with a host that drives the clocks play.
+    assert.equal(aic3104({ drop: ['master'] }).m.analogState().clockCheck(LINK16), undefined);
+  });
+
+  it('pops: signal onto the headphone less than 50 ms after its driver was powered (the facts: wait 50 ms after power-up); none after 50 ms', () => {
+    const early = aic3104({ set: {}, drop: ['settle'] });
+    const t = early.m.takeTransients();
+    assert.equal(t.length, 2, JSON.stringify(t));
+    assert.match(t[0]!.why, /signal reached HPLOUT 0\.0 ms after it was powered \(the facts: wait 50 ms after power-up\)/);
+    const env = new FakeEnv({ link: LINK16, mclk: 24_576_000 });
+    const m = attach(new Tlv320aic3104Model(), env);
+    run(AIC_BRINGUP.filter((s) => s.name !== 'settle'), aicWrite(m), env, { drop: ['dac L', 'dac R'] });
+    env.wait(49);
+    aicWrite(m)(43, 0x00);
+    assert.match(m.takeTransients()[0]!.why, /HPLOUT 49\.0 ms after/);
+    env.wait(1);
+    aicWrite(m)(44, 0x00);
+    assert.deepEqual(m.takeTransients(), [], '50 ms after: no pop');
   });
 
   it('the soft reset (reg 1 0x80) brings back the defaults: DAC muted (0x80) again', () => {

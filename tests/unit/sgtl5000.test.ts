@@ -12,9 +12,12 @@ const ADDR = 0x0a;
 const DAC = 'Digital Playback Volume';
 const HP = 'Headphone Playback Volume';
 
+/** The fixture board's supplies (board/sim-sgtl5000.json): external VDDD, VDDA 3.3 V. */
+const SUPPLIES = { vddd: 'external', vdda: '3.3V' };
+
 function setup(opts: { boardRoles?: string[]; options?: Record<string, unknown>; mclkRunning?: boolean; model?: Sgtl5000Model } = {}) {
   const model = opts.model ?? new Sgtl5000Model({ mclkRunning: opts.mclkRunning });
-  const h = makeHarness({ addr: ADDR, model, boardRoles: opts.boardRoles, options: opts.options });
+  const h = makeHarness({ addr: ADDR, model, boardRoles: opts.boardRoles, options: opts.options ?? SUPPLIES });
   h.bus.attach(ADDR, new LoggingDevice(model, h.log)); // passes on the model's acknowledge (its MCLK)
   return { ...h, model, driver: new Sgtl5000Driver(h.ctx) };
 }
@@ -58,9 +61,9 @@ describe('sgtl5000 model (written from codecs/sgtl5000/FACTS.md, not from the dr
 describe('sgtl5000 driver', () => {
   it('makes no register access before its clock runs: probe and init fail at once, nothing reaches the bus', async () => {
     const { driver, model, bus, log } = setup();
-    await assert.rejects(driver.probe(), /no SGTL5000 answering .*its master clock \(MCLK\) is not running.*MCLK must run before I2C access/);
-    await assert.rejects(driver.init(), /no write of DAC_VOL on the chip at 0x0a on sim-i2c-1: its master clock \(MCLK\) is not running/);
-    await assert.rejects(driver.getGain(HP), /no read of HP_VOL/);
+    await assert.rejects(driver.probe(), /no SGTL5000 answering .*its master clock \(MCLK\) is not running.*MCLK must run before any I2C access/);
+    await assert.rejects(driver.init(), /no write of DIG_POWER on the chip at 0x0a on sim-i2c-1: its master clock \(MCLK\) is not running/);
+    await assert.rejects(driver.setGain(HP, -6), /no write of HP_VOL/);
     assert.equal(model.refusedWhileStopped, 0, 'the chip never saw its address');
     assert.equal(bus.log.length, 0);
     assert.equal(log.length, 0);
@@ -79,13 +82,31 @@ describe('sgtl5000 driver', () => {
     assert.equal(model.refusedWhileStopped, 0);
   });
 
-  it('a board whose oscillator always runs says so (codec.options.mclk = "free-running"); the model still refuses a stopped clock', async () => {
-    const ok = setup({ mclkRunning: true, options: { mclk: 'free-running' } });
-    await ok.driver.probe();
-    await ok.driver.init();
-    const wrong = setup({ options: { mclk: 'free-running' } }); // the board claims it; the chip's clock is stopped
+  it('the old board option codec.options.mclk = "free-running" is refused (a board states its oscillator as codec.mclk); a gate opened on a stopped clock meets the model\'s refusal', async () => {
+    assert.throws(() => setup({ options: { ...SUPPLIES, mclk: 'free-running' } }), /codec.options.mclk is no longer read: .*codec.mclk = \{ "hz": N, "from": "oscillator"/);
+    const wrong = setup(); // the driver is told the clock runs; the chip's clock is stopped
+    await wrong.driver.setMclkRunning(true);
     await assert.rejects(wrong.driver.probe(), /no acknowledge/);
     assert.ok(wrong.model.refusedWhileStopped > 0);
+  });
+
+  it('probe compares CHIP_ID [15:8] with 0xA0 (the revision in [7:0] ignored)', async () => {
+    const { driver, model } = setup({ mclkRunning: true });
+    await driver.setMclkRunning(true);
+    await driver.probe();
+    assert.deepEqual(model.accesses.map((a) => [a.kind, a.reg]), [['read', 0x0000]]);
+    const other = new Sgtl5000Model({ mclkRunning: true });
+    (other as unknown as { peek(r: number): number }).peek = (r: number) => (r === 0 ? 0xa100 : 0);
+    const s = setup({ model: other });
+    await s.driver.setMclkRunning(true);
+    await assert.rejects(s.driver.probe(), /chip id 0xa100 .*expected 0xa000/);
+  });
+
+  it('init refuses a board that names no supplies (VDDD, VDDA), before any power write', async () => {
+    const { driver, model } = setup({ mclkRunning: true, options: {} });
+    await driver.setMclkRunning(true);
+    await assert.rejects(driver.init(), /must name its supplies: codec.options.vddd \("external" or "internal-ldo"\), codec.options.vdda \("3.3V"\)/);
+    assert.equal(model.writes.filter((w) => w.reg === 0x0030).length, 0, 'ANA_POWER never written');
   });
 
   it('reports its controls: DAC -90 .. 0 dB in 0.5 dB steps with mute (the stream gain); headphone -51.5 .. +12 dB apart', () => {
@@ -120,15 +141,15 @@ describe('sgtl5000 driver', () => {
     assert.equal(model.peek(0x0010), 0xf0f0);
   });
 
-  it('sets the headphone volume: 0x00 = +12 dB, 0x18 = 0 dB, 0x7F = -51.5 dB, keeping bits 15 and 7', async () => {
+  it('sets the headphone volume: 0x00 = +12 dB, 0x18 = 0 dB, 0x7F = -51.5 dB; init writes the reset default 0x1818 over what the chip held (no reset)', async () => {
     const model = new Sgtl5000Model({ mclkRunning: true });
     model.write(Uint8Array.of(0x00, 0x22, 0x80, 0x80));
     const { driver } = await running({ model });
-    assert.equal(model.peek(0x0022), 0x9898, 'init: 0 dB');
+    assert.equal(model.peek(0x0022), 0x1818, 'init: the default, 0 dB');
     await driver.setGain(HP, 12);
-    assert.equal(model.peek(0x0022), 0x8080);
+    assert.equal(model.peek(0x0022), 0x0000);
     await driver.setGain(HP, -51.5);
-    assert.equal(model.peek(0x0022), 0xffff);
+    assert.equal(model.peek(0x0022), 0x7f7f);
     assert.deepEqual(model.headphone(), { left: -51.5, right: -51.5 });
   });
 
@@ -153,10 +174,16 @@ describe('sgtl5000 driver', () => {
     assert.equal(model.reservedWrites, 0);
   });
 
-  it('has no format range (rates and widths are not among the facts) and an unknown latency', async () => {
-    const { driver } = await running();
-    assert.deepEqual(driver.formats('output'), []);
-    await assert.rejects(driver.setFormat({ rate: 48000, channels: 2, bits: 16 }), /it has none: the SGTL5000's rates and sample widths are not among the collected facts/);
+  it('offers 48 kHz 16-bit stereo output only (the facts\' one clocking and word length): CLK_CTRL 0x0008, I2S_CTRL 0x0130; latency unknown', async () => {
+    const { driver, model } = await running();
+    // src/audio/formats.ts: BIT16 = 1 << 2; FPS_48000_FAMILY = 2.
+    assert.deepEqual(driver.formats('output'), [{ sampleFormats: 4, minFps: 48000, maxFps: 48000, minChannels: 2, maxChannels: 2, flags: 2 }]);
+    assert.deepEqual(driver.formats('input'), [], 'the ADC path\'s ANA_CTRL values are not among the facts');
+    await driver.setFormat({ rate: 48000, channels: 2, bits: 16 });
+    assert.equal(model.peek(0x0004), 0x0008);
+    assert.equal(model.peek(0x0006), 0x0130);
+    await assert.rejects(driver.setFormat({ rate: 48000, channels: 2, bits: 24 }), /not among the part's format ranges/);
+    await assert.rejects(driver.setFormat({ rate: 44100, channels: 2, bits: 16 }), /not among the part's format ranges/);
     assert.equal(driver.latency('output', 48000)[0]!.ns, null);
   });
 });

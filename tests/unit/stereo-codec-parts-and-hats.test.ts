@@ -26,9 +26,9 @@ describe('sbc-audio codec check: the WM8960, TLV320AIC3104, SGTL5000 and CS4271 
     assert.equal(await codecCommand.run(['check', ...PARTS.map((p) => `codecs/${p}`)], io), 0);
     assert.deepEqual(out, [
       'codecs/wm8960: OK (WM8960 stereo codec: 48 registers, 5 controls, 4 format ranges)',
-      'codecs/tlv320aic3104: OK (TLV320AIC3104 stereo codec: 8 registers, 3 controls, 4 format ranges)',
-      'codecs/sgtl5000: OK (SGTL5000 stereo codec: 4 registers, 2 controls, 0 format ranges)',
-      'codecs/cs4271: OK (CS4271 stereo codec: 2 registers, 1 controls, 2 format ranges)',
+      'codecs/tlv320aic3104: OK (TLV320AIC3104 stereo codec: 24 registers, 3 controls, 4 format ranges)',
+      'codecs/sgtl5000: OK (SGTL5000 stereo codec: 20 registers, 2 controls, 1 format ranges)',
+      'codecs/cs4271: OK (CS4271 stereo codec: 8 registers, 1 controls, 2 format ranges)',
     ]);
   });
 });
@@ -104,18 +104,24 @@ describe('boards: Waveshare WM8960 HAT and ReSpeaker 2-Mic v2, with simulated tw
     }
   });
 
-  it('the ReSpeaker offers no format until a board file names the sample widths (not among the facts)', async () => {
-    for (const name of ['respeaker-2mic-v2']) {
-      const real = loadBoard(name);
+  it('the ReSpeaker and its twin offer S16, S20_3, S24_3, S24, S32 stereo at 48 kHz both ways (the facts\' clocking: 24.576 MHz, Q = 4), with no stand-in width', async () => {
+    for (const name of ['respeaker-2mic-v2', 'respeaker-2mic-v2-sim']) {
+      const b = loadBoard(name);
+      assert.equal(b.codec.options.sampleBits, undefined, `${name}: no codec.options.sampleBits`);
+      assert.deepEqual(b.codec.mclk && { hz: b.codec.mclk.hz, from: b.codec.mclk.from }, { hz: 24576000, from: 'oscillator' }, `${name}: the board's 24.576 MHz`);
       // The real board's codec on the simulated HAL: what it offers does not depend on the bus.
-      const rt = await openBoard({ ...real, hal: 'sim' }, { clock: new VirtualClock(1e9, true) });
+      const rt = await openBoard({ ...b, hal: 'sim' }, { clock: new VirtualClock(1e9, true) });
       try {
-        assert.deepEqual(rt.codec.formats('output'), []);
-        await assert.rejects(rt.codec.setFormat({ rate: 48000, channels: 2, bits: 16 }), /sample widths are not among the facts/);
+        for (const dir of ['output', 'input'] as const) {
+          // src/audio/formats.ts: BIT16 1<<2, BIT20_PACKED 1<<4, BIT24_PACKED 1<<5, BIT24_IN32 1<<7, BIT32 1<<8; FPS_48000_FAMILY 2.
+          assert.deepEqual(rt.codec.formats(dir), [{ sampleFormats: 4 | 16 | 32 | 128 | 256, minFps: 48000, maxFps: 48000, minChannels: 2, maxChannels: 2, flags: 2 }], `${name} ${dir}`);
+        }
+        await assert.rejects(rt.codec.setFormat({ rate: 44100, channels: 2, bits: 16 }), /48000 Hz only/);
       } finally {
         await rt.close();
       }
     }
+    assert.equal(loadBoard('respeaker-2mic-v2-sim').sim.hostClock, 'consumer', 'the twin\'s host takes its clocks from the codec');
   });
 
   it('waveshare-wm8960-hat-sim: the DAC is muted (0x00) until power-up and after power-down, never read', async () => {

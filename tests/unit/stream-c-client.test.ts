@@ -33,6 +33,7 @@ describe('C client (gcc, _Static_assert on every struct) against the sim board',
     }
     dir = mkdtempSync(path.join(tmpdir(), 'sbc-cclient-'));
     exe = path.join(dir, 'stream_client');
+    // The build command documented in the source's header comment (and tests/c-client/README.md).
     await run('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-pedantic', '-O2', '-o', exe, SOURCE]);
     const clock = new VirtualClock(1e9, true);
     for (const name of ['sim', 'sim-many-formats']) {
@@ -53,8 +54,8 @@ describe('C client (gcc, _Static_assert on every struct) against the sim board',
     const { stdout } = await run(exe, [path.join(dir, 'run/audio-output/sim.headphone'), '-10.25']);
     assert.equal(stdout, [
       'manufacturer result=0 "sbc-audio (simulation)"',
-      'range 0 sample_formats=0x84 min_fps=8000 max_fps=192000 min_channels=1 max_channels=2 flags=0x2',
-      'range 1 sample_formats=0x84 min_fps=11025 max_fps=176400 min_channels=1 max_channels=2 flags=0x4',
+      'range 0 sample_formats=0x4 min_fps=8000 max_fps=192000 min_channels=1 max_channels=2 flags=0x2',
+      'range 1 sample_formats=0x4 min_fps=11025 max_fps=176400 min_channels=1 max_channels=2 flags=0x4',
       'formats 2',
       'gain cur=-127.000 mute=1 can_mute=1 can_agc=0 min=-127.000 max=0.000 step=0.500',
       'set_gain result=0 cur=-10.500 mute=0',
@@ -69,6 +70,21 @@ describe('C client (gcc, _Static_assert on every struct) against the sim board',
     assert.ok(lines.includes('formats 42'));
     assert.equal(lines.filter((l) => l.startsWith('range ')).length, 42);
     assert.equal(lines.find((l) => l.startsWith('range 41 ')), 'range 41 sample_formats=0x4 min_fps=12000 max_fps=12000 min_channels=1 max_channels=2 flags=0x1');
+  });
+
+  it('ring buffer: STOP and START before GET_BUFFER are BAD_STATE (-20); then buffer, START, a position, STOP', async () => {
+    const { stdout } = await run(exe, [path.join(dir, 'run/audio-output/sim.speaker'), '--ring-buffer']);
+    const lines = stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(lines.indexOf('formats 2') + 2), [
+      'set_format result=0 external_delay_nsec=168667',
+      'stop_before_buffer result=-20',
+      'start_before_buffer result=-20',
+      'fifo_depth result=0 bytes=1024',
+      'get_buffer result=0 frames=4800 path=/dev/shm/...',
+      'start result=0 start_time_nonzero=1',
+      'position pos=4800 after_start=1',
+      'stop result=0',
+    ]);
   });
 
   it('the fixed-gain microphone reports 0/0/0 and refuses nothing in range', async () => {

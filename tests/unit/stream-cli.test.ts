@@ -4,14 +4,15 @@
  * service, printing plug and gain changes as the service announces them.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBoard } from '../../src/board/load.ts';
 import { openBoard } from '../../src/board/runtime.ts';
 import type { CliIO } from '../../src/cli/command.ts';
+import { infoCommand } from '../../src/cli/commands/info.ts';
 import { lsCommand, watchStreams } from '../../src/cli/commands/ls.ts';
 import { VirtualClock } from '../../src/hal/sim/index.ts';
 import { StreamClient } from '../../src/stream/client.ts';
@@ -87,7 +88,7 @@ describe('sbc-audio serve and ls', function () {
       assert.equal(await lsCommand.run(['--runtime-dir', dir], io), 0);
       assert.match(io.lines[0]!, /^STREAM\s+DIR\s+PLUG\s+GAIN\s+EXTERNAL DELAY\s+PRODUCT$/);
       assert.ok(io.lines.some((l) => /^sim\.speaker\s+output\s+hardwired\s+/.test(l)));
-      assert.ok(io.lines.some((l) => l.includes('16/24in32 bit, 1-2 ch, 8000-192000 Hz (48k family)')));
+      assert.ok(io.lines.some((l) => l.includes('16 bit, 1-2 ch, 8000-192000 Hz (48k family)')), 'only the carried sample formats are offered (no 24in32)');
       assert.equal((await app.setGain({ gain: -6 })).result, 0, 'the application that connected first still owns the stream');
       await app.close();
     });
@@ -101,6 +102,58 @@ describe('sbc-audio serve and ls', function () {
       }
       assert.match(stdout, /serving 5 streams of board sim/); // 3 of the board, 2 monitors
     });
+  });
+
+  it('a delay with no figure (PCM5102A): ls, ls --json, info and info --json say "unknown", never 0', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sbc-unknown-'));
+    const rt = await openBoard(loadBoard('pimoroni-phat-dac-sim'), { clock: new VirtualClock(1e9, true) });
+    const svc = await startStreamService(rt, { runtimeDir: dir });
+    try {
+      const j = captureIO();
+      assert.equal(await lsCommand.run(['--runtime-dir', dir, '--json'], j), 0);
+      const lo = (JSON.parse(j.lines.join('\n')) as { streams: { name: string; externalDelayNs: Record<string, unknown>; externalDelayKnownNs: Record<string, number>; externalDelayUnknown: Record<string, string[]> }[] })
+        .streams.find((x) => x.name === 'pimoroni-phat-dac-sim.line-out')!;
+      assert.deepEqual(lo.externalDelayNs, { 48000: 'unknown', 44100: 'unknown' });
+      assert.deepEqual(lo.externalDelayKnownNs, { 48000: 0, 44100: 0 });
+      assert.match(lo.externalDelayUnknown['48000']![0]!, /PCM5102A/);
+      const t = captureIO();
+      assert.equal(await lsCommand.run(['--runtime-dir', dir], t), 0);
+      const row = t.lines.find((l) => l.startsWith('pimoroni-phat-dac-sim.line-out '))!;
+      assert.match(row, /unknown @44\.1k, unknown @48k/);
+      assert.doesNotMatch(row, /0\.0 µs/);
+      // The negative control: a complete delay is a number (the monitor's 50 ms).
+      assert.match(t.lines.find((l) => l.startsWith('pimoroni-phat-dac-sim.line-out.monitor '))!, /50000\.0 µs @48k/);
+    } finally {
+      await svc.close();
+      await rt.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const info = captureIO();
+    assert.equal(await infoCommand.run(['--board', 'pimoroni-phat-dac-sim', '--json'], info), 0);
+    const lat = (JSON.parse(info.lines.join('\n')) as { latency: { rate: number; totalNs: unknown; knownNs: number; unknown: string[] }[] }).latency;
+    assert.ok(lat.length > 0 && lat.every((l) => l.totalNs === 'unknown' && l.knownNs === 0 && l.unknown.length === 1), JSON.stringify(lat));
+    const text = captureIO();
+    assert.equal(await infoCommand.run(['--board', 'pimoroni-phat-dac-sim'], text), 0);
+    assert.ok(text.lines.some((l) => /output at 48000 Hz: unknown \(known part 0 ns/.test(l)), text.lines.join('\n'));
+    const complete = captureIO();
+    assert.equal(await infoCommand.run(['--board', 'sim', '--json'], complete), 0);
+    assert.ok((JSON.parse(complete.lines.join('\n')) as { latency: { totalNs: unknown }[] }).latency.every((l) => typeof l.totalNs === 'number'));
+  });
+
+  it('a stale entry (left by a killed service: listed, nothing accepts) is named as such; ls exits 1', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sbc-stale-'));
+    try {
+      const p = path.join(dir, 'audio-output', 'gone.headphone');
+      mkdirSync(path.dirname(p), { recursive: true });
+      // A process that binds the endpoint and exits without removing it, as a SIGKILLed service would.
+      spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(p)}, () => process.exit(0))`]);
+      assert.ok(existsSync(p), 'the entry is left behind');
+      const io = captureIO();
+      assert.equal(await lsCommand.run(['--runtime-dir', dir], io), 1);
+      assert.match(io.errors.join('\n'), /gone\.headphone: cannot connect to .*: stale entry: nothing serves it/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ls --watch prints streams appearing, plug and gain changes, and streams disappearing', async () => {

@@ -12,7 +12,6 @@ const ADDR = 0x18;
 const DAC = 'Digital Playback Volume';
 const HP = 'Headphone Playback Volume';
 const PGA = 'PGA Capture Volume';
-const BITS16 = { sampleBits: { bits: [16], source: 'test' } };
 
 function setup(opts: { boardRoles?: string[]; options?: Record<string, unknown>; smbusOnly?: boolean; model?: Tlv320aic3104Model } = {}) {
   const model = opts.model ?? new Tlv320aic3104Model();
@@ -59,9 +58,13 @@ describe('tlv320aic3104 driver', () => {
     ]);
   });
 
-  it('init: page 0, DAC muted by bit 7, stream gain 0 dB remembered, headphone level 0 dB', async () => {
+  it('init: soft reset (reg 1 = 0x80), page 0, DAC muted by bit 7, stream gain 0 dB remembered, headphone level 0 dB, routed at 0 dB', async () => {
     const { driver, model } = setup();
     await driver.init();
+    assert.deepEqual(model.writes.find((w) => w.reg === 1), { page: 0, reg: 1, value: 0x80, atNs: model.writes.find((w) => w.reg === 1)!.atNs, link: false });
+    assert.equal(model.peek(0, 47), 0x80, 'R47: DAC_L1 → HPLOUT at 0 dB');
+    assert.equal(model.peek(0, 64), 0x80, 'R64: DAC_R1 → HPROUT at 0 dB');
+    assert.equal(model.peek(0, 19), 0x00, 'R19: LINE1L into the ADC at 0 dB, ADC still off');
     assert.equal(model.page, 0);
     assert.equal(model.peek(0, 0x2b), 0x80);
     assert.equal(model.peek(0, 0x2c), 0x80);
@@ -98,77 +101,80 @@ describe('tlv320aic3104 driver', () => {
   });
 
   it('sets the headphone level in [7:4] (0 and 9 dB, the codes the facts name), keeping the other bits', async () => {
-    const model = new Tlv320aic3104Model();
-    model.write(Uint8Array.of(0x33, 0x05)); // bits 3..0 hold something the facts do not describe
-    model.write(Uint8Array.of(0x41, 0x0a));
-    const { driver } = setup({ model });
+    const { driver, model } = setup();
     await driver.init();
+    assert.equal(model.peek(0, 0x33), 0x04, 'R51 after the soft reset: its default 0x04 (level 0 dB)');
     await driver.setGain(HP, 9);
-    assert.equal(model.peek(0, 0x33), 0x95);
-    assert.equal(model.peek(0, 0x41), 0x9a);
+    assert.equal(model.peek(0, 0x33), 0x94);
+    assert.equal(model.peek(0, 0x41), 0x94);
     assert.deepEqual(model.headphone(), { left: 9, right: 9 });
     assert.deepEqual(await driver.setGain(HP, 4.5), { db: 0, muted: false }, 'halfway between the known codes: the lower');
-    assert.equal(model.peek(0, 0x33), 0x05);
+    assert.equal(model.peek(0, 0x33), 0x04);
+    await driver.setFormat({ rate: 48000, channels: 2, bits: 16 });
+    await driver.powerUp();
+    assert.equal(model.peek(0, 0x33), 0x09, 'powered and unmuted at 0 dB (the facts\' 0x09)');
+    await driver.setGain(HP, 9);
+    assert.equal(model.peek(0, 0x41), 0x99, 'the level kept beside the power and unmute bits');
   });
 
-  it('sets the PGA: 0 .. 59.5 dB in 0.5 dB steps in [6:0]', async () => {
-    // R15/R16 bit 7 clear, as K's aic3x_init leaves it (FACTS bring-up: 15/16 "bit 7 = 0, unmuted");
-    // the chip's reset default (0x80) sets it, and the description keeps bits outside [6:0].
-    const model = new Tlv320aic3104Model();
-    model.write(Uint8Array.of(0x0f, 0x00));
-    model.write(Uint8Array.of(0x10, 0x00));
-    const { driver } = setup({ model });
+  it('sets the PGA: 0 .. 59.5 dB in 0.5 dB steps in [6:0], its mute bit (set at reset) cleared at power-up', async () => {
+    const { driver, model } = setup();
     await driver.init();
+    assert.equal(model.peek(0, 0x0f), 0xa0, 'R15: 0x20 (16 dB) as the bring-up sets it, still muted (bit 7 resets set)');
     await driver.setGain(PGA, 59.5);
-    assert.equal(model.peek(0, 0x0f), 0x77);
-    assert.equal(model.peek(0, 0x10), 0x77);
+    assert.equal(model.peek(0, 0x0f), 0xf7);
+    assert.equal(model.peek(0, 0x10), 0xf7);
+    await driver.setGain(PGA, 16);
+    await driver.setFormat({ rate: 48000, channels: 2, bits: 16 });
+    await driver.powerUp();
+    assert.equal(model.peek(0, 0x0f), 0x20, 'the facts\' 0x20, bit 7 = 0');
+    assert.equal(model.peek(0, 0x10), 0x20);
     await driver.setGain(PGA, 0.5);
     assert.deepEqual(model.pga(), { left: 0.5, right: 0.5 });
     await assert.rejects(driver.setGain(PGA, 60), /outside its range 0 .. 59.5 dB/);
   });
 
-  it('powers up: DAC mute bits clear, then the amplifier', async () => {
-    const { driver, power, log, model } = setup({ boardRoles: ['mute', 'amp-enable'] });
+  it('powers up: DAC and headphone power, the 50 ms wait, then the DAC mute bits clear, then the amplifier', async () => {
+    const { driver, power, log, model, clock } = setup({ boardRoles: ['mute', 'amp-enable'] });
     await driver.init();
+    await driver.setFormat({ rate: 48000, channels: 2, bits: 16 });
     log.length = 0;
+    const t0 = clock.nowNs();
     await power.powerUp();
+    assert.ok(clock.nowNs() - t0 >= 50e6, 'the power-up took its 50 ms');
+    const dacPower = indexOf(log, isWrite([0x25, 0xc0]));
+    const hpl = indexOf(log, isWrite([0x33, 0x09]));
     const unmuteL = indexOf(log, isWrite([0x2b, 0x00]));
     const unmuteR = indexOf(log, isWrite([0x2c, 0x00]));
-    assert.ok(unmuteL >= 0 && unmuteR > unmuteL);
+    assert.ok(dacPower >= 0 && hpl > dacPower && unmuteL > hpl && unmuteR > unmuteL, JSON.stringify(log));
     assert.ok(indexOf(log, isGpio('mute', 0)) > unmuteR && indexOf(log, isGpio('amp-enable', 1)) > unmuteR, 'the amplifier last');
     assert.deepEqual(model.timeline.at(-1), { left: { muted: false, db: 0 }, right: { muted: false, db: 0 } });
-    const unknown = driver.events.filter((e) => e.sequence === 'powerUp' && e.skipped);
-    assert.equal(unknown.length, 1, 'the power bits: recorded, not run');
+    assert.deepEqual(driver.events.filter((e) => e.sequence === 'powerUp' && e.skipped), [], 'no unknown step left');
   });
 
-  it('powers down: the amplifier first, then both DAC mute bits', async () => {
-    const { driver, power, log, model } = setup({ boardRoles: ['mute', 'amp-enable'] });
+  it('sets the output common mode a board names (R40 [7:6] = 0..3 for 1.35..1.8 V); without it the step is unknown and R40 keeps its reset 0', async () => {
+    for (const [v, code] of [['1.35V', 0], ['1.5V', 1], ['1.65V', 2], ['1.8V', 3]] as const) {
+      const { driver, model } = setup({ options: { outputCommonMode: v } });
+      await driver.init();
+      assert.equal(model.peek(0, 40) >> 6, code, v);
+    }
+    const { driver, model } = setup();
     await driver.init();
-    await power.powerUp();
-    await driver.setGain(DAC, -10);
-    log.length = 0;
-    await power.powerDown();
-    const ampOff = indexOf(log, isGpio('amp-enable', 0));
-    const ampMute = indexOf(log, isGpio('mute', 1));
-    const muteL = indexOf(log, isWrite([0x2b, 0x94]));
-    const muteR = indexOf(log, isWrite([0x2c, 0x94]));
-    assert.ok(ampOff === 0 || ampMute === 0, 'the amplifier goes first');
-    assert.ok(ampOff < muteL && ampMute < muteL && muteL < muteR);
-    assert.deepEqual(model.dac(), { left: { muted: true, db: -10 }, right: { muted: true, db: -10 } });
-    assert.deepEqual(await driver.getGain(DAC), { db: -10, muted: false });
+    assert.equal(model.peek(0, 40), 0x00);
+    assert.equal(driver.events.filter((e) => e.skipped).length, 1, 'recorded, not run');
+    assert.throws(() => setup({ options: { outputCommonMode: '2V' } }), /outputCommonMode must be one of "1.35V", "1.5V", "1.65V", "1.8V"/);
   });
 
-  it('keeps page 1 untouched', async () => {
+  it('keeps page 1 untouched: every write lands in page 0', async () => {
     const model = new Tlv320aic3104Model();
-    model.write(Uint8Array.of(0x00, 0x01));
-    model.write(Uint8Array.of(0x2b, 0x5a));
-    model.write(Uint8Array.of(0x00, 0x00));
     const before = model.writes.length;
     const { driver } = setup({ model });
     await driver.init();
+    await driver.setFormat({ rate: 48000, channels: 2, bits: 16 });
     await driver.powerUp();
     await driver.setGain(DAC, -20);
-    assert.equal(model.peek(1, 0x2b), 0x5a);
+    await driver.powerDown();
+    assert.ok(model.writes.length > before);
     assert.ok(model.writes.slice(before).every((w) => w.page === 0));
   });
 
@@ -182,14 +188,17 @@ describe('tlv320aic3104 driver', () => {
     assert.equal(Math.round(inp!.ns!), 354167);
   });
 
-  it('offers 8-96 kHz stereo both ways, with sample widths only from the board', async () => {
-    assert.deepEqual(setup().driver.formats('output'), []);
-    const { driver } = setup({ options: BITS16 });
+  it('offers S16, S20_3, S24_3, S24, S32 stereo at 48 kHz both ways (the one rate of the facts\' clocking), no stand-in width', async () => {
+    const { driver } = setup();
     for (const dir of ['output', 'input'] as const) {
-      assert.deepEqual(driver.formats(dir).map((r) => [r.minFps, r.maxFps, r.minChannels, r.maxChannels]), [[8000, 96000, 2, 2], [11025, 88200, 2, 2]]);
+      // src/audio/formats.ts: BIT16 1<<2, BIT20_PACKED 1<<4, BIT24_PACKED 1<<5, BIT24_IN32 1<<7, BIT32 1<<8; FPS_48000_FAMILY 2.
+      assert.deepEqual(driver.formats(dir), [{ sampleFormats: 4 | 16 | 32 | 128 | 256, minFps: 48000, maxFps: 48000, minChannels: 2, maxChannels: 2, flags: 2 }], dir);
     }
-    await driver.setFormat({ rate: 96000, channels: 2, bits: 16 });
-    await assert.rejects(driver.setFormat({ rate: 192000, channels: 2, bits: 16 }), /not among the part's format ranges/);
+    for (const bits of [16, 20, 24, 32]) await driver.setFormat({ rate: 48000, channels: 2, bits });
+    await assert.rejects(driver.setFormat({ rate: 96000, channels: 2, bits: 16 }), /96000 Hz: as clock master from a 24.576 MHz MCLK the TLV320AIC3104 runs at 48000 Hz only/);
+    await assert.rejects(driver.setFormat({ rate: 44100, channels: 2, bits: 16 }), /48000 Hz only/);
+    await assert.rejects(driver.setFormat({ rate: 48000, channels: 1, bits: 16 }), /not among the part's format ranges/);
+    assert.deepEqual({ mode: driver.clocking().mode, master: driver.clocking().clockMaster }, { mode: 'master-mclk-24m576', master: 'codec' });
   });
 
   it('works over an SMBus-only adapter (as on i2c-stub)', async () => {

@@ -42,7 +42,8 @@ Reads the board and codec descriptions only; no hardware is touched.
         gpio: Object.entries(board.gpio).map(([role, s]) => ({ role, ...s })),
         streams: board.streams.map((s) => ({ ...s, formats: codec.formats(s.direction) })),
         controls: codec.gainControls(),
-        latency,
+        // totalNs: "unknown" where an item has no figure (knownNs is the sum of those that have one).
+        latency: latency.map((l) => ({ ...l, totalNs: l.unknown.length ? 'unknown' as const : l.totalNs, knownNs: l.totalNs })),
       };
       if (values.json) {
         io.out(JSON.stringify(info, null, 2));
@@ -61,7 +62,10 @@ Reads the board and codec descriptions only; no hardware is touched.
       io.out(table(['CONTROL', 'DIR', 'RANGE dB', 'STEP dB', 'MUTE', 'MAIN'], info.controls.map((c) => [c.name, c.direction, `${c.minDb} .. ${c.maxDb}`, c.stepDb, c.canMute ? 'yes' : 'no', c.main ? 'yes' : ''])) + '\n');
       io.out('External delay (outside the PCM buffer):');
       for (const l of latency) {
-        io.out(`  ${l.direction} at ${l.rate} Hz: ${Math.round(l.totalNs)} ns = ${((l.totalNs * l.rate) / 1e9).toFixed(2)} frames${l.unknown.length ? `  (+ unknown: ${l.unknown.join('; ')})` : ''}`);
+        const total = l.unknown.length
+          ? `unknown (known part ${Math.round(l.totalNs)} ns = ${((l.totalNs * l.rate) / 1e9).toFixed(2)} frames; no figure for: ${l.unknown.join('; ')})`
+          : `${Math.round(l.totalNs)} ns = ${((l.totalNs * l.rate) / 1e9).toFixed(2)} frames`;
+        io.out(`  ${l.direction} at ${l.rate} Hz: ${total}`);
         for (const i of l.items) {
           io.out(`    ${i.ns === null ? 'unknown' : `${Math.round(i.ns)} ns`.padStart(10)}  ${i.frames === null ? '' : `${i.frames.toFixed(2)} frames`.padStart(14)}  ${i.what}  [${i.source}]`);
         }

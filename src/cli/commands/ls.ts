@@ -16,8 +16,14 @@ export interface StreamListing {
   formats: FormatRangeWire[];
   gain: GainStateWire;
   plug: PlugInfo;
-  /** External delay (ns) at 48000 and 44100 Hz, where the stream offers the rate. */
-  externalDelayNs: Record<string, number>;
+  /**
+   * External delay (ns) at 48000 and 44100 Hz, where the stream offers the rate; "unknown" where a
+   * part of it has no figure (EXT_GET_DELAY_INFO), never a number that counts the unknown as 0.
+   */
+  externalDelayNs: Record<string, number | 'unknown'>;
+  /** The known part (ns) at each rate, and what is unknown there (empty: the delay is complete). */
+  externalDelayKnownNs: Record<string, number>;
+  externalDelayUnknown: Record<string, string[]>;
 }
 
 const FORMAT_NAMES: [number, string][] = [
@@ -53,22 +59,31 @@ export async function queryStream(e: StreamEndpoint, client?: StreamClient): Pro
   const c = client ?? (await StreamClient.connect(e.path));
   await c.observe();
   const formats = await c.getFormats();
-  const externalDelayNs: Record<string, number> = {};
+  const externalDelayNs: Record<string, number | 'unknown'> = {};
+  const externalDelayKnownNs: Record<string, number> = {};
+  const externalDelayUnknown: Record<string, string[]> = {};
   for (const fps of [48000, 44100]) {
-    const d = await c.getExternalDelay(fps);
-    if (d.result === STATUS.OK) externalDelayNs[fps] = d.externalDelayNs;
+    const d = await c.getDelayInfo(fps);
+    if (d.result !== STATUS.OK) continue;
+    externalDelayNs[fps] = d.unknownCount > 0 ? 'unknown' : d.knownDelayNs;
+    externalDelayKnownNs[fps] = d.knownDelayNs;
+    externalDelayUnknown[fps] = d.unknownCount > 0 ? d.unknown.split('; ').filter(Boolean) : [];
   }
   const listing: StreamListing = {
     name: e.name, direction: e.direction, path: e.path,
     manufacturer: await c.manufacturer(), product: await c.product(),
     uniqueId: Buffer.from(await c.getUniqueId()).toString('hex'), clockDomain: await c.getClockDomain(),
-    formats, gain: await c.getGain(), plug: await c.plugDetect('none'), externalDelayNs,
+    formats, gain: await c.getGain(), plug: await c.plugDetect('none'), externalDelayNs, externalDelayKnownNs, externalDelayUnknown,
   };
   return { listing, client: c };
 }
 
 function latencyText(l: StreamListing): string {
-  const parts = Object.entries(l.externalDelayNs).map(([fps, ns]) => `${(ns / 1000).toFixed(1)} µs @${Number(fps) / 1000}k`);
+  const parts = Object.entries(l.externalDelayNs).map(([fps, ns]) => {
+    if (ns !== 'unknown') return `${(ns / 1000).toFixed(1)} µs @${Number(fps) / 1000}k`;
+    const known = l.externalDelayKnownNs[fps] ?? 0;
+    return `unknown${known > 0 ? ` (≥ ${(known / 1000).toFixed(1)} µs)` : ''} @${Number(fps) / 1000}k`;
+  });
   return parts.join(', ') || '-';
 }
 

@@ -14,9 +14,14 @@
  * start_time = t0 + (periods − 1)·T, and at any period boundary the engine has read exactly
  * fifo = periods · p frames ahead of the position (t − start_time)·rate: GET_FIFO_DEPTH.
  *
- * Input. The period due at t0 + k·T holds the frames captured during the period before it; it
- * is written at ring frames [k·p, (k+1)·p). Frame 0 was captured at start_time = t0 − T, and the
- * position (valid data up to it) at a boundary is (t − start_time)·rate; fifo = one period.
+ * Input. The period due at t holds the frames captured during the period before it. START is
+ * applied at a period boundary t0 at or after the time the service had the request (the START
+ * command carries it: ARG_NOT_BEFORE_NS; where t0 is earlier, start_time moves on by whole periods
+ * until it is not), so start_time = t0 + s·T ≥ that time: frame 0 is the first frame captured
+ * from start_time on. The periods due up to and including start_time hold older capture and are
+ * not written; the period due at start_time + k·T (k ≥ 1) is written at ring frames
+ * [(k−1)·p, k·p). The position (valid data up to it) at a boundary is (t − start_time)·rate;
+ * fifo = one period.
  *
  * After an xrun the device restarts and loses time; the next period puts the reader back where
  * start_time and the clock say (frames lost are skipped, never replayed).
@@ -43,7 +48,7 @@ import { RingCopier } from '../../util/ring-copy.ts';
 import { EngineError } from '../errors.ts';
 import { LinkedClock } from '../linked-clock.ts';
 import { CLIENT, ClientWatch } from '../client-watch.ts';
-import { CMD_CODE, EVENT, type StreamControlViews, WORD, pushEvent, readPath, streamControlViews } from '../stream-control.ts';
+import { CMD_CODE, EVENT, type StreamControlViews, TIME, WORD, pushEvent, readPath, streamControlViews } from '../stream-control.ts';
 import type { Host, HostBuffer, HostContext, TimeInfo } from '../types.ts';
 
 export interface StreamBridgeOptions {
@@ -100,6 +105,8 @@ export function createHost(ctx: HostContext): Host {
     xruns: 0,
     /** The client is gone (exiting, or its socket hung up): its buffer is not touched again. */
     peerGone: false,
+    /** Input: periods still to pass (captured before start_time) before the first is written. */
+    skip: 0,
   };
   let peer = o.clientSocketFd !== undefined && o.clientSocketFd >= 0 ? new ClientWatch(o.clientSocketFd, o.clientStatFd ?? -1) : undefined;
   let mapping: SharedMapping | undefined;
@@ -153,7 +160,17 @@ export function createHost(ctx: HostContext): Host {
       s.r = 0;
       s.resync = false;
       s.nextNotify = 1;
-      s.startNs = output ? t + (fifo - period) * nsPerFrame : t - period * nsPerFrame;
+      if (output) {
+        s.startNs = t + (fifo - period) * nsPerFrame;
+        s.skip = 0;
+      } else {
+        // Capture begins at a boundary not before the request: skip the periods due until then.
+        const notBefore = v.times[TIME.ARG_NOT_BEFORE_NS]!;
+        const periodNs = period * nsPerFrame;
+        const late = notBefore > t ? Math.ceil((notBefore - t) / periodNs - 1e-9) : 0;
+        s.startNs = t + late * periodNs;
+        s.skip = late + 1;
+      }
       s.lastNotifyNs = s.startNs;
       ack(seq, 0, s.startNs);
     } else if (cmd === CMD_CODE.STOP) {
@@ -227,6 +244,11 @@ export function createHost(ctx: HostContext): Host {
       }
       const bytes = view!;
       const F = s.ringFrames;
+
+      if (s.skip > 0) {
+        s.skip--;
+        return true;
+      }
 
       if (s.resync) {
         s.resync = false;

@@ -50,6 +50,8 @@ export interface AnalogSimulationOptions {
   mclkHz?: () => number | undefined;
   /** Oscillators the board fits for the chip to select itself, Hz (ChipEnvironment.oscillatorsHz). */
   oscillatorsHz?: readonly number[];
+  /** The host's I2S block takes its clocks from the codec (ChipEnvironment.hostClockConsumer). */
+  hostClockConsumer?: boolean;
   /** How long rendered output is kept (ns, default 30 s). */
   retainNs?: number;
 }
@@ -114,6 +116,7 @@ export class AnalogSimulation {
       pin: (role) => opts.pin?.(role),
       mclkHz: () => opts.mclkHz?.(),
       oscillatorsHz: () => oscillators,
+      hostClockConsumer: () => opts.hostClockConsumer ?? false,
     };
     this.chip.attachEnvironment(env);
     this.changed();

@@ -38,6 +38,13 @@ export interface ChipEnvironment {
    * the board file's `sim.oscillatorsHz`. Empty, or the method absent, on a board without them.
    */
   oscillatorsHz?(): readonly number[];
+  /**
+   * Whether the host's I2S block is a clock consumer on this board: it takes BCLK and LRCK/WCLK
+   * from the codec (the ReSpeaker 2-Mic v2's overlay: docs/facts/boards.md#clock-masters), so a
+   * codec that drives neither leaves the link with no clocks at all. The board file's
+   * `sim.hostClock` ("consumer"); false, or the method absent, where the host drives them.
+   */
+  hostClockConsumer?(): boolean;
 }
 
 /** One analog path (an output, or an input into the ADC). */

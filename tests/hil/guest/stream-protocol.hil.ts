@@ -105,7 +105,6 @@ async function guestTarget(): Promise<ProtocolTarget> {
       // 3 periods of 480 frames (10 ms at 48 kHz) × 4 bytes (S16 stereo).
       fifoBytes: 5760,
       periodFrames: 480,
-      uncarriedFormat: { fps: 48000, sampleFormat: 1 << 7, channels: 2 },
       // hw:Dummy and snd-aloop are paced by kernel timers on CLOCK_MONOTONIC's timeline; TCG jitter only.
       clockPpbTolerance: 5_000_000,
       killMode: 'ahead',
