@@ -3,7 +3,7 @@ SHELL := /bin/bash
 RESULTS := .cache/test-results
 MOCHA := SBC_TEST_RESULTS=$(RESULTS) node_modules/.bin/mocha
 
-.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm hil-vm clean
+.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm hil-vm reliability clean
 
 # Installs the project's npm dependencies (koffi ships prebuilt binaries; no install scripts needed).
 node_modules/.installed: package.json package-lock.json
@@ -47,6 +47,7 @@ test: setup
 bench: setup bench-tools
 	node --import tsx bench/alsa-write.ts
 	node --import tsx bench/engine-sim.ts
+	node --import tsx bench/idle-underruns.ts 60
 
 # The baselines' peers: aplay (alsa-utils) and cyclictest (rt-tests), from Debian.
 bench-tools:
@@ -55,6 +56,12 @@ bench-tools:
 # The same in the QEMU guest, on hw:Dummy (TCG: compare the two sides of a run, not absolute figures).
 bench-vm: setup
 	SBC_HIL_SPEC="bench/alsa-write-guest.hil.ts bench/engine-guest.bench.ts" bash tests/hil/run-vm.sh
+
+# The service under abuse for about 15 minutes (not part of `make test`): protocol fuzz, client
+# kills, I2C faults, xruns, jack edges and a soak against `serve --board sim`; one table at the end
+# and a closing line `N passed, N failed`. RELIABILITY_ARGS=--quick divides every count by 20.
+reliability: setup
+	node --import tsx scripts/reliability.ts $(RELIABILITY_ARGS)
 
 # The HIL suite inside a real Linux kernel under QEMU (i2c-stub, gpio-sim, snd-aloop, snd-dummy).
 # Its closing line `hil-vm: N passed, N failed` is turned into the counts `make test` adds up.

@@ -5,10 +5,14 @@
  * the same folder and never outside it, its codec part is a folder name under codecs/ (checked in
  * ./schema.ts), and an overlay of its own must be one of alsa/overlays/.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CODEC_PARTS } from '../../codecs/index.ts';
 import { type Board, BoardFileError, validateBoard } from './schema.ts';
+
+/** The largest board file read (the project's largest is a few kB): 1 MiB. */
+export const MAX_BOARD_FILE_BYTES = 1 << 20;
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -51,17 +55,62 @@ export function loadBoard(nameOrPath: string): Board {
   return readBoardFile(nameOrPath);
 }
 
-function readBoardFile(nameOrPath: string): Board {
+/** At most this many characters of a file's text in an error message. */
+const EXCERPT_CHARS = 120;
+
+function excerpt(text: string): string {
+  return text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}... (${text.length} characters in all)` : text;
+}
+
+/**
+ * A board file's text: a regular file of at most MAX_BOARD_FILE_BYTES, never more read than that.
+ * A missing file, a symbolic-link loop, an unreadable file and a file too large each say so.
+ */
+function readBoardText(file: string, shown: string, missing: () => BoardFileError): string {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw missing();
+    const why = code === 'ELOOP' ? 'a symbolic link loop (ELOOP): the path never reaches a file'
+      : code === 'EACCES' || code === 'EPERM' ? `not readable by this user (${code})`
+        : `cannot be opened (${code ?? (e as Error).message})`;
+    throw new BoardFileError(shown, '', 'a readable board file', undefined, `cannot read the board file: ${why}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new BoardFileError(shown, '', 'a regular file', undefined, 'cannot read the board file: not a regular file');
+    if (st.size > MAX_BOARD_FILE_BYTES) {
+      throw new BoardFileError(shown, '', '', undefined, `the board file is ${st.size} bytes; a board file is at most ${MAX_BOARD_FILE_BYTES} bytes (1 MiB)`);
+    }
+    // Read no more than the limit (+1 to notice a file that grew since fstat).
+    const buf = Buffer.alloc(Math.min(st.size, MAX_BOARD_FILE_BYTES) + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
+    if (n > MAX_BOARD_FILE_BYTES) {
+      throw new BoardFileError(shown, '', '', undefined, `the board file is over ${MAX_BOARD_FILE_BYTES} bytes; a board file is at most ${MAX_BOARD_FILE_BYTES} bytes (1 MiB)`);
+    }
+    return buf.subarray(0, n).toString('utf8');
+  } catch (e) {
+    if (e instanceof BoardFileError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BoardFileError(shown, '', 'a readable board file', undefined, `cannot read the board file: ${code === 'EISDIR' ? 'a directory' : code ?? (e as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `chain`: the files of the twins being read, outermost first (a twinOf cycle comes back to one). */
+function readBoardFile(nameOrPath: string, chain: readonly string[] = [], missing?: () => BoardFileError): Board {
   const file = boardPath(nameOrPath);
   const shown = path.relative(process.cwd(), file) || file;
-  if (!existsSync(file)) {
-    throw new BoardFileError(shown, '', `a board file (known boards: ${listBoardNames().join(', ')})`, undefined);
-  }
+  const text = readBoardText(file, shown, missing ?? (() => new BoardFileError(shown, '', `a board file (known boards: ${listBoardNames().join(', ')})`, undefined)));
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
-    throw new BoardFileError(shown, '', 'valid JSON', (e as Error).message);
+    throw new BoardFileError(shown, '', 'valid JSON', undefined, `expected valid JSON: ${excerpt((e as Error).message)}`);
   }
   const twinOf = (raw as { twinOf?: unknown } | null)?.twinOf;
   let board: Board;
@@ -71,10 +120,20 @@ function readBoardFile(nameOrPath: string): Board {
       throw new BoardFileError(shown, 'twinOf', 'the name of a board file in the same folder (lowercase letters, digits and dashes)', twinOf);
     }
     const basePath = path.join(path.dirname(file), `${twinOf}.json`);
-    if (!existsSync(basePath)) throw new BoardFileError(shown, 'twinOf', `a board in ${path.dirname(shown)}/`, twinOf);
-    board = validateBoard(shown, raw, readBoardFile(basePath));
+    const seen = [...chain, file];
+    const back = seen.indexOf(basePath);
+    if (back >= 0) {
+      const cycle = [...seen.slice(back), basePath].map((f) => path.basename(f)).join(' → ');
+      throw new BoardFileError(shown, 'twinOf', '', twinOf, `"${twinOf}" makes a cycle of twins (${cycle}); a twin names a board that is not, through its own twinOf, this one`);
+    }
+    // A missing base is this file's twinOf that is wrong; any other trouble is the base file's own.
+    const base = readBoardFile(basePath, seen, () => new BoardFileError(shown, 'twinOf', `a board in ${path.dirname(shown)}/`, twinOf));
+    board = validateBoard(shown, raw, base);
   } else {
     board = validateBoard(shown, raw);
+  }
+  if (!Object.hasOwn(CODEC_PARTS, board.codec.part)) {
+    throw new BoardFileError(shown, 'codec.part', '', board.codec.part, `unknown part "${board.codec.part}" (known: ${Object.keys(CODEC_PARTS).sort().join(', ')})`);
   }
   if (board.overlay?.source === 'sbc-audio' && !existsSync(overlaySource(board.overlay.name))) {
     const known = listOverlayNames();

@@ -48,6 +48,9 @@ export interface BoardPowerOptions {
   paths?: readonly StreamPath[];
 }
 
+/** How many power transitions `history` keeps. */
+export const HISTORY_LIMIT = 1000;
+
 export class BoardPower {
   private stateNow: PowerState = 'off';
   private active = 0;
@@ -61,7 +64,7 @@ export class BoardPower {
   /** Power changes run one at a time, in order. */
   private chain: Promise<unknown> = Promise.resolve();
   readonly idleMs: number;
-  /** Every transition with its time (tests and `sim state`). */
+  /** The last HISTORY_LIMIT transitions with their times (tests and `sim state`): bounded, a service runs for months. */
   readonly history: { atNs: number; state: PowerState; why: string }[] = [];
 
   constructor(
@@ -87,6 +90,7 @@ export class BoardPower {
   private set(state: PowerState, why: string): void {
     this.stateNow = state;
     this.history.push({ atNs: this.clock.nowNs(), state, why });
+    if (this.history.length > HISTORY_LIMIT) this.history.splice(0, this.history.length - HISTORY_LIMIT);
   }
 
   private drive(line: AmplifierLine | undefined, value: GpioValue): void {

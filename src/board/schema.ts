@@ -143,8 +143,12 @@ export interface Board {
 }
 
 export class BoardFileError extends Error {
-  constructor(readonly file: string, readonly field: string, readonly expected: string, readonly got: unknown) {
-    super(`${file}: ${field || '(top level)'}: expected ${expected}, got ${describe(got)}`);
+  /**
+   * `file: field: expected <expected>, got <got>` (got shortened), or `file: field: <problem>`
+   * where the trouble is not a value (an unreadable file, a cycle, an unknown part).
+   */
+  constructor(readonly file: string, readonly field: string, readonly expected: string, readonly got: unknown, problem?: string) {
+    super(`${file}: ${field || '(top level)'}: ${problem ?? `expected ${expected}, got ${describe(got)}`}`);
     this.name = 'BoardFileError';
   }
 }

@@ -14,13 +14,72 @@ export interface Command {
   summary: string;
   /** Full help text for `sbc-audio <name> --help`. */
   usage: string;
-  /** Returns the exit code: 0 success, 1 failure, 2 usage error. */
+  /** Returns the exit code: 0 success, 1 failure, 2 usage error (play, record, run: 130 / 143 stopped by SIGINT / SIGTERM). */
   run(argv: string[], io: CliIO): Promise<number>;
 }
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** A client command (play, record, run) stopped by a signal before its work was done: 128 + the signal's number. */
+export const EXIT_SIGINT = 130;
+export const EXIT_SIGTERM = 143;
+
+/** The exit code for a command a signal stopped before its work was done. */
+export function signalExitCode(sig: NodeJS.Signals | undefined): number {
+  return sig === 'SIGTERM' ? EXIT_SIGTERM : EXIT_SIGINT;
+}
+
+/** How long a command may take to wind down after the first SIGINT / SIGTERM before it is made to exit. */
+export const SIGNAL_GRACE_MS = 3000;
+
+export interface SignalStop {
+  /** Aborted (reason: the signal's name) at the first SIGINT or SIGTERM. */
+  readonly signal: AbortSignal;
+  /** The first signal received, if any. */
+  readonly received: NodeJS.Signals | undefined;
+  /** Removes the handlers and the grace timer (call when the command returns). */
+  dispose(): void;
+}
+
+/**
+ * SIGINT and SIGTERM for a command that talks to something that may not answer (a service, a
+ * device): the first aborts `signal`, so the command winds down (STOP, close) and returns its
+ * exit code; a second signal, or `graceMs` without the command having returned, exits the process
+ * at once with 128 + the signal's number, whatever socket, timer or worker is still pending.
+ * Nothing here keeps the process alive (the grace timer is unref'd).
+ */
+export function stopOnSignals(io: CliIO, command: string, graceMs = SIGNAL_GRACE_MS, exit: (code: number) => void = (c) => process.exit(c)): SignalStop {
+  const abort = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  let grace: NodeJS.Timeout | undefined;
+  const on = (sig: NodeJS.Signals) => {
+    if (received !== undefined) {
+      io.err(`sbc-audio ${command}: ${sig} again: exiting now`);
+      exit(signalExitCode(received));
+      return;
+    }
+    received = sig;
+    io.err(`sbc-audio ${command}: ${sig}: stopping (a second signal exits at once)`);
+    grace = setTimeout(() => {
+      io.err(`sbc-audio ${command}: did not stop within ${graceMs} ms of ${sig}: exiting now`);
+      exit(signalExitCode(sig));
+    }, graceMs);
+    grace.unref();
+    abort.abort(sig);
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return {
+    signal: abort.signal,
+    get received() { return received; },
+    dispose() {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      if (grace) clearTimeout(grace);
+    },
+  };
+}
 
 /** A usage error: the command line was wrong (exit 2). */
 export class UsageError extends Error {

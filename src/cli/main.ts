@@ -13,7 +13,7 @@ function topHelp(commands: readonly Command[]): string {
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '',
-    'exit codes: 0 success, 1 failure, 2 usage error',
+    'exit codes: 0 success, 1 failure, 2 usage error; play, record and run: 130 / 143 when SIGINT / SIGTERM stopped them before the end',
   ].join('\n');
 }
 

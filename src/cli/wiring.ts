@@ -81,9 +81,12 @@ export function checkRuntimeDirForServe(dir: string): void {
 
 /** Opens a board and publishes its streams (`sbc-audio serve`, the demo). */
 export async function serveBoard(
-  nameOrPath: string, opts: StreamServiceOptions & { board?: OpenBoardOptions; hostRoot?: HostRoot } = {},
+  nameOrPath: string, opts: StreamServiceOptions & { board?: OpenBoardOptions; hostRoot?: HostRoot; streams?: readonly string[] } = {},
 ): Promise<ServedBoard> {
-  const board = loadBoard(nameOrPath);
+  const loaded = loadBoard(nameOrPath);
+  // Only these streams (the config's "binds", src/system/config.ts): the others get no endpoint.
+  const only = opts.streams;
+  const board = only ? { ...loaded, streams: loaded.streams.filter((s) => only.includes(s.id)) } : loaded;
   // A real board: its hardware is checked before anything is opened or published.
   const real = board.hal === 'linux' && !opts.board?.hal;
   if (real) {

@@ -45,11 +45,15 @@ function parseSampleBits(part: string, v: unknown): number | undefined {
   return (o.bits as number[]).reduce((acc, b) => acc | SAMPLE_FORMAT_FOR_BITS[b]!, 0);
 }
 
+/** How many sequence steps `events` keeps (oldest dropped): bounded, a service runs for months. */
+export const MAX_SEQUENCE_EVENTS = 1000;
+
 export class DescribedCodec implements CodecDriver {
   readonly part: string;
   readonly name: string;
   readonly vendor: string;
   readonly regmap: Regmap | undefined;
+  /** The last MAX_SEQUENCE_EVENTS steps of the sequences run (tests, `sim state`). */
   readonly events: SequenceEvent[] = [];
   protected readonly hooks = new Map<string, Hook>();
   protected format: StreamFormat | undefined;
@@ -138,6 +142,7 @@ export class DescribedCodec implements CodecDriver {
 
   private record(sequence: string, step: SequenceStep, extra: Partial<SequenceEvent> = {}): void {
     this.events.push({ atNs: this.ctx.clock.nowNs(), sequence, step, ...extra });
+    if (this.events.length > MAX_SEQUENCE_EVENTS) this.events.splice(0, this.events.length - MAX_SEQUENCE_EVENTS);
   }
 
   protected async runStep(sequence: string, step: SequenceStep): Promise<void> {
@@ -457,7 +462,95 @@ export class DescribedCodec implements CodecDriver {
     } else {
       throw new CodecError(this.part, `the gain of "${c.name}" is not known (never set, and the chip holds no code of known meaning): set it first`);
     }
-    await this.writeControl(c, code, st.muted);
+    await this.putControl(c, code, st.muted, st);
+  }
+
+  /**
+   * writeControl with the chip left in a state the driver can report truthfully. A control of
+   * several registers (a stereo pair) is several bus writes; when one fails after the regmap's own
+   * retries, the whole control is written once more; failing that, the registers already changed
+   * get their previous values back; failing that too, the registers are read back (from the chip
+   * where it can be read, else the cache: what was last written successfully) and the control's
+   * state becomes what they hold, the louder channel where the channels differ. Either way the
+   * error is thrown on (the stream answers IO), its message saying what the chip now holds.
+   */
+  private async putControl(c: ControlDef, code: number, muted: boolean, wanted: GainState): Promise<void> {
+    const m = this.map;
+    const regs = [...new Set(c.channels.map((ch) => ch.reg))];
+    const before = regs.map((reg) => m.cached(reg));
+    try {
+      await this.writeControl(c, code, muted);
+      return;
+    } catch (e) {
+      // A bus fault (src/hal/i2c.ts I2cError, by name: a test runner may load that module twice);
+      // anything else (a refused value, a closed bus gate) was refused before a byte was sent.
+      if (!(e instanceof Error) || e.name !== 'I2cError') throw e;
+      const fault = e;
+      try {
+        await this.writeControl(c, code, muted);
+        return; // the retry of the whole control went through: the chip holds what was asked
+      } catch { /* restore the previous values below */ }
+      try {
+        const back = regs.flatMap((reg, i) => (before[i] !== undefined && m.cached(reg) !== before[i] ? [{ reg, value: before[i]! }] : []));
+        if (back.length) await m.writeBatch(back);
+        if (regs.every((reg, i) => before[i] === undefined || m.cached(reg) === before[i])) {
+          fault.message += `; ${c.name} left as it was`;
+          throw fault;
+        }
+      } catch (restoreFailed) {
+        if (restoreFailed === fault) throw fault;
+      }
+      // A latched control (e.g. a Wolfson VU bit, written with the last channel): what the other
+      // registers hold takes effect only with a write of the last one; that one never went through.
+      const last = regs.length - 1;
+      if (c.latch && before[last] !== undefined && m.cached(regs[last]!) === before[last]) {
+        fault.message += `; ${c.name} left as it was (its update latch was never written)`;
+        throw fault;
+      }
+      // Neither the new nor the old values are all in place: report what the registers hold.
+      const held = await this.chipState(c);
+      this.gains.set(c.name, held ?? { db: wanted.db, muted: wanted.muted });
+      fault.message += held
+        ? `; the channels of ${c.name} now hold ${Number.isFinite(held.db) ? `${held.db} dB` : 'a code of unknown meaning'}${held.muted ? ' (muted)' : ''} (the louder channel)`
+        : `; the state of ${c.name} could not be read back`;
+      throw fault;
+    }
+  }
+
+  /**
+   * Every channel's state as the registers hold it (the chip where it can be read, else the
+   * cache); the louder channel's where they differ, a muted channel counting as the quietest.
+   */
+  private async chipState(c: ControlDef): Promise<GainState | undefined> {
+    const m = this.map;
+    const readable = m.def.readable !== false;
+    const raw = new Map<string, number>();
+    try {
+      for (const ch of c.channels) {
+        if (raw.has(ch.reg)) continue;
+        let v: number | undefined;
+        if (readable) {
+          try { v = await m.readFromChip(ch.reg); } catch { v = undefined; }
+        }
+        v ??= m.cached(ch.reg);
+        if (v === undefined) return undefined;
+        raw.set(ch.reg, v);
+      }
+    } catch {
+      return undefined;
+    }
+    let best: GainState | undefined;
+    for (const ch of c.channels) {
+      const v = raw.get(ch.reg)!;
+      const fieldOf = (name: string) => (v & m.field(ch.reg, name).mask) >>> m.field(ch.reg, name).lsb;
+      const code = ch.field ? fieldOf(ch.field) : v;
+      const bitMuted = c.muteField ? fieldOf(c.muteField) === 1 : false;
+      const db = codeToDb(c, code);
+      const st: GainState = db === 'mute' ? { db: audibleCodes(c)[0]!.db, muted: true } : { db: db ?? Number.NaN, muted: bitMuted };
+      const loudness = (x: GainState) => (x.muted || !Number.isFinite(x.db) ? -Infinity : x.db);
+      if (!best || loudness(st) > loudness(best)) best = st;
+    }
+    return best;
   }
 
   async setGain(name: string, db: number): Promise<GainState> {
@@ -471,7 +564,7 @@ export class DescribedCodec implements CodecDriver {
     }
     const st = { db: applied.db, muted: this.gains.get(name)?.muted ?? false };
     // Muted (by the stream or held by a power sequence): remembered, written on unmute / release.
-    if (!st.muted && !this.held.has(name)) await this.writeControl(c, applied.code);
+    if (!st.muted && !this.held.has(name)) await this.putControl(c, applied.code, false, st);
     this.gains.set(name, st);
     return { ...st };
   }

@@ -55,10 +55,12 @@ export interface RunOptions {
   sim?: { capture?: SimCaptureSpec; recordFrames?: number };
   /** The worker's young generation limit in MB (the allocation test runs with a small one). */
   youngGenerationMb?: number;
-  /** Milliseconds to wait for the worker to set up (default 20000). */
+  /** Milliseconds to wait for the worker to set up (default ENGINE_START_GUARD_MS). */
   startTimeoutMs?: number;
 }
 
+/** How long an engine thread may take to start before it is given up (a hang guard). */
+export const ENGINE_START_GUARD_MS = 60_000;
 const CHANNEL_LIMIT = 8;
 const MIN_PERIOD = 16;
 const MAX_PERIOD = 8192;
@@ -354,14 +356,21 @@ export class EngineDevice extends EventEmitter {
     });
     // A failure before start resolves is reported by start(); don't also leave `finished` unhandled.
     this.finishedPromise.catch(() => {});
+    // A hang guard, not a bound of the protocol: a thread's start (loading its modules) takes
+    // seconds under emulation and longer on a loaded machine.
+    const limitMs = run.startTimeoutMs ?? ENGINE_START_GUARD_MS;
     const timeout = setTimeout(() => {
-      settleStart(new EngineError('generic', `the engine thread did not start within ${run.startTimeoutMs ?? 20000} ms`));
+      settleStart(new EngineError('generic', `the engine thread did not start within ${limitMs} ms`));
       void worker.terminate();
-    }, run.startTimeoutMs ?? 20000);
+    }, limitMs);
     try {
       await started;
     } catch (e) {
-      await this.finishedPromise.catch(() => {});
+      // The thread's end, if it comes: a thread stuck in a native call may never answer terminate(),
+      // and the caller must get its error (and the stream its state) all the same.
+      let guard: NodeJS.Timeout | undefined;
+      await Promise.race([this.finishedPromise.catch(() => {}), new Promise<void>((r) => { guard = setTimeout(r, 10_000); })]);
+      clearTimeout(guard);
       throw e;
     } finally {
       clearTimeout(timeout);

@@ -345,8 +345,18 @@ export class PeriodLoop {
     if (playback) {
       if (playback.status(this.status).state !== 'prepared') playback.prepare();
       const silence = this.silence!;
-      while (playback.avail() >= this.period) {
+      // At most the device buffer: a device that still has room after that takes every write at
+      // once (ALSA's "null" PCM) and nothing would pace the periods; the loop would spin (or this
+      // prefill never end).
+      const buffer = playback.config.bufferFrames;
+      let written = 0;
+      while (written < buffer && playback.avail() >= this.period) {
         if (playback.write(silence, this.period) < this.period) break;
+        written += this.period;
+      }
+      if (written >= buffer && playback.avail() >= this.period) {
+        throw new EngineError('unsupported', `${playback.device}: the device took ${written} frames of silence, a whole buffer, and still has room: ` +
+          'it discards what is written at once, so no clock paces the periods (ALSA\'s "null" PCM does that); use a device with a clock (hw:Dummy, hw:Loopback, a sim board)');
       }
     }
     // Back to back, capture first: its first period is complete when the playback has played one.

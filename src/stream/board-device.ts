@@ -132,12 +132,19 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
       getGain: readGain,
       async setGain(change) {
         if (!control) return readGain();
-        await codecLock.run(async () => {
-          // Unmuting: the new gain goes in while still muted. Muting: mute first. Never a loud blip.
-          if (change.muted === true) await codec.setMute(control.name, true);
-          if (change.gainDb !== undefined) await codec.setGain(control.name, change.gainDb);
-          if (change.muted === false) await codec.setMute(control.name, false);
-        });
+        try {
+          await codecLock.run(async () => {
+            // Unmuting: the new gain goes in while still muted. Muting: mute first. Never a loud blip.
+            if (change.muted === true) await codec.setMute(control.name, true);
+            if (change.gainDb !== undefined) await codec.setGain(control.name, change.gainDb);
+            if (change.muted === false) await codec.setMute(control.name, false);
+          });
+        } catch (e) {
+          // A failed write may still have changed what the chip holds (the codec reports it as its
+          // state): the other channels hear of it as of any change; the caller gets the error (IO).
+          await readGain().then((s) => hub.emitIfChanged(s), () => {});
+          throw e;
+        }
         const s = await readGain();
         hub.emitIfChanged(s);
         return s;

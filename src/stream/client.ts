@@ -5,11 +5,9 @@
  * purpose.
  */
 import { EventEmitter } from 'node:events';
-import { statSync } from 'node:fs';
-import path from 'node:path';
 import net from 'node:net';
 import { SharedMapping } from '../ringbuffer/shm.ts';
-import { groupById } from '../util/groups.ts';
+import { permissionDeniedMessage } from '../util/groups.ts';
 import { RingCopier } from '../util/ring-copy.ts';
 import { FrameReader, frameBytes } from './transport.ts';
 import {
@@ -29,6 +27,11 @@ export interface ClientOptions {
   /** How long a request may wait for its answer (default 5000 ms). */
   timeoutMs?: number;
 }
+
+/** How long a client of this repository waits for a stream request's answer (docs/PROTOCOL.md, "Transactions and validation": response times). */
+export const STREAM_REQUEST_TIMEOUT_MS = 5000;
+/** … and for a ring-buffer request's, which may wait for an engine thread to start. */
+export const RB_REQUEST_TIMEOUT_MS = 20000;
 
 interface Pending {
   cmd: number;
@@ -149,28 +152,30 @@ class Channel extends EventEmitter {
     });
   }
 
+  /**
+   * Ends the connection and waits until it is closed. A service that does not close its side
+   * within the request timeout is cut off (the socket destroyed), so close() always ends.
+   */
   async close(): Promise<void> {
     if (!this.socket.destroyed) this.socket.end();
-    await this.closed;
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<void>((resolve) => {
+      timer = setTimeout(() => { this.socket.destroy(); resolve(); }, this.timeoutMs);
+      timer.unref();
+    });
+    await Promise.race([this.closed, cut]);
+    clearTimeout(timer);
+  }
+
+  /** Drops the connection at once: pending requests reject ("closed before answering"). */
+  destroy(): void {
+    this.socket.destroy();
   }
 }
 
-/** EACCES on an endpoint: the socket's group is the one to join (`serve --group`). */
+/** EACCES on an endpoint: the socket's group (or its runtime directory's) is the one to join (`serve --group`). */
 function permissionDenied(p: string): string {
-  let group: string | undefined;
-  try {
-    const gid = statSync(p).gid;
-    group = groupById(gid)?.name ?? `gid ${gid}`;
-  } catch {
-    // the directory itself is closed to us: its group then
-    try {
-      const gid = statSync(path.dirname(path.dirname(p))).gid;
-      group = groupById(gid)?.name ?? `gid ${gid}`;
-    } catch {
-      group = undefined;
-    }
-  }
-  return `permission denied: ${p}${group ? ` (join group ${group})` : ''}`;
+  return permissionDeniedMessage(p);
 }
 
 function connectSocket(p: string): Promise<net.Socket> {
@@ -217,7 +222,7 @@ type Msg<C extends ServiceMessage['cmd']> = ServiceMessage extends infer M ? (M 
  */
 export class StreamClient extends Channel {
   static async connect(endpointPath: string, opts: ClientOptions = {}): Promise<StreamClient> {
-    return new StreamClient(await connectSocket(endpointPath), endpointPath, opts.timeoutMs ?? 5000);
+    return new StreamClient(await connectSocket(endpointPath), endpointPath, opts.timeoutMs ?? STREAM_REQUEST_TIMEOUT_MS);
   }
 
   constructor(socket: net.Socket, endpoint: string, timeoutMs: number) {
@@ -253,7 +258,9 @@ export class StreamClient extends Channel {
   async openRingBuffer(token: Uint8Array): Promise<RingBufferClient> {
     const s = await connectSocket(this.endpoint);
     s.write(frameBytes(token));
-    return new RingBufferClient(s, this.endpoint, this.timeoutMs);
+    // A ring-buffer request may wait for the channel's engine thread to start (docs/PROTOCOL.md,
+    // "Transactions and validation": response times; seconds under emulation): 20 s, or longer if this client was given longer.
+    return new RingBufferClient(s, this.endpoint, Math.max(this.timeoutMs, RB_REQUEST_TIMEOUT_MS));
   }
 
   async getGain(): Promise<GainStateWire> {

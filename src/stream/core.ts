@@ -15,6 +15,7 @@ import {
   type DeviceGainState, type GainCaps, NotSupportedRingBuffer, type RequestedFormat, type RingBufferEngine, type StreamDevice,
   statusForError,
 } from './device.ts';
+import { ClientLogLimiter, LINES_PER_WINDOW } from './log-limit.ts';
 import {
   CMD, FORMATS_PER_RESPONSE, PLUG_REQ_FLAG, PLUG_STATE_FLAG, PURPOSE, RB_TOKEN_BYTES, type RingBufferRequest, SET_GAIN_FLAG, STATUS,
   STRING_ID, type StreamRequest, type Violation, decodeRingBufferRequest, decodeStreamRequest, describeViolation,
@@ -39,9 +40,23 @@ export interface StreamCoreOptions {
   randomToken?: () => Uint8Array;
   /** Builds the ring-buffer engine; default: the device's. */
   createRingBuffer?: StreamDevice['createRingBuffer'];
+  /** The rate limiter of client-caused log lines, shared by every endpoint of a service (default: one of this core's own). */
+  logLimiter?: ClientLogLimiter;
 }
 
 type Kind = 'new' | 'stream' | 'ring-buffer' | 'closed';
+
+/**
+ * R-VAL-7: refused requests one connection may make. The answer to the last one still goes out;
+ * then the connection is closed as a violation (R-VAL-5).
+ */
+export const REFUSED_REQUEST_BUDGET = 1000;
+
+/** Log lines of one kind logged per client and minute; the rest are counted and summed up (./log-limit.ts). */
+export const LOG_LINES_PER_KIND = LINES_PER_WINDOW;
+
+/** What the core logs because of a client, each kind rate-limited per client (./log-limit.ts). */
+export type LogKind = 'SET_FORMAT refused' | 'SET_GAIN refused' | 'SET_FORMAT device error' | 'SET_GAIN device error' | 'protocol violation' | 'not reading';
 
 /**
  * R-GAIN-3 in the protocol's terms: the nearest step counted from min_gain, a request halfway
@@ -77,9 +92,12 @@ export class Connection {
   engine: RingBufferEngine | undefined;
   /** Ring-buffer channel: the format's frame rate. */
   fps = 0;
+  /** Requests refused so far (R-VAL-7). */
+  refused = 0;
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(readonly core: StreamCore, readonly sink: ChannelSink, readonly label: string) {}
+  /** `client`: who caused it, for the log's rate limit (the connecting process where known, else the connection). */
+  constructor(readonly core: StreamCore, readonly sink: ChannelSink, readonly label: string, readonly client: string = label) {}
 
   /** A whole frame from the peer. */
   receive(frame: Uint8Array): void {
@@ -120,9 +138,11 @@ export class StreamCore {
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
   readonly log: (line: string) => void;
+  private readonly limiter: ClientLogLimiter;
 
   constructor(readonly device: StreamDevice, private readonly opts: StreamCoreOptions = {}) {
     this.log = opts.log ?? (() => {});
+    this.limiter = opts.logLimiter ?? new ClientLogLimiter(this.log);
     this.unsubscribe.push(device.onPlugChange((s) => {
       const frame = encodePlugState(0, CMD.PLUG_DETECT_NOTIFY, this.plugFlags(s), nsToBigInt(s.timeNs));
       // R-PLUG-3: only to channels that enabled notifications on a stream that can notify.
@@ -139,14 +159,19 @@ export class StreamCore {
     return this.device.info.endpointName;
   }
 
-  /** A new connection from the transport. */
-  connect(sink: ChannelSink, label?: string): Connection {
-    const c = new Connection(this, sink, `${this.name} ${label ?? `connection ${this.nextLabel++}`}`);
+  /**
+   * A new connection from the transport. `client`: the process that connected (`pid N`, from
+   * SO_PEERCRED), where the transport knows it — the unit of the log's rate limit.
+   */
+  connect(sink: ChannelSink, label?: string, client?: string): Connection {
+    const full = `${this.name} ${label ?? `connection ${this.nextLabel++}`}`;
+    const c = new Connection(this, sink, full, client ?? full);
     if (this.closed) {
       c.kind = 'closed';
       sink.close();
       return c;
     }
+    this.limiter.opened(c.client);
     this.connections.add(c);
     return c;
   }
@@ -191,8 +216,24 @@ export class StreamCore {
 
   /** R-VAL-5: quiesce and close that channel only. */
   private violation(c: Connection, v: Violation): void {
-    this.log(`${c.label}: protocol violation: ${describeViolation(v)}; closing this channel`);
+    if (this.logAllowed(c, 'protocol violation')) this.log(`${c.label}: protocol violation: ${describeViolation(v)}; closing this channel`);
     this.closeConnection(c, v);
+  }
+
+  /**
+   * Whether a line of `kind` caused by `c` is logged: the first LOG_LINES_PER_KIND of each kind
+   * per client and minute are; the rest are counted and summed up (./log-limit.ts). Callers build
+   * the line only when this says yes.
+   */
+  logAllowed(c: Connection, kind: LogKind): boolean {
+    return this.limiter.allow(c.client, kind);
+  }
+
+  /** One more refused request on `c`; the last of its budget closes it as a violation (R-VAL-7). */
+  private refusedRequest(c: Connection): void {
+    if (++c.refused < REFUSED_REQUEST_BUDGET || !c.open) return;
+    if (this.logAllowed(c, 'protocol violation')) this.log(`${c.label}: protocol violation: ${REFUSED_REQUEST_BUDGET} refused requests on one connection (R-VAL-7); closing this channel`);
+    this.closeConnection(c, undefined);
   }
 
   closeConnection(c: Connection, _why: Violation | undefined): void {
@@ -201,6 +242,7 @@ export class StreamCore {
     c.kind = 'closed';
     this.connections.delete(c);
     c.sink.close();
+    this.limiter.closed(c.client);
     if (was === 'stream') {
       if (this.pendingToken?.owner === c) this.pendingToken = undefined;
       if (c.peer) this.closeConnection(c.peer, undefined); // R-RB-3
@@ -298,6 +340,7 @@ export class StreamCore {
       case CMD.GET_STRING: {
         const text = r.id === STRING_ID.MANUFACTURER ? this.device.info.manufacturer : r.id === STRING_ID.PRODUCT ? this.device.info.product : undefined;
         reply(encodeGetStringResponse(r.txid, text === undefined ? STATUS.NOT_FOUND : STATUS.OK, r.id, text ?? ''));
+        if (text === undefined) this.refusedRequest(c);
         return;
       }
       case CMD.GET_CLOCK_DOMAIN:
@@ -307,6 +350,7 @@ export class StreamCore {
         const ok = this.device.formats().some((f) => rangeAccepts(f, r.fps, firstFormatOf(f.sampleFormats), f.minChannels));
         const delay = ok ? Math.max(0, Math.round(this.device.externalDelayNs(r.fps))) : 0;
         reply(encodeResultU64Response(r.txid, CMD.EXT_GET_EXTERNAL_DELAY, ok ? STATUS.OK : STATUS.INVALID_ARGS, BigInt(delay)));
+        if (!ok) this.refusedRequest(c);
         return;
       }
       case CMD.EXT_GET_DELAY_INFO: {
@@ -315,6 +359,7 @@ export class StreamCore {
         const known = ok ? Math.max(0, Math.round(this.device.externalDelayNs(r.fps))) : 0;
         const unknown = ok ? this.device.unknownDelay?.(r.fps) ?? [] : [];
         reply(encodeDelayInfoResponse(r.txid, ok ? STATUS.OK : STATUS.INVALID_ARGS, unknown.length, BigInt(known), unknown.join('; ')));
+        if (!ok) this.refusedRequest(c);
         return;
       }
       case CMD.EXT_GAIN_NOTIFY: {
@@ -337,9 +382,10 @@ export class StreamCore {
   }
 
   private async setFormat(c: Connection, r: Extract<StreamRequest, { cmd: typeof CMD.SET_FORMAT }>, reply: (f: Uint8Array) => void): Promise<void> {
-    const fail = (status: number, why: string) => {
-      this.log(`${c.label}: SET_FORMAT ${r.fps} Hz, format 0x${r.sampleFormat.toString(16)}, ${r.channels} ch: ${why}`);
+    const fail = (status: number, why: string, kind: LogKind = 'SET_FORMAT refused') => {
+      if (this.logAllowed(c, kind)) this.log(`${c.label}: SET_FORMAT ${r.fps} Hz, format 0x${r.sampleFormat.toString(16)}, ${r.channels} ch: ${why}`);
       reply(encodeSetFormatResponse(r.txid, status, 0n)); // R-FMT-3: the stream channel stays open
+      if (kind === 'SET_FORMAT refused') this.refusedRequest(c);
     };
     if (this.owner() !== c) return fail(STATUS.ACCESS_DENIED, 'not the owner of the stream'); // R-OWN-2
     if (!this.device.formats().some((f) => rangeAccepts(f, r.fps, r.sampleFormat, r.channels))) {
@@ -353,7 +399,7 @@ export class StreamCore {
     try {
       delayNs = (await this.device.changeFormat(fmt)).externalDelayNs;
     } catch (e) {
-      return fail(statusForError(e), `the device failed: ${(e as Error).message}`);
+      return fail(statusForError(e), `the device failed: ${(e as Error).message}`, 'SET_FORMAT device error');
     }
     if (!c.open) return;
     // R-RB-2: success closes any previous ring-buffer channel and any unused token.
@@ -365,10 +411,11 @@ export class StreamCore {
   }
 
   private async setGain(c: Connection, r: Extract<StreamRequest, { cmd: typeof CMD.SET_GAIN }>, reply: (f: Uint8Array) => void): Promise<void> {
-    const answer = async (status: number, why?: string) => {
-      if (why) this.log(`${c.label}: SET_GAIN flags 0x${r.flags.toString(16)} gain ${r.gain}: ${why}`);
+    const answer = async (status: number, why?: string, kind: LogKind = 'SET_GAIN refused') => {
+      if (why && this.logAllowed(c, kind)) this.log(`${c.label}: SET_GAIN flags 0x${r.flags.toString(16)} gain ${r.gain}: ${why}`);
       const s = await this.device.getGain();
       reply(encodeSetGainResponse(r.txid, status, { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb }));
+      if (kind === 'SET_GAIN refused') this.refusedRequest(c);
     };
     if (this.owner() !== c) return answer(STATUS.ACCESS_DENIED, 'not the owner of the stream'); // R-OWN-2
     const caps = this.device.gainCaps();
@@ -391,12 +438,17 @@ export class StreamCore {
     try {
       s = change.muted === undefined && change.gainDb === undefined ? await this.device.getGain() : await this.device.setGain(change);
     } catch (e) {
-      return answer(statusForError(e), `the device failed: ${(e as Error).message}`);
+      return answer(statusForError(e), `the device failed: ${(e as Error).message}`, 'SET_GAIN device error');
     }
     reply(encodeSetGainResponse(r.txid, STATUS.OK, { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb })); // R-GAIN-5
   }
 
   // ---- ring-buffer channel: validated here, then answered by the engine seam ----
+
+  /** A ring-buffer answer the client's request caused to be refused (R-VAL-7 counts it). */
+  private rbRefused(c: Connection, result: number): void {
+    if (result === STATUS.INVALID_ARGS || result === STATUS.BAD_STATE) this.refusedRequest(c);
+  }
 
   private async handleRingBuffer(c: Connection, r: RingBufferRequest): Promise<void> {
     const engine: RingBufferEngine = c.engine ?? new NotSupportedRingBuffer();
@@ -410,16 +462,19 @@ export class StreamCore {
         const a = await engine.getBuffer(r.minFrames, r.notificationsPerRing);
         const path = a.result === STATUS.OK && a.value.bufferPath ? new TextEncoder().encode(a.value.bufferPath) : undefined;
         c.send(encodeResultU32Response(r.txid, CMD.RB_GET_BUFFER, a.result, a.value.frames, path));
+        this.rbRefused(c, a.result);
         return;
       }
       case CMD.RB_START: {
         const a = await engine.start();
         c.send(encodeResultU64Response(r.txid, CMD.RB_START, a.result, nsToBigInt(Math.max(0, a.value.startTimeNs))));
+        this.rbRefused(c, a.result);
         return;
       }
       case CMD.RB_STOP: {
         const a = await engine.stop();
         c.send(encodeI32Response(r.txid, CMD.RB_STOP, a.result));
+        this.rbRefused(c, a.result);
         return;
       }
       case CMD.EXT_RB_NOTIFY: {

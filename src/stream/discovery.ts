@@ -5,6 +5,7 @@
  */
 import { type FSWatcher, existsSync, lstatSync, readdirSync, watch } from 'node:fs';
 import path from 'node:path';
+import { permissionDeniedMessage } from '../util/groups.ts';
 
 export type Direction = 'output' | 'input';
 export const DIRECTION_DIRS: Readonly<Record<Direction, string>> = { output: 'audio-output', input: 'audio-input' };
@@ -44,7 +45,20 @@ function isEndpointName(n: string): boolean {
 
 /** The endpoints present now, output first, each directory sorted by name. */
 export function listEndpoints(runtimeDir: string): StreamEndpoint[] {
-  return scan(runtimeDir).map((e) => e.endpoint);
+  const found = scan(runtimeDir).map((e) => e.endpoint);
+  if (found.length === 0) refuseClosed(runtimeDir);
+  return found;
+}
+
+/** A runtime directory closed to this user (a service's 0750 root:GROUP): say so, not "no streams". */
+function refuseClosed(runtimeDir: string): void {
+  for (const d of [runtimeDir, ...Object.values(DIRECTION_DIRS).map((x) => path.join(runtimeDir, x))]) {
+    try {
+      readdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') throw new Error(permissionDeniedMessage(d));
+    }
+  }
 }
 
 /**

@@ -13,7 +13,7 @@
  *   - frames up to (now − start_time) × rate are in the buffer, as with any input stream.
  * Gain is fixed (0 dB) and the plug hardwired: a monitor is a probe, not a control.
  */
-import { closeSync, ftruncateSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, ftruncateSync, openSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { type FormatRange, RANGE_FLAG, SAMPLE_FORMAT, bytesPerSample, sampleFormatBase } from '../audio/formats.ts';
 import type { BoardRuntime } from '../board/runtime.ts';
@@ -39,8 +39,11 @@ export function monitorName(boardName: string, streamId: string): string {
   return `${endpointName(boardName, streamId)}.monitor`;
 }
 
-/** One monitor input device per monitored output of a simulated board (none on other boards). */
-export function monitorDevices(rt: BoardRuntime, log: (line: string) => void = () => {}): StreamDevice[] {
+/**
+ * One monitor input device per monitored output of a simulated board (none on other boards).
+ * `bufferGid`: the group of the shared buffers (`serve --group`), as for the board's own streams.
+ */
+export function monitorDevices(rt: BoardRuntime, log: (line: string) => void = () => {}, bufferGid?: number): StreamDevice[] {
   const analog = rt.analog;
   if (!analog) return [];
   const startNs = rt.hal.clock.nowNs();
@@ -61,7 +64,7 @@ export function monitorDevices(rt: BoardRuntime, log: (line: string) => void = (
     onGainChange: () => () => {},
     plugState: () => ({ hardwired: true, canNotify: false, plugged: true, timeNs: startNs }),
     onPlugChange: () => () => {},
-    createRingBuffer: (fmt, events) => new MonitorRingBuffer(rt, analog, o.stream, fmt, events, log),
+    createRingBuffer: (fmt, events) => new MonitorRingBuffer(rt, analog, o.stream, fmt, events, log, bufferGid),
   }));
 }
 
@@ -73,6 +76,11 @@ class MonitorRingBuffer implements RingBufferEngine {
   private started = false;
   private startNs = 0;
   private written = 0;
+  /** POSITION_NOTIFYs sent since START (j of R-RB-10). */
+  private notified = 0;
+  /** Seconds of audio for which EXT_RB_CLOCK has been sent. */
+  private clockSeconds = 0;
+  private clock_: { monotonicTimeNs: number; measuredFps: number; windowFrames: number } | undefined;
   private readonly frameBytes: number;
   private readonly bytes: number;
   private scratch = new Float32Array(0);
@@ -80,6 +88,7 @@ class MonitorRingBuffer implements RingBufferEngine {
   constructor(
     private readonly rt: BoardRuntime, private readonly analog: AnalogSimulation, private readonly stream: string,
     private readonly fmt: RequestedFormat, private readonly events: RingBufferEvents, private readonly log: (line: string) => void,
+    private readonly bufferGid: number | undefined,
   ) {
     this.bytes = bytesPerSample(fmt.sampleFormat);
     this.frameBytes = this.bytes * fmt.channels;
@@ -102,6 +111,11 @@ class MonitorRingBuffer implements RingBufferEngine {
     const path = `/dev/shm/sbc-audio-${monitorName(this.rt.board.name, this.stream)}-${process.pid}-${++counter}-${randomBytes(4).toString('hex')}`;
     try {
       const fd = openSync(path, 'wx', 0o600);
+      if (this.bufferGid !== undefined) {
+        // The group's members map it too (0660 with the group), as the board's own streams' buffers.
+        fchownSync(fd, -1, this.bufferGid);
+        fchmodSync(fd, 0o660);
+      }
       ftruncateSync(fd, frames * this.frameBytes);
       this.file = { path, fd, frames, notify: notificationsPerRing };
     } catch (e) {
@@ -116,6 +130,9 @@ class MonitorRingBuffer implements RingBufferEngine {
     this.started = true;
     this.startNs = this.clock.nowNs() + MONITOR_DELAY_NS;
     this.written = 0;
+    this.notified = 0;
+    this.clockSeconds = 0;
+    this.clock_ = undefined;
     this.schedule(this.clock.nowNs());
     return { result: STATUS.OK, value: { startTimeNs: this.startNs } };
   }
@@ -138,7 +155,10 @@ class MonitorRingBuffer implements RingBufferEngine {
     const now = this.clock.nowNs();
     const due = Math.floor(((now + 2 * TICK_NS - this.startNs) * this.fmt.fps) / 1e9);
     const n = due - this.written;
-    if (n <= 0) return;
+    if (n <= 0) {
+      this.notify(now);
+      return;
+    }
     const ch = this.fmt.channels;
     if (this.scratch.length < n * ch) this.scratch = new Float32Array(n * ch);
     const analogStart = this.startNs - MONITOR_DELAY_NS + (this.written * 1e9) / this.fmt.fps;
@@ -159,14 +179,38 @@ class MonitorRingBuffer implements RingBufferEngine {
       writeSync(f.fd, out, done * this.frameBytes, k * this.frameBytes, pos * this.frameBytes);
       done += k;
     }
-    const per = f.notify > 0 ? Math.floor(f.frames / f.notify) : 0;
-    const before = this.written;
     this.written = due;
-    if (per > 0) {
-      for (let k = Math.floor(before / per) + 1; k * per <= due; k++) {
-        this.events.positionNotify(now, ((k * per) % f.frames) * this.frameBytes);
+    this.notify(now);
+  }
+
+  /**
+   * POSITION_NOTIFY for each notification point the stream has passed by `now` (R-RB-10): the
+   * j-th at frame ⌊j·F/N⌋, stamped with the time that frame passed — never a frame only written
+   * ahead. And about once per second of audio, EXT_RB_CLOCK (R-EXT-6): the monitor's frames are
+   * timed by the board's clock itself, so the measured rate is the nominal one.
+   */
+  private notify(now: number): void {
+    const f = this.file!;
+    const fps = this.fmt.fps;
+    const passed = Math.min(this.written, Math.floor(((now - this.startNs) * fps) / 1e9));
+    if (f.notify > 0) {
+      for (;;) {
+        const frame = Math.floor(((this.notified + 1) * f.frames) / f.notify);
+        if (frame > passed) break;
+        this.notified++;
+        this.events.positionNotify(this.startNs + (frame * 1e9) / fps, (frame % f.frames) * this.frameBytes);
       }
     }
+    while ((this.clockSeconds + 1) * fps <= passed) {
+      this.clockSeconds++;
+      const windowFrames = this.clockSeconds * fps;
+      this.clock_ = { monotonicTimeNs: this.startNs + this.clockSeconds * 1e9, measuredFps: fps, windowFrames };
+      this.events.clock?.(this.clock_.monotonicTimeNs, fps, windowFrames);
+    }
+  }
+
+  lastClock() {
+    return this.clock_;
   }
 
   async stop(): Promise<RingBufferResult<Record<string, never>>> {

@@ -7,7 +7,6 @@
  *   ...
  *   await service.close(); await rt.close();
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BoardPower } from '../board/power.ts';
 import type { BoardRuntime } from '../board/runtime.ts';
@@ -18,7 +17,8 @@ import { type RingBufferEngine, statusForError } from './device.ts';
 import { STATUS } from './wire.ts';
 import { type EngineRingBuffer, type EngineRingBufferOptions, engineRingBuffers } from './engine-ring-buffer.ts';
 import { DIRECTION_DIRS, type StreamEndpoint, defaultRuntimeDir } from './discovery.ts';
-import { type EndpointServer, serveEndpoint } from './transport.ts';
+import { type EndpointServer, ensureRuntimeDir, serveEndpoint } from './transport.ts';
+import { ClientLogLimiter } from './log-limit.ts';
 import { SimControl, type SimControlServer, serveSimControl, simControlPath } from './sim-control.ts';
 
 export interface StreamServiceOptions extends BoardDevicesOptions {
@@ -60,11 +60,15 @@ export interface StreamService {
 export async function startStreamService(runtime: BoardRuntime, opts: StreamServiceOptions = {}): Promise<StreamService> {
   const runtimeDir = path.resolve(opts.runtimeDir ?? defaultRuntimeDir());
   const log = opts.log ?? (() => {});
+  // Before the codec is touched: a runtime directory another user could tamper with is refused
+  // (a symbolic link, a world-writable parent without the sticky bit, another user's directory).
+  const gid = opts.group?.gid;
+  ensureRuntimeDir(runtimeDir, { gid });
+  for (const d of Object.values(DIRECTION_DIRS)) ensureRuntimeDir(path.join(runtimeDir, d), { gid });
   if (opts.initCodec ?? true) {
     await runtime.codec.probe();
     await runtime.codec.init();
   }
-  for (const d of Object.values(DIRECTION_DIRS)) mkdirSync(path.join(runtimeDir, d), { recursive: true, mode: 0o755 });
 
   const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, { log, ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.ringBuffer || {}) }) : undefined;
   const create = opts.createRingBuffer ?? engines;
@@ -72,9 +76,12 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   const servers: EndpointServer[] = [];
   const endpoints: StreamEndpoint[] = [];
   const cores = new Map<string, StreamCore>();
+  // One rate limit of client-caused log lines for the whole service: a client is its process,
+  // whichever endpoints it connects to.
+  const logLimiter = new ClientLogLimiter(log);
   try {
-    for (const device of [...board.devices, ...monitorDevices(runtime, log)]) {
-      const core = new StreamCore(device, { log });
+    for (const device of [...board.devices, ...monitorDevices(runtime, log, gid)]) {
+      const core = new StreamCore(device, { log, logLimiter });
       const name = device.info.endpointName;
       const p = path.join(runtimeDir, DIRECTION_DIRS[device.info.direction], name);
       servers.push(await serveEndpoint(core, p, { log, maxQueuedBytes: opts.maxQueuedBytes, gid: opts.group?.gid }));
@@ -115,6 +122,7 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
       closed ??= (async () => {
         await control?.close();
         for (const s of servers) await s.close();
+        logLimiter.flush();
         board.close();
         await runtime.power.powerDown().catch((e) => log(`codec power-down failed: ${(e as Error).message}`));
         await engines?.closeAll();

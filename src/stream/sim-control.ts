@@ -21,19 +21,18 @@
  * (board.hal 'sim'), bound under a hidden name and renamed into place as the stream endpoints are
  * (./transport.ts).
  */
-import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { BoardRuntime } from '../board/runtime.ts';
 import type { Board } from '../board/schema.ts';
 import type { RegisterState, Regmap, RegmapDef } from '../codec/regmap.ts';
 import type { I2cFault } from '../hal/i2c.ts';
-import type { AnalogEvent } from '../hal/sim/analog.ts';
+import { type AnalogEvent, MAX_EVENTS } from '../hal/sim/analog.ts';
 import type { AnalogPath } from '../hal/sim/chip.ts';
 import type { SimI2cBus, SimI2cFaultRule } from '../hal/sim/i2c.ts';
 import type { SimHal } from '../hal/sim/index.ts';
 import type { EngineRingBuffer } from './engine-ring-buffer.ts';
-import { prepareSocketPath, publishSocket } from './transport.ts';
+import { ensureRuntimeDir, prepareSocketPath, publishSocket } from './transport.ts';
 
 /** The folder of the runtime directory that holds the control sockets. */
 export const SIM_CONTROL_DIR = 'sim';
@@ -52,6 +51,7 @@ export const DEFAULT_STALL_PERIODS = 4;
 export const MAX_STALL_PERIODS = 1000;
 /** Default number of analog events `state` returns. */
 export const DEFAULT_STATE_EVENTS = 20;
+export { MAX_EVENTS };
 
 /**
  * Where a board's control socket goes, or undefined for a board that is not simulated (it
@@ -411,7 +411,7 @@ export class SimControl {
       }
       case 'state':
         f.only('events');
-        return this.state(f.optInt('events', DEFAULT_STATE_EVENTS, 0, 10_000));
+        return this.state(f.optInt('events', DEFAULT_STATE_EVENTS, 0, MAX_EVENTS));
     }
   }
 }
@@ -484,13 +484,14 @@ export interface SimControlServerOptions {
 }
 
 /**
- * Publishes `control` at `socketPath` (its folder is created, mode 0755): bound under a hidden
+ * Publishes `control` at `socketPath` (its folder is created, mode 0750, and checked as the runtime
+ * directory is: src/stream/transport.ts ensureRuntimeDir): bound under a hidden
  * name, given its mode, renamed into place, so the socket appears only once it accepts
  * connections. A stale socket is replaced; a live one or a non-socket file makes it fail.
  */
 export async function serveSimControl(control: SimControl, socketPath: string, opts: SimControlServerOptions = {}): Promise<SimControlServer> {
   const log = opts.log ?? (() => {});
-  mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
+  ensureRuntimeDir(path.dirname(socketPath), { what: 'simulation control directory' });
   const tmp = await prepareSocketPath(socketPath);
 
   const sockets = new Set<net.Socket>();

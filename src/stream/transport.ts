@@ -4,11 +4,12 @@
  * bytes. Connections are handed to the protocol core as whole frames; the core never sees a
  * socket.
  */
-import { chmodSync, chownSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, renameSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { openClientWatch } from './client-watch.ts';
 import type { Connection, StreamCore } from './core.ts';
+import { socketPeerPid } from '../hal/linux/libc.ts';
 import { HEADER_BYTES, MAX_FRAME_BYTES } from './wire.ts';
 
 /** sun_path holds 108 bytes including the terminating NUL. */
@@ -62,13 +63,90 @@ export interface EndpointServer {
   close(): Promise<void>;
 }
 
-/** Whether something accepts connections at a socket path (a live service, not a stale file). */
-function probeSocket(p: string): Promise<boolean> {
+/**
+ * Connects to a socket path: undefined when something accepts the connection (a live service),
+ * else the connect() error's code (ECONNREFUSED: nobody listens; EACCES, ...: unknown).
+ */
+function probeSocket(p: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const s = net.connect(p);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
+    s.once('connect', () => { s.destroy(); resolve(undefined); });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'EIO'));
   });
+}
+
+/**
+ * What an existing socket entry is, from the outcome of a connect() to it (undefined: it
+ * connected). Only ECONNREFUSED proves nobody listens (a stale entry, safe to remove); any other
+ * error (EACCES: this process may not reach it, yet it may be live) leaves it alone.
+ */
+export function socketEntryVerdict(connectError: string | undefined): 'live' | 'stale' | 'gone' | 'unknown' {
+  if (connectError === undefined) return 'live';
+  if (connectError === 'ECONNREFUSED') return 'stale';
+  if (connectError === 'ENOENT') return 'gone';
+  return 'unknown';
+}
+
+/** The default mode of a directory the service makes: its user and its group only. */
+export const RUNTIME_DIR_MODE = 0o750;
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+/**
+ * Makes (or checks) a directory the service publishes in. Every existing component of the path,
+ * from / down, must be a real directory (not a symbolic link), owned by root or this user, and not
+ * writable by everyone unless its sticky bit is set (as /tmp): otherwise another user could swap
+ * or plant entries in it. Missing components are made one by one with mode 0750 (and the group
+ * `gid`, where given, so that its members can reach the sockets); the directory itself, where it
+ * is this user's, loses any permission for others. Throws an Error naming the directory and why.
+ */
+export function ensureRuntimeDir(dir: string, opts: { gid?: number; what?: string } = {}): void {
+  const what = opts.what ?? 'runtime directory';
+  const target = path.resolve(dir);
+  const uid = process.geteuid?.() ?? 0;
+  const parts = target.split(path.sep).filter(Boolean);
+  let p: string = path.sep;
+  for (let i = 0; i <= parts.length; i++) {
+    if (i > 0) p = path.join(p, parts[i - 1]!);
+    const mine = p === target;
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${what} ${target}: ${p}: ${(e as Error).message}; not using it`);
+      try {
+        mkdirSync(p, { mode: RUNTIME_DIR_MODE });
+      } catch (m) {
+        if ((m as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`${what} ${target}: cannot create ${p}: ${(m as Error).message}`);
+      }
+      if (opts.gid !== undefined) chownSync(p, -1, opts.gid);
+      chmodSync(p, RUNTIME_DIR_MODE); // whatever the umask
+      st = lstatSync(p);
+    }
+    const where = p === target ? '' : ` (its parent ${p})`;
+    if (st.isSymbolicLink()) throw new Error(`${what} ${target}${where} is a symbolic link; refusing to follow it (another user could point it anywhere)`);
+    if (!st.isDirectory()) throw new Error(`${what} ${target}${where} is not a directory; not using it`);
+    if (st.uid !== 0 && st.uid !== uid) throw new Error(`${what} ${target}${where} belongs to uid ${st.uid}, neither root nor this user (uid ${uid}); not using it`);
+    if ((st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) {
+      throw new Error(`${what} ${target}${where} is writable by everyone without the sticky bit (mode ${octal(st.mode)}); not using it`);
+    }
+    // Ours: others out, the group may not write (a directory of an older version was 0755).
+    if (mine && st.uid === uid && (st.mode & 0o027) !== 0) chmodSync(p, st.mode & 0o1750);
+  }
+}
+
+/** The process that connected (SO_PEERCRED) as the log's rate limit names it, or undefined. */
+function peerClient(socket: net.Socket): string | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return undefined;
+  try {
+    const pid = socketPeerPid(fd);
+    return pid === undefined ? undefined : `client pid ${pid}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -89,7 +167,7 @@ export async function serveEndpoint(core: StreamCore, socketPath: string, opts: 
         if (socket.destroyed || socket.writableEnded) return;
         socket.write(frameBytes(frame));
         if (socket.writableLength > maxQueued) {
-          log(`${conn.label}: client is not reading (${socket.writableLength} bytes queued); closing this channel`);
+          if (core.logAllowed(conn, 'not reading')) log(`${conn.label}: client is not reading (${socket.writableLength} bytes queued); closing this channel`);
           socket.destroy();
         }
       },
@@ -103,13 +181,13 @@ export async function serveEndpoint(core: StreamCore, socketPath: string, opts: 
       openClientWatch: () => openClientWatch(socket, log),
     };
     // The sink only refers to `conn` when sending, which never happens during connect().
-    const conn: Connection = core.connect(sink);
+    const conn: Connection = core.connect(sink, undefined, peerClient(socket));
     const reader = new FrameReader();
     socket.on('data', (chunk: Buffer) => {
       if (!conn.open) return;
       const err = reader.push(chunk, (f) => conn.receive(f));
       if (err) {
-        log(`${conn.label}: protocol violation: frame: length: ${err}; closing this channel`);
+        if (core.logAllowed(conn, 'protocol violation')) log(`${conn.label}: protocol violation: frame: length: ${err}; closing this channel`);
         conn.peerClosed();
       }
     });
@@ -166,8 +244,18 @@ export async function prepareSocketPath(socketPath: string): Promise<string> {
   }
   if (existsNonSocket(socketPath)) throw new Error(`${socketPath} exists and is not a socket; not replacing it`);
   if (existsSocket(socketPath)) {
-    if (await probeSocket(socketPath)) throw new Error(`${socketPath} is already served by another process`);
-    unlinkSync(socketPath); // left behind by a service that did not shut down cleanly
+    const code = await probeSocket(socketPath);
+    switch (socketEntryVerdict(code)) {
+      case 'live':
+        throw new Error(`${socketPath} is already served by another process`);
+      case 'unknown':
+        throw new Error(`${socketPath}: connecting to the existing socket failed with ${code}, not ECONNREFUSED: it may be a live endpoint; not removing it (remove it by hand if no service uses it)`);
+      case 'stale':
+        unlinkSync(socketPath); // left behind by a service that did not shut down cleanly
+        break;
+      case 'gone':
+        break;
+    }
   }
   try { unlinkSync(tmp); } catch { /* not there */ }
   return tmp;

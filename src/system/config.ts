@@ -2,15 +2,28 @@
  * The system's configuration file, /etc/sbc-audio/config.json (or $SBC_AUDIO_CONFIG_DIR/config.json):
  * what `sbc-audio serve` runs when the service starts it without options, and what `doctor` checks.
  *
- *   { "board": "hifiberry-dacplus", "group": "audio", "idlePowerDownMs": 3000 }
+ *   { "board": "waveshare-wm8960-hat", "group": "audio", "idlePowerDownMs": 3000, "binds": ["headphone", "microphone"] }
+ *
+ * `binds`: the board's streams the service binds an endpoint for (a socket under audio-output/ or
+ * audio-input/), by stream id; the others are not published and their PCMs never opened (e.g. a
+ * HAT's speaker output where nothing is wired). Absent: every stream of the board. Checked against
+ * the board when serve starts (`boundStreams`): an id the board does not have is an error there.
  *
  * Every field is optional; command-line options win. An unknown field or a wrong value is an
  * error naming the file and the field.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BoardFileError } from '../board/schema.ts';
+import { type Board, BoardFileError } from '../board/schema.ts';
 import type { HostRoot } from './host.ts';
+
+/** A wrong configuration file: `FILE: FIELD: expected …, got …` (as a board file's errors read). */
+export class ConfigFileError extends Error {
+  constructor(readonly file: string, readonly field: string, readonly expected: string, readonly got: unknown) {
+    super(new BoardFileError(file, field, expected, got).message);
+    this.name = 'ConfigFileError';
+  }
+}
 
 export interface SystemConfig {
   file: string;
@@ -19,9 +32,13 @@ export interface SystemConfig {
   group?: string;
   runtimeDir?: string;
   idlePowerDownMs?: number;
+  /** The stream ids of the board that get an endpoint (default: all). */
+  binds?: string[];
 }
 
-const KEYS = ['$schema', 'board', 'group', 'runtimeDir', 'idlePowerDownMs'];
+const KEYS = ['$schema', 'board', 'group', 'runtimeDir', 'idlePowerDownMs', 'binds'];
+/** A stream id as board files spell them. */
+const STREAM_ID = /^[a-z0-9][a-z0-9-]*$/;
 
 export function configFile(root?: HostRoot, env: NodeJS.ProcessEnv = process.env): string {
   const d = env.SBC_AUDIO_CONFIG_DIR;
@@ -32,7 +49,7 @@ export function configFile(root?: HostRoot, env: NodeJS.ProcessEnv = process.env
 /** Reads the configuration file; undefined where there is none. Errors name the file and field. */
 export function loadConfig(root?: HostRoot, file = configFile(root)): SystemConfig | undefined {
   if (!existsSync(file)) return undefined;
-  const bad = (field: string, expected: string, got: unknown) => new BoardFileError(file, field, expected, got);
+  const bad = (field: string, expected: string, got: unknown) => new ConfigFileError(file, field, expected, got);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -60,5 +77,28 @@ export function loadConfig(root?: HostRoot, file = configFile(root)): SystemConf
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 3_600_000) throw bad('idlePowerDownMs', 'an integer from 0 to 3600000 (ms)', v);
     out.idlePowerDownMs = v;
   }
+  if (o.binds !== undefined) {
+    if (!Array.isArray(o.binds) || o.binds.length === 0) throw bad('binds', 'a non-empty array of stream ids of the board (e.g. ["line-out"]); leave it out to publish every stream', o.binds);
+    const seen = new Set<string>();
+    o.binds.forEach((id: unknown, i) => {
+      if (typeof id !== 'string' || !STREAM_ID.test(id)) throw bad(`binds[${i}]`, 'a stream id (lowercase letters, digits and dashes)', id);
+      if (seen.has(id)) throw bad(`binds[${i}]`, 'each stream once', id);
+      seen.add(id);
+    });
+    out.binds = o.binds as string[];
+  }
   return out;
+}
+
+/**
+ * The stream ids `serve` publishes for this board: the config's `binds`, each one a stream of the
+ * board (an error naming the file, the field and the board's streams otherwise), or every stream.
+ */
+export function boundStreams(board: Board, config: SystemConfig | undefined): string[] {
+  const all = board.streams.map((s) => s.id);
+  if (!config?.binds) return all;
+  config.binds.forEach((id, i) => {
+    if (!all.includes(id)) throw new ConfigFileError(config.file, `binds[${i}]`, `a stream of board ${board.name} (${all.join(', ')})`, id);
+  });
+  return all.filter((id) => config.binds!.includes(id));
 }

@@ -142,8 +142,11 @@ export function checkAlsaCard(board: Board, root: HostRoot): CheckResult {
     `put dtparam=i2s=on and ${overlay} in /boot/firmware/config.txt (${setupHint(board)}); aplay -l lists the cards`);
 }
 
-/** Each GPIO line of the board: its chip is there and nobody holds the line. */
-export async function checkGpioLines(board: Board, hal: () => Promise<DoctorHal>): Promise<CheckResult> {
+/**
+ * Each GPIO line of the board: its chip is there and nobody holds the line — but the service itself
+ * (consumer 'sbc-audio ROLE', the board's streams published): a running service holds its lines.
+ */
+export async function checkGpioLines(board: Board, hal: () => Promise<DoctorHal>, servicePublishes = false): Promise<CheckResult> {
   const specs = Object.entries(board.gpio);
   if (specs.length === 0) return skip('gpio-lines', 'the board uses no GPIO line');
   const problems: string[] = [];
@@ -162,7 +165,8 @@ export async function checkGpioLines(board: Board, hal: () => Promise<DoctorHal>
       continue;
     }
     const info = chip.lineInfo(offset);
-    if (info.used) problems.push(`${role}: line ${offset} of ${spec.chip} is held by '${info.consumer || 'the kernel'}'`);
+    if (info.used && servicePublishes && info.consumer === `sbc-audio ${role}`) ok.push(`${role} (${spec.chip} line ${offset}, held by the running service)`);
+    else if (info.used) problems.push(`${role}: line ${offset} of ${spec.chip} is held by '${info.consumer || 'the kernel'}'`);
     else ok.push(`${role} (${spec.chip} line ${offset})`);
   }
   if (problems.length === 0) return pass('gpio-lines', `free: ${ok.join(', ')}`);
@@ -232,8 +236,15 @@ function connects(p: string): Promise<'ok' | string> {
 /** The service publishes this board's streams and accepts a connection. */
 export async function checkService(board: Board, opts: DoctorOptions): Promise<CheckResult> {
   const dir = opts.runtimeDir ?? opts.root.at('/run/sbc-audio');
-  const mine = listEndpoints(dir).filter((e) => e.name.startsWith(`${board.name}.`));
   const start = `sudo systemctl enable --now sbc-audio (after ${setupHint(board)}); its log: journalctl -u sbc-audio`;
+  let mine;
+  try {
+    mine = boardEndpoints(board, dir);
+  } catch (e) {
+    // The runtime directory is closed to this user (listEndpoints: "permission denied: DIR (join group G)").
+    const g = opts.group ?? 'audio';
+    return fail('service', (e as Error).message, `sudo usermod -aG ${g} $USER, then log in again`);
+  }
   if (mine.length === 0) return fail('service', `no stream of board ${board.name} under ${dir}`, start);
   const r = await connects(mine[0]!.path);
   if (r === 'EACCES') {
@@ -242,6 +253,11 @@ export async function checkService(board: Board, opts: DoctorOptions): Promise<C
   }
   if (r !== 'ok') return fail('service', `${mine[0]!.path} does not accept connections (${r})`, start);
   return pass('service', `${mine.length} stream${mine.length === 1 ? '' : 's'} of ${board.name} published under ${dir}, accepting connections`);
+}
+
+/** The board's endpoints under the runtime directory (throws where the directory is closed to this user). */
+function boardEndpoints(board: Board, dir: string) {
+  return listEndpoints(dir).filter((e) => e.name.startsWith(`${board.name}.`));
 }
 
 /** Every check, in the order `doctor` prints them. */
@@ -253,7 +269,13 @@ export async function runDoctor(board: Board, opts: DoctorOptions): Promise<Chec
   }
   const out: CheckResult[] = [checkI2cBus(board, opts.root), checkCodecNotBound(board, opts.root)];
   out.push(await checkCodecAnswers(board, opts.hal, out));
-  out.push(checkAlsaCard(board, opts.root), await checkGpioLines(board, opts.hal));
+  let published = false;
+  try {
+    published = boardEndpoints(board, opts.runtimeDir ?? opts.root.at('/run/sbc-audio')).length > 0;
+  } catch {
+    // closed to this user: the service check says so
+  }
+  out.push(checkAlsaCard(board, opts.root), await checkGpioLines(board, opts.hal, published));
   out.push(checkMemlock(opts), checkRtprio(opts), checkRuntimeDir(opts), await checkService(board, opts));
   return out;
 }

@@ -154,7 +154,8 @@ if [ ! -e "$GDIR/.done" ]; then
 fi
 
 # --- root filesystem: busybox, node, peer tools, modules (cached) -----------------------------------
-GUEST_MODULES=(i2c-dev i2c-stub gpio-sim configfs snd-aloop snd-dummy 9p 9pnet_virtio virtio_pci)
+# at24: doctor.hil.ts binds it (a 24c02 EEPROM) to the codec's i2c-stub address, a real kernel driver claiming it.
+GUEST_MODULES=(i2c-dev i2c-stub gpio-sim configfs snd-aloop snd-dummy 9p 9pnet_virtio virtio_pci at24)
 NODE_BIN=$(readlink -f "$(command -v node)")
 TOOLS=(
   "$NODE_BIN"

@@ -274,6 +274,38 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
       assert.equal((await a.getGain()).canMute, t.gain.canMute, 'the stream channel is still answered');
       assert.equal(a.isClosed, false);
     });
+
+    it(`${covers('R-VAL-7', 'R-VAL-5')}1000 refused requests on one connection: the 1000th is answered, then the channel closes; 999 leave it open; others are still answered`, async () => {
+      const BUDGET = 1000; // docs/PROTOCOL.md R-VAL-7
+      const UNKNOWN_STRING = 0x12345; // neither MANUFACTURER nor PRODUCT: NOT_FOUND (R-INFO-2)
+      const other = await raw(t.jackStream);
+      await other.call(req(1, GET_CLOCK_DOMAIN));
+      const c = await raw(t.jackStream);
+      // 999 refused requests, a good request in the middle (it does not reset the count), one at the end.
+      const refused = (txid: number) => [...le32(12), ...req(txid, GET_STRING, le32(UNKNOWN_STRING))];
+      const bytes: number[] = [];
+      for (let i = 1; i <= BUDGET - 1; i++) {
+        bytes.push(...refused(i));
+        if (i === 500) bytes.push(...le32(8), ...req(5000, GET_CLOCK_DOMAIN));
+      }
+      bytes.push(...le32(8), ...req(5001, GET_GAIN));
+      c.write(new Uint8Array(bytes));
+      const last = await c.answer(5001, GET_GAIN, 0, 60000);
+      assert.equal(c.isClosed, false, 'negative control: 999 refused requests leave the channel open');
+      const answers = c.frames.filter((f) => u32At(f, 4) === GET_STRING);
+      assert.equal(answers.length, BUDGET - 1);
+      assert.ok(answers.every((f) => i32At(f, 8) === NOT_FOUND), 'each was refused NOT_FOUND');
+      assert.ok(last.byteLength > 0);
+      const before = c.frames.length;
+      c.send(req(6000, GET_STRING, le32(UNKNOWN_STRING))); // the 1000th: answered, then the channel closes
+      c.send(req(6001, GET_GAIN)); // never answered
+      assert.ok(await c.closesWithin(60000), 'the channel is closed after its 1000th refused request');
+      const after = c.frames.slice(before);
+      assert.equal(after.length, 1, `one frame after the 999th: the 1000th refused answer (got ${after.length})`);
+      assert.equal(u32At(after[0]!, 0), 6000);
+      assert.equal(i32At(after[0]!, 8), NOT_FOUND);
+      await nothingPending(other, 2);
+    });
   });
 
   describe('ownership', () => {

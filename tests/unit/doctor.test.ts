@@ -151,6 +151,46 @@ describe('sbc-audio doctor', function () {
     assert.equal((await doctor(m))['gpio-lines']!.status, 'pass');
   });
 
+  it('a line held by the running service itself passes; the same holder with no stream published fails (negative control)', async () => {
+    const held = await (await m.sim.gpioChip('gpiochip0')).requestLines([22], { direction: 'output' }, 'sbc-audio mute');
+    try {
+      let r = await doctor(m);
+      assert.equal(r['gpio-lines']!.status, 'pass');
+      assert.equal(r['gpio-lines']!.detail, 'free: mute (gpiochip0 line 22, held by the running service)');
+      for (const s of m.servers) await new Promise((res) => s.close(res));
+      m.servers = [];
+      r = await doctor(m);
+      assert.equal(r['gpio-lines']!.status, 'fail');
+      assert.equal(r['gpio-lines']!.detail, "mute: line 22 of gpiochip0 is held by 'sbc-audio mute'");
+    } finally {
+      await held.release();
+    }
+  });
+
+  it('the runtime directory closed to this user: the service check says which group to join', async function () {
+    if (process.geteuid?.() !== 0) this.skip(); // reason: needs root to run a check as another user
+    chmodSync(m.dir, 0o755); // mkdtemp's 0700 would hide the runtime directory's group as well
+    const { spawnSync } = await import('node:child_process');
+    const script = `import { runDoctor } from './src/system/doctor.ts'; import { loadBoard } from './src/board/load.ts'; import { hostRoot } from './src/system/host.ts';
+      const checks = await runDoctor(loadBoard('iqaudio-dacplus'), { root: hostRoot(${JSON.stringify(m.dir)}), hal: async () => { throw new Error('no hal'); } });
+      console.log(JSON.stringify(checks.find((c) => c.id === 'service')));`;
+    const run = () => spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { uid: 4242, gid: 4242, encoding: 'utf8', cwd: path.resolve(import.meta.dirname, '../..') });
+    let res = run();
+    assert.equal(res.status, 0, res.stderr);
+    const service = JSON.parse(res.stdout) as CheckResult;
+    assert.equal(service.status, 'fail');
+    // The group's name comes from this machine's /etc/group (the service's own), else its number.
+    const name = spawnSync('getent', ['group', String(AUDIO_GID)], { encoding: 'utf8' }).stdout.split(':')[0] || `gid ${AUDIO_GID}`;
+    assert.equal(service.detail, `permission denied: ${m.dir}/run/sbc-audio (join group ${name})`);
+    assert.equal(service.fix, 'sudo usermod -aG audio $USER, then log in again');
+    // Negative control: the directory opened to others, the same user finds the stream.
+    chmodSync(path.join(m.dir, 'run/sbc-audio'), 0o755);
+    res = run();
+    assert.equal(res.status, 0, res.stderr);
+    // (the listing now works: the check reaches the endpoint itself)
+    assert.match((JSON.parse(res.stdout) as CheckResult).detail, /audio-output\/iqaudio-dacplus\.line-out|1 stream of iqaudio-dacplus/);
+  });
+
   it('memlock and RT priority limited for a user: both fail with the unit settings as the fix', async () => {
     writeFileSync(path.join(m.dir, 'proc/self/limits'), LIMITS_TIGHT);
     const r = await doctor(m, 'iqaudio-dacplus', 1000);

@@ -285,7 +285,7 @@ describe('sbc-audio sim: the simulation control socket', function () {
       });
     }
 
-    it('--register NAME --count 1: exactly one failure (the driver retries it: SET_GAIN succeeds); --count 4 outlasts the retries', async () => {
+    it('--register NAME --count 1: exactly one failure (the driver retries it: SET_GAIN succeeds); --count 4 outlasts the regmap retries (the driver retries the pair: it goes through), --count 8 both', async () => {
       const stats = rt.codec.regmap!.stats;
       const bus = rt.sim!.simBus(1);
       assert.equal((await app.setGain({ gain: -6 })).result, STATUS.OK);
@@ -306,11 +306,19 @@ describe('sbc-audio sim: the simulation control socket', function () {
       assert.equal((await app.setGain({ gain: -9 })).result, STATUS.OK);
       assert.equal(stats.retries - retries, 0, 'and nothing fails after it');
 
-      // More failures than the driver's 3 retries: the client sees the NAK, then the bus is healthy again.
+      // More failures than the regmap's 3 retries: the driver writes the pair once more (issue 19), and that goes through.
       assert.equal((await runCli(['sim', 'i2c-fault', '--kind', 'nack', '--register', '0x01', '--count', '4', '--runtime-dir', dir])).code, 0);
       retries = stats.retries;
-      assert.equal((await app.setGain({ gain: -11 })).result, STATUS.IO_REFUSED);
+      assert.equal((await app.setGain({ gain: -10 })).result, STATUS.OK);
       assert.equal(stats.retries - retries, 3);
+      assert.equal(bus.faults, undefined, 'the rule is used up');
+      // More than both rounds of 4: the client sees the NAK, then the bus is healthy again.
+      assert.equal((await runCli(['sim', 'i2c-fault', '--kind', 'nack', '--register', '0x01', '--count', '8', '--runtime-dir', dir])).code, 0);
+      retries = stats.retries;
+      const refused = await app.setGain({ gain: -11 });
+      assert.equal(refused.result, STATUS.IO_REFUSED);
+      assert.equal(refused.curGain, -10, 'the answer reports the gain the chip still holds');
+      assert.equal(stats.retries - retries, 6);
       assert.equal((await app.setGain({ gain: -11 })).result, STATUS.OK);
     });
 

@@ -2,6 +2,7 @@
 import type { Command } from '../command.ts';
 import { boardsCommand } from './boards.ts';
 import { codecCommand } from './codec.ts';
+import { conformanceCommand } from './conformance.ts';
 import { doctorCommand } from './doctor.ts';
 import { infoCommand } from './info.ts';
 import { lsCommand } from './ls.ts';
@@ -16,5 +17,5 @@ import { toneCommand } from './tone.ts';
 
 export const COMMANDS: readonly Command[] = [
   boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, runCommand,
-  serveCommand, lsCommand, playCommand, recordCommand, simCommand, doctorCommand, setupCommand,
+  serveCommand, lsCommand, playCommand, recordCommand, conformanceCommand, simCommand, doctorCommand, setupCommand,
 ];

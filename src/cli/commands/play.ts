@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { clientRuntimeDir, listEndpoints } from '../../stream/discovery.ts';
-import { meterLine, playSamples, toneSamples } from '../../stream/player.ts';
+import { SessionAborted, meterLine, playSamples, toneSamples } from '../../stream/player.ts';
 import { parseWav } from '../../stream/wav.ts';
-import { type Command, EXIT_OK, UsageError, parseOptions } from '../command.ts';
-import { untilSignal } from './serve.ts';
+import { type Command, EXIT_OK, UsageError, parseOptions, signalExitCode, stopOnSignals } from '../command.ts';
 
 /** The endpoint path for --stream (an endpoint name) in a direction, or the first one there. */
 export function pickEndpoint(runtimeDir: string, direction: 'output' | 'input', name: string | undefined): string {
@@ -31,7 +30,13 @@ meter and the ring-buffer position are shown; otherwise it prints one line at th
   --seconds S         tone length (default 2)
   --level DBFS        tone level (default -12)
   --stream NAME       endpoint name, e.g. sim.headphone (default: the first output stream)
-  --runtime-dir DIR   where the endpoints are (default: $XDG_RUNTIME_DIR/sbc-audio, then /run/sbc-audio: the first with streams)`,
+  --runtime-dir DIR   where the endpoints are (default: $XDG_RUNTIME_DIR/sbc-audio, then /run/sbc-audio: the first with streams)
+
+SIGINT or SIGTERM stops playing (STOP, then the channels close); a second one, or the service
+not letting go within 3 s, exits at once.
+exit codes: 0 played to the end, 1 failed (no service, a refused request, the service's device
+failed or the service went away: the reason is printed), 2 usage error, 130 / 143 stopped by
+SIGINT / SIGTERM before the end`,
   async run(argv, io) {
     const { values, positionals } = parseOptions(argv, {
       tone: { type: 'boolean' }, freq: { type: 'string' }, seconds: { type: 'string' }, level: { type: 'string' },
@@ -59,15 +64,29 @@ meter and the ring-buffer position are shown; otherwise it prints one line at th
       what = positionals[0]!;
     }
     const endpoint = pickEndpoint(values['runtime-dir'] ?? clientRuntimeDir(), 'output', values.stream);
-    const abort = new AbortController();
-    void untilSignal().then(() => abort.abort());
+    const stop = stopOnSignals(io, 'play');
     let last = '';
-    const r = await playSamples({
-      endpoint, rate, channels, signal: abort.signal,
-      onProgress: io.isTTY ? (p) => { last = meterLine(p, rate); process.stdout.write(`\r${last}`); } : undefined,
-    }, samples);
-    if (io.isTTY && last) process.stdout.write('\n');
-    io.out(`played ${what}: ${(r.frames / rate).toFixed(2)} s at ${rate} Hz, ${channels} ch, to ${endpoint}`);
-    return EXIT_OK;
+    try {
+      const r = await playSamples({
+        endpoint, rate, channels, signal: stop.signal,
+        onProgress: io.isTTY ? (p) => { last = meterLine(p, rate); process.stdout.write(`\r${last}`); } : undefined,
+      }, samples);
+      if (io.isTTY && last) process.stdout.write('\n');
+      if (r.aborted) {
+        io.out(`stopped by ${stop.received}: played ${what} for ${(r.frames / rate).toFixed(2)} s at ${rate} Hz, ${channels} ch, to ${endpoint}`);
+        return signalExitCode(stop.received);
+      }
+      io.out(`played ${what}: ${(r.frames / rate).toFixed(2)} s at ${rate} Hz, ${channels} ch, to ${endpoint}`);
+      return EXIT_OK;
+    } catch (e) {
+      if (io.isTTY && last) process.stdout.write('\n');
+      if (e instanceof SessionAborted) {
+        io.err(`sbc-audio play: stopped by ${stop.received} before playing (${endpoint})`);
+        return signalExitCode(stop.received);
+      }
+      throw e;
+    } finally {
+      stop.dispose();
+    }
   },
 };

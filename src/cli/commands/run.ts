@@ -1,8 +1,11 @@
 /** `sbc-audio run`: runs a host module on the driver-owned engine (src/engine). */
 import type { BoardRuntime } from '../../board/runtime.ts';
 import { EngineDriver, type EngineDevice, type HostSampleFormat } from '../../engine/index.ts';
-import { type Command, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
+import { type Command, EXIT_OK, type SignalStop, UsageError, numberOption, parseOptions, signalExitCode, stopOnSignals } from '../command.ts';
 import { engineForBoard } from '../wiring.ts';
+
+/** After the first signal: longer than EngineDevice.stop()'s own 5 s before it terminates a stuck thread, so the codec is powered down first. */
+const RUN_GRACE_MS = 8000;
 
 const USAGE = `usage: sbc-audio run --board NAME --host PATH [--seconds S] [options]
        sbc-audio run --playback PCM [--capture PCM] --host PATH [--seconds S] [options]
@@ -29,7 +32,14 @@ the host returns false, or Ctrl-C.
   --interleaved       interleaved host buffers (default planar)
   --sim-clock C       sim boards: virtual (as fast as the CPU goes) or monotonic (real time)
   --no-realtime       do not ask for SCHED_FIFO / mlockall
-  --json              machine-readable report`;
+  --json              machine-readable report
+
+SIGINT or SIGTERM stops the engine after its current period (the report is printed); a second
+one, or the engine not stopping within 8 s, exits at once. A device that takes every write at
+once and never fills (ALSA's "null" PCM: no clock paces it) is refused with that reason.
+exit codes: 0 the work is done (--seconds of audio, or the host returned false), 1 failed (the
+device, the host module), 2 usage error, 130 / 143 stopped by SIGINT / SIGTERM before the work
+was done`;
 
 export const runCommand: Command = {
   name: 'run',
@@ -47,9 +57,11 @@ export const runCommand: Command = {
     const simClock = values['sim-clock'];
     if (simClock !== undefined && simClock !== 'virtual' && simClock !== 'monotonic') throw new UsageError('--sim-clock must be virtual or monotonic');
     let runtime: BoardRuntime | undefined;
+    let stop: SignalStop | undefined;
     try {
       return await runOn();
     } finally {
+      stop?.dispose();
       await runtime?.close();
     }
 
@@ -89,6 +101,11 @@ export const runCommand: Command = {
       dev.on('warning', (w: string) => io.err(w));
       dev.on('message', (m: unknown) => io.err(`host: ${typeof m === 'string' ? m : JSON.stringify(m)}`));
       const lat = dev.latency();
+      // Listening before the line that says it runs and before the thread starts: a signal never
+      // kills us half-way (the codec powered, the thread running).
+      const signals = stopOnSignals(io, 'run', RUN_GRACE_MS);
+      stop = signals;
+      signals.signal.addEventListener('abort', () => void dev.stop().catch(() => {}), { once: true });
       if (!values.json) {
         io.out(`running ${values.host} on ${dev.name} (${dev.info.description}): ${config.rate} Hz, ${config.bufferFrames}-frame periods × ${config.periods}, ` +
           `${config.inputChannels} in / ${config.outputChannels} out, ${config.format} ${config.interleaved ? 'interleaved' : 'planar'}; ` +
@@ -109,14 +126,12 @@ export const runCommand: Command = {
         }
       }
       await dev.start(config, { path: values.host, exportName: values.export, options }, { seconds, realtime: !values['no-realtime'] });
-      const onSigint = () => void dev.stop();
-      process.once('SIGINT', onSigint);
+      if (signals.signal.aborted) void dev.stop().catch(() => {});
       let report;
       try {
         await runtime?.power.powerUp();
         report = await dev.finished;
       } finally {
-        process.removeListener('SIGINT', onSigint);
         await runtime?.power.powerDown();
       }
       const { record: _r, lateness: _l, ...plain } = report;
@@ -125,6 +140,8 @@ export const runCommand: Command = {
         io.out(`stopped (${report.reason}): ${report.periods} periods, ${report.frames} frames, ${report.underruns} underruns, ${report.overruns} overruns, ` +
           `${report.resets} restarts; SCHED_FIFO ${report.realtime.fifo}, mlockall ${report.realtime.mlock}`);
       }
+      // Stopped by a signal (reason 'stop', or 'terminated' when the thread had to be ended) before its work was done.
+      if (signals.received !== undefined && report.reason !== 'host' && report.reason !== 'frames') return signalExitCode(signals.received);
       return EXIT_OK;
     }
   },

@@ -1,6 +1,7 @@
 import { DEFAULT_IDLE_POWER_DOWN_MS } from '../../board/power.ts';
 import { defaultRuntimeDir } from '../../stream/discovery.ts';
-import { configFile, loadConfig } from '../../system/config.ts';
+import { loadBoard } from '../../board/load.ts';
+import { boundStreams, configFile, loadConfig } from '../../system/config.ts';
 import { hostRootFrom } from '../../system/host.ts';
 import { groupByName } from '../../util/groups.ts';
 import { type Command, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
@@ -37,8 +38,9 @@ Runs until SIGINT or SIGTERM, then removes its endpoints.
 A real board's hardware is checked first (its ALSA card, I2C bus, codec, GPIO chips): where a part
 is missing, serve exits with status 1 before publishing anything, naming it ('sbc-audio doctor'
 says how to fix it). Options not given come from ${configFile()} where it exists
-(board, group, runtimeDir, idlePowerDownMs); the system service (systemd/sbc-audio.service) runs
-serve with that file.
+(board, group, runtimeDir, idlePowerDownMs); its "binds" (stream ids) limit the config's board to
+those streams — the others get no endpoint and their PCMs stay closed. The system service
+(systemd/sbc-audio.service) runs serve with that file.
 
   --board NAME        board name from 'sbc-audio boards', or a board file path (required unless the config names one)
   --group NAME        the group whose members may connect: sockets 0660 with that group, shared
@@ -62,11 +64,14 @@ serve with that file.
       if (!g) throw new UsageError(`--group ${groupName}: no such group in /etc/group`);
       group = { name: g.name, gid: g.gid };
     }
+    // binds: the config's streams of the config's board (another --board publishes all of its own).
+    const binds = config?.binds && (values.board === undefined || values.board === config.board) ? boundStreams(loadBoard(boardName), config) : undefined;
     const signal = untilSignal(); // listening before anything is published, so a signal never kills us half-way
     const served = await serveBoard(boardName, {
       runtimeDir: values['runtime-dir'] ?? config?.runtimeDir,
       hostRoot: root,
       ...(group ? { group } : {}),
+      ...(binds ? { streams: binds } : {}),
       log: values.quiet ? undefined : (line) => io.err(`sbc-audio serve: ${line}`),
       board: { idlePowerDownMs: idleMs },
     });

@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { defaultRuntimeDir } from '../../stream/discovery.ts';
 import {
-  DEFAULT_STALL_PERIODS, DEFAULT_STATE_EVENTS, FAULT_KINDS, type FaultAnswer, MAX_STALL_PERIODS, type RegsAnswer, SIM_CONTROL_DIR,
+  DEFAULT_STALL_PERIODS, DEFAULT_STATE_EVENTS, FAULT_KINDS, type FaultAnswer, MAX_EVENTS, MAX_STALL_PERIODS, type RegsAnswer, SIM_CONTROL_DIR,
   type SimResponse, type StallAnswer, type StateAnswer,
 } from '../../stream/sim-control.ts';
 import { type CliIO, type Command, EXIT_FAILURE, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
@@ -239,7 +239,7 @@ function parseSub(sub: string, rest: string[]): { values: { board?: string; 'run
     }
     case 'state': {
       const { values } = parseOptions(rest, { ...COMMON, events: { type: 'string' } });
-      const events = numberOption(values.events, 'events', DEFAULT_STATE_EVENTS, 0, 10_000);
+      const events = numberOption(values.events, 'events', DEFAULT_STATE_EVENTS, 0, MAX_EVENTS);
       if (!Number.isInteger(events)) throw new UsageError(`--events must be a whole number, got "${values.events}"`);
       return { values, request: { cmd: 'state', events }, print: (io, a) => printState(io, a as unknown as StateAnswer) };
     }

@@ -17,6 +17,9 @@ import type { Clock } from '../clock.ts';
 import type { AnalogPath, ChipAnalogState, ChipEnvironment, I2sFormat, SimChip, Transient } from './chip.ts';
 import { type LinkChunk, I2sLinkReader, setAdcGate } from './i2s-link.ts';
 
+/** How many analog events `events` keeps (oldest dropped): bounded, a service runs for months. */
+export const MAX_EVENTS = 1000;
+
 /** One output to monitor: a board stream, the PCM link that feeds the chip, the chip output it comes out of. */
 export interface MonitoredOutput {
   /** The board stream's id, e.g. 'headphone'. */
@@ -257,7 +260,7 @@ export class AnalogSimulation {
     // Keep one snapshot before the cut: it is the state in effect there.
     while (this.timeline.length > 2 && this.timeline[1]!.atNs < cut) this.timeline.shift();
     while (this.transients.length && this.transients[0]!.atNs + TRANSIENT_SPAN_NS < cut) this.transients.shift();
-    if (this.events.length > 10_000) this.events.splice(0, this.events.length - 10_000);
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
   }
 
   /**

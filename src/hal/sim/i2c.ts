@@ -19,6 +19,12 @@ export interface SimI2cFaultRule {
   count?: number;
   /** Only operations on this device address. */
   addr?: number;
+  /**
+   * Fail the operations this picks (its first message's address and bytes, `nth` counting the
+   * operations it was asked about from 0), instead of `reg`/`probability`: e.g. every write of
+   * one register of a 16-bit-address or 7+9-bit chip, or all but the first.
+   */
+  when?: (op: { addr: number; kind: 'write' | 'read'; data: Uint8Array | undefined; nth: number }) => boolean;
 }
 
 export interface SimI2cBusOptions {
@@ -46,8 +52,9 @@ export class SimI2cBus extends LockedI2cBus {
   readonly afterWrite = new Set<(addr: number) => void>();
   private faultRule: SimI2cFaultRule | undefined;
   private faultRandom: () => number = Math.random;
+  private whenCount = 0;
   /** Keep at most this many log entries (oldest dropped). */
-  logLimit = 10_000;
+  logLimit = 1000;
   protected readonly raw: I2cOps;
 
   constructor(readonly busNumber: number, private readonly clock: Clock, private readonly opts: SimI2cBusOptions = {}) {
@@ -135,6 +142,7 @@ export class SimI2cBus extends LockedI2cBus {
     if (rule.probability !== undefined && !(rule.probability >= 0 && rule.probability <= 1)) throw new RangeError(`probability must be 0..1, got ${rule.probability}`);
     this.faultRule = { ...rule };
     this.faultRandom = random;
+    this.whenCount = 0;
   }
 
   clearFaults(): void {
@@ -151,6 +159,10 @@ export class SimI2cBus extends LockedI2cBus {
     const r = this.faultRule;
     if (!r) return undefined;
     if (r.addr !== undefined && msgs[0]!.addr !== r.addr) return undefined;
+    if (r.when) {
+      const m = msgs[0]!;
+      return r.when({ addr: m.addr, kind: m.kind, data: m.kind === 'write' ? m.data : undefined, nth: this.whenCount++ }) ? r.fault : undefined;
+    }
     if (r.reg !== undefined) {
       const first = msgs[0]!.kind === 'write' ? msgs[0]!.data[0] : undefined;
       if ((reg ?? first) !== r.reg) return undefined;

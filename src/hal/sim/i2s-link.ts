@@ -43,8 +43,18 @@ export function linkBits(format: SampleFormat): number {
   }
 }
 
+/**
+ * The link's memory, every page touched here (in the thread that opens the board): the engine's
+ * audio thread then writes 4 MiB of ring without a page fault. Untouched, its first pass took one
+ * fault per 4 KiB page (about 100 a second for 11 s at 48 kHz stereo), each waiting for the
+ * process's memory-map lock that the other threads' V8 heaps take to map, unmap and protect pages:
+ * late periods, and underruns at 2 × 128 frames (bench/idle-underruns.ts).
+ */
 export function createI2sLink(): SharedArrayBuffer {
-  return new SharedArrayBuffer(SAMPLES_OFFSET + LINK_SAMPLES * 4);
+  const sab = new SharedArrayBuffer(SAMPLES_OFFSET + LINK_SAMPLES * 4);
+  const bytes = new Uint8Array(sab);
+  for (let i = 0; i < bytes.length; i += 4096) bytes[i] = 0;
+  return sab;
 }
 
 class Views {

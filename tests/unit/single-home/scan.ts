@@ -13,6 +13,14 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** The trees a second declaration must not appear in. */
 export const SCANNED_DIRS = ['src', 'codecs', 'alsa'];
 
+/**
+ * Left out of the scan: the conformance checker (`sbc-audio conformance`, docs/PROTOCOL.md section
+ * 16) is a client written from the documents, for any implementation. Its wire literals and its own
+ * step arithmetic are the point: taking them from the service's homes would check the service
+ * against itself.
+ */
+export const INDEPENDENT_DIRS = ['src/stream/conformance'];
+
 const SOURCE = /\.(ts|mts|cts|js|mjs|cjs)$/;
 
 export interface Rule {
@@ -47,7 +55,7 @@ export function sourceFiles(root: string = REPO_ROOT): string[] {
     for (const e of readdirSync(path.join(root, rel), { withFileTypes: true })) {
       const child = `${rel}/${e.name}`;
       if (e.isDirectory()) {
-        if (e.name !== 'node_modules' && !e.name.startsWith('.')) walk(child);
+        if (e.name !== 'node_modules' && !e.name.startsWith('.') && !INDEPENDENT_DIRS.includes(child)) walk(child);
       } else if (e.isFile() && SOURCE.test(e.name)) {
         out.push(child);
       }
