@@ -162,6 +162,7 @@ TOOLS=(
   /usr/bin/gpiodetect /usr/bin/gpioinfo /usr/bin/gpioget /usr/bin/gpioset /usr/bin/gpiomon /usr/bin/gpiofind
   /usr/sbin/i2cget /usr/sbin/i2cset /usr/sbin/i2cdump /usr/sbin/i2cdetect /usr/sbin/i2ctransfer
   /usr/bin/aplay /usr/bin/arecord /usr/bin/amixer /usr/bin/speaker-test /usr/bin/cyclictest /usr/bin/alsaloop
+  /usr/bin/dtc # setup.hil.ts: `sbc-audio setup` compiles the board's overlay (Debian device-tree-compiler, `make host-tools`)
 )
 for t in "${TOOLS[@]}"; do [ -x "$t" ] || die "missing host tool $t"; done
 base_key=$( { echo "format $BASE_FORMAT"; echo "modules ${GUEST_MODULES[*]}"; ls -lL "${TOOLS[@]}" /bin/busybox; } | sha256sum | cut -c1-16)

@@ -16,8 +16,10 @@ So the tone is expected at monitor frame
 plus the codec's own delay (SET_FORMAT's external_delay_nsec, minus the board's analog part that
 is not whole frames): the client searches a few frames around the prediction for the exact samples.
 
-Prints one JSON object (--json) or lines: the lag found, its distance from the prediction, and
-whether every sample of the tone came back exactly. Exit status 0 if they did, 1 if not, 2 usage.
+Prints one JSON object (--json) or lines: the lag found, its distance from the prediction,
+whether every sample of the tone came back exactly, and the underruns the service reported while
+it played (EXT_RB_ERROR: a machine too busy to run the engine in time). Exit status 0 if every
+sample came back, 1 if not, 2 usage.
 """
 import json
 import math
@@ -33,6 +35,8 @@ GET_FORMATS, SET_FORMAT, GET_GAIN, SET_GAIN = 0x1000, 0x1001, 0x1002, 0x1003
 RB_GET_FIFO_DEPTH, RB_GET_BUFFER, RB_START, RB_STOP, RB_POSITION_NOTIFY = 0x3000, 0x3001, 0x3002, 0x3003, 0x4000
 SAMPLE_FORMAT_16BIT = 1 << 2
 MUTE_VALID, GAIN_VALID = 0x1, 0x4
+# Extensions (docs/PROTOCOL.md section 10): error notifications on the ring-buffer channel.
+EXT_RB_NOTIFY, EXT_RB_ERROR, NOTIFY_ENABLE = 0xE100, 0xE101, 0x40000000
 OK = 0
 RATE, CHANNELS, FRAME_BYTES = 48000, 2, 4
 
@@ -50,6 +54,7 @@ class Channel:
         self.sock.connect(path)
         self.txid = 1
         self.buf = b""
+        self.rb_errors = 0  # EXT_RB_ERROR notifications seen (section 10, R-EXT-5)
 
     def send_frame(self, payload):
         self.sock.sendall(struct.pack("<I", len(payload)) + payload)
@@ -78,6 +83,8 @@ class Channel:
             f = self.read_frame()
             rtx, rcmd = struct.unpack_from("<II", f)
             if rtx == 0:
+                if rcmd == EXT_RB_ERROR:
+                    self.rb_errors += 1
                 continue
             if rtx != txid or rcmd != cmd:
                 raise ProtocolError("answer txid %d cmd 0x%x to request txid %d cmd 0x%x" % (rtx, rcmd, txid, cmd))
@@ -171,6 +178,11 @@ def main(argv):
     record_frames = 2 * RATE
     mon_rb, mon_mem, mon_frames, _ = open_ring_buffer(mon_path, mon_token, record_frames)
 
+    # Underruns reported (R-EXT-5): a machine too busy to run the engine in time drops frames,
+    # and then the recording cannot be the samples played; the report says so.
+    (result,) = struct.unpack_from("<i", out_rb.call(EXT_RB_NOTIFY, struct.pack("<I", NOTIFY_ENABLE)), 8)
+    if result != OK:
+        raise ProtocolError("EXT_RB_NOTIFY: result %d" % result)
     mon_start = start(mon_rb)
     out_start = start(out_rb)
     # Everything written before START is played once: the ring is longer than what plays before
@@ -204,6 +216,7 @@ def main(argv):
         "gainDb": gain_db, "toneFrames": tone_frames, "predictedFrame": predicted,
         "foundFrame": found, "framesAfterPrediction": None if found is None else found - predicted,
         "exact": found is not None, "mismatchesAtPrediction": mismatches,
+        "underrunsReported": out_rb.rb_errors,
     }
     for m in (out_mem, mon_mem):
         m.close()

@@ -45,12 +45,22 @@ describe('Python client (standard library) against serve --board sim', function 
   });
 
   it('plays a tone at 0 dB and records exactly those samples over the monitor, at the predicted frame', async () => {
-    const { stdout } = await run('python3', [CLIENT, dir, 'sim', 'speaker', '--json']);
-    const r = JSON.parse(stdout) as { exact: boolean; framesAfterPrediction: number; toneFrames: number; monitorExternalDelayNs: number };
-    assert.equal(r.exact, true, stdout);
-    assert.equal(r.toneFrames, 24000);
-    assert.equal(r.monitorExternalDelayNs, 50e6);
-    assert.ok(Math.abs(r.framesAfterPrediction) <= 1, `found ${r.framesAfterPrediction} frames from the documented prediction`);
+    type Report = { exact: boolean; framesAfterPrediction: number; toneFrames: number; monitorExternalDelayNs: number; underrunsReported: number };
+    // A run in which the service reported an underrun (a machine too busy to run the engine in
+    // time drops frames) proves nothing either way: at most two more are made. One without an
+    // underrun must come back exact.
+    let r: Report | undefined;
+    let stdout = '';
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      stdout = await run('python3', [CLIENT, dir, 'sim', 'speaker', '--json']).then((x) => x.stdout, (e: { stdout?: string; stderr?: string }) => e.stdout || `${e.stderr}`);
+      r = JSON.parse(stdout) as Report;
+      if (r.exact || r.underrunsReported === 0) break;
+      console.log(`      (attempt ${attempt}: ${r.underrunsReported} underruns reported by the service; again)`);
+    }
+    assert.equal(r!.exact, true, stdout);
+    assert.equal(r!.toneFrames, 24000);
+    assert.equal(r!.monitorExternalDelayNs, 50e6);
+    assert.ok(Math.abs(r!.framesAfterPrediction) <= 1, `found ${r!.framesAfterPrediction} frames from the documented prediction`);
   });
 
   it('negative control: at -0.5 dB the recording is not the samples played (exit 1)', async () => {
