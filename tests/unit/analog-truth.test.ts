@@ -130,16 +130,20 @@ describe('analog truth: the monitor hears what the simulated chip outputs (throu
         const channels = 2;
         // Gain 0 dB first where the stream has a gain (a second client: the player owns the stream).
         const control = served.runtime.codec.gainControls().find((c) => c.main && c.direction === 'output');
-        const toneSeconds = 1.2;
+        // Long enough that a SET_GAIN answered late on a busy machine still leaves −20 dB to measure:
+        // the window is taken from when the answer came (below), not from a fixed 0.6 s.
+        const toneSeconds = 2;
         const tone = toneSamples(1000, toneSeconds, rate, channels, -6);
         let gainChangedAtFrame = -1;
+        let gainAnsweredNs = 0;
+        let monitorStartNs = 0;
         let fixedGainAnswer: { result: number; curGain: number } | undefined;
         // The stream gain at 0 dB first (the board starts muted), while stopped: it lands on the chip.
         if (control) {
           await served.runtime.codec.setGain(control.name, 0);
           await served.runtime.codec.setMute(control.name, false);
         }
-        const recording = recordSamples({ endpoint: monitor, rate, channels }, Math.round(rate * (toneSeconds + 2.0)));
+        const recording = recordSamples({ endpoint: monitor, rate, channels, onOpen: ({ startTimeNs }) => { monitorStartNs = startTimeNs; } }, Math.round(rate * (toneSeconds + 2.0)));
         await new Promise((r) => setTimeout(r, 250)); // the monitor runs before the client starts
         const played = playSamples({
           endpoint, rate, channels,
@@ -147,6 +151,7 @@ describe('analog truth: the monitor hears what the simulated chip outputs (throu
             void (async () => {
               await new Promise((r) => setTimeout(r, 600));
               const g = await stream.setGain({ gain: -20 });
+              gainAnsweredNs = Number(process.hrtime.bigint());
               if (control) {
                 assert.equal(g.result, 0);
                 assert.equal(g.curGain, -20);
@@ -181,7 +186,11 @@ describe('analog truth: the monitor hears what the simulated chip outputs (throu
         assert.ok(Math.abs(dB(p0) - dB(MINUS_6)) <= 0.1, `${name}: ${dB(p0).toFixed(3)} dBFS at 0 dB gain, expected −6 ± 0.1`);
         const f0 = frequency(rec, channels, rate, a0, a1);
         assert.ok(Math.abs(f0 - 1000) <= 1, `${name}: ${f0.toFixed(2)} Hz, expected 1000 ± 1`);
-        const b0 = last - Math.round(rate * 0.3), b1 = last - Math.round(rate * 0.05);
+        // After SET_GAIN: from 50 ms after its answer (the register is written before the answer;
+        // monitor frame k is the output at start_time − 50 ms + k / rate) to 50 ms before the end.
+        const answeredAt = Math.round(((gainAnsweredNs - monitorStartNs + 50e6) * rate) / 1e9); // the monitor's 50 ms (docs/PROTOCOL.md, "Monitor endpoints")
+        const b0 = Math.max(answeredAt + Math.round(rate * 0.05), a1), b1 = last - Math.round(rate * 0.05);
+        assert.ok(b1 - b0 >= rate * 0.1, `${name}: only ${((b1 - b0) / rate).toFixed(3)} s of the tone after the SET_GAIN answer`);
         const p1 = peak(rec, channels, b0, b1);
         if (!control) assert.deepEqual(fixedGainAnswer, { result: -10, curGain: 0 }, `${name}: the fixed-gain answer to SET_GAIN −20 dB`);
         else assert.ok(gainChangedAtFrame > 0, `${name}: SET_GAIN −20 dB was answered`);
