@@ -39,13 +39,23 @@ describe('sbc-audio play / record through the stream service (sim board)', funct
   });
 
   it('play --tone: the PCM plays the tone\'s samples exactly, and one line is printed when not a terminal', async () => {
-    const { out, io: cli } = io();
-    const code = await playCommand.run(['--tone', '--freq', '1000', '--seconds', '0.5', '--level', '-6', '--stream', 'sim.speaker', '--runtime-dir', dir], cli);
-    assert.equal(code, 0);
-    assert.equal(out.length, 1);
-    assert.match(out[0]!, /^played a 1000 Hz tone: 0\.50 s at 48000 Hz, 2 ch, to .*sim\.speaker$/);
-    for (let i = 0; i < 200 && !reports.some((r) => r.endpoint === 'sim.speaker'); i++) await new Promise((r) => setTimeout(r, 10));
-    const { record: rec, underruns } = reports.find((r) => r.endpoint === 'sim.speaker')!.report;
+    // A play during which the engine reported an underrun (a machine too busy to run it in time)
+    // cannot be bit-exact and proves nothing either way: at most two more are made. The last one
+    // is checked; without an underrun it must be exact.
+    let report: EngineReport | undefined;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      reports.length = 0;
+      const { out, io: cli } = io();
+      const code = await playCommand.run(['--tone', '--freq', '1000', '--seconds', '0.5', '--level', '-6', '--stream', 'sim.speaker', '--runtime-dir', dir], cli);
+      assert.equal(code, 0);
+      assert.equal(out.length, 1);
+      assert.match(out[0]!, /^played a 1000 Hz tone: 0\.50 s at 48000 Hz, 2 ch, to .*sim\.speaker$/);
+      for (let i = 0; i < 200 && !reports.some((r) => r.endpoint === 'sim.speaker'); i++) await new Promise((r) => setTimeout(r, 10));
+      report = reports.find((r) => r.endpoint === 'sim.speaker')!.report;
+      if (report.underruns === 0) break;
+      console.log(`      (attempt ${attempt}: ${report.underruns} underruns reported by the engine; again)`);
+    }
+    const { record: rec, underruns } = report!;
     const played = new Int16Array(rec!.buffer, rec!.byteOffset, rec!.byteLength / 2);
     const tone = toneSamples(1000, 0.5, 48000, 2, -6);
     // Where the tone lies in the record: its first non-zero frame is the tone's frame k, the one

@@ -26,7 +26,7 @@ import {
  * Polls /proc/<pid>/stat until the process is exiting (PF_EXITING 0x4 in its flags, a zombie, or
  * gone) and returns CLOCK_MONOTONIC then; at most 5 s.
  */
-function exitingSeenAt(pid: number): bigint {
+export function exitingSeenAt(pid: number): bigint {
   const until = nowNs() + 5_000_000_000n;
   for (;;) {
     const t = nowNs();
