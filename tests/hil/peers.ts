@@ -2,7 +2,7 @@
  * The outside world of the HIL suite: programs the project did not write (i2c-tools, libgpiod's
  * tools, gpio-sim's sysfs files) that drive and observe what our backends do.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { GpioValue } from '../../src/hal/gpio.ts';
@@ -150,4 +150,18 @@ export function parseI2cdump(out: string): (number | undefined)[] {
   }
   if (rows !== 16) throw new Error(`i2cdump output has ${rows} rows, expected 16:\n${out}`);
   return regs;
+}
+
+/**
+ * Collects a child's stdout and stderr and resolves with them and its exit code when it closes;
+ * after `guardMs` (a hang guard, not a bound of what is tested) it is killed and the promise rejects.
+ */
+export function finishChild(child: ChildProcess, guardMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '', stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    const guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`hang guard: still running after ${guardMs} ms\n${stderr}`)); }, guardMs);
+    child.on('close', (code) => { clearTimeout(guard); resolve({ code, stdout, stderr }); });
+  });
 }

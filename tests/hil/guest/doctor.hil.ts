@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../../src/cli/main.ts';
 import { hilEnv } from '../env.ts';
-import { run } from '../peers.ts';
+import { finishChild, run } from '../peers.ts';
 
 const env = hilEnv();
 const ADDR = 0x4c;
@@ -42,15 +42,7 @@ function sbcAudio(args: string[]): ChildProcess {
   return spawn('sh', ['-c', `ulimit -l unlimited && exec '${process.execPath}' '${BIN}' ${quoted}`], { cwd: ROOT, env: env2, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function finish(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`hang guard: still running after ${HANG_GUARD_MS} ms\n${stderr}`)); }, HANG_GUARD_MS);
-    child.on('close', (code) => { clearTimeout(guard); resolve({ code, stdout, stderr }); });
-  });
-}
+const finish = (child: ChildProcess) => finishChild(child, HANG_GUARD_MS);
 
 describe('sbc-audio doctor on a real kernel (guest)', function () {
   this.timeout(300_000);

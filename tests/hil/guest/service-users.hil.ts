@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SAMPLE_FORMAT } from '../../../src/audio/formats.ts';
 import { StreamClient } from '../../../src/stream/client.ts';
+import { finishChild } from '../peers.ts';
 import { hilEnv } from '../env.ts';
 
 const env = hilEnv();
@@ -39,15 +40,7 @@ if (process.env.AS_USER_SHOW_GROUPS) console.error('groups: ' + process.getgroup
 await import(bin);
 `;
 
-function finish(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`hang guard: still running after ${HANG_GUARD_MS} ms\n${stderr}`)); }, HANG_GUARD_MS);
-    child.on('close', (code) => { clearTimeout(guard); resolve({ code, stdout, stderr }); });
-  });
-}
+const finish = (child: ChildProcess) => finishChild(child, HANG_GUARD_MS);
 
 describe('a root service and its users (guest)', function () {
   this.timeout(300_000);
