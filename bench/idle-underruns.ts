@@ -106,7 +106,7 @@ const load0 = loadavg()[0]!;
 try {
   const nodeArgs = process.env.IDLE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   serve = periods === undefined
-    ? spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--board', 'sim', '--runtime-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--board', 'sim', '--runtime-dir', dir, '--no-state'], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(process.execPath, [...nodeArgs, '--import', 'tsx', SELF, '--serve-child', dir, '--periods', String(periods)], { stdio: ['ignore', 'pipe', 'pipe'] });
   serve.stdout!.on('data', (d) => { out += d; });
   serve.stderr!.on('data', (d) => { out += d; });

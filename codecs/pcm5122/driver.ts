@@ -2,6 +2,10 @@
  * PCM5122 driver: the description (./description.ts) plus the hooks the chip needs: which
  * clocking sub-sequence a board asks for (codec.options.clocking), the word length of a stream,
  * the oscillator and dividers of a stream as clock master, the DAC+ Pro detection, the LED.
+ *
+ * The filter: the board option codec.options.filter is the default; a run-time setting of the
+ * 'DSP Program' enum (setSetting) wins over it, in the init hook that writes DSP_PROGRAM and in the
+ * output latency (the group delay is the filter's in force).
  */
 import type { CodecDescription } from '../../src/codec/description.ts';
 import { CodecError, DescribedCodec } from '../../src/codec/driver.ts';
@@ -45,8 +49,20 @@ export class Pcm5122Driver extends DescribedCodec {
     }
   }
 
+  /** The filter in force: the 'DSP Program' setting where one was made, else the board option (default normal). */
   filter(): (typeof FILTERS)[number] {
-    return this.option('filter', FILTERS, 'normal');
+    const set = this.settingSet('DSP Program');
+    if (set === undefined) return this.option('filter', FILTERS, 'normal');
+    const name = FILTERS.find((f) => DSP_PROGRAM[f] === set);
+    if (!name) {
+      throw new CodecError(this.part, `DSP Program code ${set} is none of the filters the driver knows (${FILTERS.map((f) => `${f} (${DSP_PROGRAM[f]})`).join(', ')})`);
+    }
+    return name;
+  }
+
+  /** The output's latency mode is the filter in force (description latency.output.modes are named as the filters). */
+  override latencyMode(direction: 'output' | 'input'): string | undefined {
+    return direction === 'output' && this.description.latency.output ? this.filter() : super.latencyMode(direction);
   }
 
   clocking(): ClockingInfo {

@@ -1,7 +1,8 @@
 /**
  * The stand-in "sim-codec" (a made-up part for the sim board; its one-page "datasheet" is the
- * comment at the top of ./model.ts). The simplest complete description: six registers, one
- * volume with a mute code, two power sequences.
+ * comment at the top of ./model.ts). The simplest complete description: seven registers, one
+ * volume with a mute code, a switch and an enum (the DAC's soft mute and filter, which no sequence
+ * touches: they are the user's), two power sequences.
  */
 import { RANGE_FLAG, SAMPLE_FORMAT } from '../../src/audio/formats.ts';
 import type { CodecDescription } from '../../src/codec/description.ts';
@@ -20,6 +21,10 @@ export const description: CodecDescription = {
       { name: 'POWER', addr: 0x03, reset: 0x00, source: DS, fields: [{ name: 'DAC', bits: 0 }, { name: 'ADC', bits: 1 }] },
       { name: 'FORMAT', addr: 0x04, reset: 0x00, source: DS, fields: [{ name: 'WLEN', bits: [1, 0], values: { '16': 0, '20': 1, '24': 2, '32': 3 } }] },
       { name: 'RATE', addr: 0x05, reset: 48, source: DS, doc: 'sample rate / 1000, rounded' },
+      { name: 'DAC_CTRL', addr: 0x06, reset: 0x00, source: DS, fields: [
+        { name: 'SOFT_MUTE', bits: 0, doc: '1 = both DAC channels muted' },
+        { name: 'FILTER', bits: [2, 1], values: { sharp: 0, slow: 1, 'low-latency': 2 }, doc: 'DAC filter: 0 sharp, 1 slow, 2 low-latency, 3 reserved; the level is the same with each' },
+      ] },
     ],
   },
   probe: { reg: 'CHIP_ID', id: { value: 0x5a, source: DS } },
@@ -28,6 +33,16 @@ export const description: CodecDescription = {
     channels: [{ reg: 'VOL_L' }, { reg: 'VOL_R' }],
     min: 0x00, max: 0xff, default: 0xff, unit: 'dB', stepDb: 0.5,
     scale: [{ from: 0x00, to: 0xfe, db: 0, stepDb: -0.5 }], muteCodes: [0xff], source: DS,
+  }, {
+    // SOFT_MUTE read as a "Playback Switch": on (sound) is the bit clear.
+    name: 'DAC Playback Switch', kind: 'switch', direction: 'output',
+    channels: [{ reg: 'DAC_CTRL', field: 'SOFT_MUTE' }],
+    min: 0, max: 1, default: 0, unit: 'none', values: { on: 0, off: 1 }, source: DS,
+  }, {
+    name: 'DAC Filter', kind: 'enum', direction: 'output',
+    channels: [{ reg: 'DAC_CTRL', field: 'FILTER' }],
+    min: 0, max: 3, default: 0, unit: 'none', reservedCodes: [3],
+    values: { sharp: 0, slow: 1, 'low-latency': 2 }, source: DS,
   }],
   formats: (['output', 'input'] as const).flatMap((direction) => [
     { direction, source: DS, range: { sampleFormats: FORMATS, minFps: 8000, maxFps: 192000, minChannels: 1, maxChannels: 2, flags: RANGE_FLAG.FPS_48000_FAMILY } },

@@ -7,7 +7,11 @@
  *   0x03 POWER     bit0 = DAC on, bit1 = ADC on (reset 0)
  *   0x04 FORMAT    bits[1:0] word length: 0 = 16, 1 = 20, 2 = 24, 3 = 32 bits (reset 0)
  *   0x05 RATE      sample rate / 1000, rounded (reset 48)
- * Register pointer auto-increments.
+ *   0x06 DAC_CTRL  bit0 SOFT_MUTE: 1 = both DAC channels muted; bits[2:1] FILTER: the DAC's
+ *                  interpolation filter, 0 = sharp, 1 = slow, 2 = low-latency, 3 = reserved
+ *                  (reset 0x00: unmuted, sharp)
+ *   0x07           no register (reads 0, writes ignored)
+ * Register pointer: 3 bits, auto-increments and wraps from 0x07 to 0x00.
  * Analog side:
  *   Outputs        'speaker' and 'headphone', both fed by the DAC at the same gain (VOL_L on the
  *                  left channel, VOL_R on the right); no analog gain stage of their own.
@@ -17,6 +21,9 @@
  *                  the link rate / 1000, rounded (mismatch = clock error "sample rate ...").
  *                  The ADC needs the same link.
  *   Volume         per channel: VOL_x = 0xFF mutes that channel only.
+ *   Soft mute      DAC_CTRL.SOFT_MUTE = 1: both outputs carry silence, whatever VOL_L / VOL_R say.
+ *   Filter         DAC_CTRL.FILTER changes the response's shape only: the level at the outputs is
+ *                  the same with each filter (this model carries levels, not filter shapes).
  *   Pop            setting POWER.DAC 0 -> 1 while no bit clock runs puts a pop of amplitude 0.5
  *                  (of full scale) on both outputs: power the DAC once the bit clock runs.
  * (Also in codecs/sim-codec/FACTS.md, "Analog side"; this comment is the definition.)
@@ -25,8 +32,11 @@ import { DETACHED_ENVIRONMENT, dbToLinear, silent } from '../../src/hal/sim/chip
 import type { AnalogPath, ChipAnalogState, ChipEnvironment, I2sFormat, SimChip, Transient } from '../../src/hal/sim/chip.ts';
 import { PointerRegisterDevice } from '../../src/hal/sim/i2c-device.ts';
 
-const VOL_L = 0x01, VOL_R = 0x02, POWER = 0x03, FORMAT = 0x04, RATE = 0x05;
+const VOL_L = 0x01, VOL_R = 0x02, POWER = 0x03, FORMAT = 0x04, RATE = 0x05, DAC_CTRL = 0x06;
+/** Header: 0x07 is no register. */
+const NO_REGISTER = 0x07;
 const POWER_DAC = 1 << 0, POWER_ADC = 1 << 1;
+const DAC_CTRL_SOFT_MUTE = 1 << 0;
 const MUTE_CODE = 0xff;
 /** FORMAT.WLEN code → word length (header: 0 = 16, 1 = 20, 2 = 24, 3 = 32). */
 const WLEN_BITS = [16, 20, 24, 32] as const;
@@ -39,6 +49,7 @@ function volumeGain(code: number): number {
 }
 
 export class SimCodecModel extends PointerRegisterDevice implements SimChip {
+  /** 0x00..0x07: the 3-bit register pointer's range (0x07 is no register). */
   readonly regs = new Uint8Array(8);
   private env: ChipEnvironment = DETACHED_ENVIRONMENT;
   private transients: Transient[] = [];
@@ -49,11 +60,12 @@ export class SimCodecModel extends PointerRegisterDevice implements SimChip {
   }
 
   reset(): void {
-    this.regs.set([0x5a, 0xff, 0xff, 0x00, 0x00, 48, 0, 0]);
+    // CHIP_ID, VOL_L, VOL_R, POWER, FORMAT, RATE, DAC_CTRL, (no register)
+    this.regs.set([0x5a, 0xff, 0xff, 0x00, 0x00, 48, 0x00, 0]);
   }
 
   protected store(reg: number, value: number): void {
-    if (reg === 0x00) return; // CHIP_ID is read-only
+    if (reg === 0x00 || reg === NO_REGISTER) return; // CHIP_ID is read-only; 0x07 is no register
     if (reg === POWER && !(this.regs[POWER]! & POWER_DAC) && value & POWER_DAC && this.env.link() === undefined) {
       const atNs = this.env.nowNs();
       for (const output of OUTPUTS) {
@@ -81,10 +93,12 @@ export class SimCodecModel extends PointerRegisterDevice implements SimChip {
     const power = this.regs[POWER]!, volL = this.regs[VOL_L]!, volR = this.regs[VOL_R]!;
     const wlen = this.regs[FORMAT]! & 0x03, rateK = this.regs[RATE]!;
     const dacOn = (power & POWER_DAC) !== 0, adcOn = (power & POWER_ADC) !== 0;
-    const muted = volL === MUTE_CODE && volR === MUTE_CODE;
+    const softMuted = (this.regs[DAC_CTRL]! & DAC_CTRL_SOFT_MUTE) !== 0;
+    const muted = softMuted || (volL === MUTE_CODE && volR === MUTE_CODE);
 
     let dac: AnalogPath;
     if (!dacOn) dac = silent(2, 'DAC powered down (POWER.DAC = 0)');
+    else if (softMuted) dac = silent(2, 'soft-muted (DAC_CTRL.SOFT_MUTE = 1)');
     else if (muted) dac = silent(2, 'muted (VOL_L = VOL_R = 0xFF)');
     else dac = { gains: [volumeGain(volL), volumeGain(volR)] };
     const mic: AnalogPath = adcOn ? { gains: [1, 1] } : silent(2, 'ADC powered down (POWER.ADC = 0)');

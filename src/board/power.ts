@@ -66,6 +66,11 @@ export class BoardPower {
   readonly idleMs: number;
   /** The last HISTORY_LIMIT transitions with their times (tests and `sim state`): bounded, a service runs for months. */
   readonly history: { atNs: number; state: PowerState; why: string }[] = [];
+  /** Told after every state change and amplifier line change (the control model listens). */
+  readonly listeners = new Set<() => void>();
+  /** A board policy keeps the amplifier off (e.g. while the headphone jack is in): `inhibitAmplifier`. */
+  private ampInhibited = false;
+  private ampWanted = false;
 
   constructor(
     private readonly codec: CodecDriver,
@@ -91,22 +96,55 @@ export class BoardPower {
     this.stateNow = state;
     this.history.push({ atNs: this.clock.nowNs(), state, why });
     if (this.history.length > HISTORY_LIMIT) this.history.splice(0, this.history.length - HISTORY_LIMIT);
+    this.tell();
+  }
+
+  private tell(): void {
+    for (const fn of this.listeners) fn();
   }
 
   private drive(line: AmplifierLine | undefined, value: GpioValue): void {
     if (!line) return;
     line.request.setValue(line.offset, value);
     this.opts.onLineChange?.();
+    this.tell();
   }
 
   private amplifierOn(): void {
+    this.ampWanted = true;
+    if (this.ampInhibited) return;
     this.drive(this.amp.mute, 0);
     this.drive(this.amp.enable, 1);
   }
 
   private amplifierOff(): void {
+    this.ampWanted = false;
     this.drive(this.amp.enable, 0);
     this.drive(this.amp.mute, 1);
+  }
+
+  /** Whether the board has an amplifier line of its own (one the codec does not claim). */
+  get hasAmplifier(): boolean {
+    return this.amp.enable !== undefined || this.amp.mute !== undefined;
+  }
+
+  /**
+   * A board policy holds the amplifier off (true) or lets it follow the streams again (false):
+   * while held, a starting stream leaves it off; released while the codec plays, it comes on.
+   */
+  inhibitAmplifier(inhibited: boolean): Promise<void> {
+    return this.serial(async () => {
+      if (inhibited === this.ampInhibited) return;
+      this.ampInhibited = inhibited;
+      if (!this.ampWanted) return;
+      if (inhibited) {
+        this.drive(this.amp.enable, 0);
+        this.drive(this.amp.mute, 1);
+      } else {
+        this.drive(this.amp.mute, 0);
+        this.drive(this.amp.enable, 1);
+      }
+    });
   }
 
   private cancelIdle(): void {

@@ -139,6 +139,12 @@ export interface Board {
   overlay?: OverlaySpec;
   streams: StreamSpec[];
   analogDelays: AnalogDelay[];
+  /**
+   * Control values in force when nothing else set them (docs/CONTROL.md, "Defaults"): control ids
+   * without the board's name (`"speaker.gain": -20`), values as `ctl set` takes them. Checked
+   * against the controls when the board is served; the control's reset value applies otherwise.
+   */
+  controlDefaults: Record<string, number | boolean | string>;
   sim: SimOptions;
 }
 
@@ -234,7 +240,7 @@ function join(path: string, key: string | number): string {
   return path ? `${path}.${key}` : key;
 }
 
-const TOP_KEYS = ['$schema', 'name', 'description', 'manufacturer', 'hal', 'twinOf', 'codec', 'gpio', 'alsaCard', 'overlay', 'streams', 'analogDelays', 'sim'];
+const TOP_KEYS = ['$schema', 'name', 'description', 'manufacturer', 'hal', 'twinOf', 'codec', 'gpio', 'alsaCard', 'overlay', 'streams', 'analogDelays', 'controlDefaults', 'sim'];
 const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
 /**
@@ -363,6 +369,17 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
     });
   }
 
+  const controlDefaults: Record<string, number | boolean | string> = {};
+  if (o.controlDefaults !== undefined) {
+    const cd = r.obj(o.controlDefaults, 'controlDefaults');
+    for (const [k, v] of Object.entries(cd)) {
+      const p = `controlDefaults[${JSON.stringify(k)}]`;
+      if (!/^[a-z0-9][a-z0-9-]*\.[a-z0-9][a-z0-9-]*$/.test(k)) r.fail(p, 'a control id without the board\'s name, "<stream, part or board>.<name>" (e.g. "speaker.gain")', k);
+      if (!(typeof v === 'boolean' || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)))) r.fail(p, 'a value: dB (a number), true / false, or a string as `ctl set` takes it', v);
+      controlDefaults[k] = v as number | boolean | string;
+    }
+  }
+
   const simRaw = o.sim === undefined ? {} : r.obj(o.sim, 'sim');
   r.onlyKeys(simRaw, 'sim', ['extraFormatRanges', 'jackPlugged', 'virtualClock', 'oscillatorsHz', 'hostClock']);
   const osc = simRaw.oscillatorsHz ?? [];
@@ -377,7 +394,7 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
     hostClock: r.oneOf(simRaw, 'hostClock', 'sim', ['provider', 'consumer'] as const, 'provider'),
   };
 
-  return { file, name, description, manufacturer, hal, codec, gpio, alsaCard, ...(overlay ? { overlay } : {}), streams, analogDelays, sim };
+  return { file, name, description, manufacturer, hal, codec, gpio, alsaCard, ...(overlay ? { overlay } : {}), streams, analogDelays, controlDefaults, sim };
 }
 
 function stripTwin(o: Obj): Obj {

@@ -57,7 +57,11 @@ export interface ControlDef {
   scale?: readonly DbSegment[];
   /** A volume-update latch bit written with the last channel (e.g. a Wolfson VU bit): register field. */
   latch?: { field: string };
-  /** Enum controls: value names. */
+  /**
+   * Switches and enums: value name → register code. A switch has exactly the names `off` and `on`
+   * (on = the function works: sound for a "Playback Switch", so a mute bit is `{ on: 0, off: 1 }`);
+   * an enum's names are lowercase with dashes (they are also board-option and control-channel words).
+   */
   values?: Readonly<Record<string, number>>;
   source: string;
 }
@@ -66,6 +70,36 @@ export class ControlError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ControlError';
+  }
+}
+
+/** A value name of a switch or enum: what `sbc-audio ctl set` and board files write. */
+const VALUE_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+/** The names of a switch's or enum's values with their codes, for messages: `on (0), off (1)`. */
+function describeValues(c: ControlDef): string {
+  const v = Object.entries(c.values ?? {});
+  return v.length ? v.map(([n, code]) => `${n} (${code})`).join(', ') : 'none';
+}
+
+/** The name of a switch's or enum's code, undefined for a code that is none of its values. */
+export function settingValueName(c: ControlDef, code: number): string | undefined {
+  for (const [name, v] of Object.entries(c.values ?? {})) if (v === code) return name;
+  return undefined;
+}
+
+/** The code of a switch's or enum's value name; an unknown name is refused with the values it has. */
+export function settingCode(c: ControlDef, name: string): number {
+  const v = c.values;
+  if (c.kind === 'volume' || !v) throw new ControlError(`control "${c.name}" is a ${c.kind}, not a switch or enum: it has no named values`);
+  if (!Object.hasOwn(v, name)) throw new ControlError(`control "${c.name}" has no value "${name}" (its values: ${describeValues(c)})`);
+  return v[name]!;
+}
+
+/** A switch's or enum's code is one of its values: else refused, naming the control and its values. */
+export function checkSettingCode(c: ControlDef, code: number): void {
+  if (settingValueName(c, code) === undefined || !Number.isInteger(code)) {
+    throw new ControlError(`control "${c.name}": code ${code} is none of its values (${describeValues(c)})`);
   }
 }
 
@@ -201,6 +235,10 @@ export function checkControls(controls: readonly ControlDef[], map: RegmapDef | 
       if (Math.min(u.from, u.to) < Math.min(c.min, c.max) || Math.max(u.from, u.to) > Math.max(c.min, c.max)) p(`unknownCodes[${j}] (${u.from}..${u.to}) is outside min..max`);
     });
     if (c.default !== 'unknown' && isUnknown(c, c.default)) p(`default code ${c.default} is among the codes of unknown meaning`);
+    if (c.kind === 'volume' && c.values !== undefined) p('values: a volume has a dB scale, not named values (values are for switches and enums)');
+    if (c.kind === 'switch' || c.kind === 'enum') {
+      for (const problem of checkValues(c)) p(problem);
+    }
     if (c.kind === 'volume') {
       if (c.unit !== 'dB') p('a volume control must have unit dB');
       if (!c.scale?.length) p('a volume control needs a dB scale');
@@ -222,5 +260,42 @@ export function checkControls(controls: readonly ControlDef[], map: RegmapDef | 
       }
     }
   });
+  return out;
+}
+
+/**
+ * A switch's or enum's `values` and `default`: a switch has exactly `off` and `on`, on two
+ * distinct codes; an enum has at least one name, each lowercase with dashes, no two names on one
+ * code (a code read back must name one value); every code an integer inside min..max and not
+ * reserved or of unknown meaning; the default one of the values' codes, or 'unknown'.
+ */
+function checkValues(c: ControlDef): string[] {
+  const out: string[] = [];
+  const v = c.values;
+  if (!v || Object.keys(v).length === 0) {
+    out.push(`values: a ${c.kind} needs its values (name → code)${c.kind === 'switch' ? ', exactly { off, on }' : ''}`);
+    return out;
+  }
+  const names = Object.keys(v);
+  if (c.kind === 'switch' && (names.length !== 2 || !names.includes('off') || !names.includes('on'))) {
+    out.push(`values: a switch's values are exactly "off" and "on", got ${names.map((n) => `"${n}"`).join(', ')}`);
+  }
+  const seen = new Map<number, string>();
+  for (const [name, code] of Object.entries(v)) {
+    if (!VALUE_NAME.test(name)) out.push(`values: name "${name}" must be lowercase letters, digits and dashes (${VALUE_NAME.source})`);
+    if (!Number.isInteger(code) || code < Math.min(c.min, c.max) || code > Math.max(c.min, c.max)) {
+      out.push(`values.${name}: code ${code} is outside min..max (${c.min}..${c.max})`);
+    } else if (c.reservedCodes?.includes(code)) {
+      out.push(`values.${name}: code ${code} is reserved`);
+    } else if (isUnknown(c, code)) {
+      out.push(`values.${name}: code ${code} is among the codes of unknown meaning`);
+    }
+    const other = seen.get(code);
+    if (other !== undefined) out.push(`values.${name}: code ${code} is also "${other}" (each value needs its own code)`);
+    else seen.set(code, name);
+  }
+  if (c.default !== 'unknown' && !seen.has(c.default)) {
+    out.push(`default code ${c.default} is none of its values (${describeValues(c)}): give one of them, or 'unknown'`);
+  }
   return out;
 }

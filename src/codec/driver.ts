@@ -4,11 +4,13 @@
  * description, and override or register hooks where the chip needs code.
  */
 import { rangeHasRate, SAMPLE_FORMAT_FOR_BITS, SAMPLE_FORMATS_OF_BITS } from '../audio/formats.ts';
-import { audibleCodes, canMute, codeToDb, type ControlDef, ControlError, dbToCode, gainRange } from './controls.ts';
+import {
+  audibleCodes, canMute, checkSettingCode, codeToDb, type ControlDef, ControlError, dbToCode, gainRange, settingValueName,
+} from './controls.ts';
 import { type CodecDescription, type DelayFigure, known, type SequenceStep } from './description.ts';
 import { Regmap, type RegmapOptions } from './regmap.ts';
 import type {
-  CodecContext, CodecDriver, FormatRange, GainControlInfo, GainState, LatencyItem, StreamFormat,
+  CodecContext, CodecDriver, FormatRange, GainControlInfo, GainState, LatencyItem, SettingControlInfo, StreamFormat,
 } from './types.ts';
 
 export class CodecError extends Error {
@@ -61,6 +63,11 @@ export class DescribedCodec implements CodecDriver {
   private readonly gains = new Map<string, GainState>();
   /** Controls a sequence holds muted ('mute-control'): the chip is muted whatever `gains` says. */
   private readonly held = new Set<string>();
+  /**
+   * Switches and enums set at run time (name → code). Unlike `gains`, init keeps them: they are
+   * the user's, and re-written after the driver's own sequences (restoreSettings).
+   */
+  private readonly settings = new Map<string, number>();
   /** Sample formats a board supplies for ranges whose widths are unknown (codec.options.sampleBits). */
   private readonly boardSampleFormats: number | undefined;
   /** The description's paths the board's running streams use (`setPathsInUse`). */
@@ -243,7 +250,11 @@ export class DescribedCodec implements CodecDriver {
       }
     }
     this.pathsWanted = wanted;
-    if (this.pathsLive) await this.applyPaths();
+    if (this.pathsLive) {
+      await this.applyPaths();
+      // The up steps of a path that joined may write the registers of a setting.
+      await this.restoreSettings();
+    }
   }
 
   /** The paths in use now (what `setPathsInUse` last said), and those powered (with their shared blocks). */
@@ -339,6 +350,8 @@ export class DescribedCodec implements CodecDriver {
       const st = this.defaultState(c);
       if (st) this.gains.set(c.name, st);
     }
+    // A reset (PCM5122 reg 1, WM8960 R15) or init's own writes put the registers back to defaults.
+    await this.restoreSettings();
   }
 
   /** The control's reset default as a stream state, where the default is a known audible code. */
@@ -376,6 +389,8 @@ export class DescribedCodec implements CodecDriver {
 
   async powerUp(): Promise<void> {
     await this.runSequence('powerUp');
+    // Its steps (and the paths it brings up) may write the registers of a setting.
+    await this.restoreSettings();
   }
 
   async powerDown(): Promise<void> {
@@ -596,6 +611,116 @@ export class DescribedCodec implements CodecDriver {
     const db = codeToDb(c, code);
     if (db === 'mute') return { db: audibleCodes(c)[0]!.db, muted: true };
     return { db: db ?? Number.NaN, muted: bitMuted };
+  }
+
+  // --- switches and enums ----------------------------------------------------------------
+
+  protected settingControlDefs(): ControlDef[] {
+    return this.description.controls.filter((c) => c.kind === 'switch' || c.kind === 'enum');
+  }
+
+  protected settingControl(name: string): ControlDef {
+    const c = this.settingControlDefs().find((x) => x.name === name);
+    if (!c) {
+      const names = this.settingControlDefs().map((x) => `"${x.name}"`).join(', ');
+      throw new CodecError(this.part, `no switch or enum control "${name}" (${names ? `it has ${names}` : 'it has none'})`);
+    }
+    return c;
+  }
+
+  settingControls(): SettingControlInfo[] {
+    return this.settingControlDefs().map((c) => ({
+      name: c.name, kind: c.kind as 'switch' | 'enum', direction: c.direction, values: { ...c.values },
+      default: c.default, source: c.source, channels: c.channels.map((ch) => ({ ...ch })),
+    }));
+  }
+
+  /** The code set at run time for a switch or enum, undefined where none was (hooks read it: the PCM5122's filter). */
+  protected settingSet(name: string): number | undefined {
+    return this.settings.get(name);
+  }
+
+  async getSetting(name: string): Promise<number> {
+    const c = this.settingControl(name);
+    const kept = this.settings.get(name);
+    if (kept !== undefined) return kept;
+    const held = await this.settingInRegister(c, c.channels[0]!);
+    if (held !== undefined) return held;
+    if (c.default !== 'unknown') return c.default;
+    throw new CodecError(this.part, `the setting of "${name}" is not known: never set, its register ${c.channels[0]!.reg} cannot be read now ` +
+      `(${this.regmap?.busGate ?? 'the chip is write-only and nothing wrote it'}) and its reset default is unknown`);
+  }
+
+  async setSetting(name: string, code: number): Promise<number> {
+    const c = this.settingControl(name);
+    try {
+      checkSettingCode(c, code);
+    } catch (e) {
+      if (e instanceof ControlError) throw new CodecError(this.part, e.message);
+      throw e;
+    }
+    // The bus closed (SGTL5000 before its MCLK runs): kept, and written at the next init or power-up.
+    if (this.map.busGate === undefined) await this.putSetting(c, code);
+    this.settings.set(name, code);
+    return code;
+  }
+
+  /**
+   * What a channel's register holds of a setting: the cache, else the chip where it can be read
+   * now; undefined where neither can say (a write-only chip's register nothing wrote, a closed bus).
+   */
+  private async settingInRegister(c: ControlDef, ch: ControlDef['channels'][number]): Promise<number | undefined> {
+    const m = this.map;
+    let v = m.cached(ch.reg);
+    if (v === undefined) {
+      if (m.def.readable === false || m.reg(ch.reg).access === 'wo' || m.busGate !== undefined) return undefined;
+      v = await m.read(ch.reg);
+    }
+    if (!ch.field) return v;
+    const f = m.field(ch.reg, ch.field);
+    return (v & f.mask) >>> f.lsb;
+  }
+
+  /**
+   * writeControl for a setting. A bus fault leaves the remembered setting as it was: the registers
+   * already changed get their previous values back where they can, and the error says so.
+   */
+  private async putSetting(c: ControlDef, code: number): Promise<void> {
+    const m = this.map;
+    const regs = [...new Set(c.channels.map((ch) => ch.reg))];
+    const before = regs.map((reg) => m.cached(reg));
+    try {
+      await this.writeControl(c, code);
+    } catch (e) {
+      // A bus fault (src/hal/i2c.ts I2cError, by name as in putControl); anything else sent nothing.
+      if (!(e instanceof Error) || e.name !== 'I2cError') throw e;
+      const back = regs.flatMap((reg, i) => (before[i] !== undefined && m.cached(reg) !== before[i] ? [{ reg, value: before[i]! }] : []));
+      let restored = true;
+      if (back.length) {
+        try { await m.writeBatch(back); } catch { restored = false; }
+      }
+      const prev = this.settings.get(c.name);
+      e.message += `; "${c.name}" stays ${prev === undefined ? 'as it was' : `${settingValueName(c, prev) ?? prev}`}` +
+        (restored ? '' : ` (but ${back.map((b) => b.reg).join(', ')} may hold part of the new value: restoring them failed too)`);
+      throw e;
+    }
+  }
+
+  /**
+   * Re-writes every remembered setting its registers no longer hold (a reset, a sequence's or a
+   * path's write), comparing with the register cache: nothing is written where they hold it.
+   * With the bus closed nothing is written: the settings wait for the next init or power-up.
+   */
+  protected async restoreSettings(): Promise<void> {
+    if (this.settings.size === 0 || !this.regmap || this.regmap.busGate !== undefined) return;
+    for (const [name, code] of this.settings) {
+      const c = this.settingControl(name);
+      let holds = true;
+      for (const ch of c.channels) {
+        if ((await this.settingInRegister(c, ch)) !== code) holds = false;
+      }
+      if (!holds) await this.writeControl(c, code);
+    }
   }
 
   /** The part's format ranges for a direction; ranges of unknown width get the board's widths, or are left out. */

@@ -32,6 +32,21 @@ export interface GainControlInfo {
   source: Source;
 }
 
+/** A switch or enum of the part's description (`sbc-audio ctl`): its values and where it lives. */
+export interface SettingControlInfo {
+  /** Control name, e.g. 'DSP Program'. */
+  name: string;
+  kind: 'switch' | 'enum';
+  direction: 'output' | 'input';
+  /** Value name → register code; a switch's are exactly `off` and `on`. */
+  values: Readonly<Record<string, number>>;
+  /** The code after reset, or 'unknown'. */
+  default: number | 'unknown';
+  source: Source;
+  /** One entry per channel: the register and, where the control is part of it, the field. */
+  channels: readonly { reg: string; field?: string }[];
+}
+
 export interface GainState {
   db: number;
   muted: boolean;
@@ -108,6 +123,20 @@ export interface CodecDriver {
   setGain(control: string, db: number): Promise<GainState>;
   setMute(control: string, muted: boolean): Promise<GainState>;
   getGain(control: string): Promise<GainState>;
+  /** The part's switches and enums (description controls of kind 'switch' / 'enum'). */
+  settingControls?(): SettingControlInfo[];
+  /**
+   * The code of a switch or enum in force (or kept, to be written when the chip can take it):
+   * what was set, else what the register holds (first channel), else the reset default.
+   */
+  getSetting?(name: string): Promise<number>;
+  /**
+   * Sets a switch or enum to one of its values' codes on every channel; returns the code. The
+   * setting is remembered and survives the driver's own sequences (init's reset, power-up, paths).
+   * While the chip's bus cannot be used (SGTL5000 before MCLK runs) it is kept and written at the
+   * next init or power-up; any other write error is thrown and the previous setting stays.
+   */
+  setSetting?(name: string, code: number): Promise<number>;
   formats(direction: 'output' | 'input'): FormatRange[];
   /** The codec's own contribution to the external delay (filter group delay etc.). */
   latency(direction: 'output' | 'input', rate: number): LatencyItem[];

@@ -25,6 +25,8 @@ export interface BoardDevicesOptions {
 
 export interface BoardDevices {
   devices: StreamDevice[];
+  /** The one lock of every codec access (the control model takes it too). */
+  codecLock: AsyncMutex;
   /** Stops following the jack line. */
   close(): void;
 }
@@ -169,6 +171,7 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
 
   return {
     devices,
+    codecLock,
     close() {
       offEdge?.();
       plugListeners.clear();

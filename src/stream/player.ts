@@ -35,6 +35,11 @@ export interface SessionOptions {
   /** Ring buffer length (default 0.5 s). */
   bufferMs?: number;
   onProgress?: (p: Progress) => void;
+  /**
+   * Called once the session owns the stream and its ring buffer is ready, before START (e.g. to
+   * set the stream's gain as its owner); a rejection ends the session.
+   */
+  beforeStart?: (stream: StreamClient) => Promise<void>;
   /** Called with the open channels (e.g. to listen to notifications). */
   onOpen?: (c: { stream: StreamClient; ringBuffer: RingBufferClient; fifoBytes: number; startTimeNs: number; frames: number }) => void;
   /**
@@ -153,6 +158,7 @@ export async function playSamples(o: SessionOptions, samples: Int16Array): Promi
   writeUpTo(Math.max(ahead, s.fifoBytes / s.fb + 1));
   const w = watchSession(o, s.stream, s.ringBuffer);
   try {
+    await o.beforeStart?.(s.stream);
     const st = await s.ringBuffer.start();
     if (st.result !== STATUS.OK) throw new StreamClientError(`${o.endpoint}: START: ${statusName(st.result)}`);
     o.onOpen?.({ stream: s.stream, ringBuffer: s.ringBuffer, fifoBytes: s.fifoBytes, startTimeNs: st.startTimeNs, frames: s.frames });

@@ -20,6 +20,10 @@ import { DIRECTION_DIRS, type StreamEndpoint, defaultRuntimeDir } from './discov
 import { type EndpointServer, ensureRuntimeDir, serveEndpoint } from './transport.ts';
 import { ClientLogLimiter } from './log-limit.ts';
 import { SimControl, type SimControlServer, serveSimControl, simControlPath } from './sim-control.ts';
+import type { JsonLinesServer } from './json-lines.ts';
+import { ControlModel } from '../control/model.ts';
+import { controlChannelPath, serveControlChannel } from '../control/channel.ts';
+import { type StateStore, openStateStore } from '../control/state-file.ts';
 
 export interface StreamServiceOptions extends BoardDevicesOptions {
   /** Default `$XDG_RUNTIME_DIR/sbc-audio`, else `/run/sbc-audio`. */
@@ -38,6 +42,11 @@ export interface StreamServiceOptions extends BoardDevicesOptions {
    * `createRingBuffer` is given.
    */
   ringBuffer?: EngineRingBufferOptions | false;
+  /**
+   * The state file (docs/CONTROL.md): control values restored from it at start and saved to it on
+   * change. Absent: nothing is read or written (the board's defaults apply at every start).
+   */
+  stateFile?: string;
 }
 
 export interface StreamService {
@@ -53,6 +62,11 @@ export interface StreamService {
    */
   readonly simControl?: SimControl;
   readonly simControlPath?: string;
+  /** The board's controls (docs/CONTROL.md), also served at `controlPath`. */
+  readonly controls: ControlModel;
+  readonly controlPath: string;
+  /** With a state file: how many times it was written (tests). */
+  readonly stateWrites?: () => number;
   /** Removes the endpoints and closes every channel. The board runtime stays open (the caller's). */
   close(): Promise<void>;
 }
@@ -72,7 +86,31 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
 
   const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, { log, ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.ringBuffer || {}) }) : undefined;
   const create = opts.createRingBuffer ?? engines;
-  const board = createBoardDevices(runtime, { ...opts, createRingBuffer: create && poweredRingBuffers(runtime.power, create, log) });
+  let controls: ControlModel | undefined;
+  const activity = (stream: string, active: boolean) => controls?.streamActivity(stream, active);
+  const board = createBoardDevices(runtime, { ...opts, createRingBuffer: create && poweredRingBuffers(runtime.power, create, log, activity) });
+  // The controls: the board's defaults, then the state file's values, before anything is published.
+  let store: StateStore | undefined;
+  let channel: JsonLinesServer | undefined;
+  const controlPath = controlChannelPath(runtimeDir, runtime.board.name);
+  try {
+    controls = new ControlModel(runtime, { devices: board.devices, codecLock: board.codecLock, log });
+    store = opts.stateFile ? openStateStore(opts.stateFile, { clock: runtime.hal.clock, log }) : undefined;
+    await controls.restore(store?.load(runtime.board.name) ?? {}, `state file ${opts.stateFile}`);
+    await controls.readAll();
+    const model = controls;
+    if (store) {
+      const s = store;
+      model.onChange((c) => { if (c.persistent) s.update(runtime.board.name, model.persistentValues()); });
+    }
+    channel = await serveControlChannel(controls, controlPath, { ...(gid !== undefined ? { gid } : {}), log });
+  } catch (e) {
+    controls?.close();
+    await store?.close();
+    board.close();
+    await engines?.closeAll();
+    throw e;
+  }
   const servers: EndpointServer[] = [];
   const endpoints: StreamEndpoint[] = [];
   const cores = new Map<string, StreamCore>();
@@ -90,6 +128,9 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     }
   } catch (e) {
     for (const s of servers) await s.close();
+    await channel.close();
+    controls.close();
+    await store?.close();
     board.close();
     await engines?.closeAll();
     throw e;
@@ -97,30 +138,41 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
 
   // A simulated board is also driven from other processes (`sbc-audio sim`): its control socket.
   const ringBuffers: ReadonlySet<EngineRingBuffer> = engines?.engines ?? new Set();
-  const controlPath = runtime.sim ? simControlPath(runtimeDir, runtime.board) : undefined;
-  const simControl = controlPath ? new SimControl(runtime, { ringBuffers }) : undefined;
+  const simPath = runtime.sim ? simControlPath(runtimeDir, runtime.board) : undefined;
+  const simControl = simPath ? new SimControl(runtime, { ringBuffers }) : undefined;
   let control: SimControlServer | undefined;
-  if (controlPath && simControl) {
+  if (simPath && simControl) {
     try {
-      control = await serveSimControl(simControl, controlPath, { log });
+      control = await serveSimControl(simControl, simPath, { log });
     } catch (e) {
       for (const s of servers) await s.close();
+      await channel.close();
+      controls.close();
+      await store?.close();
       board.close();
       await engines?.closeAll();
       throw e;
     }
   }
 
+  const model = controls;
   let closed: Promise<void> | undefined;
   return {
     runtimeDir,
     endpoints,
     cores,
     ringBuffers,
-    ...(simControl ? { simControl, simControlPath: controlPath } : {}),
+    ...(simControl ? { simControl, simControlPath: simPath } : {}),
+    controls: model,
+    controlPath,
+    ...(store ? { stateWrites: () => store!.writes } : {}),
     close() {
       closed ??= (async () => {
         await control?.close();
+        await channel.close();
+        model.close();
+        // The last change is on disk before the service is gone (the write interval does not hold it back).
+        await store?.close().catch((e: unknown) => log(`state file: ${(e as Error).message}`));
         for (const s of servers) await s.close();
         logLimiter.flush();
         board.close();
@@ -138,7 +190,10 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
  * its waits), idles muted after the last STOP, and powers down before the last channel's PCM lets
  * go of the clocks.
  */
-function poweredRingBuffers(power: BoardPower, create: NonNullable<BoardDevicesOptions['createRingBuffer']>, log: (line: string) => void): NonNullable<BoardDevicesOptions['createRingBuffer']> {
+function poweredRingBuffers(
+  power: BoardPower, create: NonNullable<BoardDevicesOptions['createRingBuffer']>, log: (line: string) => void,
+  activity: (stream: string, active: boolean) => void,
+): NonNullable<BoardDevicesOptions['createRingBuffer']> {
   let open = 0;
   return (stream, fmt, events, channel) => {
     const inner = create(stream, fmt, events, channel);
@@ -150,6 +205,7 @@ function poweredRingBuffers(power: BoardPower, create: NonNullable<BoardDevicesO
     const stopped = async () => {
       if (!started) return;
       started = false;
+      activity(stream.id, false);
       await power.streamStopped(path).catch((e) => log(`codec idle failed: ${(e as Error).message}`));
     };
     const engine: RingBufferEngine = {
@@ -166,7 +222,10 @@ function poweredRingBuffers(power: BoardPower, create: NonNullable<BoardDevicesO
           }
         }
         const r = await inner.start();
-        if (r.result === STATUS.OK) started = true;
+        if (r.result === STATUS.OK) {
+          started = true;
+          activity(stream.id, true);
+        }
         else if (!started) await power.streamStopped(path).catch(() => undefined);
         return r;
       },

@@ -21,7 +21,6 @@
  * (board.hal 'sim'), bound under a hidden name and renamed into place as the stream endpoints are
  * (./transport.ts).
  */
-import net from 'node:net';
 import path from 'node:path';
 import type { BoardRuntime } from '../board/runtime.ts';
 import type { Board } from '../board/schema.ts';
@@ -32,13 +31,12 @@ import type { AnalogPath } from '../hal/sim/chip.ts';
 import type { SimI2cBus, SimI2cFaultRule } from '../hal/sim/i2c.ts';
 import type { SimHal } from '../hal/sim/index.ts';
 import type { EngineRingBuffer } from './engine-ring-buffer.ts';
-import { ensureRuntimeDir, prepareSocketPath, publishSocket } from './transport.ts';
+import { MAX_LINE_BYTES, serveJsonLines } from './json-lines.ts';
 
 /** The folder of the runtime directory that holds the control sockets. */
 export const SIM_CONTROL_DIR = 'sim';
 
-/** A request line longer than this (bytes, without its newline) is refused and the connection closed. */
-export const MAX_LINE_BYTES = 64 * 1024;
+export { MAX_LINE_BYTES };
 
 export const SIM_COMMANDS = ['jack', 'i2c-fault', 'stall', 'regs', 'state'] as const;
 export type SimCommand = (typeof SIM_COMMANDS)[number];
@@ -484,71 +482,13 @@ export interface SimControlServerOptions {
 }
 
 /**
- * Publishes `control` at `socketPath` (its folder is created, mode 0750, and checked as the runtime
- * directory is: src/stream/transport.ts ensureRuntimeDir): bound under a hidden
- * name, given its mode, renamed into place, so the socket appears only once it accepts
- * connections. A stale socket is replaced; a live one or a non-socket file makes it fail.
+ * Publishes `control` at `socketPath` (./json-lines.ts: its folder created, mode 0750, and checked
+ * as the runtime directory is; bound under a hidden name, given its mode, renamed into place, so
+ * the socket appears only once it accepts connections). A stale socket is replaced; a live one or
+ * a non-socket file makes it fail.
  */
 export async function serveSimControl(control: SimControl, socketPath: string, opts: SimControlServerOptions = {}): Promise<SimControlServer> {
-  const log = opts.log ?? (() => {});
-  ensureRuntimeDir(path.dirname(socketPath), { what: 'simulation control directory' });
-  const tmp = await prepareSocketPath(socketPath);
-
-  const sockets = new Set<net.Socket>();
-  let nextLabel = 1;
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    const label = `sim control ${control.board} #${nextLabel++}`;
-    socket.setEncoding('utf8');
-    let buf = '';
-    let refused = false;
-    let chain: Promise<void> = Promise.resolve();
-    const send = (r: SimResponse) => {
-      if (!socket.destroyed && !socket.writableEnded) socket.write(`${JSON.stringify(r)}\n`);
-    };
-    const submit = (line: string) => {
-      chain = chain.then(async () => send(await control.handleLine(line)));
-    };
-    socket.on('data', (chunk: string) => {
-      if (refused) return;
-      buf += chunk;
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line.trim()) submit(line);
-      }
-      if (Buffer.byteLength(buf) > MAX_LINE_BYTES) {
-        refused = true;
-        buf = '';
-        log(`${label}: request line longer than ${MAX_LINE_BYTES} bytes; closing this connection`);
-        chain = chain.then(() => {
-          send({ id: null, ok: false, error: `request: line longer than ${MAX_LINE_BYTES} bytes; closing this connection` });
-          socket.end();
-        });
-      }
-    });
-    socket.on('end', () => {
-      // The client sent all it will: answer what is left (a last line without its newline too), then close.
-      if (!refused && buf.trim()) submit(buf);
-      buf = '';
-      chain = chain.then(() => { if (!socket.destroyed) socket.end(); });
-    });
-    socket.on('error', () => { /* reported through 'close' */ });
-    socket.on('close', () => sockets.delete(socket));
+  return serveJsonLines(socketPath, (line) => control.handleLine(line), {
+    what: `sim control ${control.board}`, ...(opts.mode !== undefined ? { mode: opts.mode } : {}), ...(opts.log ? { log: opts.log } : {}),
   });
-
-  const unpublish = await publishSocket(server, tmp, socketPath, opts.mode ?? 0o660);
-
-  let closed: Promise<void> | undefined;
-  return {
-    path: socketPath,
-    close() {
-      closed ??= (async () => {
-        unpublish(); // the name goes first: a client that finds the socket can connect to it
-        for (const s of sockets) s.destroy();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      })();
-      return closed;
-    },
-  };
 }

@@ -100,9 +100,9 @@ grep_args=
 # mocha.js runs the suite in this process (it only re-spawns node for --node-option), so tsx is
 # loaded with --import here.
 if [ -n "$grep_args" ]; then
-  node --import tsx node_modules/mocha/bin/mocha.js --no-config --no-package --timeout 60000 --reporter spec --no-color \
+  node --import tsx node_modules/mocha/bin/mocha.js --no-config --no-package --require ./tests/support/isolate-state.cjs --timeout 60000 --reporter spec --no-color \
     --grep "$HIL_GREP" $HIL_SPEC
 else
-  node --import tsx node_modules/mocha/bin/mocha.js --no-config --no-package --timeout 60000 --reporter spec --no-color $HIL_SPEC
+  node --import tsx node_modules/mocha/bin/mocha.js --no-config --no-package --require ./tests/support/isolate-state.cjs --timeout 60000 --reporter spec --no-color $HIL_SPEC
 fi
 finish $?

@@ -156,12 +156,27 @@ export function parseI2cdump(out: string): (number | undefined)[] {
  * Collects a child's stdout and stderr and resolves with them and its exit code when it closes;
  * after `guardMs` (a hang guard, not a bound of what is tested) it is killed and the promise rejects.
  */
-export function finishChild(child: ChildProcess, guardMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function finishChild(child: ChildProcess, guardMs: number | null): Promise<{ code: number | null; stdout: string; stderr: string }> {
   let stdout = '', stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`hang guard: still running after ${guardMs} ms\n${stderr}`)); }, guardMs);
+    // null: no guard here — a long-lived child (a service) is guarded from the moment it is told to stop.
+    const guard = guardMs === null ? undefined : setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`hang guard: still running after ${guardMs} ms\n${stderr}`)); }, guardMs);
     child.on('close', (code) => { clearTimeout(guard); resolve({ code, stdout, stderr }); });
   });
+}
+
+/** Sends `signal` and waits for the child's end, killing it if it is still running `guardMs` later. */
+export async function stopChild<T>(child: ChildProcess, finished: Promise<T>, signal: NodeJS.Signals, guardMs: number): Promise<T> {
+  child.kill(signal);
+  let guard: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`hang guard: still running ${guardMs} ms after ${signal}`)); }, guardMs);
+  });
+  try {
+    return await Promise.race([finished, hung]);
+  } finally {
+    clearTimeout(guard);
+  }
 }

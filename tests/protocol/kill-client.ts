@@ -16,7 +16,7 @@ import { pseudoRandomS16, s16ToBytes } from '../hil/lib/bitexact.ts';
 const [endpoint, framesArg, mode] = process.argv.slice(2);
 const want = Number(framesArg);
 const RATE = 48000;
-const c = await StreamClient.connect(endpoint!, { timeoutMs: 20000 }); // an engine starts in seconds under TCG
+const c = await StreamClient.connect(endpoint!, { timeoutMs: 120000 }); // an engine starts in seconds under TCG, in tens of seconds beside other work
 const f = await c.setFormat({ fps: RATE, sampleFormat: 1 << 2, channels: 2 });
 if (f.result !== 0) throw new Error(`SET_FORMAT ${f.result}`);
 const rb = await c.openRingBuffer(f.token!);

@@ -41,6 +41,7 @@ import { description as pcm5122 } from '../../codecs/pcm5122/description.ts';
 import { description as wm8960 } from '../../codecs/wm8960/description.ts';
 import { captureThroughWm8960, playThroughWm8960 } from '../fixtures/codecs/wm8960-rig.ts';
 import { playThroughPart } from '../fixtures/codecs/stereo-rig.ts';
+import { dB, loudSpan, peak } from './helpers/levels.ts';
 import { description as aic3104 } from '../../codecs/tlv320aic3104/description.ts';
 import { description as sgtl5000 } from '../../codecs/sgtl5000/description.ts';
 import { description as cs4271 } from '../../codecs/cs4271/description.ts';
@@ -56,15 +57,6 @@ class SimCodecOver extends DescribedCodec {
 
 const MINUS_6 = 0.501187; // 10^(-6/20)
 const MINUS_26 = 0.0501187; // 10^(-26/20)
-const dB = (x: number) => 20 * Math.log10(x);
-
-/** Peak |x| of channel 0 over [from, to) frames of interleaved S16 (as a fraction of full scale). */
-function peak(s: Int16Array, ch: number, from: number, to: number): number {
-  let p = 0;
-  for (let f = Math.max(0, from); f < Math.min(to, s.length / ch); f++) p = Math.max(p, Math.abs(s[f * ch]!) / 32768);
-  return p;
-}
-
 /**
  * Frequency from rising zero crossings (linearly interpolated) over [from, to) frames of channel
  * 0: the median period, so that a dropout (an underrun of a real-time engine on a busy machine,
@@ -79,18 +71,6 @@ function frequency(s: Int16Array, ch: number, rate: number, from: number, to: nu
   assert.ok(crossings.length > 10, `too few zero crossings (${crossings.length}) to measure a frequency`);
   const periods = crossings.slice(1).map((c, i) => c - crossings[i]!).sort((x, y) => x - y);
   return rate / periods[Math.floor(periods.length / 2)]!;
-}
-
-/** A window of the recording where the tone plays steadily: after the first and before the last loud frame, trimmed. */
-function loudSpan(s: Int16Array, ch: number, threshold: number): [number, number] | undefined {
-  let first = -1, last = -1;
-  for (let f = 0; f < s.length / ch; f++) {
-    if (Math.abs(s[f * ch]!) / 32768 > threshold) {
-      if (first < 0) first = f;
-      last = f;
-    }
-  }
-  return first < 0 ? undefined : [first, last];
 }
 
 const SIM_BOARDS = listBoardNames().filter((n) => loadBoard(n).hal === 'sim');

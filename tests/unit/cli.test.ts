@@ -51,7 +51,8 @@ describe('sbc-audio CLI', () => {
     assert.equal(info.board.name, 'sim');
     assert.equal(info.codec.address, 0x1b);
     assert.deepEqual(info.streams.map((s: { id: string }) => s.id), ['speaker', 'headphone', 'mic']);
-    assert.ok(info.controls.some((c: { main: boolean }) => c.main));
+    assert.ok(info.gainControls.some((c: { main: boolean }) => c.main));
+    assert.ok(info.controls.some((c: { id: string }) => c.id === 'sim.speaker.gain'), 'every control with its metadata');
     const out48 = info.latency.find((l: { direction: string; rate: number }) => l.direction === 'output' && l.rate === 48000);
     // board/sim.json declares a 2000 ns analog output delay; it must appear with its source.
     assert.ok(out48.items.some((i: { ns: number; source: string }) => i.ns === 2000 && i.source.includes('board/sim.json')));

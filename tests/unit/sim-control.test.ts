@@ -332,7 +332,7 @@ describe('sbc-audio sim: the simulation control socket', function () {
       assert.match(u2.err, /--probability must be a number from 0 to 1, got "2"/);
       const s1 = await runCli(['sim', 'i2c-fault', '--kind', 'timeout', '--register', 'NO_SUCH', '--count', '1', '--runtime-dir', dir]);
       assert.equal(s1.code, 1);
-      assert.match(s1.err, /register: sim-codec has no register named "NO_SUCH" \(registers: CHIP_ID, VOL_L, VOL_R, POWER, FORMAT, RATE\)/);
+      assert.match(s1.err, /register: sim-codec has no register named "NO_SUCH" \(registers: CHIP_ID, VOL_L, VOL_R, POWER, FORMAT, RATE, DAC_CTRL\)/);
       assert.equal(bus.faults, undefined);
       assert.equal((await app.setGain({ gain: -3 })).result, STATUS.OK);
     });

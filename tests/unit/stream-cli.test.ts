@@ -168,8 +168,8 @@ describe('sbc-audio serve and ls', function () {
       await io.waitFor(/sim\.headphone {2}appeared: output, unplugged, gain/); // printed once its notifications are on
       await io.waitFor(/sim\.mic {2}appeared: input, hardwired, gain fixed/);
       const app = await StreamClient.connect(svc.endpoints.find((e) => e.name === 'sim.speaker')!.path);
-      assert.equal((await app.setGain({ gain: -20, mute: false })).result, 0);
-      await io.waitFor(/sim\.headphone {2}gain: -20 dB \[-127\.\.0 step 0\.5\]/); // the shared main volume
+      assert.equal((await app.setGain({ gain: -30, mute: false })).result, 0);
+      await io.waitFor(/sim\.headphone {2}gain: -30 dB \[-127\.\.0 step 0\.5\]/); // the shared main volume
       rt.setSimJack(true);
       await io.waitFor(/sim\.headphone {2}plug: plugged \(at 1\.020000 s\)/); // virtual clock: 1 s + 20 ms debounce
       await app.close();

@@ -3,7 +3,9 @@ import type { Command } from '../command.ts';
 import { boardsCommand } from './boards.ts';
 import { codecCommand } from './codec.ts';
 import { conformanceCommand } from './conformance.ts';
+import { ctlCommand } from './ctl.ts';
 import { doctorCommand } from './doctor.ts';
+import { gainCommand } from './gain.ts';
 import { infoCommand } from './info.ts';
 import { lsCommand } from './ls.ts';
 import { playCommand } from './play.ts';
@@ -17,5 +19,5 @@ import { toneCommand } from './tone.ts';
 
 export const COMMANDS: readonly Command[] = [
   boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, runCommand,
-  serveCommand, lsCommand, playCommand, recordCommand, conformanceCommand, simCommand, doctorCommand, setupCommand,
+  serveCommand, lsCommand, ctlCommand, gainCommand, playCommand, recordCommand, conformanceCommand, simCommand, doctorCommand, setupCommand,
 ];

@@ -1,10 +1,18 @@
 import { latencyBreakdown } from '../../board/latency.ts';
 import { loadBoard } from '../../board/load.ts';
 import { openBoard } from '../../board/runtime.ts';
+import { componentDescriptors, controlDescriptors } from '../../control/model.ts';
+import type { ControlDescriptor } from '../../control/types.ts';
+import { describeRange, formatControlValue } from '../../control/values.ts';
 import { createSimHal } from '../../hal/sim/index.ts';
 import { type Command, EXIT_OK, UsageError, parseOptions, table } from '../command.ts';
 
 const RATES = [44100, 48000, 96000];
+
+/** A control's default as the table shows it: the value, or "unknown" (the reason is in --json). */
+function defaultText(d: ControlDescriptor): string {
+  return typeof d.default === 'object' ? 'unknown' : formatControlValue(d, d.default);
+}
 
 export const infoCommand: Command = {
   name: 'info',
@@ -12,10 +20,14 @@ export const infoCommand: Command = {
   usage: `usage: sbc-audio info --board NAME [--json] [--rate HZ]...
 
 Prints the board's codec (part, bus, address), its clocking mode (who drives the I2S clocks, from
-what, where the part's driver sets one up), GPIO lines by role, streams, the codec's gain
-controls, and the external delay per direction and rate (codec filter group delay plus the
-board's analog path) in ns and frames, with the source of every figure.
+what, where the part's driver sets one up), GPIO lines by role, streams, every control as
+'sbc-audio serve' would serve it (docs/CONTROL.md: id, kind, range or values, default, whether
+it is real-time safe and writable), and the external delay per direction and rate (codec filter
+group delay plus the board's analog path) in ns and frames, with the source of every figure.
 Reads the board and codec descriptions only; no hardware is touched.
+--json: "controls" are the control descriptors (with default sources, percent mappings,
+registers, sources), "gainControls" the codec's volumes as its driver reports them,
+"descriptors" the board's and its parts' descriptors.
 
   --board NAME   a board name from 'sbc-audio boards', or a path to a board file
   --rate HZ      rates for the latency breakdown (default ${RATES.join(', ')}; repeatable)
@@ -41,7 +53,9 @@ Reads the board and codec descriptions only; no hardware is touched.
         clocking: codec.clocking?.() ?? null,
         gpio: Object.entries(board.gpio).map(([role, s]) => ({ role, ...s })),
         streams: board.streams.map((s) => ({ ...s, formats: codec.formats(s.direction) })),
-        controls: codec.gainControls(),
+        controls: controlDescriptors(rt),
+        gainControls: codec.gainControls(),
+        descriptors: componentDescriptors(rt),
         // totalNs: "unknown" where an item has no figure (knownNs is the sum of those that have one).
         latency: latency.map((l) => ({ ...l, totalNs: l.unknown.length ? 'unknown' as const : l.totalNs, knownNs: l.totalNs })),
       };
@@ -59,7 +73,10 @@ Reads the board and codec descriptions only; no hardware is touched.
         io.out(table(['GPIO ROLE', 'CHIP', 'LINE', 'ACTIVE-LOW', 'BIAS', 'DEBOUNCE µs'], info.gpio.map((g) => [g.role, g.chip, g.line, g.activeLow ? 'yes' : 'no', g.bias, g.debounceUs])) + '\n');
       }
       io.out(table(['STREAM', 'DIRECTION', 'PURPOSE', 'PCM', 'PLUG'], board.streams.map((s) => [s.id, s.direction, s.purpose, s.pcm, s.plug])) + '\n');
-      io.out(table(['CONTROL', 'DIR', 'RANGE dB', 'STEP dB', 'MUTE', 'MAIN'], info.controls.map((c) => [c.name, c.direction, `${c.minDb} .. ${c.maxDb}`, c.stepDb, c.canMute ? 'yes' : 'no', c.main ? 'yes' : ''])) + '\n');
+      io.out(info.controls.length
+        ? table(['ID', 'KIND', 'RANGE/VALUES', 'DEFAULT', 'RT-SAFE', 'WRITABLE'],
+          info.controls.map((c) => [c.id, c.kind, describeRange(c), defaultText(c), c.realtimeSafe ? 'yes' : 'no', c.writable ? 'yes' : 'no'])) + '\n'
+        : 'Controls: none (the part has no controls and the board no lines)\n');
       io.out('External delay (outside the PCM buffer):');
       for (const l of latency) {
         const total = l.unknown.length

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { StreamClient } from '../../stream/client.ts';
 import { clientRuntimeDir, listEndpoints } from '../../stream/discovery.ts';
 import { SessionAborted, meterLine, playSamples, toneSamples } from '../../stream/player.ts';
 import { parseWav } from '../../stream/wav.ts';
+import { STATUS, statusName } from '../../stream/wire.ts';
 import { type Command, EXIT_OK, UsageError, parseOptions, signalExitCode, stopOnSignals } from '../command.ts';
 
 /** The endpoint path for --stream (an endpoint name) in a direction, or the first one there. */
@@ -15,10 +17,34 @@ export function pickEndpoint(runtimeDir: string, direction: 'output' | 'input', 
   return e.path;
 }
 
+/** `--volume`: dB, optionally with a "dB" suffix ("-6", "-6dB", "+3"). */
+export function parseVolume(v: string): number {
+  const m = /^([+-]?\d+(?:\.\d+)?)\s*(?:dB)?$/i.exec(v.trim());
+  if (!m) throw new UsageError(`--volume must be a gain in dB (e.g. -6), got "${v}"`);
+  return Number(m[1]);
+}
+
+/**
+ * Sets the stream's gain to `db` and unmutes it, as the playing session's own channel (it owns the
+ * stream: SET_GAIN, docs/PROTOCOL.md) before its START, so the first frame plays at that gain:
+ * GET_GAIN gives the range (a value outside it is a usage error naming it).
+ */
+export async function setStreamVolume(c: StreamClient, endpoint: string, db: number): Promise<{ gainDb: number }> {
+  const g = await c.getGain();
+  const fixed = g.gainStep === 0 && g.minGain === g.maxGain;
+  if (fixed && db !== g.minGain) throw new UsageError(`--volume: ${endpoint} has a fixed gain (${g.minGain} dB); ${db} dB cannot be set`);
+  if (db < g.minGain || db > g.maxGain) {
+    throw new UsageError(`--volume ${db} dB is outside the range of ${endpoint}: ${g.minGain} .. ${g.maxGain} dB${g.gainStep > 0 ? ` (step ${g.gainStep})` : ''}`);
+  }
+  const r = await c.setGain({ gain: db, ...(g.canMute ? { mute: false } : {}) });
+  if (r.result !== STATUS.OK) throw new Error(`--volume: SET_GAIN ${db} dB on ${endpoint}: ${statusName(r.result)}`);
+  return { gainDb: r.curGain };
+}
+
 export const playCommand: Command = {
   name: 'play',
   summary: 'play a WAV file or a tone through a served output stream (a stream protocol client)',
-  usage: `usage: sbc-audio play FILE.wav | --tone [--freq HZ] [--seconds S] [--level DBFS] [--stream NAME] [--runtime-dir DIR]
+  usage: `usage: sbc-audio play FILE.wav | --tone [--freq HZ] [--seconds S] [--level DBFS] [--volume DB] [--stream NAME] [--runtime-dir DIR]
 
 Plays through an endpoint of 'sbc-audio serve' as any client would: SET_FORMAT (16-bit), the
 ring-buffer channel, a shared buffer it writes ahead of the position. On a terminal a live level
@@ -29,6 +55,9 @@ meter and the ring-buffer position are shown; otherwise it prints one line at th
   --freq HZ           tone frequency (default 440)
   --seconds S         tone length (default 2)
   --level DBFS        tone level (default -12)
+  --volume DB         the stream's gain while it plays (e.g. -6): set as the stream's owner
+                      (SET_GAIN, unmuted) before START; a value outside the stream's range is a
+                      usage error naming the range (default: the gain in force is kept)
   --stream NAME       endpoint name, e.g. sim.headphone (default: the first output stream)
   --runtime-dir DIR   where the endpoints are (default: $XDG_RUNTIME_DIR/sbc-audio, then /run/sbc-audio: the first with streams)
 
@@ -40,8 +69,9 @@ SIGINT / SIGTERM before the end`,
   async run(argv, io) {
     const { values, positionals } = parseOptions(argv, {
       tone: { type: 'boolean' }, freq: { type: 'string' }, seconds: { type: 'string' }, level: { type: 'string' },
-      stream: { type: 'string' }, 'runtime-dir': { type: 'string' },
+      stream: { type: 'string' }, 'runtime-dir': { type: 'string' }, volume: { type: 'string' },
     }, true);
+    const volume = values.volume === undefined ? undefined : parseVolume(values.volume);
     if (!values.tone && positionals.length !== 1) throw new UsageError('give one FILE.wav or --tone');
     if (values.tone && positionals.length > 0) throw new UsageError('give either FILE.wav or --tone, not both');
     const num = (v: string | undefined, d: number, what: string) => {
@@ -69,6 +99,7 @@ SIGINT / SIGTERM before the end`,
     try {
       const r = await playSamples({
         endpoint, rate, channels, signal: stop.signal,
+        ...(volume !== undefined ? { beforeStart: async (c: StreamClient) => { await setStreamVolume(c, endpoint, volume); } } : {}),
         onProgress: io.isTTY ? (p) => { last = meterLine(p, rate); process.stdout.write(`\r${last}`); } : undefined,
       }, samples);
       if (io.isTTY && last) process.stdout.write('\n');

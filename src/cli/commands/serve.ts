@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { DEFAULT_IDLE_POWER_DOWN_MS } from '../../board/power.ts';
 import { defaultRuntimeDir } from '../../stream/discovery.ts';
+import { defaultStatePath } from '../../control/state-file.ts';
 import { loadBoard } from '../../board/load.ts';
 import { boundStreams, configFile, loadConfig } from '../../system/config.ts';
 import { hostRootFrom } from '../../system/host.ts';
@@ -34,6 +36,10 @@ muted after the last STOP and powers down after --idle-power-down ms without a s
 once when the last ring-buffer channel closes. On a simulated board each output also gets a
 monitor endpoint (audio-input/<board>.<stream>.monitor: what the simulated analog output
 carries) and a simulation control socket (DIR/sim/<board>.sock: 'sbc-audio sim').
+Every control of the board (stream gains and mutes, the codec's controls, lines, policies) is
+served on the control channel DIR/control/<board>.sock ('sbc-audio ctl', 'sbc-audio gain';
+docs/CONTROL.md). Their values start at the board's defaults, are restored from the state file
+and saved to it on change (at most once a second), as alsactl store / restore do.
 Runs until SIGINT or SIGTERM, then removes its endpoints.
 A real board's hardware is checked first (its ALSA card, I2C bus, codec, GPIO chips): where a part
 is missing, serve exits with status 1 before publishing anything, naming it ('sbc-audio doctor'
@@ -47,11 +53,18 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
                       buffers 0660 with that group (default: this process's group, owner-only buffers)
   --runtime-dir DIR   where the endpoints go (default: ${defaultRuntimeDir()})
   --idle-power-down MS  how long the codec idles muted after the last stream stops (default ${DEFAULT_IDLE_POWER_DOWN_MS}, as ASoC's pmdown_time)
+  --state-file PATH   where control values are kept (default: ${defaultStatePath()}:
+                      $STATE_DIRECTORY/state.json under systemd, /var/lib/sbc-audio/state.json for
+                      root, else $XDG_STATE_HOME/sbc-audio/state.json)
+  --no-state          neither restore nor save control values (the board's defaults at every start)
   --quiet             do not log protocol violations and dropped clients to stderr`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
       board: { type: 'string' }, group: { type: 'string' }, 'runtime-dir': { type: 'string' }, 'idle-power-down': { type: 'string' }, quiet: { type: 'boolean' },
+      'state-file': { type: 'string' }, 'no-state': { type: 'boolean' },
     });
+    if (values['state-file'] !== undefined && values['no-state']) throw new UsageError('--state-file and --no-state: give one');
+    const stateFile = values['no-state'] ? undefined : path.resolve(values['state-file'] ?? defaultStatePath());
     const root = hostRootFrom(undefined);
     const config = loadConfig(root);
     const boardName = values.board ?? config?.board;
@@ -74,6 +87,7 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       ...(binds ? { streams: binds } : {}),
       log: values.quiet ? undefined : (line) => io.err(`sbc-audio serve: ${line}`),
       board: { idlePowerDownMs: idleMs },
+      ...(stateFile ? { stateFile } : {}),
     });
     try {
       const { service, runtime } = served;

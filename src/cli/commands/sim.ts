@@ -4,9 +4,9 @@
  * (`<runtime-dir>/sim/<board>.sock`, docs/PROTOCOL.md "Simulation control"). The commands run in
  * the serving process (src/stream/sim-control.ts); this file only sends them and prints answers.
  */
-import { lstatSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { servedSocketNames } from '../../control/client.ts';
 import { defaultRuntimeDir } from '../../stream/discovery.ts';
 import {
   DEFAULT_STALL_PERIODS, DEFAULT_STATE_EVENTS, FAULT_KINDS, type FaultAnswer, MAX_EVENTS, MAX_STALL_PERIODS, type RegsAnswer, SIM_CONTROL_DIR,
@@ -55,27 +55,14 @@ exit codes: 0 done, 1 the command failed (or no such simulated board), 2 usage e
 const COMMON = { board: { type: 'string' }, 'runtime-dir': { type: 'string' }, json: { type: 'boolean' } } as const;
 
 /** A board name as the runtime directory spells it (no path separators). */
-function checkBoardName(name: string): string {
+export function checkBoardName(name: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new UsageError(`--board: "${name}" is not a board name`);
   return name;
 }
 
 /** The simulated boards served under a runtime directory (names of DIR/sim/*.sock, sockets only). */
 export function servedSimBoards(runtimeDir: string): string[] {
-  const dir = path.join(runtimeDir, SIM_CONTROL_DIR);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => !n.startsWith('.') && n.endsWith('.sock')).filter((n) => {
-    try {
-      return lstatSync(path.join(dir, n)).isSocket();
-    } catch {
-      return false;
-    }
-  }).map((n) => n.slice(0, -'.sock'.length)).sort();
+  return servedSocketNames(path.join(runtimeDir, SIM_CONTROL_DIR));
 }
 
 class SimCliError extends Error {}

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SAMPLE_FORMAT } from '../../../src/audio/formats.ts';
 import { StreamClient } from '../../../src/stream/client.ts';
-import { finishChild } from '../peers.ts';
+import { finishChild, stopChild } from '../peers.ts';
 import { hilEnv } from '../env.ts';
 
 const env = hilEnv();
@@ -80,7 +80,7 @@ describe('a root service and its users (guest)', function () {
     const e = { ...process.env };
     delete e.XDG_RUNTIME_DIR;
     serve = spawn(process.execPath, [BIN, 'serve', '--board', 'sim', '--group', 'audio', '--runtime-dir', RUNTIME], { cwd: ROOT, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
-    served = finish(serve);
+    served = finishChild(serve, null); // guarded from SIGTERM on (after()), not from its start
     await new Promise<void>((resolve, reject) => {
       let out = '';
       serve.stdout!.on('data', (d) => { out += d; if (/^serving /m.test(out)) resolve(); });
@@ -104,8 +104,7 @@ describe('a root service and its users (guest)', function () {
   });
   after(async () => {
     if (serve) {
-      serve.kill('SIGTERM');
-      const r = await served;
+      const r = await stopChild(serve, served, 'SIGTERM', HANG_GUARD_MS);
       assert.equal(r.code, 0, `serve stopped cleanly on SIGTERM:\n${r.stderr}`);
     }
     rmSync(RUNTIME, { recursive: true, force: true });

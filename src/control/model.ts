@@ -1,0 +1,544 @@
+/**
+ * The control model (docs/CONTROL.md): every control of a served board as one value with its
+ * metadata — the codec's controls of every kind, each stream's gain and mute, the board's GPIO
+ * lines and policies — readable and settable whether its device is IDLE or ACTIVE, with change
+ * events whoever made the change.
+ *
+ * The model owns no state of the chip: a stream's gain goes through the stream's device (so the
+ * owner hears EXT_GAIN_CHANGED, as after its own SET_GAIN), a part's control through the codec
+ * driver (which keeps a value set while the chip cannot take it and writes it when it can), under
+ * the one codec lock the stream devices use. What it adds is the description of each control,
+ * its id, its default, the percent mapping, and one place that parses values.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { BoardRuntime } from '../board/runtime.ts';
+import type { GpioRole } from '../board/schema.ts';
+import { type ControlDef, codeToDb } from '../codec/controls.ts';
+import type { GainControlInfo } from '../codec/types.ts';
+import type { AsyncMutex } from '../hal/i2c.ts';
+import type { DeviceGainState, StreamDevice } from '../stream/device.ts';
+import type {
+  ComponentDescriptor, ControlDescriptor, ControlInfo, ControlListing, ControlValue, Lifecycle, PercentMapping,
+} from './types.ts';
+import { ControlValueError, formatControlValue, parseControlValue } from './values.ts';
+
+export { ControlValueError } from './values.ts';
+
+const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; license: string };
+const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+/** A description's control name as an id part: "DSP Program" → "dsp-program". */
+export function controlSlug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+}
+
+/** How many dB below a volume's top its 0 % lies (the percent mapping for UIs). */
+export const PERCENT_SPAN_DB = 60;
+
+function percentMapping(min: number, max: number): PercentMapping {
+  const bottom = Math.max(min, max - PERCENT_SPAN_DB);
+  return {
+    minDb: bottom, maxDb: max,
+    why: bottom === min ? 'the control\'s whole range' : `the top ${PERCENT_SPAN_DB} dB of the control's range (below it a listening level is lost in a room); 0 % is that bottom, not mute`,
+  };
+}
+
+/** The roles a board line plays, and who drives it (read-only controls). */
+const LINE_WHY: Partial<Record<GpioRole, string>> = {
+  'jack-detect': 'an input: the headphone jack drives it (on = plugged)',
+  'amp-enable': 'the board\'s power drives it: the amplifier is on while a stream plays (and a policy allows)',
+  mute: 'the board\'s power drives it: on (muted) while no stream plays',
+};
+
+/** A control: its description and how to read and set it. */
+interface Binding {
+  d: ControlDescriptor;
+  read(): Promise<ControlValue>;
+  /** Sets a checked value; resolves to the value in force after it. */
+  write?(v: ControlValue): Promise<ControlValue>;
+  state(): Lifecycle;
+}
+
+export interface ControlModelOptions {
+  /** The stream devices of the board (src/stream/board-device.ts): stream gains go through them. */
+  devices: readonly StreamDevice[];
+  /** The lock every codec access of the service takes (the devices' lock). */
+  codecLock: AsyncMutex;
+  log?: (line: string) => void;
+}
+
+export class ControlModelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ControlModelError';
+  }
+}
+
+/** The board's and its parts' descriptors (XAP's plugin descriptor). */
+export function componentDescriptors(rt: BoardRuntime): { board: ComponentDescriptor; parts: ComponentDescriptor[] } {
+  const { board, codec } = rt;
+  const meta = codec.description?.meta;
+  return {
+    board: {
+      id: board.name, name: board.description, vendor: board.manufacturer, version: PACKAGE.version, licence: PACKAGE.license,
+      source: path.relative(REPO_ROOT, board.file) || board.file,
+    },
+    parts: [{
+      id: codec.part, name: codec.name, vendor: codec.vendor, version: PACKAGE.version, licence: PACKAGE.license,
+      source: meta?.datasheet ?? 'unknown: the part has no description',
+    }],
+  };
+}
+
+/**
+ * Every control of an open board with its metadata, without values: what `info` lists and what
+ * the model serves. Needs no stream service (descriptions and the board file only).
+ */
+export function controlDescriptors(rt: BoardRuntime): ControlDescriptor[] {
+  return describe(rt).map((x) => x.d);
+}
+
+interface Described {
+  d: ControlDescriptor;
+  /** Part controls: the description's entry. */
+  def?: ControlDef;
+  /** Stream gains and mutes, and the part's main volumes: the direction whose main control they are. */
+  mainOf?: 'output' | 'input';
+  role?: GpioRole;
+}
+
+function describe(rt: BoardRuntime): Described[] {
+  const { board, codec } = rt;
+  const out: Described[] = [];
+  const part = codec.part;
+  const desc = codec.description;
+  const boardFile = path.relative(REPO_ROOT, board.file) || board.file;
+  const partFile = `codecs/${part}/description.ts`;
+  const gains = new Map<string, GainControlInfo>(codec.gainControls().map((g) => [g.name, g]));
+  const mainOf = (dir: 'output' | 'input') => codec.gainControls().find((g) => g.direction === dir && g.main);
+  const streamsOf = (dir: 'output' | 'input') => board.streams.filter((s) => s.direction === dir);
+  const defaults = board.controlDefaults ?? {};
+  const initGain = (name: string) => desc?.sequences.init.find((s) => s.op === 'set-gain' && s.control === name) as { db: number } | undefined;
+
+  /** A volume's default: the board file's, else what the part's init sets, else its reset code's dB. */
+  const volumeDefault = (keys: string[], def: ControlDef | undefined, g: GainControlInfo): Pick<ControlDescriptor, 'default' | 'defaultSource'> => {
+    for (const k of keys) if (k in defaults) return { default: defaults[k]!, defaultSource: `${boardFile} controlDefaults["${k}"]` };
+    const init = initGain(g.name);
+    if (init) return { default: init.db, defaultSource: `${partFile} sequences.init (set-gain "${g.name}")` };
+    if (!def || def.default === 'unknown') return { default: { unknown: `the ${part}'s reset value of "${g.name}" is not among the facts` } };
+    const db = codeToDb(def, def.default);
+    if (db === 'mute') return { default: { unknown: `the ${part} resets "${g.name}" muted (code 0x${def.default.toString(16)}): no gain` }, defaultSource: `${partFile} controls "${g.name}" default` };
+    if (db === undefined) return { default: { unknown: `the ${part}'s reset code 0x${def.default.toString(16)} of "${g.name}" has no known gain` } };
+    return { default: db, defaultSource: `${partFile} controls "${g.name}" default (reset code 0x${def.default.toString(16)})` };
+  };
+
+  // The streams' gains and mutes: the codec's main volume of their direction, shared.
+  for (const dir of ['output', 'input'] as const) {
+    const g = mainOf(dir);
+    if (!g) continue;
+    const def = desc?.controls.find((c) => c.name === g.name);
+    const streams = streamsOf(dir);
+    const partId = `${board.name}.${part}.${controlSlug(g.name)}`;
+    const gainIds = [...streams.map((s) => `${board.name}.${s.id}.gain`), partId];
+    const muteIds = streams.map((s) => `${board.name}.${s.id}.mute`);
+    const range = { min: g.minDb, max: g.maxDb, step: g.stepDb };
+    for (const s of streams) {
+      const id = `${board.name}.${s.id}.gain`;
+      out.push({
+        mainOf: dir,
+        d: {
+          id, name: `${s.id} gain`, kind: 'volume', owner: { kind: 'stream', id: s.id }, direction: dir, range, unit: 'dB',
+          ...volumeDefault([`${s.id}.gain`, ...streams.map((x) => `${x.id}.gain`), `${part}.${controlSlug(g.name)}`], def, g),
+          display: { curve: 'dB', percent: percentMapping(g.minDb, g.maxDb) },
+          realtimeSafe: false, writable: true, sameAs: gainIds.filter((x) => x !== id), persistent: true,
+          source: `the ${part}'s "${g.name}" (${partFile}; ${g.source}), the stream's gain as SET_GAIN sets it`,
+        },
+      });
+      if (g.canMute) {
+        const mid = `${board.name}.${s.id}.mute`;
+        const key = [`${s.id}.mute`, ...streams.map((x) => `${x.id}.mute`)].find((k) => k in defaults) ?? `${s.id}.mute`;
+        const resetMuted = def && def.default !== 'unknown' && codeToDb(def, def.default) === 'mute';
+        out.push({
+          mainOf: dir,
+          d: {
+            id: mid, name: `${s.id} mute`, kind: 'switch', owner: { kind: 'stream', id: s.id }, direction: dir, values: ['off', 'on'], unit: 'none',
+            ...(key in defaults
+              ? { default: defaults[key]!, defaultSource: `${boardFile} controlDefaults["${key}"]` }
+              : { default: resetMuted === true, defaultSource: `${partFile} controls "${g.name}" default${resetMuted ? ' (a mute code)' : ''}` }),
+            realtimeSafe: false, writable: true, sameAs: muteIds.filter((x) => x !== mid), persistent: true,
+            source: `the ${part}'s "${g.name}" mute (${g.source}); on = muted, as SET_GAIN's mute`,
+          },
+        });
+      }
+    }
+  }
+
+  // The part's own controls, in the description's order.
+  for (const c of desc?.controls ?? []) {
+    const id = `${board.name}.${part}.${controlSlug(c.name)}`;
+    const registers = c.channels.map((ch) => ({ reg: ch.reg, ...(ch.field ? { field: ch.field } : {}) }));
+    const key = `${part}.${controlSlug(c.name)}`;
+    const base = { id, name: c.name, owner: { kind: 'part' as const, id: part }, direction: c.direction, registers, source: `${partFile}: ${c.source}`, realtimeSafe: false };
+    if (c.kind === 'volume') {
+      const g = gains.get(c.name)!;
+      const isMain = g.main && mainOf(c.direction)?.name === c.name;
+      const streamIds = isMain ? streamsOf(c.direction).map((s) => `${board.name}.${s.id}.gain`) : [];
+      out.push({
+        def: c, ...(isMain ? { mainOf: c.direction } : {}),
+        d: {
+          ...base, kind: 'volume', range: { min: g.minDb, max: g.maxDb, step: g.stepDb }, unit: 'dB',
+          ...volumeDefault(isMain ? [key, ...streamsOf(c.direction).map((s) => `${s.id}.gain`)] : [key], c, g),
+          display: { curve: 'dB', percent: percentMapping(g.minDb, g.maxDb) },
+          writable: true, ...(streamIds.length ? { sameAs: streamIds } : {}), persistent: true,
+        },
+      });
+      continue;
+    }
+    const names = Object.entries(c.values ?? {}).sort((a, b) => a[1] - b[1]).map(([n]) => n);
+    const values = c.kind === 'switch' ? ['off', 'on'] : names;
+    let dflt: ControlValue | { unknown: string };
+    let dsrc: string | undefined;
+    if (key in defaults) {
+      dflt = defaults[key]!;
+      dsrc = `${boardFile} controlDefaults["${key}"]`;
+    } else if (c.default === 'unknown') dflt = { unknown: `the ${part}'s reset value of "${c.name}" is not among the facts` };
+    else {
+      const name = Object.entries(c.values ?? {}).find(([, code]) => code === c.default)?.[0];
+      dflt = name === undefined ? { unknown: `reset code ${c.default} is not one of the values` } : c.kind === 'switch' ? name === 'on' : name;
+      dsrc = `${partFile} controls "${c.name}" default (reset code ${c.default})`;
+    }
+    const settable = typeof codec.setSetting === 'function';
+    out.push({
+      def: c,
+      d: {
+        ...base, kind: c.kind, values, unit: 'none', default: dflt, ...(dsrc ? { defaultSource: dsrc } : {}),
+        writable: settable, ...(settable ? {} : { readOnlyWhy: `the ${part} driver cannot set switches and enums` }), persistent: settable,
+      },
+    });
+  }
+
+  // The board's lines: states to read and watch (the board's power, the jack or the codec drive them).
+  const ownPins = desc?.gpioRoles ?? {};
+  for (const [role, line] of rt.lines) {
+    out.push({
+      role,
+      d: {
+        id: `${board.name}.board.${role}`, name: `${role} line`, kind: 'switch', owner: { kind: 'board', id: 'board' }, values: ['off', 'on'], unit: 'none',
+        default: { unknown: 'a line\'s state is not set: it follows what drives it' },
+        realtimeSafe: false, writable: false,
+        readOnlyWhy: role in ownPins ? `the ${part}'s driver drives it (${ownPins[role]})` : LINE_WHY[role] ?? 'the board drives it',
+        source: `${boardFile} gpio.${role} (${line.chip} line ${line.offset}${line.spec.activeLow ? ', active low' : ''})`, persistent: false,
+      },
+    });
+  }
+
+  // Board policies.
+  if (hasHeadphonePolicy(rt)) {
+    const key = 'board.headphone-mutes-speaker';
+    out.push({
+      d: {
+        id: `${board.name}.${key}`, name: 'headphone mutes speaker', kind: 'switch', owner: { kind: 'board', id: 'board' }, values: ['off', 'on'], unit: 'none',
+        ...(key in defaults ? { default: defaults[key]!, defaultSource: `${boardFile} controlDefaults["${key}"]` } : { default: false, defaultSource: 'src/control/model.ts: off unless the board file says on' }),
+        realtimeSafe: false, writable: true, persistent: true,
+        source: 'board policy (src/control/model.ts): while the headphone jack is in, the board\'s speaker amplifier stays off',
+      },
+    });
+  }
+  return out;
+}
+
+/** The speaker-off-while-headphones policy needs a jack, a speaker stream and a board amplifier. */
+function hasHeadphonePolicy(rt: BoardRuntime): boolean {
+  return rt.lines.has('jack-detect') && rt.power.hasAmplifier &&
+    rt.board.streams.some((s) => s.plug === 'jack-detect') && rt.board.streams.some((s) => s.purpose === 'speaker');
+}
+
+export class ControlModel {
+  readonly board: ComponentDescriptor;
+  readonly parts: ComponentDescriptor[];
+  private readonly bindings = new Map<string, Binding>();
+  private readonly order: string[] = [];
+  private readonly listeners = new Set<(c: ControlInfo) => void>();
+  /** The last value each control was seen with (change events are sent only when it differs). */
+  private readonly seen = new Map<string, ControlValue>();
+  private readonly activeStreams = new Map<string, number>();
+  /** The ids of each direction's main volume: the streams' gains and mutes and the part's control. */
+  private readonly mainIds: Record<'output' | 'input', string[]> = { output: [], input: [] };
+  private readonly offs: (() => void)[] = [];
+  private readonly log: (line: string) => void;
+  private headphonePolicy = false;
+  private closed = false;
+
+  constructor(private readonly rt: BoardRuntime, private readonly opts: ControlModelOptions) {
+    this.log = opts.log ?? (() => {});
+    const { board, parts } = componentDescriptors(rt);
+    this.board = board;
+    this.parts = parts;
+    for (const x of describe(rt)) this.bind(x);
+    this.follow();
+  }
+
+  private device(dir: 'output' | 'input'): StreamDevice | undefined {
+    return this.opts.devices.find((d) => d.info.direction === dir);
+  }
+
+  private streamState(streamId: string): Lifecycle {
+    return (this.activeStreams.get(streamId) ?? 0) > 0 ? 'active' : 'idle';
+  }
+
+  private partState(): Lifecycle {
+    return this.rt.power.state === 'on' ? 'active' : 'idle';
+  }
+
+  private bind(x: Described): void {
+    const { d } = x;
+    if (this.bindings.has(d.id)) throw new ControlModelError(`board ${this.rt.board.name}: two controls have the id ${d.id} (a stream named like the part or "board"?)`);
+    const { codec } = this.rt;
+    const lock = this.opts.codecLock;
+    let b: Binding;
+    if (x.mainOf) {
+      this.mainIds[x.mainOf].push(d.id);
+      const dev = this.device(x.mainOf);
+      const streamId = d.owner.kind === 'stream' ? d.owner.id : undefined;
+      const state = () => (streamId ? this.streamState(streamId) : this.partState());
+      const isMute = d.kind === 'switch';
+      if (dev) {
+        b = {
+          d, state,
+          read: async () => { const g = await dev.getGain(); return isMute ? g.muted : g.gainDb; },
+          write: async (v) => {
+            const g = await dev.setGain(isMute ? { muted: v as boolean } : { gainDb: v as number });
+            return isMute ? g.muted : g.gainDb;
+          },
+        };
+      } else {
+        // A direction with no stream on this board: the part's main volume straight through the codec.
+        const name = x.def!.name;
+        b = {
+          d, state,
+          read: async () => (await lock.run(() => codec.getGain(name))).db,
+          write: async (v) => (await lock.run(() => codec.setGain(name, v as number))).db,
+        };
+      }
+    } else if (x.def && d.kind === 'volume') {
+      const name = x.def.name;
+      b = {
+        d, state: () => this.partState(),
+        read: async () => (await lock.run(() => codec.getGain(name))).db,
+        write: async (v) => (await lock.run(() => codec.setGain(name, v as number))).db,
+      };
+    } else if (x.def) {
+      const def = x.def;
+      const toValue = (code: number): ControlValue => {
+        const name = Object.entries(def.values ?? {}).find(([, c]) => c === code)?.[0];
+        if (name === undefined) throw new ControlModelError(`${d.id}: the chip holds code ${code}, which is none of its values (${describeValues(def)})`);
+        return def.kind === 'switch' ? name === 'on' : name;
+      };
+      const toCode = (v: ControlValue): number => def.values![def.kind === 'switch' ? (v ? 'on' : 'off') : (v as string)]!;
+      b = {
+        d, state: () => this.partState(),
+        read: async () => {
+          if (!codec.getSetting) throw new ControlModelError(`${d.id}: the ${codec.part} driver cannot read settings`);
+          return toValue(await lock.run(() => codec.getSetting!(def.name)));
+        },
+        ...(codec.setSetting ? { write: async (v: ControlValue) => toValue(await lock.run(() => codec.setSetting!(def.name, toCode(v)))) } : {}),
+      };
+    } else if (x.role) {
+      const line = this.rt.lines.get(x.role)!;
+      b = { d, state: () => this.partState(), read: async () => line.request.getValue(line.offset) === 1 };
+    } else if (d.id.endsWith('.board.headphone-mutes-speaker')) {
+      b = {
+        d, state: () => this.partState(),
+        read: async () => this.headphonePolicy,
+        write: async (v) => {
+          this.headphonePolicy = v as boolean;
+          await this.applyHeadphonePolicy();
+          return this.headphonePolicy;
+        },
+      };
+    } else {
+      throw new ControlModelError(`${d.id}: no way to read it`);
+    }
+    this.bindings.set(d.id, b);
+    this.order.push(d.id);
+  }
+
+  private async applyHeadphonePolicy(): Promise<void> {
+    await this.rt.power.inhibitAmplifier(this.headphonePolicy && this.rt.jackPlugged() === true);
+  }
+
+  /** Changes made elsewhere: a stream owner's SET_GAIN, the board's power, the jack. */
+  private follow(): void {
+    for (const dir of ['output', 'input'] as const) {
+      const dev = this.device(dir);
+      if (!dev) continue;
+      const ids = this.mainIds[dir];
+      this.offs.push(dev.onGainChange((s: DeviceGainState) => {
+        for (const id of ids) this.noteValue(id, this.bindings.get(id)!.d.kind === 'switch' ? s.muted : s.gainDb);
+      }));
+    }
+    const lineIds = [...this.bindings.values()].filter((b) => b.d.owner.kind === 'board' && !b.d.writable).map((b) => b.d.id);
+    const onPower = () => { for (const id of lineIds) void this.refresh(id); };
+    this.rt.power.listeners.add(onPower);
+    this.offs.push(() => this.rt.power.listeners.delete(onPower));
+    const jack = this.rt.lines.get('jack-detect');
+    if (jack) {
+      this.offs.push(jack.request.onEdge(() => {
+        for (const id of lineIds) void this.refresh(id);
+        if (this.headphonePolicy) void this.applyHeadphonePolicy().catch((e) => this.log(`headphone policy: ${(e as Error).message}`));
+      }));
+    }
+  }
+
+  /** A stream's ring buffer started (true) or stopped (false): its controls' lifecycle. */
+  streamActivity(streamId: string, active: boolean): void {
+    const n = Math.max(0, (this.activeStreams.get(streamId) ?? 0) + (active ? 1 : -1));
+    if (n === 0) this.activeStreams.delete(streamId);
+    else this.activeStreams.set(streamId, n);
+  }
+
+  /** Listens to settled changes; returns the function that stops it. */
+  onChange(fn: (c: ControlInfo) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private binding(id: string): Binding {
+    const b = this.bindings.get(id);
+    if (!b) {
+      const near = this.order.filter((x) => x.endsWith(`.${id}`) || x.includes(id)).slice(0, 5);
+      throw new ControlModelError(`no control "${id}" on board ${this.rt.board.name}${near.length ? ` (did you mean ${near.join(', ')}?)` : ` (controls: 'sbc-audio ctl list')`}`);
+    }
+    return b;
+  }
+
+  private async info(b: Binding): Promise<ControlInfo> {
+    try {
+      const value = await b.read();
+      this.seen.set(b.d.id, value);
+      return { ...b.d, value, state: b.state() };
+    } catch (e) {
+      return { ...b.d, value: null, state: b.state(), error: (e as Error).message };
+    }
+  }
+
+  private noteValue(id: string, value: ControlValue): void {
+    const b = this.bindings.get(id);
+    if (!b || this.closed) return;
+    if (this.seen.has(id) && this.seen.get(id) === value) return;
+    this.seen.set(id, value);
+    const info: ControlInfo = { ...b.d, value, state: b.state() };
+    for (const fn of this.listeners) fn(info);
+  }
+
+  private async refresh(id: string): Promise<void> {
+    const b = this.bindings.get(id);
+    if (!b) return;
+    try {
+      this.noteValue(id, await b.read());
+    } catch { /* a read that fails shows in the next get */ }
+  }
+
+  async list(): Promise<ControlListing> {
+    const controls: ControlInfo[] = [];
+    for (const id of this.order) controls.push(await this.info(this.bindings.get(id)!));
+    return { board: this.board, parts: this.parts, controls };
+  }
+
+  ids(): string[] {
+    return [...this.order];
+  }
+
+  async get(id: string): Promise<ControlInfo> {
+    return this.info(this.binding(id));
+  }
+
+  /**
+   * Sets a control from a value as the control channel takes it (docs/CONTROL.md): checked
+   * against the control first (ControlValueError, nothing changed), then applied; the answer
+   * is the control as it is after the change. A failed write is thrown on (its message says what
+   * the chip holds), and the controls it touched are read again so watchers see the truth.
+   */
+  async set(id: string, input: unknown): Promise<ControlInfo> {
+    const b = this.binding(id);
+    if (!b.write) throw new ControlModelError(`${id} cannot be set: ${b.d.readOnlyWhy ?? 'it is read-only'}`);
+    let current: ControlValue | null = null;
+    try {
+      current = await b.read();
+    } catch { /* a relative change then says the value is not known */ }
+    const value = parseControlValue(b.d, input, current);
+    try {
+      const applied = await b.write(value);
+      for (const x of [id, ...(b.d.sameAs ?? [])]) this.noteValue(x, applied);
+      return { ...b.d, value: applied, state: b.state() };
+    } catch (e) {
+      for (const x of [id, ...(b.d.sameAs ?? [])]) void this.refresh(x);
+      throw e;
+    }
+  }
+
+  /**
+   * The board's defaults, then `saved` (the state file's values), each set as `ctl set` would.
+   * A value that no longer fits (a control gone, a range changed) is skipped with one warning
+   * line naming each; nothing here throws for a bad saved value.
+   */
+  async restore(saved: Record<string, ControlValue> = {}, what = 'state file'): Promise<void> {
+    const bad: string[] = [];
+    // The board file's defaults first (they are checked: a wrong one names its field).
+    for (const [key, v] of Object.entries(this.rt.board.controlDefaults ?? {})) {
+      const id = `${this.rt.board.name}.${key}`;
+      if (!this.bindings.has(id)) {
+        throw new ControlModelError(`${this.rt.board.file}: controlDefaults["${key}"]: no such control on board ${this.rt.board.name} (controls: ${this.order.map((x) => x.slice(this.rt.board.name.length + 1)).filter((x) => this.bindings.get(`${this.rt.board.name}.${x}`)?.write).join(', ')})`);
+      }
+      try {
+        await this.set(id, v);
+      } catch (e) {
+        throw new ControlModelError(`${this.rt.board.file}: controlDefaults["${key}"]: ${(e as Error).message}`);
+      }
+    }
+    for (const [id, v] of Object.entries(saved)) {
+      const b = this.bindings.get(id);
+      if (!b || !b.write || !b.d.persistent) {
+        bad.push(`${id} (no such settable control)`);
+        continue;
+      }
+      try {
+        await this.set(id, v);
+      } catch (e) {
+        bad.push(`${id} (${e instanceof ControlValueError || e instanceof ControlModelError ? e.message : `not applied: ${(e as Error).message}`})`);
+      }
+    }
+    if (bad.length) this.log(`${what}: skipped ${bad.length} value${bad.length === 1 ? '' : 's'}: ${bad.slice(0, 10).join('; ')}${bad.length > 10 ? `; and ${bad.length - 10} more` : ''}`);
+  }
+
+  /** The persistent controls' values as last seen (what the state file stores). */
+  persistentValues(): Record<string, ControlValue> {
+    const out: Record<string, ControlValue> = {};
+    for (const id of this.order) {
+      const b = this.bindings.get(id)!;
+      if (b.d.persistent && this.seen.has(id)) out[id] = this.seen.get(id)!;
+    }
+    return out;
+  }
+
+  /** Reads every control once (so persistentValues holds them all). */
+  async readAll(): Promise<void> {
+    for (const id of this.order) await this.info(this.bindings.get(id)!);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const off of this.offs.splice(0)) off();
+    this.listeners.clear();
+  }
+}
+
+function describeValues(def: ControlDef): string {
+  return Object.entries(def.values ?? {}).map(([n, c]) => `${n} = ${c}`).join(', ');
+}
+
+/** "sim.speaker.gain: -20 dB" */
+export function controlLine(c: ControlInfo): string {
+  return `${c.id}: ${formatControlValue(c, c.value)}`;
+}
