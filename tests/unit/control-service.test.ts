@@ -1,7 +1,7 @@
 /**
  * The control model in the stream service (docs/CONTROL.md), heard at the analog output:
  *
- * - a stream gain set through the control channel while `play` owns the stream changes the level
+ * - `sbc-audio gain STREAM -20` (the control channel) while `play` owns the stream changes the level
  *   on the monitor by the gain (−20 dB ± 0.1 dB), GET_GAIN (`ls`) shows it, and the owner gets
  *   EXT_GAIN_CHANGED;
  * - IDLE / ACTIVE: a gain set while nothing plays is the gain of the next START;
@@ -19,6 +19,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CliIO } from '../../src/cli/command.ts';
+import { gainCommand } from '../../src/cli/commands/gain.ts';
 import { lsCommand } from '../../src/cli/commands/ls.ts';
 import { serveBoard, type ServedBoard } from '../../src/cli/wiring.ts';
 import { playSamples, recordSamples, toneSamples } from '../../src/stream/player.ts';
@@ -81,7 +82,7 @@ describe('controls in the stream service (docs/CONTROL.md), heard on the monitor
   beforeEach(() => { dir = mkdtempSync(path.join(tmpdir(), 'sbc-ctl-')); });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('a stream gain set on the control channel while play owns the stream: −20 dB on the monitor, GET_GAIN (ls) shows it, the owner gets EXT_GAIN_CHANGED', async () => {
+  it('`sbc-audio gain sim.speaker -20` while play owns the stream: −20 dB on the monitor, GET_GAIN (ls) shows it, the owner gets EXT_GAIN_CHANGED', async () => {
     const runtimeDir = path.join(dir, 'run');
     const served = await serveBoard('sim', { runtimeDir });
     const ctl = await channel(served.service.controlPath);
@@ -93,10 +94,11 @@ describe('controls in the stream service (docs/CONTROL.md), heard on the monitor
         stream.on('gain', (g: { curGain: number }) => changes.push(g.curGain));
         assert.equal((await stream.gainNotify(true)).curGain, 0, 'EXT_GAIN_NOTIFY answers the gain in force');
         await new Promise((r) => setTimeout(r, 600));
-        const a = await ctl.call({ cmd: 'set', control: 'sim.speaker.gain', value: '-20' });
+        // `sbc-audio gain sim.speaker -20`, as a user types it (through the control channel).
+        const gio = captureIO();
+        assert.equal(await gainCommand.run(['sim.speaker', '-20', '--runtime-dir', runtimeDir], gio), 0, gio.errors.join(''));
         setAnsweredNs = Number(process.hrtime.bigint());
-        assert.equal(a.ok, true, JSON.stringify(a));
-        assert.equal((a.control as { value: number }).value, -20);
+        assert.deepEqual(gio.lines, ['sim.speaker: -20 dB']);
         // ls, an observer: the stream's gain as GET_GAIN answers it.
         const io = captureIO();
         assert.equal(await lsCommand.run(['--runtime-dir', runtimeDir, '--json'], io), 0);
