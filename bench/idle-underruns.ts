@@ -72,6 +72,19 @@ function engineFaults(pid: number): number | undefined {
   return sum;
 }
 
+/** USER_HZ: /proc/stat counts in 1/100 s on Linux. */
+const TICKS_PER_SECOND = 100;
+
+/** The "steal" column of /proc/stat's cpu line (ticks), undefined where there is none. */
+function stealTicks(): number | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    return f.length > 8 ? Number(f[8]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** cyclictest at the engine's priority and period, alongside: how often the platform wakes a SCHED_FIFO thread later than a period. */
 function cyclictest(periodUs: number, secs: number): Promise<{ max: number; late: number; total: number } | undefined> {
   return new Promise((resolve) => {
@@ -126,6 +139,7 @@ try {
   const rate = 48000;
   const samples = toneSamples(440, seconds, rate, 2, -12);
   const baseline = cyclictest(2667, seconds);
+  const steal0 = stealTicks();
   let fifoBytes = 0;
   let startNs = 0;
   const faults: (number | undefined)[] = [];
@@ -150,6 +164,7 @@ try {
   faults.push(engineFaults(serve.pid!));
   clearTimeout(faultTimer);
   const load1 = loadavg()[0]!;
+  const steal1 = stealTicks();
   const ct = await baseline;
   const played = r.frames / rate;
   console.log(`idle-underruns: ${stream} on the sim board (serve as a process, sim PCM on CLOCK_MONOTONIC), 128-frame engine periods × ${periods ?? 'default'}, FIFO ${fifoBytes / 4} frames`);
@@ -162,6 +177,11 @@ try {
     console.log(`  engine thread minor page faults: ${f1 - f0} in the first ${first} s of play, ${f2 - f1} in the ${(seconds - first).toFixed(0)} s after`);
   }
   console.log(`  load average (1 min) at start ${load0.toFixed(2)}, at end ${load1.toFixed(2)}; ${events} EXT_RB_ERROR notifications${busFailures ? `, ${busFailures} bus failures` : ''}`);
+  if (steal0 !== undefined && steal1 !== undefined) {
+    // Steal: time a hypervisor ran something else while this machine's vCPUs wanted to run. Any at
+    // all means wake-ups can be late by whole scheduler ticks, whatever the priority.
+    console.log(`  hypervisor steal during the run (/proc/stat): ${((steal1 - steal0) * 1000 / TICKS_PER_SECOND).toFixed(0)} ms of CPU time over all CPUs`);
+  }
   console.log(`${underruns} underruns in ${played.toFixed(0)} s`);
   process.exitCode = underruns === 0 && busFailures === 0 ? 0 : noFail ? 0 : 1;
 } finally {
