@@ -5,16 +5,18 @@
  * the same folder and never outside it, its codec part is a folder name under codecs/ (checked in
  * ./schema.ts), and an overlay of its own must be one of alsa/overlays/.
  */
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CODEC_PARTS } from '../../codecs/index.ts';
+import { readAtMost } from '../util/read-bounded.ts';
 import { type Board, BoardFileError, validateBoard } from './schema.ts';
 
 /** The largest board file read (the project's largest is a few kB): 1 MiB. */
 export const MAX_BOARD_FILE_BYTES = 1 << 20;
 
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The package's folder (board/, codecs/, package.json). */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The project's board/ folder. */
 export const BOARD_DIR = path.join(PACKAGE_ROOT, 'board');
@@ -84,14 +86,11 @@ function readBoardText(file: string, shown: string, missing: () => BoardFileErro
     if (st.size > MAX_BOARD_FILE_BYTES) {
       throw new BoardFileError(shown, '', '', undefined, `the board file is ${st.size} bytes; a board file is at most ${MAX_BOARD_FILE_BYTES} bytes (1 MiB)`);
     }
-    // Read no more than the limit (+1 to notice a file that grew since fstat).
-    const buf = Buffer.alloc(Math.min(st.size, MAX_BOARD_FILE_BYTES) + 1);
-    let n = 0;
-    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
-    if (n > MAX_BOARD_FILE_BYTES) {
+    const bytes = readAtMost(fd, MAX_BOARD_FILE_BYTES, st.size);
+    if (!bytes) {
       throw new BoardFileError(shown, '', '', undefined, `the board file is over ${MAX_BOARD_FILE_BYTES} bytes; a board file is at most ${MAX_BOARD_FILE_BYTES} bytes (1 MiB)`);
     }
-    return buf.subarray(0, n).toString('utf8');
+    return bytes.toString('utf8');
   } catch (e) {
     if (e instanceof BoardFileError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

@@ -70,7 +70,6 @@ export class BoardPower {
   readonly listeners = new Set<() => void>();
   /** A board policy keeps the amplifier off (e.g. while the headphone jack is in): `inhibitAmplifier`. */
   private ampInhibited = false;
-  private ampWanted = false;
 
   constructor(
     private readonly codec: CodecDriver,
@@ -111,14 +110,12 @@ export class BoardPower {
   }
 
   private amplifierOn(): void {
-    this.ampWanted = true;
     if (this.ampInhibited) return;
     this.drive(this.amp.mute, 0);
     this.drive(this.amp.enable, 1);
   }
 
   private amplifierOff(): void {
-    this.ampWanted = false;
     this.drive(this.amp.enable, 0);
     this.drive(this.amp.mute, 1);
   }
@@ -136,7 +133,8 @@ export class BoardPower {
     return this.serial(async () => {
       if (inhibited === this.ampInhibited) return;
       this.ampInhibited = inhibited;
-      if (!this.ampWanted) return;
+      // The amplifier is on exactly while the board is 'on' (changes run one at a time, here too).
+      if (this.stateNow !== 'on') return;
       if (inhibited) {
         this.drive(this.amp.enable, 0);
         this.drive(this.amp.mute, 1);

@@ -12,21 +12,22 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { PACKAGE_ROOT } from '../board/load.ts';
 import type { BoardRuntime } from '../board/runtime.ts';
 import type { GpioRole } from '../board/schema.ts';
-import { type ControlDef, codeToDb } from '../codec/controls.ts';
+import { type ControlDef, codeToDb, settingCode, settingValueName } from '../codec/controls.ts';
 import type { GainControlInfo } from '../codec/types.ts';
 import type { AsyncMutex } from '../hal/i2c.ts';
 import type { DeviceGainState, StreamDevice } from '../stream/device.ts';
 import type {
   ComponentDescriptor, ControlDescriptor, ControlInfo, ControlListing, ControlValue, Lifecycle, PercentMapping,
 } from './types.ts';
-import { ControlValueError, formatControlValue, parseControlValue } from './values.ts';
+import { ControlValueError, formatControlValue, isRelativeValue, parseControlValue } from './values.ts';
 
 export { ControlValueError } from './values.ts';
 
-const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; license: string };
-const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+/** The descriptions ship with the package: their version and licence are its. */
+const PACKAGE = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
 
 /** A description's control name as an id part: "DSP Program" → "dsp-program". */
 export function controlSlug(name: string): string {
@@ -82,7 +83,7 @@ export function componentDescriptors(rt: BoardRuntime): { board: ComponentDescri
   return {
     board: {
       id: board.name, name: board.description, vendor: board.manufacturer, version: PACKAGE.version, licence: PACKAGE.license,
-      source: path.relative(REPO_ROOT, board.file) || board.file,
+      source: path.relative(PACKAGE_ROOT, board.file) || board.file,
     },
     parts: [{
       id: codec.part, name: codec.name, vendor: codec.vendor, version: PACKAGE.version, licence: PACKAGE.license,
@@ -113,7 +114,7 @@ function describe(rt: BoardRuntime): Described[] {
   const out: Described[] = [];
   const part = codec.part;
   const desc = codec.description;
-  const boardFile = path.relative(REPO_ROOT, board.file) || board.file;
+  const boardFile = path.relative(PACKAGE_ROOT, board.file) || board.file;
   const partFile = `codecs/${part}/description.ts`;
   const gains = new Map<string, GainControlInfo>(codec.gainControls().map((g) => [g.name, g]));
   const mainOf = (dir: 'output' | 'input') => codec.gainControls().find((g) => g.direction === dir && g.main);
@@ -204,7 +205,7 @@ function describe(rt: BoardRuntime): Described[] {
       dsrc = `${boardFile} controlDefaults["${key}"]`;
     } else if (c.default === 'unknown') dflt = { unknown: `the ${part}'s reset value of "${c.name}" is not among the facts` };
     else {
-      const name = Object.entries(c.values ?? {}).find(([, code]) => code === c.default)?.[0];
+      const name = settingValueName(c, c.default);
       dflt = name === undefined ? { unknown: `reset code ${c.default} is not one of the values` } : c.kind === 'switch' ? name === 'on' : name;
       dsrc = `${partFile} controls "${c.name}" default (reset code ${c.default})`;
     }
@@ -331,11 +332,12 @@ export class ControlModel {
     } else if (x.def) {
       const def = x.def;
       const toValue = (code: number): ControlValue => {
-        const name = Object.entries(def.values ?? {}).find(([, c]) => c === code)?.[0];
-        if (name === undefined) throw new ControlModelError(`${d.id}: the chip holds code ${code}, which is none of its values (${describeValues(def)})`);
+        const name = settingValueName(def, code);
+        if (name === undefined) throw new ControlModelError(`${d.id}: the chip holds code ${code}, which is none of its values (${d.values!.join(', ')})`);
         return def.kind === 'switch' ? name === 'on' : name;
       };
-      const toCode = (v: ControlValue): number => def.values![def.kind === 'switch' ? (v ? 'on' : 'off') : (v as string)]!;
+      // The value was checked against d.values (parseControlValue): its name is one of the codes'.
+      const toCode = (v: ControlValue): number => settingCode(def, def.kind === 'switch' ? (v ? 'on' : 'off') : (v as string));
       b = {
         d, state: () => this.partState(),
         read: async () => {
@@ -463,10 +465,13 @@ export class ControlModel {
   async set(id: string, input: unknown): Promise<ControlInfo> {
     const b = this.binding(id);
     if (!b.write) throw new ControlModelError(`${id} cannot be set: ${b.d.readOnlyWhy ?? 'it is read-only'}`);
+    // The value in force is needed only for a step ("+3dB"): no bus read for the others.
     let current: ControlValue | null = null;
-    try {
-      current = await b.read();
-    } catch { /* a relative change then says the value is not known */ }
+    if (isRelativeValue(input)) {
+      try {
+        current = await b.read();
+      } catch { /* the parser then says the value is not known */ }
+    }
     const value = parseControlValue(b.d, input, current);
     try {
       const applied = await b.write(value);
@@ -532,10 +537,6 @@ export class ControlModel {
     for (const off of this.offs.splice(0)) off();
     this.listeners.clear();
   }
-}
-
-function describeValues(def: ControlDef): string {
-  return Object.entries(def.values ?? {}).map(([n, c]) => `${n} = ${c}`).join(', ');
 }
 
 /** "sim.speaker.gain: -20 dB" */

@@ -8,12 +8,13 @@
  * Nothing here throws at its caller: a state file is a convenience, and a service that cannot
  * read or write one still runs on its defaults, with a warning line saying why.
  */
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, type Stats } from 'node:fs';
 import { chmod, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../hal/clock.ts';
 import { NS_PER_MS } from '../hal/clock.ts';
+import { readAtMost } from '../util/read-bounded.ts';
 import type { ControlValue } from './types.ts';
 
 /** The file's `format` field: what kind of file it is (another program's JSON is not ours to read). */
@@ -282,16 +283,18 @@ class FileStateStore implements StateStore {
   }
 
   private warnRead(what: string): void {
-    const line = `state file ${this.file}: ${what}`;
-    if (this.readWarned.has(line)) return;
-    this.readWarned.add(line);
-    this.log(line);
+    this.warnOnce(this.readWarned, what);
   }
 
   private warnWrite(what: string): void {
+    this.warnOnce(this.writeWarned, what);
+  }
+
+  /** One line per distinct warning while it is in `said`. */
+  private warnOnce(said: Set<string>, what: string): void {
     const line = `state file ${this.file}: ${what}`;
-    if (this.writeWarned.has(line)) return;
-    this.writeWarned.add(line);
+    if (said.has(line)) return;
+    said.add(line);
     this.log(line);
   }
 }
@@ -320,22 +323,9 @@ function readStateFile(file: string): ReadResult {
     fd = openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
     const fst = fstatSync(fd);
     if (!fst.isFile()) return { kind: 'bad', why: `not a regular file (${fileType(fst)})` };
-    // Read at most one byte past the limit: a file that grew since the lstat is still refused
-    // without being read whole.
-    bytes = Buffer.alloc(Math.min(fst.size, STATE_MAX_BYTES) + 1);
-    let got = 0;
-    for (;;) {
-      const n = readSync(fd, bytes, got, bytes.length - got, null);
-      if (n === 0) break;
-      got += n;
-      if (got === bytes.length) {
-        if (got > STATE_MAX_BYTES) return { kind: 'bad', why: 'larger than 1 MiB, not read' };
-        const bigger = Buffer.alloc(Math.min(bytes.length * 2, STATE_MAX_BYTES + 1));
-        bytes.copy(bigger);
-        bytes = bigger;
-      }
-    }
-    bytes = bytes.subarray(0, got);
+    const read = readAtMost(fd, STATE_MAX_BYTES, fst.size);
+    if (!read) return { kind: 'bad', why: 'larger than 1 MiB, not read' };
+    bytes = read;
   } catch (e) {
     return { kind: 'bad', why: `unreadable (${(e as Error).message})` };
   } finally {

@@ -30,6 +30,14 @@ export function dbToPercent(db: number, m: PercentMapping): number {
   return Math.min(100, Math.max(0, ((db - m.minDb) / (m.maxDb - m.minDb)) * 100));
 }
 
+/** A step from the value in force: a sign and a dB suffix ("+3dB", "-3 dB"). */
+const RELATIVE = /^([+-])\s*(\d+(?:\.\d+)?)\s*dB$/i;
+
+/** Whether `input` is a step from the value in force (the parser then needs that value). */
+export function isRelativeValue(input: unknown): boolean {
+  return typeof input === 'string' && RELATIVE.test(input.trim());
+}
+
 const ON = new Set(['on', 'true', '1', 'yes']);
 const OFF = new Set(['off', 'false', '0', 'no']);
 
@@ -46,7 +54,7 @@ export function parseControlValue(d: ControlDescriptor, input: unknown, current:
     if (typeof input === 'number') db = input;
     else if (typeof input === 'string') {
       const s = input.trim();
-      const rel = /^([+-])\s*(\d+(?:\.\d+)?)\s*dB$/i.exec(s);
+      const rel = RELATIVE.exec(s);
       const abs = /^([+-]?\d+(?:\.\d+)?)$/.exec(s);
       const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(s);
       if (rel) {

@@ -89,10 +89,22 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   let controls: ControlModel | undefined;
   const activity = (stream: string, active: boolean) => controls?.streamActivity(stream, active);
   const board = createBoardDevices(runtime, { ...opts, createRingBuffer: create && poweredRingBuffers(runtime.power, create, log, activity) });
-  // The controls: the board's defaults, then the state file's values, before anything is published.
+  // The controls (the board's defaults, then the state file's values), then the endpoints and the
+  // simulation's socket. A failure on the way takes down what was made, in reverse.
   let store: StateStore | undefined;
   let channel: JsonLinesServer | undefined;
+  let control: SimControlServer | undefined;
+  const servers: EndpointServer[] = [];
+  const endpoints: StreamEndpoint[] = [];
+  const cores = new Map<string, StreamCore>();
   const controlPath = controlChannelPath(runtimeDir, runtime.board.name);
+  // One rate limit of client-caused log lines for the whole service: a client is its process,
+  // whichever endpoints it connects to.
+  const logLimiter = new ClientLogLimiter(log);
+  // A simulated board is also driven from other processes (`sbc-audio sim`): its control socket.
+  const ringBuffers: ReadonlySet<EngineRingBuffer> = engines?.engines ?? new Set();
+  const simPath = runtime.sim ? simControlPath(runtimeDir, runtime.board) : undefined;
+  const simControl = simPath ? new SimControl(runtime, { ringBuffers }) : undefined;
   try {
     controls = new ControlModel(runtime, { devices: board.devices, codecLock: board.codecLock, log });
     store = opts.stateFile ? openStateStore(opts.stateFile, { clock: runtime.hal.clock, log }) : undefined;
@@ -104,20 +116,6 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
       model.onChange((c) => { if (c.persistent) s.update(runtime.board.name, model.persistentValues()); });
     }
     channel = await serveControlChannel(controls, controlPath, { ...(gid !== undefined ? { gid } : {}), log });
-  } catch (e) {
-    controls?.close();
-    await store?.close();
-    board.close();
-    await engines?.closeAll();
-    throw e;
-  }
-  const servers: EndpointServer[] = [];
-  const endpoints: StreamEndpoint[] = [];
-  const cores = new Map<string, StreamCore>();
-  // One rate limit of client-caused log lines for the whole service: a client is its process,
-  // whichever endpoints it connects to.
-  const logLimiter = new ClientLogLimiter(log);
-  try {
     for (const device of [...board.devices, ...monitorDevices(runtime, log, gid)]) {
       const core = new StreamCore(device, { log, logLimiter });
       const name = device.info.endpointName;
@@ -126,33 +124,15 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
       cores.set(name, core);
       endpoints.push({ direction: device.info.direction, name, path: p });
     }
+    if (simPath && simControl) control = await serveSimControl(simControl, simPath, { log });
   } catch (e) {
     for (const s of servers) await s.close();
-    await channel.close();
-    controls.close();
+    await channel?.close();
+    controls?.close();
     await store?.close();
     board.close();
     await engines?.closeAll();
     throw e;
-  }
-
-  // A simulated board is also driven from other processes (`sbc-audio sim`): its control socket.
-  const ringBuffers: ReadonlySet<EngineRingBuffer> = engines?.engines ?? new Set();
-  const simPath = runtime.sim ? simControlPath(runtimeDir, runtime.board) : undefined;
-  const simControl = simPath ? new SimControl(runtime, { ringBuffers }) : undefined;
-  let control: SimControlServer | undefined;
-  if (simPath && simControl) {
-    try {
-      control = await serveSimControl(simControl, simPath, { log });
-    } catch (e) {
-      for (const s of servers) await s.close();
-      await channel.close();
-      controls.close();
-      await store?.close();
-      board.close();
-      await engines?.closeAll();
-      throw e;
-    }
   }
 
   const model = controls;

@@ -236,6 +236,40 @@ describe('controls in the stream service (docs/CONTROL.md), heard on the monitor
     assert.equal((JSON.parse(readFileSync(stateFile, 'utf8')) as { boards: { sim: { controls: Record<string, unknown> } } }).boards.sim.controls['sim.speaker.gain'], last);
   });
 
+  it('the headphone-mutes-speaker policy: the amplifier line is off while the jack is in, on again when it is out; off, the jack changes nothing', async () => {
+    const runtimeDir = path.join(dir, 'run');
+    const served = await serveBoard('sim', { runtimeDir });
+    const { controls } = served.service;
+    const amp = async () => (await controls.get('sim.board.amp-enable')).value;
+    /** The amplifier line once it reads `want` (a hang guard of 2 s, not a timing bound), else what it reads then. */
+    const ampBecomes = async (want: boolean) => {
+      for (let i = 0; i < 200 && (await amp()) !== want; i++) await new Promise((r) => setTimeout(r, 10));
+      return amp();
+    };
+    const jack = async (plugged: boolean) => {
+      served.runtime.setSimJack(plugged);
+      // The jack line is debounced (board/sim.json: 20 ms): wait for the model to hear the edge.
+      for (let i = 0; i < 200 && (await controls.get('sim.board.jack-detect')).value !== plugged; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5)); // the policy's power change runs after the edge
+    };
+    try {
+      await served.runtime.power.powerUp(); // a command that owns the run: the amplifier on
+      assert.equal(await amp(), true);
+      // Off (the default): the jack changes nothing on the amplifier.
+      await jack(true);
+      assert.equal(await amp(), true, 'policy off: the amplifier stays on with the jack in');
+      await jack(false);
+      await controls.set('sim.board.headphone-mutes-speaker', 'on');
+      assert.equal(await amp(), true, 'policy on, jack out: the amplifier stays on');
+      await jack(true);
+      assert.equal(await ampBecomes(false), false, 'policy on, jack in: the amplifier off');
+      await jack(false);
+      assert.equal(await ampBecomes(true), true, 'policy on, jack out again: the amplifier on');
+    } finally {
+      await served.close();
+    }
+  });
+
   it('the channel: bad requests are answered with the field, nothing changes; subscribers hear every change, whoever made it', async () => {
     const runtimeDir = path.join(dir, 'run');
     const served = await serveBoard('sim', { runtimeDir });
