@@ -796,10 +796,12 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
           if (captured[(f + lag) * 2] !== 0 || captured[(f + lag) * 2 + 1] !== 0) { lastNonZero = f; break; }
         }
         timing(`SIGKILL: kill at signal frame ${killFrame} (${killNs} ns), zeros required from ${bound} (+${((bound - killFrame) / 48).toFixed(2)} ms), last non-zero frame ${lastNonZero} (${lastNonZero < 0 ? 'none after the kill' : `+${((lastNonZero - killFrame) / 48).toFixed(2)} ms`})`);
-        // Before the kill: the signal (non-silent).
+        // Before the kill: the signal (non-silent). Most of the last 100 ms, not all of it: an
+        // underrun on a loaded host drops a few periods there (seen beside stress-ng under TCG:
+        // 4597 of 4800), which is the machine's; silence, what this guards against, gives 0.
         let loud = 0;
         for (let f = killFrame - 4800; f < killFrame; f++) if (captured[(f + lag) * 2] !== 0) loud++;
-        assert.ok(loud > 4700, `audio before the kill (${loud} of 4800 frames non-zero)`);
+        assert.ok(loud > 4000, `audio before the kill (${loud} of 4800 frames non-zero)`);
         // From the bound on: exact zeros.
         let firstNonZero = -1;
         for (let f = bound + lag; f < capFrames; f++) {
