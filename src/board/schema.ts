@@ -67,6 +67,11 @@ export interface StreamSpec {
   pcm: string;
   /** 'jack-detect' follows that GPIO role; 'hardwired' is always plugged. */
   plug: 'hardwired' | 'jack-detect';
+  /**
+   * Output streams: the ramp time in ms — the fade at START and STOP and across gain changes
+   * (docs/CONTROL.md, "Ramps"); absent: the service's default (50 ms); 0: no ramps.
+   */
+  rampMs?: number;
 }
 
 export interface AnalogDelay {
@@ -240,6 +245,9 @@ function join(path: string, key: string | number): string {
   return path ? `${path}.${key}` : key;
 }
 
+/** The longest ramp a board file may ask for (ms): longer is a fade, not a click guard. */
+export const MAX_RAMP_MS = 1000;
+
 const TOP_KEYS = ['$schema', 'name', 'description', 'manufacturer', 'hal', 'twinOf', 'codec', 'gpio', 'alsaCard', 'overlay', 'streams', 'analogDelays', 'controlDefaults', 'sim'];
 const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -333,7 +341,7 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
   const streams: StreamSpec[] = (o.streams as unknown[]).map((s, i) => {
     const p = join('streams', i);
     const so = r.obj(s, p);
-    r.onlyKeys(so, p, ['id', 'direction', 'purpose', 'pcm', 'plug']);
+    r.onlyKeys(so, p, ['id', 'direction', 'purpose', 'pcm', 'plug', 'rampMs']);
     const id = r.str(so, 'id', p, { pattern: /^[a-z0-9][a-z0-9-]*$/, what: 'a stream id of lowercase letters, digits and dashes' })!;
     if (ids.has(id)) r.fail(`${p}.id`, 'an id not used by another stream of this board', id);
     ids.add(id);
@@ -344,12 +352,20 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
     if (overlay && hal === 'linux' && cardOfPcm !== undefined && cardOfPcm !== alsaCard) {
       r.fail(`${p}.pcm`, `a PCM on card ${alsaCard} (the card overlay ${overlay.name} creates)`, pcm);
     }
+    const direction = r.oneOf(so, 'direction', p, ['output', 'input'] as const);
+    let rampMs: number | undefined;
+    if (so.rampMs !== undefined) {
+      if (typeof so.rampMs !== 'number' || !(so.rampMs >= 0 && so.rampMs <= MAX_RAMP_MS)) r.fail(`${p}.rampMs`, `a ramp time in ms from 0 to ${MAX_RAMP_MS}`, so.rampMs);
+      else if (direction !== 'output') r.fail(`${p}.rampMs`, 'no ramp time on an input stream (ramps are on the output path)', so.rampMs);
+      else rampMs = so.rampMs;
+    }
     return {
       id,
-      direction: r.oneOf(so, 'direction', p, ['output', 'input'] as const),
+      direction,
       purpose: r.oneOf(so, 'purpose', p, STREAM_PURPOSES),
       pcm,
       plug,
+      ...(rampMs !== undefined ? { rampMs } : {}),
     };
   });
 

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { type JsonLinesConnection, type JsonLinesServer, serveJsonLines } from '../stream/json-lines.ts';
 import { ControlModelError, type ControlModel } from './model.ts';
-import type { ControlInfo } from './types.ts';
+import type { ChangeTime, ControlInfo } from './types.ts';
 import { ControlValueError } from './values.ts';
 
 /** The folder of the runtime directory that holds the control channels. */
@@ -49,7 +49,7 @@ export async function handleControlRequest(model: ControlModel, line: string, su
   if (o.id !== undefined && id === null) return fail(`id: expected a number or a string, got ${shown(o.id)}`);
   const cmd = o.cmd;
   if (typeof cmd !== 'string' || !(CONTROL_COMMANDS as readonly string[]).includes(cmd)) return fail(`cmd: expected one of ${CONTROL_COMMANDS.join(', ')}, got ${shown(cmd)}`);
-  const allowed: Record<string, string[]> = { list: [], get: ['control'], set: ['control', 'value'], subscribe: [], unsubscribe: [] };
+  const allowed: Record<string, string[]> = { list: [], get: ['control'], set: ['control', 'value', 'at', 'rampMs'], subscribe: [], unsubscribe: [] };
   for (const k of Object.keys(o)) {
     if (k !== 'id' && k !== 'cmd' && !allowed[cmd]!.includes(k)) return fail(`${cmd}: unknown field "${k}" (fields: ${allowed[cmd]!.join(', ') || 'none'})`);
   }
@@ -66,7 +66,8 @@ export async function handleControlRequest(model: ControlModel, line: string, su
       case 'set': {
         const c = control();
         if (o.value === undefined || o.value === null) throw new ControlModelError(`set: value: expected dB (a number), true / false, or a string like "-20", "50%", "+3dB", "on", a value name; got ${shown(o.value)}`);
-        return { id, ok: true, control: await model.set(c, o.value) };
+        // Optional: `at` ({ frame } or { ns }) and `rampMs` (engine controls): the model checks them.
+        return { id, ok: true, control: await model.set(c, o.value, { at: o.at as ChangeTime | undefined, ...(o.rampMs !== undefined ? { rampMs: o.rampMs as number } : {}) }) };
       }
       case 'subscribe':
         sub.subscribed = true;

@@ -13,7 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { permissionDeniedMessage } from '../util/groups.ts';
 import { CONTROL_DIR, controlChannelPath } from './channel.ts';
-import type { ControlInfo, ControlListing } from './types.ts';
+import type { ChangeTime, ControlInfo, ControlListing } from './types.ts';
 
 /** How long a request waits for its answer by default (a set may wait for an I2C write under the codec lock). */
 export const CONTROL_REQUEST_TIMEOUT_MS = 5000;
@@ -160,8 +160,8 @@ export class ControlClient extends EventEmitter {
    * string the service parses: "-20", "50%", "+3dB", "on", a value name). Resolves to the control
    * as the service applied it (a volume rounded to its step).
    */
-  async set(id: string, value: unknown): Promise<ControlInfo> {
-    return (await this.request({ cmd: 'set', control: id, value })).control as ControlInfo;
+  async set(id: string, value: unknown, opts: { at?: ChangeTime; rampMs?: number } = {}): Promise<ControlInfo> {
+    return (await this.request({ cmd: 'set', control: id, value, ...(opts.at ? { at: opts.at } : {}), ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}) })).control as ControlInfo;
   }
 
   /** From now on, `changed` events for every settled change, whoever made it. */

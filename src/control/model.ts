@@ -19,8 +19,9 @@ import { type ControlDef, codeToDb, settingCode, settingValueName } from '../cod
 import type { GainControlInfo } from '../codec/types.ts';
 import type { AsyncMutex } from '../hal/i2c.ts';
 import type { DeviceGainState, StreamDevice } from '../stream/device.ts';
+import type { HandoffResult } from '../stream/gain-handoff.ts';
 import type {
-  ComponentDescriptor, ControlDescriptor, ControlInfo, ControlListing, ControlValue, Lifecycle, PercentMapping,
+  AppliedAt, ChangeTime, ComponentDescriptor, ControlDescriptor, ControlInfo, ControlListing, ControlValue, Lifecycle, PercentMapping,
 } from './types.ts';
 import { ControlValueError, formatControlValue, isRelativeValue, parseControlValue } from './values.ts';
 
@@ -57,7 +58,9 @@ interface Binding {
   d: ControlDescriptor;
   read(): Promise<ControlValue>;
   /** Sets a checked value; resolves to the value in force after it. */
-  write?(v: ControlValue): Promise<ControlValue>;
+  write?(v: ControlValue, when?: ChangeTime, rampMs?: number): Promise<ControlValue>;
+  /** Engine controls: where the last write took effect. */
+  lastApplied?: AppliedAt;
   state(): Lifecycle;
 }
 
@@ -66,8 +69,23 @@ export interface ControlModelOptions {
   devices: readonly StreamDevice[];
   /** The lock every codec access of the service takes (the devices' lock). */
   codecLock: AsyncMutex;
+  /** The last gain handoff of a direction (a stream gain changed while a stream played): `applied` of a stream gain's set. */
+  lastHandoff?: (direction: 'output' | 'input') => HandoffResult | undefined;
+  /** The engine-side controls of output streams (the trim): absent, the board has none. */
+  engine?: EngineControls;
   log?: (line: string) => void;
 }
+
+/** The stream engines' own controls (src/stream/service.ts wires them to the engines). */
+export interface EngineControls {
+  /** A stream's trim now, dB. */
+  trimDb(streamId: string): number;
+  /** Sets the trim (at `when`, over `rampMs` or the stream's ramp time); resolves when a running engine applied it. */
+  setTrim(streamId: string, db: number, when?: ChangeTime, rampMs?: number): Promise<AppliedAt | undefined>;
+}
+
+/** The engine trim's range: down to −60 dB (the percent mapping's span), never above unity (no clipping). */
+export const TRIM_RANGE = { min: -60, max: 0, step: 0 } as const;
 
 export class ControlModelError extends Error {
   constructor(message: string) {
@@ -96,8 +114,8 @@ export function componentDescriptors(rt: BoardRuntime): { board: ComponentDescri
  * Every control of an open board with its metadata, without values: what `info` lists and what
  * the model serves. Needs no stream service (descriptions and the board file only).
  */
-export function controlDescriptors(rt: BoardRuntime): ControlDescriptor[] {
-  return describe(rt).map((x) => x.d);
+export function controlDescriptors(rt: BoardRuntime, engine = true): ControlDescriptor[] {
+  return describe(rt, engine).map((x) => x.d);
 }
 
 interface Described {
@@ -107,9 +125,11 @@ interface Described {
   /** Stream gains and mutes, and the part's main volumes: the direction whose main control they are. */
   mainOf?: 'output' | 'input';
   role?: GpioRole;
+  /** The engine trim of this output stream. */
+  trimOf?: string;
 }
 
-function describe(rt: BoardRuntime): Described[] {
+function describe(rt: BoardRuntime, engine: boolean): Described[] {
   const { board, codec } = rt;
   const out: Described[] = [];
   const part = codec.part;
@@ -172,6 +192,26 @@ function describe(rt: BoardRuntime): Described[] {
           },
         });
       }
+    }
+  }
+
+  // The engine's trim of each output stream: applied on the audio path, at a frame, ramped.
+  if (engine) {
+    for (const s of streamsOf('output')) {
+      const key = `${s.id}.trim`;
+      out.push({
+        trimOf: s.id,
+        d: {
+          id: `${board.name}.${key}`, name: `${s.id} trim`, kind: 'volume', owner: { kind: 'stream', id: s.id }, direction: 'output',
+          range: { ...TRIM_RANGE }, unit: 'dB',
+          ...(key in defaults
+            ? { default: defaults[key]!, defaultSource: `${boardFile} controlDefaults["${key}"]` }
+            : { default: 0, defaultSource: 'src/control/model.ts: unity, the engine passes the client\'s samples bit for bit' }),
+          display: { curve: 'dB', percent: percentMapping(TRIM_RANGE.min, TRIM_RANGE.max) },
+          realtimeSafe: true, writable: true, persistent: true,
+          source: 'the stream\'s engine (src/engine/gain-stage.ts): a gain on the samples, changed at a stream frame (`ctl set --at-frame`) and ramped over the stream\'s ramp time',
+        },
+      });
     }
   }
 
@@ -276,7 +316,7 @@ export class ControlModel {
     const { board, parts } = componentDescriptors(rt);
     this.board = board;
     this.parts = parts;
-    for (const x of describe(rt)) this.bind(x);
+    for (const x of describe(rt, opts.engine !== undefined)) this.bind(x);
     this.follow();
   }
 
@@ -305,14 +345,22 @@ export class ControlModel {
       const state = () => (streamId ? this.streamState(streamId) : this.partState());
       const isMute = d.kind === 'switch';
       if (dev) {
-        b = {
+        const dir = x.mainOf;
+        const bound: Binding = {
           d, state,
           read: async () => { const g = await dev.getGain(); return isMute ? g.muted : g.gainDb; },
           write: async (v) => {
+            const before = this.opts.lastHandoff?.(dir);
             const g = await dev.setGain(isMute ? { muted: v as boolean } : { gainDb: v as number });
+            // While a stream plays the change was handed over at a frame (src/stream/gain-handoff.ts).
+            const h = this.opts.lastHandoff?.(dir);
+            if (h && h !== before && h.landedNs !== undefined) {
+              bound.lastApplied = { ...(h.fromFrame !== undefined ? { frame: h.fromFrame } : {}), timeNs: h.landedNs, ...(h.scheduledNs !== undefined ? { scheduledNs: h.scheduledNs } : {}) };
+            } else delete bound.lastApplied;
             return isMute ? g.muted : g.gainDb;
           },
         };
+        b = bound;
       } else {
         // A direction with no stream on this board: the part's main volume straight through the codec.
         const name = x.def!.name;
@@ -346,6 +394,20 @@ export class ControlModel {
         },
         ...(codec.setSetting ? { write: async (v: ControlValue) => toValue(await lock.run(() => codec.setSetting!(def.name, toCode(v)))) } : {}),
       };
+    } else if (x.trimOf !== undefined) {
+      const streamId = x.trimOf;
+      const engine = this.opts.engine!;
+      const bound: Binding = {
+        d, state: () => this.streamState(streamId),
+        read: async () => engine.trimDb(streamId),
+        write: async (v, when, rampMs) => {
+          const applied = await engine.setTrim(streamId, v as number, when, rampMs);
+          if (applied) bound.lastApplied = applied;
+          else delete bound.lastApplied;
+          return engine.trimDb(streamId);
+        },
+      };
+      b = bound;
     } else if (x.role) {
       const line = this.rt.lines.get(x.role)!;
       b = { d, state: () => this.partState(), read: async () => line.request.getValue(line.offset) === 1 };
@@ -462,9 +524,17 @@ export class ControlModel {
    * is the control as it is after the change. A failed write is thrown on (its message says what
    * the chip holds), and the controls it touched are read again so watchers see the truth.
    */
-  async set(id: string, input: unknown): Promise<ControlInfo> {
+  async set(id: string, input: unknown, opts: { at?: ChangeTime; rampMs?: number } = {}): Promise<ControlInfo> {
     const b = this.binding(id);
     if (!b.write) throw new ControlModelError(`${id} cannot be set: ${b.d.readOnlyWhy ?? 'it is read-only'}`);
+    const at = checkChangeTime(id, opts.at);
+    if (opts.rampMs !== undefined && !(typeof opts.rampMs === 'number' && opts.rampMs >= 0 && opts.rampMs <= 1000)) {
+      throw new ControlValueError(`${id}: rampMs must be a number of ms from 0 to 1000, got ${JSON.stringify(opts.rampMs)}`);
+    }
+    if (at?.frame !== undefined && !b.d.realtimeSafe) {
+      throw new ControlValueError(`${id}: a change at a stream frame is for engine controls (realtimeSafe); a register control takes a time (at.ns), written as close to it as the bus allows`);
+    }
+    if (opts.rampMs !== undefined && !b.d.realtimeSafe) throw new ControlValueError(`${id}: rampMs is for engine controls (a register change ramps over its streams' ramp time)`);
     // The value in force is needed only for a step ("+3dB"): no bus read for the others.
     let current: ControlValue | null = null;
     if (isRelativeValue(input)) {
@@ -474,9 +544,18 @@ export class ControlModel {
     }
     const value = parseControlValue(b.d, input, current);
     try {
-      const applied = await b.write(value);
+      let registerAt: AppliedAt | undefined;
+      if (!b.d.realtimeSafe && at?.ns !== undefined) {
+        // A register change at a time: a timer on the board's clock, then the write (it lands
+        // as close as the timer and the bus allow: `applied` says when it did).
+        const clock = this.rt.hal.clock;
+        if (at.ns > clock.nowNs()) await clock.sleepUntilNs(at.ns);
+        registerAt = { timeNs: clock.nowNs(), scheduledNs: at.ns };
+      }
+      const applied = await b.write(value, at, opts.rampMs);
       for (const x of [id, ...(b.d.sameAs ?? [])]) this.noteValue(x, applied);
-      return { ...b.d, value: applied, state: b.state() };
+      const when = registerAt ?? b.lastApplied;
+      return { ...b.d, value: applied, state: b.state(), ...(when ? { applied: when } : {}) };
     } catch (e) {
       for (const x of [id, ...(b.d.sameAs ?? [])]) void this.refresh(x);
       throw e;
@@ -537,6 +616,18 @@ export class ControlModel {
     for (const off of this.offs.splice(0)) off();
     this.listeners.clear();
   }
+}
+
+/** A change time as the control channel gives it: a frame (integer ≥ 0) or a time (ns > 0), not both. */
+function checkChangeTime(id: string, at: unknown): ChangeTime | undefined {
+  if (at === undefined || at === null) return undefined;
+  if (typeof at !== 'object' || Array.isArray(at)) throw new ControlValueError(`${id}: at must be { "frame": N } or { "ns": T }, got ${JSON.stringify(at)}`);
+  const o = at as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length !== 1 || !['frame', 'ns'].includes(keys[0]!)) throw new ControlValueError(`${id}: at must be { "frame": N } or { "ns": T }, got ${JSON.stringify(at)}`);
+  if (o.frame !== undefined && !(Number.isSafeInteger(o.frame) && (o.frame as number) >= 0)) throw new ControlValueError(`${id}: at.frame must be a stream frame position (an integer ≥ 0), got ${JSON.stringify(o.frame)}`);
+  if (o.ns !== undefined && !(typeof o.ns === 'number' && Number.isFinite(o.ns) && o.ns > 0)) throw new ControlValueError(`${id}: at.ns must be a CLOCK_MONOTONIC time in ns (> 0), got ${JSON.stringify(o.ns)}`);
+  return o.frame !== undefined ? { frame: o.frame as number } : { ns: o.ns as number };
 }
 
 /** "sim.speaker.gain: -20 dB" */

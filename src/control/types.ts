@@ -76,6 +76,28 @@ export interface ControlInfo extends ControlDescriptor {
   value: ControlValue | null;
   state: Lifecycle;
   error?: string;
+  /**
+   * After a timestamped or ramped set: when the change took effect — the stream frame (engine
+   * controls, or the handoff frame of a stream gain) and its time on the board's clock; for a
+   * register write scheduled at a time, when it was due and when it landed.
+   */
+  applied?: AppliedAt;
+}
+
+/** When a change took effect (docs/CONTROL.md, "Timestamped changes"). */
+export interface AppliedAt {
+  /** The stream frame it took effect at (frames since start_time); absent while the stream is idle. */
+  frame?: number;
+  /** The board-clock time (CLOCK_MONOTONIC ns, or the virtual clock's) it took effect. */
+  timeNs: number;
+  /** Register writes: when they were due. */
+  scheduledNs?: number;
+}
+
+/** A change's time: a stream frame position, or a board-clock time (CLOCK_MONOTONIC ns). */
+export interface ChangeTime {
+  frame?: number;
+  ns?: number;
 }
 
 /** Descriptor metadata of the board and of its parts (XAP's plugin descriptor). */

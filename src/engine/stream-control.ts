@@ -58,6 +58,12 @@ export const EVENT = {
   CLOCK: 4,
   /** time = the period from which the client's buffer is not touched (client gone); a = CLIENT.HUNG_UP or CLIENT.EXITING (client-watch.ts). */
   PEER_GONE: 5,
+  /**
+   * A control event (src/engine/control-queue.ts) took effect: a = its id, b = the stream frame at
+   * which it did (−1: the stream was not running, it applied at once); time = start_time + b ·
+   * ns_per_frame while running, else the period's time.
+   */
+  CONTROL_APPLIED: 6,
 } as const;
 
 /** Indices of `times` (command arguments that are doubles). */

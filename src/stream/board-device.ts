@@ -13,6 +13,8 @@ import type { StreamSpec } from '../board/schema.ts';
 import { CARRIED_SAMPLE_FORMATS, type FormatRange, bitsOfSampleFormat } from '../audio/formats.ts';
 import type { GainControlInfo } from '../codec/types.ts';
 import { AsyncMutex } from '../hal/i2c.ts';
+import { roundDbToStep } from '../codec/controls.ts';
+import { type FadeTarget, type HandoffResult, handoffGain } from './gain-handoff.ts';
 import {
   type DeviceGainState, type GainCaps, NotSupportedRingBuffer, type PlugState, type RequestedFormat, type RingBufferEngine,
   type RingBufferChannel, type RingBufferEvents, type StreamDevice, type StreamDeviceInfo,
@@ -21,6 +23,13 @@ import {
 export interface BoardDevicesOptions {
   /** The ring-buffer engine plugs in here; default: every ring-buffer command answers NOT_SUPPORTED. */
   createRingBuffer?: (stream: StreamSpec, fmt: RequestedFormat, events: RingBufferEvents, channel?: RingBufferChannel) => RingBufferEngine;
+  /**
+   * The running engines of a direction, whose fades carry a gain change as a ramp
+   * (./gain-handoff.ts). Default none: a gain change is a register write.
+   */
+  fadeTargets?: (direction: 'output' | 'input') => readonly FadeTarget[];
+  /** Told of every handoff (when the register writes landed, against when they were due). */
+  onHandoff?: (stream: string, result: HandoffResult) => void;
 }
 
 export interface BoardDevices {
@@ -137,9 +146,22 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
         try {
           await codecLock.run(async () => {
             // Unmuting: the new gain goes in while still muted. Muting: mute first. Never a loud blip.
-            if (change.muted === true) await codec.setMute(control.name, true);
-            if (change.gainDb !== undefined) await codec.setGain(control.name, change.gainDb);
-            if (change.muted === false) await codec.setMute(control.name, false);
+            const write = async () => {
+              if (change.muted === true) await codec.setMute(control.name, true);
+              if (change.gainDb !== undefined) await codec.setGain(control.name, change.gainDb);
+              if (change.muted === false) await codec.setMute(control.name, false);
+            };
+            const targets = opts.fadeTargets?.(stream.direction) ?? [];
+            if (targets.length === 0) return write();
+            // Running streams hear the change as a ramp; the others' fades follow the mute (./gain-handoff.ts).
+            const now = await codec.getGain(control.name);
+            const from = { db: now.db, muted: now.muted };
+            const to = {
+              db: change.gainDb !== undefined ? roundDbToStep(change.gainDb, control) : now.db,
+              muted: change.muted ?? now.muted,
+            };
+            const r = await handoffGain({ clock: rt.hal.clock, targets, from, to, write });
+            if (r.ramped) opts.onHandoff?.(stream.id, r);
           });
         } catch (e) {
           // A failed write may still have changed what the chip holds (the codec reports it as its

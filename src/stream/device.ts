@@ -75,6 +75,8 @@ export interface RingBufferEngine {
   close(): Promise<void>;
   /** Whether START could succeed now (a buffer, not started); absent: unknown. The service powers the codec up only then. */
   canStart?(): boolean;
+  /** Output: after a STOP, the board-clock time from which the output has played out what was read (the fade's end). */
+  outputSilentFromNs?(): number | undefined;
   /** The last clock measurement, if any (EXT_RB_NOTIFY answers with it at once). */
   lastClock?(): { monotonicTimeNs: number; measuredFps: number; windowFrames: number } | undefined;
 }

@@ -46,6 +46,7 @@ import type { ResolvedDevice } from '../engine/devices.ts';
 import { CLIENT } from '../engine/client-watch.ts';
 import { ClockLinkHost, createClockLink } from '../engine/linked-clock.ts';
 import type { SimCaptureSpec } from '../engine/sim-signals.ts';
+import { createControlQueue, controlQueueViews, pushControl, CONTROL_KIND, WHEN } from '../engine/control-queue.ts';
 import {
   CMD_CODE, EVENT, type StreamControlViews, WORD, createStreamControl, postCommand, streamControlViews, takeEvent, waitAsync,
 } from '../engine/stream-control.ts';
@@ -57,6 +58,15 @@ import { SAMPLE_FORMAT, SAMPLE_FORMAT_FLAGS, bytesPerSample, sampleFormatBase } 
 import { RB_ERROR_KIND, STATUS } from './wire.ts';
 
 const HOST_PATH = new URL('../engine/hosts/stream-bridge.ts', import.meta.url).href;
+
+/**
+ * The default ramp time: 50 ms. Long enough that a change across the whole range, even from
+ * silence, is a smooth envelope (a ramp of 40 dB moves 0.017 dB a sample; the spectrum of a
+ * 1 kHz tone faded in over 50 ms stays within a few tens of Hz of it: no click), short enough
+ * that a knob or a START still feels immediate (well under the ~100 ms a listener takes for "at
+ * once"). CamillaDSP's volume ramp defaults to 400 ms, for slow fades; ours is for clicks.
+ */
+export const DEFAULT_RAMP_MS = 50;
 
 /** Largest shared buffer handed out (bytes). */
 export const MAX_BUFFER_BYTES = 64 << 20;
@@ -72,6 +82,14 @@ export interface EngineRingBufferOptions {
   recordFrames?: number;
   /** Sim boards: what the simulated microphone hears (default a 440 Hz sine at 1/4 of full scale). */
   simCapture?: SimCaptureSpec;
+  /**
+   * The ramp time (ms) of output streams: the fade in at START, the fade out before STOP is
+   * answered, and the ramps across gain changes (src/stream/gain-handoff.ts). Default: the board
+   * file's per-stream `rampMs`, else DEFAULT_RAMP_MS. 0 turns them off.
+   */
+  rampMs?: number;
+  /** The engine trim of a stream, dB (the `<board>.<stream>.trim` control): each new engine starts at it. */
+  trimOf?: (streamId: string) => number;
   /** Silence after the channel closes before the engine lets go of the PCM (ms, default 300). */
   lingerMs?: number;
   /**
@@ -143,6 +161,18 @@ export class EngineRingBuffer implements RingBufferEngine {
   readonly endpoint: string;
   private readonly control = createStreamControl();
   private readonly v: StreamControlViews = streamControlViews(this.control);
+  /** Engine control events (src/engine/control-queue.ts): gain ramps, trim, at a frame. */
+  private readonly controls = createControlQueue();
+  private readonly cv = controlQueueViews(this.controls);
+  private controlSeq = 0;
+  private readonly applied = new Map<number, (r: { frame: number; timeNs: number }) => void>();
+  /** After a STOP: when the last frame the engine read has left the DAC. */
+  private silentFromNs: number | undefined;
+  /** start_time of the current run (START's answer). */
+  private startNs = Number.NaN;
+  private timing_: { rate: number; fifoFrames: number; periodFrames: number } | undefined;
+  /** The ramp time in effect (ms). */
+  readonly rampMs: number;
   private readonly setup: Promise<Setup | { error: number; why: string }>;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly waiting = new Map<number, (e: { result: number; time: number }) => void>();
@@ -171,6 +201,10 @@ export class EngineRingBuffer implements RingBufferEngine {
     channel?: RingBufferChannel,
   ) {
     this.endpoint = `${rt.board.name}.${stream.id}`;
+    this.rampMs = stream.direction === 'output' ? opts.rampMs ?? stream.rampMs ?? DEFAULT_RAMP_MS : 0;
+    const trimDb = stream.direction === 'output' ? opts.trimOf?.(stream.id) ?? 0 : 0;
+    // The trim in force before the first period (nothing plays yet: no ramp).
+    if (trimDb !== 0) void this.postControl(CONTROL_KIND.TRIM, WHEN.NOW, 0, 10 ** (trimDb / 20), 0);
     this.clientFds = channel?.openClientWatch?.(); // now: later the socket may be gone
     this.setup = this.init(previous);
     this.setup.then((s) => {
@@ -221,12 +255,14 @@ export class EngineRingBuffer implements RingBufferEngine {
         path: HOST_PATH,
         options: {
           control: this.control, direction: this.stream.direction, fifoFrames, clockLink: info.clockLink,
+          controls: this.controls, rampFrames: Math.round((this.rampMs * config.rate) / 1000),
           clientSocketFd: this.clientFds?.socketFd, clientStatFd: this.clientFds?.statFd,
         },
       }, {
         warmupPeriods: 0, warmupMs: 0, realtime: this.opts.realtime ?? true,
         sim: sim ? { recordFrames: output ? this.opts.recordFrames ?? 0 : 0, capture: output ? undefined : this.opts.simCapture ?? { kind: 'sine', freq: 440, amplitude: 0.25 } } : undefined,
       });
+      this.timing_ = { rate: config.rate, fifoFrames, periodFrames: config.bufferFrames };
       device.finished.then((report) => this.finished(report), (e: Error) => this.finished(undefined, e));
       this.listen();
       return { device, config, fifoFrames, frameBytes: this.fmt.channels * bytesPerSample(this.fmt.sampleFormat), link };
@@ -273,6 +309,10 @@ export class EngineRingBuffer implements RingBufferEngine {
         } else if (e.type === EVENT.CLOCK) {
           this.clock = { monotonicTimeNs: e.time, measuredFps: e.a / 1000, windowFrames: e.b };
           this.events.clock?.(e.time, e.a / 1000, e.b);
+        } else if (e.type === EVENT.CONTROL_APPLIED) {
+          const w = this.applied.get(e.a);
+          this.applied.delete(e.a);
+          w?.({ frame: e.b, timeNs: e.time });
         } else if (e.type === EVENT.PEER_GONE) {
           this.started = false; // no notification for a client that is gone
           const why = e.a === CLIENT.EXITING ? `process ${this.clientFds?.pid} is exiting` : 'socket hung up';
@@ -298,6 +338,9 @@ export class EngineRingBuffer implements RingBufferEngine {
     this.dead ??= STATUS.BAD_STATE;
     for (const [, w] of this.waiting) w({ result: this.dead, time: 0 });
     this.waiting.clear();
+    // Control events nobody will apply: answered as not applied (frame −1), now.
+    for (const [, w] of this.applied) w({ frame: -1, timeNs: this.rt.hal.clock.nowNs() });
+    this.applied.clear();
     this.unlinkBuffer();
     this.closeClientFds(); // the worker has ended: nobody reads them
     this.resolveGone();
@@ -369,6 +412,7 @@ export class EngineRingBuffer implements RingBufferEngine {
     const a = await this.command(CMD_CODE.START, { notBeforeNs: this.rt.hal.clock.nowNs() });
     if (a.result !== STATUS.OK) return { result: a.result, value: { startTimeNs: 0 } };
     this.started = true;
+    this.startNs = a.time;
     return { result: STATUS.OK, value: { startTimeNs: a.time } };
   }
 
@@ -379,7 +423,47 @@ export class EngineRingBuffer implements RingBufferEngine {
     if (!this.started) return { result: STATUS.OK, value: {} }; // R-RB-9
     const a = await this.command(CMD_CODE.STOP);
     this.started = false;
+    // The engine answered after its last (faded) period; that period leaves the DAC one FIFO later.
+    if (a.result === STATUS.OK) this.silentFromNs = a.time + (s.fifoFrames * 1e9) / s.config.rate;
     return { result: a.result, value: {} };
+  }
+
+  /** Frame timing while the engine plays the client's buffer (src/stream/gain-handoff.ts). */
+  timing(): { startNs: number; rate: number; fifoFrames: number; periodFrames: number } | undefined {
+    if (!this.isRunning || !this.timing_ || !Number.isFinite(this.startNs) || this.stream.direction !== 'output') return undefined;
+    return { startNs: this.startNs, ...this.timing_ };
+  }
+
+  /**
+   * Posts an engine control event (src/engine/control-queue.ts); resolves with the stream frame
+   * it took effect at and that frame's time (frame −1: applied while not playing, or never).
+   */
+  postControl(kind: number, whenKind: number, at: number, value: number, rampFrames: number): Promise<{ frame: number; timeNs: number }> {
+    if (this.dead !== undefined || this.closed) return Promise.resolve({ frame: -1, timeNs: this.rt.hal.clock.nowNs() });
+    const id = ++this.controlSeq;
+    return new Promise((resolve) => {
+      if (!pushControl(this.cv, kind, whenKind, at, value, rampFrames, id)) {
+        resolve({ frame: -1, timeNs: this.rt.hal.clock.nowNs() }); // full: the engine is stuck
+        return;
+      }
+      this.applied.set(id, resolve);
+    });
+  }
+
+  /** The engine's trim stage (an engine-side control): to `linear` at `when`, over `rampFrames`. */
+  setTrim(linear: number, when: { frame?: number; ns?: number } = {}, rampFrames?: number): Promise<{ frame: number; timeNs: number }> {
+    const ramp = rampFrames ?? Math.round((this.rampMs * (this.timing_?.rate ?? this.fmt.fps)) / 1000);
+    if (when.frame !== undefined) return this.postControl(CONTROL_KIND.TRIM, WHEN.FRAME, when.frame, linear, ramp);
+    if (when.ns !== undefined) return this.postControl(CONTROL_KIND.TRIM, WHEN.MONOTONIC_NS, when.ns, linear, ramp);
+    return this.postControl(CONTROL_KIND.TRIM, WHEN.NOW, 0, linear, ramp);
+  }
+
+  /**
+   * When the output has played out what the engine read before its last STOP (the fade's end):
+   * the board's power mutes and turns the amplifier off only then (src/stream/service.ts).
+   */
+  outputSilentFromNs(): number | undefined {
+    return this.stream.direction === 'output' ? this.silentFromNs : undefined;
   }
 
   canStart(): boolean {

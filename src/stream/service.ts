@@ -9,6 +9,8 @@
  */
 import path from 'node:path';
 import type { BoardPower } from '../board/power.ts';
+import type { Clock } from '../hal/clock.ts';
+import type { HandoffResult } from './gain-handoff.ts';
 import type { BoardRuntime } from '../board/runtime.ts';
 import { type BoardDevicesOptions, createBoardDevices } from './board-device.ts';
 import { StreamCore } from './core.ts';
@@ -21,7 +23,7 @@ import { type EndpointServer, ensureRuntimeDir, serveEndpoint } from './transpor
 import { ClientLogLimiter } from './log-limit.ts';
 import { SimControl, type SimControlServer, serveSimControl, simControlPath } from './sim-control.ts';
 import type { JsonLinesServer } from './json-lines.ts';
-import { ControlModel } from '../control/model.ts';
+import { ControlModel, type EngineControls } from '../control/model.ts';
 import { controlChannelPath, serveControlChannel } from '../control/channel.ts';
 import { type StateStore, openStateStore } from '../control/state-file.ts';
 
@@ -42,6 +44,8 @@ export interface StreamServiceOptions extends BoardDevicesOptions {
    * `createRingBuffer` is given.
    */
   ringBuffer?: EngineRingBufferOptions | false;
+  /** Every output stream's ramp time, ms (overrides the board file's `rampMs`; 0: no ramps). */
+  rampMs?: number;
   /**
    * The state file (docs/CONTROL.md): control values restored from it at start and saved to it on
    * change. Absent: nothing is read or written (the board's defaults apply at every start).
@@ -84,11 +88,27 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     await runtime.codec.init();
   }
 
-  const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, { log, ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.ringBuffer || {}) }) : undefined;
+  // The engine trim of each output stream (dB): kept here, given to each new engine of the stream.
+  const trims = new Map<string, number>();
+  const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, {
+    log, trimOf: (id) => trims.get(id) ?? 0, ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), ...(opts.ringBuffer || {}),
+  }) : undefined;
   const create = opts.createRingBuffer ?? engines;
   let controls: ControlModel | undefined;
   const activity = (stream: string, active: boolean) => controls?.streamActivity(stream, active);
-  const board = createBoardDevices(runtime, { ...opts, createRingBuffer: create && poweredRingBuffers(runtime.power, create, log, activity) });
+  // A gain change on a running stream is a ramp carried by the engines' fades (./gain-handoff.ts).
+  const fadeTargets = (direction: 'output' | 'input') => engines ? [...engines.engines].filter((e) => e.stream.direction === direction && !e.isClosed) : [];
+  // Each handoff's timing: the control model answers with it; a register write that missed its
+  // frame (a late timer or a slow bus on a real clock) is logged, as it was heard as a brief step.
+  const handoffs = new Map<'output' | 'input', HandoffResult>();
+  const onHandoff = (streamId: string, r: HandoffResult) => {
+    const dir = runtime.board.streams.find((x) => x.id === streamId)?.direction ?? 'output';
+    handoffs.set(dir, r);
+    if ((r.misalignedFrames ?? 0) >= 1) log(`${streamId}: the gain's register write landed ${r.misalignedFrames} frame(s) off its frame (due ${r.scheduledNs} ns, at ${r.landedNs} ns): a brief step at the output`);
+  };
+  const board = createBoardDevices(runtime, {
+    fadeTargets, onHandoff, ...opts, createRingBuffer: create && poweredRingBuffers(runtime.hal.clock, runtime.power, create, log, activity),
+  });
   // The controls (the board's defaults, then the state file's values), then the endpoints and the
   // simulation's socket. A failure on the way takes down what was made, in reverse.
   let store: StateStore | undefined;
@@ -106,7 +126,20 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   const simPath = runtime.sim ? simControlPath(runtimeDir, runtime.board) : undefined;
   const simControl = simPath ? new SimControl(runtime, { ringBuffers }) : undefined;
   try {
-    controls = new ControlModel(runtime, { devices: board.devices, codecLock: board.codecLock, log });
+    const engine: EngineControls | undefined = engines && {
+      trimDb: (id) => trims.get(id) ?? 0,
+      async setTrim(id, db, when, rampMs) {
+        trims.set(id, db);
+        const running = [...engines.engines].filter((e) => e.stream.id === id && !e.isClosed);
+        const rate = (e: EngineRingBuffer) => e.fmt.fps;
+        const applied = await Promise.all(running.map((e) => e.setTrim(10 ** (db / 20), when ?? {}, rampMs === undefined ? undefined : Math.round((rampMs * rate(e)) / 1000))));
+        const a = applied.find((x) => x.frame >= 0) ?? applied[0];
+        return a ? { ...(a.frame >= 0 ? { frame: a.frame } : {}), timeNs: a.timeNs } : undefined;
+      },
+    };
+    controls = new ControlModel(runtime, {
+      devices: board.devices, codecLock: board.codecLock, log, lastHandoff: (dir) => handoffs.get(dir), ...(engine ? { engine } : {}),
+    });
     store = opts.stateFile ? openStateStore(opts.stateFile, { clock: runtime.hal.clock, log }) : undefined;
     await controls.restore(store?.load(runtime.board.name) ?? {}, `state file ${opts.stateFile}`);
     await controls.readAll();
@@ -171,7 +204,7 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
  * go of the clocks.
  */
 function poweredRingBuffers(
-  power: BoardPower, create: NonNullable<BoardDevicesOptions['createRingBuffer']>, log: (line: string) => void,
+  clock: Clock, power: BoardPower, create: NonNullable<BoardDevicesOptions['createRingBuffer']>, log: (line: string) => void,
   activity: (stream: string, active: boolean) => void,
 ): NonNullable<BoardDevicesOptions['createRingBuffer']> {
   let open = 0;
@@ -211,6 +244,10 @@ function poweredRingBuffers(
       },
       async stop() {
         const r = await inner.stop();
+        // The amplifier goes off and the codec mutes once the fade has left the DAC, not while
+        // the end of it is still in the FIFO (that would cut it: a click).
+        const silent = inner.outputSilentFromNs?.();
+        if (silent !== undefined && silent > clock.nowNs()) await clock.sleepUntilNs(silent);
         await stopped();
         return r;
       },

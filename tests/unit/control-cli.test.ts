@@ -369,6 +369,24 @@ describe('sbc-audio ctl / gain / play --volume / info: the control channel from 
       assert.match(unknown.err, /^sbc-audio ctl: .*sim\.nothing\.here/);
     });
 
+    it('ctl set STREAM.trim with --at-frame / --at-ns / --ramp-ms: the engine control; a register control refuses a frame (exit 1); bad options are usage errors (exit 2)', async () => {
+      // The trim is the engine's: a service with audio (the others here run without engines).
+      const dir = tempDir('trim');
+      await serve('sim', dir, true);
+      const t = await cliJson<ControlInfo>(['ctl', 'set', 'sim.speaker.trim', '-6', '--ramp-ms', '0', '--json', '--runtime-dir', dir]);
+      assert.deepEqual([t.value, t.realtimeSafe], [-6, true]);
+      const at = await cli(['ctl', 'set', 'sim.speaker.trim', '0', '--at-frame', '48000', '--runtime-dir', dir]);
+      assert.equal(at.code, 0, at.err);
+      assert.match(at.out, /^sim\.speaker\.trim: 0 dB/);
+      const refused = await cli(['ctl', 'set', 'sim.speaker.gain', '-6', '--at-frame', '100', '--runtime-dir', dir]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.err, /a change at a stream frame is for engine controls/);
+      for (const args of [['get', 'sim.speaker.trim', '--at-frame', '5'], ['set', 'sim.speaker.trim', '-6', '--at-frame', 'x'], ['set', 'sim.speaker.trim', '-6', '--at-frame', '5', '--at-ns', '7'], ['set', 'sim.speaker.trim', '-6', '--ramp-ms', '-1']]) {
+        const r = await cli(['ctl', ...args, '--runtime-dir', dir]);
+        assert.equal(r.code, 2, `ctl ${args.join(' ')}: ${r.err}`);
+      }
+    });
+
     it('a value starting with "-" is a value, not an option (as is everything after --); unknown options are still refused', () => {
       // The premise (negative control): node's parseArgs alone reads "-20" as the options -2 -0.
       assert.throws(() => parseOptions(['set', 'sim.speaker.gain', '-20'], CONTROL_OPTIONS, true), UsageError);
@@ -610,7 +628,7 @@ describe('sbc-audio ctl / gain / play --volume / info: the control channel from 
       type Info = { controls: ControlInfo[]; gainControls: { name: string; main: boolean }[]; descriptors: { board: ComponentDescriptor; parts: ComponentDescriptor[] } };
       const j = await cliJson<Info>(['info', '--board', 'sim']);
       assert.deepEqual(j.controls.map((c) => c.id), [
-        'sim.speaker.gain', 'sim.speaker.mute', 'sim.headphone.gain', 'sim.headphone.mute',
+        'sim.speaker.gain', 'sim.speaker.mute', 'sim.headphone.gain', 'sim.headphone.mute', 'sim.speaker.trim', 'sim.headphone.trim',
         'sim.sim-codec.digital-playback-volume', 'sim.sim-codec.dac-playback-switch', 'sim.sim-codec.dac-filter',
         'sim.board.jack-detect', 'sim.board.amp-enable', 'sim.board.headphone-mutes-speaker',
       ]);
@@ -622,6 +640,10 @@ describe('sbc-audio ctl / gain / play --volume / info: the control channel from 
       assert.match(filter.defaultSource!, /codecs\/sim-codec\/description\.ts/);
       assert.equal('value' in filter, false, 'descriptors, without values');
       assert.deepEqual(byId.get('sim.board.amp-enable')!.writable, false);
+      // The engine's trim: the one real-time-safe control (set at a frame, on the audio path).
+      const trim = byId.get('sim.speaker.trim')!;
+      assert.deepEqual([trim.kind, trim.range, trim.default, trim.realtimeSafe, trim.writable], ['volume', { min: -60, max: 0, step: 0 }, 0, true, true]);
+      assert.deepEqual(j.controls.filter((c) => c.realtimeSafe).map((c) => c.id), ['sim.speaker.trim', 'sim.headphone.trim']);
       assert.equal(j.gainControls.find((g) => g.main)?.name, 'Digital Playback Volume');
       assert.deepEqual([j.descriptors.board.id, j.descriptors.board.source, j.descriptors.parts.map((p) => p.id)], ['sim', 'board/sim.json', ['sim-codec']]);
 

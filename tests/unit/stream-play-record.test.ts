@@ -30,7 +30,9 @@ describe('sbc-audio play / record through the stream service (sim board)', funct
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sbc-play-'));
     rt = await openBoard(loadBoard('sim'));
-    svc = await startStreamService(rt, { runtimeDir: dir, ringBuffer: { recordFrames: 48000 * 10, lingerMs: 50, onReport: (endpoint, report) => reports.push({ endpoint, report }) } });
+    // Ramps off: this checks R-RB-11's bit for bit from the tone's first frame (with the default
+    // 50 ms ramp its first 2400 frames would be faded in; tests/unit/pop-free.test.ts listens to that).
+    svc = await startStreamService(rt, { runtimeDir: dir, rampMs: 0, ringBuffer: { recordFrames: 48000 * 10, lingerMs: 50, onReport: (endpoint, report) => reports.push({ endpoint, report }) } });
   });
   after(async () => {
     await svc?.close();

@@ -18,6 +18,9 @@ import { checkBoardName } from './sim.ts';
 /** The options every control command takes. */
 export const CONTROL_OPTIONS = { board: { type: 'string' }, 'runtime-dir': { type: 'string' }, json: { type: 'boolean' } } as const;
 
+/** `ctl`'s own: a change's time and ramp (set). */
+const CTL_OPTIONS = { ...CONTROL_OPTIONS, 'at-frame': { type: 'string' }, 'at-ns': { type: 'string' }, 'ramp-ms': { type: 'string' } } as const;
+
 type Options = Parameters<typeof parseOptions>[1];
 
 /**
@@ -97,6 +100,11 @@ commands:
   get ID                one control's value and metadata: range and step, default and where it
                         comes from, percent mapping, real-time safety, registers, source, sameAs
   set ID VALUE          sets it; prints the value as applied (a volume rounded to its step).
+      [--at-frame N | --at-ns T] [--ramp-ms MS]
+                        at a stream frame (engine controls such as STREAM.trim: exactly at that
+                        sample) or at a CLOCK_MONOTONIC time (register controls: as close as the
+                        bus allows; the answer says when it landed); --ramp-ms: an engine
+                        control's ramp (default the stream's ramp time, 0 = a jump)
                         VALUE: dB ("-20", "-20.5"), a percentage of the control's percent
                         mapping ("50%"), a step from the value in force ("+3dB", "-3dB"),
                         on / off for a switch, a value name for an enum. A value starting with
@@ -196,12 +204,15 @@ export const ctlCommand: Command = {
   summary: "list, read, set and watch a served board's controls (amixer-like, through the control channel)",
   usage: USAGE,
   async run(argv, io) {
-    const { values, positionals } = parseWithNegativeValues(argv, CONTROL_OPTIONS);
+    const { values, positionals } = parseWithNegativeValues(argv, CTL_OPTIONS);
     const [sub, ...args] = positionals;
     const json = Boolean(values.json);
     const argc = (n: number, what: string) => {
       if (args.length !== n) throw new UsageError(`${sub} takes ${what}; got ${args.length ? args.join(' ') : 'nothing'}`);
     };
+    if (sub !== 'set' && (values['at-frame'] !== undefined || values['at-ns'] !== undefined || values['ramp-ms'] !== undefined)) {
+      throw new UsageError('--at-frame, --at-ns and --ramp-ms are for set');
+    }
     switch (sub) {
       case undefined:
         throw new UsageError('a ctl command is required (list, get, set, watch)');
@@ -222,11 +233,24 @@ export const ctlCommand: Command = {
         });
       case 'set':
         argc(2, "a control id and a value, e.g. 'sbc-audio ctl set sim.speaker.gain -20'");
-        return withControlClient(io, 'ctl', values, async (c) => {
-          const info = await c.set(args[0]!, args[1]!);
-          io.out(json ? JSON.stringify(info, null, 2) : controlLine(info));
-          return EXIT_OK;
-        });
+        {
+          const num = (name: 'at-frame' | 'at-ns' | 'ramp-ms', integer: boolean): number | undefined => {
+            const v = values[name];
+            if (v === undefined) return undefined;
+            const n = Number(v);
+            if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isSafeInteger(n))) throw new UsageError(`--${name}: expected ${integer ? 'an integer' : 'a number'} ≥ 0, got "${v}"`);
+            return n;
+          };
+          const atFrame = num('at-frame', true), atNs = num('at-ns', false), rampMs = num('ramp-ms', false);
+          if (atFrame !== undefined && atNs !== undefined) throw new UsageError('--at-frame and --at-ns: one or the other');
+          const at = atFrame !== undefined ? { frame: atFrame } : atNs !== undefined ? { ns: atNs } : undefined;
+          return withControlClient(io, 'ctl', values, async (c) => {
+            const info = await c.set(args[0]!, args[1]!, { ...(at ? { at } : {}), ...(rampMs !== undefined ? { rampMs } : {}) });
+            const when = info.applied ? ` (${info.applied.frame !== undefined ? `at frame ${info.applied.frame}, ` : ''}${info.applied.timeNs} ns${info.applied.scheduledNs !== undefined ? `, due ${info.applied.scheduledNs} ns` : ''})` : '';
+            io.out(json ? JSON.stringify(info, null, 2) : `${controlLine(info)}${when}`);
+            return EXIT_OK;
+          });
+        }
       case 'watch':
         return withControlClient(io, 'ctl', values, async (c) => {
           const stop = stopOnSignals(io, 'ctl watch');

@@ -8,6 +8,8 @@ import { hostRootFrom } from '../../system/host.ts';
 import { groupByName } from '../../util/groups.ts';
 import { type Command, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
 import { serveBoard } from '../wiring.ts';
+import { DEFAULT_RAMP_MS } from '../../stream/engine-ring-buffer.ts';
+import { MAX_RAMP_MS } from '../../board/schema.ts';
 
 /** Resolves on the first SIGINT or SIGTERM (and stops listening for them). */
 export function untilSignal(): Promise<NodeJS.Signals> {
@@ -57,11 +59,13 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
                       $STATE_DIRECTORY/state.json under systemd, /var/lib/sbc-audio/state.json for
                       root, else $XDG_STATE_HOME/sbc-audio/state.json)
   --no-state          neither restore nor save control values (the board's defaults at every start)
+  --ramp-ms MS        every output stream's ramp time: the fade at START and STOP and across gain
+                      changes (default: the board file's streams[].rampMs, else ${DEFAULT_RAMP_MS}; 0 = no ramps)
   --quiet             do not log protocol violations and dropped clients to stderr`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
       board: { type: 'string' }, group: { type: 'string' }, 'runtime-dir': { type: 'string' }, 'idle-power-down': { type: 'string' }, quiet: { type: 'boolean' },
-      'state-file': { type: 'string' }, 'no-state': { type: 'boolean' },
+      'state-file': { type: 'string' }, 'no-state': { type: 'boolean' }, 'ramp-ms': { type: 'string' },
     });
     if (values['state-file'] !== undefined && values['no-state']) throw new UsageError('--state-file and --no-state: give one');
     const stateFile = values['no-state'] ? undefined : path.resolve(values['state-file'] ?? defaultStatePath());
@@ -70,6 +74,7 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
     const boardName = values.board ?? config?.board;
     if (!boardName) throw new UsageError(`--board is required (${configFile(root)} names no board)`);
     const idleMs = numberOption(values['idle-power-down'], 'idle-power-down', config?.idlePowerDownMs ?? DEFAULT_IDLE_POWER_DOWN_MS, 0, 3_600_000);
+    const rampMs = values['ramp-ms'] === undefined ? undefined : numberOption(values['ramp-ms'], 'ramp-ms', DEFAULT_RAMP_MS, 0, MAX_RAMP_MS);
     const groupName = values.group ?? config?.group;
     let group: { name: string; gid: number } | undefined;
     if (groupName !== undefined) {
@@ -88,6 +93,7 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       log: values.quiet ? undefined : (line) => io.err(`sbc-audio serve: ${line}`),
       board: { idlePowerDownMs: idleMs },
       ...(stateFile ? { stateFile } : {}),
+      ...(rampMs !== undefined ? { rampMs } : {}),
     });
     try {
       const { service, runtime } = served;

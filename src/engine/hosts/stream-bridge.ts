@@ -33,6 +33,22 @@
  * Commands come through the control block (src/engine/stream-control.ts), looked at once per
  * period. Nothing here allocates per period; a command (mapping a new buffer) allocates once.
  *
+ * Control events and ramps (output only; docs/engine.md, "Control events and ramps in the stream
+ * bridge"). With `controls` (src/engine/control-queue.ts), each period takes the queued events
+ * into a pending table made once (PENDING entries; when it is full the rest wait in the queue),
+ * turns each one's time into a stream frame (NOW: this period's first frame; MONOTONIC_NS:
+ * round((at − start_time) / ns_per_frame)), and applies those due before the period's end in frame
+ * order (ties: arrival order) at offset max(0, frame − r) in the period buffer, the gain stage
+ * (src/engine/gain-stage.ts) rendering the segments between them. Each applied event is reported
+ * (EVENT.CONTROL_APPLIED). While the stream is not running, events apply at once (frame −1).
+ * `rampFrames` is the start/stop fade: START opens the gate from silence over that many frames
+ * from frame 0; STOP closes it over as many from the period that applies the STOP, the host
+ * reading the buffer meanwhile, and only once the gate is at 0 does it stop reading and answer
+ * the STOP (so nothing touches the buffer after the answer). RELEASE, PEER_GONE and an xrun
+ * resync do not fade (the buffer is going away, or frames were lost anyway). The trim and fade
+ * stages persist across STOP and START. rampFrames 0 and no events: the gain is unity and the
+ * copy bit-exact, as before.
+ *
  * The client going away (R-RB-12). Given descriptors of the channel's socket and of the client
  * process's /proc/<pid>/stat (`clientSocketFd`, `clientStatFd`), the host asks at every period
  * while started, before it touches the client's buffer, whether the client is exiting or has hung
@@ -49,6 +65,8 @@ import { EngineError } from '../errors.ts';
 import { LinkedClock } from '../linked-clock.ts';
 import { CLIENT, ClientWatch } from '../client-watch.ts';
 import { CMD_CODE, EVENT, type StreamControlViews, TIME, WORD, pushEvent, readPath, streamControlViews } from '../stream-control.ts';
+import { CONTROL_FIELD, CONTROL_KIND, CONTROL_RECORD, CONTROL_WORD, type ControlQueueViews, WHEN, controlQueueViews, takeControl } from '../control-queue.ts';
+import { GainStage } from '../gain-stage.ts';
 import type { Host, HostBuffer, HostContext, TimeInfo } from '../types.ts';
 
 export interface StreamBridgeOptions {
@@ -68,9 +86,24 @@ export interface StreamBridgeOptions {
    */
   clientSocketFd?: number;
   clientStatFd?: number;
+  /** The control queue (src/engine/control-queue.ts) of timestamped gain events; read for output only. */
+  controls?: SharedArrayBuffer;
+  /** The start/stop fade, frames (default 0: START and STOP cut, as without it); output only (input: 0). */
+  rampFrames?: number;
 }
 
 const STATUS_INTERNAL = -1;
+
+/** Control events held between the queue and the frame they are due at. */
+const PENDING = 64;
+/** A pending entry: kind (0 = free slot), value, ramp frames, id, due frame, arrival number. */
+const P_KIND = 0;
+const P_VALUE = 1;
+const P_RAMP = 2;
+const P_ID = 3;
+const P_FRAME = 4;
+const P_SEQ = 5;
+const P_SIZE = 6;
 
 export function createHost(ctx: HostContext): Host {
   const o = ctx.options as StreamBridgeOptions;
@@ -86,6 +119,16 @@ export function createHost(ctx: HostContext): Host {
   const period = c.bufferFrames;
   const fifo = o.fifoFrames;
   const clockReport = o.clockReportFrames ?? rate;
+  const format = c.format;
+  const rampOption = o.rampFrames ?? 0;
+  if (!(Number.isSafeInteger(rampOption) && rampOption >= 0)) throw new EngineError('invalid-argument', `stream-bridge: option rampFrames is ${rampOption}; it must be an integer ≥ 0`);
+  if (!output && rampOption !== 0) throw new EngineError('invalid-argument', `stream-bridge: option rampFrames is ${rampOption}; an input stream has no start/stop fade (0 or absent)`);
+  // An input stream has no gain stage: its queue (the service makes one per channel) is not read.
+  const cq: ControlQueueViews | undefined = output && o.controls ? controlQueueViews(o.controls) : undefined;
+  const gain = new GainStage(period);
+  /** One record taken from the queue. */
+  const rec = new Float64Array(CONTROL_RECORD);
+  const pend = new Float64Array(PENDING * P_SIZE);
 
   // State (numbers initialised as what they hold, so V8 keeps their representation).
   const s = {
@@ -107,6 +150,19 @@ export function createHost(ctx: HostContext): Host {
     peerGone: false,
     /** Input: periods still to pass (captured before start_time) before the first is written. */
     skip: 0,
+    /** Start/stop fade, frames (RAMP_FRAMES events change it). */
+    rampFrames: rampOption,
+    /** A STOP is fading out: the buffer is read until the gate is at 0, then STOP is answered. */
+    stopping: false,
+    stopSeq: 0,
+    /** Entries in use in `pend`, and the arrival number of the next one. */
+    pending: 0,
+    arrivals: 0,
+    /**
+     * This period's time, for the helpers below: a double passed to a call V8 does not inline is
+     * boxed (docs/engine.md), a double field written in place is not.
+     */
+    tNs: Number.NaN,
   };
   let peer = o.clientSocketFd !== undefined && o.clientSocketFd >= 0 ? new ClientWatch(o.clientSocketFd, o.clientStatFd ?? -1) : undefined;
   let mapping: SharedMapping | undefined;
@@ -133,8 +189,117 @@ export function createHost(ctx: HostContext): Host {
     pushEvent(v, EVENT.ACK, time, seq, result);
   };
 
+  /** The STOP fade is over (or cut short): stop reading and answer the STOP. */
+  const finishStop = () => {
+    s.stopping = false;
+    s.running = false;
+    Atomics.store(words, WORD.RUNNING, 0);
+    gain.gateStop(0);
+    ack(s.stopSeq, 0, s.tNs);
+  };
+
+  /** Applies pending entry k's effect at stream `frame` (−1: not running, now) and frees it. */
+  const applyPending = (k: number, frame: number) => {
+    const b = k * P_SIZE;
+    const kind = pend[b + P_KIND]!;
+    const value = pend[b + P_VALUE]!;
+    let ramp = pend[b + P_RAMP]!;
+    if (!(ramp >= 0)) ramp = 0;
+    // pushControl refuses out-of-range values; a record that has one anyway changes nothing.
+    // The gain stage reads the value from `pend` itself (a double argument would be boxed).
+    if (value >= 0 && value < Infinity) {
+      if (kind === CONTROL_KIND.TRIM) gain.rampTrimFrom(pend, b + P_VALUE, ramp);
+      else if (kind === CONTROL_KIND.FADE_RAMP) gain.rampFadeFrom(pend, b + P_VALUE, ramp);
+      else if (kind === CONTROL_KIND.FADE_SCALE) gain.scaleFadeFrom(pend, b + P_VALUE);
+      else if (kind === CONTROL_KIND.RAMP_FRAMES) s.rampFrames = Math.floor(value);
+    }
+    pend[b + P_KIND] = 0;
+    s.pending--;
+    Atomics.add(cq!.header, CONTROL_WORD.APPLIED_COUNT, 1);
+    pushEvent(v, EVENT.CONTROL_APPLIED, frame < 0 ? s.tNs : s.startNs + frame * nsPerFrame, pend[b + P_ID]!, frame);
+  };
+
+  /**
+   * Moves queued events into free pending entries (until the table is full), each with the stream
+   * frame it is due at (while running; not running, the frame is not used).
+   */
+  const takeEvents = () => {
+    const q = cq!;
+    let k = 0;
+    while (s.pending < PENDING && takeControl(q, rec)) {
+      while (pend[k * P_SIZE + P_KIND] !== 0) k++; // a free entry exists: pending < PENDING
+      const b = k * P_SIZE;
+      const when = rec[CONTROL_FIELD.WHEN]!;
+      const at = rec[CONTROL_FIELD.AT]!;
+      let frame = s.r;
+      if (when === WHEN.FRAME) frame = at;
+      else if (when === WHEN.MONOTONIC_NS) frame = Math.round((at - s.startNs) / nsPerFrame);
+      // A kind pushControl would have refused (0 would read as a free entry) becomes −1: no effect.
+      const kind = rec[CONTROL_FIELD.KIND]!;
+      pend[b + P_KIND] = kind >= CONTROL_KIND.TRIM && kind <= CONTROL_KIND.RAMP_FRAMES ? kind : -1;
+      pend[b + P_VALUE] = rec[CONTROL_FIELD.VALUE]!;
+      pend[b + P_RAMP] = rec[CONTROL_FIELD.RAMP_FRAMES]!;
+      pend[b + P_ID] = rec[CONTROL_FIELD.ID]!;
+      pend[b + P_FRAME] = frame;
+      pend[b + P_SEQ] = s.arrivals++;
+      s.pending++;
+    }
+  };
+
+  /** Not running: every event applies at once, in arrival order (frame −1). */
+  const applyAllNow = () => {
+    for (;;) {
+      takeEvents();
+      if (s.pending === 0) return;
+      while (s.pending > 0) {
+        let best = -1;
+        for (let k = 0; k < PENDING; k++) {
+          if (pend[k * P_SIZE + P_KIND] !== 0 && (best < 0 || pend[k * P_SIZE + P_SEQ]! < pend[best * P_SIZE + P_SEQ]!)) best = k;
+        }
+        applyPending(best, -1);
+      }
+    }
+  };
+
+  /**
+   * Output, running: applies the gain to the period just copied, frames [r0, r0 + frames) of the
+   * stream, segment by segment, applying each due event at its offset (a past frame: offset 0).
+   */
+  const render = (io: HostBuffer, r0: number, frames: number) => {
+    const end = r0 + frames;
+    let cursor = 0;
+    while (s.pending > 0) {
+      let best = -1;
+      let bestFrame = 0;
+      let bestSeq = 0;
+      for (let k = 0; k < PENDING; k++) {
+        const b = k * P_SIZE;
+        if (pend[b + P_KIND] === 0) continue;
+        const f = pend[b + P_FRAME]!;
+        if (f >= end) continue;
+        const q = pend[b + P_SEQ]!;
+        if (best < 0 || f < bestFrame || (f === bestFrame && q < bestSeq)) {
+          best = k;
+          bestFrame = f;
+          bestSeq = q;
+        }
+      }
+      if (best < 0) break;
+      const off = bestFrame > r0 + cursor ? bestFrame - r0 : cursor;
+      if (off > cursor) {
+        gain.apply(io, format, channels, cursor, off);
+        cursor = off;
+      }
+      applyPending(best, r0 + off);
+    }
+    gain.apply(io, format, channels, cursor, frames);
+  };
+
   const applyCommand = (seq: number, t: number) => {
     const cmd = Atomics.load(words, WORD.CMD);
+    // A command while a STOP is fading (the main thread waits for the STOP's answer, so only a
+    // misbehaving one sends it): the STOP ends here, answered, before the new command.
+    if (s.stopping) finishStop();
     if (cmd === CMD_CODE.SET_BUFFER) {
       release();
       try {
@@ -172,10 +337,19 @@ export function createHost(ctx: HostContext): Host {
         s.skip = late + 1;
       }
       s.lastNotifyNs = s.startNs;
+      if (output) gain.gateStart(s.rampFrames);
       ack(seq, 0, s.startNs);
     } else if (cmd === CMD_CODE.STOP) {
+      if (s.running && output && s.rampFrames > 0) {
+        // Fade out first; the answer comes from the period in which the gate reaches 0.
+        s.stopping = true;
+        s.stopSeq = seq;
+        gain.gateStop(s.rampFrames);
+        return;
+      }
       s.running = false;
       Atomics.store(words, WORD.RUNNING, 0);
+      gain.gateStop(0);
       ack(seq, 0, t);
     } else if (cmd === CMD_CODE.FAIL) {
       throw new EngineError('device', 'simulated failure of the audio device');
@@ -186,6 +360,7 @@ export function createHost(ctx: HostContext): Host {
     } else if (cmd === CMD_CODE.RELEASE) {
       s.running = false;
       Atomics.store(words, WORD.RUNNING, 0);
+      gain.gateStop(0);
       peer = undefined; // the main thread closes the descriptor after this ACK
       release();
       ack(seq, 0, t);
@@ -198,6 +373,7 @@ export function createHost(ctx: HostContext): Host {
   return {
     process(inputs: readonly HostBuffer[], outputs: readonly HostBuffer[], frames: number, time: TimeInfo): boolean {
       const t = time.hostNs;
+      s.tNs = t;
       const xr = output ? time.underruns : time.overruns;
       if (xr > 0) {
         s.xruns += xr;
@@ -230,11 +406,18 @@ export function createHost(ctx: HostContext): Host {
           s.peerGone = true;
           peer = undefined;
           Atomics.store(words, WORD.RUNNING, 0);
+          gain.gateStop(0);
           pushEvent(v, EVENT.PEER_GONE, t, why, 0);
+          if (s.stopping) {
+            // The STOP being faded is answered now: nothing reads the buffer any more.
+            s.stopping = false;
+            ack(s.stopSeq, 0, t);
+          }
         }
       }
 
       const buf = ring;
+      if (cq !== undefined && !s.running) applyAllNow();
       if (!s.running || buf === undefined) return true;
       const io = output ? outputs[0] : inputs[0];
       if (io === undefined) return true;
@@ -259,8 +442,15 @@ export function createHost(ctx: HostContext): Host {
 
       // One period at ring frame r mod F, in at most two pieces.
       const at = (s.r % F) * frameBytes;
-      if (output) copier.fromRing(buf, at, bytes, 0, frames * frameBytes);
-      else copier.toRing(buf, at, bytes, 0, frames * frameBytes);
+      const r0 = s.r;
+      if (output) {
+        if (cq !== undefined) takeEvents();
+        copier.fromRing(buf, at, bytes, 0, frames * frameBytes);
+        if (s.pending > 0) render(io, r0, frames);
+        else gain.apply(io, format, channels, 0, frames);
+      } else {
+        copier.toRing(buf, at, bytes, 0, frames * frameBytes);
+      }
       s.r += frames;
 
       // Position (frames since start_time) valid at t, and the notifications it passed.
@@ -277,6 +467,8 @@ export function createHost(ctx: HostContext): Host {
           s.nextNotify++;
         }
       }
+      // The STOP's fade ended in this period: the buffer is not read again.
+      if (s.stopping && gain.gateDone()) finishStop();
       return true;
     },
     reset() {
