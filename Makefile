@@ -13,10 +13,11 @@ node_modules/.installed: package.json package-lock.json
 setup: node_modules/.installed host-tools
 
 # Host tools the unit tests run: dtc and fdtoverlay (Debian device-tree-compiler) build and apply
-# the overlays in alsa/overlays/; systemd-analyze (Debian systemd) checks systemd/sbc-audio.service.
+# the overlays in alsa/overlays/; systemd-analyze (Debian systemd) checks systemd/sbc-audio.service;
+# oscsend / oscdump (liblo-tools) and dssi_osc_send (dssi-utils) are the OSC peers of the OSC tests.
 host-tools:
-	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd; }
+	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils; }
 
 # The main job on the simulated board (no hardware): the stream service with a client playing a tone
 # through it, a gain change, the simulated headphone jack inserted, the notifications and the
@@ -48,6 +49,12 @@ bench: setup bench-tools
 	node --import tsx bench/alsa-write.ts
 	node --import tsx bench/engine-sim.ts
 	node --import tsx bench/idle-underruns.ts 60
+
+# The control storm (issue 22; docs/CONTROL.md, "Call classes"): 10,000 control sets a second for
+# 60 s over a 50 ms-per-transfer sim bus while a client plays; not part of `make test`.
+# STORM_ARGS="--seconds 10" shortens it.
+storm: setup
+	node --import tsx bench/control-storm.ts $(STORM_ARGS)
 
 # The baselines' peers: aplay (alsa-utils) and cyclictest (rt-tests), from Debian.
 bench-tools:

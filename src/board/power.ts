@@ -25,6 +25,9 @@ import type { GpioLineRequest, GpioValue } from '../hal/gpio.ts';
 /** ASoC's default pmdown_time (sound/soc/soc-core.c: 5000 ms). */
 export const DEFAULT_IDLE_POWER_DOWN_MS = 5000;
 
+/** The longest idle delay accepted (as `serve --idle-power-down`: one hour). */
+export const MAX_IDLE_POWER_DOWN_MS = 3_600_000;
+
 export interface AmplifierLine {
   request: GpioLineRequest;
   offset: number;
@@ -63,7 +66,9 @@ export class BoardPower {
   private pinned: readonly StreamPath[] = [];
   /** Power changes run one at a time, in order. */
   private chain: Promise<unknown> = Promise.resolve();
-  readonly idleMs: number;
+  private idleMsNow: number;
+  /** When the codec started idling (the board clock's ns), while it idles. */
+  private idleSinceNs: number | undefined;
   /** The last HISTORY_LIMIT transitions with their times (tests and `sim state`): bounded, a service runs for months. */
   readonly history: { atNs: number; state: PowerState; why: string }[] = [];
   /** Told after every state change and amplifier line change (the control model listens). */
@@ -77,8 +82,42 @@ export class BoardPower {
     private readonly amp: { enable?: AmplifierLine; mute?: AmplifierLine },
     private readonly opts: BoardPowerOptions = {},
   ) {
-    this.idleMs = opts.idleMs ?? DEFAULT_IDLE_POWER_DOWN_MS;
-    if (!(this.idleMs >= 0)) throw new RangeError(`idle power-down delay must be ≥ 0 ms, got ${opts.idleMs}`);
+    this.idleMsNow = opts.idleMs ?? DEFAULT_IDLE_POWER_DOWN_MS;
+    if (!(this.idleMsNow >= 0)) throw new RangeError(`idle power-down delay must be ≥ 0 ms, got ${opts.idleMs}`);
+  }
+
+  /** Milliseconds the codec idles muted after the last stream stops before it powers down. */
+  get idleMs(): number {
+    return this.idleMsNow;
+  }
+
+  /**
+   * Changes the idle delay (configure `board idle-power-down-ms`). Checked: a number of ms from 0
+   * to MAX_IDLE_POWER_DOWN_MS, else a RangeError naming the range. While the codec idles now, its
+   * power-down is re-timed from when the idling began (already past: it powers down now), so the
+   * new delay is the one in force, not the one the last stop happened to start with.
+   */
+  setIdleMs(ms: number): void {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_IDLE_POWER_DOWN_MS) {
+      throw new RangeError(`idle power-down delay: a number of ms from 0 to ${MAX_IDLE_POWER_DOWN_MS}, got ${JSON.stringify(ms)}`);
+    }
+    this.idleMsNow = ms;
+    if (this.idleTimer && this.idleSinceNs !== undefined) {
+      this.idleTimer.cancel();
+      this.armIdle(this.idleSinceNs);
+    }
+  }
+
+  /** The power-down `idleMs` after `sinceNs` (the last stream's stop). */
+  private armIdle(sinceNs: number): void {
+    this.idleSinceNs = sinceNs;
+    this.idleTimer = this.clock.setTimerNs(Math.max(this.clock.nowNs(), sinceNs + this.idleMsNow * 1e6), () => {
+      this.idleTimer = undefined;
+      this.idleSinceNs = undefined;
+      void this.serial(async () => {
+        if (this.stateNow === 'idle') await this.down(`idle for ${this.idleMsNow} ms`);
+      }).catch((e) => this.opts.log?.(`power-down after idle failed: ${(e as Error).message}`));
+    });
   }
 
   get state(): PowerState {
@@ -148,6 +187,7 @@ export class BoardPower {
   private cancelIdle(): void {
     this.idleTimer?.cancel();
     this.idleTimer = undefined;
+    this.idleSinceNs = undefined;
   }
 
   /** The paths in use now: the running streams' and the pinned ones, by direction. */
@@ -227,12 +267,7 @@ export class BoardPower {
       this.heldMuted = true;
       await this.tellPaths(); // the last stream's paths go down, amplifier off and output muted
       this.set('idle', 'the last stream stopped');
-      this.idleTimer = this.clock.setTimerNs(this.clock.nowNs() + this.idleMs * 1e6, () => {
-        this.idleTimer = undefined;
-        void this.serial(async () => {
-          if (this.stateNow === 'idle') await this.down(`idle for ${this.idleMs} ms`);
-        }).catch((e) => this.opts.log?.(`power-down after idle failed: ${(e as Error).message}`));
-      });
+      this.armIdle(this.clock.nowNs());
     });
   }
 

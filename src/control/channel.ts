@@ -6,14 +6,27 @@
  */
 import path from 'node:path';
 import { type JsonLinesConnection, type JsonLinesServer, serveJsonLines } from '../stream/json-lines.ts';
+import { ConfigureError, type Configurator } from './configure.ts';
 import { ControlModelError, type ControlModel } from './model.ts';
+import { ProgramError, type Programs } from './programs.ts';
 import type { ChangeTime, ControlInfo } from './types.ts';
 import { ControlValueError } from './values.ts';
 
 /** The folder of the runtime directory that holds the control channels. */
 export const CONTROL_DIR = 'control';
 
-export const CONTROL_COMMANDS = ['list', 'get', 'set', 'subscribe', 'unsubscribe'] as const;
+export const CONTROL_COMMANDS = [
+  'list', 'get', 'set', 'subscribe', 'unsubscribe', 'programs', 'program-load', 'program-save', 'configure-list', 'configure',
+] as const;
+
+/**
+ * What the channel serves besides the model: programs and configure (docs/CONTROL.md, "Programs
+ * and configure"). Absent, their commands are refused saying so.
+ */
+export interface ControlChannelExtras {
+  programs?: Programs;
+  configure?: Configurator;
+}
 
 export function controlChannelPath(runtimeDir: string, board: string): string {
   return path.join(runtimeDir, CONTROL_DIR, `${board}.sock`);
@@ -33,7 +46,7 @@ function shown(v: unknown): string {
 }
 
 /** Answers one request line (never throws). */
-export async function handleControlRequest(model: ControlModel, line: string, sub: Subscriber = { subscribed: false }): Promise<ControlResponse> {
+export async function handleControlRequest(model: ControlModel, line: string, sub: Subscriber = { subscribed: false }, extras: ControlChannelExtras = {}): Promise<ControlResponse> {
   let req: unknown;
   try {
     req = JSON.parse(line);
@@ -49,7 +62,10 @@ export async function handleControlRequest(model: ControlModel, line: string, su
   if (o.id !== undefined && id === null) return fail(`id: expected a number or a string, got ${shown(o.id)}`);
   const cmd = o.cmd;
   if (typeof cmd !== 'string' || !(CONTROL_COMMANDS as readonly string[]).includes(cmd)) return fail(`cmd: expected one of ${CONTROL_COMMANDS.join(', ')}, got ${shown(cmd)}`);
-  const allowed: Record<string, string[]> = { list: [], get: ['control'], set: ['control', 'value', 'at', 'rampMs'], subscribe: [], unsubscribe: [] };
+  const allowed: Record<string, string[]> = {
+    list: [], get: ['control'], set: ['control', 'value', 'at', 'rampMs'], subscribe: [], unsubscribe: [],
+    programs: [], 'program-load': ['bank', 'program', 'name'], 'program-save': ['name'], 'configure-list': ['owner'], configure: ['owner', 'key', 'value'],
+  };
   for (const k of Object.keys(o)) {
     if (k !== 'id' && k !== 'cmd' && !allowed[cmd]!.includes(k)) return fail(`${cmd}: unknown field "${k}" (fields: ${allowed[cmd]!.join(', ') || 'none'})`);
   }
@@ -72,17 +88,70 @@ export async function handleControlRequest(model: ControlModel, line: string, su
       case 'subscribe':
         sub.subscribed = true;
         return { id, ok: true };
+      case 'programs':
+      case 'program-load':
+      case 'program-save':
+      case 'configure-list':
+      case 'configure':
+        return { id, ok: true, ...(await extraCommand(cmd, o, extras)) };
       default:
         sub.subscribed = false;
         return { id, ok: true };
     }
   } catch (e) {
     if (e instanceof ControlModelError || e instanceof ControlValueError) return fail(cmd === 'set' || cmd === 'get' ? `${cmd}: ${e.message}` : e.message);
+    if (e instanceof ProgramError || e instanceof ConfigureError || e instanceof ExtraRequestError) return fail(e.message.startsWith(`${cmd}`) ? e.message : `${cmd}: ${e.message}`);
     return fail(`${cmd}: failed: ${(e as Error).message}`);
   }
 }
 
-export interface ControlChannelOptions {
+/** A request to programs or configure that is malformed (a field missing or of the wrong type). */
+class ExtraRequestError extends Error {}
+
+/** The answer's fields of a programs or configure command (throws ProgramError, ConfigureError or ExtraRequestError). */
+async function extraCommand(cmd: string, o: Record<string, unknown>, x: ControlChannelExtras): Promise<Record<string, unknown>> {
+  const need = <T>(what: T | undefined, name: string): T => {
+    if (!what) throw new ExtraRequestError(`${cmd}: this service has no ${name} (it was started without them)`);
+    return what;
+  };
+  const str = (field: string, example: string): string => {
+    if (typeof o[field] !== 'string' || o[field] === '') throw new ExtraRequestError(`${cmd}: ${field}: expected a string (e.g. ${example}), got ${shown(o[field])}`);
+    return o[field] as string;
+  };
+  const int = (field: string): number => {
+    if (!Number.isSafeInteger(o[field]) || (o[field] as number) < 0) throw new ExtraRequestError(`${cmd}: ${field}: expected an integer ≥ 0, got ${shown(o[field])}`);
+    return o[field] as number;
+  };
+  switch (cmd) {
+    case 'programs': {
+      const p = need(x.programs, 'programs');
+      return { programs: p.list(), current: p.current() ?? null, presetDir: p.presetDir };
+    }
+    case 'program-load': {
+      const p = need(x.programs, 'programs');
+      if (o.name !== undefined) {
+        if (o.bank !== undefined || o.program !== undefined) throw new ExtraRequestError(`${cmd}: give a preset's name, or bank and program, not both`);
+        const named = p.find(str('name', '"evening"'));
+        return { program: await p.load(named.bank, named.program) };
+      }
+      return { program: await p.load(int('bank'), int('program')) };
+    }
+    case 'program-save': {
+      const p = need(x.programs, 'programs');
+      return { program: await p.save(str('name', '"evening"')) };
+    }
+    case 'configure-list': {
+      const c = need(x.configure, 'configure');
+      return { keys: c.list(o.owner === undefined ? undefined : str('owner', '"board"')) };
+    }
+    default: {
+      const c = need(x.configure, 'configure');
+      return { result: await c.set(str('owner', '"board"'), str('key', '"idle-power-down-ms"'), str('value', '"5000"')) };
+    }
+  }
+}
+
+export interface ControlChannelOptions extends ControlChannelExtras {
   gid?: number;
   log?: (line: string) => void;
 }
@@ -102,7 +171,7 @@ export async function serveControlChannel(model: ControlModel, socketPath: strin
         subscribers.set(conn, sub);
         conn.onClose(() => subscribers.delete(conn));
       }
-      return handleControlRequest(model, line, sub);
+      return handleControlRequest(model, line, sub, { ...(opts.programs ? { programs: opts.programs } : {}), ...(opts.configure ? { configure: opts.configure } : {}) });
     }, { what: `control ${model.board.id}`, ...(opts.gid !== undefined ? { gid: opts.gid } : {}), ...(opts.log ? { log: opts.log } : {}) });
   } catch (e) {
     off();

@@ -13,6 +13,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { permissionDeniedMessage } from '../util/groups.ts';
 import { CONTROL_DIR, controlChannelPath } from './channel.ts';
+import type { ConfigureKey } from './configure.ts';
+import type { Program } from './programs.ts';
 import type { ChangeTime, ControlInfo, ControlListing } from './types.ts';
 
 /** How long a request waits for its answer by default (a set may wait for an I2C write under the codec lock). */
@@ -162,6 +164,32 @@ export class ControlClient extends EventEmitter {
    */
   async set(id: string, value: unknown, opts: { at?: ChangeTime; rampMs?: number } = {}): Promise<ControlInfo> {
     return (await this.request({ cmd: 'set', control: id, value, ...(opts.at ? { at: opts.at } : {}), ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}) })).control as ControlInfo;
+  }
+
+  /** The programs (bank 0 built in, bank 1 presets), the current one, and where presets are kept. */
+  async programs(): Promise<{ programs: Program[]; current: { bank: number; program: number } | null; presetDir: string }> {
+    const a = await this.request({ cmd: 'programs' });
+    return { programs: a.programs as Program[], current: (a.current ?? null) as { bank: number; program: number } | null, presetDir: a.presetDir as string };
+  }
+
+  /** Loads a program by bank and number, or a preset by its name; resolves to the program loaded. */
+  async loadProgram(which: { bank: number; program: number } | { name: string }): Promise<Program> {
+    return (await this.request({ cmd: 'program-load', ...which })).program as Program;
+  }
+
+  /** Saves the writable persistent controls' values as the preset `name`. */
+  async saveProgram(name: string): Promise<Program> {
+    return (await this.request({ cmd: 'program-save', name })).program as Program;
+  }
+
+  /** The configure keys (of `owner`, when given) with their values. */
+  async configureList(owner?: string): Promise<ConfigureKey[]> {
+    return (await this.request({ cmd: 'configure-list', ...(owner !== undefined ? { owner } : {}) })).keys as ConfigureKey[];
+  }
+
+  /** configure(key, value) of an owner; resolves with the service's reply (it may wait for a safe point: give the client a long enough timeout). */
+  async configure(owner: string, key: string, value: string): Promise<{ owner: string; key: string; value: string; reply: string }> {
+    return (await this.request({ cmd: 'configure', owner, key, value })).result as { owner: string; key: string; value: string; reply: string };
   }
 
   /** From now on, `changed` events for every settled change, whoever made it. */

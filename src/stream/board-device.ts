@@ -28,6 +28,8 @@ export interface BoardDevicesOptions {
    * (./gain-handoff.ts). Default none: a gain change is a register write.
    */
   fadeTargets?: (direction: 'output' | 'input') => readonly FadeTarget[];
+  /** The instantiation class's lock (src/control/dispatch.ts): SET_FORMAT runs in it. Absent: none. */
+  instantiation?: { run<T>(what: string, fn: () => Promise<T>): Promise<T> };
   /** Told of every handoff (when the register writes landed, against when they were due). */
   onHandoff?: (stream: string, result: HandoffResult) => void;
 }
@@ -134,7 +136,9 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
       info,
       formats: () => ranges,
       async changeFormat(fmt) {
-        await codecLock.run(() => codec.setFormat({ rate: fmt.fps, channels: fmt.channels, bits: bitsOfSampleFormat(fmt.sampleFormat) }));
+        // Instantiation class: never at the same time as a configure (which may re-initialise the codec).
+        const set = () => codecLock.run(() => codec.setFormat({ rate: fmt.fps, channels: fmt.channels, bits: bitsOfSampleFormat(fmt.sampleFormat) }));
+        await (opts.instantiation ? opts.instantiation.run(`set format ${endpointName(board.name, stream.id)}`, set) : set());
         return { externalDelayNs: latencyBreakdown(board, codec, stream.direction, fmt.fps).totalNs };
       },
       externalDelayNs: (fps) => latencyBreakdown(board, codec, stream.direction, fps).totalNs,

@@ -88,6 +88,8 @@ export interface EngineRingBufferOptions {
    * file's per-stream `rampMs`, else DEFAULT_RAMP_MS. 0 turns them off.
    */
   rampMs?: number;
+  /** A stream's ramp time as configure set it (ms), or undefined: the option, the board file, the default. */
+  rampOf?: (streamId: string) => number | undefined;
   /** The engine trim of a stream, dB (the `<board>.<stream>.trim` control): each new engine starts at it. */
   trimOf?: (streamId: string) => number;
   /** Silence after the channel closes before the engine lets go of the PCM (ms, default 300). */
@@ -171,8 +173,8 @@ export class EngineRingBuffer implements RingBufferEngine {
   /** start_time of the current run (START's answer). */
   private startNs = Number.NaN;
   private timing_: { rate: number; fifoFrames: number; periodFrames: number } | undefined;
-  /** The ramp time in effect (ms). */
-  readonly rampMs: number;
+  /** The ramp time in effect (ms): configure's `ramp-ms` changes it (setRampMs). */
+  rampMs: number;
   private readonly setup: Promise<Setup | { error: number; why: string }>;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly waiting = new Map<number, (e: { result: number; time: number }) => void>();
@@ -201,7 +203,7 @@ export class EngineRingBuffer implements RingBufferEngine {
     channel?: RingBufferChannel,
   ) {
     this.endpoint = `${rt.board.name}.${stream.id}`;
-    this.rampMs = stream.direction === 'output' ? opts.rampMs ?? stream.rampMs ?? DEFAULT_RAMP_MS : 0;
+    this.rampMs = stream.direction === 'output' ? opts.rampOf?.(stream.id) ?? opts.rampMs ?? stream.rampMs ?? DEFAULT_RAMP_MS : 0;
     const trimDb = stream.direction === 'output' ? opts.trimOf?.(stream.id) ?? 0 : 0;
     // The trim in force before the first period (nothing plays yet: no ramp).
     if (trimDb !== 0) void this.postControl(CONTROL_KIND.TRIM, WHEN.NOW, 0, 10 ** (trimDb / 20), 0);
@@ -426,6 +428,14 @@ export class EngineRingBuffer implements RingBufferEngine {
     // The engine answered after its last (faded) period; that period leaves the DAC one FIFO later.
     if (a.result === STATUS.OK) this.silentFromNs = a.time + (s.fifoFrames * 1e9) / s.config.rate;
     return { result: a.result, value: {} };
+  }
+
+  /**
+   * The ramp time from now on (configure's `ramp-ms`): the trim's and the gain handoffs' ramps.
+   * The start/stop fade changes through a RAMP_FRAMES event, which the caller posts.
+   */
+  setRampMs(ms: number): void {
+    if (this.stream.direction === 'output') this.rampMs = ms;
   }
 
   /** Frame timing while the engine plays the client's buffer (src/stream/gain-handoff.ts). */

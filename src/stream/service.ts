@@ -17,14 +17,18 @@ import { StreamCore } from './core.ts';
 import { monitorDevices } from './monitor.ts';
 import { type RingBufferEngine, statusForError } from './device.ts';
 import { STATUS } from './wire.ts';
-import { type EngineRingBuffer, type EngineRingBufferOptions, engineRingBuffers } from './engine-ring-buffer.ts';
+import { DEFAULT_RAMP_MS, type EngineRingBuffer, type EngineRingBufferOptions, engineRingBuffers } from './engine-ring-buffer.ts';
 import { DIRECTION_DIRS, type StreamEndpoint, defaultRuntimeDir } from './discovery.ts';
 import { type EndpointServer, ensureRuntimeDir, serveEndpoint } from './transport.ts';
 import { ClientLogLimiter } from './log-limit.ts';
 import { SimControl, type SimControlServer, serveSimControl, simControlPath } from './sim-control.ts';
 import type { JsonLinesServer } from './json-lines.ts';
-import { ControlModel, type EngineControls } from '../control/model.ts';
+import { ControlModel, type EngineControls, controlDescriptors } from '../control/model.ts';
 import { controlChannelPath, serveControlChannel } from '../control/channel.ts';
+import { Programs, defaultPresetDir } from '../control/programs.ts';
+import { Configurator, engineRampHooks } from '../control/configure.ts';
+import { ControlDispatcher, InstantiationLock } from '../control/dispatch.ts';
+import { OscBindError, type OscServer, oscFor } from '../osc/server.ts';
 import { type StateStore, openStateStore } from '../control/state-file.ts';
 
 export interface StreamServiceOptions extends BoardDevicesOptions {
@@ -46,6 +50,14 @@ export interface StreamServiceOptions extends BoardDevicesOptions {
   ringBuffer?: EngineRingBufferOptions | false;
   /** Every output stream's ramp time, ms (overrides the board file's `rampMs`; 0: no ramps). */
   rampMs?: number;
+  /** Where user presets are kept (default: beside the state file, `presets/`). */
+  presetDir?: string;
+  /**
+   * The OSC server (docs/OSC.md); absent: none (tests start many services in one process: only
+   * `serve` turns it on by default). `ifFree`: the default address — taken by another process
+   * (another `serve`), the service runs without OSC and says so, rather than not at all.
+   */
+  osc?: { bind: string; adminToken?: string; onQuit?: () => void; ifFree?: boolean };
   /**
    * The state file (docs/CONTROL.md): control values restored from it at start and saved to it on
    * change. Absent: nothing is read or written (the board's defaults apply at every start).
@@ -68,6 +80,16 @@ export interface StreamService {
   readonly simControlPath?: string;
   /** The board's controls (docs/CONTROL.md), also served at `controlPath`. */
   readonly controls: ControlModel;
+  /** Programs: the parts' built-in ones and the user presets (docs/CONTROL.md, "Programs and configure"). */
+  readonly programs: Programs;
+  /** configure(key, value): board and part options, in the instantiation class. */
+  readonly configure: Configurator;
+  /** The control class: bounded, coalescing changes (src/control/dispatch.ts). */
+  readonly dispatcher: ControlDispatcher;
+  /** The instantiation class's lock: open, close, configure (src/control/dispatch.ts). */
+  readonly instantiation: InstantiationLock;
+  /** The OSC server, where one runs (docs/OSC.md). */
+  readonly osc?: OscServer;
   readonly controlPath: string;
   /** With a state file: how many times it was written (tests). */
   readonly stateWrites?: () => number;
@@ -90,8 +112,10 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
 
   // The engine trim of each output stream (dB): kept here, given to each new engine of the stream.
   const trims = new Map<string, number>();
+  // configure's ramp-ms per stream (future engines and the running ones).
+  const ramp = engineRampHooks(runtime, { engines: () => engines?.engines ?? [], ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), defaultRampMs: DEFAULT_RAMP_MS });
   const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, {
-    log, trimOf: (id) => trims.get(id) ?? 0, ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), ...(opts.ringBuffer || {}),
+    log, trimOf: (id) => trims.get(id) ?? 0, rampOf: (id) => ramp.rampOf(id), ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), ...(opts.ringBuffer || {}),
   }) : undefined;
   const create = opts.createRingBuffer ?? engines;
   let controls: ControlModel | undefined;
@@ -106,7 +130,10 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     handoffs.set(dir, r);
     if ((r.misalignedFrames ?? 0) >= 1) log(`${streamId}: the gain's register write landed ${r.misalignedFrames} frame(s) off its frame (due ${r.scheduledNs} ns, at ${r.landedNs} ns): a brief step at the output`);
   };
+  // The instantiation class (src/control/dispatch.ts): set format and configure, one at a time.
+  const instantiation = new InstantiationLock();
   const board = createBoardDevices(runtime, {
+    instantiation,
     fadeTargets, onHandoff, ...opts, createRingBuffer: create && poweredRingBuffers(runtime.hal.clock, runtime.power, create, log, activity),
   });
   // The controls (the board's defaults, then the state file's values), then the endpoints and the
@@ -125,6 +152,10 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   const ringBuffers: ReadonlySet<EngineRingBuffer> = engines?.engines ?? new Set();
   const simPath = runtime.sim ? simControlPath(runtimeDir, runtime.board) : undefined;
   const simControl = simPath ? new SimControl(runtime, { ringBuffers }) : undefined;
+  let programs: Programs | undefined;
+  let configure: Configurator | undefined;
+  let dispatcher: ControlDispatcher | undefined;
+  let osc: OscServer | undefined;
   try {
     const engine: EngineControls | undefined = engines && {
       trimDb: (id) => trims.get(id) ?? 0,
@@ -148,7 +179,27 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
       const s = store;
       model.onChange((c) => { if (c.persistent) s.update(runtime.board.name, model.persistentValues()); });
     }
-    channel = await serveControlChannel(controls, controlPath, { ...(gid !== undefined ? { gid } : {}), log });
+    programs = new Programs(controls, runtime, {
+      presetDir: opts.presetDir ?? (opts.stateFile ? path.join(path.dirname(opts.stateFile), 'presets') : defaultPresetDir()), log,
+    });
+    configure = new Configurator(runtime, {
+      instantiation, model: controls, codecLock: board.codecLock, log,
+      // Any open ring-buffer channel, started or not: a client that set a format must not have the codec re-initialised under it.
+      ...(engines ? { ramp, playing: () => [...engines.engines].filter((e) => !e.isClosed).map((e) => e.stream.id) } : {}),
+    });
+    // The bound on the board's clock (a virtual one on virtual-clock boards); the descriptors as described (no bus reads).
+    dispatcher = new ControlDispatcher(controls, { instantiation, clock: runtime.hal.clock, descriptors: controlDescriptors(runtime, engine !== undefined), log });
+    channel = await serveControlChannel(controls, controlPath, { ...(gid !== undefined ? { gid } : {}), log, programs, configure });
+    if (opts.osc) {
+      try {
+        osc = await oscFor({ runtime, service: { controls, ringBuffers }, dispatcher, programs, configure, osc: opts.osc, log });
+      } catch (e) {
+        // The default address only: taken (another serve) or missing (no loopback interface).
+        if (!opts.osc.ifFree || !(e instanceof OscBindError)) throw e;
+        const inUse = /\bEADDRINUSE\b/.test(e.message);
+        log(`OSC: ${opts.osc.bind} ${inUse ? 'is in use (another sbc-audio serve?)' : `cannot be bound (${e.message})`}: running without OSC (serve --osc-bind ADDR:PORT chooses another)`);
+      }
+    }
     for (const device of [...board.devices, ...monitorDevices(runtime, log, gid)]) {
       const core = new StreamCore(device, { log, logLimiter });
       const name = device.info.endpointName;
@@ -159,8 +210,11 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     }
     if (simPath && simControl) control = await serveSimControl(simControl, simPath, { log });
   } catch (e) {
+    await osc?.close();
     for (const s of servers) await s.close();
     await channel?.close();
+    dispatcher?.close();
+    programs?.close();
     controls?.close();
     await store?.close();
     board.close();
@@ -177,12 +231,20 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     ringBuffers,
     ...(simControl ? { simControl, simControlPath: simPath } : {}),
     controls: model,
+    programs: programs!,
+    configure: configure!,
+    dispatcher: dispatcher!,
+    instantiation,
+    ...(osc ? { osc } : {}),
     controlPath,
     ...(store ? { stateWrites: () => store!.writes } : {}),
     close() {
       closed ??= (async () => {
+        await osc?.close(); // first: no change or timed change comes in after this
         await control?.close();
         await channel.close();
+        dispatcher!.close();
+        programs!.close();
         model.close();
         // The last change is on disk before the service is gone (the write interval does not hold it back).
         await store?.close().catch((e: unknown) => log(`state file: ${(e as Error).message}`));

@@ -9,6 +9,7 @@ import { gainCommand } from './gain.ts';
 import { infoCommand } from './info.ts';
 import { lsCommand } from './ls.ts';
 import { playCommand } from './play.ts';
+import { configureCommand, programCommand } from './program.ts';
 import { recordCommand } from './record.ts';
 import { regsCommand } from './regs.ts';
 import { runCommand } from './run.ts';
@@ -19,5 +20,5 @@ import { toneCommand } from './tone.ts';
 
 export const COMMANDS: readonly Command[] = [
   boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, runCommand,
-  serveCommand, lsCommand, ctlCommand, gainCommand, playCommand, recordCommand, conformanceCommand, simCommand, doctorCommand, setupCommand,
+  serveCommand, lsCommand, ctlCommand, gainCommand, programCommand, configureCommand, playCommand, recordCommand, conformanceCommand, simCommand, doctorCommand, setupCommand,
 ];

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_IDLE_POWER_DOWN_MS } from '../../board/power.ts';
 import { defaultRuntimeDir } from '../../stream/discovery.ts';
@@ -10,6 +11,13 @@ import { type Command, EXIT_OK, UsageError, numberOption, parseOptions } from '.
 import { serveBoard } from '../wiring.ts';
 import { DEFAULT_RAMP_MS } from '../../stream/engine-ring-buffer.ts';
 import { MAX_RAMP_MS } from '../../board/schema.ts';
+import { DEFAULT_OSC_ADDRESS, DEFAULT_OSC_PORT, OscBindError, parseOscBind } from '../../osc/server.ts';
+
+/**
+ * The admin token's shortest length: OSC over UDP has no lockout, so a short token could be found
+ * by trying (8 characters of letters and digits are 2.2e14 tries).
+ */
+export const MIN_OSC_TOKEN_CHARS = 8;
 
 /** Resolves on the first SIGINT or SIGTERM (and stops listening for them). */
 export function untilSignal(): Promise<NodeJS.Signals> {
@@ -28,6 +36,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: "publish a board's streams to other processes (the Zircon audio stream protocol)",
   usage: `usage: sbc-audio serve [--board NAME] [--group NAME] [--runtime-dir DIR] [--idle-power-down MS] [--quiet]
+                       [--osc-bind ADDR:PORT | --no-osc] [--osc-token TOKEN | --osc-token-file FILE]
 
 Opens the board, brings its codec to a known state (probe, init: muted) and publishes each of
 its streams as a Unix socket endpoint: DIR/audio-output/<board>.<stream> and
@@ -42,7 +51,10 @@ Every control of the board (stream gains and mutes, the codec's controls, lines,
 served on the control channel DIR/control/<board>.sock ('sbc-audio ctl', 'sbc-audio gain';
 docs/CONTROL.md). Their values start at the board's defaults, are restored from the state file
 and saved to it on change (at most once a second), as alsactl store / restore do.
-Runs until SIGINT or SIGTERM, then removes its endpoints.
+The same controls, the programs and the configure keys are served over OSC/UDP with DSSI's
+methods (/sbc-audio/<board>/<owner>/control, /program, /configure, /update, …; docs/OSC.md), on
+${DEFAULT_OSC_ADDRESS}:${DEFAULT_OSC_PORT} by default: reachable from this machine only.
+Runs until SIGINT or SIGTERM (or an OSC quit), then removes its endpoints.
 A real board's hardware is checked first (its ALSA card, I2C bus, codec, GPIO chips): where a part
 is missing, serve exits with status 1 before publishing anything, naming it ('sbc-audio doctor'
 says how to fix it). Options not given come from ${configFile()} where it exists
@@ -61,12 +73,21 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
   --no-state          neither restore nor save control values (the board's defaults at every start)
   --ramp-ms MS        every output stream's ramp time: the fade at START and STOP and across gain
                       changes (default: the board file's streams[].rampMs, else ${DEFAULT_RAMP_MS}; 0 = no ramps)
+  --osc-bind ADDR:PORT  where the OSC server listens (default ${DEFAULT_OSC_ADDRESS}:${DEFAULT_OSC_PORT}; [::1]:PORT for IPv6;
+                      port 0: any free port). Beyond loopback (e.g. 0.0.0.0:${DEFAULT_OSC_PORT}: every network this
+                      machine is on), /configure and quit are refused unless they end with the admin token
+  --no-osc            no OSC server
+  --osc-token TOKEN   the admin token (at least ${MIN_OSC_TOKEN_CHARS} characters). A command line is readable by every
+                      user of the machine (/proc/PID/cmdline): --osc-token-file keeps it out of it
+  --osc-token-file FILE  the admin token: the file's first line
   --quiet             do not log protocol violations and dropped clients to stderr`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
       board: { type: 'string' }, group: { type: 'string' }, 'runtime-dir': { type: 'string' }, 'idle-power-down': { type: 'string' }, quiet: { type: 'boolean' },
       'state-file': { type: 'string' }, 'no-state': { type: 'boolean' }, 'ramp-ms': { type: 'string' },
+      'osc-bind': { type: 'string' }, 'no-osc': { type: 'boolean' }, 'osc-token': { type: 'string' }, 'osc-token-file': { type: 'string' },
     });
+    const osc = oscOption(values);
     if (values['state-file'] !== undefined && values['no-state']) throw new UsageError('--state-file and --no-state: give one');
     const stateFile = values['no-state'] ? undefined : path.resolve(values['state-file'] ?? defaultStatePath());
     const root = hostRootFrom(undefined);
@@ -85,6 +106,9 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
     // binds: the config's streams of the config's board (another --board publishes all of its own).
     const binds = config?.binds && (values.board === undefined || values.board === config.board) ? boundStreams(loadBoard(boardName), config) : undefined;
     const signal = untilSignal(); // listening before anything is published, so a signal never kills us half-way
+    // An OSC quit (/sbc-audio/<board>/quit: loopback, or with the admin token) stops as a signal does.
+    let quit!: () => void;
+    const quitting = new Promise<'OSC quit'>((resolve) => { quit = () => resolve('OSC quit'); });
     const served = await serveBoard(boardName, {
       runtimeDir: values['runtime-dir'] ?? config?.runtimeDir,
       hostRoot: root,
@@ -94,16 +118,59 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       board: { idlePowerDownMs: idleMs },
       ...(stateFile ? { stateFile } : {}),
       ...(rampMs !== undefined ? { rampMs } : {}),
+      ...(osc ? { osc: { ...osc, onQuit: quit } } : {}),
     });
     try {
       const { service, runtime } = served;
       io.out(`serving ${service.endpoints.length} stream${service.endpoints.length === 1 ? '' : 's'} of board ${runtime.board.name} under ${service.runtimeDir}`);
       for (const e of service.endpoints) io.out(`  ${e.direction.padEnd(6)}  ${e.path}`);
-      const sig = await signal;
-      io.err(`sbc-audio serve: ${sig}: removing the endpoints and stopping`);
+      // The OSC server the service started (its `osc`, src/osc/server.ts's OscServer), where it really listens.
+      const oscServer = (service as { osc?: { address: string; port: number; loopback: boolean } }).osc;
+      if (oscServer) {
+        const where = oscServer.address.includes(':') ? `[${oscServer.address}]:${oscServer.port}` : `${oscServer.address}:${oscServer.port}`;
+        io.out(`  osc     udp ${where}${oscServer.loopback ? ' (this machine only)' : osc?.adminToken === undefined ? ' (no admin token: /configure and quit refused)' : ''}`);
+      }
+      const why = await Promise.race([signal, quitting]);
+      io.err(`sbc-audio serve: ${why}: removing the endpoints and stopping`);
     } finally {
       await served.close();
     }
     return EXIT_OK;
   },
 };
+
+/**
+ * The service's `osc` option from serve's flags: on by default at 127.0.0.1:7770, moved by
+ * --osc-bind, off with --no-osc; the token from --osc-token or --osc-token-file. Undefined: no OSC.
+ */
+export function oscOption(values: { 'osc-bind'?: string; 'no-osc'?: boolean; 'osc-token'?: string; 'osc-token-file'?: string }): { bind: string; adminToken?: string; ifFree?: boolean } | undefined {
+  const bind = values['osc-bind'];
+  const tokenGiven = values['osc-token'] !== undefined || values['osc-token-file'] !== undefined;
+  if (values['no-osc']) {
+    if (bind !== undefined || tokenGiven) throw new UsageError('--no-osc turns the OSC server off: --osc-bind, --osc-token and --osc-token-file go with it on');
+    return undefined;
+  }
+  if (values['osc-token'] !== undefined && values['osc-token-file'] !== undefined) throw new UsageError('--osc-token and --osc-token-file: give one');
+  let where: { address: string; port: number };
+  try {
+    where = parseOscBind(bind ?? `${DEFAULT_OSC_ADDRESS}:${DEFAULT_OSC_PORT}`);
+  } catch (e) {
+    if (e instanceof OscBindError) throw new UsageError(e.message);
+    throw e;
+  }
+  let token = values['osc-token'];
+  const file = values['osc-token-file'];
+  if (file !== undefined) {
+    try {
+      token = readFileSync(file, 'utf8').split('\n')[0]!.trim();
+    } catch (e) {
+      throw new UsageError(`--osc-token-file ${file}: ${(e as Error).message}`);
+    }
+  }
+  if (token !== undefined && (token.length < MIN_OSC_TOKEN_CHARS || /\s/.test(token))) {
+    throw new UsageError(`${file !== undefined ? `--osc-token-file ${file}` : '--osc-token'}: the token must be at least ${MIN_OSC_TOKEN_CHARS} characters without spaces`);
+  }
+  const address = where.address.includes(':') ? `[${where.address}]` : where.address;
+  // The default address may be taken (another serve): then this one runs without OSC and says so.
+  return { bind: `${address}:${where.port}`, ...(token !== undefined ? { adminToken: token } : {}), ...(bind === undefined ? { ifFree: true } : {}) };
+}
