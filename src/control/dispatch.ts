@@ -25,7 +25,7 @@
  */
 import type { Clock, TimerHandle } from '../hal/clock.ts';
 import { monotonicClock } from '../hal/linux/clock.ts';
-import { ControlModelError, type ControlModel } from './model.ts';
+import { ControlModelError, type ControlModel, checkChangeTime } from './model.ts';
 import type { ChangeTime, ControlDescriptor, ControlInfo, ControlValue } from './types.ts';
 import { ControlValueError, isRelativeValue, parseControlValue } from './values.ts';
 
@@ -514,20 +514,4 @@ function groupKey(d: ControlDescriptor): string {
   let k = d.id;
   for (const s of d.sameAs ?? []) if (s < k) k = s;
   return k;
-}
-
-/**
- * A change time as ControlModel.set takes it (its check, repeated here so that a register change
- * with a bad time is refused at once instead of after its wait in the pending table): a frame
- * (integer ≥ 0) or a time (ns > 0), not both.
- */
-function checkChangeTime(id: string, at: unknown): ChangeTime | undefined {
-  if (at === undefined || at === null) return undefined;
-  if (typeof at !== 'object' || Array.isArray(at)) throw new ControlValueError(`${id}: at must be { "frame": N } or { "ns": T }, got ${JSON.stringify(at)}`);
-  const o = at as Record<string, unknown>;
-  const keys = Object.keys(o);
-  if (keys.length !== 1 || !['frame', 'ns'].includes(keys[0]!)) throw new ControlValueError(`${id}: at must be { "frame": N } or { "ns": T }, got ${JSON.stringify(at)}`);
-  if (o.frame !== undefined && !(Number.isSafeInteger(o.frame) && (o.frame as number) >= 0)) throw new ControlValueError(`${id}: at.frame must be a stream frame position (an integer ≥ 0), got ${JSON.stringify(o.frame)}`);
-  if (o.ns !== undefined && !(typeof o.ns === 'number' && Number.isFinite(o.ns) && o.ns > 0)) throw new ControlValueError(`${id}: at.ns must be a CLOCK_MONOTONIC time in ns (> 0), got ${JSON.stringify(o.ns)}`);
-  return o.frame !== undefined ? { frame: o.frame as number } : { ns: o.ns as number };
 }

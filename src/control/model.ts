@@ -618,8 +618,11 @@ export class ControlModel {
   }
 }
 
-/** A change time as the control channel gives it: a frame (integer ≥ 0) or a time (ns > 0), not both. */
-function checkChangeTime(id: string, at: unknown): ChangeTime | undefined {
+/**
+ * A change time as the control channel gives it: a frame (integer ≥ 0) or a time (ns > 0), not
+ * both. The dispatcher checks with it too, so a bad time is refused at once, not after a wait.
+ */
+export function checkChangeTime(id: string, at: unknown): ChangeTime | undefined {
   if (at === undefined || at === null) return undefined;
   if (typeof at !== 'object' || Array.isArray(at)) throw new ControlValueError(`${id}: at must be { "frame": N } or { "ns": T }, got ${JSON.stringify(at)}`);
   const o = at as Record<string, unknown>;

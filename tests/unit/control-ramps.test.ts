@@ -15,95 +15,13 @@
  * filter). Expected values are literals: −40 dB = 0.01, −6 dB = 0.501187, 50 ms = 2400 frames.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { SAMPLE_FORMAT } from '../../src/audio/formats.ts';
-import { loadBoard } from '../../src/board/load.ts';
-import { type BoardRuntime, openBoard } from '../../src/board/runtime.ts';
-import type { TimerHandle } from '../../src/hal/clock.ts';
-import { VirtualClock } from '../../src/hal/sim/index.ts';
-import { MappedRingBuffer, type RingBufferClient, StreamClient } from '../../src/stream/client.ts';
-import { type StreamService, startStreamService } from '../../src/stream/service.ts';
 import { STATUS } from '../../src/stream/wire.ts';
+import { type DcRig, LEVEL, NS, PERIOD, RATE, playDc } from '../fixtures/dc-service.ts';
 
-const RATE = 48000;
-/** Full scale, 16-bit (the sim board's only carried width): fine enough at −40 dB (one LSB = 0.027 dB). */
-const LEVEL = 32767 / 32768;
-const PERIOD = 128; // the service's period at 48 kHz: 2667 µs → 128 frames
-const NS = 1e9 / RATE;
-
-interface Rig {
-  rt: BoardRuntime;
-  clock: VirtualClock;
-  service: StreamService;
-  client: StreamClient;
-  rb: RingBufferClient;
-  startNs: number;
-  fifoFrames: number;
-  /** The per-sample gain at the speaker's output from frame `from` (stream frames) for `frames`. */
-  gains(from: number, frames: number): Float64Array;
-  /** The stream frame now (the position: frames since start_time). */
-  position(): number;
-  close(): Promise<void>;
-}
-
-async function playDc(opts: { rampMs?: number } = {}): Promise<Rig> {
-  const clock = new VirtualClock(1e9, true);
-  const rt = await openBoard(loadBoard('sim'), { clock });
-  const runtimeDir = mkdtempSync(path.join(tmpdir(), 'sbc-ramps-'));
-  const service = await startStreamService(rt, { runtimeDir, ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}) });
-  let drainTimer: TimerHandle | undefined;
-  const analog = rt.analog!;
-  // The analog record takes what the links carry every 50 ms while anything else is due on the
-  // clock (alone, this timer would make an idle auto-advancing clock jump on for ever).
-  const drain = () => {
-    analog.drain();
-    drainTimer = clock.nextTimerNs() === undefined ? undefined : clock.setTimerNs(clock.nowNs() + 50e6, drain);
-  };
-  // 0 dB unmuted while stopped: a register write at once (no stream plays).
-  await service.controls.set('sim.speaker.gain', 0);
-  await service.controls.set('sim.speaker.mute', false);
-  const client = await StreamClient.connect(service.endpoints.find((e) => e.name === 'sim.speaker')!.path);
-  const f = await client.setFormat({ fps: RATE, sampleFormat: SAMPLE_FORMAT.BIT16, channels: 2 });
-  assert.equal(f.result, STATUS.OK);
-  const rb = await client.openRingBuffer(f.token!);
-  const fifo = await rb.getFifoDepth();
-  const b = await rb.getBuffer(RATE, 0);
-  assert.equal(b.result, STATUS.OK);
-  const ring = MappedRingBuffer.open(b.bufferPath!, b.frames, 4);
-  const dc = new Int16Array(b.frames * 2).fill(32767);
-  ring.write(0, new Uint8Array(dc.buffer));
-  ring.close();
-  const st = await rb.start();
-  assert.equal(st.result, STATUS.OK);
-  const startNs = st.startTimeNs;
-  drain();
-  return {
-    rt, clock, service, client, rb, startNs, fifoFrames: fifo.fifoDepth / 4,
-    gains(from, frames) {
-      const x = analog.render('speaker', startNs + from * NS, frames, RATE, 2);
-      const g = new Float64Array(frames);
-      for (let i = 0; i < frames; i++) g[i] = x[i * 2]! / LEVEL;
-      return g;
-    },
-    position: () => Math.floor((clock.nowNs() - startNs) / NS),
-    async close() {
-      drainTimer?.cancel();
-      await rb.close();
-      await client.close();
-      await service.close();
-      await rt.close();
-      rmSync(runtimeDir, { recursive: true, force: true });
-    },
-  };
-}
+type Rig = DcRig;
 
 /** Waits (virtual time) until stream frame `f` has left the DAC, with a margin. */
-async function until(r: Rig, f: number): Promise<void> {
-  await r.clock.sleepUntilNs(r.startNs + (f + 2 * PERIOD) * NS);
-  r.rt.analog!.drain();
-}
+const until = (r: Rig, f: number) => r.until(f);
 
 const dB = (x: number) => 20 * Math.log10(x);
 

@@ -23,12 +23,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { toBuffer } from 'osc-min';
-import { SAMPLE_FORMAT } from '../../src/audio/formats.ts';
-import { loadBoard } from '../../src/board/load.ts';
-import { type BoardRuntime, openBoard } from '../../src/board/runtime.ts';
 import type { ChangeTime, ControlValue } from '../../src/control/types.ts';
-import type { TimerHandle } from '../../src/hal/clock.ts';
-import { VirtualClock } from '../../src/hal/sim/index.ts';
 import {
   DEFAULT_OSC_ADDRESS, DEFAULT_OSC_PORT, type DispatcherLike, MAX_PACKET_BYTES, type OscServer, type OscServerOptions, type SetOutcome,
   isLoopbackAddress, oscOptionsFor, parseOscBind, parseUpdateUrl, startOscServer,
@@ -36,18 +31,12 @@ import {
 import {
   IMMEDIATE, type NtpTimeTag, SystemRealtime, boardNsToTimeTag, realtimeNsToTimeTag, timeTagToBoardNs, timeTagToRealtimeNs,
 } from '../../src/osc/timetag.ts';
-import { MappedRingBuffer, type RingBufferClient, StreamClient } from '../../src/stream/client.ts';
 import { oscOption } from '../../src/cli/commands/serve.ts';
 import { UsageError } from '../../src/cli/command.ts';
-import { type StreamService, startStreamService } from '../../src/stream/service.ts';
-import { STATUS } from '../../src/stream/wire.ts';
+import { type DcRig, NS, PERIOD, RATE, playDc } from '../fixtures/dc-service.ts';
 
 const run = promisify(execFile);
-const RATE = 48000;
-const NS = 1e9 / RATE;
-const PERIOD = 128; // the service's period at 48 kHz (2667 µs)
 const RAMP_FRAMES = 2400; // the default ramp, 50 ms at 48 kHz
-const LEVEL = 32767 / 32768;
 /** CLOCK_REALTIME at board time 0 in the rig (2026-11-30T00:00:00Z, unix 1795996800 s). */
 const EPOCH_NS = 1_795_996_800_000_000_000n;
 
@@ -75,70 +64,7 @@ async function waitFor<T>(what: string, fn: () => T | undefined, ms = 10000): Pr
 
 const sleepReal = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Rig {
-  rt: BoardRuntime;
-  clock: VirtualClock;
-  service: StreamService;
-  client: StreamClient;
-  rb: RingBufferClient;
-  startNs: number;
-  gains(from: number, frames: number): Float64Array;
-  position(): number;
-  until(frame: number): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** The sim board served on a virtual clock, full-scale DC playing through sim.speaker at 0 dB. */
-async function playDc(): Promise<Rig> {
-  const clock = new VirtualClock(1e9, true);
-  const rt = await openBoard(loadBoard('sim'), { clock });
-  const runtimeDir = mkdtempSync(path.join(tmpdir(), 'sbc-osc-'));
-  const service = await startStreamService(rt, { runtimeDir });
-  let drainTimer: TimerHandle | undefined;
-  const analog = rt.analog!;
-  const drain = () => {
-    analog.drain();
-    drainTimer = clock.nextTimerNs() === undefined ? undefined : clock.setTimerNs(clock.nowNs() + 50e6, drain);
-  };
-  await service.controls.set('sim.speaker.gain', 0);
-  await service.controls.set('sim.speaker.mute', false);
-  const client = await StreamClient.connect(service.endpoints.find((e) => e.name === 'sim.speaker')!.path);
-  const f = await client.setFormat({ fps: RATE, sampleFormat: SAMPLE_FORMAT.BIT16, channels: 2 });
-  assert.equal(f.result, STATUS.OK);
-  const rb = await client.openRingBuffer(f.token!);
-  const b = await rb.getBuffer(RATE, 0);
-  assert.equal(b.result, STATUS.OK);
-  const ring = MappedRingBuffer.open(b.bufferPath!, b.frames, 4);
-  ring.write(0, new Uint8Array(new Int16Array(b.frames * 2).fill(32767).buffer));
-  ring.close();
-  const st = await rb.start();
-  assert.equal(st.result, STATUS.OK);
-  const startNs = st.startTimeNs;
-  drain();
-  const r: Rig = {
-    rt, clock, service, client, rb, startNs,
-    gains(from, frames) {
-      const x = analog.render('speaker', startNs + from * NS, frames, RATE, 2);
-      const g = new Float64Array(frames);
-      for (let i = 0; i < frames; i++) g[i] = x[i * 2]! / LEVEL;
-      return g;
-    },
-    position: () => Math.floor((clock.nowNs() - startNs) / NS),
-    async until(frame) {
-      await clock.sleepUntilNs(startNs + (frame + 2 * PERIOD) * NS);
-      analog.drain();
-    },
-    async close() {
-      drainTimer?.cancel();
-      await rb.close();
-      await client.close();
-      await service.close();
-      await rt.close();
-      rmSync(runtimeDir, { recursive: true, force: true });
-    },
-  };
-  return r;
-}
+type Rig = DcRig;
 
 /** The contract's pieces as fakes: the dispatcher sets through the model and records each outcome. */
 function fakes(r: Rig) {
