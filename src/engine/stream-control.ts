@@ -70,6 +70,8 @@ export const EVENT = {
 export const TIME = {
   /** START: the CLOCK_MONOTONIC ns (board clock) at which the service had the request; an input's start_time is not before it. */
   ARG_NOT_BEFORE_NS: 0,
+  /** Worker only: the time of the event pushEventTimed pushes next (written just before the call). */
+  EVENT_NS: 1,
 } as const;
 
 export const EVENT_SLOTS = 256;
@@ -117,6 +119,30 @@ export function pushEvent(v: StreamControlViews, type: number, time: number, a: 
   const e = v.events;
   e[i] = type;
   e[i + 1] = time;
+  e[i + 2] = a;
+  e[i + 3] = b;
+  Atomics.store(v.words, WORD.EVT_WRITE, w + 1);
+  Atomics.notify(v.words, WORD.EVT_WRITE);
+  return true;
+}
+
+/**
+ * Worker side: pushEvent with the time taken from `times[TIME.EVENT_NS]`, which the caller wrote
+ * just before. A double passed to a call V8 does not inline is boxed (a heap number per call: an
+ * allocation per period on the audio path, seen when the host's process() grew past V8's inlining
+ * budget); a double stored into a Float64Array is not. `a` and `b` are integers (Smis) here.
+ */
+export function pushEventTimed(v: StreamControlViews, type: number, a: number, b: number): boolean {
+  const w = Atomics.load(v.words, WORD.EVT_WRITE);
+  const r = Atomics.load(v.words, WORD.EVT_READ);
+  if (w - r >= EVENT_SLOTS) {
+    Atomics.add(v.words, WORD.EVT_DROPPED, 1);
+    return false;
+  }
+  const i = (w % EVENT_SLOTS) * 4;
+  const e = v.events;
+  e[i] = type;
+  e[i + 1] = v.times[TIME.EVENT_NS]!;
   e[i + 2] = a;
   e[i + 3] = b;
   Atomics.store(v.words, WORD.EVT_WRITE, w + 1);

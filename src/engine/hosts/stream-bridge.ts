@@ -64,7 +64,7 @@ import { RingCopier } from '../../util/ring-copy.ts';
 import { EngineError } from '../errors.ts';
 import { LinkedClock } from '../linked-clock.ts';
 import { CLIENT, ClientWatch } from '../client-watch.ts';
-import { CMD_CODE, EVENT, type StreamControlViews, TIME, WORD, pushEvent, readPath, streamControlViews } from '../stream-control.ts';
+import { CMD_CODE, EVENT, type StreamControlViews, TIME, WORD, pushEvent, pushEventTimed, readPath, streamControlViews } from '../stream-control.ts';
 import { CONTROL_FIELD, CONTROL_KIND, CONTROL_RECORD, CONTROL_WORD, type ControlQueueViews, WHEN, controlQueueViews, takeControl } from '../control-queue.ts';
 import { GainStage } from '../gain-stage.ts';
 import type { Host, HostBuffer, HostContext, TimeInfo } from '../types.ts';
@@ -114,6 +114,7 @@ export function createHost(ctx: HostContext): Host {
   const frameBytes = channels * (c.format === 'i16' ? 2 : 4);
   const v: StreamControlViews = streamControlViews(o.control);
   const words = v.words;
+  const times = v.times;
   const rate = c.rate;
   const nsPerFrame = 1e9 / rate;
   const period = c.bufferFrames;
@@ -216,7 +217,8 @@ export function createHost(ctx: HostContext): Host {
     pend[b + P_KIND] = 0;
     s.pending--;
     Atomics.add(cq!.header, CONTROL_WORD.APPLIED_COUNT, 1);
-    pushEvent(v, EVENT.CONTROL_APPLIED, frame < 0 ? s.tNs : s.startNs + frame * nsPerFrame, pend[b + P_ID]!, frame);
+    times[TIME.EVENT_NS] = frame < 0 ? s.tNs : s.startNs + frame * nsPerFrame;
+    pushEventTimed(v, EVENT.CONTROL_APPLIED, pend[b + P_ID]!, frame);
   };
 
   /**
@@ -377,7 +379,8 @@ export function createHost(ctx: HostContext): Host {
       const xr = output ? time.underruns : time.overruns;
       if (xr > 0) {
         s.xruns += xr;
-        pushEvent(v, EVENT.XRUN, t, xr, s.xruns);
+        times[TIME.EVENT_NS] = t;
+        pushEventTimed(v, EVENT.XRUN, xr, s.xruns);
         s.resync = true;
         s.clockFirstNs = Number.NaN;
       }
@@ -394,7 +397,8 @@ export function createHost(ctx: HostContext): Host {
         s.clockNextFrame = time.samplePosition + clockReport;
       } else if (time.samplePosition >= s.clockNextFrame) {
         const n = time.samplePosition - s.clockFirstFrame;
-        pushEvent(v, EVENT.CLOCK, t, Math.round((n * 1e12) / (t - s.clockFirstNs)), n);
+        times[TIME.EVENT_NS] = t;
+        pushEventTimed(v, EVENT.CLOCK, Math.round((n * 1e12) / (t - s.clockFirstNs)), n);
         s.clockNextFrame += clockReport;
       }
 
@@ -407,7 +411,8 @@ export function createHost(ctx: HostContext): Host {
           peer = undefined;
           Atomics.store(words, WORD.RUNNING, 0);
           gain.gateStop(0);
-          pushEvent(v, EVENT.PEER_GONE, t, why, 0);
+          times[TIME.EVENT_NS] = t;
+          pushEventTimed(v, EVENT.PEER_GONE, why, 0);
           if (s.stopping) {
             // The STOP being faded is answered now: nothing reads the buffer any more.
             s.stopping = false;
@@ -463,7 +468,8 @@ export function createHost(ctx: HostContext): Host {
           let when = t - (pos - h) * nsPerFrame;
           if (when <= s.lastNotifyNs) when = s.lastNotifyNs + 1;
           s.lastNotifyNs = when;
-          pushEvent(v, EVENT.POSITION, when, (h % F) * frameBytes, s.nextNotify);
+          times[TIME.EVENT_NS] = when;
+          pushEventTimed(v, EVENT.POSITION, (h % F) * frameBytes, s.nextNotify);
           s.nextNotify++;
         }
       }
