@@ -43,7 +43,8 @@
  * is the engine's own, src/engine/loop.ts; nothing else of the run changes).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { stealTicks } from './proc-stat.ts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,21 +89,6 @@ if (!['auto', 'osc', 'pipe'].includes(VIA)) {
 
 /** The engine's counters at a moment, the board clock then, and the hypervisor's steal so far. */
 interface Mark { periods: number; underruns: number; overruns: number; ns: number; stealTicks?: number }
-
-/**
- * The "steal" column of /proc/stat's cpu line (USER_HZ ticks: 1/100 s), undefined where there is
- * none: time a hypervisor ran something else while this machine's CPUs wanted to run. Any steal
- * in a window can make a wake-up late by whole scheduler ticks, whatever the priority
- * (bench/idle-underruns.ts shows the same beside its count).
- */
-function stealTicks(): number | undefined {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-    return f.length > 8 ? Number(f[8]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** What this bench uses of the OSC server (src/osc/server.ts), loaded at run time: the bench runs without it too. */
 interface OscLike {

@@ -22,6 +22,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { TICKS_PER_SECOND, stealTicks } from './proc-stat.ts';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,19 +71,6 @@ function engineFaults(pid: number): number | undefined {
     }
   }
   return sum;
-}
-
-/** USER_HZ: /proc/stat counts in 1/100 s on Linux. */
-const TICKS_PER_SECOND = 100;
-
-/** The "steal" column of /proc/stat's cpu line (ticks), undefined where there is none. */
-function stealTicks(): number | undefined {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-    return f.length > 8 ? Number(f[8]) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** cyclictest at the engine's priority and period, alongside: how often the platform wakes a SCHED_FIFO thread later than a period. */

@@ -107,25 +107,6 @@ export function streamControlViews(sab: SharedArrayBuffer): StreamControlViews {
   return { sab, words, times, path, events };
 }
 
-/** Worker side: appends an event (allocation-free). Returns false if the ring was full. */
-export function pushEvent(v: StreamControlViews, type: number, time: number, a: number, b: number): boolean {
-  const w = Atomics.load(v.words, WORD.EVT_WRITE);
-  const r = Atomics.load(v.words, WORD.EVT_READ);
-  if (w - r >= EVENT_SLOTS) {
-    Atomics.add(v.words, WORD.EVT_DROPPED, 1);
-    return false;
-  }
-  const i = (w % EVENT_SLOTS) * 4;
-  const e = v.events;
-  e[i] = type;
-  e[i + 1] = time;
-  e[i + 2] = a;
-  e[i + 3] = b;
-  Atomics.store(v.words, WORD.EVT_WRITE, w + 1);
-  Atomics.notify(v.words, WORD.EVT_WRITE);
-  return true;
-}
-
 /**
  * Worker side: pushEvent with the time taken from `times[TIME.EVENT_NS]`, which the caller wrote
  * just before. A double passed to a call V8 does not inline is boxed (a heap number per call: an
@@ -148,6 +129,12 @@ export function pushEventTimed(v: StreamControlViews, type: number, a: number, b
   Atomics.store(v.words, WORD.EVT_WRITE, w + 1);
   Atomics.notify(v.words, WORD.EVT_WRITE);
   return true;
+}
+
+/** Worker side: appends an event (allocation-free while inlined; off the period path, as ACKs are). Returns false if the ring was full. */
+export function pushEvent(v: StreamControlViews, type: number, time: number, a: number, b: number): boolean {
+  v.times[TIME.EVENT_NS] = time;
+  return pushEventTimed(v, type, a, b);
 }
 
 export interface StreamEvent {

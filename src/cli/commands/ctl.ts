@@ -72,10 +72,12 @@ export function controlTarget(values: { board?: string; 'runtime-dir'?: string }
  * refusals become exit 1 with the message on stderr (the service's message as it is), usage errors
  * stay usage errors.
  */
-export async function withControlClient(io: CliIO, command: string, values: { board?: string; 'runtime-dir'?: string }, body: (c: ControlClient) => Promise<number>): Promise<number> {
+export async function withControlClient(
+  io: CliIO, command: string, values: { board?: string; 'runtime-dir'?: string }, body: (c: ControlClient) => Promise<number>, timeoutMs?: number,
+): Promise<number> {
   let client: ControlClient | undefined;
   try {
-    client = await ControlClient.connect(controlTarget(values).socket);
+    client = await ControlClient.connect(controlTarget(values).socket, timeoutMs === undefined ? {} : { timeoutMs });
     return await body(client);
   } catch (e) {
     if (e instanceof ControlRequestError || e instanceof ControlChannelError || e instanceof ControlChannelNotFound) {

@@ -4,37 +4,17 @@
  * (docs/CONTROL.md, "Programs and configure"). The service does the work and words the answers;
  * this file sends requests and prints what comes back.
  */
-import {
-  ControlChannelError, ControlChannelNotFound, ControlClient, ControlRequestError,
-} from '../../control/client.ts';
 import type { ConfigureKey } from '../../control/configure.ts';
 import type { Program } from '../../control/programs.ts';
 import type { ControlValue } from '../../control/types.ts';
-import { type CliIO, type Command, EXIT_FAILURE, EXIT_OK, UsageError, table } from '../command.ts';
-import { CONTROL_OPTIONS, controlTarget, parseWithNegativeValues } from './ctl.ts';
+import { type CliIO, type Command, EXIT_OK, UsageError, table } from '../command.ts';
+import { CONTROL_OPTIONS, parseWithNegativeValues, withControlClient } from './ctl.ts';
 
 /**
  * How long a configure request may take: a codec option waits for the streams to stop (the
  * service's bound, 10 s by default) and then re-initialises the codec.
  */
 export const CONFIGURE_TIMEOUT_MS = 30000;
-
-/** withControlClient (./ctl.ts) with a request timeout of its own. */
-async function withClient(io: CliIO, command: string, values: { board?: string; 'runtime-dir'?: string }, timeoutMs: number | undefined, body: (c: ControlClient) => Promise<number>): Promise<number> {
-  let client: ControlClient | undefined;
-  try {
-    client = await ControlClient.connect(controlTarget(values).socket, timeoutMs === undefined ? {} : { timeoutMs });
-    return await body(client);
-  } catch (e) {
-    if (e instanceof ControlRequestError || e instanceof ControlChannelError || e instanceof ControlChannelNotFound) {
-      io.err(`sbc-audio ${command}: ${e.message}`);
-      return EXIT_FAILURE;
-    }
-    throw e;
-  } finally {
-    client?.close();
-  }
-}
 
 function valuesText(v: Record<string, ControlValue>): string {
   return Object.entries(v).map(([id, x]) => `${id}=${typeof x === 'string' ? x : JSON.stringify(x)}`).join(', ');
@@ -88,7 +68,7 @@ export const programCommand: Command = {
         throw new UsageError('a program command is required (list, load, save)');
       case 'list':
         if (args.length) throw new UsageError(`list takes no arguments; got ${args.join(' ')}`);
-        return withClient(io, 'program', values, undefined, async (c) => {
+        return withControlClient(io, 'program', values, async (c) => {
           const a = await c.programs();
           if (json) io.out(JSON.stringify(a, null, 2));
           else printPrograms(io, a);
@@ -103,14 +83,14 @@ export const programCommand: Command = {
         } else if (args.length === 1) {
           which = { name: args[0]! };
         } else throw new UsageError(`load takes BANK PROGRAM or a preset's NAME; got ${args.length ? args.join(' ') : 'nothing'}`);
-        return withClient(io, 'program', values, undefined, async (c) => {
+        return withControlClient(io, 'program', values, async (c) => {
           show(await c.loadProgram(which), 'loaded');
           return EXIT_OK;
         });
       }
       case 'save':
         if (args.length !== 1) throw new UsageError(`save takes a preset NAME (1 to 64 of a-z, 0-9, "-"); got ${args.length ? args.join(' ') : 'nothing'}`);
-        return withClient(io, 'program', values, undefined, async (c) => {
+        return withControlClient(io, 'program', values, async (c) => {
           show(await c.saveProgram(args[0]!), 'saved');
           return EXIT_OK;
         });
@@ -150,7 +130,7 @@ export const configureCommand: Command = {
     const { values, positionals } = parseWithNegativeValues(argv, CONTROL_OPTIONS);
     const json = Boolean(values.json);
     if (positionals.length === 0) {
-      return withClient(io, 'configure', values, undefined, async (c) => {
+      return withControlClient(io, 'configure', values, async (c) => {
         const keys: ConfigureKey[] = await c.configureList();
         if (json) io.out(JSON.stringify(keys, null, 2));
         else io.out(table(['OWNER', 'KEY', 'VALUE', 'VALUES'], keys.map((k) => [k.owner, k.key, k.value, k.values?.join(', ') ?? ''])));
@@ -161,10 +141,10 @@ export const configureCommand: Command = {
       throw new UsageError(`configure takes no arguments (list) or OWNER KEY VALUE, e.g. 'sbc-audio configure board idle-power-down-ms 2000'; got ${positionals.join(' ')}`);
     }
     const [owner, key, value] = positionals as [string, string, string];
-    return withClient(io, 'configure', values, CONFIGURE_TIMEOUT_MS, async (c) => {
+    return withControlClient(io, 'configure', values, async (c) => {
       const r = await c.configure(owner, key, value);
       io.out(json ? JSON.stringify(r, null, 2) : r.reply);
       return EXIT_OK;
-    });
+    }, CONFIGURE_TIMEOUT_MS);
   },
 };
