@@ -3,7 +3,7 @@ SHELL := /bin/bash
 RESULTS := .cache/test-results
 MOCHA := SBC_TEST_RESULTS=$(RESULTS) node_modules/.bin/mocha
 
-.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm storm hil-vm reliability test-loaded clean
+.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm storm knob hil-vm reliability test-loaded clean
 
 # Installs the project's npm dependencies (koffi ships prebuilt binaries; no install scripts needed).
 node_modules/.installed: package.json package-lock.json
@@ -55,6 +55,12 @@ bench: setup bench-tools
 # STORM_ARGS="--seconds 10" shortens it.
 storm: setup
 	node --import tsx bench/control-storm.ts $(STORM_ARGS)
+
+# A knob turned fast (issue 23; docs/CONTROL.md, "Knobs"): the sim board's encoder at 200 detents a
+# second for 10 s while a client plays, against a baseline of the same run; not part of `make test`.
+# KNOB_ARGS="--seconds 30" lengthens it.
+knob: setup
+	node --import tsx bench/encoder-turn.ts $(KNOB_ARGS)
 
 # The baselines' peers: aplay (alsa-utils) and cyclictest (rt-tests), from Debian.
 bench-tools:

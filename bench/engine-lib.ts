@@ -14,6 +14,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { EngineDevice } from '../src/engine/index.ts';
+import { EngineDevice as EngineDeviceClass } from '../src/engine/driver.ts';
 import { tsWorker } from '../src/util/worker.ts';
 
 export interface Percentiles {
@@ -107,4 +108,19 @@ export async function bareWakeBaseline(period: number, seconds: number): Promise
 
 export function fmt(p: Percentiles | undefined): string {
   return p ? `${p.p50.toFixed(3)} / ${p.p99.toFixed(3)} / ${p.max.toFixed(3)}` : 'n/a';
+}
+
+/**
+ * Asks every engine started from now on (the service's ring-buffer engines, which take no such
+ * option) for its own lateness trace of `periods` periods, by wrapping EngineDevice.prototype.start;
+ * nothing else of the run changes. `devices` lists them in start order; restore() unwraps.
+ */
+export function traceEngineStarts(periods: number): { devices: EngineDeviceClass[]; restore(): void } {
+  const devices: EngineDeviceClass[] = [];
+  const originalStart = EngineDeviceClass.prototype.start;
+  EngineDeviceClass.prototype.start = function (this: EngineDeviceClass, config, host, run = {}) {
+    devices.push(this);
+    return originalStart.call(this, config, host, { ...run, latenessTrace: periods });
+  };
+  return { devices, restore: () => { EngineDeviceClass.prototype.start = originalStart; } };
 }

@@ -13,6 +13,11 @@ for (const f of existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.js
   seen.add(r.suite);
   passed += r.passed; failed += r.failed; skipped += r.skipped ?? 0;
   console.log(`  ${r.suite}: ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}`);
+  // Name each failure again here: the suite's own report scrolled away behind the later suites.
+  for (const f of r.failures ?? []) {
+    console.log(`    FAILED ${f.title}${f.file ? ` (${f.file})` : ''}`);
+    for (const line of String(f.message).split('\n')) console.log(`      ${line}`);
+  }
 }
 for (const s of expected) {
   if (!seen.has(s)) {

@@ -21,7 +21,7 @@ import { type SimHal, VirtualClock, createSimHal } from '../hal/sim/index.ts';
 import { type FormatRange, RANGE_FLAG, SAMPLE_FORMAT } from '../audio/formats.ts';
 import { externalDelay } from './latency.ts';
 import { type AmplifierLine, BoardPower } from './power.ts';
-import { type Board, BoardFileError, type GpioLineSpec, type GpioRole } from './schema.ts';
+import { type Board, BoardFileError, type GpioLineSpec, type GpioRole, INPUT_GPIO_ROLES } from './schema.ts';
 
 export interface BoardLine extends CodecGpioLine {
   readonly role: GpioRole;
@@ -109,14 +109,32 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
   const lines = new Map<GpioRole, BoardLine>();
   const requests: GpioLineRequest[] = [];
   try {
-    for (const [role, spec] of Object.entries(board.gpio) as [GpioRole, GpioLineSpec][]) {
+    const offsetOf = async (role: GpioRole, spec: GpioLineSpec): Promise<number> => {
       const chip = await hal.gpioChip(spec.chip);
       const offset = typeof spec.line === 'number' ? spec.line : chip.findLine(spec.line);
       if (offset === undefined) {
         throw new BoardFileError(board.file, `gpio.${role}.line`, `a line name that chip "${spec.chip}" has`, spec.line);
       }
-      const config: GpioLineConfig = role === 'jack-detect'
-        ? { direction: 'input', edge: 'both', activeLow: spec.activeLow, bias: spec.bias, debounceUs: spec.debounceUs }
+      return offset;
+    };
+    const inputConfig = (spec: GpioLineSpec): GpioLineConfig => ({ direction: 'input', edge: 'both', activeLow: spec.activeLow, bias: spec.bias, debounceUs: spec.debounceUs });
+    for (const [role, spec] of Object.entries(board.gpio) as [GpioRole, GpioLineSpec][]) {
+      if (role === 'encoder-b') continue; // requested with encoder-a
+      const offset = await offsetOf(role, spec);
+      const encoderB = role === 'encoder-a' ? board.gpio['encoder-b'] : undefined;
+      if (encoderB) {
+        // A and B in one request: their edges come through one queue in the kernel's order, which
+        // the quadrature decoder needs (two requests are two queues, read in whatever order).
+        // One request has one configuration: the schema asks that both lines say the same.
+        const offsetB = await offsetOf('encoder-b', encoderB);
+        const request = await hal.gpioChip(spec.chip).then((c) => c.requestLines([offset, offsetB], inputConfig(spec), opts.consumer ?? 'sbc-audio encoder'));
+        requests.push(request);
+        lines.set('encoder-a', { role: 'encoder-a', spec, chip: spec.chip, request, offset });
+        lines.set('encoder-b', { role: 'encoder-b', spec: encoderB, chip: spec.chip, request, offset: offsetB });
+        continue;
+      }
+      const config: GpioLineConfig = INPUT_GPIO_ROLES.includes(role)
+        ? inputConfig(spec)
         : { direction: 'output', activeLow: spec.activeLow, initial: OUTPUT_INITIAL[role] ?? 0 };
       const request = await hal.gpioChip(spec.chip).then((c) => c.requestLines([offset], config, opts.consumer ?? `sbc-audio ${role}`));
       requests.push(request);

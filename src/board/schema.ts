@@ -15,7 +15,12 @@ export const GPIO_ROLES = [
   'filter-select', // output: a DAC's filter pin (PCM5102A FLT: logical 1 = low-latency)
   'format-select', // output: a DAC's format pin (PCM5102A FMT: logical 1 = left-justified)
   'deemphasis', // output: a DAC's de-emphasis pin
+  'encoder-a', // input: a rotary encoder's A contact (the board file's `encoder` says what it turns)
+  'encoder-b', // input: its B contact (on the same chip as A: both are one line request, so the kernel's edge order holds)
+  'encoder-push', // input: its push switch (logical 1 = pressed)
 ] as const;
+/** The roles whose lines are inputs with edge events; every other role is an output. */
+export const INPUT_GPIO_ROLES: readonly GpioRole[] = ['jack-detect', 'encoder-a', 'encoder-b', 'encoder-push'];
 export type GpioRole = (typeof GPIO_ROLES)[number];
 
 export const STREAM_PURPOSES = ['speaker', 'headphone', 'line-out', 'line-in', 'microphone'] as const;
@@ -44,6 +49,12 @@ export interface MclkSpec {
   /** Where the figure comes from (a board fact, a schematic, the fixture's own statement). */
   source: string;
 }
+
+
+import { type EncoderSpec, MappingSpecError, type MidiSpec, parseEncoderSpec, parseMidiSpec } from './knob-specs.ts';
+
+export type { EncoderSpec, MidiCurve, MidiMappingSpec, MidiSpec } from './knob-specs.ts';
+export { MIDI_CURVES } from './knob-specs.ts';
 
 export interface CodecSpec {
   /** Part id: a folder name under codecs/ (e.g. 'pcm5122'). */
@@ -150,6 +161,10 @@ export interface Board {
    * against the controls when the board is served; the control's reset value applies otherwise.
    */
   controlDefaults: Record<string, number | boolean | string>;
+  /** The MIDI input (docs/CONTROL.md, "Knobs"), where the board has one. */
+  midi?: MidiSpec;
+  /** The rotary encoder (docs/CONTROL.md, "Knobs"), where the board has one. */
+  encoder?: EncoderSpec;
   sim: SimOptions;
 }
 
@@ -248,7 +263,7 @@ function join(path: string, key: string | number): string {
 /** The longest ramp a board file may ask for (ms): longer is a fade, not a click guard. */
 export const MAX_RAMP_MS = 1000;
 
-const TOP_KEYS = ['$schema', 'name', 'description', 'manufacturer', 'hal', 'twinOf', 'codec', 'gpio', 'alsaCard', 'overlay', 'streams', 'analogDelays', 'controlDefaults', 'sim'];
+const TOP_KEYS = ['$schema', 'name', 'description', 'manufacturer', 'hal', 'twinOf', 'codec', 'gpio', 'alsaCard', 'overlay', 'streams', 'analogDelays', 'controlDefaults', 'midi', 'encoder', 'sim'];
 const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
 /**
@@ -396,6 +411,22 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
     }
   }
 
+  const midi = o.midi === undefined ? undefined : knobSection(r, parseMidiSpec, o.midi, 'midi');
+  const encoder = o.encoder === undefined ? undefined : knobSection(r, parseEncoderSpec, o.encoder, 'encoder');
+  // The encoder's lines and its section go together.
+  const [ga, gb, gp] = [gpio['encoder-a'], gpio['encoder-b'], gpio['encoder-push']];
+  if ((ga === undefined) !== (gb === undefined)) r.fail(ga ? 'gpio.encoder-b' : 'gpio.encoder-a', 'both encoder-a and encoder-b (an encoder has two contacts)', undefined);
+  if (ga && gb) {
+    if (gb.chip !== ga.chip) r.fail('gpio.encoder-b.chip', `"${ga.chip}", the chip of encoder-a (both lines are one request)`, gb.chip);
+    for (const k of ['activeLow', 'bias', 'debounceUs'] as const) {
+      if (gb[k] !== ga[k]) r.fail(`gpio.encoder-b.${k}`, `${JSON.stringify(ga[k])}, as encoder-a says (both lines are one request, with one configuration)`, gb[k]);
+    }
+    if (!encoder) r.fail('encoder', 'an encoder section saying which control the encoder on gpio encoder-a/encoder-b turns', undefined);
+  }
+  if (encoder && !ga) r.fail('gpio.encoder-a', 'the encoder\'s A and B lines (gpio encoder-a and encoder-b) for the encoder section', undefined);
+  if (gp && !encoder?.push) r.fail('encoder.push', 'a push section ({ "toggle": "speaker.mute" }) saying what the switch on gpio encoder-push does', encoder?.push);
+  if (encoder?.push && !gp) r.fail('gpio.encoder-push', 'the push switch\'s line for encoder.push', undefined);
+
   const simRaw = o.sim === undefined ? {} : r.obj(o.sim, 'sim');
   r.onlyKeys(simRaw, 'sim', ['extraFormatRanges', 'jackPlugged', 'virtualClock', 'oscillatorsHz', 'hostClock']);
   const osc = simRaw.oscillatorsHz ?? [];
@@ -410,7 +441,7 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
     hostClock: r.oneOf(simRaw, 'hostClock', 'sim', ['provider', 'consumer'] as const, 'provider'),
   };
 
-  return { file, name, description, manufacturer, hal, codec, gpio, alsaCard, ...(overlay ? { overlay } : {}), streams, analogDelays, controlDefaults, sim };
+  return { file, name, description, manufacturer, hal, codec, gpio, alsaCard, ...(overlay ? { overlay } : {}), streams, analogDelays, controlDefaults, ...(midi ? { midi } : {}), ...(encoder ? { encoder } : {}), sim };
 }
 
 function stripTwin(o: Obj): Obj {
@@ -421,4 +452,14 @@ function stripTwin(o: Obj): Obj {
 function baseToRaw(b: Board): Obj {
   const { file: _f, twinOf: _t, ...rest } = b;
   return rest as unknown as Obj;
+}
+
+/** A knob section (./knob-specs.ts) read for this file: its MappingSpecError as a BoardFileError. */
+function knobSection<T>(r: Reader, parse: (raw: unknown, where: string) => T, raw: unknown, where: string): T {
+  try {
+    return parse(raw, where);
+  } catch (e) {
+    if (e instanceof MappingSpecError) throw new BoardFileError(r.file, e.field, e.expected, e.got, e.problem);
+    throw e;
+  }
 }

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { type JsonLinesConnection, type JsonLinesServer, serveJsonLines } from '../stream/json-lines.ts';
 import { ConfigureError, type Configurator } from './configure.ts';
 import { ControlModelError, type ControlModel } from './model.ts';
+import { KnobError, type Knobs } from './knobs.ts';
+import { MIDI_CURVES, type MidiCurve } from '../board/schema.ts';
 import { ProgramError, type Programs } from './programs.ts';
 import type { ChangeTime, ControlInfo } from './types.ts';
 import { ControlValueError } from './values.ts';
@@ -17,7 +19,11 @@ export const CONTROL_DIR = 'control';
 
 export const CONTROL_COMMANDS = [
   'list', 'get', 'set', 'subscribe', 'unsubscribe', 'programs', 'program-load', 'program-save', 'configure-list', 'configure',
+  'knobs', 'midi-learn', 'midi-unmap', 'midi-connect', 'midi-disconnect',
 ] as const;
+
+/** The longest a `midi-learn` waits for a controller to move (ms). */
+export const MAX_LEARN_MS = 600_000;
 
 /**
  * What the channel serves besides the model: programs and configure (docs/CONTROL.md, "Programs
@@ -26,6 +32,8 @@ export const CONTROL_COMMANDS = [
 export interface ControlChannelExtras {
   programs?: Programs;
   configure?: Configurator;
+  /** The board's MIDI input and encoder (docs/CONTROL.md, "Knobs"). */
+  knobs?: Knobs;
 }
 
 export function controlChannelPath(runtimeDir: string, board: string): string {
@@ -65,6 +73,7 @@ export async function handleControlRequest(model: ControlModel, line: string, su
   const allowed: Record<string, string[]> = {
     list: [], get: ['control'], set: ['control', 'value', 'at', 'rampMs'], subscribe: [], unsubscribe: [],
     programs: [], 'program-load': ['bank', 'program', 'name'], 'program-save': ['name'], 'configure-list': ['owner'], configure: ['owner', 'key', 'value'],
+    knobs: [], 'midi-learn': ['control', 'timeoutMs', 'resolution', 'curve'], 'midi-unmap': ['channel', 'cc'], 'midi-connect': ['source'], 'midi-disconnect': ['source'],
   };
   for (const k of Object.keys(o)) {
     if (k !== 'id' && k !== 'cmd' && !allowed[cmd]!.includes(k)) return fail(`${cmd}: unknown field "${k}" (fields: ${allowed[cmd]!.join(', ') || 'none'})`);
@@ -93,6 +102,11 @@ export async function handleControlRequest(model: ControlModel, line: string, su
       case 'program-save':
       case 'configure-list':
       case 'configure':
+      case 'knobs':
+      case 'midi-learn':
+      case 'midi-unmap':
+      case 'midi-connect':
+      case 'midi-disconnect':
         return { id, ok: true, ...(await extraCommand(cmd, o, extras)) };
       default:
         sub.subscribed = false;
@@ -100,7 +114,7 @@ export async function handleControlRequest(model: ControlModel, line: string, su
     }
   } catch (e) {
     if (e instanceof ControlModelError || e instanceof ControlValueError) return fail(cmd === 'set' || cmd === 'get' ? `${cmd}: ${e.message}` : e.message);
-    if (e instanceof ProgramError || e instanceof ConfigureError || e instanceof ExtraRequestError) return fail(e.message.startsWith(`${cmd}`) ? e.message : `${cmd}: ${e.message}`);
+    if (e instanceof ProgramError || e instanceof ConfigureError || e instanceof KnobError || e instanceof ExtraRequestError) return fail(e.message.startsWith(`${cmd}`) ? e.message : `${cmd}: ${e.message}`);
     return fail(`${cmd}: failed: ${(e as Error).message}`);
   }
 }
@@ -144,6 +158,32 @@ async function extraCommand(cmd: string, o: Record<string, unknown>, x: ControlC
       const c = need(x.configure, 'configure');
       return { keys: c.list(o.owner === undefined ? undefined : str('owner', '"board"')) };
     }
+    case 'knobs':
+      return { ...need(x.knobs, 'knobs').info() };
+    case 'midi-learn': {
+      const k = need(x.knobs, 'knobs');
+      const timeoutMs = o.timeoutMs === undefined ? 30_000 : o.timeoutMs;
+      if (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > MAX_LEARN_MS) throw new ExtraRequestError(`${cmd}: timeoutMs: expected an integer from 1 to ${MAX_LEARN_MS}, got ${shown(o.timeoutMs)}`);
+      if (o.resolution !== undefined && o.resolution !== 7 && o.resolution !== 14) throw new ExtraRequestError(`${cmd}: resolution: expected 7 or 14, got ${shown(o.resolution)}`);
+      if (o.curve !== undefined && !(MIDI_CURVES as readonly unknown[]).includes(o.curve)) throw new ExtraRequestError(`${cmd}: curve: expected one of ${MIDI_CURVES.join(', ')}, got ${shown(o.curve)}`);
+      return {
+        mapping: await k.learn(str('control', '"sim.speaker.gain"'), {
+          timeoutMs: timeoutMs as number, ...(o.resolution !== undefined ? { resolution: o.resolution as 7 | 14 } : {}), ...(o.curve !== undefined ? { curve: o.curve as MidiCurve } : {}),
+        }),
+      };
+    }
+    case 'midi-unmap': {
+      const k = need(x.knobs, 'knobs');
+      const channel = o.channel === 'any' ? 'any' : o.channel;
+      if (channel !== 'any' && !(Number.isSafeInteger(channel) && (channel as number) >= 1 && (channel as number) <= 16)) throw new ExtraRequestError(`${cmd}: channel: expected 1..16 or "any", got ${shown(o.channel)}`);
+      if (!(Number.isSafeInteger(o.cc) && (o.cc as number) >= 0 && (o.cc as number) <= 127)) throw new ExtraRequestError(`${cmd}: cc: expected a controller number 0..127, got ${shown(o.cc)}`);
+      return { removed: k.unmap(channel as number | 'any', o.cc as number) };
+    }
+    case 'midi-connect':
+      return { source: await need(x.knobs, 'knobs').connect(str('source', '"20:0"')) };
+    case 'midi-disconnect':
+      await need(x.knobs, 'knobs').disconnect(str('source', '"20:0"'));
+      return {};
     default: {
       const c = need(x.configure, 'configure');
       return { result: await c.set(str('owner', '"board"'), str('key', '"idle-power-down-ms"'), str('value', '"5000"')) };
@@ -171,7 +211,7 @@ export async function serveControlChannel(model: ControlModel, socketPath: strin
         subscribers.set(conn, sub);
         conn.onClose(() => subscribers.delete(conn));
       }
-      return handleControlRequest(model, line, sub, { ...(opts.programs ? { programs: opts.programs } : {}), ...(opts.configure ? { configure: opts.configure } : {}) });
+      return handleControlRequest(model, line, sub, { ...(opts.programs ? { programs: opts.programs } : {}), ...(opts.configure ? { configure: opts.configure } : {}), ...(opts.knobs ? { knobs: opts.knobs } : {}) });
     }, { what: `control ${model.board.id}`, ...(opts.gid !== undefined ? { gid: opts.gid } : {}), ...(opts.log ? { log: opts.log } : {}) });
   } catch (e) {
     off();

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { permissionDeniedMessage } from '../util/groups.ts';
 import { CONTROL_DIR, controlChannelPath } from './channel.ts';
 import type { ConfigureKey } from './configure.ts';
+import type { KnobsInfo, MappingInfo } from './knobs.ts';
 import type { Program } from './programs.ts';
 import type { ChangeTime, ControlInfo, ControlListing } from './types.ts';
 
@@ -210,6 +211,29 @@ export class ControlClient extends EventEmitter {
   close(): void {
     this.closedWhy ??= 'the client closed the connection';
     this.socket.destroy();
+  }
+
+  /** The board's MIDI input (its port, connections, mappings) and encoder (docs/CONTROL.md, "Knobs"). */
+  async knobs(): Promise<KnobsInfo> {
+    const a = await this.request({ cmd: 'knobs' });
+    return { midi: a.midi as KnobsInfo['midi'], encoder: a.encoder as KnobsInfo['encoder'] };
+  }
+
+  /** Learn mode: the next controller that moves drives `control` (connect with a timeout above `timeoutMs`). */
+  async midiLearn(control: string, opts: { timeoutMs: number; resolution?: 7 | 14; curve?: string }): Promise<MappingInfo> {
+    return (await this.request({ cmd: 'midi-learn', control, ...opts })).mapping as MappingInfo;
+  }
+
+  async midiUnmap(channel: number | 'any', cc: number): Promise<boolean> {
+    return (await this.request({ cmd: 'midi-unmap', channel, cc })).removed as boolean;
+  }
+
+  async midiConnect(source: string): Promise<string> {
+    return (await this.request({ cmd: 'midi-connect', source })).source as string;
+  }
+
+  async midiDisconnect(source: string): Promise<void> {
+    await this.request({ cmd: 'midi-disconnect', source });
   }
 
   private request(req: { cmd: string; [k: string]: unknown }): Promise<Record<string, unknown>> {

@@ -303,9 +303,12 @@ export class ControlDispatcher {
       }
       if (opts.rampMs !== undefined) throw new ControlValueError(`${id}: rampMs is for engine controls (a register change ramps over its streams' ramp time)`);
       const key = groupKey(d);
-      // A step ("+3dB") is from the newest value: the one pending, else the one last seen. So
-      // two quick steps of a rotary encoder add up even though only one write reaches the bus.
-      const current = isRelativeValue(input) ? this.pending.get(key)?.value ?? this.known.get(id) ?? null : null;
+      // A step ("+3dB", "toggle") is from the newest value: the one pending, else the one being
+      // written now, else the one last seen. So quick steps of a rotary encoder add up even though
+      // only one write at a time reaches the bus (a step that came while a write was in flight
+      // builds on that write; should the write fail, the steps on it are off by it).
+      const inFlight = this.inFlight?.key === key ? this.inFlight.value : undefined;
+      const current = isRelativeValue(input) ? this.pending.get(key)?.value ?? inFlight ?? this.known.get(id) ?? null : null;
       value = parseControlValue(d, input, current);
       return this.enqueue(key, d, value, at, opts.source);
     } catch (e) {

@@ -51,6 +51,9 @@ const LINE_WHY: Partial<Record<GpioRole, string>> = {
   'jack-detect': 'an input: the headphone jack drives it (on = plugged)',
   'amp-enable': 'the board\'s power drives it: the amplifier is on while a stream plays (and a policy allows)',
   mute: 'the board\'s power drives it: on (muted) while no stream plays',
+  'encoder-a': 'an input: the rotary encoder\'s A contact (it turns the encoder\'s control: docs/CONTROL.md, "Knobs")',
+  'encoder-b': 'an input: the rotary encoder\'s B contact (it turns the encoder\'s control: docs/CONTROL.md, "Knobs")',
+  'encoder-push': 'an input: the rotary encoder\'s push switch (on = pressed; it toggles encoder.push\'s switch)',
 };
 
 /** A control: its description and how to read and set it. */

@@ -13,7 +13,8 @@
  * a stream's owner hear of it as of any other change), every value checked by the model's parser
  * first: a preset with one bad value changes nothing.
  */
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync, chmodSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import path from 'node:path';
 import type { BoardRuntime } from '../board/runtime.ts';
 import { type ControlModel, ControlModelError, controlDescriptors, controlSlug } from './model.ts';
@@ -293,36 +294,12 @@ export class Programs {
         values[c.id] = c.value;
       }
       if (Object.keys(values).length === 0) throw new ProgramError(`preset ${name}: board ${this.rt.board.name} has no writable persistent control with a known value`);
-      const dir = this.presetDir;
-      let made = false;
+      const file = path.join(this.presetDir, `${name}.json`);
       try {
-        statSync(dir);
-      } catch {
-        mkdirSync(dir, { recursive: true, mode: 0o755 });
-        made = true;
-      }
-      if (made) chmodSync(dir, 0o755); // the umask may have taken bits off
-      const file = path.join(dir, `${name}.json`);
-      const tmp = `${file}.tmp-${process.pid}`;
-      rmSync(tmp, { force: true });
-      const fd = openSync(tmp, 'wx', 0o644);
-      try {
-        writeSync(fd, `${JSON.stringify({ name, values }, null, 2)}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      try {
-        chmodSync(tmp, 0o644);
-        renameSync(tmp, file);
+        writeFileAtomic(file, `${JSON.stringify({ name, values }, null, 2)}\n`);
       } catch (e) {
-        rmSync(tmp, { force: true });
         throw new ProgramError(`preset ${name}: cannot write ${file}: ${(e as Error).message}`);
       }
-      try {
-        const dfd = openSync(dir, 'r');
-        try { fsyncSync(dfd); } finally { closeSync(dfd); }
-      } catch { /* best effort: the rename is done */ }
       const p = this.list().find((x) => x.bank === USER_BANK && x.name === name);
       if (!p) throw new ProgramError(`preset ${name}: written to ${file}, but it does not read back as a preset (see the log)`);
       return p;

@@ -33,9 +33,20 @@ export function dbToPercent(db: number, m: PercentMapping): number {
 /** A step from the value in force: a sign and a dB suffix ("+3dB", "-3 dB"). */
 const RELATIVE = /^([+-])\s*(\d+(?:\.\d+)?)\s*dB$/i;
 
+/**
+ * Steps that are not dB: "toggle" flips a switch (as amixer's `toggle` does), "next" and
+ * "previous" move an enum one value along its list (a rotary encoder's detent; no wrap at the
+ * ends, as a volume's step stops at its end). Each is from the value in force, like "+3dB".
+ */
+const TOGGLE = 'toggle';
+const ENUM_STEPS: Readonly<Record<string, 1 | -1>> = { next: 1, previous: -1 };
+
 /** Whether `input` is a step from the value in force (the parser then needs that value). */
 export function isRelativeValue(input: unknown): boolean {
-  return typeof input === 'string' && RELATIVE.test(input.trim());
+  if (typeof input !== 'string') return false;
+  const s = input.trim();
+  const word = s.toLowerCase();
+  return RELATIVE.test(s) || word === TOGGLE || word in ENUM_STEPS;
 }
 
 const ON = new Set(['on', 'true', '1', 'yes']);
@@ -84,13 +95,24 @@ export function parseControlValue(d: ControlDescriptor, input: unknown, current:
     const s = typeof input === 'number' ? String(input) : typeof input === 'string' ? input.trim().toLowerCase() : undefined;
     if (s !== undefined && ON.has(s)) return true;
     if (s !== undefined && OFF.has(s)) return false;
-    throw new ControlValueError(`${d.id}: a switch takes on or off (true, false, 1, 0); got ${shown}`);
+    if (s === TOGGLE) {
+      if (typeof current !== 'boolean') throw new ControlValueError(`${d.id}: "toggle" flips the switch, but its value is not known now`);
+      return !current;
+    }
+    throw new ControlValueError(`${d.id}: a switch takes on or off (true, false, 1, 0) or toggle; got ${shown}`);
   }
   const values = d.values ?? [];
   if (typeof input === 'string') {
     const s = input.trim();
+    // A value's own name first: an enum whose list has a value called "next" keeps it.
     const hit = values.find((v) => v === s) ?? values.find((v) => v.toLowerCase() === s.toLowerCase());
     if (hit) return hit;
+    const dir = ENUM_STEPS[s.toLowerCase()];
+    if (dir !== undefined) {
+      const at = typeof current === 'string' ? values.indexOf(current) : -1;
+      if (at < 0) throw new ControlValueError(`${d.id}: ${shown} steps from the value in force, but it is not known now (values: ${values.join(', ')})`);
+      return values[Math.min(values.length - 1, Math.max(0, at + dir))]!;
+    }
   }
   throw new ControlValueError(`${d.id}: ${shown} is not one of its values: ${values.join(', ')}`);
 }

@@ -6,11 +6,13 @@
 import type { Clock } from './clock.ts';
 import type { GpioChip } from './gpio.ts';
 import type { I2cBus } from './i2c.ts';
+import type { MidiSequencer } from './midi.ts';
 import type { PcmBackend } from './pcm.ts';
 
 export * from './clock.ts';
 export * from './gpio.ts';
 export * from './i2c.ts';
+export * from './midi.ts';
 export * from './pcm.ts';
 
 export interface Hal {
@@ -22,5 +24,10 @@ export interface Hal {
   /** Opens a GPIO chip by device name ('gpiochip0'), path or label. */
   gpioChip(chip: string): Promise<GpioChip>;
   readonly pcm: PcmBackend;
+  /**
+   * The MIDI sequencer (the ALSA sequencer on Linux, a simulated one on the sim HAL): the same
+   * object on every call until it is closed. MidiError when there is none (Linux: no /dev/snd/seq).
+   */
+  midi(): Promise<MidiSequencer>;
   close(): Promise<void>;
 }

@@ -30,6 +30,8 @@ import { Configurator, engineRampHooks } from '../control/configure.ts';
 import { ControlDispatcher, InstantiationLock } from '../control/dispatch.ts';
 import { OscBindError, type OscServer, oscFor } from '../osc/server.ts';
 import { type StateStore, openStateStore } from '../control/state-file.ts';
+import { Knobs } from '../control/knobs.ts';
+import type { MidiSequencer } from '../hal/midi.ts';
 
 export interface StreamServiceOptions extends BoardDevicesOptions {
   /** Default `$XDG_RUNTIME_DIR/sbc-audio`, else `/run/sbc-audio`. */
@@ -63,6 +65,12 @@ export interface StreamServiceOptions extends BoardDevicesOptions {
    * change. Absent: nothing is read or written (the board's defaults apply at every start).
    */
   stateFile?: string;
+  /**
+   * The MIDI input (docs/CONTROL.md, "Knobs"): true opens the ALSA sequencer (the HAL's) for
+   * every board, false for none; absent: only for a board whose file has a midi section. A
+   * sequencer that cannot be opened is said in the log and the service runs without MIDI.
+   */
+  midi?: boolean;
 }
 
 export interface StreamService {
@@ -90,6 +98,8 @@ export interface StreamService {
   readonly instantiation: InstantiationLock;
   /** The OSC server, where one runs (docs/OSC.md). */
   readonly osc?: OscServer;
+  /** The board's MIDI input and rotary encoder (docs/CONTROL.md, "Knobs"). */
+  readonly knobs: Knobs;
   readonly controlPath: string;
   /** With a state file: how many times it was written (tests). */
   readonly stateWrites?: () => number;
@@ -125,10 +135,24 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   // Each handoff's timing: the control model answers with it; a register write that missed its
   // frame (a late timer or a slow bus on a real clock) is logged, as it was heard as a brief step.
   const handoffs = new Map<'output' | 'input', HandoffResult>();
+  // At most one such line per HANDOFF_LOG_NS (a knob turned fast makes dozens of handoffs a
+  // second), the next one saying how many were not logged.
+  const HANDOFF_LOG_NS = 10e9;
+  let handoffLoggedNs = Number.NEGATIVE_INFINITY;
+  let handoffsUnlogged = 0;
   const onHandoff = (streamId: string, r: HandoffResult) => {
     const dir = runtime.board.streams.find((x) => x.id === streamId)?.direction ?? 'output';
     handoffs.set(dir, r);
-    if ((r.misalignedFrames ?? 0) >= 1) log(`${streamId}: the gain's register write landed ${r.misalignedFrames} frame(s) off its frame (due ${r.scheduledNs} ns, at ${r.landedNs} ns): a brief step at the output`);
+    if ((r.misalignedFrames ?? 0) < 1) return;
+    const now = runtime.hal.clock.nowNs();
+    if (now - handoffLoggedNs < HANDOFF_LOG_NS) {
+      handoffsUnlogged++;
+      return;
+    }
+    const more = handoffsUnlogged ? ` (and ${handoffsUnlogged} more off their frames in the last ${Math.round((now - handoffLoggedNs) / 1e9)} s, not logged)` : '';
+    handoffLoggedNs = now;
+    handoffsUnlogged = 0;
+    log(`${streamId}: the gain's register write landed ${r.misalignedFrames} frame(s) off its frame (due ${r.scheduledNs} ns, at ${r.landedNs} ns): a brief step at the output${more}`);
   };
   // The instantiation class (src/control/dispatch.ts): set format and configure, one at a time.
   const instantiation = new InstantiationLock();
@@ -151,11 +175,15 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   // A simulated board is also driven from other processes (`sbc-audio sim`): its control socket.
   const ringBuffers: ReadonlySet<EngineRingBuffer> = engines?.engines ?? new Set();
   const simPath = runtime.sim ? simControlPath(runtimeDir, runtime.board) : undefined;
-  const simControl = simPath ? new SimControl(runtime, { ringBuffers }) : undefined;
+  // The simulated knobs reach the service's MIDI port and answer once their changes are applied.
+  const simControl = simPath ? new SimControl(runtime, {
+    ringBuffers, midiAddress: () => knobs?.info().midi?.address, settled: () => dispatcher?.idle() ?? Promise.resolve(),
+  }) : undefined;
   let programs: Programs | undefined;
   let configure: Configurator | undefined;
   let dispatcher: ControlDispatcher | undefined;
   let osc: OscServer | undefined;
+  let knobs: Knobs | undefined;
   try {
     const engine: EngineControls | undefined = engines && {
       trimDb: (id) => trims.get(id) ?? 0,
@@ -188,8 +216,23 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
       ...(engines ? { ramp, playing: () => [...engines.engines].filter((e) => !e.isClosed).map((e) => e.stream.id) } : {}),
     });
     // The bound on the board's clock (a virtual one on virtual-clock boards); the descriptors as described (no bus reads).
-    dispatcher = new ControlDispatcher(controls, { instantiation, clock: runtime.hal.clock, descriptors: controlDescriptors(runtime, engine !== undefined), log });
-    channel = await serveControlChannel(controls, controlPath, { ...(gid !== undefined ? { gid } : {}), log, programs, configure });
+    const descriptors = controlDescriptors(runtime, engine !== undefined);
+    dispatcher = new ControlDispatcher(controls, { instantiation, clock: runtime.hal.clock, descriptors, log });
+    // The knobs: the encoder of the board file, and MIDI where asked for (see `midi`).
+    let sequencer: MidiSequencer | undefined;
+    if (opts.midi ?? runtime.board.midi !== undefined) {
+      sequencer = await runtime.hal.midi().catch((e: unknown) => {
+        log(`MIDI: ${(e as Error).message}: running without MIDI input`);
+        return undefined;
+      });
+    }
+    const d = dispatcher;
+    knobs = await Knobs.start({
+      runtime, descriptors, log, set: (id, value, o) => d.set(id, value, o),
+      ...(sequencer ? { sequencer } : {}),
+      ...(opts.stateFile ? { learnedFile: path.join(path.dirname(opts.stateFile), 'midi', `${runtime.board.name}.json`) } : {}),
+    });
+    channel = await serveControlChannel(controls, controlPath, { ...(gid !== undefined ? { gid } : {}), log, programs, configure, knobs });
     if (opts.osc) {
       try {
         osc = await oscFor({ runtime, service: { controls, ringBuffers }, dispatcher, programs, configure, osc: opts.osc, log });
@@ -211,6 +254,7 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     if (simPath && simControl) control = await serveSimControl(simControl, simPath, { log });
   } catch (e) {
     await osc?.close();
+    await knobs?.close();
     for (const s of servers) await s.close();
     await channel?.close();
     dispatcher?.close();
@@ -236,11 +280,13 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     dispatcher: dispatcher!,
     instantiation,
     ...(osc ? { osc } : {}),
+    knobs: knobs!,
     controlPath,
     ...(store ? { stateWrites: () => store!.writes } : {}),
     close() {
       closed ??= (async () => {
         await osc?.close(); // first: no change or timed change comes in after this
+        await knobs!.close(); // nor a knob's
         await control?.close();
         await channel.close();
         dispatcher!.close();

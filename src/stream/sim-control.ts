@@ -1,7 +1,9 @@
 /**
  * The simulation control socket (docs/PROTOCOL.md "Simulation control"): a simulated board,
  * served by the stream service, driven from another process — plug the jack, make the codec's
- * I2C bus fail, stall the engine thread, look at the chip model's registers and the analog state.
+ * I2C bus fail, stall the engine thread, look at the chip model's registers and the analog state,
+ * turn and push the board's rotary encoder, send MIDI to the service's input (docs/CONTROL.md,
+ * "Knobs"; src/board/sim-knobs.ts drives them).
  *
  * `SimControl` holds the commands; the socket server only parses lines and dispatches to it, so
  * in-process tests and `sbc-audio sim` go through the same code:
@@ -20,10 +22,24 @@
  * The socket is `<runtimeDir>/sim/<board>.sock`, mode 0660, published only for simulated boards
  * (board.hal 'sim'), bound under a hidden name and renamed into place as the stream endpoints are
  * (./transport.ts).
+ *
+ * The knobs' commands:
+ * - `{"cmd":"encoder","detents":N[,"spacingMs":MS,"bounceUs":US,"press":true]}`: N detents (negative:
+ *   the other way; 0 with press: only the press), transitions MS apart (default twice the lines'
+ *   debounce), each with US of contact bounce; then the push switch pressed, if asked. Answered
+ *   once the last edge has passed its debounce (and, where the service says how, the control
+ *   class has applied what the knob sent).
+ * - `{"cmd":"midi","channel":1..16,"cc":0..127,"value":0..127}` or
+ *   `{"cmd":"midi","channel":1..16,"program":0..127}`: a controller (or program) change from the
+ *   simulated controller "sbc-audio sim:knob", connected to the service's MIDI input on first use;
+ *   answered once the event was delivered.
+ * Both are refused, naming what is missing, on a board without an encoder (push switch) or
+ * without a served MIDI input.
  */
 import path from 'node:path';
 import type { BoardRuntime } from '../board/runtime.ts';
-import type { Board } from '../board/schema.ts';
+import { type Board, INPUT_GPIO_ROLES } from '../board/schema.ts';
+import { MAX_TURN_DETENTS, SimKnobError, simEncoder, simMidiSource } from '../board/sim-knobs.ts';
 import type { RegisterState, Regmap, RegmapDef } from '../codec/regmap.ts';
 import type { I2cFault } from '../hal/i2c.ts';
 import { type AnalogEvent, MAX_EVENTS } from '../hal/sim/analog.ts';
@@ -38,7 +54,7 @@ export const SIM_CONTROL_DIR = 'sim';
 
 export { MAX_LINE_BYTES };
 
-export const SIM_COMMANDS = ['jack', 'i2c-fault', 'stall', 'regs', 'state'] as const;
+export const SIM_COMMANDS = ['jack', 'i2c-fault', 'stall', 'regs', 'state', 'encoder', 'midi'] as const;
 export type SimCommand = (typeof SIM_COMMANDS)[number];
 
 export const FAULT_KINDS = ['nack', 'timeout'] as const satisfies readonly I2cFault[];
@@ -49,7 +65,7 @@ export const DEFAULT_STALL_PERIODS = 4;
 export const MAX_STALL_PERIODS = 1000;
 /** Default number of analog events `state` returns. */
 export const DEFAULT_STATE_EVENTS = 20;
-export { MAX_EVENTS };
+export { MAX_EVENTS, MAX_TURN_DETENTS };
 
 /**
  * Where a board's control socket goes, or undefined for a board that is not simulated (it
@@ -149,11 +165,58 @@ export interface StateAnswer {
   i2cFault: Readonly<SimI2cFaultRule> | null;
 }
 
+export interface EncoderRequest {
+  /** Detents to turn: positive is the code's +1 direction (00 → 01 → 11 → 10), negative the other way. */
+  detents: number;
+  /** Time between transitions, ms (default twice the A/B lines' debounce). */
+  spacingMs?: number;
+  /** Contact bounce on each transition, µs (default none). */
+  bounceUs?: number;
+  /** Then press the push switch once. */
+  press?: boolean;
+}
+
+export interface EncoderAnswer {
+  board: string;
+  /** The control the board's encoder turns (full id) and the switch its push toggles (or null). */
+  control: string;
+  push: string | null;
+  detents: number;
+  transitions: number;
+  spacingMs: number;
+  bounceUs: number;
+  pressed: boolean;
+  /** Board clock when the last edge had passed its debounce. */
+  atNs: number;
+}
+
+export type MidiRequest = { channel: number; cc: number; value: number } | { channel: number; program: number };
+
+export interface MidiAnswer {
+  board: string;
+  /** The simulated controller's address and the service input it is connected to ("20:0", "128:0"). */
+  source: string;
+  port: string;
+  /** 1..16 as people number channels. */
+  channel: number;
+  cc?: number;
+  value?: number;
+  program?: number;
+}
+
 export type SimResponse = { id: unknown; ok: true; [k: string]: unknown } | { id: unknown; ok: false; error: string };
 
 /** What SimControl needs of the stream service. */
 export interface SimControlService {
   readonly ringBuffers: ReadonlySet<EngineRingBuffer>;
+  /**
+   * The service's MIDI input port ("128:0": `knobs.info().midi.address`), undefined without one.
+   * Absent: the input is looked for on the simulated sequencer by the name the service gives it
+   * (the board file's midi.client / midi.port, default "sbc-audio <board>" / "control").
+   */
+  midiAddress?(): string | undefined;
+  /** Resolves when the control class has applied everything sent to it (ControlDispatcher.idle); absent: not waited for. */
+  settled?(): Promise<void>;
 }
 
 export class SimControl {
@@ -318,7 +381,7 @@ export class SimControl {
     const { rt } = this;
     const ownPins = rt.codec.description?.gpioRoles ?? {};
     const lines = [...rt.lines.values()].map((l) => ({
-      role: l.role, chip: l.chip, offset: l.offset, direction: l.role === 'jack-detect' ? 'input' as const : 'output' as const,
+      role: l.role, chip: l.chip, offset: l.offset, direction: INPUT_GPIO_ROLES.includes(l.role) ? 'input' as const : 'output' as const,
       value: l.request.getValue(l.offset), owner: l.role in ownPins ? 'codec' as const : 'board' as const,
     }));
     let analog: StateAnswer['analog'] = null;
@@ -336,6 +399,68 @@ export class SimControl {
       events: events === 0 ? [] : all.slice(-events),
       i2cFault: bus?.faults ? { ...bus.faults } : null,
     };
+  }
+
+  // ---- encoder ----
+
+  /** Turns the board's simulated encoder, then presses its switch if asked (src/board/sim-knobs.ts). */
+  async encoder(req: EncoderRequest): Promise<EncoderAnswer> {
+    const spec = this.rt.board.encoder;
+    try {
+      const enc = simEncoder(this.rt);
+      if (req.press && !enc.hasPush) {
+        // Refused before anything is turned.
+        throw new SimControlError(`encoder: press: expected an encoder with a push switch (gpio encoder-push and encoder.push), got board ${this.board}'s encoder without one (${this.rt.board.file})`);
+      }
+      const turned = req.detents !== 0
+        ? await enc.turn(req.detents, { ...(req.spacingMs !== undefined ? { spacingMs: req.spacingMs } : {}), ...(req.bounceUs !== undefined ? { bounceUs: req.bounceUs } : {}) })
+        : undefined;
+      const pressed = req.press ? await enc.press() : undefined;
+      await this.service.settled?.();
+      return {
+        board: this.board, control: `${this.board}.${spec!.control}`, push: spec!.push ? `${this.board}.${spec!.push.toggle}` : null,
+        detents: req.detents, transitions: turned?.transitions ?? 0, spacingMs: turned?.spacingMs ?? 0, bounceUs: turned?.bounceUs ?? 0,
+        pressed: pressed !== undefined, atNs: pressed?.endNs ?? turned?.endNs ?? this.rt.hal.clock.nowNs(),
+      };
+    } catch (e) {
+      if (e instanceof SimKnobError) throw new SimControlError(`encoder: ${e.message}`);
+      throw e;
+    }
+  }
+
+  // ---- midi ----
+
+  /** The service's MIDI input: as the service says, else found by its name on the simulated sequencer. */
+  private midiPort(): string {
+    const { board } = this.rt;
+    const given = this.service.midiAddress?.();
+    if (given) return given;
+    const client = board.midi?.client ?? `sbc-audio ${board.name}`;
+    const port = board.midi?.port ?? 'control';
+    const inputs = this.sim.simMidi().listPorts().filter((p) => p.destination);
+    const hit = this.service.midiAddress ? undefined : inputs.find((p) => p.clientName === client && p.portName === port);
+    if (!hit) {
+      throw new SimControlError(`midi: expected board ${board.name} served with a MIDI input (a midi section in ${board.file}, and serve without --no-midi), got none (input ports on the simulated sequencer: ${inputs.map((p) => `${p.address.client}:${p.address.port} "${p.clientName}:${p.portName}"`).join(', ') || 'none'})`);
+    }
+    return `${hit.address.client}:${hit.address.port}`;
+  }
+
+  /** Sends a controller or program change from the simulated controller to the service's MIDI input. */
+  async midi(req: MidiRequest): Promise<MidiAnswer> {
+    try {
+      const port = this.midiPort();
+      const source = await simMidiSource(this.rt, port);
+      const ch = req.channel - 1; // on the wire 0..15
+      if ('program' in req) source.programChange(ch, req.program);
+      else source.controlChange(ch, req.cc, req.value);
+      // Delivery is a microtask (src/hal/sim/midi.ts); then the mapping's set reaches the control class.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.service.settled?.();
+      return { board: this.board, source: `${source.address.client}:${source.address.port}`, port, ...req };
+    } catch (e) {
+      if (e instanceof SimKnobError) throw new SimControlError(`midi: ${e.message}`);
+      throw e;
+    }
   }
 
   // ---- requests ----
@@ -410,6 +535,27 @@ export class SimControl {
       case 'state':
         f.only('events');
         return this.state(f.optInt('events', DEFAULT_STATE_EVENTS, 0, MAX_EVENTS));
+      case 'encoder': {
+        f.only('detents', 'spacingMs', 'bounceUs', 'press');
+        const press = o.press === undefined ? false : f.boolean('press');
+        const detents = f.optInt('detents', 0, -MAX_TURN_DETENTS, MAX_TURN_DETENTS);
+        if (detents === 0 && !press) throw f.error('detents', `a whole number of detents from -${MAX_TURN_DETENTS} to ${MAX_TURN_DETENTS} other than 0 (negative: the other way), or press: true`, o.detents);
+        const spacingMs = f.optNumber('spacingMs', 0.001, 60_000);
+        const bounceUs = f.optNumber('bounceUs', 0, 60_000_000);
+        return this.encoder({ detents, press, ...(spacingMs !== undefined ? { spacingMs } : {}), ...(bounceUs !== undefined ? { bounceUs } : {}) });
+      }
+      case 'midi': {
+        const channel = f.optInt('channel', Number.NaN, 1, 16);
+        if (o.channel === undefined) throw f.error('channel', 'a MIDI channel from 1 to 16', undefined);
+        if (o.program !== undefined) {
+          f.only('channel', 'program');
+          return this.midi({ channel, program: f.optInt('program', 0, 0, 127) });
+        }
+        f.only('channel', 'cc', 'value');
+        if (o.cc === undefined) throw f.error('cc', 'a controller number from 0 to 127 (or program, for a program change)', undefined);
+        if (o.value === undefined) throw f.error('value', 'a controller value from 0 to 127', undefined);
+        return this.midi({ channel, cc: f.optInt('cc', 0, 0, 127), value: f.optInt('value', 0, 0, 127) });
+      }
     }
   }
 }
@@ -450,6 +596,13 @@ class Fields {
 
   number(name: string, min: number, max: number): number {
     const v = this.o[name];
+    if (typeof v !== 'number' || !(v >= min && v <= max)) throw this.error(name, `a number from ${min} to ${max}`, v);
+    return v;
+  }
+
+  optNumber(name: string, min: number, max: number): number | undefined {
+    const v = this.o[name];
+    if (v === undefined) return undefined;
     if (typeof v !== 'number' || !(v >= min && v <= max)) throw this.error(name, `a number from ${min} to ${max}`, v);
     return v;
   }

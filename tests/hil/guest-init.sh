@@ -62,6 +62,10 @@ GPIO_CHIP=$(cat "$G/bank0/chip_name")
 
 # ALSA: Loopback (jiffies-paced, bit-exact) and Dummy (hrtimer-paced).
 modprobe snd-aloop && modprobe snd-dummy || fail_setup "snd-aloop / snd-dummy"
+# MIDI: the sequencer (/dev/snd/seq) and snd-virmidi's card (id VirMIDI, 4 raw MIDI devices, each a
+# sequencer client "Virtual Raw MIDI <card>-<device>" that amidi -p hw:VirMIDI,N feeds).
+modprobe snd-seq && modprobe snd-virmidi || fail_setup "snd-seq / snd-virmidi"
+[ -c /dev/snd/seq ] || fail_setup "no /dev/snd/seq after modprobe snd-seq"
 
 cat > /tmp/hil.env <<EOF
 SBC_HIL_TIER=guest

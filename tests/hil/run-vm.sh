@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Boots Debian's own 6.1 kernel under QEMU with simulated peripherals (i2c-stub, gpio-sim,
-# snd-aloop, snd-dummy) and runs the project's HIL suite inside it, with this checkout's
+# snd-aloop, snd-dummy, snd-seq with snd-virmidi) and runs the project's HIL suite inside it, with this checkout's
 # source and node_modules mounted over 9p. See docs/hil.md.
 #
 # Everything it downloads or builds lives in a cache outside the checkout, keyed by the kernel
@@ -155,13 +155,16 @@ fi
 
 # --- root filesystem: busybox, node, peer tools, modules (cached) -----------------------------------
 # at24: doctor.hil.ts binds it (a 24c02 EEPROM) to the codec's i2c-stub address, a real kernel driver claiming it.
-GUEST_MODULES=(i2c-dev i2c-stub gpio-sim configfs snd-aloop snd-dummy 9p 9pnet_virtio virtio_pci at24)
+# snd-seq, snd-virmidi: the ALSA sequencer (/dev/snd/seq) and virtual raw MIDI cards whose sequencer
+# clients are MIDI sources (alsa-seq.hil.ts); modprobe --show-depends brings snd-seq-virmidi and the rest.
+GUEST_MODULES=(i2c-dev i2c-stub gpio-sim configfs snd-aloop snd-dummy snd-seq snd-virmidi 9p 9pnet_virtio virtio_pci at24)
 NODE_BIN=$(readlink -f "$(command -v node)")
 TOOLS=(
   "$NODE_BIN"
   /usr/bin/gpiodetect /usr/bin/gpioinfo /usr/bin/gpioget /usr/bin/gpioset /usr/bin/gpiomon /usr/bin/gpiofind
   /usr/sbin/i2cget /usr/sbin/i2cset /usr/sbin/i2cdump /usr/sbin/i2cdetect /usr/sbin/i2ctransfer
   /usr/bin/aplay /usr/bin/arecord /usr/bin/amixer /usr/bin/speaker-test /usr/bin/cyclictest /usr/bin/alsaloop
+  /usr/bin/amidi /usr/bin/aconnect /usr/bin/aseqdump # alsa-seq.hil.ts: raw MIDI bytes into snd-virmidi, subscriptions, a dump
   /usr/bin/dtc # setup.hil.ts: `sbc-audio setup` compiles the board's overlay (Debian device-tree-compiler, `make host-tools`)
 )
 for t in "${TOOLS[@]}"; do [ -x "$t" ] || die "missing host tool $t"; done

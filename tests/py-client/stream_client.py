@@ -183,6 +183,10 @@ def main(argv):
     (result,) = struct.unpack_from("<i", out_rb.call(EXT_RB_NOTIFY, struct.pack("<I", NOTIFY_ENABLE)), 8)
     if result != OK:
         raise ProtocolError("EXT_RB_NOTIFY: result %d" % result)
+    # The same on the monitor: an overrun there (its reader late) shifts what it recorded.
+    (result,) = struct.unpack_from("<i", mon_rb.call(EXT_RB_NOTIFY, struct.pack("<I", NOTIFY_ENABLE)), 8)
+    if result != OK:
+        raise ProtocolError("EXT_RB_NOTIFY (monitor): result %d" % result)
     mon_start = start(mon_rb)
     out_start = start(out_rb)
     # Everything written before START is played once: the ring is longer than what plays before
@@ -217,6 +221,7 @@ def main(argv):
         "foundFrame": found, "framesAfterPrediction": None if found is None else found - predicted,
         "exact": found is not None, "mismatchesAtPrediction": mismatches,
         "underrunsReported": out_rb.rb_errors,
+        "monitorErrorsReported": mon_rb.rb_errors,
     }
     for m in (out_mem, mon_mem):
         m.close()

@@ -21,6 +21,13 @@ const BAD: { file: string; field: string; expected: RegExp }[] = [
   { file: 'bad-mclk.json', field: 'codec.mclk.source', expected: /expected where the figure comes from \(a board fact, a schematic\), got nothing/ },
   { file: 'bad-mclk-from.json', field: 'codec.mclk.from', expected: /expected one of "oscillator", got "pll"/ },
   { file: 'bad-host-clock.json', field: 'sim.hostClock', expected: /expected one of "provider", "consumer", got "master"/ },
+  // The knobs (docs/CONTROL.md, "Knobs"): an encoder's two lines, one chip, its section, its push.
+  { file: 'bad-encoder-half.json', field: 'gpio.encoder-b', expected: /expected both encoder-a and encoder-b \(an encoder has two contacts\)/ },
+  { file: 'bad-encoder-chips.json', field: 'gpio.encoder-b.chip', expected: /expected "sim-gpio0", the chip of encoder-a \(both lines are one request\), got "sim-gpio1"/ },
+  { file: 'bad-encoder-section.json', field: 'encoder', expected: /expected an encoder section saying which control the encoder on gpio encoder-a\/encoder-b turns/ },
+  { file: 'bad-encoder-push.json', field: 'encoder.push', expected: /expected a push section .* saying what the switch on gpio encoder-push does/ },
+  { file: 'bad-midi-cc14.json', field: 'midi.map[0].cc', expected: /expected a controller number 0\.\.31 \(a 14-bit controller's MSB; its LSB is cc \+ 32\), got 40/ },
+  { file: 'bad-midi-channel.json', field: 'midi.map[0].channel', expected: /expected a MIDI channel 1\.\.16 or "any", got 17/ },
 ];
 
 describe('board files', () => {

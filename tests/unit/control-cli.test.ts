@@ -135,7 +135,7 @@ const PARTS: Record<string, { name: string; vendor: string; datasheet: string; c
 
 interface BoardFacts { part: string; vendor: string; lines: string[]; output: string[]; input: string[]; policies?: string[] }
 const SIM_BOARD: BoardFacts = {
-  part: 'sim-codec', vendor: 'sbc-audio (simulation)', lines: ['jack-detect', 'amp-enable'], output: ['speaker', 'headphone'], input: ['mic'],
+  part: 'sim-codec', vendor: 'sbc-audio (simulation)', lines: ['jack-detect', 'amp-enable', 'encoder-a', 'encoder-b', 'encoder-push'], output: ['speaker', 'headphone'], input: ['mic'],
   // A jack, a speaker stream and an amplifier line: the headphone-mutes-speaker policy.
   policies: ['headphone-mutes-speaker'],
 };
@@ -281,7 +281,7 @@ describe('sbc-audio ctl / gain / play --volume / info: the control channel from 
         const l = await cliJson<ControlListing>(['ctl', 'list', '--runtime-dir', dir]);
         assert.throws(() => checkListing('sim-extra', SIM_BOARD, l, path.relative(ROOT, file)), /exactly the expected controls/);
         checkListing('sim-extra', { ...SIM_BOARD, lines: [...SIM_BOARD.lines, 'mute'] }, l, path.relative(ROOT, file));
-        assert.equal(l.controls.filter((c) => c.owner.kind === 'board' && !c.writable).length, 3);
+        assert.equal(l.controls.filter((c) => c.owner.kind === 'board' && !c.writable).length, 6);
       } finally {
         await s.close();
       }
@@ -630,7 +630,7 @@ describe('sbc-audio ctl / gain / play --volume / info: the control channel from 
       assert.deepEqual(j.controls.map((c) => c.id), [
         'sim.speaker.gain', 'sim.speaker.mute', 'sim.headphone.gain', 'sim.headphone.mute', 'sim.speaker.trim', 'sim.headphone.trim',
         'sim.sim-codec.digital-playback-volume', 'sim.sim-codec.dac-playback-switch', 'sim.sim-codec.dac-filter',
-        'sim.board.jack-detect', 'sim.board.amp-enable', 'sim.board.headphone-mutes-speaker',
+        'sim.board.jack-detect', 'sim.board.amp-enable', 'sim.board.encoder-a', 'sim.board.encoder-b', 'sim.board.encoder-push', 'sim.board.headphone-mutes-speaker',
       ]);
       const byId = new Map(j.controls.map((c) => [c.id, c]));
       const gain = byId.get('sim.speaker.gain')!;

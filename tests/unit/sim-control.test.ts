@@ -393,7 +393,7 @@ describe('sbc-audio sim: the simulation control socket', function () {
       assert.equal(s.clock, 'monotonic');
       assert.ok(['on', 'idle', 'off'].includes(s.power.state));
       assert.ok(s.power.history.length >= 1, 'the stream test started and stopped the codec');
-      assert.deepEqual(s.lines.map((l) => [l.role, l.owner]).sort(), [['amp-enable', 'board'], ['jack-detect', 'board']]);
+      assert.deepEqual(s.lines.map((l) => [l.role, l.owner]).sort(), [['amp-enable', 'board'], ['encoder-a', 'board'], ['encoder-b', 'board'], ['encoder-push', 'board'], ['jack-detect', 'board']]);
       assert.deepEqual(s.analog.outputs.map((o) => o.stream), ['speaker', 'headphone']);
       assert.equal(typeof s.analog.outputs[0]!.amplifier, 'boolean', 'the speaker is gated by the board amplifier');
       assert.ok('VOL_L' in s.analog.chip.gainCodes || Object.keys(s.analog.chip.gainCodes).length > 0);
@@ -430,7 +430,7 @@ describe('sbc-audio sim: the simulation control socket', function () {
         a.send('{"id":2,"cmd":"jack","stream":"headphone","plugged":"yes"}');
         assert.deepEqual(await a.next(), { id: 2, ok: false, error: 'jack: plugged: expected true or false, got "yes"' });
         a.send('{"id":3,"cmd":"reboot"}');
-        assert.deepEqual(await a.next(), { id: 3, ok: false, error: 'cmd: expected one of jack, i2c-fault, stall, regs, state, got "reboot"' });
+        assert.deepEqual(await a.next(), { id: 3, ok: false, error: 'cmd: expected one of jack, i2c-fault, stall, regs, state, encoder, midi, got "reboot"' });
         a.send('{"id":4,"cmd":"state","verbose":true}');
         assert.deepEqual(await a.next(), { id: 4, ok: false, error: 'state: unknown field "verbose" (fields: events)' });
         a.send('{"id":5,"cmd":"i2c-fault","kind":"nack"}');

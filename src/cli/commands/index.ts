@@ -10,6 +10,7 @@ import { infoCommand } from './info.ts';
 import { lsCommand } from './ls.ts';
 import { playCommand } from './play.ts';
 import { configureCommand, programCommand } from './program.ts';
+import { midiCommand } from './midi.ts';
 import { recordCommand } from './record.ts';
 import { regsCommand } from './regs.ts';
 import { runCommand } from './run.ts';
@@ -20,5 +21,5 @@ import { toneCommand } from './tone.ts';
 
 export const COMMANDS: readonly Command[] = [
   boardsCommand, infoCommand, regsCommand, codecCommand, toneCommand, runCommand,
-  serveCommand, lsCommand, ctlCommand, gainCommand, programCommand, configureCommand, playCommand, recordCommand, conformanceCommand, simCommand, doctorCommand, setupCommand,
+  serveCommand, lsCommand, ctlCommand, gainCommand, programCommand, configureCommand, midiCommand, playCommand, recordCommand, conformanceCommand, simCommand, doctorCommand, setupCommand,
 ];

@@ -36,7 +36,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: "publish a board's streams to other processes (the Zircon audio stream protocol)",
   usage: `usage: sbc-audio serve [--board NAME] [--group NAME] [--runtime-dir DIR] [--idle-power-down MS] [--quiet]
-                       [--osc-bind ADDR:PORT | --no-osc] [--osc-token TOKEN | --osc-token-file FILE]
+                       [--osc-bind ADDR:PORT | --no-osc] [--osc-token TOKEN | --osc-token-file FILE] [--no-midi]
 
 Opens the board, brings its codec to a known state (probe, init: muted) and publishes each of
 its streams as a Unix socket endpoint: DIR/audio-output/<board>.<stream> and
@@ -54,6 +54,10 @@ and saved to it on change (at most once a second), as alsactl store / restore do
 The same controls, the programs and the configure keys are served over OSC/UDP with DSSI's
 methods (/sbc-audio/<board>/<owner>/control, /program, /configure, /update, …; docs/OSC.md), on
 ${DEFAULT_OSC_ADDRESS}:${DEFAULT_OSC_PORT} by default: reachable from this machine only.
+Knobs (docs/CONTROL.md, "Knobs"): a MIDI input, the ALSA sequencer client "sbc-audio <board>" with
+the port "control" that any MIDI source connects to (the board file's midi.connect, 'sbc-audio midi
+connect', aconnect), its controllers mapped by the board file and by 'sbc-audio midi learn'; and the
+board file's rotary encoder and its push switch.
 Runs until SIGINT or SIGTERM (or an OSC quit), then removes its endpoints.
 A real board's hardware is checked first (its ALSA card, I2C bus, codec, GPIO chips): where a part
 is missing, serve exits with status 1 before publishing anything, naming it ('sbc-audio doctor'
@@ -80,12 +84,14 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
   --osc-token TOKEN   the admin token (at least ${MIN_OSC_TOKEN_CHARS} characters). A command line is readable by every
                       user of the machine (/proc/PID/cmdline): --osc-token-file keeps it out of it
   --osc-token-file FILE  the admin token: the file's first line
+  --no-midi           no MIDI input (default: the ALSA sequencer client, where /dev/snd/seq exists)
   --quiet             do not log protocol violations and dropped clients to stderr`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
       board: { type: 'string' }, group: { type: 'string' }, 'runtime-dir': { type: 'string' }, 'idle-power-down': { type: 'string' }, quiet: { type: 'boolean' },
       'state-file': { type: 'string' }, 'no-state': { type: 'boolean' }, 'ramp-ms': { type: 'string' },
       'osc-bind': { type: 'string' }, 'no-osc': { type: 'boolean' }, 'osc-token': { type: 'string' }, 'osc-token-file': { type: 'string' },
+      'no-midi': { type: 'boolean' },
     });
     const osc = oscOption(values);
     if (values['state-file'] !== undefined && values['no-state']) throw new UsageError('--state-file and --no-state: give one');
@@ -119,6 +125,7 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       ...(stateFile ? { stateFile } : {}),
       ...(rampMs !== undefined ? { rampMs } : {}),
       ...(osc ? { osc: { ...osc, onQuit: quit } } : {}),
+      midi: !values['no-midi'],
     });
     try {
       const { service, runtime } = served;
@@ -130,6 +137,8 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
         const where = oscServer.address.includes(':') ? `[${oscServer.address}]:${oscServer.port}` : `${oscServer.address}:${oscServer.port}`;
         io.out(`  osc     udp ${where}${oscServer.loopback ? ' (this machine only)' : osc?.adminToken === undefined ? ' (no admin token: /configure and quit refused)' : ''}`);
       }
+      const midi = service.knobs.info().midi;
+      if (midi) io.out(`  midi    ${midi.address} "${midi.client}:${midi.port}"`);
       const why = await Promise.race([signal, quitting]);
       io.err(`sbc-audio serve: ${why}: removing the endpoints and stopping`);
     } finally {

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { servedSocketNames } from '../../control/client.ts';
 import { defaultRuntimeDir } from '../../stream/discovery.ts';
 import {
-  DEFAULT_STALL_PERIODS, DEFAULT_STATE_EVENTS, FAULT_KINDS, type FaultAnswer, MAX_EVENTS, MAX_STALL_PERIODS, type RegsAnswer, SIM_CONTROL_DIR,
-  type SimResponse, type StallAnswer, type StateAnswer,
+  DEFAULT_STALL_PERIODS, DEFAULT_STATE_EVENTS, type EncoderAnswer, FAULT_KINDS, type FaultAnswer, MAX_EVENTS, MAX_STALL_PERIODS, MAX_TURN_DETENTS,
+  type MidiAnswer, type RegsAnswer, SIM_CONTROL_DIR, type SimResponse, type StallAnswer, type StateAnswer,
 } from '../../stream/sim-control.ts';
 import { type CliIO, type Command, EXIT_FAILURE, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
+import { parseWithNegativeValues } from './ctl.ts';
 import { registerTable } from './regs.ts';
 
 const USAGE = `usage: sbc-audio sim <command> [--board NAME] [--runtime-dir DIR] [options]
@@ -44,6 +45,16 @@ commands:
                                     path or why it is silent, clock errors, amplifier), the board's
                                     power and its history, GPIO lines, the last N analog events
                                     (default ${DEFAULT_STATE_EVENTS})
+  encoder N [--spacing-ms MS] [--bounce-us US]
+                                    turn the board's rotary encoder N detents (negative: the other
+                                    way; -${MAX_TURN_DETENTS}..${MAX_TURN_DETENTS}), one transition every MS ms (default twice
+                                    the lines' debounce), each with US µs of contact bounce;
+                                    answered once the last edge passed the debounce
+  encoder --press                   push the encoder's switch once (with N: after the turn)
+  midi cc CHANNEL CC VALUE          a controller change (channel 1..16, controller and value
+                                    0..127) from the simulated controller "sbc-audio sim:knob",
+                                    connected to the service's MIDI input on first use
+  midi program CHANNEL N            a program change (channel 1..16, program 0..127)
 
 options:
   --board NAME        the simulated board (default: the only one served under DIR)
@@ -163,7 +174,9 @@ function printState(io: CliIO, s: StateAnswer): void {
   }
 }
 
-type Parsed = { request: Record<string, unknown>; print: (io: CliIO, answer: Record<string, unknown>) => void };
+type Parsed = { request: Record<string, unknown>; print: (io: CliIO, answer: Record<string, unknown>) => void; timeoutMs?: number };
+
+const SUBCOMMANDS = 'jack, i2c-fault, stall, regs, state, encoder, midi';
 
 /** The request of a sub-command and how its answer is printed as text. */
 function parseSub(sub: string, rest: string[]): { values: { board?: string; 'runtime-dir'?: string; json?: boolean } } & Parsed {
@@ -230,26 +243,75 @@ function parseSub(sub: string, rest: string[]): { values: { board?: string; 'run
       if (!Number.isInteger(events)) throw new UsageError(`--events must be a whole number, got "${values.events}"`);
       return { values, request: { cmd: 'state', events }, print: (io, a) => printState(io, a as unknown as StateAnswer) };
     }
+    case 'encoder': {
+      // `sim encoder -3`: a negative count is the count, not an option.
+      const { values, positionals } = parseWithNegativeValues(rest, { ...COMMON, 'spacing-ms': { type: 'string' }, 'bounce-us': { type: 'string' }, press: { type: 'boolean' } });
+      if (positionals.length > 1) throw new UsageError(`encoder takes one count of detents, e.g. 'sbc-audio sim encoder 3'; got ${positionals.join(' ')}`);
+      const n = positionals[0];
+      if (n === undefined && !values.press) throw new UsageError('encoder: give a count of detents (e.g. 3, or -3 the other way) or --press');
+      const detents = n === undefined ? 0 : Number(n);
+      if (n !== undefined && (!/^-?\d+$/.test(n) || detents === 0 || Math.abs(detents) > MAX_TURN_DETENTS)) {
+        throw new UsageError(`encoder: the count must be a whole number of detents from -${MAX_TURN_DETENTS} to ${MAX_TURN_DETENTS}, not 0; got "${n}"`);
+      }
+      const spacingMs = values['spacing-ms'] === undefined ? undefined : numberOption(values['spacing-ms'], 'spacing-ms', 0, 0.001, 60_000);
+      const bounceUs = values['bounce-us'] === undefined ? undefined : numberOption(values['bounce-us'], 'bounce-us', 0, 0, 60_000_000);
+      if (detents === 0 && (spacingMs !== undefined || bounceUs !== undefined)) throw new UsageError('--spacing-ms and --bounce-us go with a count of detents');
+      return {
+        values,
+        request: { cmd: 'encoder', detents, ...(values.press ? { press: true } : {}), ...(spacingMs !== undefined ? { spacingMs } : {}), ...(bounceUs !== undefined ? { bounceUs } : {}) },
+        // A long turn takes its time on the service's side: the answer comes after it.
+        timeoutMs: 30_000 + 2 * 60_000,
+        print: (io, a) => {
+          const e = a as unknown as EncoderAnswer;
+          if (e.detents !== 0) {
+            io.out(`${e.board}: encoder turned ${e.detents} detent${Math.abs(e.detents) === 1 ? '' : 's'} (${e.transitions} transitions, ${e.spacingMs} ms apart${e.bounceUs ? `, ${e.bounceUs} µs bounce each` : ''}): ${e.control}`);
+          }
+          if (e.pressed) io.out(`${e.board}: encoder switch pressed: ${e.push}`);
+        },
+      };
+    }
+    case 'midi': {
+      const { values, positionals } = parseOptions(rest, COMMON, true);
+      const [kind, ...nums] = positionals;
+      const int = (s: string | undefined, what: string, min: number, max: number): number => {
+        if (s === undefined || !/^\d+$/.test(s) || Number(s) < min || Number(s) > max) throw new UsageError(`midi ${kind}: ${what} must be a whole number from ${min} to ${max}, got ${s === undefined ? 'nothing' : `"${s}"`}`);
+        return Number(s);
+      };
+      const print = (io: CliIO, a: Record<string, unknown>) => {
+        const m = a as unknown as MidiAnswer;
+        const what = m.program !== undefined ? `program change ${m.program}` : `controller ${m.cc} = ${m.value}`;
+        io.out(`${m.board}: MIDI channel ${m.channel} ${what} sent from ${m.source} to ${m.port}`);
+      };
+      if (kind === 'cc') {
+        if (nums.length !== 3) throw new UsageError(`midi cc takes CHANNEL CC VALUE, e.g. 'sbc-audio sim midi cc 1 7 100'; got ${nums.length ? nums.join(' ') : 'nothing'}`);
+        return { values, request: { cmd: 'midi', channel: int(nums[0], 'CHANNEL', 1, 16), cc: int(nums[1], 'CC', 0, 127), value: int(nums[2], 'VALUE', 0, 127) }, print };
+      }
+      if (kind === 'program') {
+        if (nums.length !== 2) throw new UsageError(`midi program takes CHANNEL N, e.g. 'sbc-audio sim midi program 1 5'; got ${nums.length ? nums.join(' ') : 'nothing'}`);
+        return { values, request: { cmd: 'midi', channel: int(nums[0], 'CHANNEL', 1, 16), program: int(nums[1], 'N', 0, 127) }, print };
+      }
+      throw new UsageError(`midi: expected cc CHANNEL CC VALUE or program CHANNEL N, got ${kind === undefined ? 'nothing' : `"${kind}"`}`);
+    }
     default:
-      throw new UsageError(`unknown sim command "${sub}" (commands: jack, i2c-fault, stall, regs, state)`);
+      throw new UsageError(`unknown sim command "${sub}" (commands: ${SUBCOMMANDS})`);
   }
 }
 
 export const simCommand: Command = {
   name: 'sim',
-  summary: 'drive a served simulated board from another process: jack, I2C faults, stalls, chip registers, state',
+  summary: 'drive a served simulated board from another process: jack, I2C faults, stalls, chip registers, state, encoder, MIDI',
   usage: USAGE,
   async run(argv, io) {
     const [sub, ...rest] = argv;
-    if (sub === undefined) throw new UsageError('a sim command is required (jack, i2c-fault, stall, regs, state)');
-    const { values, request, print } = parseSub(sub, rest);
+    if (sub === undefined) throw new UsageError(`a sim command is required (${SUBCOMMANDS})`);
+    const { values, request, print, timeoutMs } = parseSub(sub, rest);
     const runtimeDir = path.resolve(values['runtime-dir'] ?? defaultRuntimeDir());
     let answer: SimResponse;
     let board: string;
     try {
       const target = resolveSocket(runtimeDir, values.board === undefined ? undefined : checkBoardName(values.board));
       board = target.board;
-      answer = await simRequest(target.socket, board, request);
+      answer = await simRequest(target.socket, board, request, timeoutMs);
     } catch (e) {
       if (e instanceof SimCliError) {
         io.err(`sbc-audio sim ${sub}: ${e.message}`);

@@ -75,6 +75,9 @@ export class SimGpioChip implements GpioChip {
     }
     const req = new SimLineRequest(this, offsets, config, consumer);
     for (const o of offsets) this.line(o).owner = req;
+    // The levels the request starts from, now that its bias applies (an undriven pull-up line
+    // reads 1 from the request on): taken before, its first real edge would look like no change.
+    req.primeLevels();
     return req;
   }
 
@@ -165,9 +168,13 @@ class SimLineRequest implements GpioLineRequest {
   ) {
     for (const o of offsets) {
       if (config.direction === 'output') this.outputs.set(o, config.initial ?? 0);
-      this.debounced.set(o, chip.electrical(chip.lineOf(o)));
       this.lineSeq.set(o, 0);
     }
+  }
+
+  /** Takes each line's level as the request's starting point (the chip calls it once the lines are owned). */
+  primeLevels(): void {
+    for (const o of this.offsets) this.debounced.set(o, this.chip.electrical(this.chip.lineOf(o)));
   }
 
   private check(offset: number): void {

@@ -1,7 +1,8 @@
 /**
  * The simulated HAL: a simulated I2C bus per bus number, simulated GPIO chips created on demand,
- * simulated PCM devices, on a real or virtual clock. Everything here is a simulation and says so
- * in its names ('sim-i2c-1', 'sim-gpio (…)', PCM backend kind 'sim').
+ * simulated PCM devices, a simulated MIDI sequencer, on a real or virtual clock. Everything here is
+ * a simulation and says so in its names ('sim-i2c-1', 'sim-gpio (…)', PCM backend kind 'sim',
+ * SimMidiSequencer).
  */
 import type { Clock } from '../clock.ts';
 import type { Hal } from '../index.ts';
@@ -9,11 +10,13 @@ import { VirtualClock } from './clock.ts';
 import { SimGpioChip } from './gpio.ts';
 import { SimI2cBus, type SimI2cBusOptions } from './i2c.ts';
 import { createAdcGate, createI2sLink } from './i2s-link.ts';
+import { SimMidiSequencer } from './midi.ts';
 import { SimPcmBackend } from './pcm.ts';
 
 export { VirtualClock, flushMicrotasks } from './clock.ts';
 export { SimGpioChip } from './gpio.ts';
 export { SimI2cBus } from './i2c.ts';
+export { SimMidiInputPort, SimMidiSequencer, SimMidiSource } from './midi.ts';
 export { RegisterFileDevice, type SimI2cDevice } from './i2c-device.ts';
 export { AnalogSimulation, type AnalogEvent, type MonitoredOutput } from './analog.ts';
 export type { ChipAnalogState, ChipEnvironment, I2sFormat, SimChip, Transient } from './chip.ts';
@@ -34,6 +37,7 @@ export class SimHal implements Hal {
   readonly i2sLinks = new Map<string, SharedArrayBuffer>();
   /** The ADC gate of each capture PCM a simulated chip's input path feeds (./i2s-link.ts). */
   readonly adcGates = new Map<string, SharedArrayBuffer>();
+  private sequencer: SimMidiSequencer | undefined;
 
   constructor(private readonly opts: SimHalOptions = {}) {
     this.clock = opts.clock ?? new VirtualClock(1e9, true);
@@ -86,7 +90,18 @@ export class SimHal implements Hal {
     return this.simChip(name);
   }
 
+  /** The simulated MIDI sequencer (./midi.ts): one per SimHal (a new one after it was closed). */
+  simMidi(): SimMidiSequencer {
+    if (!this.sequencer || this.sequencer.closed) this.sequencer = new SimMidiSequencer(this.clock);
+    return this.sequencer;
+  }
+
+  async midi(): Promise<SimMidiSequencer> {
+    return this.simMidi();
+  }
+
   async close(): Promise<void> {
+    if (this.sequencer) await this.sequencer.close();
     for (const b of this.buses.values()) await b.close();
     for (const c of this.chips.values()) await c.close();
   }

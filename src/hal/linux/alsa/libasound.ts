@@ -14,7 +14,8 @@
  * - Functions return alsa-lib's negative errno codes; `AlsaError` carries `snd_strerror`'s text.
  *
  * Constants and layouts below are facts from alsa-lib 1.2.8's public headers (alsa/pcm.h,
- * alsa/control.h, alsa/mixer.h) as cited per item; they are ABI and do not change between versions.
+ * alsa/control.h, alsa/mixer.h, and for the sequencer alsa/seq.h, alsa/seq_event.h, alsa/seqmid.h)
+ * as cited per item; they are ABI and do not change between versions.
  */
 import koffi from 'koffi';
 
@@ -59,6 +60,49 @@ export const SND_CTL_ELEM_TYPE_IEC958 = 5;
 export const SND_CTL_ELEM_TYPE_INTEGER64 = 6;
 // alsa/mixer.h: enum _snd_mixer_selem_channel_id (SND_MIXER_SCHN_FRONT_LEFT = 0 ... LAST = 31)
 export const SND_MIXER_SCHN_LAST = 31;
+
+// --- sequencer (alsa/seq.h, alsa/seq_event.h)
+// alsa/seq.h: #define SND_SEQ_OPEN_OUTPUT 1, SND_SEQ_OPEN_INPUT 2, SND_SEQ_OPEN_DUPLEX (OUTPUT|INPUT)
+export const SND_SEQ_OPEN_OUTPUT = 1;
+export const SND_SEQ_OPEN_INPUT = 2;
+export const SND_SEQ_OPEN_DUPLEX = 3;
+// alsa/seq.h: #define SND_SEQ_NONBLOCK 0x0001 (open mode flag)
+export const SND_SEQ_NONBLOCK = 0x1;
+// alsa/seq.h: port capability bits (unsigned int)
+export const SND_SEQ_PORT_CAP_READ = 1 << 0;
+export const SND_SEQ_PORT_CAP_WRITE = 1 << 1;
+export const SND_SEQ_PORT_CAP_SUBS_READ = 1 << 5;
+export const SND_SEQ_PORT_CAP_SUBS_WRITE = 1 << 6;
+/** Routing not allowed: `aconnect -l` leaves such ports out. */
+export const SND_SEQ_PORT_CAP_NO_EXPORT = 1 << 7;
+// alsa/seq.h: port type bits
+export const SND_SEQ_PORT_TYPE_MIDI_GENERIC = 1 << 1;
+export const SND_SEQ_PORT_TYPE_APPLICATION = 1 << 20;
+// alsa/seq.h: snd_seq_query_subs_type_t (SND_SEQ_QUERY_SUBS_READ = 0, SND_SEQ_QUERY_SUBS_WRITE = 1).
+// WRITE lists the senders that write to the root port (its "Connected From" in aconnect -l).
+export const SND_SEQ_QUERY_SUBS_READ = 0;
+export const SND_SEQ_QUERY_SUBS_WRITE = 1;
+// alsa/seq_event.h: enum snd_seq_event_type (the values decoded here)
+export const SND_SEQ_EVENT_CONTROLLER = 10;
+export const SND_SEQ_EVENT_PGMCHANGE = 11;
+/**
+ * snd_seq_event_t (alsa/seq_event.h), the same 28 bytes on every ABI: every member is a byte, a
+ * 32-bit int or a union of them, and the one pointer (snd_seq_ev_ext_t) sits in a packed struct
+ * of 12 bytes at most, so nothing depends on the pointer size and nothing needs padding:
+ *   0 type (u8), 1 flags, 2 tag, 3 queue, 4 time (snd_seq_timestamp_t, 8 bytes),
+ *   12 source {client u8, port u8}, 14 dest {client, port}, 16 data (union, 12 bytes).
+ * data as snd_seq_ev_ctrl_t (CONTROLLER and PGMCHANGE): 16 channel (u8), 17..19 unused,
+ *   20 param (unsigned int: the controller number), 24 value (signed int; the program for PGMCHANGE).
+ */
+export const SEQ_EVENT_BYTES = 28;
+export const SEQ_EVENT_TYPE_OFFSET = 0;
+export const SEQ_EVENT_SOURCE_OFFSET = 12;
+export const SEQ_EVENT_DEST_OFFSET = 14;
+export const SEQ_EVENT_CTRL_CHANNEL_OFFSET = 16;
+export const SEQ_EVENT_CTRL_PARAM_OFFSET = 20;
+export const SEQ_EVENT_CTRL_VALUE_OFFSET = 24;
+/** snd_seq_addr_t (alsa/seq_event.h): { unsigned char client; unsigned char port; } */
+export const SEQ_ADDR_BYTES = 2;
 
 // alsa-lib returns errno values negated: their names and numbers are in src/util/errno.ts (ERRNO).
 
@@ -265,6 +309,48 @@ export interface Asound {
   selemGetEnumItem(e: Handle, ch: number, idx: Uint8Array): number;
   selemSetEnumItem(e: Handle, ch: number, idx: number): number;
 
+  // --- sequencer (alsa/seq.h, alsa/seqmid.h); `void *` where a preallocated cell is passed
+  seqOpen(out: [Handle], name: string, streams: number, mode: number): number;
+  seqClose(seq: Handle): number;
+  seqClientId(seq: Handle): number;
+  seqSetClientName(seq: Handle, name: string): number;
+  seqCreateSimplePort(seq: Handle, name: string, caps: number, type: number): number;
+  seqDeleteSimplePort(seq: Handle, port: number): number;
+  seqPollDescriptorsCount(seq: Handle, events: number): number;
+  /** pfds: `space` struct pollfd cells (POLLFD_BYTES each). */
+  seqPollDescriptors(seq: Handle, pfds: Uint8Array, space: number, events: number): number;
+  /** ev: pointer cell receiving `snd_seq_event_t *` (libasound's own buffer, valid until the next call). */
+  seqEventInput(seq: Handle, ev: Uint8Array): number;
+  /** addr: a snd_seq_addr_t cell (SEQ_ADDR_BYTES). */
+  seqParseAddress(seq: Handle, addr: Uint8Array, str: string): number;
+  seqConnectFrom(seq: Handle, myPort: number, srcClient: number, srcPort: number): number;
+  seqDisconnectFrom(seq: Handle, myPort: number, srcClient: number, srcPort: number): number;
+  seqClientInfoMalloc(out: [Handle]): number;
+  seqClientInfoFree(p: Handle): void;
+  seqClientInfoSetClient(p: Handle, client: number): void;
+  seqClientInfoGetClient(p: Handle): number;
+  seqClientInfoGetName(p: Handle): string;
+  seqQueryNextClient(seq: Handle, p: Handle): number;
+  seqPortInfoMalloc(out: [Handle]): number;
+  seqPortInfoFree(p: Handle): void;
+  seqPortInfoSetClient(p: Handle, client: number): void;
+  seqPortInfoSetPort(p: Handle, port: number): void;
+  seqPortInfoGetClient(p: Handle): number;
+  seqPortInfoGetPort(p: Handle): number;
+  seqPortInfoGetName(p: Handle): string;
+  seqPortInfoGetCapability(p: Handle): number;
+  seqQueryNextPort(seq: Handle, p: Handle): number;
+  seqQuerySubscribeMalloc(out: [Handle]): number;
+  seqQuerySubscribeFree(p: Handle): void;
+  /** addr: a snd_seq_addr_t cell. */
+  seqQuerySubscribeSetRoot(p: Handle, addr: Uint8Array): void;
+  seqQuerySubscribeSetType(p: Handle, type: number): void;
+  seqQuerySubscribeSetIndex(p: Handle, index: number): void;
+  seqQuerySubscribeGetIndex(p: Handle): number;
+  /** The address of the subscriber at the current index: a `const snd_seq_addr_t *` as a number (read it with memcpyFromAddress). */
+  seqQuerySubscribeGetAddr(p: Handle): number;
+  seqQueryPortSubscribers(seq: Handle, p: Handle): number;
+
   /** libc memcpy with a raw address on one side: reads or writes native memory without koffi pointer objects. */
   /** Declared returning void: the pointer memcpy returns would cost a BigInt per call. */
   memcpyFromAddress(dst: Uint8Array, srcAddress: number, n: number): void;
@@ -303,6 +389,10 @@ export function asound(): Asound {
   opaque('snd_ctl_elem_value_t');
   opaque('snd_mixer_t');
   opaque('snd_mixer_elem_t');
+  opaque('snd_seq_t');
+  opaque('snd_seq_client_info_t');
+  opaque('snd_seq_port_info_t');
+  opaque('snd_seq_query_subscribe_t');
   const f = (proto: string) => lib.func(proto) as (...args: unknown[]) => unknown;
 
   // Prototypes as in alsa/pcm.h, alsa/control.h, alsa/mixer.h; `void *` where a preallocated cell is passed.
@@ -475,6 +565,45 @@ export function asound(): Asound {
     selemGetEnumItemName: f('int snd_mixer_selem_get_enum_item_name(snd_mixer_elem_t *elem, unsigned int idx, size_t maxlen, void *str)'),
     selemGetEnumItem: f('int snd_mixer_selem_get_enum_item(snd_mixer_elem_t *elem, int channel, void *idxp)'),
     selemSetEnumItem: f('int snd_mixer_selem_set_enum_item(snd_mixer_elem_t *elem, int channel, unsigned int idx)'),
+
+    // alsa/seq.h
+    seqOpen: f('int snd_seq_open(_Out_ snd_seq_t **handle, const char *name, int streams, int mode)'),
+    seqClose: f('int snd_seq_close(snd_seq_t *handle)'),
+    seqClientId: f('int snd_seq_client_id(snd_seq_t *handle)'),
+    seqPollDescriptorsCount: f('int snd_seq_poll_descriptors_count(snd_seq_t *handle, short events)'),
+    seqPollDescriptors: f('int snd_seq_poll_descriptors(snd_seq_t *handle, void *pfds, unsigned int space, short events)'),
+    seqEventInput: f('int snd_seq_event_input(snd_seq_t *handle, void *ev)'),
+    seqClientInfoMalloc: f('int snd_seq_client_info_malloc(_Out_ snd_seq_client_info_t **ptr)'),
+    seqClientInfoFree: f('void snd_seq_client_info_free(snd_seq_client_info_t *ptr)'),
+    seqClientInfoSetClient: f('void snd_seq_client_info_set_client(snd_seq_client_info_t *info, int client)'),
+    seqClientInfoGetClient: f('int snd_seq_client_info_get_client(const snd_seq_client_info_t *info)'),
+    seqClientInfoGetName: f('const char *snd_seq_client_info_get_name(snd_seq_client_info_t *info)'),
+    seqQueryNextClient: f('int snd_seq_query_next_client(snd_seq_t *handle, snd_seq_client_info_t *info)'),
+    seqPortInfoMalloc: f('int snd_seq_port_info_malloc(_Out_ snd_seq_port_info_t **ptr)'),
+    seqPortInfoFree: f('void snd_seq_port_info_free(snd_seq_port_info_t *ptr)'),
+    seqPortInfoSetClient: f('void snd_seq_port_info_set_client(snd_seq_port_info_t *info, int client)'),
+    seqPortInfoSetPort: f('void snd_seq_port_info_set_port(snd_seq_port_info_t *info, int port)'),
+    seqPortInfoGetClient: f('int snd_seq_port_info_get_client(const snd_seq_port_info_t *info)'),
+    seqPortInfoGetPort: f('int snd_seq_port_info_get_port(const snd_seq_port_info_t *info)'),
+    seqPortInfoGetName: f('const char *snd_seq_port_info_get_name(const snd_seq_port_info_t *info)'),
+    seqPortInfoGetCapability: f('unsigned int snd_seq_port_info_get_capability(const snd_seq_port_info_t *info)'),
+    seqQueryNextPort: f('int snd_seq_query_next_port(snd_seq_t *handle, snd_seq_port_info_t *info)'),
+    seqQuerySubscribeMalloc: f('int snd_seq_query_subscribe_malloc(_Out_ snd_seq_query_subscribe_t **ptr)'),
+    seqQuerySubscribeFree: f('void snd_seq_query_subscribe_free(snd_seq_query_subscribe_t *ptr)'),
+    seqQuerySubscribeSetRoot: f('void snd_seq_query_subscribe_set_root(snd_seq_query_subscribe_t *info, const void *addr)'),
+    seqQuerySubscribeSetType: f('void snd_seq_query_subscribe_set_type(snd_seq_query_subscribe_t *info, int type)'),
+    seqQuerySubscribeSetIndex: f('void snd_seq_query_subscribe_set_index(snd_seq_query_subscribe_t *info, int _index)'),
+    seqQuerySubscribeGetIndex: f('int snd_seq_query_subscribe_get_index(const snd_seq_query_subscribe_t *info)'),
+    // Returns `const snd_seq_addr_t *`, declared as an address so that no pointer object (a BigInt) is made.
+    seqQuerySubscribeGetAddr: f('uintptr_t snd_seq_query_subscribe_get_addr(const snd_seq_query_subscribe_t *info)'),
+    seqQueryPortSubscribers: f('int snd_seq_query_port_subscribers(snd_seq_t *seq, snd_seq_query_subscribe_t *subs)'),
+    // alsa/seqmid.h
+    seqSetClientName: f('int snd_seq_set_client_name(snd_seq_t *seq, const char *name)'),
+    seqCreateSimplePort: f('int snd_seq_create_simple_port(snd_seq_t *seq, const char *name, unsigned int caps, unsigned int type)'),
+    seqDeleteSimplePort: f('int snd_seq_delete_simple_port(snd_seq_t *seq, int port)'),
+    seqParseAddress: f('int snd_seq_parse_address(snd_seq_t *seq, void *addr, const char *str)'),
+    seqConnectFrom: f('int snd_seq_connect_from(snd_seq_t *seq, int my_port, int src_client, int src_port)'),
+    seqDisconnectFrom: f('int snd_seq_disconnect_from(snd_seq_t *seq, int my_port, int src_client, int src_port)'),
 
     memcpyFromAddress: libc.func('void memcpy(void *dst, uintptr_t src, size_t n)') as (...args: unknown[]) => unknown,
     memcpyToAddress: libc.func('void memcpy(uintptr_t dst, const void *src, size_t n)') as (...args: unknown[]) => unknown,
