@@ -45,6 +45,8 @@ export type ControlResponse = { id: unknown; ok: true; [k: string]: unknown } | 
 /** A connection's subscription: `subscribe` turns it on (the channel sends change events). */
 export interface Subscriber {
   subscribed: boolean;
+  /** Aborted when the connection closes (a learn it asked for ends then). */
+  closed?: AbortSignal;
 }
 
 function shown(v: unknown): string {
@@ -107,7 +109,7 @@ export async function handleControlRequest(model: ControlModel, line: string, su
       case 'midi-unmap':
       case 'midi-connect':
       case 'midi-disconnect':
-        return { id, ok: true, ...(await extraCommand(cmd, o, extras)) };
+        return { id, ok: true, ...(await extraCommand(cmd, o, extras, sub)) };
       default:
         sub.subscribed = false;
         return { id, ok: true };
@@ -123,7 +125,7 @@ export async function handleControlRequest(model: ControlModel, line: string, su
 class ExtraRequestError extends Error {}
 
 /** The answer's fields of a programs or configure command (throws ProgramError, ConfigureError or ExtraRequestError). */
-async function extraCommand(cmd: string, o: Record<string, unknown>, x: ControlChannelExtras): Promise<Record<string, unknown>> {
+async function extraCommand(cmd: string, o: Record<string, unknown>, x: ControlChannelExtras, sub: Subscriber): Promise<Record<string, unknown>> {
   const need = <T>(what: T | undefined, name: string): T => {
     if (!what) throw new ExtraRequestError(`${cmd}: this service has no ${name} (it was started without them)`);
     return what;
@@ -169,6 +171,7 @@ async function extraCommand(cmd: string, o: Record<string, unknown>, x: ControlC
       return {
         mapping: await k.learn(str('control', '"sim.speaker.gain"'), {
           timeoutMs: timeoutMs as number, ...(o.resolution !== undefined ? { resolution: o.resolution as 7 | 14 } : {}), ...(o.curve !== undefined ? { curve: o.curve as MidiCurve } : {}),
+          ...(sub.closed ? { signal: sub.closed } : {}),
         }),
       };
     }
@@ -181,9 +184,11 @@ async function extraCommand(cmd: string, o: Record<string, unknown>, x: ControlC
     }
     case 'midi-connect':
       return { source: await need(x.knobs, 'knobs').connect(str('source', '"20:0"')) };
-    case 'midi-disconnect':
-      await need(x.knobs, 'knobs').disconnect(str('source', '"20:0"'));
-      return {};
+    case 'midi-disconnect': {
+      const source = str('source', '"20:0"');
+      await need(x.knobs, 'knobs').disconnect(source);
+      return { source };
+    }
     default: {
       const c = need(x.configure, 'configure');
       return { result: await c.set(str('owner', '"board"'), str('key', '"idle-power-down-ms"'), str('value', '"5000"')) };
@@ -207,9 +212,10 @@ export async function serveControlChannel(model: ControlModel, socketPath: strin
     server = await serveJsonLines(socketPath, (line, conn) => {
       let sub = subscribers.get(conn);
       if (!sub) {
-        sub = { subscribed: false };
+        const closed = new AbortController();
+        sub = { subscribed: false, closed: closed.signal };
         subscribers.set(conn, sub);
-        conn.onClose(() => subscribers.delete(conn));
+        conn.onClose(() => { subscribers.delete(conn); closed.abort(); });
       }
       return handleControlRequest(model, line, sub, { ...(opts.programs ? { programs: opts.programs } : {}), ...(opts.configure ? { configure: opts.configure } : {}), ...(opts.knobs ? { knobs: opts.knobs } : {}) });
     }, { what: `control ${model.board.id}`, ...(opts.gid !== undefined ? { gid: opts.gid } : {}), ...(opts.log ? { log: opts.log } : {}) });

@@ -44,13 +44,31 @@ export class QuadratureDecoder {
   lastNs = Number.NaN;
   private readonly sign: 1 | -1;
 
+  /**
+   * The position of a detent (a click): where the lines were at the start, an encoder at rest
+   * sitting in one. Detents repeat every transitionsPerDetent positions from it.
+   */
+  private readonly restPosition: number;
+
   constructor(initialA: GpioValue, initialB: GpioValue, readonly transitionsPerDetent: 1 | 2 | 4 = 4, reverse = false) {
     if (transitionsPerDetent !== 1 && transitionsPerDetent !== 2 && transitionsPerDetent !== 4) {
       throw new RangeError(`QuadratureDecoder: transitionsPerDetent must be 1, 2 or 4, got ${transitionsPerDetent}`);
     }
     this.a = initialA;
     this.b = initialB;
+    this.restPosition = POSITION[(initialA << 1) | initialB]!;
     this.sign = reverse ? -1 : 1;
+  }
+
+  /**
+   * The count toward the next detent that the current position means, counted from the nearest
+   * detent position (ties toward +): after lost edges, detents still complete at the clicks
+   * rather than between them from then on. At most the one detent in progress is lost.
+   */
+  private alignedCount(): number {
+    const n = this.transitionsPerDetent;
+    const off = (((POSITION[(this.a << 1) | this.b]! - this.restPosition) % n) + n) % n;
+    return off > n / 2 ? off - n : off;
   }
 
   /** The levels the decoder holds now. */
@@ -78,13 +96,13 @@ export class QuadratureDecoder {
   resync(a: GpioValue, b: GpioValue): void {
     this.a = a;
     this.b = b;
-    this.count = 0;
+    this.count = this.alignedCount();
   }
 
   /** An edge that leaves its line where it was: one before it was lost, direction unknown. */
   private lost(timeNs: number): 0 {
     this.invalid++;
-    this.count = 0;
+    this.count = this.alignedCount();
     this.lastNs = timeNs;
     return 0;
   }
@@ -99,7 +117,7 @@ export class QuadratureDecoder {
     if (delta === 2) {
       // Two positions at once: forward two or back two look the same.
       this.invalid++;
-      this.count = 0;
+      this.count = this.alignedCount();
       return 0;
     }
     this.transitions++;

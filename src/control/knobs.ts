@@ -12,7 +12,7 @@
  *   ./encoder.ts: one relative step per detent ("+0.5dB"), which the dispatcher adds to the
  *   newest value, so no detent is lost however many arrive before a write lands.
  */
-import { lstatSync, readFileSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import type { BoardRuntime } from '../board/runtime.ts';
 import { MappingSpecError, type MidiMappingSpec as MidiMapSpec, parseMidiMappings } from '../board/knob-specs.ts';
@@ -72,6 +72,8 @@ export class Knobs {
   private boardMaps: MidiMapping[] = [];
   private boardSpecs: MidiMapSpec[] = [];
   private learnedSpecs: MidiMapSpec[] = [];
+  /** The learned-mappings file exists but could not be read: moved aside before it is written. */
+  private learnedUnreadable = false;
 
   private constructor(private readonly opts: KnobsOptions) {
     this.board = opts.runtime.board.name;
@@ -179,32 +181,61 @@ export class Knobs {
     this.mapper?.setMappings(this.boardMaps, learned);
   }
 
+  /**
+   * The learned mappings on disk. Opened without following a symbolic link and without blocking
+   * (a FIFO put there is refused, not waited on), checked as a regular file of bounded size; each
+   * entry is checked on its own, so one bad entry costs only itself (said in the log). A file that
+   * cannot be read at all is not overwritten: the next write moves it aside first (`.unreadable`).
+   */
   private readLearned(): MidiMapSpec[] {
     const file = this.opts.learnedFile;
     if (!file) return [];
+    let fd: number | undefined;
     try {
-      const st = lstatSync(file);
-      if (!st.isFile()) throw new KnobError('not a regular file (not followed)');
+      fd = openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new KnobError('not a regular file');
       if (st.size > LEARNED_MAX_BYTES) throw new KnobError(`${st.size} bytes, more than ${LEARNED_MAX_BYTES} (refused unread)`);
-      const o = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      const o = JSON.parse(readFileSync(fd, 'utf8')) as Record<string, unknown>;
       if (o?.format !== LEARNED_FORMAT || o.version !== LEARNED_VERSION) throw new KnobError(`not a ${LEARNED_FORMAT} file of version ${LEARNED_VERSION}`);
       if (o.board !== this.board) throw new KnobError(`board: "${String(o.board)}", and this is board ${this.board}`);
-      return parseMidiMappings(o.map, 'map');
+      if (!Array.isArray(o.map)) throw new KnobError('map: expected a list of mappings');
+      const out: MidiMapSpec[] = [];
+      (o.map as unknown[]).forEach((entry, i) => {
+        try {
+          const m = parseMidiMappings([entry], 'map')[0];
+          const field = `map[${i}]`;
+          if (out.some((x) => x.channel === m!.channel && x.cc === m!.cc)) throw new MappingSpecError(`${field}.cc`, 'a controller not mapped already on its channel', m!.cc);
+          if (out.some((x) => conflicts(x, m!))) throw new MappingSpecError(`${field}.cc`, 'a controller that is not half of a 14-bit pair mapped already (an MSB and its LSB at cc + 32)', m!.cc);
+          out.push(m!);
+        } catch (e) {
+          this.log(`MIDI: learned mapping dropped: ${file}: ${(e as Error).message.replace(/^map\[0\]/, `map[${i}]`)}`);
+        }
+      });
+      return out;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      this.log(`MIDI: learned mappings in ${file} not used: ${(e as Error).message}`);
+      this.learnedUnreadable = true;
+      this.log(`MIDI: learned mappings in ${file} not used: ${(e as NodeJS.ErrnoException).code === 'ELOOP' ? 'a symbolic link (not followed)' : (e as Error).message}; it is moved aside to ${file}.unreadable before the next learn writes the file`);
       return [];
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   }
 
   /** Atomically (src/util/atomic-file.ts), 0644 in a 0755 folder, as presets. */
-  private writeLearned(): void {
+  private writeLearned(specs: MidiMapSpec[]): void {
     const file = this.opts.learnedFile;
     if (!file) return;
     try {
-      writeFileAtomic(file, `${JSON.stringify({ format: LEARNED_FORMAT, version: LEARNED_VERSION, board: this.board, map: this.learnedSpecs }, null, 2)}\n`);
+      if (this.learnedUnreadable) {
+        renameSync(file, `${file}.unreadable`);
+        this.log(`MIDI: ${file}, which could not be read, moved to ${file}.unreadable`);
+        this.learnedUnreadable = false;
+      }
+      writeFileAtomic(file, `${JSON.stringify({ format: LEARNED_FORMAT, version: LEARNED_VERSION, board: this.board, map: specs }, null, 2)}\n`);
     } catch (e) {
-      throw new KnobError(`cannot write ${file}: ${(e as Error).message}`);
+      throw new KnobError(`cannot write ${file}: ${(e as Error).message} (nothing changed)`);
     }
   }
 
@@ -240,31 +271,46 @@ export class Knobs {
    * Learn mode: the next controller that moves (any channel) drives `control` (a full id or one
    * without the board's name); the mapping replaces any on that channel and controller, and is kept.
    */
-  async learn(control: string, opts: { timeoutMs: number; resolution?: 7 | 14; curve?: MidiCurve }): Promise<MappingInfo> {
+  async learn(control: string, opts: { timeoutMs: number; resolution?: 7 | 14; curve?: MidiCurve; signal?: AbortSignal }): Promise<MappingInfo> {
     const { mapper } = this.needMidi();
     const rel = control.startsWith(`${this.board}.`) ? control.slice(this.board.length + 1) : control;
-    const d = (() => {
-      try {
-        return this.control(rel, 'control', ['volume', 'switch', 'enum']);
-      } catch (e) {
-        throw new KnobError(`midi learn: ${(e as BoardFileError).expected ? `expected ${(e as BoardFileError).expected}, got ${JSON.stringify(control)}` : (e as Error).message}`);
-      }
-    })();
+    let d: ControlDescriptor;
+    try {
+      d = this.control(rel, 'control', ['volume', 'switch', 'enum']);
+    } catch (e) {
+      throw new KnobError(`control: expected ${(e as BoardFileError).expected ?? 'a control of this board'}, got ${JSON.stringify(control)}`);
+    }
     if (opts.curve) {
       try {
-        resolveMapping({ channel: 'any', cc: 0, resolution: 7, control: d.id, curve: opts.curve, invert: false }, d, 'curve');
+        resolveMapping({ channel: 'any', cc: 0, resolution: 7, control: d.id, curve: opts.curve, invert: false }, d, '');
       } catch (e) {
-        throw new KnobError(`midi learn: ${(e as Error).message}`);
+        throw new KnobError((e as Error).message.replace(/^\.curve: /, 'curve: '));
       }
     }
-    const m = await mapper.learn(d.id, opts);
+    // The asker gone (its connection closed), or the service stopping: the learn ends, and the
+    // next knob anyone touches is not mapped to a control nobody waits for.
+    const signal = opts.signal;
+    if (signal?.aborted) throw new KnobError(`midi learn ${d.id}: cancelled`);
+    const onAbort = () => mapper.cancelLearn();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let m: MidiMapping;
+    try {
+      m = await mapper.learn(d.id, { timeoutMs: opts.timeoutMs, ...(opts.resolution ? { resolution: opts.resolution } : {}), ...(opts.curve ? { curve: opts.curve } : {}) });
+    } catch (e) {
+      throw new KnobError((e as Error).message);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
     const spec: MidiMapSpec = {
       channel: m.channel, cc: m.cc, resolution: m.resolution, control: rel, curve: m.curve, invert: m.invert,
       ...(m.min !== undefined ? { min: m.min } : {}), ...(m.max !== undefined ? { max: m.max } : {}),
     };
-    this.learnedSpecs = [...this.learnedSpecs.filter((x) => !(x.channel === spec.channel && x.cc === spec.cc)), spec];
+    // It replaces any learned mapping of that channel and controller, and any it would make half
+    // of a 14-bit pair (a 7-bit one on the LSB of a 14-bit one, or the reverse).
+    const next = [...this.learnedSpecs.filter((x) => !(x.channel === spec.channel && x.cc === spec.cc) && !conflicts(x, spec)), spec];
+    this.writeLearned(next); // first: a file that cannot be written changes nothing
+    this.learnedSpecs = next;
     this.applyMappings();
-    this.writeLearned();
     return { ...spec, controlId: d.id, curve: m.curve, from: 'learned' };
   }
 
@@ -276,14 +322,14 @@ export class Knobs {
   /** Removes the learned mapping on this channel and controller (a board file's mapping stays: edit the file). */
   unmap(channel: number | 'any', cc: number): boolean {
     this.needMidi();
-    const before = this.learnedSpecs.length;
-    this.learnedSpecs = this.learnedSpecs.filter((x) => !(x.channel === channel && x.cc === cc));
-    if (this.learnedSpecs.length === before) {
+    const next = this.learnedSpecs.filter((x) => !(x.channel === channel && x.cc === cc));
+    if (next.length === this.learnedSpecs.length) {
       if (this.boardSpecs.some((x) => x.channel === channel && x.cc === cc)) throw new KnobError(`midi unmap: channel ${channel} cc ${cc} is mapped by the board file ${this.opts.runtime.board.file} (midi.map): edit the file to remove it`);
       return false;
     }
+    this.writeLearned(next);
+    this.learnedSpecs = next;
     this.applyMappings();
-    this.writeLearned();
     return true;
   }
 
@@ -296,6 +342,7 @@ export class Knobs {
   }
 
   async close(): Promise<void> {
+    this.mapper?.cancelLearn();
     this.offMidi?.();
     this.offMidi = undefined;
     this.encoder?.close();
@@ -304,4 +351,11 @@ export class Knobs {
     this.port = undefined;
     await p?.close();
   }
+}
+
+/** Whether two mappings would share a controller as halves of a 14-bit pair (an MSB's LSB is cc + 32) on channels that overlap. */
+function conflicts(a: MidiMapSpec, b: MidiMapSpec): boolean {
+  const overlap = a.channel === 'any' || b.channel === 'any' || a.channel === b.channel;
+  if (!overlap) return false;
+  return (a.resolution === 14 && b.cc === a.cc + 32) || (b.resolution === 14 && a.cc === b.cc + 32);
 }

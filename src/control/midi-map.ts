@@ -367,7 +367,9 @@ export class MidiMapper {
       const timer: TimerHandle = this.clock
         ? this.clock.setTimerNs(this.clock.nowNs() + opts.timeoutMs * 1e6, onTimeout)
         : (() => {
+          // A learn waiting is no reason for the process to stay up (a service stopping).
           const t = setTimeout(onTimeout, opts.timeoutMs);
+          t.unref();
           return { cancel: () => clearTimeout(t) };
         })();
       this.pending = { controlId, d, opts, resolve, reject, timer };

@@ -46,7 +46,7 @@ export function isRelativeValue(input: unknown): boolean {
   if (typeof input !== 'string') return false;
   const s = input.trim();
   const word = s.toLowerCase();
-  return RELATIVE.test(s) || word === TOGGLE || word in ENUM_STEPS;
+  return RELATIVE.test(s) || word === TOGGLE || Object.hasOwn(ENUM_STEPS, word);
 }
 
 const ON = new Set(['on', 'true', '1', 'yes']);

@@ -72,9 +72,12 @@ describe('quadrature decoder', () => {
     assert.equal(q.edge('a', 1, 2), 0, 'A is 1 already: an edge was lost');
     assert.equal(q.invalid, 2);
     // Negative control: valid transitions from where the lines are now (11) are not counted invalid.
-    assert.deepEqual(turn(q, -1, 4), [0, 0, 0, -1]);
+    // The detent completes at a click (00, where the lines were at the start), not 4 transitions
+    // after the lost edge: from 11, back through 00 (undoing half a detent) and on to 00 again.
+    assert.deepEqual(turn(q, -1, 6), [0, 0, 0, 0, 0, -1]);
+    assert.deepEqual(q.levels(), { a: 0, b: 0 });
     assert.equal(q.invalid, 2);
-    assert.equal(q.sample(1, 1, 9), 0, 'no change');
+    assert.equal(q.sample(0, 0, 9), 0, 'no change');
     assert.equal(q.invalid, 2);
   });
 

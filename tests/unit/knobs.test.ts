@@ -7,7 +7,7 @@
  * tests/hil/guest/knobs.hil.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadBoard } from '../../src/board/load.ts';
@@ -142,13 +142,13 @@ describe('knobs in the stream service (sim board)', function () {
     };
     await bad({ cmd: 'midi-learn', control: 'speaker.gain', timeoutMs: 0 }, /midi-learn: timeoutMs: expected an integer from 1 to 600000, got 0/);
     await bad({ cmd: 'midi-learn', control: 'speaker.gain', curve: 'log' }, /midi-learn: curve: expected one of db, cubic, switch, toggle, zones, got "log"/);
-    await bad({ cmd: 'midi-learn', control: 'speaker.nothing' }, /midi learn: expected a writable volume or switch or enum control of board knobs-cmds .*got "speaker\.nothing"/);
-    await bad({ cmd: 'midi-learn', control: 'speaker.mute', curve: 'db' }, /midi learn: .*"switch" or "toggle"/);
+    await bad({ cmd: 'midi-learn', control: 'speaker.nothing' }, /^midi-learn: control: expected a writable volume or switch or enum control of board knobs-cmds .*got "speaker\.nothing"$/);
+    await bad({ cmd: 'midi-learn', control: 'speaker.mute', curve: 'db' }, /^midi-learn: curve: expected a curve for knobs-cmds\.speaker\.mute, a switch: "switch" or "toggle"/);
     await bad({ cmd: 'midi-unmap', channel: 0, cc: 7 }, /midi-unmap: channel: expected 1\.\.16 or "any", got 0/);
     await bad({ cmd: 'midi-connect', source: 'no such keyboard' }, /no such keyboard/);
     await bad({ cmd: 'knobs', extra: 1 }, /knobs: unknown field "extra"/);
     // A learn that times out says so.
-    await bad({ cmd: 'midi-learn', control: 'speaker.gain', timeoutMs: 50 }, /no controller moved within 50 ms/);
+    await bad({ cmd: 'midi-learn', control: 'speaker.gain', timeoutMs: 50 }, /^midi-learn: midi learn knobs-cmds\.speaker\.gain: no controller moved within 50 ms$/);
     // Without MIDI (midi: false): the encoder still works, MIDI commands say why they cannot.
     const none = await serve(boardFile('knobs-nomidi', () => {}), {});
     await none.service.close();
@@ -160,5 +160,78 @@ describe('knobs in the stream service (sim board)', function () {
     assert.notEqual(s.knobs.info().encoder, null);
     const r = await handleControlRequest(s.controls, JSON.stringify({ cmd: 'midi-learn', control: 'speaker.gain' }), undefined, { knobs: s.knobs });
     assert.match((r as { error: string }).error, /has no MIDI input in this service/);
+  });
+
+  it('a learn ends when its connection closes or the service stops: a knob touched later is not mapped', async () => {
+    const o = await serve(boardFile('knobs-cancel', () => {}));
+    const src = (o.rt.hal as SimHal).simMidi().addSource('test keyboard', 'out');
+    await o.service.knobs.connect('test keyboard');
+    // The asker's connection closes (its signal aborts): the learn is cancelled.
+    const gone = new AbortController();
+    const learning = o.service.knobs.learn('speaker.gain', { timeoutMs: 60_000, signal: gone.signal });
+    assert.equal(o.service.knobs.learning(), true);
+    gone.abort();
+    await assert.rejects(learning, /midi learn knobs-cancel\.speaker\.gain: cancelled/);
+    assert.equal(o.service.knobs.learning(), false);
+    src.controlChange(0, 50, 10);
+    await flushMicrotasks();
+    assert.equal(o.service.knobs.info().midi!.mappings.some((m) => m.cc === 50), false, 'nothing learned from the later touch');
+    // Negative control: a learn still waiting takes that touch.
+    const taken = o.service.knobs.learn('speaker.gain', { timeoutMs: 60_000 });
+    src.controlChange(0, 50, 11);
+    assert.equal((await taken).cc, 50);
+    // The service stopping ends a waiting learn too (and its timer does not hold the process).
+    const pending = o.service.knobs.learn('speaker.mute', { timeoutMs: 600_000 });
+    await o.service.close();
+    await assert.rejects(pending, /cancelled/);
+  });
+
+  it('a learn replaces the learned mapping it would make half of a 14-bit pair; an unreadable file is moved aside, a symbolic link not followed', async () => {
+    const file = boardFile('knobs-pair', () => {});
+    const stateFile = path.join(tmp, 'state.json');
+    const learnedFile = path.join(tmp, 'midi', 'knobs-pair.json');
+    const o = await serve(file, { stateFile });
+    const src = (o.rt.hal as SimHal).simMidi().addSource('test keyboard', 'out');
+    await o.service.knobs.connect('test keyboard');
+    const learn = async (control: string, cc: number, resolution?: 14) => {
+      const p = o.service.knobs.learn(control, { timeoutMs: 5000, ...(resolution ? { resolution } : {}) });
+      src.controlChange(0, cc, 1);
+      return p;
+    };
+    await learn('speaker.gain', 0, 14); // CC 0 + CC 32
+    await learn('speaker.mute', 32); // CC 32 alone: the pair's LSB
+    const learned = () => (JSON.parse(readFileSync(learnedFile, 'utf8')) as { map: { cc: number; resolution: number }[] }).map.map((m) => [m.cc, m.resolution]);
+    assert.deepEqual(learned(), [[32, 7]], 'the 14-bit pair it would have split is gone');
+    await learn('speaker.gain', 0, 14);
+    assert.deepEqual(learned(), [[0, 14]], 'and the other way round');
+    await o.service.close();
+    await o.rt.close();
+    open.splice(0);
+
+    // A file that is not JSON: not used, and moved aside (not overwritten) at the next write.
+    writeFileSync(learnedFile, '{ not json');
+    const lines: string[] = [];
+    const o2 = await serve(file, { stateFile, log: (l) => lines.push(l) });
+    assert.ok(lines.some((l) => l.includes(`learned mappings in ${learnedFile} not used`) && l.includes('moved aside')), lines.join('\n'));
+    const src2 = (o2.rt.hal as SimHal).simMidi().addSource('test keyboard', 'out');
+    await o2.service.knobs.connect('test keyboard');
+    const p = o2.service.knobs.learn('speaker.gain', { timeoutMs: 5000 });
+    src2.controlChange(0, 7, 1);
+    await p;
+    assert.equal(readFileSync(`${learnedFile}.unreadable`, 'utf8'), '{ not json');
+    assert.deepEqual(learned(), [[7, 7]]);
+    await o2.service.close();
+    await o2.rt.close();
+    open.splice(0);
+
+    // A symbolic link in its place: not followed (the target is left alone).
+    const target = path.join(tmp, 'elsewhere.json');
+    writeFileSync(target, readFileSync(learnedFile));
+    rmSync(learnedFile);
+    symlinkSync(target, learnedFile);
+    lines.length = 0;
+    const o3 = await serve(file, { stateFile, log: (l) => lines.push(l) });
+    assert.ok(lines.some((l) => /a symbolic link \(not followed\)/.test(l)), lines.join('\n'));
+    assert.equal(o3.service.knobs.info().midi!.mappings.filter((m) => m.from === 'learned').length, 0);
   });
 });

@@ -58,9 +58,14 @@ describe('engine on ALSA (guest): examples on hw:Dummy, pass-through bit-exact t
     const seconds = signal.samples.length / 2 / RATE;
 
     // An xrun on a loaded host (the emulated CPU starved by other work) drops frames, which is the
-    // machine's doing and is reported as such; the run is repeated, up to three times, until one
-    // runs clean, and bit-exactness is asserted on that one.
+    // machine's doing and is reported as such. The signal's own frames decide: a run whose capture
+    // holds the signal bit-exact passes whatever happened around it (an overrun while the engine
+    // waited for aplay to start, under TCG, touches only the silence before it); a run that is not
+    // bit-exact fails at once if the engine reported no xrun, and is repeated (up to three runs)
+    // if it did.
     const xrunReports: string[] = [];
+    let captured: Int16Array;
+    let verdict: ReturnType<typeof verifyBitExact>;
     for (let attempt = 0; ; attempt++) {
       const dev = await EngineDriver.forAlsa().open({ name: 'loopback-pass', capture: 'hw:Loopback,1,0', playback: 'hw:Loopback,0,1' });
       const config = await dev.negotiate({ rate: RATE, bufferFrames: 512, periods: 4, inputChannels: 2, outputChannels: 2, format: 'i16', interleaved: true });
@@ -73,15 +78,19 @@ describe('engine on ALSA (guest): examples on hw:Dummy, pass-through bit-exact t
       assert.equal(await player.done, 0, `aplay failed: ${player.stderr()}`);
       assert.equal(await recorder.done, 0, `arecord failed: ${recorder.stderr()}`);
       const report = await dev.stop();
-      if (report.underruns + report.overruns === 0) break;
+      captured = bytesToS16(new Uint8Array(readFileSync(out)));
+      verdict = verifyBitExact(signal, captured, signal.signalFrames);
+      const xruns = report.underruns + report.overruns;
+      if (verdict.ok) {
+        if (xruns > 0) console.log(`    (pass-through attempt ${attempt + 1}: ${report.underruns} underruns, ${report.overruns} overruns on a loaded host, outside the signal: it came through bit-exact)`);
+        break;
+      }
+      assert.ok(xruns > 0, verdict.reason);
       xrunReports.push(JSON.stringify(report));
-      console.log(`    (pass-through attempt ${attempt + 1} had xruns on a loaded host: ${report.underruns} underruns, ${report.overruns} overruns; repeated)`);
-      assert.ok(attempt < 2, `the engine had xruns in three runs: ${xrunReports.join('; ')}`);
+      console.log(`    (pass-through attempt ${attempt + 1} had xruns on a loaded host: ${report.underruns} underruns, ${report.overruns} overruns, and the signal was not bit-exact (${verdict.reason}); repeated)`);
+      assert.ok(attempt < 2, `the engine had xruns in three runs, and none carried the signal bit-exact: ${xrunReports.join('; ')}`);
     }
 
-    const captured = bytesToS16(new Uint8Array(readFileSync(out)));
-    const verdict = verifyBitExact(signal, captured, signal.signalFrames);
-    assert.ok(verdict.ok, verdict.reason);
     const flipAt = (verdict.alignment!.lagFrames + signal.signalStart + 1000) * 2;
     const control = verifyBitExact(signal, withFlippedSample(captured, flipAt), signal.signalFrames);
     assert.equal(control.ok, false, 'the control with one flipped sample must fail');

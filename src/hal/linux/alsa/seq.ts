@@ -292,14 +292,20 @@ export class AlsaMidiInputPort implements MidiInputPort {
     this.listeners.clear();
   }
 
-  async close(): Promise<void> {
-    if (this.seq === null) return;
-    const watch = this.watch;
-    this.watch = undefined;
-    // The thread must stop polling the descriptor before libasound closes it.
-    if (watch) await watch.remove();
-    this.release();
-    this.onClosed(this);
+  private closing: Promise<void> | undefined;
+
+  /** Idempotent: a second caller waits for the first close (the descriptor is released once, after the thread let go of it). */
+  close(): Promise<void> {
+    if (this.seq === null && !this.closing) return Promise.resolve();
+    this.closing ??= (async () => {
+      const watch = this.watch;
+      this.watch = undefined;
+      // The thread must stop polling the descriptor before libasound closes it.
+      if (watch) await watch.remove();
+      this.release();
+      this.onClosed(this);
+    })();
+    return this.closing;
   }
 }
 
