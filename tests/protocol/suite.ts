@@ -717,22 +717,39 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
     });
 
     it(`${covers('R-RB-11')}what the client writes is what the PCM plays, bit-exact (correlation-aligned; a flipped sample fails)`, async function () {
-      this.timeout(180000); // a hang guard: an engine thread takes tens of seconds to start on an emulated CPU beside other work
-      const cap = await t.captureOutput(t.rb.stream);
-      const { a, rb } = await ringBuffer();
+      this.timeout(540000); // a hang guard: an engine thread takes tens of seconds to start on an emulated CPU beside other work
       const signal = paddedTestSignal(24000, 9600, 2, 0x5eed);
       const total = signal.samples.length / 2;
-      const r = await rb.getBuffer(total, 0);
-      const m = MappedRingBuffer.open(r.bufferPath!, r.frames, 4);
-      m.write(0, s16ToBytes(signal.samples));
-      const s = await rb.start();
-      await t.sleepNs((total / 48000) * 1e9 + 50e6);
-      await rb.stop();
-      m.close();
-      await a.close();
-      const captured = await cap.stop();
-      const v = verifyBitExact(signal, captured, signal.signalFrames);
-      assert.ok(v.ok, v.reason);
+      // A run in which the engine reported an underrun (R-EXT-5: a host too busy to run it in time,
+      // as an emulated CPU beside other work can be) proves nothing either way: up to two more are
+      // made. A run without one must be bit-exact, and so must the run that passes.
+      let captured: Int16Array;
+      let v: ReturnType<typeof verifyBitExact>;
+      let s: { startTimeNs: number };
+      const xrunRuns: string[] = [];
+      for (let attempt = 1; ; attempt++) {
+        const cap = await t.captureOutput(t.rb.stream);
+        const { a, rb } = await ringBuffer();
+        // The extension where the target has it (NOT_SUPPORTED elsewhere: then no run is excused).
+        const told = (await rb.extNotifications(true)) === OK;
+        let xruns = 0;
+        rb.on('rb-error', () => { xruns++; });
+        const r = await rb.getBuffer(total, 0);
+        const m = MappedRingBuffer.open(r.bufferPath!, r.frames, 4);
+        m.write(0, s16ToBytes(signal.samples));
+        s = await rb.start();
+        await t.sleepNs((total / 48000) * 1e9 + 50e6);
+        await rb.stop();
+        m.close();
+        await a.close();
+        captured = await cap.stop();
+        v = verifyBitExact(signal, captured, signal.signalFrames);
+        if (v.ok) break;
+        assert.ok(told && xruns > 0, v.reason);
+        xrunRuns.push(`run ${attempt}: ${xruns} underrun notification(s), ${v.reason}`);
+        timing(`R-RB-11 run ${attempt}: ${xruns} underrun notification(s) on a loaded host; again`);
+        assert.ok(attempt < 3, `every run had underruns: ${xrunRuns.join('; ')}`);
+      }
       assert.ok(v.alignment!.score > 0.999 && v.alignment!.runnerUp < 0.2, `alignment ${JSON.stringify(v.alignment)}`);
       const control = verifyBitExact({ ...signal, samples: withFlippedSample(signal.samples, (signal.signalStart + 12345) * 2) }, captured, signal.signalFrames);
       assert.equal(control.ok, false, 'the flipped-sample control must fail');
