@@ -44,7 +44,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { stealTicks } from './proc-stat.ts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,9 +53,9 @@ import { ControlDispatcher, DEFAULT_BOUND_MS, InstantiationLock } from '../src/c
 import { controlDescriptors } from '../src/control/model.ts';
 import type { EngineReport } from '../src/engine/types.ts';
 import type { SimI2cBus } from '../src/hal/sim/i2c.ts';
-import { playSamples, toneSamples } from '../src/stream/player.ts';
 import { startStreamService } from '../src/stream/service.ts';
 import { fmt, percentiles, traceEngineStarts } from './engine-lib.ts';
+import { type Mark, playSpeakerTone, stealText } from './speaker-tone.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const args = process.argv.slice(2);
@@ -86,8 +85,6 @@ if (!['auto', 'osc', 'pipe'].includes(VIA)) {
   process.exit(2);
 }
 
-/** The engine's counters at a moment, the board clock then, and the hypervisor's steal so far. */
-interface Mark { periods: number; underruns: number; overruns: number; ns: number; stealTicks?: number }
 
 /** What this bench uses of the OSC server (src/osc/server.ts), loaded at run time: the bench runs without it too. */
 interface OscLike {
@@ -277,27 +274,11 @@ try {
   });
   await Promise.race([generatorReady, generatorExit.then((c) => { throw new Error(`the storm generator exited (${c}) before it was ready`); })]);
 
-  // The client: a tone on sim.speaker for the whole run (a 2 s ring buffer: the client's own
-  // timer, on this busy main thread, is never what runs short).
-  const playSeconds = 2 + BASELINE_S + STORM_S + 30;
-  let started!: () => void;
-  const playing = new Promise<void>((r) => { started = r; });
-  const abort = new AbortController();
-  const play = playSamples({
-    endpoint: path.join(dir, 'audio-output', 'sim.speaker'), rate: 48000, channels: 2, bufferMs: 2000, signal: abort.signal,
-    onOpen: () => started(),
-  }, toneSamples(440, playSeconds, 48000, 2, -12));
-  let playError: Error | undefined;
-  let playEnded = false;
-  play.then(() => { playEnded = true; }, (e: Error) => { playError = e; playEnded = true; started(); });
-  await playing;
-  const engine = devices.find((d) => d.info.name === 'speaker');
-  if (!engine) throw new Error('no engine started for sim.speaker');
+  // The client: a tone on sim.speaker for the whole run (bench/speaker-tone.ts).
+  const tone = await playSpeakerTone(dir, 2 + BASELINE_S + STORM_S + 30, devices, clock);
+  const engine = tone.engine;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const mark = (): Mark => {
-    const steal = stealTicks();
-    return { ...engine.stats(), ns: clock.nowNs(), ...(steal !== undefined ? { stealTicks: steal } : {}) };
-  };
+  const mark = (): Mark => tone.mark();
 
   // When each xrun happened (the engine's counters, looked at every 20 ms): which phase it fell in.
   const xrunTimes: number[] = [];
@@ -386,7 +367,7 @@ try {
   const settled = await Promise.race([dispatcher.idle().then(() => true), sleep(10_000).then(() => false)]);
   const onChip = settled && want.every(([reg, code]) => regs[reg] === code);
   // The check means something only while the stream plays (stopped, the sim-codec idles muted).
-  const stillPlaying = !playEnded;
+  const stillPlaying = tone.playing();
   const trimNow = (await service.controls.get('sim.speaker.trim')).value;
   const writes = (reg: number) => bus.log.slice(logMark).filter((e) => e.kind === 'write' && e.data.length >= 2 && e.data[0] === reg);
   const ownAfter = [
@@ -395,8 +376,7 @@ try {
 
   clearInterval(xrunWatch);
   await osc?.close();
-  abort.abort();
-  await play.catch(() => undefined);
+  await tone.stop();
   await service.close();
   dispatcher.close();
   const report = reports.get('sim.speaker');
@@ -421,7 +401,7 @@ try {
   console.log(`  I2C bus ${BUS_DELAY_MS} ms per transfer; storm: ${RATE} sets/s for ${STORM_S} s from a separate process, as ${via}, dispatched on the main thread (${wiring}); baseline ${BASELINE_S} s, same run`);
   const sentN = Number(endLine.split(' ')[1] ?? Number.NaN);
   console.log(`  storm sent ${sentN}, dispatched ${received}; a configure held the instantiation lock from ${(0.4 * STORM_S).toFixed(1)} s to ${(0.6 * STORM_S).toFixed(1)} s of it (plus its two reads)`);
-  const steal = (a: Mark, b: Mark) => (a.stealTicks !== undefined && b.stealTicks !== undefined ? `${(b.stealTicks - a.stealTicks) * 10} ms` : 'n/a');
+  const steal = stealText;
   console.log('window   | periods | xruns | lateness p50 / p99 / max (fraction of a period) | hypervisor steal (all CPUs)');
   console.log(`baseline | ${b1.periods - b0.periods} | ${xruns(b0, b1)} | ${fmt(base)} | ${steal(b0, b1)}`);
   console.log(`storm    | ${s0 ? s1.periods - s0.periods : 0} | ${s0 ? xruns(s0, s1) : 'n/a'} | ${fmt(storm)} | ${s0 ? steal(s0, s1) : 'n/a'}`);
@@ -461,9 +441,9 @@ try {
   check('the trim\'s last value in force', trimNow === lastReceived.get('sim.speaker.trim'));
   check('nothing refused (every storm value is valid)', st.refused === 0);
   check('the lateness trace covers the run', !!trace && s1.periods <= trace.length);
-  check('the client played through the check', playError === undefined && stillPlaying);
+  check('the client played through the check', tone.error() === undefined && stillPlaying);
   for (const [what, ok] of checks) console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (failed) console.log(`the service's last log lines:\n  ${logLines.slice(-15).join('\n  ')}${playError ? `\nthe client: ${playError.message}` : ''}`);
+  if (failed) console.log(`the service's last log lines:\n  ${logLines.slice(-15).join('\n  ')}${tone.error() ? `\nthe client: ${tone.error()!.message}` : ''}`);
 } catch (e) {
   failed = true;
   console.error(`control-storm: ${(e as Error).stack ?? e}`);

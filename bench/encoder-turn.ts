@@ -31,10 +31,9 @@ import { loadBoard } from '../src/board/load.ts';
 import { openBoard } from '../src/board/runtime.ts';
 import { simEncoder } from '../src/board/sim-knobs.ts';
 import type { EngineReport } from '../src/engine/types.ts';
-import { playSamples, toneSamples } from '../src/stream/player.ts';
 import { startStreamService } from '../src/stream/service.ts';
 import { fmt, percentiles, traceEngineStarts } from './engine-lib.ts';
-import { stealTicks } from './proc-stat.ts';
+import { type Mark, playSpeakerTone, stealText } from './speaker-tone.ts';
 
 const args = process.argv.slice(2);
 function num(name: string, dflt: number, min: number, max: number): number {
@@ -55,7 +54,6 @@ const NO_FAIL = args.includes('--no-fail');
 const SWEEP = 20;
 const START_DB = -40;
 
-interface Mark { periods: number; underruns: number; overruns: number; ns: number; stealTicks?: number }
 
 const TRACE_PERIODS = Math.ceil(((2 + BASELINE_S + TURN_S + 30) * 48000) / 128) + 1024;
 const { devices, restore: restoreEngineStart } = traceEngineStarts(TRACE_PERIODS);
@@ -72,25 +70,10 @@ try {
   const encoder = simEncoder(rt);
   const gain = async () => (await service.controls.get('sim.speaker.gain')).value as number;
 
-  // The client: a tone on sim.speaker for the whole run (a 2 s ring buffer).
-  const playSeconds = 2 + BASELINE_S + TURN_S + 30;
-  let started!: () => void;
-  const playing = new Promise<void>((r) => { started = r; });
-  const abort = new AbortController();
-  const play = playSamples({
-    endpoint: path.join(dir, 'audio-output', 'sim.speaker'), rate: 48000, channels: 2, bufferMs: 2000, signal: abort.signal, onOpen: () => started(),
-  }, toneSamples(440, playSeconds, 48000, 2, -12));
-  let playError: Error | undefined;
-  let playEnded = false;
-  play.then(() => { playEnded = true; }, (e: Error) => { playError = e; playEnded = true; started(); });
-  await playing;
-  const engine = devices.find((d) => d.info.name === 'speaker');
-  if (!engine) throw new Error('no engine started for sim.speaker');
+  // The client: a tone on sim.speaker for the whole run (bench/speaker-tone.ts).
+  const tone = await playSpeakerTone(dir, 2 + BASELINE_S + TURN_S + 30, devices, clock);
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const mark = (): Mark => {
-    const steal = stealTicks();
-    return { ...engine.stats(), ns: clock.nowNs(), ...(steal !== undefined ? { stealTicks: steal } : {}) };
-  };
+  const mark = (): Mark => tone.mark();
 
   // Warm-up: the knob's path runs a few times (V8 optimises it before the windows), the gain set.
   await service.dispatcher.set('sim.speaker.gain', START_DB);
@@ -120,10 +103,9 @@ try {
   const final = await gain();
   const decoded = service.knobs.info().encoder!.detents - detents0;
   const expectedDb = start + driven; // 1 dB a detent (board/sim.json encoder.step)
-  const stillPlaying = !playEnded;
+  const stillPlaying = tone.playing();
 
-  abort.abort();
-  await play.catch(() => undefined);
+  await tone.stop();
   await service.close();
   const report = reports.get('sim.speaker');
   const trace = report?.lateness;
@@ -133,7 +115,7 @@ try {
   const xruns = (a: Mark, b: Mark) => b.underruns - a.underruns + b.overruns - a.overruns;
   const ratio = base && turn ? turn.p99 / base.p99 : Number.NaN;
   const total = service.dispatcher.stats();
-  const steal = (a: Mark, b: Mark) => (a.stealTicks !== undefined && b.stealTicks !== undefined ? `${(b.stealTicks - a.stealTicks) * 10} ms` : 'n/a');
+  const steal = stealText;
   const absDriven = sweeps * SWEEP;
   const rate = absDriven / ((t1.ns - t0.ns) / 1e9);
 
@@ -152,14 +134,14 @@ try {
     ['one set per detent reached the dispatcher', total.received - before.received === absDriven],
     ['the final gain exact (no detent lost)', final === expectedDb],
     ['the lateness trace covers the run', !!trace && t1.periods <= trace.length],
-    ['the client played through the run', playError === undefined && stillPlaying],
+    ['the client played through the run', tone.error() === undefined && stillPlaying],
   ];
   for (const [what, ok] of checks) {
     console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
     if (!ok) failed = true;
   }
   if (xruns(b0, b1) !== 0) console.log(`  (the baseline had ${xruns(b0, b1)} xrun(s): this machine's scheduling, not the knob; see issue 19)`);
-  if (failed) console.log(`the service's last log lines:\n  ${logLines.slice(-15).join('\n  ')}${playError ? `\nthe client: ${playError.message}` : ''}`);
+  if (failed) console.log(`the service's last log lines:\n  ${logLines.slice(-15).join('\n  ')}${tone.error() ? `\nthe client: ${tone.error()!.message}` : ''}`);
 } catch (e) {
   failed = true;
   console.error(`encoder-turn: ${(e as Error).stack ?? e}`);
