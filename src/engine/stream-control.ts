@@ -1,11 +1,17 @@
 /**
  * The control block between the stream service's main thread and the engine worker that serves
- * one ring-buffer channel (src/engine/hosts/stream-bridge.ts). One SharedArrayBuffer, three views:
+ * one ring-buffer channel (src/engine/hosts/stream-bridge.ts). One SharedArrayBuffer, five views:
  *
  *   Int32Array  words   commands (main → worker), acknowledgements, the event ring's indices
  *   Float64Array times  start time, command arguments that are doubles
  *   Uint8Array  path    the shared buffer's shm name (GET_BUFFER), UTF-8
  *   Float64Array events the event ring (worker → main): EVENT_SLOTS records of 4 doubles
+ *   Float64Array meters the stream's level meters (worker → main; src/engine/meters.ts), whose
+ *                       sequence word is words[WORD.METER_SEQ]
+ *
+ * The meters live here rather than in a SharedArrayBuffer of their own because this block already
+ * goes to the worker with the engine's options and lives exactly as long as the stream's engine:
+ * no new option, no second buffer to hand over or keep.
  *
  * Commands: the main thread writes the arguments, then the command code, then increments
  * CMD_SEQ (Atomics.store, so the arguments are visible before the sequence number). The worker
@@ -19,6 +25,7 @@
  * increments EVT_READ. A full ring drops the newest event and counts it (EVT_DROPPED): the main
  * thread is far faster than the audio period, so this only happens if it is stuck.
  */
+import { METER, type MeterViews } from './meters.ts';
 
 export const WORD = {
   CMD_SEQ: 0,
@@ -36,6 +43,8 @@ export const WORD = {
   RUNNING: 9,
   /** STALL: how long the engine thread blocks, µs. */
   ARG_STALL_US: 10,
+  /** The meters' seqlock sequence word (src/engine/meters.ts, METER_SEQ). */
+  METER_SEQ: 11,
   SIZE: 16,
 } as const;
 
@@ -85,10 +94,12 @@ export interface StreamControlViews {
   readonly path: Uint8Array;
   /** EVENT_SLOTS records: [type, time, a, b]. */
   readonly events: Float64Array;
+  /** The level meters' block (METER.SIZE doubles; src/engine/meters.ts). */
+  readonly meters: Float64Array;
 }
 
 export function streamControlBytes(): number {
-  return WORD.SIZE * 4 + TIMES * 8 + PATH_BYTES + EVENT_SLOTS * 4 * 8;
+  return WORD.SIZE * 4 + TIMES * 8 + PATH_BYTES + EVENT_SLOTS * 4 * 8 + METER.SIZE * 8;
 }
 
 export function createStreamControl(): SharedArrayBuffer {
@@ -104,7 +115,14 @@ export function streamControlViews(sab: SharedArrayBuffer): StreamControlViews {
   const path = new Uint8Array(sab, o, PATH_BYTES);
   o += PATH_BYTES;
   const events = new Float64Array(sab, o, EVENT_SLOTS * 4);
-  return { sab, words, times, path, events };
+  o += EVENT_SLOTS * 4 * 8;
+  const meters = new Float64Array(sab, o, METER.SIZE);
+  return { sab, words, times, path, events, meters };
+}
+
+/** The meters of a stream's control block, as src/engine/meters.ts reads and writes them. */
+export function meterViewsOf(v: StreamControlViews): MeterViews {
+  return { words: v.words, seqAt: WORD.METER_SEQ, block: v.meters };
 }
 
 /**

@@ -48,8 +48,10 @@ import { ClockLinkHost, createClockLink } from '../engine/linked-clock.ts';
 import type { SimCaptureSpec } from '../engine/sim-signals.ts';
 import { createControlQueue, controlQueueViews, pushControl, CONTROL_KIND, WHEN } from '../engine/control-queue.ts';
 import {
-  CMD_CODE, EVENT, type StreamControlViews, WORD, createStreamControl, postCommand, streamControlViews, takeEvent, waitAsync,
+  CMD_CODE, EVENT, type StreamControlViews, WORD, createStreamControl, meterViewsOf, postCommand, streamControlViews, takeEvent, waitAsync,
 } from '../engine/stream-control.ts';
+import type { LevelReading } from '../web/source.ts';
+import { LevelMeter } from './levels.ts';
 import type { EngineReport, HostSampleFormat, NegotiatedConfig } from '../engine/types.ts';
 import { type ClientWatchFds, closeClientWatch } from './client-watch.ts';
 import { SharedMapping } from '../ringbuffer/shm.ts';
@@ -101,6 +103,8 @@ export interface EngineRingBufferOptions {
   bufferGid?: number;
   /** Called with each engine's final report (tests read the sim record from it). */
   onReport?: (endpoint: string, report: EngineReport) => void;
+  /** Told of each xrun the engine reports (n underruns or overruns in one period), whether or not a client listens. */
+  onXrun?: (stream: string, direction: 'output' | 'input', n: number) => void;
   log?: (line: string) => void;
 }
 
@@ -306,6 +310,7 @@ export class EngineRingBuffer implements RingBufferEngine {
         } else if (e.type === EVENT.POSITION) {
           if (this.started) this.events.positionNotify(e.time, e.a);
         } else if (e.type === EVENT.XRUN) {
+          this.opts.onXrun?.(this.stream.id, this.stream.direction, e.a);
           const kind = this.stream.direction === 'output' ? RB_ERROR_KIND.UNDERRUN : RB_ERROR_KIND.OVERRUN;
           this.events.error?.(e.time, kind, STATUS.IO_DATA_INTEGRITY, e.a, e.b);
         } else if (e.type === EVENT.CLOCK) {
@@ -546,6 +551,22 @@ export class EngineRingBuffer implements RingBufferEngine {
     if (!(us >= 0 && us <= 0x7fffffff)) throw new RangeError(`stall of ${ns} ns: expected 0 to ${0x7fffffff} µs`);
     const a = await this.command(CMD_CODE.STALL, { stallUs: us });
     if (a.result !== STATUS.OK) throw new Error(`${this.endpoint}: the engine did not stall (status ${a.result})`);
+  }
+
+  /** The reader of this engine's level meters (made at the first levels()). */
+  private meter: LevelMeter | undefined;
+
+  /**
+   * The stream's levels over the frames since the previous call (src/stream/levels.ts: peak and
+   * RMS dBFS per channel of what goes to the DAC after the engine's gain stage, or of what was
+   * captured; frames 0 and −Infinity while stopped), rate-capped at LevelMeter's default (calls
+   * closer together than that repeat the last reading). Undefined while no engine runs: not set
+   * up yet, failed, closed or ended.
+   */
+  levels(): LevelReading | undefined {
+    if (this.closed || this.dead !== undefined || this.timing_ === undefined) return undefined;
+    this.meter ??= new LevelMeter(this.stream.id, this.fmt.channels, meterViewsOf(this.v), this.rt.hal.clock);
+    return this.meter.read();
   }
 
   /** Simulated device failure: the engine's period fails as if the PCM had (the worker closes its streams and ends). */

@@ -31,6 +31,9 @@ import { ControlDispatcher, InstantiationLock } from '../control/dispatch.ts';
 import { OscBindError, type OscServer, oscFor } from '../osc/server.ts';
 import { type StateStore, openStateStore } from '../control/state-file.ts';
 import { Knobs } from '../control/knobs.ts';
+import { ServiceAppliance } from './appliance.ts';
+import { type WebServer, startWebServer } from '../web/server.ts';
+import { type HomeAssistantBridge, startHomeAssistant } from '../mqtt/home-assistant.ts';
 import type { MidiSequencer } from '../hal/midi.ts';
 
 export interface StreamServiceOptions extends BoardDevicesOptions {
@@ -71,7 +74,21 @@ export interface StreamServiceOptions extends BoardDevicesOptions {
    * sequencer that cannot be opened is said in the log and the service runs without MIDI.
    */
   midi?: boolean;
+  /**
+   * The HTTP + WebSocket API and page (docs/REMOTE.md); absent: none (tests start many services
+   * in one process: `serve` turns it on). `ifFree`: the default address taken (another serve), the
+   * service runs without it and says so.
+   */
+  http?: { bind: { address: string; port: number }; token?: string; ifFree?: boolean };
+  /**
+   * Home Assistant over MQTT (docs/REMOTE.md): the broker. Started in the background (the service
+   * does not wait for a broker); a broker not reachable is retried every minute, said in the log.
+   */
+  mqtt?: { url: string; username?: string; password?: string; discoveryPrefix?: string };
 }
+
+/** How long the service waits before trying a broker that could not be reached again. */
+const MQTT_RETRY_MS = 60_000;
 
 export interface StreamService {
   readonly runtimeDir: string;
@@ -100,6 +117,12 @@ export interface StreamService {
   readonly osc?: OscServer;
   /** The board's MIDI input and rotary encoder (docs/CONTROL.md, "Knobs"). */
   readonly knobs: Knobs;
+  /** The service as the remote faces see it (docs/REMOTE.md): controls, streams, levels, events. */
+  readonly appliance: ServiceAppliance;
+  /** The HTTP + WebSocket server, where one runs (docs/REMOTE.md). */
+  readonly web?: WebServer;
+  /** The Home Assistant bridge once it is connected (docs/REMOTE.md). */
+  homeAssistant(): HomeAssistantBridge | undefined;
   readonly controlPath: string;
   /** With a state file: how many times it was written (tests). */
   readonly stateWrites?: () => number;
@@ -126,10 +149,18 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   const ramp = engineRampHooks(runtime, { engines: () => engines?.engines ?? [], ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), defaultRampMs: DEFAULT_RAMP_MS });
   const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, {
     log, trimOf: (id) => trims.get(id) ?? 0, rampOf: (id) => ramp.rampOf(id), ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), ...(opts.ringBuffer || {}),
+    onXrun: (stream, direction, n) => {
+      appliance?.xrun(stream, direction, n);
+      if (opts.ringBuffer && opts.ringBuffer.onXrun) opts.ringBuffer.onXrun(stream, direction, n);
+    },
   }) : undefined;
   const create = opts.createRingBuffer ?? engines;
   let controls: ControlModel | undefined;
-  const activity = (stream: string, active: boolean) => controls?.streamActivity(stream, active);
+  let appliance: ServiceAppliance | undefined;
+  const activity = (stream: string, active: boolean) => {
+    controls?.streamActivity(stream, active);
+    appliance?.activity(stream);
+  };
   // A gain change on a running stream is a ramp carried by the engines' fades (./gain-handoff.ts).
   const fadeTargets = (direction: 'output' | 'input') => engines ? [...engines.engines].filter((e) => e.stream.direction === direction && !e.isClosed) : [];
   // Each handoff's timing: the control model answers with it; a register write that missed its
@@ -184,6 +215,7 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   let dispatcher: ControlDispatcher | undefined;
   let osc: OscServer | undefined;
   let knobs: Knobs | undefined;
+  let web: WebServer | undefined;
   try {
     const engine: EngineControls | undefined = engines && {
       trimDb: (id) => trims.get(id) ?? 0,
@@ -233,6 +265,17 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
       ...(opts.stateFile ? { learnedFile: path.join(path.dirname(opts.stateFile), 'midi', `${runtime.board.name}.json`) } : {}),
     });
     channel = await serveControlChannel(controls, controlPath, { ...(gid !== undefined ? { gid } : {}), log, programs, configure, knobs });
+    appliance = new ServiceAppliance({ runtime, model: controls, dispatcher, programs, descriptors, devices: board.devices, engines: engines?.engines ?? new Set() });
+    await appliance.init();
+    if (opts.http) {
+      try {
+        web = await startWebServer(appliance, { bind: opts.http.bind, ...(opts.http.token ? { token: opts.http.token } : {}), log, clock: runtime.hal.clock });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (!opts.http.ifFree || (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL')) throw e;
+        log(`HTTP: ${opts.http.bind.address}:${opts.http.bind.port} ${code === 'EADDRINUSE' ? 'is in use (another sbc-audio serve?)' : 'cannot be bound'}: running without the web page (serve --http-bind ADDR:PORT chooses another)`);
+      }
+    }
     if (opts.osc) {
       try {
         osc = await oscFor({ runtime, service: { controls, ringBuffers }, dispatcher, programs, configure, osc: opts.osc, log });
@@ -254,6 +297,8 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     if (simPath && simControl) control = await serveSimControl(simControl, simPath, { log });
   } catch (e) {
     await osc?.close();
+    await web?.close();
+    appliance?.close();
     await knobs?.close();
     for (const s of servers) await s.close();
     await channel?.close();
@@ -267,6 +312,27 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   }
 
   const model = controls;
+  // Home Assistant: in the background, retried while the broker cannot be reached.
+  let ha: HomeAssistantBridge | undefined;
+  let haStopped = false;
+  let haRetry: NodeJS.Timeout | undefined;
+  const mqtt = opts.mqtt;
+  const startHa = () => {
+    if (!mqtt || haStopped) return;
+    startHomeAssistant(appliance!, { ...mqtt, log }).then((b) => {
+      if (haStopped) void b.close();
+      else {
+        ha = b;
+        log(`MQTT: connected to ${mqtt.url}; Home Assistant discovery published`);
+      }
+    }, (e: unknown) => {
+      if (haStopped) return;
+      log(`MQTT: ${(e as Error).message}; trying again in ${MQTT_RETRY_MS / 1000} s`);
+      haRetry = setTimeout(startHa, MQTT_RETRY_MS);
+      haRetry.unref();
+    });
+  };
+  startHa();
   let closed: Promise<void> | undefined;
   return {
     runtimeDir,
@@ -281,12 +347,20 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     instantiation,
     ...(osc ? { osc } : {}),
     knobs: knobs!,
+    appliance: appliance!,
+    homeAssistant: () => ha,
+    ...(web ? { web } : {}),
     controlPath,
     ...(store ? { stateWrites: () => store!.writes } : {}),
     close() {
       closed ??= (async () => {
         await osc?.close(); // first: no change or timed change comes in after this
         await knobs!.close(); // nor a knob's
+        await web?.close(); // nor a remote's
+        haStopped = true;
+        if (haRetry) clearTimeout(haRetry);
+        await ha?.close().catch((e: unknown) => log(`MQTT: ${(e as Error).message}`));
+        appliance!.close();
         await control?.close();
         await channel.close();
         dispatcher!.close();

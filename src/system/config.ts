@@ -34,9 +34,11 @@ export interface SystemConfig {
   idlePowerDownMs?: number;
   /** The stream ids of the board that get an endpoint (default: all). */
   binds?: string[];
+  /** Home Assistant over MQTT (docs/REMOTE.md): the broker and how to log in. */
+  mqtt?: { url: string; username?: string; passwordFile?: string; discoveryPrefix?: string };
 }
 
-const KEYS = ['$schema', 'board', 'group', 'runtimeDir', 'idlePowerDownMs', 'binds'];
+const KEYS = ['$schema', 'board', 'group', 'runtimeDir', 'idlePowerDownMs', 'binds', 'mqtt'];
 /** A stream id as board files spell them. */
 const STREAM_ID = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -86,6 +88,23 @@ export function loadConfig(root?: HostRoot, file = configFile(root)): SystemConf
       seen.add(id);
     });
     out.binds = o.binds as string[];
+  }
+  if (o.mqtt !== undefined) {
+    const m = o.mqtt;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad('mqtt', 'an object { "url": "mqtt://broker:1883", "username"?, "passwordFile"?, "discoveryPrefix"? }', m);
+    const mo = m as Record<string, unknown>;
+    const MQTT_KEYS = ['url', 'username', 'passwordFile', 'discoveryPrefix'];
+    for (const k of Object.keys(mo)) if (!MQTT_KEYS.includes(k)) throw bad(`mqtt.${k}`, `no such field (known fields: ${MQTT_KEYS.join(', ')})`, mo[k]);
+    if (typeof mo.url !== 'string' || !/^(mqtts?|wss?):\/\/[^\s/]+/.test(mo.url)) throw bad('mqtt.url', 'a broker URL (mqtt://host:1883, mqtts://host:8883)', mo.url);
+    if (mo.username !== undefined && (typeof mo.username !== 'string' || mo.username === '')) throw bad('mqtt.username', 'a user name', mo.username);
+    // The password is kept out of this file (readable by the group): a file of its own, 0600.
+    if (mo.passwordFile !== undefined && (typeof mo.passwordFile !== 'string' || !path.isAbsolute(mo.passwordFile))) throw bad('mqtt.passwordFile', 'an absolute path to a file holding the password', mo.passwordFile);
+    if (mo.discoveryPrefix !== undefined && (typeof mo.discoveryPrefix !== 'string' || !/^[A-Za-z0-9_/-]+$/.test(mo.discoveryPrefix))) throw bad('mqtt.discoveryPrefix', 'a topic prefix (Home Assistant\'s default is "homeassistant")', mo.discoveryPrefix);
+    out.mqtt = {
+      url: mo.url, ...(mo.username !== undefined ? { username: mo.username as string } : {}),
+      ...(mo.passwordFile !== undefined ? { passwordFile: mo.passwordFile as string } : {}),
+      ...(mo.discoveryPrefix !== undefined ? { discoveryPrefix: mo.discoveryPrefix as string } : {}),
+    };
   }
   return out;
 }

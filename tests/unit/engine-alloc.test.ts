@@ -14,15 +14,22 @@
  * The stream bridge is also measured applying one control event per period (issue 21: a trim
  * ramp at a frame inside each period, taken from the lock-free control queue, with a start/stop
  * fade configured), so the gain stage and the event path are held to the same bound.
+ *
+ * The stream bridge meters every period it moves (issue 24: src/engine/meters.ts, always on), so
+ * its cases measure the metering too; each also checks that the meter ran in every period and
+ * summed what was played: the client's buffer holds a constant 8192 (a quarter of full scale,
+ * −12.04 dBFS). On input, what the meter saw is compared with what reached the client's buffer
+ * (here no board runtime powers the simulated ADC, so the capture is silence).
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import v8 from 'node:v8';
 import { engineForBoard } from '../../src/cli/wiring.ts';
 import type { EngineReport } from '../../src/engine/index.ts';
-import { CMD_CODE, EVENT, WORD, createStreamControl, postCommand, streamControlViews, takeEvent } from '../../src/engine/stream-control.ts';
+import { CMD_CODE, EVENT, WORD, createStreamControl, meterViewsOf, postCommand, streamControlViews, takeEvent } from '../../src/engine/stream-control.ts';
 import { CONTROL_KIND, CONTROL_WORD, WHEN, controlQueueViews, createControlQueue, pendingControls, pushControl } from '../../src/engine/control-queue.ts';
 import { SharedMapping } from '../../src/ringbuffer/shm.ts';
+import { METER, takeMeters } from '../../src/engine/meters.ts';
 
 const { driver } = await engineForBoard('sim', { simClock: 'virtual' });
 const PERIODS = 7500;
@@ -55,7 +62,7 @@ async function measure(host: string, format: 'f32' | 'i16', interleaved: boolean
  * the latest frame the host reported applying (it runs on the virtual clock, far faster than real
  * time: when this thread fell behind, it skips ahead). `applied` is the host's APPLIED_COUNT.
  */
-async function measureStreamBridge(direction: 'output' | 'input', withControls = false): Promise<{ r: EngineReport; started: boolean; notified: number; applied: number }> {
+async function measureStreamBridge(direction: 'output' | 'input', withControls = false): Promise<{ r: EngineReport; started: boolean; notified: number; applied: number; meterPeriods: number; meter: Float64Array; ringPeak: number }> {
   const RING_FRAMES = 1000;
   const dev = await driver.open(direction === 'output' ? 'speaker' : 'mic');
   const out = direction === 'output';
@@ -63,7 +70,9 @@ async function measureStreamBridge(direction: 'output' | 'input', withControls =
   const control = createStreamControl();
   const v = streamControlViews(control);
   const name = `/sbc-audio-alloc-test-${process.pid}-${direction}`;
-  SharedMapping.create(name, RING_FRAMES * 4, 0o600).close();
+  const client = SharedMapping.create(name, RING_FRAMES * 4, 0o600);
+  new Int16Array(client.buffer).fill(8192);
+  client.close();
   const acks = new Map<number, number>();
   let notified = 0;
   const controls = withControls ? createControlQueue() : undefined;
@@ -105,8 +114,17 @@ async function measureStreamBridge(direction: 'output' | 'input', withControls =
     });
     const r = await dev.finished;
     drain();
+    // Nothing took the meters during the run: the block holds every frame since START.
+    const meter = new Float64Array(METER.SIZE);
+    assert.equal(takeMeters(meterViewsOf(v), meter).state, 'taken');
+    // The largest |sample| left in the client's buffer (input: the last 1000 frames captured).
+    const left = SharedMapping.open(name);
+    let ringPeak = 0;
+    for (const x of new Int16Array(left.buffer)) ringPeak = Math.max(ringPeak, Math.abs(x) / 32768);
+    left.close();
     // Notifications the full event ring dropped were still sent by the host.
     return {
+      meterPeriods: Atomics.load(v.words, WORD.METER_SEQ) >>> 2, meter, ringPeak,
       r, started: start !== 0 && acks.get(start) === 0 && Atomics.load(v.words, WORD.RUNNING) === 1, notified: notified + Atomics.load(v.words, WORD.EVT_DROPPED),
       applied: q ? Atomics.load(q.header, CONTROL_WORD.APPLIED_COUNT) : 0,
     };
@@ -140,11 +158,21 @@ describe('engine: no allocation in the period loop (64-frame periods, 10 s of au
 
   for (const direction of ['output', 'input'] as const) {
     it(`stream bridge host, ${direction}, i16 interleaved, a 1000-frame client buffer: zero scavenges`, async () => {
-      const { r, started, notified } = await measureStreamBridge(direction);
+      const { r, started, notified, meterPeriods, meter, ringPeak } = await measureStreamBridge(direction);
       assert.equal(r.measuredPeriods, PERIODS);
       assert.ok(started, 'START was acknowledged and the host still runs the buffer');
       // One notification per 125 frames: at least the window's worth, so the host copied all along.
       assert.ok(notified >= (PERIODS * 64) / 125, `${notified} position notifications`);
+      // The meter ran in every period the host moved (at least the window's), and summed the signal.
+      assert.ok(meterPeriods >= PERIODS, `the meter wrote ${meterPeriods} periods`);
+      assert.equal(meter[METER.FRAMES], meterPeriods * 64);
+      if (direction === 'output') {
+        assert.equal(meter[METER.PEAK], 0.25, 'the constant 8192 peaks at 0.25');
+        assert.equal(meter[METER.SUMSQ], meterPeriods * 64 * 0.0625, 'and its mean square is 0.0625');
+      } else {
+        assert.notEqual(ringPeak, 0.25, 'the capture overwrote the constant');
+        assert.ok(meter[METER.PEAK]! >= ringPeak && meter[METER.PEAK]! <= 1, `the meter's peak ${meter[METER.PEAK]} covers the capture's ${ringPeak}`);
+      }
       assert.equal(r.underruns + r.overruns, 0);
       assert.equal(r.scavenges, 0, `scavenges in the window: ${r.scavenges} (young generation grew ${r.youngBytes} bytes)`);
       assert.ok(allocationFree(r), `young generation grew ${r.youngBytes} bytes over ${PERIODS} periods`);
@@ -152,12 +180,16 @@ describe('engine: no allocation in the period loop (64-frame periods, 10 s of au
   }
 
   it('stream bridge host, output, with one control event per period (trim ramps at a frame inside each): zero scavenges', async () => {
-    const { r, started, applied } = await measureStreamBridge('output', true);
+    const { r, started, applied, meterPeriods, meter } = await measureStreamBridge('output', true);
     assert.equal(r.measuredPeriods, PERIODS);
     assert.ok(started, 'START was acknowledged and the host still runs the buffer');
     // Over the whole run (warm-up, settling, window: more than 2 × PERIODS periods) the pump kept
     // one event per period queued; at least the window's worth were applied.
     assert.ok(applied >= PERIODS, `${applied} control events applied`);
+    assert.ok(meterPeriods >= PERIODS, `the meter wrote ${meterPeriods} periods`);
+    // After the gain stage: the trim alternates 1 and 0.5, so the peak is the constant's at unity.
+    assert.equal(meter[METER.PEAK], 0.25);
+    assert.ok(meter[METER.SUMSQ]! < meterPeriods * 64 * 0.0625, 'the half-gain stretches lowered the sum of squares');
     assert.equal(r.underruns + r.overruns, 0);
     assert.equal(r.scavenges, 0, `scavenges in the window: ${r.scavenges} (young generation grew ${r.youngBytes} bytes)`);
     assert.ok(allocationFree(r), `young generation grew ${r.youngBytes} bytes over ${PERIODS} periods`);

@@ -60,7 +60,7 @@ describe('the system configuration file', function () {
       [{ group: 7 }, `${file}: group: expected a group name`],
       [{ runtimeDir: 'run/sbc-audio' }, `${file}: runtimeDir: expected an absolute path`],
       [{ idlePowerDownMs: -1 }, `${file}: idlePowerDownMs: expected an integer from 0 to 3600000 (ms)`],
-      [{ bind: ['line-out'] }, `${file}: bind: expected no such field (known fields: board, group, runtimeDir, idlePowerDownMs, binds)`],
+      [{ bind: ['line-out'] }, `${file}: bind: expected no such field (known fields: board, group, runtimeDir, idlePowerDownMs, binds, mqtt)`],
       [{ binds: 'line-out' }, `${file}: binds: expected a non-empty array of stream ids`],
       [{ binds: [] }, `${file}: binds: expected a non-empty array of stream ids`],
       [{ binds: ['line-out', 'Line Out'] }, `${file}: binds[1]: expected a stream id (lowercase letters, digits and dashes), got "Line Out"`],

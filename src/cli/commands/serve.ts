@@ -12,6 +12,8 @@ import { serveBoard } from '../wiring.ts';
 import { DEFAULT_RAMP_MS } from '../../stream/engine-ring-buffer.ts';
 import { MAX_RAMP_MS } from '../../board/schema.ts';
 import { DEFAULT_OSC_ADDRESS, DEFAULT_OSC_PORT, OscBindError, parseOscBind } from '../../osc/server.ts';
+import { DEFAULT_HTTP_ADDRESS, DEFAULT_HTTP_PORT } from '../../web/server.ts';
+import { MIN_HTTP_TOKEN_CHARS } from '../../web/http.ts';
 
 /**
  * The admin token's shortest length: OSC over UDP has no lockout, so a short token could be found
@@ -37,6 +39,7 @@ export const serveCommand: Command = {
   summary: "publish a board's streams to other processes (the Zircon audio stream protocol)",
   usage: `usage: sbc-audio serve [--board NAME] [--group NAME] [--runtime-dir DIR] [--idle-power-down MS] [--quiet]
                        [--osc-bind ADDR:PORT | --no-osc] [--osc-token TOKEN | --osc-token-file FILE] [--no-midi]
+                       [--http-bind ADDR:PORT | --no-http] [--http-token TOKEN | --http-token-file FILE]
 
 Opens the board, brings its codec to a known state (probe, init: muted) and publishes each of
 its streams as a Unix socket endpoint: DIR/audio-output/<board>.<stream> and
@@ -85,6 +88,12 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
                       user of the machine (/proc/PID/cmdline): --osc-token-file keeps it out of it
   --osc-token-file FILE  the admin token: the file's first line
   --no-midi           no MIDI input (default: the ALSA sequencer client, where /dev/snd/seq exists)
+  --http-bind ADDR:PORT  where the HTTP + WebSocket API and page listen (default ${DEFAULT_HTTP_ADDRESS}:${DEFAULT_HTTP_PORT}:
+                      this machine only; docs/REMOTE.md). Beyond loopback a token is required
+  --no-http           no web server
+  --http-token TOKEN  the token every request must carry (Authorization: Bearer TOKEN; ${MIN_HTTP_TOKEN_CHARS} to 256
+                      characters without spaces); --http-token-file FILE keeps it out of the command line
+  --http-token-file FILE  the token: the file's first line
   --quiet             do not log protocol violations and dropped clients to stderr`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
@@ -92,8 +101,24 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       'state-file': { type: 'string' }, 'no-state': { type: 'boolean' }, 'ramp-ms': { type: 'string' },
       'osc-bind': { type: 'string' }, 'no-osc': { type: 'boolean' }, 'osc-token': { type: 'string' }, 'osc-token-file': { type: 'string' },
       'no-midi': { type: 'boolean' },
+      'http-bind': { type: 'string' }, 'no-http': { type: 'boolean' }, 'http-token': { type: 'string' }, 'http-token-file': { type: 'string' },
     });
     const osc = oscOption(values);
+    const http = httpOption(values);
+    // Home Assistant over MQTT: the broker from the config file (docs/REMOTE.md), its password from a file of its own.
+    const mqttConfig = loadConfig(hostRootFrom(undefined))?.mqtt;
+    let mqtt: { url: string; username?: string; password?: string; discoveryPrefix?: string } | undefined;
+    if (mqttConfig) {
+      let password: string | undefined;
+      if (mqttConfig.passwordFile) {
+        try {
+          password = readFileSync(mqttConfig.passwordFile, 'utf8').split('\n')[0]!.trim();
+        } catch (e) {
+          throw new UsageError(`${configFile(hostRootFrom(undefined))}: mqtt.passwordFile ${mqttConfig.passwordFile}: ${(e as Error).message}`);
+        }
+      }
+      mqtt = { url: mqttConfig.url, ...(mqttConfig.username ? { username: mqttConfig.username } : {}), ...(password !== undefined ? { password } : {}), ...(mqttConfig.discoveryPrefix ? { discoveryPrefix: mqttConfig.discoveryPrefix } : {}) };
+    }
     if (values['state-file'] !== undefined && values['no-state']) throw new UsageError('--state-file and --no-state: give one');
     const stateFile = values['no-state'] ? undefined : path.resolve(values['state-file'] ?? defaultStatePath());
     const root = hostRootFrom(undefined);
@@ -126,6 +151,8 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       ...(rampMs !== undefined ? { rampMs } : {}),
       ...(osc ? { osc: { ...osc, onQuit: quit } } : {}),
       midi: !values['no-midi'],
+      ...(http ? { http } : {}),
+      ...(mqtt ? { mqtt } : {}),
     });
     try {
       const { service, runtime } = served;
@@ -137,6 +164,8 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
         const where = oscServer.address.includes(':') ? `[${oscServer.address}]:${oscServer.port}` : `${oscServer.address}:${oscServer.port}`;
         io.out(`  osc     udp ${where}${oscServer.loopback ? ' (this machine only)' : osc?.adminToken === undefined ? ' (no admin token: /configure and quit refused)' : ''}`);
       }
+      const web = service.web;
+      if (web) io.out(`  http    ${web.url}${web.loopback ? ' (this machine only)' : ' (token required)'}`);
       const midi = service.knobs.info().midi;
       if (midi) io.out(`  midi    ${midi.address} "${midi.client}:${midi.port}"`);
       const why = await Promise.race([signal, quitting]);
@@ -149,37 +178,57 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
 };
 
 /**
- * The service's `osc` option from serve's flags: on by default at 127.0.0.1:7770, moved by
- * --osc-bind, off with --no-osc; the token from --osc-token or --osc-token-file. Undefined: no OSC.
+ * A network listener's options from serve's flags (`--<kind>-bind`, `--no-<kind>`, `--<kind>-token`,
+ * `--<kind>-token-file`): on by default at its default address, moved by --<kind>-bind, off with
+ * --no-<kind>; the token from the flag or the file's first line. Undefined: no listener.
  */
-export function oscOption(values: { 'osc-bind'?: string; 'no-osc'?: boolean; 'osc-token'?: string; 'osc-token-file'?: string }): { bind: string; adminToken?: string; ifFree?: boolean } | undefined {
-  const bind = values['osc-bind'];
-  const tokenGiven = values['osc-token'] !== undefined || values['osc-token-file'] !== undefined;
-  if (values['no-osc']) {
-    if (bind !== undefined || tokenGiven) throw new UsageError('--no-osc turns the OSC server off: --osc-bind, --osc-token and --osc-token-file go with it on');
+function listenerOption(kind: 'osc' | 'http', values: Record<string, string | boolean | undefined>, dflt: { address: string; port: number }, minTokenChars: number): { bind: { address: string; port: number }; text: string; token?: string; ifFree?: boolean } | undefined {
+  const bind = values[`${kind}-bind`] as string | undefined;
+  const tokenFlag = values[`${kind}-token`] as string | undefined;
+  const file = values[`${kind}-token-file`] as string | undefined;
+  if (values[`no-${kind}`]) {
+    if (bind !== undefined || tokenFlag !== undefined || file !== undefined) throw new UsageError(`--no-${kind} turns the ${kind.toUpperCase()} server off: --${kind}-bind, --${kind}-token and --${kind}-token-file go with it on`);
     return undefined;
   }
-  if (values['osc-token'] !== undefined && values['osc-token-file'] !== undefined) throw new UsageError('--osc-token and --osc-token-file: give one');
+  if (tokenFlag !== undefined && file !== undefined) throw new UsageError(`--${kind}-token and --${kind}-token-file: give one`);
   let where: { address: string; port: number };
   try {
-    where = parseOscBind(bind ?? `${DEFAULT_OSC_ADDRESS}:${DEFAULT_OSC_PORT}`);
+    where = parseOscBind(bind ?? `${dflt.address}:${dflt.port}`, `--${kind}-bind`);
   } catch (e) {
     if (e instanceof OscBindError) throw new UsageError(e.message);
     throw e;
   }
-  let token = values['osc-token'];
-  const file = values['osc-token-file'];
+  let token = tokenFlag;
   if (file !== undefined) {
     try {
       token = readFileSync(file, 'utf8').split('\n')[0]!.trim();
     } catch (e) {
-      throw new UsageError(`--osc-token-file ${file}: ${(e as Error).message}`);
+      throw new UsageError(`--${kind}-token-file ${file}: ${(e as Error).message}`);
     }
   }
-  if (token !== undefined && (token.length < MIN_OSC_TOKEN_CHARS || /\s/.test(token))) {
-    throw new UsageError(`${file !== undefined ? `--osc-token-file ${file}` : '--osc-token'}: the token must be at least ${MIN_OSC_TOKEN_CHARS} characters without spaces`);
+  if (token !== undefined && (token.length < minTokenChars || /\s/.test(token))) {
+    throw new UsageError(`${file !== undefined ? `--${kind}-token-file ${file}` : `--${kind}-token`}: the token must be at least ${minTokenChars} characters without spaces`);
   }
   const address = where.address.includes(':') ? `[${where.address}]` : where.address;
-  // The default address may be taken (another serve): then this one runs without OSC and says so.
-  return { bind: `${address}:${where.port}`, ...(token !== undefined ? { adminToken: token } : {}), ...(bind === undefined ? { ifFree: true } : {}) };
+  // The default address may be taken (another serve): then this one runs without it and says so.
+  return { bind: where, text: `${address}:${where.port}`, ...(token !== undefined ? { token } : {}), ...(bind === undefined ? { ifFree: true } : {}) };
+}
+
+/**
+ * The service's `osc` option from serve's flags: on by default at 127.0.0.1:7770, moved by
+ * --osc-bind, off with --no-osc; the token from --osc-token or --osc-token-file. Undefined: no OSC.
+ */
+export function oscOption(values: { 'osc-bind'?: string; 'no-osc'?: boolean; 'osc-token'?: string; 'osc-token-file'?: string }): { bind: string; adminToken?: string; ifFree?: boolean } | undefined {
+  const o = listenerOption('osc', values, { address: DEFAULT_OSC_ADDRESS, port: DEFAULT_OSC_PORT }, MIN_OSC_TOKEN_CHARS);
+  return o && { bind: o.text, ...(o.token !== undefined ? { adminToken: o.token } : {}), ...(o.ifFree ? { ifFree: true } : {}) };
+}
+
+/**
+ * The service's `http` option: on by default at 127.0.0.1:7771 (this machine only, no token
+ * needed); --http-bind elsewhere needs --http-token or --http-token-file (the server refuses to
+ * start beyond loopback without one). Undefined: no web server.
+ */
+export function httpOption(values: { 'http-bind'?: string; 'no-http'?: boolean; 'http-token'?: string; 'http-token-file'?: string }): { bind: { address: string; port: number }; token?: string; ifFree?: boolean } | undefined {
+  const o = listenerOption('http', values, { address: DEFAULT_HTTP_ADDRESS, port: DEFAULT_HTTP_PORT }, MIN_HTTP_TOKEN_CHARS);
+  return o && { bind: o.bind, ...(o.token !== undefined ? { token: o.token } : {}), ...(o.ifFree ? { ifFree: true } : {}) };
 }

@@ -58,13 +58,20 @@
  * and send RELEASE. RELEASE still comes (it unmaps the buffer, and it is the only path where no
  * descriptor was given); after it the host no longer reads them, so the main thread may close the
  * descriptors once RELEASE is acknowledged.
+ *
+ * Level meters (issue 24; docs/engine.md, "Level meters"). Every period that plays (output) or
+ * captures into the buffer (input) adds its peak |sample| and sum of squares per channel to the
+ * control block's meters (src/engine/meters.ts): output after the gain stage, i.e. what goes to
+ * the DAC; input as captured. Periods that move nothing of the client's (stopped, skipped, peer
+ * gone) add nothing, so a stopped stream's meter reads no frames.
  */
 import { SharedMapping } from '../../ringbuffer/shm.ts';
 import { RingCopier } from '../../util/ring-copy.ts';
 import { EngineError } from '../errors.ts';
 import { LinkedClock } from '../linked-clock.ts';
 import { CLIENT, ClientWatch } from '../client-watch.ts';
-import { CMD_CODE, EVENT, type StreamControlViews, TIME, WORD, pushEvent, pushEventTimed, readPath, streamControlViews } from '../stream-control.ts';
+import { CMD_CODE, EVENT, type StreamControlViews, TIME, WORD, meterViewsOf, pushEvent, pushEventTimed, readPath, streamControlViews } from '../stream-control.ts';
+import { MeterWriter } from '../meters.ts';
 import { CONTROL_FIELD, CONTROL_KIND, CONTROL_RECORD, CONTROL_WORD, type ControlQueueViews, WHEN, controlQueueViews, takeControl } from '../control-queue.ts';
 import { GainStage } from '../gain-stage.ts';
 import type { Host, HostBuffer, HostContext, TimeInfo } from '../types.ts';
@@ -127,6 +134,7 @@ export function createHost(ctx: HostContext): Host {
   // An input stream has no gain stage: its queue (the service makes one per channel) is not read.
   const cq: ControlQueueViews | undefined = output && o.controls ? controlQueueViews(o.controls) : undefined;
   const gain = new GainStage(period);
+  const meter = new MeterWriter(meterViewsOf(v), channels, format);
   /** One record taken from the queue. */
   const rec = new Float64Array(CONTROL_RECORD);
   const pend = new Float64Array(PENDING * P_SIZE);
@@ -456,6 +464,7 @@ export function createHost(ctx: HostContext): Host {
       } else {
         copier.toRing(buf, at, bytes, 0, frames * frameBytes);
       }
+      meter.add(io, frames);
       s.r += frames;
 
       // Position (frames since start_time) valid at t, and the notifications it passed.
