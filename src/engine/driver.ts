@@ -390,7 +390,7 @@ export class EngineDevice extends EventEmitter {
     return {
       reason: 'terminated', periods: s.periods, frames: s.periods * (this.negotiated?.bufferFrames ?? 0), underruns: s.underruns, overruns: s.overruns,
       resets: s.resets, timeouts: s.timeouts, realtime: this.realtime ?? { fifo: 'not-requested', mlock: 'not-requested' },
-      scavenges: Number.NaN, youngBytes: Number.NaN, measuredPeriods: 0, cpuMicros: Number.NaN, threadCpuNs: Number.NaN, wallNs: Number.NaN,
+      scavenges: Number.NaN, otherGcs: Number.NaN, youngBytes: Number.NaN, measuredPeriods: 0, cpuMicros: Number.NaN, threadCpuNs: Number.NaN, wallNs: Number.NaN,
       latency: this.latency(),
     };
   }

@@ -155,6 +155,8 @@ export interface EngineReport {
   realtime: RealtimeOutcome;
   /** Minor GCs (scavenges) counted in the worker while the period loop ran past its warm-up. */
   scavenges: number;
+  /** Other collections (mark-compact, incremental marking, weak callbacks) started in that window. */
+  otherGcs: number;
   /** Bytes the young generation grew by over that window (meaningful when scavenges is 0). */
   youngBytes: number;
   /** Periods counted in that window. */
