@@ -15,10 +15,11 @@ setup: node_modules/.installed host-tools
 # Host tools the unit tests run: dtc and fdtoverlay (Debian device-tree-compiler) build and apply
 # the overlays in alsa/overlays/; systemd-analyze (Debian systemd) checks systemd/sbc-audio.service;
 # oscsend / oscdump (liblo-tools) and dssi_osc_send (dssi-utils) are the OSC peers of the OSC tests;
-# mosquitto and mosquitto_pub / mosquitto_sub (mosquitto, mosquitto-clients) the MQTT tests' broker and peers.
+# mosquitto and mosquitto_pub / mosquitto_sub (mosquitto, mosquitto-clients) the MQTT tests' broker and peers;
+# chromium the status page's browser (driven by puppeteer-core).
 host-tools:
-	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null && { command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils mosquitto mosquitto-clients; }
+	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null && { command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub >/dev/null && command -v chromium >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils mosquitto mosquitto-clients chromium; }
 
 # The main job on the simulated board (no hardware): the stream service with a client playing a tone
 # through it, a gain change, the simulated headphone jack inserted, the notifications and the

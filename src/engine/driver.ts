@@ -292,6 +292,7 @@ export class EngineDevice extends EventEmitter {
         warmupMs: run.warmupMs ?? (this.info.backend === 'sim' && this.info.simClock === 'virtual' ? 300 : 0),
         latenessTrace: run.latenessTrace,
         measurePeriods: run.measurePeriods,
+        youngGenerationMb: run.youngGenerationMb,
         realtime,
         sim: run.sim,
       },

@@ -8,6 +8,8 @@
  *   Float64Array events the event ring (worker → main): EVENT_SLOTS records of 4 doubles
  *   Float64Array meters the stream's level meters (worker → main; src/engine/meters.ts), whose
  *                       sequence word is words[WORD.METER_SEQ]
+ *   Int32Array  lateness the period-lateness histogram (worker → main): periods counted per bin
+ *                       of LATENESS_EDGES since the engine started, each bin added to atomically
  *
  * The meters live here rather than in a SharedArrayBuffer of their own because this block already
  * goes to the worker with the engine's options and lives exactly as long as the stream's engine:
@@ -87,6 +89,16 @@ export const EVENT_SLOTS = 256;
 const TIMES = 4;
 export const PATH_BYTES = 256;
 
+/**
+ * Lower edges of the period-lateness histogram's bins, as fractions of the period (the last bin
+ * is open above). Lateness is the engine loop's: how far beyond one period the device's fill
+ * (playback room or captured frames) was when the audio thread woke (src/engine/loop.ts). Finer
+ * where a healthy engine lives (well under a tenth of a period), coarse beyond one period, where
+ * a buffer of two periods has already run out.
+ */
+export const LATENESS_EDGES: readonly number[] = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2];
+export const LATENESS_BINS = LATENESS_EDGES.length;
+
 export interface StreamControlViews {
   readonly sab: SharedArrayBuffer;
   readonly words: Int32Array;
@@ -96,10 +108,12 @@ export interface StreamControlViews {
   readonly events: Float64Array;
   /** The level meters' block (METER.SIZE doubles; src/engine/meters.ts). */
   readonly meters: Float64Array;
+  /** LATENESS_BINS counts: periods per bin of LATENESS_EDGES. */
+  readonly lateness: Int32Array;
 }
 
 export function streamControlBytes(): number {
-  return WORD.SIZE * 4 + TIMES * 8 + PATH_BYTES + EVENT_SLOTS * 4 * 8 + METER.SIZE * 8;
+  return WORD.SIZE * 4 + TIMES * 8 + PATH_BYTES + EVENT_SLOTS * 4 * 8 + METER.SIZE * 8 + LATENESS_BINS * 4;
 }
 
 export function createStreamControl(): SharedArrayBuffer {
@@ -117,7 +131,9 @@ export function streamControlViews(sab: SharedArrayBuffer): StreamControlViews {
   const events = new Float64Array(sab, o, EVENT_SLOTS * 4);
   o += EVENT_SLOTS * 4 * 8;
   const meters = new Float64Array(sab, o, METER.SIZE);
-  return { sab, words, times, path, events, meters };
+  o += METER.SIZE * 8;
+  const lateness = new Int32Array(sab, o, LATENESS_BINS);
+  return { sab, words, times, path, events, meters, lateness };
 }
 
 /** The meters of a stream's control block, as src/engine/meters.ts reads and writes them. */

@@ -37,6 +37,8 @@ export interface WorkerRunOptions {
   warmupMs?: number;
   /** Capacity of the lateness trace (0: none). */
   latenessTrace?: number;
+  /** The young generation's limit the worker was given (an allocation measurement: see collectGarbage). */
+  youngGenerationMb?: number;
   realtime: { fifo: boolean; mlock: boolean; priority?: number };
   sim?: { capture?: SimCaptureSpec; recordFrames?: number };
 }

@@ -147,6 +147,7 @@ export class ServiceAppliance implements ApplianceSource {
         ...(plug ? { plugged: plug.plugged } : {}),
         xruns: { ...(this.xruns.get(s.id) ?? { underruns: 0, overruns: 0 }) },
         latency: { ...latencyBreakdown(runtime.board, runtime.codec, s.direction, rate), ...(timing ? { fifoNs: (timing.fifoFrames * 1e9) / timing.rate } : {}) },
+        lateness: engine?.lateness() ?? null,
       };
     });
   }

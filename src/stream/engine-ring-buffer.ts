@@ -48,7 +48,7 @@ import { ClockLinkHost, createClockLink } from '../engine/linked-clock.ts';
 import type { SimCaptureSpec } from '../engine/sim-signals.ts';
 import { createControlQueue, controlQueueViews, pushControl, CONTROL_KIND, WHEN } from '../engine/control-queue.ts';
 import {
-  CMD_CODE, EVENT, type StreamControlViews, WORD, createStreamControl, meterViewsOf, postCommand, streamControlViews, takeEvent, waitAsync,
+  CMD_CODE, EVENT, LATENESS_BINS, LATENESS_EDGES, type StreamControlViews, WORD, createStreamControl, meterViewsOf, postCommand, streamControlViews, takeEvent, waitAsync,
 } from '../engine/stream-control.ts';
 import type { LevelReading } from '../web/source.ts';
 import { LevelMeter } from './levels.ts';
@@ -567,6 +567,18 @@ export class EngineRingBuffer implements RingBufferEngine {
     if (this.closed || this.dead !== undefined || this.timing_ === undefined) return undefined;
     this.meter ??= new LevelMeter(this.stream.id, this.fmt.channels, meterViewsOf(this.v), this.rt.hal.clock);
     return this.meter.read();
+  }
+
+  /**
+   * The engine's period-lateness histogram since it started (src/engine/stream-control.ts,
+   * LATENESS_EDGES: lower edges as fractions of the period; the counts per bin). Undefined while
+   * no engine runs, as levels().
+   */
+  lateness(): { edges: number[]; counts: number[] } | undefined {
+    if (this.closed || this.dead !== undefined || this.timing_ === undefined) return undefined;
+    const counts: number[] = [];
+    for (let i = 0; i < LATENESS_BINS; i++) counts.push(Atomics.load(this.v.lateness, i));
+    return { edges: [...LATENESS_EDGES], counts };
   }
 
   /** Simulated device failure: the engine's period fails as if the PCM had (the worker closes its streams and ends). */

@@ -136,6 +136,33 @@ export function bearerToken(req: IncomingMessage): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/**
+ * The cookie a browser keeps the token in: a page cannot set an Authorization header on its own
+ * navigation, so `GET /?token=TOKEN` sets this cookie (./server.ts) and the page's requests carry it.
+ */
+export const TOKEN_COOKIE = 'sbc-audio-token';
+
+/** The token of the TOKEN_COOKIE cookie (percent-decoded), or undefined. */
+export function cookieToken(req: IncomingMessage): string | undefined {
+  const h = req.headers.cookie;
+  if (typeof h !== 'string') return undefined;
+  for (const part of h.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== TOKEN_COOKIE) continue;
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The cookie that carries `token` (no Secure: the server speaks plain HTTP; see docs/REMOTE.md). */
+export function tokenCookie(token: string): string {
+  return `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
+}
+
 /** 127.0.0.0/8, ::1, and IPv4-mapped 127.0.0.0/8. */
 export function isLoopbackAddress(address: string): boolean {
   const a = address.toLowerCase();

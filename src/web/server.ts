@@ -41,11 +41,13 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import type { Clock } from '../hal/clock.ts';
 import { monotonicClock } from '../hal/linux/clock.ts';
 import type { ApplianceSource } from './source.ts';
-import { HttpError, MAX_BODY_BYTES, bearerToken, checkToken, isLoopbackAddress, isLoopbackHost, readJsonBody, sendError, sendJson, tokenMatches } from './http.ts';
+import { HttpError, MAX_BODY_BYTES, SECURITY_HEADERS, bearerToken, checkToken, cookieToken, isLoopbackAddress, isLoopbackHost, readJsonBody, sendError, sendJson, tokenCookie, tokenMatches } from './http.ts';
 import { DEFAULT_LEVELS_RATE_HZ, type HubStats, MAX_CLIENT_MESSAGE_BYTES, MAX_LEVELS_RATE_HZ, WsHub } from './hub.ts';
 import { DEFAULT_PAGE_DIR, resolvePageFile, sendPageFile, sendPageNotBuilt } from './static.ts';
 
@@ -160,6 +162,36 @@ function refuseUpgrade(socket: Socket, status: number, reason: string, message: 
 }
 
 const UNAUTHORIZED = 'unauthorized';
+
+/** Path and query of a request target (the query without its `?`; '' when none). */
+function splitUrl(target: string): [string, string] {
+  const q = target.indexOf('?');
+  return q < 0 ? [target, ''] : [target.slice(0, q), target.slice(q + 1)];
+}
+
+/**
+ * Whether the request came from this server's own page, or from no page at all (no Origin header:
+ * curl, scripts). Browsers send Origin on every WebSocket upgrade and on every PUT or POST.
+ */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  let originHost: string | undefined;
+  try {
+    originHost = new URL(origin).host;
+  } catch { /* an origin that is not a URL ("null"): foreign */ }
+  return originHost !== undefined && originHost.toLowerCase() === (req.headers.host ?? '').toLowerCase();
+}
+
+/**
+ * Third-party files the page loads, served from their npm packages as installed (not copied into
+ * src/web/page/): uPlot (MIT; https://github.com/leeoniya/uPlot) draws the page's plots.
+ */
+const UPLOT_DIST = path.join(path.dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
+const VENDOR_FILES: Readonly<Record<string, string>> = {
+  '/vendor/uPlot.iife.min.js': path.join(UPLOT_DIST, 'uPlot.iife.min.js'),
+  '/vendor/uPlot.min.css': path.join(UPLOT_DIST, 'uPlot.min.css'),
+};
 
 export async function startWebServer(source: ApplianceSource, opts: WebServerOptions): Promise<WebServer> {
   const log = opts.log ?? (() => {});
@@ -323,14 +355,32 @@ export async function startWebServer(source: ApplianceSource, opts: WebServerOpt
   const allowOf = (r: Route) => Object.keys(r.methods).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const [rawPath, query] = splitUrl(req.url ?? '/');
+    if (!rawPath.startsWith('/')) throw new HttpError(400, 'path: expected an absolute path');
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
     if (token !== undefined) {
-      if (!tokenMatches(bearerToken(req), token)) throw new HttpError(401, UNAUTHORIZED, { 'WWW-Authenticate': 'Bearer' });
+      // A browser's first visit: the token in the address (`/?token=`), kept in a cookie, and
+      // the address without it (so it stays out of the history and of what is shown).
+      const offered = rawPath === '/' && method === 'GET' ? new URLSearchParams(query).get('token') : null;
+      if (offered !== null) {
+        if (!tokenMatches(offered, token)) throw new HttpError(401, UNAUTHORIZED, { 'WWW-Authenticate': 'Bearer' });
+        res.writeHead(303, { ...SECURITY_HEADERS, 'Cache-Control': 'no-store', Location: '/', 'Set-Cookie': tokenCookie(token), 'Content-Length': '0' });
+        res.end();
+        return;
+      }
+      if (!tokenMatches(bearerToken(req) ?? cookieToken(req), token)) throw new HttpError(401, UNAUTHORIZED, { 'WWW-Authenticate': 'Bearer' });
     } else if (!isLoopbackHost(req.headers.host)) {
       throw new HttpError(403, `Host: ${JSON.stringify((req.headers.host ?? '').slice(0, 100))} is not a loopback name; without a token this server answers requests to localhost, 127.0.0.1 or [::1] only`);
     }
-    const rawPath = (req.url ?? '/').split('?')[0]!;
-    if (!rawPath.startsWith('/')) throw new HttpError(400, 'path: expected an absolute path');
-    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
+    // A change asked by a page of another origin is refused even where the browser would send
+    // the cookie (SameSite and the JSON content type already stop it: this says so plainly).
+    if (method !== 'GET' && !sameOrigin(req)) {
+      throw new HttpError(403, `Origin ${JSON.stringify(String(req.headers.origin).slice(0, 100))}: not this server's page; changes are taken from the page's own origin only`);
+    }
+    if (method === 'GET' && Object.hasOwn(VENDOR_FILES, rawPath)) {
+      await sendPageFile(res, VENDOR_FILES[rawPath]!, req.method === 'HEAD', rawPath);
+      return;
+    }
     if (rawPath === '/api' || rawPath.startsWith('/api/')) {
       for (const r of routes) {
         const m = r.pattern.exec(rawPath);
@@ -385,21 +435,14 @@ export async function startWebServer(source: ApplianceSource, opts: WebServerOpt
     };
     const url = new URL(req.url ?? '/', 'http://host.invalid');
     if (token !== undefined) {
-      const presented = url.searchParams.get('token') ?? bearerToken(req);
+      const presented = url.searchParams.get('token') ?? bearerToken(req) ?? cookieToken(req);
       if (!tokenMatches(presented ?? undefined, token)) return refuse(401, 'Unauthorized', UNAUTHORIZED, { 'WWW-Authenticate': 'Bearer' });
     } else if (!isLoopbackHost(req.headers.host)) {
       return refuse(403, 'Forbidden', 'Host: not a loopback name; without a token this server answers requests to localhost, 127.0.0.1 or [::1] only');
     }
     if (url.pathname !== '/api/ws') return refuse(404, 'Not Found', `no WebSocket at ${url.pathname.slice(0, 200)} (it is /api/ws)`);
-    const origin = req.headers.origin;
-    if (origin !== undefined) {
-      let originHost: string | undefined;
-      try {
-        originHost = new URL(origin).host;
-      } catch { /* an origin that is not a URL ("null"): foreign */ }
-      if (originHost === undefined || originHost.toLowerCase() !== (req.headers.host ?? '').toLowerCase()) {
-        return refuse(403, 'Forbidden', `Origin ${JSON.stringify(origin.slice(0, 100))}: not this server's page; a WebSocket is taken from the page's own origin only`);
-      }
+    if (!sameOrigin(req)) {
+      return refuse(403, 'Forbidden', `Origin ${JSON.stringify(String(req.headers.origin).slice(0, 100))}: not this server's page; a WebSocket is taken from the page's own origin only`);
     }
     wss.handleUpgrade(req, socket, head, (ws) => hub.add(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
   });

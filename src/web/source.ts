@@ -37,6 +37,12 @@ export interface StreamStatus {
   xruns: { underruns: number; overruns: number };
   /** The latency breakdown at the format's rate (or 48 kHz): FIFO and the analog path, each with its source. */
   latency: LatencyBreakdown & { fifoNs?: number };
+  /**
+   * The engine's period-lateness histogram since it started: `edges` are the bins' lower edges
+   * as fractions of the period (the last bin open above), `counts` the periods in each. Null
+   * while no engine runs on the stream (src/engine/stream-control.ts, LATENESS_EDGES).
+   */
+  lateness: { edges: number[]; counts: number[] } | null;
 }
 
 /** What changed (pushed to subscribers). */

@@ -44,6 +44,7 @@ describe('the service\'s HTTP + WebSocket face (sim board)', function () {
     assert.equal(speaker.plugged, undefined, 'the speaker is hardwired');
     assert.equal(streams[1]!.plugged, false);
     assert.ok(speaker.latency.items.every((i) => i.source.length > 0), 'every latency item has its source');
+    assert.equal((speaker as { lateness?: unknown }).lateness, null, 'no engine has run: no lateness histogram');
   });
 
   it('a gain set over HTTP lands in the control model; a refused one changes nothing', async () => {

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
@@ -100,8 +100,8 @@ class FakeSource implements ApplianceSource {
   streams(): StreamStatus[] {
     const latency = { direction: 'output' as const, rate: 48000, items: [], totalNs: 0, totalFrames: 0, unknown: [] };
     return [
-      { id: 'speaker', endpoint: 'sim.speaker', direction: 'output', purpose: 'speaker', state: 'idle', plugged: false, xruns: { underruns: 0, overruns: 0 }, latency },
-      { id: 'mic', endpoint: 'sim.mic', direction: 'input', purpose: 'microphone', state: 'idle', xruns: { underruns: 0, overruns: 0 }, latency: { ...latency, direction: 'input' } },
+      { id: 'speaker', endpoint: 'sim.speaker', direction: 'output', purpose: 'speaker', state: 'idle', plugged: false, xruns: { underruns: 0, overruns: 0 }, latency, lateness: null },
+      { id: 'mic', endpoint: 'sim.mic', direction: 'input', purpose: 'microphone', state: 'idle', xruns: { underruns: 0, overruns: 0 }, latency: { ...latency, direction: 'input' }, lateness: null },
     ];
   }
 
@@ -529,6 +529,53 @@ describe('web API server (src/web/server.ts)', function () {
       const h = await open(srv, { headers: { Authorization: `Bearer ${TOKEN}` } });
       assert.deepEqual(await h.subscribe(['levels']), ['levels']);
       assert.equal(srv.stats().http.upgradesRefused, 2);
+    });
+
+    it('a browser\'s first visit: /?token=TOKEN sets an HttpOnly SameSite=Strict cookie and sends it to /; the cookie then opens everything', async () => {
+      const wrong = await call(srv, '/?token=wrong-token-0123456789', { redirect: 'manual' });
+      assert.equal(wrong.status, 401);
+      assert.equal(wrong.headers.get('set-cookie'), null);
+      const first = await call(srv, `/?token=${encodeURIComponent(TOKEN)}`, { redirect: 'manual' });
+      assert.equal(first.status, 303);
+      assert.equal(first.headers.get('location'), '/');
+      const cookie = first.headers.get('set-cookie')!;
+      assert.match(cookie, /^sbc-audio-token=[^;]+; HttpOnly; SameSite=Strict; Path=\/$/);
+      const jar = { Cookie: cookie.split(';')[0]! };
+      assert.equal((await call(srv, '/api/board', { headers: jar })).status, 200);
+      const set = await call(srv, '/api/controls/sim.speaker.gain', { method: 'PUT', body: '{"value": -4}', headers: { ...jar, 'Content-Type': 'application/json' } });
+      assert.equal(set.status, 200);
+      const ws = await open(srv, { headers: jar });
+      assert.deepEqual(await ws.subscribe(['streams']), ['streams']);
+      // Negative controls: another cookie value, or the cookie under another name, is not the token.
+      assert.equal((await call(srv, '/api/board', { headers: { Cookie: 'sbc-audio-token=wrong-token-0123456789' } })).status, 401);
+      assert.equal((await call(srv, '/api/board', { headers: { Cookie: `other=${encodeURIComponent(TOKEN)}` } })).status, 401);
+      await assert.rejects(Peer.open(srv, { headers: { Cookie: 'sbc-audio-token=wrong-token-0123456789' } }), /refused: 401/);
+    });
+
+    it('a change from a page of another origin is refused (403) even with the cookie, and changes nothing', async () => {
+      const first = await call(srv, `/?token=${encodeURIComponent(TOKEN)}`, { redirect: 'manual' });
+      const jar = { Cookie: first.headers.get('set-cookie')!.split(';')[0]! };
+      const before = src.setCalls;
+      const foreign = await call(srv, '/api/controls/sim.speaker.gain', { method: 'PUT', body: '{"value": -5}', headers: { ...jar, 'Content-Type': 'application/json', Origin: 'http://evil.example' } });
+      assert.equal(foreign.status, 403);
+      assert.match(foreign.json.error, /Origin "http:\/\/evil\.example": not this server's page/);
+      assert.equal(src.setCalls, before);
+      const own = await call(srv, '/api/controls/sim.speaker.gain', { method: 'PUT', body: '{"value": -5}', headers: { ...jar, 'Content-Type': 'application/json', Origin: `http://127.0.0.1:${srv.port}` } });
+      assert.equal(own.status, 200);
+      assert.equal(src.setCalls, before + 1);
+    });
+  });
+
+  describe('uPlot, served from its npm package', () => {
+    it('GET /vendor/uPlot.iife.min.js and /vendor/uPlot.min.css are the package\'s files; other /vendor paths are 404s', async () => {
+      const srv = await start(new FakeSource());
+      const js = await call(srv, '/vendor/uPlot.iife.min.js');
+      assert.equal(js.status, 200);
+      assert.equal(js.headers.get('content-type'), 'text/javascript; charset=utf-8');
+      assert.equal(js.text, readFileSync('node_modules/uplot/dist/uPlot.iife.min.js', 'utf8'));
+      const css = await call(srv, '/vendor/uPlot.min.css');
+      assert.equal(css.headers.get('content-type'), 'text/css; charset=utf-8');
+      for (const p of ['/vendor/uPlot.esm.js', '/vendor/../package.json', '/vendor/constructor']) assert.equal((await rawGet(srv, p)).status, 404, p);
     });
   });
 

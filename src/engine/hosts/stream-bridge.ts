@@ -64,13 +64,17 @@
  * control block's meters (src/engine/meters.ts): output after the gain stage, i.e. what goes to
  * the DAC; input as captured. Periods that move nothing of the client's (stopped, skipped, peer
  * gone) add nothing, so a stopped stream's meter reads no frames.
+ *
+ * Period lateness (issue 24, the status page's histogram): every period the engine runs, moving
+ * frames or not, adds one to the bin of LATENESS_EDGES (src/engine/stream-control.ts) its
+ * lateness falls in — compares against edges computed once in ns, and one Atomics.add.
  */
 import { SharedMapping } from '../../ringbuffer/shm.ts';
 import { RingCopier } from '../../util/ring-copy.ts';
 import { EngineError } from '../errors.ts';
 import { LinkedClock } from '../linked-clock.ts';
 import { CLIENT, ClientWatch } from '../client-watch.ts';
-import { CMD_CODE, EVENT, type StreamControlViews, TIME, WORD, meterViewsOf, pushEvent, pushEventTimed, readPath, streamControlViews } from '../stream-control.ts';
+import { CMD_CODE, EVENT, LATENESS_BINS, LATENESS_EDGES, type StreamControlViews, TIME, WORD, meterViewsOf, pushEvent, pushEventTimed, readPath, streamControlViews } from '../stream-control.ts';
 import { MeterWriter } from '../meters.ts';
 import { CONTROL_FIELD, CONTROL_KIND, CONTROL_RECORD, CONTROL_WORD, type ControlQueueViews, WHEN, controlQueueViews, takeControl } from '../control-queue.ts';
 import { GainStage } from '../gain-stage.ts';
@@ -135,6 +139,8 @@ export function createHost(ctx: HostContext): Host {
   const cq: ControlQueueViews | undefined = output && o.controls ? controlQueueViews(o.controls) : undefined;
   const gain = new GainStage(period);
   const meter = new MeterWriter(meterViewsOf(v), channels, format);
+  /** The histogram's edges in ns for this period length (so each period costs compares, no division). */
+  const latenessEdgesNs = new Float64Array(LATENESS_EDGES.map((f) => f * period * nsPerFrame));
   /** One record taken from the queue. */
   const rec = new Float64Array(CONTROL_RECORD);
   const pend = new Float64Array(PENDING * P_SIZE);
@@ -384,6 +390,10 @@ export function createHost(ctx: HostContext): Host {
     process(inputs: readonly HostBuffer[], outputs: readonly HostBuffer[], frames: number, time: TimeInfo): boolean {
       const t = time.hostNs;
       s.tNs = t;
+      const late = time.latenessNs;
+      let bin = LATENESS_BINS - 1;
+      while (bin > 0 && late < latenessEdgesNs[bin]!) bin--;
+      Atomics.add(v.lateness, bin, 1);
       const xr = output ? time.underruns : time.overruns;
       if (xr > 0) {
         s.xruns += xr;
