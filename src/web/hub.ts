@@ -39,6 +39,12 @@ export const MAX_BACKLOG_BYTES = 1024 * 1024;
 export const DEFAULT_LEVELS_RATE_HZ = 20;
 /** The meters' rate cap: 50 Hz is beyond what a screen shows a meter move at, and bounds the traffic. */
 export const MAX_LEVELS_RATE_HZ = 50;
+/**
+ * WebSocket connections held at once; the next upgrade is refused (503) until one closes. Each
+ * costs its socket and up to MAX_BACKLOG_BYTES of unsent pushes: the cap bounds what clients can
+ * make the service hold (the 50-phone bench, bench/remote-load.ts, stays well under it).
+ */
+export const MAX_WS_CLIENTS = 128;
 
 export interface HubStats {
   /** Connected clients now, and how many hold each kind. */
@@ -95,6 +101,11 @@ export class WsHub {
     this.periodNs = 1e9 / o.levelsRateHz;
     this.streamIds = new Set(o.source.streams().map((s) => s.id));
     this.offEvent = o.source.onEvent((e) => this.onEvent(e));
+  }
+
+  /** Connections now (the server refuses upgrades at MAX_WS_CLIENTS). */
+  get size(): number {
+    return this.clients.size;
   }
 
   stats(): HubStats {

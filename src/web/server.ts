@@ -48,7 +48,7 @@ import type { Clock } from '../hal/clock.ts';
 import { monotonicClock } from '../hal/linux/clock.ts';
 import type { ApplianceSource } from './source.ts';
 import { HttpError, MAX_BODY_BYTES, SECURITY_HEADERS, bearerToken, checkToken, cookieToken, isLoopbackAddress, isLoopbackHost, readJsonBody, sendError, sendJson, tokenCookie, tokenMatches } from './http.ts';
-import { DEFAULT_LEVELS_RATE_HZ, type HubStats, MAX_CLIENT_MESSAGE_BYTES, MAX_LEVELS_RATE_HZ, WsHub } from './hub.ts';
+import { DEFAULT_LEVELS_RATE_HZ, type HubStats, MAX_CLIENT_MESSAGE_BYTES, MAX_LEVELS_RATE_HZ, MAX_WS_CLIENTS, WsHub } from './hub.ts';
 import { DEFAULT_PAGE_DIR, resolvePageFile, sendPageFile, sendPageNotBuilt } from './static.ts';
 
 export { MAX_BODY_BYTES, MAX_CLIENT_MESSAGE_BYTES, MAX_LEVELS_RATE_HZ, DEFAULT_LEVELS_RATE_HZ };
@@ -78,6 +78,8 @@ export interface WebServerOptions {
   levelsRateHz?: number;
   /** Where the page's files are (default src/web/page/). */
   pageDir?: string;
+  /** WebSocket connections held at once (default MAX_WS_CLIENTS); more are refused 503. */
+  maxWsClients?: number;
 }
 
 export interface WebServerStats {
@@ -212,6 +214,10 @@ export async function startWebServer(source: ApplianceSource, opts: WebServerOpt
   }
   const clock = opts.clock ?? monotonicClock();
   const pageDir = opts.pageDir ?? DEFAULT_PAGE_DIR;
+  const maxWsClients = opts.maxWsClients ?? MAX_WS_CLIENTS;
+  if (!(Number.isSafeInteger(maxWsClients) && maxWsClients >= 1)) throw new Error(`maxWsClients: expected a whole number 1 or more, got ${maxWsClients}`);
+  /** Upgrades accepted whose handshake is not finished yet (counted against maxWsClients). */
+  let upgrading = 0;
 
   const httpStats = { requests: 0, status: {} as Record<string, number>, upgradesRefused: 0, sourceErrors: 0 };
   const hub = new WsHub({ source, clock, levelsRateHz: hz, log });
@@ -444,7 +450,20 @@ export async function startWebServer(source: ApplianceSource, opts: WebServerOpt
     if (!sameOrigin(req)) {
       return refuse(403, 'Forbidden', `Origin ${JSON.stringify(String(req.headers.origin).slice(0, 100))}: not this server's page; a WebSocket is taken from the page's own origin only`);
     }
-    wss.handleUpgrade(req, socket, head, (ws) => hub.add(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    if (hub.size + upgrading >= maxWsClients) {
+      return refuse(503, 'Service Unavailable', `WebSocket: ${maxWsClients} connections are open, the most this server holds; try again once one closes`, { 'Retry-After': '5' });
+    }
+    upgrading++;
+    let counted = true;
+    const settle = () => {
+      if (counted) upgrading--;
+      counted = false;
+    };
+    socket.once('close', settle);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      settle();
+      hub.add(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
+    });
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -33,7 +33,7 @@ function bridge() {
       host.process([], [out], 64, time, config);
       time.samplePosition += 64;
     },
-    close: () => host.close?.(),
+    close: () => host.dispose?.(),
   };
 }
 

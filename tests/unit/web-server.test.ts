@@ -629,6 +629,17 @@ describe('web API server (src/web/server.ts)', function () {
       assert.equal(srv.stats().http.upgradesRefused, 3);
     });
 
+    it('holds at most maxWsClients connections: the next upgrade is a 503 saying so, and is taken once one closes', async () => {
+      const srv = await start(new FakeSource(), { maxWsClients: 3 });
+      const held = [await open(srv), await open(srv), await open(srv)];
+      await assert.rejects(Peer.open(srv), /refused: 503/);
+      assert.equal(srv.stats().ws.clients, 3);
+      held[0]!.ws.close();
+      for (let i = 0; i < 200 && srv.stats().ws.clients > 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const again = await open(srv);
+      assert.deepEqual(await again.subscribe(['levels']), ['levels']);
+    });
+
     it('a malformed message gets an error reply naming what is wrong; the connection stays', async () => {
       const p = await open(srv);
       for (const [msg, re] of [
