@@ -3,7 +3,7 @@ SHELL := /bin/bash
 RESULTS := .cache/test-results
 MOCHA := SBC_TEST_RESULTS=$(RESULTS) node_modules/.bin/mocha
 
-.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm storm knob hil-vm reliability test-loaded clean
+.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm storm knob remote-load build hil-vm reliability test-loaded clean
 
 # Installs the project's npm dependencies (koffi ships prebuilt binaries; no install scripts needed).
 node_modules/.installed: package.json package-lock.json
@@ -63,6 +63,17 @@ storm: setup
 # KNOB_ARGS="--seconds 30" lengthens it.
 knob: setup
 	node --import tsx bench/encoder-turn.ts $(KNOB_ARGS)
+
+# Fifty phones on the meters (issue 24; docs/REMOTE.md): 50 WebSocket clients in a separate process
+# take level pushes at 20 Hz for 60 s while a client plays, against a baseline of the same run
+# (0 xruns; lateness p99 ≤ 1.2 × the baseline's; service RSS growth ≤ 5 MB over the last 30 s);
+# not part of `make test`. REMOTE_LOAD_ARGS="--seconds 20" shortens it.
+remote-load: setup
+	node --import tsx bench/remote-load.ts $(REMOTE_LOAD_ARGS)
+
+# The published package's JavaScript (dist/; scripts/build.mjs). `npm pack` runs it too.
+build: setup
+	node scripts/build.mjs
 
 # The baselines' peers: aplay (alsa-utils) and cyclictest (rt-tests), from Debian.
 bench-tools:
