@@ -7,8 +7,8 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CODEC_PARTS } from '../../codecs/index.ts';
+import { packageRoot } from '../util/package-files.ts';
 import { readAtMost } from '../util/read-bounded.ts';
 import { type Board, BoardFileError, validateBoard } from './schema.ts';
 
@@ -16,7 +16,7 @@ import { type Board, BoardFileError, validateBoard } from './schema.ts';
 export const MAX_BOARD_FILE_BYTES = 1 << 20;
 
 /** The package's folder (board/, codecs/, package.json). */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const PACKAGE_ROOT = packageRoot(import.meta.url, 2);
 
 /** The project's board/ folder. */
 export const BOARD_DIR = path.join(PACKAGE_ROOT, 'board');

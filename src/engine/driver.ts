@@ -18,6 +18,7 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { PcmError, type PcmStream, type SampleFormat } from '../hal/pcm.ts';
 import { ERRNO } from '../util/errno.ts';
+import { siblingModule } from '../util/package-files.ts';
 import { tsWorker } from '../util/worker.ts';
 import { type EngineBoard, type ResolvedDevice, alsaDevice, alsaDevices, boardDevices, buildBackend } from './devices.ts';
 import { EngineError, asEngineError } from './errors.ts';
@@ -299,7 +300,7 @@ export class EngineDevice extends EventEmitter {
     };
     let worker: Worker;
     try {
-      worker = tsWorker(new URL('./worker.ts', import.meta.url), {
+      worker = tsWorker(siblingModule('./worker.ts', import.meta.url), {
         workerData: init,
         resourceLimits: run.youngGenerationMb ? { maxYoungGenerationSizeMb: run.youngGenerationMb } : undefined,
       });

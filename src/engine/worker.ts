@@ -19,6 +19,7 @@ import { PerformanceObserver, constants as perfConstants, performance } from 'no
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { isCompiled } from '../util/package-files.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PcmStream, SampleFormat } from '../hal/pcm.ts';
 import { buildBackend, type ResolvedDevice } from './devices.ts';
@@ -72,6 +73,9 @@ async function loadHost(ref: HostModuleRef, ctx: HostContext): Promise<Host> {
   const url = ref.path.startsWith('file:') ? ref.path : pathToFileURL(ref.path).href;
   let mod: Record<string, unknown>;
   try {
+    // A host written in TypeScript (`run --host my-host.ts`) loaded by the compiled package,
+    // which started this worker without tsx: tsx is registered for it here, and only then.
+    if (isCompiled(import.meta.url) && /\.[cm]?ts$/.test(new URL(url).pathname)) (await import('tsx/esm/api')).register();
     mod = (await import(url)) as Record<string, unknown>;
   } catch (e) {
     throw new EngineError('invalid-argument', `cannot load host module ${ref.path}: ${(e as Error).message}`);

@@ -58,8 +58,9 @@ import { SharedMapping } from '../ringbuffer/shm.ts';
 import type { RequestedFormat, RingBufferChannel, RingBufferEngine, RingBufferEvents, RingBufferResult } from './device.ts';
 import { SAMPLE_FORMAT, SAMPLE_FORMAT_FLAGS, bytesPerSample, sampleFormatBase } from '../audio/formats.ts';
 import { RB_ERROR_KIND, STATUS } from './wire.ts';
+import { siblingModule } from '../util/package-files.ts';
 
-const HOST_PATH = new URL('../engine/hosts/stream-bridge.ts', import.meta.url).href;
+const HOST_PATH = siblingModule('../engine/hosts/stream-bridge.ts', import.meta.url).href;
 
 /**
  * The default ramp time: 50 ms. Long enough that a change across the whole range, even from

@@ -16,14 +16,14 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { overlaySource } from '../board/load.ts';
 import type { Board } from '../board/schema.ts';
 import { readGroups } from '../util/groups.ts';
+import { packageRoot } from '../util/package-files.ts';
 import type { HostRoot } from './host.ts';
 import { compileDts } from './overlays.ts';
 
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const PACKAGE_ROOT = packageRoot(import.meta.url, 2);
 export const UNIT_TEMPLATE = path.join(PACKAGE_ROOT, 'systemd', 'sbc-audio.service');
 export const UNIT_PATH = '/etc/systemd/system/sbc-audio.service';
 export const UNIT_WANTS = '/etc/systemd/system/multi-user.target.wants/sbc-audio.service';
