@@ -14,6 +14,7 @@ import { MAX_RAMP_MS } from '../../board/schema.ts';
 import { DEFAULT_OSC_ADDRESS, DEFAULT_OSC_PORT, OscBindError, parseOscBind } from '../../osc/server.ts';
 import { DEFAULT_HTTP_ADDRESS, DEFAULT_HTTP_PORT } from '../../web/server.ts';
 import { MIN_HTTP_TOKEN_CHARS } from '../../web/http.ts';
+import { type MdnsAdvert, advertisePage, defaultInstanceName } from '../../web/mdns.ts';
 
 /**
  * The admin token's shortest length: OSC over UDP has no lockout, so a short token could be found
@@ -39,7 +40,7 @@ export const serveCommand: Command = {
   summary: "publish a board's streams to other processes (the Zircon audio stream protocol)",
   usage: `usage: sbc-audio serve [--board NAME] [--group NAME] [--runtime-dir DIR] [--idle-power-down MS] [--quiet]
                        [--osc-bind ADDR:PORT | --no-osc] [--osc-token TOKEN | --osc-token-file FILE] [--no-midi]
-                       [--http-bind ADDR:PORT | --no-http] [--http-token TOKEN | --http-token-file FILE]
+                       [--http-bind ADDR:PORT | --no-http] [--http-token TOKEN | --http-token-file FILE] [--mdns]
 
 Opens the board, brings its codec to a known state (probe, init: muted) and publishes each of
 its streams as a Unix socket endpoint: DIR/audio-output/<board>.<stream> and
@@ -94,6 +95,8 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
   --http-token TOKEN  the token every request must carry (Authorization: Bearer TOKEN; ${MIN_HTTP_TOKEN_CHARS} to 256
                       characters without spaces); --http-token-file FILE keeps it out of the command line
   --http-token-file FILE  the token: the file's first line
+  --mdns              advertise the page on the network by mDNS / DNS-SD (_http._tcp, "sbc-audio BOARD on HOST";
+                      off by default; needs --http-bind beyond loopback: docs/REMOTE.md, "mDNS")
   --quiet             do not log protocol violations and dropped clients to stderr`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
@@ -102,7 +105,9 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       'osc-bind': { type: 'string' }, 'no-osc': { type: 'boolean' }, 'osc-token': { type: 'string' }, 'osc-token-file': { type: 'string' },
       'no-midi': { type: 'boolean' },
       'http-bind': { type: 'string' }, 'no-http': { type: 'boolean' }, 'http-token': { type: 'string' }, 'http-token-file': { type: 'string' },
+      mdns: { type: 'boolean' },
     });
+    if (values.mdns && values['no-http']) throw new UsageError('--mdns advertises the HTTP page: it cannot go with --no-http');
     const osc = oscOption(values);
     const http = httpOption(values);
     // Home Assistant over MQTT: the broker from the config file (docs/REMOTE.md), its password from a file of its own.
@@ -154,6 +159,7 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       ...(http ? { http } : {}),
       ...(mqtt ? { mqtt } : {}),
     });
+    let advert: MdnsAdvert | undefined;
     try {
       const { service, runtime } = served;
       io.out(`serving ${service.endpoints.length} stream${service.endpoints.length === 1 ? '' : 's'} of board ${runtime.board.name} under ${service.runtimeDir}`);
@@ -166,11 +172,21 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       }
       const web = service.web;
       if (web) io.out(`  http    ${web.url}${web.loopback ? ' (this machine only)' : ' (token required)'}`);
+      // mDNS (--mdns): the page advertised once the server listens; a failure is said and serving goes on.
+      if (values.mdns && web) {
+        try {
+          advert = await advertisePage({ name: defaultInstanceName(runtime.board.name), port: web.port, board: runtime.board.name, token: http?.token !== undefined, host: web.address, log: (m) => io.err(`sbc-audio serve: ${m}`) });
+          io.out(`  mdns    "${advert.name}" (${advert.type}, port ${web.port})`);
+        } catch (e) {
+          io.err(`sbc-audio serve: ${(e as Error).message}`);
+        }
+      }
       const midi = service.knobs.info().midi;
       if (midi) io.out(`  midi    ${midi.address} "${midi.client}:${midi.port}"`);
       const why = await Promise.race([signal, quitting]);
       io.err(`sbc-audio serve: ${why}: removing the endpoints and stopping`);
     } finally {
+      await advert?.stop();
       await served.close();
     }
     return EXIT_OK;
