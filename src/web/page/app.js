@@ -20,7 +20,7 @@
  *
  * API refusals (4xx `{"error"}`) and failures are shown on the status line, never dropped.
  */
-import { ApiError, api, connectSocket, throttle } from './net.js';
+import { ApiError, NO_ANSWER, api, connectSocket, throttle } from './net.js';
 
 /** Lateness histogram poll (ms): the histogram is not pushed. */
 const POLL_MS = 2000;
@@ -83,7 +83,7 @@ let statusIsNetwork = false;
 
 function showError(e) {
   showStatus(e instanceof ApiError ? e.message : `unexpected: ${e && e.message ? e.message : e}`, 'error');
-  statusIsNetwork = e instanceof ApiError && e.status === 0;
+  statusIsNetwork = e instanceof ApiError && e.status === NO_ANSWER;
 }
 
 // ---- the cards ----

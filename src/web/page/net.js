@@ -5,8 +5,11 @@
  */
 
 /** A refused or failed request: `message` is the server's `error` sentence where it gave one. */
+/** ApiError's status when the service gave no answer at all (an HTTP status is never 0). */
+export const NO_ANSWER = 0;
+
 export class ApiError extends Error {
-  /** @param {string} message @param {number} status 0: no answer (network) */
+  /** @param {string} message @param {number} status the HTTP status, or NO_ANSWER */
   constructor(message, status) {
     super(message);
     this.name = 'ApiError';
@@ -29,7 +32,7 @@ export async function api(method, path, body) {
   try {
     res = await fetch(path, init);
   } catch (e) {
-    throw new ApiError(`${method} ${path}: no answer from the service (${e && e.message ? e.message : e})`, 0);
+    throw new ApiError(`${method} ${path}: no answer from the service (${e && e.message ? e.message : e})`, NO_ANSWER);
   }
   let parsed;
   const text = await res.text();
