@@ -174,7 +174,7 @@ export class GrowingSource implements PcmSource {
   push(b: Uint8Array): void {
     if (this.length + b.length > this.bytes.length) {
       const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + b.length));
-      grown.set(this.bytes.subarray(0, this.length));
+      grown.set(this.bytes); // the whole old buffer: what lies past `length` is overwritten next
       this.bytes = grown;
     }
     this.bytes.set(b, this.length);
@@ -356,5 +356,6 @@ export function meterLine(p: Progress, rate: number): string {
     const n = Number.isFinite(db) ? Math.max(0, Math.min(20, Math.round((db + 60) / 3))) : 0;
     return `${'#'.repeat(n)}${'.'.repeat(20 - n)} ${Number.isFinite(db) ? db.toFixed(1).padStart(6) : '  -inf'} dB`;
   };
-  return `${(p.frames / rate).toFixed(2).padStart(7)} s  pos ${String(p.positionBytes).padStart(7)}  ${p.peakDb.map(bar).join('  ')}`;
+  // The ring-buffer position is in bytes (POSITION_NOTIFY's unit): named so beside the seconds played.
+  return `${(p.frames / rate).toFixed(2).padStart(7)} s  ring position ${String(p.positionBytes).padStart(7)} bytes  ${p.peakDb.map(bar).join('  ')}`;
 }

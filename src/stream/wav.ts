@@ -253,11 +253,8 @@ export function convertSamples(data: Uint8Array, from: WavEncoding, to: StreamEn
   const n = Math.floor(data.length / BYTES[from]);
   const src = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const outBytes = to === 's16' ? 2 : 4;
+  if (from === to) return data.slice(0, n * outBytes);
   const out = new Uint8Array(n * outBytes);
-  if (from === to) {
-    out.set(data.subarray(0, out.length));
-    return out;
-  }
   const dst = new DataView(out.buffer);
   // Each sample as a signed integer left-justified in 32 bits, or as a float.
   const int32 = (i: number): number => {
