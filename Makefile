@@ -3,7 +3,7 @@ SHELL := /bin/bash
 RESULTS := .cache/test-results
 MOCHA := SBC_TEST_RESULTS=$(RESULTS) node_modules/.bin/mocha
 
-.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm storm knob remote-load build hil-vm reliability test-loaded clean
+.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm storm knob remote-load cli-startup build hil-vm reliability test-loaded clean
 
 # Installs the project's npm dependencies (koffi ships prebuilt binaries; no install scripts needed).
 node_modules/.installed: package.json package-lock.json
@@ -70,6 +70,12 @@ knob: setup
 # not part of `make test`. REMOTE_LOAD_ARGS="--seconds 20" shortens it.
 remote-load: setup
 	node --import tsx bench/remote-load.ts $(REMOTE_LOAD_ARGS)
+
+# Start-up of the installed command line (issue 25): npm pack, a global install into a temp prefix,
+# then `sbc-audio --help` and `info --board sim` against `node -e 0`, median of 5 each in one run
+# (targets 1.5x and 2x); not part of `make test`. CLI_STARTUP_ARGS="--runs 9" for more runs.
+cli-startup: setup
+	node bench/cli-startup.mjs $(CLI_STARTUP_ARGS)
 
 # The published package's JavaScript (dist/; scripts/build.mjs). `npm pack` runs it too.
 build: setup

@@ -7,6 +7,9 @@
  */
 import type { Host, HostBuffer, HostContext } from '../src/engine/types.ts';
 
+/** The options createHost reads (`sbc-audio run --option KEY=VALUE` refuses any other). */
+export const hostOptions = { db: 'dB, default -6' };
+
 export function createHost(ctx: HostContext): Host {
   const opts = (ctx.options ?? {}) as { db?: number };
   const gain = 10 ** (Number(opts.db ?? -6) / 20);

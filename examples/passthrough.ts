@@ -8,6 +8,9 @@
  */
 import type { Host, HostBuffer, HostContext } from '../src/engine/types.ts';
 
+/** It reads no options (`sbc-audio run --option KEY=VALUE` refuses any). */
+export const hostOptions = {};
+
 export function createHost(ctx: HostContext): Host {
   const { inputChannels: inCh, outputChannels: outCh, interleaved } = ctx.config;
   const common = Math.min(inCh, outCh);

@@ -8,6 +8,9 @@
  */
 import type { Host, HostContext, HostBuffer } from '../src/engine/types.ts';
 
+/** The options createHost reads (`sbc-audio run --option KEY=VALUE` refuses any other). */
+export const hostOptions = { freq: 'Hz, default 440', level: 'dBFS, default -12' };
+
 export function createHost(ctx: HostContext): Host {
   const opts = (ctx.options ?? {}) as { freq?: number; level?: number };
   const freq = Number(opts.freq ?? 440);

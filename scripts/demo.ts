@@ -53,17 +53,18 @@ say('2. playing a 3 s 440 Hz tone through sim.headphone as a client');
 const played = playSamples({
   endpoint, rate: 48000, channels: 2,
   onOpen: ({ stream, ringBuffer, fifoBytes, startTimeNs, frames }) => {
-    say(`   ring buffer: ${frames} frames, FIFO ${fifoBytes} bytes (${fifoBytes / 4 / 48} ms), start_time ${(startTimeNs / 1e9).toFixed(6)} s`);
+    // 16-bit stereo: 4 bytes a frame; 48 frames a millisecond at 48 kHz.
+    say(`   ring buffer: ${frames} frames, FIFO ${fifoBytes} bytes = ${fifoBytes / 4} frames (${(fifoBytes / 4 / 48).toFixed(2)} ms), start_time ${(startTimeNs / 1e9).toFixed(6)} s`);
     (ringBuffer as RingBufferClient).on('position', (p: { ringBufferPos: number; monotonicTimeNs: number }) => {
       positions++;
-      if (!firstPosition) firstPosition = `POSITION_NOTIFY pos ${p.ringBufferPos} at ${((p.monotonicTimeNs - startTimeNs) / 1e6).toFixed(2)} ms after start_time`;
+      if (!firstPosition) firstPosition = `POSITION_NOTIFY ring position ${p.ringBufferPos} bytes (${p.ringBufferPos / 4} frames) at ${((p.monotonicTimeNs - startTimeNs) / 1e6).toFixed(2)} ms after start_time`;
     });
     void (async () => {
       await new Promise((r) => setTimeout(r, 800));
       const g0 = Number(process.hrtime.bigint());
       const before = await stream.getGain();
       const rtt = Number(process.hrtime.bigint()) - g0;
-      say(`3. GET_GAIN: ${before.curGain} dB (round trip ${(rtt / 1e3).toFixed(0)} µs); SET_GAIN −20 dB, unmuted`);
+      say(`3. GET_GAIN: ${before.curGain} dB (round trip ${(rtt / 1e3).toFixed(0)} µs); SET_GAIN -20 dB, unmuted`);
       const r = await stream.setGain({ gain: -20, mute: false });
       say(`   SET_GAIN → ${r.curGain} dB, muted ${r.curMute}`);
       await new Promise((res) => setTimeout(res, 700));
@@ -81,9 +82,15 @@ if (firstPosition) console.log(`            ${firstPosition} (and ${positions - 
 for (const n of notifications) console.log(`            ${n}`);
 const lat = latencyBreakdown(board, rt.codec, 'output', 48000);
 console.log('            latency breakdown (output, 48 kHz):');
-console.log(`              engine FIFO (2 periods of 128 frames)   ${(256 / 48).toFixed(3).padStart(9)} ms`);
-for (const item of lat.items) console.log(`              ${item.what.padEnd(40)}${item.ns === null ? "  unknown" : (item.ns / 1e6).toFixed(3).padStart(9)} ms`);
-console.log(`              external delay (SET_FORMAT reports)     ${(lat.totalNs / 1e6).toFixed(3).padStart(9)} ms`);
+// One column for the names, as wide as the longest, so the figures line up whatever an item says.
+const latRows: [string, string][] = [
+  ['engine FIFO (2 periods of 128 frames)', `${(256 / 48).toFixed(3)} ms`],
+  ...lat.items.map((item): [string, string] => [item.what, item.ns === null ? 'unknown' : `${(item.ns / 1e6).toFixed(3)} ms`]),
+  ['external delay (SET_FORMAT reports)', `${(lat.totalNs / 1e6).toFixed(3)} ms`],
+];
+const nameW = Math.max(...latRows.map(([n]) => n.length));
+const valueW = Math.max(...latRows.map(([, v]) => v.length));
+for (const [n, v] of latRows) console.log(`              ${n.padEnd(nameW)}  ${v.padStart(valueW)}`);
 
 say('6. stopping');
 await watcher.close();

@@ -15,7 +15,6 @@ import { isSimChip } from '../hal/sim/chip.ts';
 import type { Clock } from '../hal/clock.ts';
 import type { GpioLineConfig, GpioLineRequest, GpioValue } from '../hal/gpio.ts';
 import type { Hal } from '../hal/index.ts';
-import { monotonicClock } from '../hal/linux/clock.ts';
 import type { SimI2cDevice } from '../hal/sim/i2c-device.ts';
 import { type SimHal, VirtualClock, createSimHal } from '../hal/sim/index.ts';
 import { type FormatRange, RANGE_FLAG, SAMPLE_FORMAT } from '../audio/formats.ts';
@@ -77,7 +76,10 @@ export async function openBoard(board: Board, opts: OpenBoardOptions = {}): Prom
     hal = opts.hal;
     if (hal.kind === 'sim') sim = hal as SimHal;
   } else if (board.hal === 'sim') {
-    sim = createSimHal({ clock: opts.clock ?? (board.sim.virtualClock ? new VirtualClock(1e9, true) : monotonicClock()) });
+    // The monotonic clock reads CLOCK_MONOTONIC through koffi: loaded only when a board runs on it,
+    // so that `sbc-audio info` (which brings its own HAL) does not load koffi at start-up.
+    const clock = opts.clock ?? (board.sim.virtualClock ? new VirtualClock(1e9, true) : (await import('../hal/linux/clock.ts')).monotonicClock());
+    sim = createSimHal({ clock });
     hal = sim;
   } else {
     // A variable specifier: the Linux HAL (koffi, kernel devices) loads only on real boards.

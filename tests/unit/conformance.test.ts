@@ -192,11 +192,11 @@ describe('sbc-audio conformance', function () {
       }
     });
 
-    it('usage errors exit 2; an endpoint that is not there exits 1 naming it', async () => {
+    it('usage errors exit 2; an endpoint that is not there exits 3 (not reachable) naming it', async () => {
       assert.equal((await cli(['conformance'])).code, 2);
       assert.equal((await cli(['conformance', '/tmp/x', '--rule', 'RB-9'])).code, 2);
       const missing = await cli(['conformance', path.join(dir, 'audio-output', 'nope.out')]);
-      assert.equal(missing.code, 1);
+      assert.equal(missing.code, 3);
       assert.match(missing.stderr, /nope\.out: no such endpoint/);
     });
   });

@@ -493,7 +493,7 @@ describe('sbc-audio ctl / gain / play --volume / info: the control channel from 
       assert.deepEqual([j.stream, j.gain.id, j.gain.value, j.mute.id, j.mute.value], ['sim.speaker', 'sim.speaker.gain', -12, 'sim.speaker.mute', false]);
     });
 
-    it('refusals: out of range (exit 1, the range), an unknown stream (exit 1, the streams named), usage errors (exit 2)', async () => {
+    it('refusals: out of range (exit 1, the range), an unknown stream (exit 1, the streams named), a board not served (exit 3), usage errors (exit 2)', async () => {
       const loud = await cli(['gain', 'sim.speaker', '3', '--runtime-dir', dir]);
       assert.equal(loud.code, 1);
       assert.match(loud.err, /^sbc-audio gain: .*-127 \.\. 0 dB/);
@@ -502,7 +502,7 @@ describe('sbc-audio ctl / gain / play --volume / info: the control channel from 
       assert.equal(none.code, 1);
       assert.match(none.err, /no stream "mic" with a gain \(streams with a gain: sim\.speaker, sim\.headphone\)/);
       const other = await cli(['gain', 'elsewhere.speaker', '--runtime-dir', dir]);
-      assert.equal(other.code, 1);
+      assert.equal(other.code, 3);
       assert.match(other.err, /board elsewhere is not served under .*boards served there: sim/);
       assert.equal((await cli(['gain', 'sim.speaker', '--mute', '--unmute', '--runtime-dir', dir])).code, 2);
       assert.equal((await cli(['gain', '--runtime-dir', dir])).code, 2);
@@ -510,10 +510,10 @@ describe('sbc-audio ctl / gain / play --volume / info: the control channel from 
   });
 
   describe('finding the board: none, several, one named', () => {
-    it('no service: exit 1 naming the folder; two boards: exit 2 naming both unless --board; an unknown --board: exit 1 naming the served', async () => {
+    it('no service: exit 3 naming the folder; two boards: exit 2 naming both unless --board; an unknown --board: exit 3 naming the served', async () => {
       const dir = tempDir('find');
       const none = await cli(['ctl', 'list', '--runtime-dir', dir]);
-      assert.equal(none.code, 1);
+      assert.equal(none.code, 3);
       assert.match(none.err, /^sbc-audio ctl: no control channel under .*control/);
       await serve('sim', dir);
       await serve('sim-cs4271', dir);
@@ -524,7 +524,7 @@ describe('sbc-audio ctl / gain / play --volume / info: the control channel from 
       assert.equal(picked.board.id, 'sim-cs4271');
       assert.equal(findControlChannel(dir, 'sim'), path.join(dir, 'control', 'sim.sock'));
       const unknown = await cli(['ctl', 'list', '--board', 'sim-sgtl5000', '--runtime-dir', dir]);
-      assert.equal(unknown.code, 1);
+      assert.equal(unknown.code, 3);
       assert.match(unknown.err, /board sim-sgtl5000 is not served under .* \(boards served there: sim, sim-cs4271\)/);
       // gain STREAM names its board among several.
       const r = await cli(['gain', 'sim-cs4271.line-out', '-7', '--runtime-dir', dir]);

@@ -154,14 +154,14 @@ describe('sbc-audio sim: the simulation control socket', function () {
       }
     });
 
-    it('the CLI against a runtime directory without the socket says so and exits 1 (as a process)', async () => {
+    it('the CLI against a runtime directory without the socket says so and exits 3, not reachable (as a process)', async () => {
       const empty = mkdtempSync(path.join(tmpdir(), 'sbc-simctl-none-'));
       try {
         const a = await runChild(['sim', 'state', '--runtime-dir', empty]);
-        assert.equal(a.code, 1);
+        assert.equal(a.code, 3);
         assert.match(a.stderr, new RegExp(`no simulated board is served under ${empty}`));
         const b = await runCli(['sim', 'jack', 'headphone', 'in', '--board', 'hifiberry-dacplus', '--runtime-dir', empty]);
-        assert.equal(b.code, 1);
+        assert.equal(b.code, 3);
         assert.match(b.err, /board hifiberry-dacplus is not simulated: it has no simulation control socket/);
         // A stale socket file (left by a killed service: nothing accepts on it) is no served board either.
         mkdirSync(path.join(empty, 'sim'));
@@ -172,7 +172,7 @@ describe('sbc-audio sim: the simulation control socket', function () {
         await new Promise((r) => stale.close(r));
         assert.ok(lstatSync(path.join(empty, 'sim', 'gone.sock')).isSocket());
         const c = await runCli(['sim', 'state', '--runtime-dir', empty]);
-        assert.equal(c.code, 1);
+        assert.equal(c.code, 3);
         assert.match(c.err, /board gone: nothing answers on its simulation control socket/);
       } finally {
         rmSync(empty, { recursive: true, force: true });

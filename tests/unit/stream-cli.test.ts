@@ -140,7 +140,7 @@ describe('sbc-audio serve and ls', function () {
     assert.ok((JSON.parse(complete.lines.join('\n')) as { latency: { totalNs: unknown }[] }).latency.every((l) => typeof l.totalNs === 'number'));
   });
 
-  it('a stale entry (left by a killed service: listed, nothing accepts) is named as such; ls exits 1', async () => {
+  it('a stale entry (left by a killed service: listed, nothing accepts) is named as such; ls exits 3 (the service is not reachable)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sbc-stale-'));
     try {
       const p = path.join(dir, 'audio-output', 'gone.headphone');
@@ -149,7 +149,7 @@ describe('sbc-audio serve and ls', function () {
       spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(p)}, () => process.exit(0))`]);
       assert.ok(existsSync(p), 'the entry is left behind');
       const io = captureIO();
-      assert.equal(await lsCommand.run(['--runtime-dir', dir], io), 1);
+      assert.equal(await lsCommand.run(['--runtime-dir', dir], io), 3);
       assert.match(io.errors.join('\n'), /gone\.headphone: cannot connect to .*: stale entry: nothing serves it/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -169,7 +169,7 @@ describe('sbc-audio serve and ls', function () {
       await io.waitFor(/sim\.mic {2}appeared: input, hardwired, gain fixed/);
       const app = await StreamClient.connect(svc.endpoints.find((e) => e.name === 'sim.speaker')!.path);
       assert.equal((await app.setGain({ gain: -30, mute: false })).result, 0);
-      await io.waitFor(/sim\.headphone {2}gain: -30 dB \[-127\.\.0 step 0\.5\]/); // the shared main volume
+      await io.waitFor(/sim\.headphone {2}gain: -30 dB \[-127\.\.0 dB, step 0\.5 dB\]/); // the shared main volume
       rt.setSimJack(true);
       await io.waitFor(/sim\.headphone {2}plug: plugged \(at 1\.020000 s\)/); // virtual clock: 1 s + 20 ms debounce
       await app.close();

@@ -3,7 +3,6 @@ import { type Command, EXIT_FAILURE, EXIT_OK, parseOptions, table } from '../com
 
 export const boardsCommand: Command = {
   name: 'boards',
-  summary: 'list the board files in board/',
   usage: `usage: sbc-audio boards [--json]
 
 Lists every board file in board/ with its codec, HAL (linux = real hardware, sim = simulated)

@@ -36,7 +36,6 @@ export async function checkCodecDir(dir: string): Promise<CodecCheckResult> {
 
 export const codecCommand: Command = {
   name: 'codec',
-  summary: 'codec description tools (check)',
   usage: `usage: sbc-audio codec check DIR... [--json]
 
 Validates codec descriptions (DIR/description.ts, e.g. codecs/pcm5122): register fields that

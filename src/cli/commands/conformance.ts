@@ -1,10 +1,16 @@
 import { existsSync, lstatSync } from 'node:fs';
 import path from 'node:path';
 import { type RuleResult, runConformance } from '../../stream/conformance/index.ts';
-import { clientRuntimeDir } from '../../stream/discovery.ts';
-import { type Command, EXIT_FAILURE, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
+import { clientRuntimeDir, listEndpoints } from '../../stream/discovery.ts';
+import {
+  type Command, EXIT_FAILURE, EXIT_OK, ServiceUnreachableError, UsageError, numberOption, parseOptions, runtimeDirOption, streamNameMatches,
+} from '../command.ts';
 
-/** The endpoint: a path to a socket, or a name (`sim.headphone`) looked up under the runtime directory. */
+/**
+ * The endpoint: a path to a socket, or a name looked up under the runtime directory: the endpoint
+ * name (`sim.headphone`, `sim.speaker.monitor`) or the stream's id alone (`headphone`) where one
+ * endpoint has it.
+ */
 function resolveEndpoint(arg: string, runtimeDir: string | undefined): string {
   if (arg.includes('/')) return path.resolve(arg);
   const dir = runtimeDir ?? clientRuntimeDir();
@@ -12,12 +18,16 @@ function resolveEndpoint(arg: string, runtimeDir: string | undefined): string {
     const p = path.join(dir, d, arg);
     if (existsSync(p)) return p;
   }
-  throw new UsageError(`no endpoint named "${arg}" under ${dir}/audio-output or ${dir}/audio-input (give its path, or --runtime-dir)`);
+  const all = listEndpoints(dir);
+  if (all.length === 0) throw new ServiceUnreachableError(`no endpoints under ${dir}/audio-output or ${dir}/audio-input (is 'sbc-audio serve' running there? give the endpoint's path, or --runtime-dir)`);
+  const hits = all.filter((e) => streamNameMatches(e.name, arg));
+  if (hits.length === 1) return hits[0]!.path;
+  if (hits.length > 1) throw new UsageError(`endpoint ${arg} is ambiguous: ${hits.map((e) => e.name).join(', ')}`);
+  throw new ServiceUnreachableError(`no endpoint named "${arg}" under ${dir} (there are: ${all.map((e) => e.name).join(', ')})`);
 }
 
 export const conformanceCommand: Command = {
   name: 'conformance',
-  summary: 'check a live stream endpoint against the protocol rules (docs/PROTOCOL.md), rule by rule',
   usage: `usage: sbc-audio conformance <endpoint> [--json] [--runtime-dir DIR] [--rule ID]... [--timeout-ms MS] [--no-monitor]
 
 Runs the protocol's checks against one live stream — this service or another implementation —
@@ -28,7 +38,8 @@ gets one line: PASS, FAIL (what broke) or N/A (why it cannot be checked from a c
 needs the jack moved or a fault injected). The checks take the stream (they own it while they
 run: run them where no application uses it), change its format and put its gain back.
 
-  <endpoint>          a socket path, or an endpoint name (sim.headphone) under the runtime directory
+  <endpoint>          a socket path, or an endpoint name (sim.headphone) or a stream id (headphone)
+                      under the runtime directory
   --runtime-dir DIR   where to look a name up (default: $XDG_RUNTIME_DIR/sbc-audio, then /run/sbc-audio)
   --json              machine-readable output: { endpoint, ok, counts, results: [{ rule, title, outcome, reason, ms }] }
                       (outcome "pass", "fail" or "not-applicable")
@@ -36,8 +47,8 @@ run: run them where no application uses it), change its format and put its gain 
   --timeout-ms MS     hang guard per stream request (default 5000; ring-buffer requests: 4 × that)
   --no-monitor        do not use the monitor endpoint (R-RB-12 is then not applicable)
 
-Exit status: 0 when no rule failed (passes and not-applicable only), 1 when a rule failed or the
-endpoint cannot be reached, 2 on a usage error.`,
+Exit status: 0 when no rule failed (passes and not-applicable only), 1 when a rule failed, 2 on a
+usage error, 3 when the endpoint cannot be found or reached.`,
   async run(argv, io) {
     const { values, positionals } = parseOptions(argv, {
       json: { type: 'boolean' }, 'runtime-dir': { type: 'string' }, rule: { type: 'string', multiple: true },
@@ -45,8 +56,8 @@ endpoint cannot be reached, 2 on a usage error.`,
     }, true);
     if (positionals.length !== 1) throw new UsageError('give one endpoint (a socket path or an endpoint name)');
     for (const r of values.rule ?? []) if (!/^R-[A-Z]+-\d+$/.test(r)) throw new UsageError(`--rule must be a rule id like R-RB-9, got "${r}"`);
-    const endpoint = resolveEndpoint(positionals[0]!, values['runtime-dir']);
-    if (!existsSync(endpoint)) throw new Error(`${endpoint}: no such endpoint`);
+    const endpoint = resolveEndpoint(positionals[0]!, runtimeDirOption(values['runtime-dir']));
+    if (!existsSync(endpoint)) throw new ServiceUnreachableError(`${endpoint}: no such endpoint`);
     if (!lstatSync(endpoint).isSocket()) throw new Error(`${endpoint}: not a socket`);
     const timeoutMs = numberOption(values['timeout-ms'], 'timeout-ms', 5000, 100, 600000);
     const line = (r: RuleResult) => `${r.outcome === 'pass' ? 'PASS' : r.outcome === 'fail' ? 'FAIL' : 'N/A '}  ${r.rule.padEnd(9)}  ${r.title}${r.reason ? `\n      ${r.reason}` : ''}`;

@@ -12,7 +12,9 @@ import { controlLine } from '../../control/model.ts';
 import type { ControlInfo, ControlListing } from '../../control/types.ts';
 import { describeRange, dbToPercent, formatControlValue } from '../../control/values.ts';
 import { clientRuntimeDir } from '../../stream/discovery.ts';
-import { type CliIO, type Command, EXIT_FAILURE, EXIT_OK, UsageError, parseOptions, stopOnSignals, table } from '../command.ts';
+import {
+  type CliIO, type Command, EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE, UsageError, parseOptions, runtimeDirOption, stopOnSignals, table,
+} from '../command.ts';
 import { checkBoardName } from './sim.ts';
 
 /** The options every control command takes. */
@@ -51,7 +53,7 @@ export function parseWithNegativeValues<O extends Options>(argv: string[], optio
 
 /** The runtime directory a control command looks in: --runtime-dir, else where clients find the streams. */
 export function controlRuntimeDir(values: { 'runtime-dir'?: string }): string {
-  return path.resolve(values['runtime-dir'] ?? clientRuntimeDir());
+  return runtimeDirOption(values['runtime-dir']) ?? path.resolve(clientRuntimeDir());
 }
 
 /** The runtime directory and the board a control command talks to. */
@@ -70,14 +72,24 @@ export function controlTarget(values: { board?: string; 'runtime-dir'?: string }
 /**
  * Runs `body` with a client of the target's channel; the errors of the channel and the service's
  * refusals become exit 1 with the message on stderr (the service's message as it is), usage errors
- * stay usage errors.
+ * stay usage errors. No channel to connect to (no service, the board not served, nothing
+ * answering) is exit 3; a channel this user may not open (EACCES) is a failure (1): the service is there.
  */
 export async function withControlClient(
   io: CliIO, command: string, values: { board?: string; 'runtime-dir'?: string }, body: (c: ControlClient) => Promise<number>, timeoutMs?: number,
 ): Promise<number> {
   let client: ControlClient | undefined;
   try {
-    client = await ControlClient.connect(controlTarget(values).socket, timeoutMs === undefined ? {} : { timeoutMs });
+    try {
+      client = await ControlClient.connect(controlTarget(values).socket, timeoutMs === undefined ? {} : { timeoutMs });
+    } catch (e) {
+      const permission = e instanceof ControlChannelError && /permission|EACCES/i.test(e.message);
+      if ((e instanceof ControlChannelNotFound && e.reason !== 'several') || (e instanceof ControlChannelError && !permission)) {
+        io.err(`sbc-audio ${command}: ${e.message}`);
+        return EXIT_UNREACHABLE;
+      }
+      throw e;
+    }
     return await body(client);
   } catch (e) {
     if (e instanceof ControlRequestError || e instanceof ControlChannelError || e instanceof ControlChannelNotFound) {
@@ -124,7 +136,8 @@ options:
                         get and set the control, watch one JSON object per line
 
 exit codes: 0 done (watch: stopped by SIGINT / SIGTERM), 1 the service refused or failed (its
-message on stderr) or no such board is served, 2 usage error`;
+message on stderr), 2 usage error, 3 no service: no control channel under DIR, the board not
+served, or nothing answering on its channel`;
 
 function yesNo(b: boolean): string {
   return b ? 'yes' : 'no';
@@ -203,7 +216,6 @@ export async function watchControls(client: ControlClient, ids: readonly string[
 
 export const ctlCommand: Command = {
   name: 'ctl',
-  summary: "list, read, set and watch a served board's controls (amixer-like, through the control channel)",
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseWithNegativeValues(argv, CTL_OPTIONS);

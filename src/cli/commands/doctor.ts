@@ -2,12 +2,11 @@ import { loadBoard } from '../../board/load.ts';
 import type { Hal } from '../../hal/index.ts';
 import { type CheckResult, type DoctorHal, runDoctor } from '../../system/doctor.ts';
 import { hostRootFrom } from '../../system/host.ts';
-import { type Command, EXIT_FAILURE, EXIT_OK, UsageError, parseOptions } from '../command.ts';
+import { type Command, EXIT_FAILURE, EXIT_OK, UsageError, boardOption, parseOptions, runtimeDirOption } from '../command.ts';
 import { loadConfig } from '../../system/config.ts';
 
 export const doctorCommand: Command = {
   name: 'doctor',
-  summary: "checks what a board needs from this machine, each with its fix",
   usage: `usage: sbc-audio doctor [--board NAME] [--json] [--runtime-dir DIR] [--group NAME] [--root DIR]
 
 Checks, for the board: /dev/i2c-N present (i2c-dev loaded, the bus enabled); the codec's address
@@ -30,7 +29,7 @@ Exit status 0 when nothing failed, 1 otherwise.
     });
     const root = hostRootFrom(values.root);
     const config = loadConfig(root);
-    const boardName = values.board ?? config?.board;
+    const boardName = (await boardOption(values.board, false)) ?? config?.board;
     if (!boardName) throw new UsageError('--board is required (no board in /etc/sbc-audio/config.json)');
     const board = loadBoard(boardName);
     let hal: Hal | undefined;
@@ -45,7 +44,7 @@ Exit status 0 when nothing failed, 1 otherwise.
     let checks: CheckResult[];
     try {
       checks = await runDoctor(board, {
-        root, hal: openHal, runtimeDir: values['runtime-dir'] ?? config?.runtimeDir, group: values.group ?? config?.group,
+        root, hal: openHal, runtimeDir: runtimeDirOption(values['runtime-dir']) ?? config?.runtimeDir, group: values.group ?? config?.group,
       });
     } finally {
       await hal?.close();

@@ -26,8 +26,8 @@ the controls <board>.<stream>.gain and <board>.<stream>.mute. Without DB and fla
   --json              {"stream", "gain": the gain control, "mute": the mute control} as the service answers
 
 Prints "<board>.<stream>: <gain> dB", with "(muted)" when muted.
-exit codes: 0 done, 1 the service refused or failed (its message on stderr) or no such board is
-served, 2 usage error`;
+exit codes: 0 done, 1 the service refused or failed (its message on stderr), 2 usage error, 3 no
+service (no control channel, the board not served, nothing answering)`;
 
 /** The board and stream STREAM names: `<board>.<stream>` for a board served (or --board), else `<stream>`. */
 function splitStream(stream: string, board: string | undefined, served: readonly string[]): { board: string | undefined; stream: string } {
@@ -55,7 +55,6 @@ function line(name: string, gain: ControlInfo, mute: ControlInfo | undefined): s
 
 export const gainCommand: Command = {
   name: 'gain',
-  summary: "read or set a served stream's gain and mute (amixer-like; through the control channel)",
   usage: USAGE,
   async run(argv, io: CliIO) {
     const { values, positionals } = parseWithNegativeValues(argv, { ...CONTROL_OPTIONS, mute: { type: 'boolean' }, unmute: { type: 'boolean' } });

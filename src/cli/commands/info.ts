@@ -5,7 +5,7 @@ import { componentDescriptors, controlDescriptors } from '../../control/model.ts
 import type { ControlDescriptor } from '../../control/types.ts';
 import { describeRange, formatControlValue } from '../../control/values.ts';
 import { createSimHal } from '../../hal/sim/index.ts';
-import { type Command, EXIT_OK, UsageError, parseOptions, table } from '../command.ts';
+import { type Command, EXIT_OK, boardOption, num, parseOptions, rateOption, table } from '../command.ts';
 
 const RATES = [44100, 48000, 96000];
 
@@ -16,7 +16,6 @@ function defaultText(d: ControlDescriptor): string {
 
 export const infoCommand: Command = {
   name: 'info',
-  summary: "a board's devices, controls and latency breakdown",
   usage: `usage: sbc-audio info --board NAME [--json] [--rate HZ]...
 
 Prints the board's codec (part, bus, address), its clocking mode (who drives the I2S clocks, from
@@ -30,17 +29,13 @@ registers, sources), "gainControls" the codec's volumes as its driver reports th
 "descriptors" the board's and its parts' descriptors.
 
   --board NAME   a board name from 'sbc-audio boards', or a path to a board file
-  --rate HZ      rates for the latency breakdown (default ${RATES.join(', ')}; repeatable)
+  --rate HZ      rates for the latency breakdown, 8000 to 384000 Hz (default ${RATES.join(', ')}; repeatable)
   --json         machine-readable output`,
   async run(argv, io) {
     const { values } = parseOptions(argv, { board: { type: 'string' }, json: { type: 'boolean' }, rate: { type: 'string', multiple: true } });
-    if (!values.board) throw new UsageError('--board is required');
-    const rates = (values.rate ?? []).map((r) => {
-      const n = Number(r);
-      if (!Number.isInteger(n) || n < 8000 || n > 768000) throw new UsageError(`--rate must be a rate in Hz from 8000 to 768000, got "${r}"`);
-      return n;
-    });
-    const board = loadBoard(values.board);
+    const boardName = (await boardOption(values.board))!;
+    const rates = (values.rate ?? []).map((r) => rateOption(r, 0));
+    const board = loadBoard(boardName);
     // Descriptions only: a simulated HAL stands in so that no bus or line of the machine is touched.
     const rt = await openBoard(board, { hal: createSimHal() });
     try {
@@ -77,15 +72,21 @@ registers, sources), "gainControls" the codec's volumes as its driver reports th
         ? table(['ID', 'KIND', 'RANGE/VALUES', 'DEFAULT', 'RT-SAFE', 'WRITABLE'],
           info.controls.map((c) => [c.id, c.kind, describeRange(c), defaultText(c), c.realtimeSafe ? 'yes' : 'no', c.writable ? 'yes' : 'no'])) + '\n'
         : 'Controls: none (the part has no controls and the board no lines)\n');
+      // Each direction and rate: its total, then its items with the time and the frames right-aligned
+      // in columns as wide as the widest of any rate, so that the figures line up down the page.
       io.out('External delay (outside the PCM buffer):');
+      const items = latency.flatMap((l) => l.items);
+      const nsText = (ns: number | null) => (ns === null ? 'unknown' : `${num(ns, 0)} ns`);
+      const framesText = (f: number | null) => (f === null ? '' : `${f.toFixed(2)} frames`); // fixed decimals: the points line up
+      const nsW = Math.max(0, ...items.map((i) => nsText(i.ns).length));
+      const framesW = Math.max(0, ...items.map((i) => framesText(i.frames).length));
       for (const l of latency) {
+        const frames = num((l.totalNs * l.rate) / 1e9);
         const total = l.unknown.length
-          ? `unknown (known part ${Math.round(l.totalNs)} ns = ${((l.totalNs * l.rate) / 1e9).toFixed(2)} frames; no figure for: ${l.unknown.join('; ')})`
-          : `${Math.round(l.totalNs)} ns = ${((l.totalNs * l.rate) / 1e9).toFixed(2)} frames`;
+          ? `unknown (known part ${num(l.totalNs, 0)} ns = ${frames} frames; no figure for: ${l.unknown.join('; ')})`
+          : `${num(l.totalNs, 0)} ns = ${frames} frames`;
         io.out(`  ${l.direction} at ${l.rate} Hz: ${total}`);
-        for (const i of l.items) {
-          io.out(`    ${i.ns === null ? 'unknown' : `${Math.round(i.ns)} ns`.padStart(10)}  ${i.frames === null ? '' : `${i.frames.toFixed(2)} frames`.padStart(14)}  ${i.what}  [${i.source}]`);
-        }
+        for (const i of l.items) io.out(`    ${nsText(i.ns).padStart(nsW)}  ${framesText(i.frames).padStart(framesW)}  ${i.what}  [${i.source}]`);
       }
       return EXIT_OK;
     } finally {

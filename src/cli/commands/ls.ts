@@ -2,8 +2,9 @@ import { StreamClient, type PlugInfo } from '../../stream/client.ts';
 import { type StreamEndpoint, clientRuntimeDir, listEndpoints, watchEndpoints } from '../../stream/discovery.ts';
 import { RANGE_FLAG, SAMPLE_FORMAT } from '../../audio/formats.ts';
 import { type FormatRangeWire, type GainStateWire, STATUS } from '../../stream/wire.ts';
-import { type CliIO, type Command, EXIT_FAILURE, EXIT_OK, parseOptions, table } from '../command.ts';
-import { untilSignal } from './serve.ts';
+import {
+  type CliIO, type Command, EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE, num, parseOptions, runtimeDirOption, table, untilSignal,
+} from '../command.ts';
 
 export interface StreamListing {
   name: string;
@@ -32,6 +33,43 @@ const FORMAT_NAMES: [number, string][] = [
   [SAMPLE_FORMAT.BIT32, '32'], [SAMPLE_FORMAT.BIT32_FLOAT, 'float'],
 ];
 
+/** A format range as --json gives it: sample formats and rate families by name, not as bitmasks. */
+export interface FormatRangeJson {
+  sampleFormats: string[];
+  minChannels: number;
+  maxChannels: number;
+  minFps: number;
+  maxFps: number;
+  /** "continuous" (any rate in the range), "48000-family", "44100-family". */
+  rates: string[];
+  /** Sample format flags by name ("unsigned", "invert-endian"); empty for the usual signed little-endian. */
+  formatFlags: string[];
+}
+
+/** JSON names of the sample formats (docs/PROTOCOL.md's names, in the protocol's bit order). */
+const FORMAT_JSON_NAMES: [number, string][] = [
+  [SAMPLE_FORMAT.BITSTREAM, 'bitstream'], [SAMPLE_FORMAT.BIT8, '8'], [SAMPLE_FORMAT.BIT16, '16'], [SAMPLE_FORMAT.BIT20_PACKED, '20-packed'],
+  [SAMPLE_FORMAT.BIT24_PACKED, '24-packed'], [SAMPLE_FORMAT.BIT20_IN32, '20-in-32'], [SAMPLE_FORMAT.BIT24_IN32, '24-in-32'],
+  [SAMPLE_FORMAT.BIT32, '32'], [SAMPLE_FORMAT.BIT32_FLOAT, 'float32'],
+];
+
+export function formatRangeJson(r: FormatRangeWire): FormatRangeJson {
+  return {
+    sampleFormats: FORMAT_JSON_NAMES.filter(([bit]) => r.sampleFormats & bit).map(([, n]) => n),
+    minChannels: r.minChannels, maxChannels: r.maxChannels, minFps: r.minFps, maxFps: r.maxFps,
+    rates: [
+      r.flags & RANGE_FLAG.FPS_CONTINUOUS ? 'continuous' : '', r.flags & RANGE_FLAG.FPS_48000_FAMILY ? '48000-family' : '',
+      r.flags & RANGE_FLAG.FPS_44100_FAMILY ? '44100-family' : '',
+    ].filter(Boolean),
+    formatFlags: [r.sampleFormats & SAMPLE_FORMAT.FLAG_UNSIGNED ? 'unsigned' : '', r.sampleFormats & SAMPLE_FORMAT.FLAG_INVERT_ENDIAN ? 'invert-endian' : ''].filter(Boolean),
+  };
+}
+
+/** A listing as --json gives it. */
+export function listingJson(l: StreamListing): Omit<StreamListing, 'formats'> & { formats: FormatRangeJson[] } {
+  return { ...l, formats: l.formats.map(formatRangeJson) };
+}
+
 export function describeRange(r: FormatRangeWire): string {
   const fmts = FORMAT_NAMES.filter(([bit]) => r.sampleFormats & bit).map(([, n]) => n).join('/');
   const ch = r.minChannels === r.maxChannels ? `${r.minChannels}` : `${r.minChannels}-${r.maxChannels}`;
@@ -46,7 +84,8 @@ export function describeRange(r: FormatRangeWire): string {
 
 export function describeGain(g: GainStateWire): string {
   if (g.gainStep === 0 && g.minGain === 0 && g.maxGain === 0) return 'fixed';
-  return `${g.curGain} dB${g.curMute ? ' (muted)' : ''} [${g.minGain}..${g.maxGain} step ${g.gainStep}]`;
+  // The wire carries float32: -20.1 arrives as -20.100000381469727; two decimals say what was meant.
+  return `${num(g.curGain)} dB${g.curMute ? ' (muted)' : ''} [${num(g.minGain)}..${num(g.maxGain)} dB, step ${num(g.gainStep, 3)} dB]`;
 }
 
 export function describePlug(p: PlugInfo): string {
@@ -103,7 +142,7 @@ function printListing(io: CliIO, all: StreamListing[]): void {
 export async function watchStreams(runtimeDir: string, io: CliIO, json: boolean, stop: Promise<unknown>): Promise<void> {
   const clients = new Map<string, StreamClient>();
   const say = (event: string, name: string, data: Record<string, unknown>, text: string) => {
-    if (json) io.out(JSON.stringify({ event, stream: name, ...data }));
+    if (json) io.out(JSON.stringify({ event, stream: name, ...data, ...(data.listing ? { listing: listingJson(data.listing as StreamListing) } : {}) }));
     else io.out(`${new Date().toISOString().slice(11, 23)}  ${name}  ${text}`);
   };
   const attach = async (e: StreamEndpoint) => {
@@ -138,7 +177,6 @@ export async function watchStreams(runtimeDir: string, io: CliIO, json: boolean,
 
 export const lsCommand: Command = {
   name: 'ls',
-  summary: 'list the streams being served: formats, gain, plug state, latency (--watch: live changes)',
   usage: `usage: sbc-audio ls [--runtime-dir DIR] [--json] [--watch]
 
 Finds the stream endpoints that 'sbc-audio serve' publishes and asks each, over the stream
@@ -148,30 +186,38 @@ It connects as an observer, so it never takes a stream from an application.
   --runtime-dir DIR   where to look (default: $XDG_RUNTIME_DIR/sbc-audio, then /run/sbc-audio: the first with streams)
   --json              machine-readable output (with --watch: one JSON object per line)
   --watch             keep running and print streams appearing and disappearing, and plug and
-                      gain changes as they happen, until interrupted (Ctrl-C)`,
+                      gain changes as they happen, until interrupted (Ctrl-C)
+
+--json: { runtimeDir, streams: [{ name, direction, path, manufacturer, product, uniqueId,
+clockDomain, formats: [{ sampleFormats: names ("16", "24-in-32", "32", "float32", ...), minChannels,
+maxChannels, minFps, maxFps, rates: ("continuous", "48000-family", "44100-family"), formatFlags }],
+gain, plug, externalDelayNs, externalDelayKnownNs, externalDelayUnknown }] }.
+exit codes: 0 listed, 1 an endpoint failed to answer, 3 no streams there (or none answering)`,
   async run(argv, io) {
     const { values } = parseOptions(argv, { 'runtime-dir': { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' } });
-    const runtimeDir = values['runtime-dir'] ?? clientRuntimeDir();
+    const runtimeDir = runtimeDirOption(values['runtime-dir']) ?? clientRuntimeDir();
     if (values.watch) {
       await watchStreams(runtimeDir, io, Boolean(values.json), untilSignal());
       return EXIT_OK;
     }
     const endpoints = listEndpoints(runtimeDir);
     const listings: StreamListing[] = [];
-    let failed = false;
+    let failed = 0;
     for (const e of endpoints) {
       try {
         const { listing, client } = await queryStream(e);
         await client.close();
         listings.push(listing);
       } catch (err) {
-        failed = true;
+        failed++;
         io.err(`sbc-audio ls: ${e.name}: ${(err as Error).message}`);
       }
     }
-    if (values.json) io.out(JSON.stringify({ runtimeDir, streams: listings }, null, 2));
-    else if (endpoints.length === 0) io.out(`no streams under ${runtimeDir} (is 'sbc-audio serve' running?)`);
-    else printListing(io, listings);
+    if (values.json) io.out(JSON.stringify({ runtimeDir, streams: listings.map(listingJson) }, null, 2));
+    else if (endpoints.length === 0) io.err(`sbc-audio ls: no streams under ${runtimeDir} (is 'sbc-audio serve' running?)`);
+    else if (listings.length) printListing(io, listings);
+    // Nothing served, or nothing answering on any endpoint (stale entries only): the service is not reachable.
+    if (endpoints.length === 0 || failed === endpoints.length) return EXIT_UNREACHABLE;
     return failed ? EXIT_FAILURE : EXIT_OK;
   },
 };

@@ -38,7 +38,8 @@ options:
   --json                the service's answer as JSON
 
 exit codes: 0 done, 1 the service refused or failed (its message on stderr; learn: no controller
-moved in time), 2 usage error`;
+moved in time), 2 usage error, 3 no service (no control channel, the board not served, nothing
+answering)`;
 
 const OPTIONS = { ...CONTROL_OPTIONS, timeout: { type: 'string' }, '14bit': { type: 'boolean' }, curve: { type: 'string' } } as const;
 
@@ -65,7 +66,6 @@ function printKnobs(io: CliIO, k: KnobsInfo): void {
 
 export const midiCommand: Command = {
   name: 'midi',
-  summary: "a served board's knobs: MIDI mappings, learn mode, connections, the encoder",
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseWithNegativeValues(argv, OPTIONS);

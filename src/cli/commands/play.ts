@@ -8,25 +8,70 @@ import {
   readWavHeader, shortDataWarning,
 } from '../../stream/wav.ts';
 import { STATUS, statusName } from '../../stream/wire.ts';
-import { type CliIO, type Command, EXIT_OK, UsageError, parseOptions, signalExitCode, stopOnSignals } from '../command.ts';
+import { listBoardNames, loadBoard } from '../../board/load.ts';
+import {
+  type CliIO, type Command, EXIT_OK, ServiceUnreachableError, UsageError, freqOption, levelOption, parseOptions, pickStreamName, runtimeDirOption,
+  secondsOption, signalExitCode, stopOnSignals, volumeOption,
+} from '../command.ts';
 import { describeRange } from './ls.ts';
 
-/** The endpoint path for --stream (an endpoint name) in a direction, or the first one there. */
-export function pickEndpoint(runtimeDir: string, direction: 'output' | 'input', name: string | undefined): string {
+/**
+ * The endpoint path for --stream in a direction: its endpoint name (`sim.speaker`) or its short id
+ * (`speaker`). Without --stream: the first stream, in the board file's order where the board file
+ * is found (else by name), that is hardwired or has something plugged in (an unplugged headphone
+ * plays to nobody); a simulated output's monitor (<board>.<stream>.monitor) never. Nothing served
+ * there: the service is not reachable (exit 3).
+ */
+export async function pickEndpoint(runtimeDir: string, direction: 'output' | 'input', name: string | undefined): Promise<string> {
   const all = listEndpoints(runtimeDir).filter((e) => e.direction === direction);
-  if (all.length === 0) throw new UsageError(`no ${direction} streams under ${runtimeDir} (is 'sbc-audio serve' running?)`);
-  // By default a board's own stream, not a simulated output's monitor (<board>.<stream>.monitor).
-  if (!name) return (all.find((x) => !x.name.endsWith('.monitor')) ?? all[0]!).path;
-  const e = all.find((x) => x.name === name);
-  if (!e) throw new UsageError(`no ${direction} stream "${name}" (there are: ${all.map((x) => x.name).join(', ')})`);
-  return e.path;
+  if (all.length === 0) throw new ServiceUnreachableError(`no ${direction} streams under ${runtimeDir} (is 'sbc-audio serve' running?)`);
+  if (name) {
+    const picked = pickStreamName(all.map((e) => e.name), name, direction);
+    return all.find((e) => e.name === picked)!.path;
+  }
+  const own = all.filter((x) => !x.name.endsWith('.monitor'));
+  if (own.length === 0) return all[0]!.path;
+  const ordered = [...own].sort((a, b) => boardOrder(a.name) - boardOrder(b.name));
+  for (const e of ordered) {
+    let c: StreamClient | undefined;
+    try {
+      c = await StreamClient.connect(e.path);
+      await c.observe();
+      const p = await c.plugDetect('none');
+      if (p.hardwired || p.plugged) return e.path;
+    } catch {
+      // Not answering: not a stream to pick by default (naming it with --stream says why).
+    } finally {
+      await c?.close().catch(() => {});
+    }
+  }
+  return ordered[0]!.path;
 }
 
-/** `--volume`: dB, optionally with a "dB" suffix ("-6", "-6dB", "+3"). */
+/** Where `<board>.<stream>` comes in its board file's streams (boards found by name); unknown: after the known ones. */
+function boardOrder(endpointName: string): number {
+  const dot = endpointName.indexOf('.');
+  try {
+    const i = boardStreams(endpointName.slice(0, dot)).indexOf(endpointName.slice(dot + 1));
+    return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
+  }
+}
+
+const streamOrders = new Map<string, string[]>();
+function boardStreams(board: string): string[] {
+  let ids = streamOrders.get(board);
+  if (!ids) {
+    ids = listBoardNames().includes(board) ? loadBoard(board).streams.map((x) => x.id) : [];
+    streamOrders.set(board, ids);
+  }
+  return ids;
+}
+
+/** `--volume`: dB, optionally with a "dB" suffix ("-6", "-6dB", "+3"); the shared rule (command.ts). */
 export function parseVolume(v: string): number {
-  const m = /^([+-]?\d+(?:\.\d+)?)\s*(?:dB)?$/i.exec(v.trim());
-  if (!m) throw new UsageError(`--volume must be a gain in dB (e.g. -6), got "${v}"`);
-  return Number(m[1]);
+  return volumeOption(v)!;
 }
 
 /**
@@ -46,11 +91,9 @@ export async function setStreamVolume(c: StreamClient, endpoint: string, db: num
   return { gainDb: r.curGain };
 }
 
-/** `--seconds`: a positive number of seconds (0, negative or not a number: a usage error naming it). */
+/** `--seconds`: a positive number of seconds (the shared rule, command.ts). */
 export function parseSeconds(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`--seconds must be a positive number of seconds, got "${v}"`);
-  return n;
+  return secondsOption(v)!;
 }
 
 const STREAM_FORMAT: Record<StreamEncoding, number> = { s16: SAMPLE_FORMAT.BIT16, s32: SAMPLE_FORMAT.BIT32, f32: SAMPLE_FORMAT.BIT32_FLOAT };
@@ -236,7 +279,6 @@ async function playFile(file: string, o: { endpoint: string; seconds: number | u
 
 export const playCommand: Command = {
   name: 'play',
-  summary: 'play a WAV file (or stdin) or a tone through a served output stream (a stream protocol client)',
   usage: `usage: sbc-audio play FILE.wav|- | --tone [--freq HZ] [--level DBFS] [--seconds S] [--volume DB] [--stream NAME] [--runtime-dir DIR]
 
 Plays through an endpoint of 'sbc-audio serve' as any client would: GET_FORMATS, SET_FORMAT, the
@@ -255,47 +297,45 @@ meter and the ring-buffer position are shown; otherwise it prints one line at th
   -                   the WAV from stdin, played while it arrives (a streamed header with an
                       unknown size, as sox or arecord write to a pipe, plays to the end of input)
   --tone              a sine instead of a file (48 kHz stereo, 16-bit)
-  --freq HZ           tone frequency (default 440)
-  --level DBFS        tone level (default -12)
+  --freq HZ           tone frequency, 1 Hz to half the rate (default 440)
+  --level DBFS        tone peak level in dBFS, -120 to 0 (default -12)
   --seconds S         the tone's length (default 2); for a file or stdin, play at most S seconds
                       (a positive number)
   --volume DB         the stream's gain while it plays (e.g. -6; 0 plays the samples as they are):
                       set as the stream's owner (SET_GAIN, unmuted) before START; a value outside the
                       stream's range is a usage error naming the range (default: the gain in force is kept)
-  --stream NAME       endpoint name, e.g. sim.headphone (default: the first output stream)
+  --stream NAME       the stream: its endpoint name (sim.headphone) or its id (headphone); default:
+                      the board's first output that is hardwired or plugged in (never a monitor)
   --runtime-dir DIR   where the endpoints are (default: $XDG_RUNTIME_DIR/sbc-audio, then /run/sbc-audio: the first with streams)
 
 SIGINT or SIGTERM stops playing (STOP, then the channels close); a second one, or the service
 not letting go within 3 s, exits at once.
-exit codes: 0 played to the end, 1 failed (no service, a refused request, a file that cannot be
-played, the service's device failed or the service went away: the reason is printed), 2 usage
-error, 130 / 143 stopped by SIGINT / SIGTERM before the end`,
+exit codes: 0 played to the end, 1 failed (a refused request, a file that cannot be played, the
+service's device failed or the service went away: the reason is printed), 2 usage error, 3 no
+service (no output stream under the runtime directory, or nothing answering), 130 / 143 stopped
+by SIGINT / SIGTERM before the end`,
   async run(argv, io) {
     const { values, positionals } = parseOptions(argv, {
       tone: { type: 'boolean' }, freq: { type: 'string' }, seconds: { type: 'string' }, level: { type: 'string' },
       stream: { type: 'string' }, 'runtime-dir': { type: 'string' }, volume: { type: 'string' },
     }, true);
-    const volume = values.volume === undefined ? undefined : parseVolume(values.volume);
-    if (!values.tone && positionals.length !== 1) throw new UsageError('give one FILE.wav (or - for stdin) or --tone');
+    const volume = volumeOption(values.volume);
+    if (!values.tone && positionals.length !== 1) throw new UsageError(positionals.length ? `give one FILE.wav (or - for stdin), got ${positionals.length}: ${positionals.join(' ')}` : 'give one FILE.wav (or - for stdin) or --tone');
     if (values.tone && positionals.length > 0) throw new UsageError('give either FILE.wav or --tone, not both');
-    const seconds = values.seconds === undefined ? undefined : parseSeconds(values.seconds);
-    const num = (v: string | undefined, d: number, what: string) => {
-      if (v === undefined) return d;
-      const n = Number(v);
-      if (!Number.isFinite(n)) throw new UsageError(`${what} must be a number, got ${v}`);
-      return n;
-    };
+    const seconds = secondsOption(values.seconds);
+    const runtimeDir = runtimeDirOption(values['runtime-dir']) ?? clientRuntimeDir();
     if (!values.tone) {
       for (const k of ['freq', 'level'] as const) if (values[k] !== undefined) throw new UsageError(`--${k} is for --tone only`);
-      const endpoint = pickEndpoint(values['runtime-dir'] ?? clientRuntimeDir(), 'output', values.stream);
+      const endpoint = await pickEndpoint(runtimeDir, 'output', values.stream);
       return await playFile(positionals[0]!, { endpoint, seconds, volume }, io);
     }
     const rate = 48000;
     const channels = 2;
-    const freq = num(values.freq, 440, '--freq');
-    const samples = toneSamples(freq, seconds ?? 2, rate, channels, num(values.level, -12, '--level'));
+    const freq = freqOption(values.freq, 440, rate);
+    const level = levelOption(values.level, -12);
+    const samples = toneSamples(freq, seconds ?? 2, rate, channels, level);
     const what = `a ${freq} Hz tone`;
-    const endpoint = pickEndpoint(values['runtime-dir'] ?? clientRuntimeDir(), 'output', values.stream);
+    const endpoint = await pickEndpoint(runtimeDir, 'output', values.stream);
     const stop = stopOnSignals(io, 'play');
     let last = '';
     try {

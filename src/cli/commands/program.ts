@@ -40,8 +40,8 @@ options:
   --runtime-dir DIR     where the service runs (as for 'sbc-audio ctl')
   --json                the service's answer as JSON
 
-exit codes: 0 done, 1 the service refused or failed (its message on stderr) or no such board is
-served, 2 usage error`;
+exit codes: 0 done, 1 the service refused or failed (its message on stderr), 2 usage error, 3 no
+service (no control channel, the board not served, nothing answering)`;
 
 function printPrograms(io: CliIO, a: { programs: Program[]; current: { bank: number; program: number } | null; presetDir: string }): void {
   const cur = a.current;
@@ -56,7 +56,6 @@ function printPrograms(io: CliIO, a: { programs: Program[]; current: { bank: num
 
 export const programCommand: Command = {
   name: 'program',
-  summary: "list, load and save a served board's programs (built-in filter/DSP programs, user presets)",
   usage: PROGRAM_USAGE,
   async run(argv, io) {
     const { values, positionals } = parseWithNegativeValues(argv, CONTROL_OPTIONS);
@@ -119,12 +118,11 @@ options:
   --runtime-dir DIR     where the service runs (as for 'sbc-audio ctl')
   --json                the service's answer as JSON
 
-exit codes: 0 done, 1 the service refused or failed (its message on stderr) or no such board is
-served, 2 usage error`;
+exit codes: 0 done, 1 the service refused or failed (its message on stderr), 2 usage error, 3 no
+service (no control channel, the board not served, nothing answering)`;
 
 export const configureCommand: Command = {
   name: 'configure',
-  summary: "list and set a served board's configure keys (ramp time, idle power-down, codec options)",
   usage: CONFIGURE_USAGE,
   async run(argv, io) {
     const { values, positionals } = parseWithNegativeValues(argv, CONTROL_OPTIONS);

@@ -2,8 +2,10 @@ import { fstatSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { clientRuntimeDir } from '../../stream/discovery.ts';
 import { SessionAborted, meterLine, recordPcm } from '../../stream/player.ts';
 import { WAV_DATA_SIZE_AT, WAV_RIFF_SIZE_AT, wavHeader } from '../../stream/wav.ts';
-import { type Command, EXIT_OK, UsageError, parseOptions, signalExitCode, stopOnSignals } from '../command.ts';
-import { parseSeconds, pickEndpoint } from './play.ts';
+import {
+  type Command, EXIT_OK, UsageError, channelsOption, parseOptions, rateOption, runtimeDirOption, secondsOption, signalExitCode, stopOnSignals,
+} from '../command.ts';
+import { pickEndpoint } from './play.ts';
 
 /** O_APPEND in /proc/self/fdinfo's octal flags (Linux): positioned writes append there, so no fix-up. */
 const O_APPEND = 0o2000;
@@ -54,7 +56,6 @@ class StdoutWav {
 
 export const recordCommand: Command = {
   name: 'record',
-  summary: 'record a served input stream into a WAV file or stdout (a stream protocol client)',
   usage: `usage: sbc-audio record FILE.wav|- [--seconds S] [--rate HZ] [--channels N] [--stream NAME] [--runtime-dir DIR]
 
 Records from an endpoint of 'sbc-audio serve' as any client would (16-bit), reading behind the
@@ -66,31 +67,31 @@ live level meter and the position are shown; otherwise it prints one line at the
                       its header carries 0xFFFFFFFF as the RIFF and data sizes (the length is not
                       known yet), fixed up at the end when stdout is a regular file; every message
                       then goes to stderr
-  --seconds S         how long (a positive number; default 5)
-  --rate HZ           frame rate (default 48000)
-  --channels N        channels (default 2)
-  --stream NAME       endpoint name, e.g. sim.mic (default: the first input stream)
+  --seconds S         how long (a number of seconds above 0; default 5)
+  --rate HZ           frame rate, 8000 to 384000 Hz (default 48000)
+  --channels N        channels, 1 to 32 (default 2)
+  --stream NAME       the stream: its endpoint name (sim.mic) or its id (mic); default: the board's
+                      first input that is hardwired or plugged in (never a monitor)
   --runtime-dir DIR   where the endpoints are (default: $XDG_RUNTIME_DIR/sbc-audio, then /run/sbc-audio: the first with streams)
 
 SIGINT or SIGTERM stops recording: what was recorded is written; a second signal, or the service
 not letting go within 3 s, exits at once (nothing written to a file).
-exit codes: 0 recorded S seconds (or the reader of stdout went away), 1 failed (no service, a
+exit codes: 0 recorded S seconds (or the reader of stdout went away), 1 failed (a
 refused request, the service's device failed or the service went away: the reason is printed,
-nothing written to a file), 2 usage error, 130 / 143 stopped by SIGINT / SIGTERM before S seconds
-(the file holds what was recorded)`,
+nothing written to a file), 2 usage error, 3 no service (no input stream under the runtime
+directory, or nothing answering), 130 / 143 stopped by SIGINT / SIGTERM before S seconds (the
+file holds what was recorded)`,
   async run(argv, io) {
     const { values, positionals } = parseOptions(argv, {
       seconds: { type: 'string' }, rate: { type: 'string' }, channels: { type: 'string' }, stream: { type: 'string' }, 'runtime-dir': { type: 'string' },
     }, true);
     if (positionals.length !== 1) throw new UsageError('give one FILE.wav to write (or - for stdout)');
-    const seconds = values.seconds === undefined ? 5 : parseSeconds(values.seconds);
-    const rate = Number(values.rate ?? 48000);
-    const channels = Number(values.channels ?? 2);
-    if (!Number.isInteger(rate) || rate < 1) throw new UsageError(`--rate must be a whole number of Hz, got "${values.rate}"`);
-    if (!Number.isInteger(channels) || channels < 1) throw new UsageError(`--channels must be a whole number from 1, got "${values.channels}"`);
+    const seconds = secondsOption(values.seconds, 5);
+    const rate = rateOption(values.rate, 48000);
+    const channels = channelsOption(values.channels, 2);
     const file = positionals[0]!;
     const toStdout = file === '-';
-    const endpoint = pickEndpoint(values['runtime-dir'] ?? clientRuntimeDir(), 'input', values.stream);
+    const endpoint = await pickEndpoint(runtimeDirOption(values['runtime-dir']) ?? clientRuntimeDir(), 'input', values.stream);
     // With the WAV on stdout, stdout carries nothing else: the line and the meter go to stderr.
     const say = toStdout ? io.err : io.out;
     const meterTo = toStdout ? (process.stderr.isTTY ? process.stderr : undefined) : (io.isTTY ? process.stdout : undefined);

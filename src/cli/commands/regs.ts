@@ -3,7 +3,7 @@ import { loadBoard } from '../../board/load.ts';
 import { openBoard } from '../../board/runtime.ts';
 import type { RegisterState } from '../../codec/regmap.ts';
 import { type RegisterRecord, registerRecords } from '../../stream/sim-control.ts';
-import { type Command, EXIT_FAILURE, EXIT_OK, UsageError, parseOptions, table } from '../command.ts';
+import { type Command, EXIT_FAILURE, EXIT_OK, boardOption, parseOptions, table } from '../command.ts';
 
 function hex(v: number | null | undefined, digits: number): string {
   return v === undefined || v === null ? '-' : `0x${v.toString(16).padStart(digits, '0')}`;
@@ -28,7 +28,6 @@ export function registerTable(records: readonly RegisterRecord[], valueBits: num
 
 export const regsCommand: Command = {
   name: 'regs',
-  summary: "the codec's registers: fields, reset, cached and read values",
   usage: `usage: sbc-audio regs --board NAME [--init] [--no-read] [--json]
 
 Prints every register the codec's description declares: where it is (page and offset), name,
@@ -42,8 +41,7 @@ cached. Write-only chips show cached values only.
   --json         machine-readable output`,
   async run(argv, io) {
     const { values } = parseOptions(argv, { board: { type: 'string' }, init: { type: 'boolean' }, 'no-read': { type: 'boolean' }, json: { type: 'boolean' } });
-    if (!values.board) throw new UsageError('--board is required');
-    const board = loadBoard(values.board);
+    const board = loadBoard((await boardOption(values.board))!);
     const rt = await openBoard(board);
     try {
       const map = rt.codec.regmap;

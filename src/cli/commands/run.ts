@@ -1,8 +1,50 @@
 /** `sbc-audio run`: runs a host module on the driver-owned engine (src/engine). */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { BoardRuntime } from '../../board/runtime.ts';
-import { EngineDriver, type EngineDevice, type HostSampleFormat } from '../../engine/index.ts';
-import { type Command, EXIT_OK, type SignalStop, UsageError, numberOption, parseOptions, signalExitCode, stopOnSignals } from '../command.ts';
-import { engineForBoard } from '../wiring.ts';
+import type { EngineDevice, EngineDriver, HostSampleFormat } from '../../engine/index.ts';
+import {
+  type CliIO, type Command, EXIT_OK, type SignalStop, UsageError, boardOption, didYouMean, integerOption, parseOptions, rateOption, secondsOption, signalExitCode,
+  stopOnSignals,
+} from '../command.ts';
+
+/**
+ * --option KEY=VALUE pairs: numbers parsed, keys checked against the host module's `hostOptions`
+ * (an object whose keys are the options it reads, e.g. examples/tone.ts) where it declares them:
+ * an option it does not read is refused, naming it. A module that declares none gets its options
+ * unchecked, with a note; a module that cannot be loaded here is left to the engine to report.
+ */
+export async function hostOptions(pairs: readonly string[], host: string, io: CliIO): Promise<Record<string, string | number>> {
+  const options: Record<string, string | number> = {};
+  for (const kv of pairs) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--option wants KEY=VALUE, got "${kv}"`);
+    const key = kv.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) throw new UsageError(`--option ${kv}: "${key}" is not an option name`);
+    const v = kv.slice(eq + 1);
+    options[key] = v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  if (pairs.length === 0) return options;
+  let declared: Record<string, unknown> | undefined;
+  try {
+    const mod = (await import(pathToFileURL(path.resolve(host)).href)) as { hostOptions?: Record<string, unknown> };
+    declared = mod.hostOptions;
+  } catch {
+    return options; // the engine loads it again and says why it cannot
+  }
+  if (!declared || typeof declared !== 'object') {
+    io.err(`sbc-audio run: ${host} declares no hostOptions: --option ${Object.keys(options).join(', ')} passed unchecked`);
+    return options;
+  }
+  const known = Object.keys(declared);
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      const guess = didYouMean(key, known);
+      throw new UsageError(`--option ${key}: ${host} has no option "${key}"${guess ? ` (did you mean ${guess}?)` : ''} (its options: ${known.length ? known.join(', ') : 'none'})`);
+    }
+  }
+  return options;
+}
 
 /** After the first signal: longer than EngineDevice.stop()'s own 5 s before it terminates a stuck thread, so the codec is powered down first. */
 const RUN_GRACE_MS = 8000;
@@ -21,7 +63,8 @@ the host returns false, or Ctrl-C.
   --capture PCM       ALSA capture PCM (no board), e.g. hw:Loopback,1,0
   --host PATH         host module (e.g. examples/tone.ts)
   --export NAME       the module's factory export (default createHost)
-  --option K=V        host option (repeatable; numbers are parsed), e.g. --option freq=440
+  --option K=V        host option (repeatable; numbers are parsed), e.g. --option freq=440; a
+                      host that exports hostOptions (its option names) has the keys checked
   --seconds S         stop after S seconds of audio (default: run until Ctrl-C)
   --rate HZ           sample rate (default 48000)
   --period N          frames per period (default: the device's default)
@@ -38,12 +81,11 @@ SIGINT or SIGTERM stops the engine after its current period (the report is print
 one, or the engine not stopping within 8 s, exits at once. A device that takes every write at
 once and never fills (ALSA's "null" PCM: no clock paces it) is refused with that reason.
 exit codes: 0 the work is done (--seconds of audio, or the host returned false), 1 failed (the
-device, the host module), 2 usage error, 130 / 143 stopped by SIGINT / SIGTERM before the work
-was done`;
+device, the host module), 2 usage error (an --option the host does not take too), 130 / 143
+stopped by SIGINT / SIGTERM before the work was done`;
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run a host module on the real-time engine (the driver pulls its process() every period)',
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
@@ -53,9 +95,15 @@ export const runCommand: Command = {
       format: { type: 'string' }, interleaved: { type: 'boolean' }, 'sim-clock': { type: 'string' }, 'no-realtime': { type: 'boolean' }, json: { type: 'boolean' },
     });
     if (!values.board && !values.playback && !values.capture) throw new UsageError('--board (or --playback / --capture for ALSA PCMs) is required');
+    await boardOption(values.board, false);
+    const seconds = secondsOption(values.seconds);
+    if (values.host === undefined && !values.list) throw new UsageError('--host is required');
+    const options = values.host === undefined ? {} : await hostOptions(values.option ?? [], values.host, io);
     if (values.board && (values.playback || values.capture)) throw new UsageError('--board and --playback/--capture are alternatives');
     const simClock = values['sim-clock'];
     if (simClock !== undefined && simClock !== 'virtual' && simClock !== 'monotonic') throw new UsageError('--sim-clock must be virtual or monotonic');
+    const format = (values.format ?? 'f32') as HostSampleFormat;
+    if (!['f32', 'i16', 'i32'].includes(format)) throw new UsageError(`--format must be f32, i16 or i32, got "${format}"`);
     let runtime: BoardRuntime | undefined;
     let stop: SignalStop | undefined;
     try {
@@ -67,8 +115,11 @@ export const runCommand: Command = {
 
     async function runOn(): Promise<number> {
       let driver: EngineDriver;
-      if (values.board) ({ driver, runtime } = await engineForBoard(values.board, simClock ? { simClock: simClock as 'virtual' | 'monotonic' } : {}));
-      else driver = EngineDriver.forAlsa();
+      // The engine (and, for ALSA PCMs, koffi) is loaded only now, past the checks of the command line.
+      if (values.board) {
+        const { engineForBoard } = await import('../wiring.ts');
+        ({ driver, runtime } = await engineForBoard(values.board, simClock ? { simClock: simClock as 'virtual' | 'monotonic' } : {}));
+      } else driver = (await import('../../engine/index.ts')).EngineDriver.forAlsa();
       if (values.list) {
         for (const d of driver.listDevices()) io.out(`${d.name}  ${d.description}`);
         return EXIT_OK;
@@ -79,25 +130,15 @@ export const runCommand: Command = {
       else dev = await driver.open({ playback: values.playback, capture: values.capture });
 
       const dflt = dev.defaultConfig();
-      const format = (values.format ?? 'f32') as HostSampleFormat;
-      if (!['f32', 'i16', 'i32'].includes(format)) throw new UsageError('--format must be f32, i16 or i32');
       const config = await dev.negotiate({
-        rate: numberOption(values.rate, 'rate', dflt.rate, 8000, 384000),
-        bufferFrames: numberOption(values.period, 'period', dflt.bufferFrames, 16, 8192),
-        periods: numberOption(values.periods, 'periods', dflt.periods ?? 2, 2, 16),
-        inputChannels: numberOption(values.inputs, 'inputs', dflt.inputChannels, 0, 8),
-        outputChannels: numberOption(values.outputs, 'outputs', dflt.outputChannels, 0, 8),
+        rate: rateOption(values.rate, dflt.rate),
+        bufferFrames: integerOption(values.period, 'period', dflt.bufferFrames, 16, 8192, 'frames'),
+        periods: integerOption(values.periods, 'periods', dflt.periods ?? 2, 2, 16),
+        inputChannels: integerOption(values.inputs, 'inputs', dflt.inputChannels, 0, 8),
+        outputChannels: integerOption(values.outputs, 'outputs', dflt.outputChannels, 0, 8),
         format,
         interleaved: values.interleaved ?? false,
       });
-      const options: Record<string, string | number> = {};
-      for (const kv of values.option ?? []) {
-        const eq = kv.indexOf('=');
-        if (eq <= 0) throw new UsageError(`--option wants KEY=VALUE, got "${kv}"`);
-        const v = kv.slice(eq + 1);
-        options[kv.slice(0, eq)] = v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
-      }
-      const seconds = values.seconds === undefined ? undefined : numberOption(values.seconds, 'seconds', 1, 0.001, 1e6);
       dev.on('warning', (w: string) => io.err(w));
       dev.on('message', (m: unknown) => io.err(`host: ${typeof m === 'string' ? m : JSON.stringify(m)}`));
       const lat = dev.latency();

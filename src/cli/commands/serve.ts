@@ -7,7 +7,7 @@ import { loadBoard } from '../../board/load.ts';
 import { boundStreams, configFile, loadConfig } from '../../system/config.ts';
 import { hostRootFrom } from '../../system/host.ts';
 import { groupByName } from '../../util/groups.ts';
-import { type Command, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
+import { type Command, EXIT_OK, UsageError, boardOption, numberOption, parseOptions, runtimeDirOption, untilSignal } from '../command.ts';
 import { serveBoard } from '../wiring.ts';
 import { DEFAULT_RAMP_MS } from '../../stream/engine-ring-buffer.ts';
 import { MAX_RAMP_MS } from '../../board/schema.ts';
@@ -22,22 +22,34 @@ import { type MdnsAdvert, advertisePage, defaultInstanceName } from '../../web/m
  */
 export const MIN_OSC_TOKEN_CHARS = 8;
 
-/** Resolves on the first SIGINT or SIGTERM (and stops listening for them). */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
+/** How this process was started, for the fix a real-time warning names: systemd sets INVOCATION_ID for a unit's processes. */
+export function startedBy(env: NodeJS.ProcessEnv = process.env): 'systemd' | 'shell' {
+  return env.INVOCATION_ID ? 'systemd' : 'shell';
+}
+
+/**
+ * The engine's real-time warning (src/engine/realtime.ts: SCHED_FIFO refused, memory not locked)
+ * comes with every engine start, one per stream START; serve says it once per start of the
+ * service, with the fix for how it was started: the unit's LimitMEMLOCK= / LimitRTPRIO= under
+ * systemd, `ulimit` or prlimit from a shell. Returns the log line to print, or undefined: said already.
+ */
+export function realtimeWarningOnce(how: 'systemd' | 'shell'): (line: string) => string | undefined {
+  let said = false;
+  return (line) => {
+    const m = /^(?:\S+: )?sbc-audio engine: (.*)$/s.exec(line);
+    if (!m) return line;
+    if (said) return undefined;
+    said = true;
+    const fix = how === 'systemd'
+      ? 'fix: LimitMEMLOCK=infinity (and LimitRTPRIO=95) in the [Service] section of the unit (systemctl edit sbc-audio), then restart it'
+      : 'fix: start serve from a shell where `ulimit -l unlimited` (and `ulimit -r 95`) succeeded, as root, or raise the running process\'s limits with `prlimit --memlock=unlimited:unlimited --rtprio=95 --pid PID`';
+    const text = m[1]!.replace(/; run with LimitMEMLOCK=infinity to lock/, '');
+    return `real-time: ${text} (said once; ${fix})`;
+  };
 }
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: "publish a board's streams to other processes (the Zircon audio stream protocol)",
   usage: `usage: sbc-audio serve [--board NAME] [--group NAME] [--runtime-dir DIR] [--idle-power-down MS] [--quiet]
                        [--osc-bind ADDR:PORT | --no-osc] [--osc-token TOKEN | --osc-token-file FILE] [--no-midi]
                        [--http-bind ADDR:PORT | --no-http] [--http-token TOKEN | --http-token-file FILE] [--mdns]
@@ -128,7 +140,7 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
     const stateFile = values['no-state'] ? undefined : path.resolve(values['state-file'] ?? defaultStatePath());
     const root = hostRootFrom(undefined);
     const config = loadConfig(root);
-    const boardName = values.board ?? config?.board;
+    const boardName = (await boardOption(values.board, false)) ?? config?.board;
     if (!boardName) throw new UsageError(`--board is required (${configFile(root)} names no board)`);
     const idleMs = numberOption(values['idle-power-down'], 'idle-power-down', config?.idlePowerDownMs ?? DEFAULT_IDLE_POWER_DOWN_MS, 0, 3_600_000);
     const rampMs = values['ramp-ms'] === undefined ? undefined : numberOption(values['ramp-ms'], 'ramp-ms', DEFAULT_RAMP_MS, 0, MAX_RAMP_MS);
@@ -142,15 +154,20 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
     // binds: the config's streams of the config's board (another --board publishes all of its own).
     const binds = config?.binds && (values.board === undefined || values.board === config.board) ? boundStreams(loadBoard(boardName), config) : undefined;
     const signal = untilSignal(); // listening before anything is published, so a signal never kills us half-way
+    const realtime = realtimeWarningOnce(startedBy());
     // An OSC quit (/sbc-audio/<board>/quit: loopback, or with the admin token) stops as a signal does.
     let quit!: () => void;
     const quitting = new Promise<'OSC quit'>((resolve) => { quit = () => resolve('OSC quit'); });
     const served = await serveBoard(boardName, {
-      runtimeDir: values['runtime-dir'] ?? config?.runtimeDir,
+      runtimeDir: runtimeDirOption(values['runtime-dir']) ?? config?.runtimeDir,
       hostRoot: root,
       ...(group ? { group } : {}),
       ...(binds ? { streams: binds } : {}),
-      log: values.quiet ? undefined : (line) => io.err(`sbc-audio serve: ${line}`),
+      // --quiet leaves out the protocol's and the clients' lines, not the one real-time warning.
+      log: (line) => {
+        const shown = realtime(line);
+        if (shown !== undefined && (shown !== line || !values.quiet)) io.err(`sbc-audio serve: ${shown}`);
+      },
       board: { idlePowerDownMs: idleMs },
       ...(stateFile ? { stateFile } : {}),
       ...(rampMs !== undefined ? { rampMs } : {}),

@@ -1,11 +1,10 @@
 import { loadBoard } from '../../board/load.ts';
 import { hostRootFrom } from '../../system/host.ts';
 import { applySetup, changeDiff, planSetup } from '../../system/setup.ts';
-import { type Command, EXIT_OK, UsageError, parseOptions } from '../command.ts';
+import { type Command, EXIT_OK, UsageError, boardOption, parseOptions } from '../command.ts';
 
 export const setupCommand: Command = {
   name: 'setup',
-  summary: 'prepares a Raspberry Pi for a board: overlay, config.txt, i2c-dev, the service (--dry-run | --apply)',
   usage: `usage: sbc-audio setup --board NAME [--root DIR] [--group NAME] [--dry-run | --apply] [--json]
 
 What the Pi needs to run the board with sbc-audio (docs/deploy-raspberry-pi.md):
@@ -31,11 +30,11 @@ After --apply on a Pi: sudo systemctl daemon-reload, then reboot.
     const { values } = parseOptions(argv, {
       board: { type: 'string' }, root: { type: 'string' }, group: { type: 'string' }, 'dry-run': { type: 'boolean' }, apply: { type: 'boolean' }, json: { type: 'boolean' },
     });
-    if (!values.board) throw new UsageError('--board is required');
+    const boardName = (await boardOption(values.board))!;
     if (values.apply && values['dry-run']) throw new UsageError('--dry-run and --apply exclude each other');
     if (values.group !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(values.group)) throw new UsageError(`--group: "${values.group}" is not a group name`);
     const root = hostRootFrom(values.root);
-    const board = loadBoard(values.board);
+    const board = loadBoard(boardName);
     const plan = planSetup(board, { root, ...(values.group ? { group: values.group } : {}) });
     const backups = values.apply ? applySetup(plan, root) : [];
     if (values.json) {

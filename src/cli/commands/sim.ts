@@ -12,7 +12,7 @@ import {
   DEFAULT_STALL_PERIODS, DEFAULT_STATE_EVENTS, type EncoderAnswer, FAULT_KINDS, type FaultAnswer, MAX_EVENTS, MAX_STALL_PERIODS, MAX_TURN_DETENTS,
   type MidiAnswer, type RegsAnswer, SIM_CONTROL_DIR, type SimResponse, type StallAnswer, type StateAnswer,
 } from '../../stream/sim-control.ts';
-import { type CliIO, type Command, EXIT_FAILURE, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
+import { type CliIO, type Command, EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE, UsageError, numberOption, parseOptions, runtimeDirOption } from '../command.ts';
 import { parseWithNegativeValues } from './ctl.ts';
 import { registerTable } from './regs.ts';
 
@@ -61,7 +61,8 @@ options:
   --runtime-dir DIR   where the service runs (default: ${defaultRuntimeDir()})
   --json              print the service's answer as JSON (for scripts)
 
-exit codes: 0 done, 1 the command failed (or no such simulated board), 2 usage error`;
+exit codes: 0 done, 1 the command failed, 2 usage error, 3 no such simulated board served under
+DIR (or nothing answering on its socket)`;
 
 const COMMON = { board: { type: 'string' }, 'runtime-dir': { type: 'string' }, json: { type: 'boolean' } } as const;
 
@@ -76,13 +77,18 @@ export function servedSimBoards(runtimeDir: string): string[] {
   return servedSocketNames(path.join(runtimeDir, SIM_CONTROL_DIR));
 }
 
-class SimCliError extends Error {}
+class SimCliError extends Error {
+  /** unreachable: nothing to talk to (no simulated board served, no socket, nothing answering): exit 3. */
+  constructor(message: string, readonly unreachable = false) {
+    super(message);
+  }
+}
 
 /** The control socket of the board asked for (or of the only one served). */
 function resolveSocket(runtimeDir: string, board: string | undefined): { board: string; socket: string } {
   if (board === undefined) {
     const served = servedSimBoards(runtimeDir);
-    if (served.length === 0) throw new SimCliError(`no simulated board is served under ${runtimeDir} (is 'sbc-audio serve --board <sim board>' running there?)`);
+    if (served.length === 0) throw new SimCliError(`no simulated board is served under ${runtimeDir} (is 'sbc-audio serve --board <sim board>' running there?)`, true);
     if (served.length > 1) throw new UsageError(`several simulated boards are served under ${runtimeDir} (${served.join(', ')}): choose one with --board`);
     board = served[0]!;
   }
@@ -117,8 +123,8 @@ export function simRequest(socketPath: string, board: string, request: Record<st
       }
     });
     s.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') finish(new SimCliError(`board ${board} is not simulated: it has no simulation control socket (${socketPath} does not exist)`));
-      else if (e.code === 'ECONNREFUSED') finish(new SimCliError(`board ${board}: nothing answers on its simulation control socket ${socketPath} (the service is gone?)`));
+      if (e.code === 'ENOENT') finish(new SimCliError(`board ${board} is not simulated: it has no simulation control socket (${socketPath} does not exist)`, true));
+      else if (e.code === 'ECONNREFUSED') finish(new SimCliError(`board ${board}: nothing answers on its simulation control socket ${socketPath} (the service is gone?)`, true));
       else finish(new SimCliError(`board ${board}: cannot use ${socketPath}: ${e.message}`));
     });
     s.on('close', () => finish(new SimCliError(`board ${board}: the control socket closed without answering`)));
@@ -299,13 +305,12 @@ function parseSub(sub: string, rest: string[]): { values: { board?: string; 'run
 
 export const simCommand: Command = {
   name: 'sim',
-  summary: 'drive a served simulated board from another process: jack, I2C faults, stalls, chip registers, state, encoder, MIDI',
   usage: USAGE,
   async run(argv, io) {
     const [sub, ...rest] = argv;
     if (sub === undefined) throw new UsageError(`a sim command is required (${SUBCOMMANDS})`);
     const { values, request, print, timeoutMs } = parseSub(sub, rest);
-    const runtimeDir = path.resolve(values['runtime-dir'] ?? defaultRuntimeDir());
+    const runtimeDir = runtimeDirOption(values['runtime-dir']) ?? path.resolve(defaultRuntimeDir());
     let answer: SimResponse;
     let board: string;
     try {
@@ -315,7 +320,7 @@ export const simCommand: Command = {
     } catch (e) {
       if (e instanceof SimCliError) {
         io.err(`sbc-audio sim ${sub}: ${e.message}`);
-        return EXIT_FAILURE;
+        return e.unreachable ? EXIT_UNREACHABLE : EXIT_FAILURE;
       }
       throw e;
     }

@@ -3,7 +3,26 @@ import type { Board } from '../../board/schema.ts';
 import { openBoard } from '../../board/runtime.ts';
 import { SineGenerator, amplitudeToDb, dbToAmplitude, peak } from '../../audio/samples.ts';
 import { SAMPLE_BYTES } from '../../hal/pcm.ts';
-import { type Command, EXIT_FAILURE, EXIT_OK, UsageError, numberOption, parseOptions } from '../command.ts';
+import {
+  type Command, EXIT_FAILURE, EXIT_OK, UsageError, boardOption, freqOption, levelOption, num, parseOptions, pickStreamName, rateOption, secondsOption,
+} from '../command.ts';
+
+/**
+ * The output stream --stream names (its id, `speaker`, or its endpoint name, `sim.speaker`), or by
+ * default the board's first output that is hardwired or plugged in (a simulated board's jack as its
+ * board file starts it; a real board's jack is not read here, so a jack-detect output comes after
+ * a hardwired one), else its first output.
+ */
+export function pickBoardOutput(board: Board, given: string | undefined): Board['streams'][number] {
+  const outputs = board.streams.filter((s) => s.direction === 'output');
+  if (outputs.length === 0) throw new UsageError(`board ${board.name} has no output stream`);
+  if (given !== undefined) {
+    const picked = pickStreamName(outputs.map((s) => `${board.name}.${s.id}`), given, 'output');
+    return outputs.find((s) => `${board.name}.${s.id}` === picked)!;
+  }
+  const plugged = (s: Board['streams'][number]) => s.plug === 'hardwired' || (board.hal === 'sim' && board.sim.jackPlugged);
+  return outputs.find(plugged) ?? outputs[0]!;
+}
 
 export interface ToneResult {
   board: string;
@@ -20,7 +39,6 @@ export interface ToneResult {
 
 export const toneCommand: Command = {
   name: 'tone',
-  summary: 'play a sine tone through a board (through the HAL: codec, GPIO and PCM)',
   usage: `usage: sbc-audio tone --board NAME [--freq HZ] [--seconds S] [--level DBFS] [--stream ID] [--rate HZ] [--json]
 
 Brings the codec up (probe, init, format, pop-free power-up), unmutes its main volume, plays a
@@ -28,32 +46,30 @@ sine tone of the given peak level on every channel, then mutes and powers down.
 On a simulated board it reports the frames the simulated device played and their peak level.
 
   --board NAME    board name or board file path (required)
-  --freq HZ       tone frequency (default 1000)
-  --seconds S     duration (default 2)
-  --level DBFS    peak level in dB full scale, <= 0 (default -6)
-  --stream ID     output stream id (default: the board's first output stream)
-  --rate HZ       sample rate (default 48000)
+  --freq HZ       tone frequency, 1 Hz to half the rate (default 1000)
+  --seconds S     duration, a number of seconds above 0 (default 2)
+  --level DBFS    peak level in dB full scale, -120 to 0 (default -6)
+  --stream ID     output stream: its id (speaker) or endpoint name (sim.speaker); default: the
+                  board's first output that is hardwired or plugged in
+  --rate HZ       sample rate, 8000 to 384000 Hz (default 48000)
   --json          machine-readable result`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
       board: { type: 'string' }, freq: { type: 'string' }, seconds: { type: 'string' }, level: { type: 'string' },
       stream: { type: 'string' }, rate: { type: 'string' }, json: { type: 'boolean' },
     });
-    if (!values.board) throw new UsageError('--board is required');
-    const rate = numberOption(values.rate, 'rate', 48000, 8000, 384000);
-    const freq = numberOption(values.freq, 'freq', 1000, 1, rate / 2);
-    const seconds = numberOption(values.seconds, 'seconds', 2, 0.001, 3600);
-    const level = numberOption(values.level, 'level', -6, -120, 0);
-    const board = loadBoard(values.board);
-    const stream = values.stream
-      ? board.streams.find((s) => s.id === values.stream && s.direction === 'output')
-      : board.streams.find((s) => s.direction === 'output');
-    if (!stream) throw new UsageError(values.stream ? `board ${board.name} has no output stream "${values.stream}"` : `board ${board.name} has no output stream`);
-    const result = await playTone({ boardName: values.board, board, streamId: stream.id, rate, freq, seconds, level });
+    const boardName = (await boardOption(values.board))!;
+    const rate = rateOption(values.rate, 48000);
+    const freq = freqOption(values.freq, 1000, rate);
+    const seconds = secondsOption(values.seconds, 2);
+    const level = levelOption(values.level, -6);
+    const board = loadBoard(boardName);
+    const stream = pickBoardOutput(board, values.stream);
+    const result = await playTone({ boardName, board, streamId: stream.id, rate, freq, seconds, level });
     if (values.json) io.out(JSON.stringify(result));
     else {
-      io.out(`played ${result.framesWritten} frames (${seconds} s at ${rate} Hz, ${result.channels} ch) of ${freq} Hz at ${level} dBFS on ${board.name}/${result.stream} (${result.pcm})`);
-      if (result.framesPlayed !== null) io.out(`simulated device played ${result.framesPlayed} frames, peak ${result.peakDbfs!.toFixed(2)} dBFS, ${result.xruns} underruns`);
+      io.out(`played ${result.framesWritten} frames (${num(seconds, 3)} s at ${rate} Hz, ${result.channels} ch) of ${num(freq)} Hz at ${num(level)} dBFS on ${board.name}.${result.stream} (${result.pcm})`);
+      if (result.framesPlayed !== null) io.out(`simulated device played ${result.framesPlayed} frames, peak ${num(result.peakDbfs!)} dBFS, ${result.xruns} underruns`);
     }
     return result.xruns > 0 ? EXIT_FAILURE : EXIT_OK;
   },
