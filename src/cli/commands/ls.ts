@@ -1,6 +1,6 @@
 import { StreamClient, type PlugInfo } from '../../stream/client.ts';
 import { type StreamEndpoint, clientRuntimeDir, listEndpoints, watchEndpoints } from '../../stream/discovery.ts';
-import { RANGE_FLAG, SAMPLE_FORMAT } from '../../audio/formats.ts';
+import { type FormatRangeJson, RANGE_FLAG, SAMPLE_FORMAT, formatRangeJson } from '../../audio/formats.ts';
 import { type FormatRangeWire, type GainStateWire, STATUS } from '../../stream/wire.ts';
 import {
   type CliIO, type Command, EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE, num, parseOptions, runtimeDirOption, table, untilSignal,
@@ -32,38 +32,6 @@ const FORMAT_NAMES: [number, string][] = [
   [SAMPLE_FORMAT.BIT24_PACKED, '24p'], [SAMPLE_FORMAT.BIT20_IN32, '20in32'], [SAMPLE_FORMAT.BIT24_IN32, '24in32'],
   [SAMPLE_FORMAT.BIT32, '32'], [SAMPLE_FORMAT.BIT32_FLOAT, 'float'],
 ];
-
-/** A format range as --json gives it: sample formats and rate families by name, not as bitmasks. */
-export interface FormatRangeJson {
-  sampleFormats: string[];
-  minChannels: number;
-  maxChannels: number;
-  minFps: number;
-  maxFps: number;
-  /** "continuous" (any rate in the range), "48000-family", "44100-family". */
-  rates: string[];
-  /** Sample format flags by name ("unsigned", "invert-endian"); empty for the usual signed little-endian. */
-  formatFlags: string[];
-}
-
-/** JSON names of the sample formats (docs/PROTOCOL.md's names, in the protocol's bit order). */
-const FORMAT_JSON_NAMES: [number, string][] = [
-  [SAMPLE_FORMAT.BITSTREAM, 'bitstream'], [SAMPLE_FORMAT.BIT8, '8'], [SAMPLE_FORMAT.BIT16, '16'], [SAMPLE_FORMAT.BIT20_PACKED, '20-packed'],
-  [SAMPLE_FORMAT.BIT24_PACKED, '24-packed'], [SAMPLE_FORMAT.BIT20_IN32, '20-in-32'], [SAMPLE_FORMAT.BIT24_IN32, '24-in-32'],
-  [SAMPLE_FORMAT.BIT32, '32'], [SAMPLE_FORMAT.BIT32_FLOAT, 'float32'],
-];
-
-export function formatRangeJson(r: FormatRangeWire): FormatRangeJson {
-  return {
-    sampleFormats: FORMAT_JSON_NAMES.filter(([bit]) => r.sampleFormats & bit).map(([, n]) => n),
-    minChannels: r.minChannels, maxChannels: r.maxChannels, minFps: r.minFps, maxFps: r.maxFps,
-    rates: [
-      r.flags & RANGE_FLAG.FPS_CONTINUOUS ? 'continuous' : '', r.flags & RANGE_FLAG.FPS_48000_FAMILY ? '48000-family' : '',
-      r.flags & RANGE_FLAG.FPS_44100_FAMILY ? '44100-family' : '',
-    ].filter(Boolean),
-    formatFlags: [r.sampleFormats & SAMPLE_FORMAT.FLAG_UNSIGNED ? 'unsigned' : '', r.sampleFormats & SAMPLE_FORMAT.FLAG_INVERT_ENDIAN ? 'invert-endian' : ''].filter(Boolean),
-  };
-}
 
 /** A listing as --json gives it. */
 export function listingJson(l: StreamListing): Omit<StreamListing, 'formats'> & { formats: FormatRangeJson[] } {
