@@ -75,10 +75,10 @@ import { EngineError } from '../errors.ts';
 import { LinkedClock } from '../linked-clock.ts';
 import { CLIENT, ClientWatch } from '../client-watch.ts';
 import { CMD_CODE, EVENT, LATENESS_BINS, LATENESS_EDGES, type StreamControlViews, TIME, WORD, meterViewsOf, pushEvent, pushEventTimed, readPath, streamControlViews } from '../stream-control.ts';
-import { MeterWriter } from '../meters.ts';
+import { MeterWriter, createMeterViews } from '../meters.ts';
 import { CONTROL_FIELD, CONTROL_KIND, CONTROL_RECORD, CONTROL_WORD, type ControlQueueViews, WHEN, controlQueueViews, takeControl } from '../control-queue.ts';
 import { GainStage } from '../gain-stage.ts';
-import type { Host, HostBuffer, HostContext, TimeInfo } from '../types.ts';
+import type { Host, HostBuffer, HostContext, HostSampleFormat, TimeInfo } from '../types.ts';
 
 export interface StreamBridgeOptions {
   control: SharedArrayBuffer;
@@ -384,6 +384,7 @@ export function createHost(ctx: HostContext): Host {
   };
 
   if (o.clockLink) LinkedClock.sync(o.clockLink);
+  warmRunningPath(period, channels, format, frameBytes, output);
   Atomics.store(words, WORD.HOST_READY, 1);
 
   return {
@@ -504,4 +505,35 @@ export function createHost(ctx: HostContext): Host {
       if (o.clockLink) LinkedClock.done(o.clockLink);
     },
   };
+}
+
+/** Periods the running path is run on scratch data before the engine starts (warmRunningPath). */
+const WARM_PERIODS = 400;
+
+/**
+ * The code a START runs first — the ring copy, the gain stage, the level meters — run here, once,
+ * on scratch buffers of the stream's shape, while the host is created (not on the audio path):
+ * V8 compiles code from what it has run, and until START nothing of that path has run, so its
+ * first periods would run in the interpreter. On a slow CPU that was the difference: the guest
+ * under QEMU's TCG underran in the first 30–70 ms after START (R-RB-11). The instances are the
+ * scratch's own; the code and its type feedback are the classes' (shared with the real ones).
+ */
+function warmRunningPath(period: number, channels: number, format: HostSampleFormat, frameBytes: number, output: boolean): void {
+  const io: HostBuffer = format === 'f32' ? new Float32Array(period * channels) : format === 'i32' ? new Int32Array(period * channels) : new Int16Array(period * channels);
+  const bytes = new Uint8Array(io.buffer);
+  const ring = new Uint8Array(period * frameBytes * 3);
+  const copier = new RingCopier();
+  const gain = new GainStage(period);
+  const meter = new MeterWriter(createMeterViews(), channels, format);
+  for (let i = 0; i < WARM_PERIODS; i++) {
+    // A piece that straddles the ring's end every other period (the two-piece copy).
+    const at = (i % 2 === 0 ? 0 : 2 * period * frameBytes + frameBytes) % ring.length;
+    if (output) {
+      copier.fromRing(ring, at, bytes, 0, period * frameBytes);
+      gain.apply(io, format, channels, 0, period);
+    } else {
+      copier.toRing(ring, at, bytes, 0, period * frameBytes);
+    }
+    meter.add(io, period);
+  }
 }
