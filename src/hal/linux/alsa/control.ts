@@ -5,6 +5,7 @@
  * freely, unlike the PCM audio path.
  */
 import { ERRNO } from '../../../util/errno.ts';
+import { captureAlsaMessages } from './lib-messages.ts';
 import {
   AlsaError,
   asound,
@@ -71,7 +72,7 @@ export class AlsaControl {
 
   static open(device: string): AlsaControl {
     const out: [Handle] = [null];
-    check(asound().ctlOpen(out, device, 0), 'snd_ctl_open', device);
+    captureAlsaMessages(() => check(asound().ctlOpen(out, device, 0), 'snd_ctl_open', device));
     return new AlsaControl(out[0], device);
   }
 
@@ -268,9 +269,11 @@ export class AlsaMixer {
     check(a.mixerOpen(out, 0), 'snd_mixer_open', device);
     const m = out[0];
     try {
-      check(a.mixerAttach(m, device), 'snd_mixer_attach', device);
-      check(a.mixerSelemRegister(m, null, null), 'snd_mixer_selem_register', device);
-      check(a.mixerLoad(m), 'snd_mixer_load', device);
+      captureAlsaMessages(() => {
+        check(a.mixerAttach(m, device), 'snd_mixer_attach', device);
+        check(a.mixerSelemRegister(m, null, null), 'snd_mixer_selem_register', device);
+        check(a.mixerLoad(m), 'snd_mixer_load', device);
+      });
     } catch (e) {
       a.mixerClose(m);
       throw e;

@@ -18,6 +18,7 @@
  * as cited per item; they are ABI and do not change between versions.
  */
 import koffi from 'koffi';
+import { foldAlsaMessages, takeAlsaMessages, type AlsaLibMessage } from './lib-messages.ts';
 
 /** An alsa-lib object pointer as koffi hands it out. */
 export type Handle = unknown;
@@ -128,6 +129,10 @@ export const POLLFD_BYTES = 8;
 export interface Asound {
   strerror(err: number): string;
   asoundlibVersion(): string;
+  /** Installs `handler` as this thread's local error handler; returns the one it replaces (lib-messages.ts). */
+  errorSetLocal(handler: unknown): unknown;
+  /** libc's vsnprintf over a va_list alsa-lib hands to a local error handler (`ap` passed on as it came). */
+  vsnprintf(buf: Uint8Array, size: number, fmt: unknown, ap: unknown): number;
 
   // --- PCM: open, identity
   pcmOpen(out: [Handle], name: string, stream: number, mode: number): number;
@@ -399,6 +404,12 @@ export function asound(): Asound {
   const a = {
     strerror: f('const char *snd_strerror(int errnum)'),
     asoundlibVersion: f('const char *snd_asoundlib_version(void)'),
+    // alsa/error.h: typedef void (*snd_local_error_handler_t)(file, line, func, err, fmt, va_list);
+    // the handler is passed as a plain pointer (koffi.register gives one).
+    errorSetLocal: f('void *snd_lib_error_set_local(void *func)'),
+    // A va_list parameter is pointer-sized on every ABI a Pi runs (x86-64 and AArch64: a pointer to
+    // the list; 32-bit Arm: the list is one pointer), so it goes through as `void *`.
+    vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, void *fmt, void *ap)') as (...args: unknown[]) => unknown,
 
     pcmOpen: f('int snd_pcm_open(_Out_ snd_pcm_t **pcm, const char *name, int stream, int mode)'),
     pcmClose: f('int snd_pcm_close(snd_pcm_t *pcm)'),
@@ -615,14 +626,18 @@ export function asound(): Asound {
 /** An alsa-lib call failed: `code` is the negative errno it returned, the message has snd_strerror's text. */
 export class AlsaError extends Error {
   readonly errno: number;
+  /** What alsa-lib said during the call (caught by `captureAlsaMessages`), oldest first; folded into the message. */
+  readonly alsaMessages: readonly AlsaLibMessage[];
   constructor(
     readonly op: string,
     readonly code: number,
     readonly target: string,
   ) {
-    super(`${op}(${target}): ${asound().strerror(code)} (${code})`);
+    const said = takeAlsaMessages();
+    super(`${op}(${target}): ${asound().strerror(code)} (${code})${foldAlsaMessages(said)}`);
     this.name = 'AlsaError';
     this.errno = -code;
+    this.alsaMessages = said;
   }
 }
 

@@ -37,6 +37,7 @@ import {
 } from '../../pcm.ts';
 import { monotonicClock } from '../clock.ts';
 import { ERRNO } from '../../../util/errno.ts';
+import { captureAlsaMessages } from './lib-messages.ts';
 import { FrameCopier } from './frame-copy.ts';
 import {
   AlsaError,
@@ -114,6 +115,11 @@ export class AlsaPcmStream implements PcmStream {
   }
 
   static open(device: string, req: PcmRequest): AlsaPcmStream {
+    // Opened and negotiated with alsa-lib's messages caught: a refusal's account is in the error.
+    return captureAlsaMessages(() => AlsaPcmStream.openAndNegotiate(device, req));
+  }
+
+  private static openAndNegotiate(device: string, req: PcmRequest): AlsaPcmStream {
     if (!(req.format in ALSA_FORMATS)) throw new PcmError(device, 'open', `unsupported sample format ${req.format}`, -ERRNO.EINVAL);
     if (!(req.periodFrames > 0) || !(req.bufferFrames > 0)) throw new PcmError(device, 'open', 'period and buffer sizes must be positive', -ERRNO.EINVAL);
     let pcm: AlsaPcm;

@@ -10,6 +10,7 @@
  */
 import koffi from 'koffi';
 import { ERRNO } from '../../../util/errno.ts';
+import { captureAlsaMessages } from './lib-messages.ts';
 import { libc, POLLERR, POLLIN, POLLOUT } from '../libc.ts';
 import {
   AlsaError,
@@ -153,7 +154,8 @@ export class AlsaPcm {
     const a = asound();
     const out: [Handle] = [null];
     const stream = direction === 'playback' ? SND_PCM_STREAM_PLAYBACK : SND_PCM_STREAM_CAPTURE;
-    check(a.pcmOpen(out, device, stream, nonblocking ? SND_PCM_NONBLOCK : 0), 'snd_pcm_open', device);
+    // alsa-lib's account of a refused name (unknown PCM, no card) goes into the error, not to stderr.
+    captureAlsaMessages(() => check(a.pcmOpen(out, device, stream, nonblocking ? SND_PCM_NONBLOCK : 0), 'snd_pcm_open', device));
     return new AlsaPcm(out[0], device, direction, nonblocking);
   }
 

@@ -20,6 +20,7 @@
  */
 import { MidiError, type MidiAddress, type MidiEvent, type MidiInputPort, type MidiPortInfo, type MidiSequencer, formatMidiAddress } from '../../midi.ts';
 import { ERRNO } from '../../../util/errno.ts';
+import { captureAlsaMessages, foldAlsaMessages, takeAlsaMessages, type AlsaLibMessage } from './lib-messages.ts';
 import { watchFdReadable, type FdReadyWatch } from '../fd-ready.ts';
 import { POLLIN } from '../libc.ts';
 import {
@@ -63,11 +64,16 @@ function text(a: Asound, rc: number): string {
 /** Opens a sequencer client; MidiError naming the device and what to do when there is none. */
 function openClient(a: Asound, what: string): Handle {
   const out: [Handle] = [null];
-  const rc = a.seqOpen(out, 'default', SND_SEQ_OPEN_DUPLEX, SND_SEQ_NONBLOCK);
+  let said: AlsaLibMessage[] = [];
+  const rc = captureAlsaMessages(() => {
+    const r = a.seqOpen(out, 'default', SND_SEQ_OPEN_DUPLEX, SND_SEQ_NONBLOCK);
+    if (r < 0) said = takeAlsaMessages();
+    return r;
+  });
   if (rc === -ERRNO.ENOENT || rc === -ERRNO.ENODEV) {
-    throw new MidiError(`no ALSA sequencer (${SEQ_DEVICE}): modprobe snd-seq (snd_seq_open for ${what}: ${text(a, rc)})`, -rc);
+    throw new MidiError(`no ALSA sequencer (${SEQ_DEVICE}): modprobe snd-seq (snd_seq_open for ${what}: ${text(a, rc)}${foldAlsaMessages(said)})`, -rc);
   }
-  if (rc < 0) throw new MidiError(`cannot open the ALSA sequencer (${SEQ_DEVICE}) for ${what}: ${text(a, rc)}`, -rc);
+  if (rc < 0) throw new MidiError(`cannot open the ALSA sequencer (${SEQ_DEVICE}) for ${what}: ${text(a, rc)}${foldAlsaMessages(said)}`, -rc);
   return out[0];
 }
 
