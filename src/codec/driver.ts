@@ -593,6 +593,11 @@ export class DescribedCodec implements CodecDriver {
     return { ...st };
   }
 
+  cachedGain(name: string): GainState | undefined {
+    const known = this.gains.get(name);
+    return known ? { ...known } : undefined;
+  }
+
   async getGain(name: string): Promise<GainState> {
     const c = this.control(name);
     const known = this.gains.get(name);

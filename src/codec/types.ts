@@ -123,6 +123,12 @@ export interface CodecDriver {
   setGain(control: string, db: number): Promise<GainState>;
   setMute(control: string, muted: boolean): Promise<GainState>;
   getGain(control: string): Promise<GainState>;
+  /**
+   * The gain state getGain would answer without asking the chip, when the driver already holds it
+   * (set or read since init); undefined otherwise. Synchronous: a GET_GAIN answered from it costs no
+   * lock round trip (bench/control-rtt.ts). Only valid while no codec operation is in flight.
+   */
+  cachedGain?(control: string): GainState | undefined;
   /** The part's switches and enums (description controls of kind 'switch' / 'enum'). */
   settingControls?(): SettingControlInfo[];
   /**

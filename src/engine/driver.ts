@@ -28,7 +28,7 @@ import type { SimCaptureSpec } from './sim-signals.ts';
 import type {
   Capabilities, DeviceInfo, EngineConfig, EngineReport, HostModuleRef, HostSampleFormat, LatencyInfo, NegotiatedConfig, RealtimeOutcome,
 } from './types.ts';
-import type { WorkerInit, WorkerMessage } from './worker.ts';
+import type { WorkerInit, WorkerMessage, WorkerStandby, WorkerStart } from './worker.ts';
 
 export interface RunOptions {
   /** Stop by itself after this much audio (seconds of frames at the config's rate). */
@@ -58,10 +58,16 @@ export interface RunOptions {
   youngGenerationMb?: number;
   /** Milliseconds to wait for the worker to set up (default ENGINE_START_GUARD_MS). */
   startTimeoutMs?: number;
+  /**
+   * Where a thread started ahead of use may be taken from (issue 26). Not with youngGenerationMb:
+   * a standby thread was started without that resource limit.
+   */
+  pool?: EngineWorkerPool;
 }
 
 /** How long an engine thread may take to start before it is given up (a hang guard). */
 export const ENGINE_START_GUARD_MS = 60_000;
+const ENGINE_WORKER = siblingModule('./worker.ts', import.meta.url);
 const CHANNEL_LIMIT = 8;
 const MIN_PERIOD = 16;
 const MAX_PERIOD = 8192;
@@ -117,6 +123,111 @@ export class EngineDriver {
   }
 }
 
+/**
+ * Engine threads started ahead of use (issue 26, "Workers that start at once"). Most of an
+ * engine's start is its thread loading modules — in a checkout each one runs through tsx: about
+ * 150 ms for tsx in the thread plus 90 ms for the engine's, the sim backend's and the host's
+ * modules, on the 2-core development machine, against a few ms of negotiation and stream
+ * opening (bench/worker-start.ts measures it). A pool keeps `spares` threads that have loaded
+ * them (src/engine/worker.ts, WorkerStandby) and are waiting for a start; start() takes one
+ * (`run.pool`) and posts it the start, and the pool starts the next once that start has settled
+ * (not while it runs: the two would share the cores). An idle spare is unref'd (it never keeps
+ * the process alive) and close() terminates it.
+ */
+export class EngineWorkerPool {
+  private readonly idle: Worker[] = [];
+  private readonly loaded = new WeakSet<Worker>();
+  /** Removes the pool's own listeners of a spare (only those: Worker keeps internal ones on itself). */
+  private readonly detach = new WeakMap<Worker, () => void>();
+  private closed = false;
+  private readonly waiters = new Set<() => void>();
+  /** Threads started ahead, and how many of them a start took (tests and the bench read these). */
+  readonly counts = { started: 0, taken: 0 };
+
+  constructor(private readonly standby: WorkerStandby['standby'], private readonly spares = 1) {
+    this.fill();
+  }
+
+  /** A spare for a start (referenced again: it is the start's now), or undefined when none is left. */
+  take(): Worker | undefined {
+    const w = this.idle.shift();
+    if (!w) return undefined;
+    this.detach.get(w)?.();
+    w.ref();
+    this.counts.taken++;
+    return w;
+  }
+
+  /** Starts spares up to the count (after a start took one and has settled). */
+  fill(): void {
+    while (!this.closed && this.idle.length < this.spares) this.spawn();
+  }
+
+  /** Resolves once every spare has loaded its modules (or the pool closed). */
+  warm(): Promise<void> {
+    if (this.closed || this.idle.every((w) => this.loaded.has(w))) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.closed || this.idle.every((w) => this.loaded.has(w))) {
+          this.waiters.delete(check);
+          resolve();
+        }
+      };
+      this.waiters.add(check);
+    });
+  }
+
+  /** The spares waiting (loaded or still loading). */
+  get size(): number {
+    return this.idle.length;
+  }
+
+  /** Terminates the idle spares; no more are started. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const idle = this.idle.splice(0);
+    for (const w of idle) {
+      this.detach.get(w)?.();
+      w.on('error', () => {}); // ending anyway
+    }
+    for (const check of [...this.waiters]) check();
+    await Promise.all(idle.map((w) => w.terminate().catch(() => undefined)));
+  }
+
+  private spawn(): void {
+    let w: Worker;
+    try {
+      w = tsWorker(ENGINE_WORKER, { workerData: { standby: this.standby } satisfies WorkerStandby });
+    } catch {
+      this.closed = true; // cannot start threads here: every start makes its own (and reports why)
+      return;
+    }
+    w.unref();
+    this.counts.started++;
+    this.idle.push(w);
+    const onMessage = (m: WorkerMessage) => {
+      if (m.type !== 'loaded') return;
+      this.loaded.add(w);
+      for (const check of [...this.waiters]) check();
+    };
+    // A spare that died (or failed to load) is dropped; the next start makes its own thread.
+    const drop = () => {
+      const i = this.idle.indexOf(w);
+      if (i >= 0) this.idle.splice(i, 1);
+      this.detach.get(w)?.();
+      for (const check of [...this.waiters]) check();
+    };
+    w.on('message', onMessage);
+    w.on('error', drop);
+    w.on('exit', drop);
+    this.detach.set(w, () => {
+      w.off('message', onMessage);
+      w.off('error', drop);
+      w.off('exit', drop);
+    });
+  }
+}
+
 export interface EngineStats {
   periods: number;
   underruns: number;
@@ -142,6 +253,8 @@ export class EngineDevice extends EventEmitter {
   private closed = false;
   /** The real-time outcome of the last start. */
   realtime: RealtimeOutcome | undefined;
+  /** Where the last start's thread came from: a pool's spare (started ahead) or started for it. */
+  threadSource: 'spare' | 'new' | undefined;
 
   /** `board`: where the device's external delay comes from (absent: ALSA PCMs named directly, no external delay). */
   constructor(readonly info: ResolvedDevice, private readonly board?: Pick<EngineBoard, 'externalDelayNs'>) {
@@ -299,14 +412,21 @@ export class EngineDevice extends EventEmitter {
       },
     };
     let worker: Worker;
-    try {
-      worker = tsWorker(siblingModule('./worker.ts', import.meta.url), {
-        workerData: init,
-        resourceLimits: run.youngGenerationMb ? { maxYoungGenerationSizeMb: run.youngGenerationMb } : undefined,
-      });
-    } catch (e) {
-      throw asEngineError(e, 'generic', 'cannot start the engine thread');
+    const spare = run.pool && !run.youngGenerationMb ? run.pool.take() : undefined;
+    if (spare) {
+      worker = spare;
+      worker.postMessage({ type: 'init', init } satisfies WorkerStart);
+    } else {
+      try {
+        worker = tsWorker(ENGINE_WORKER, {
+          workerData: init,
+          resourceLimits: run.youngGenerationMb ? { maxYoungGenerationSizeMb: run.youngGenerationMb } : undefined,
+        });
+      } catch (e) {
+        throw asEngineError(e, 'generic', 'cannot start the engine thread');
+      }
     }
+    this.threadSource = spare ? 'spare' : 'new';
     this.worker = worker;
     this.control = new Int32Array(control);
 
@@ -376,6 +496,11 @@ export class EngineDevice extends EventEmitter {
       throw e;
     } finally {
       clearTimeout(timeout);
+      // The next spare loads once this engine has stopped: loading a thread's modules costs about
+      // 0.3 s of CPU here and seconds under emulation (bench/stack-guest.bench.ts), and next to a
+      // stream that just started it would take the cores the audio needs.
+      const pool = run.pool;
+      if (pool) void this.finishedPromise.then(() => pool.fill(), () => pool.fill());
     }
   }
 
@@ -392,7 +517,7 @@ export class EngineDevice extends EventEmitter {
     return {
       reason: 'terminated', periods: s.periods, frames: s.periods * (this.negotiated?.bufferFrames ?? 0), underruns: s.underruns, overruns: s.overruns,
       resets: s.resets, timeouts: s.timeouts, realtime: this.realtime ?? { fifo: 'not-requested', mlock: 'not-requested' },
-      scavenges: Number.NaN, otherGcs: Number.NaN, youngBytes: Number.NaN, measuredPeriods: 0, cpuMicros: Number.NaN, threadCpuNs: Number.NaN, wallNs: Number.NaN,
+      scavenges: Number.NaN, otherGcs: Number.NaN, youngBytes: Number.NaN, measuredPeriods: 0, windowXruns: Number.NaN, cpuMicros: Number.NaN, threadCpuNs: Number.NaN, wallNs: Number.NaN,
       latency: this.latency(),
     };
   }

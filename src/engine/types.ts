@@ -161,6 +161,8 @@ export interface EngineReport {
   youngBytes: number;
   /** Periods counted in that window. */
   measuredPeriods: number;
+  /** Underruns + overruns inside the measurement window (after the warm-up; the totals count the whole run). */
+  windowXruns: number;
   error?: string;
   /** Sim devices with `returnRecord`: what playback played (interleaved PCM bytes). */
   record?: Uint8Array;

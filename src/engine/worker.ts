@@ -7,6 +7,11 @@
  * to it only through the control block (Atomics: no message is read while the loop runs) and
  * reads its messages: ready, latency, host-message, done, failed.
  *
+ * Standby (issue 26): a worker started ahead of use (EngineWorkerPool, src/engine/driver.ts) gets
+ * a WorkerStandby instead of a WorkerInit. It loads its modules — its own, the PCM backend's and
+ * the host module's, which is where a start's time goes (hundreds of ms run through tsx) — says
+ * 'loaded', and waits for the WorkerInit as a message; from there on it runs as any other.
+ *
  * Garbage-collector accounting: a PerformanceObserver counts 'gc' entries of the minor kind
  * (scavenges), and apart the others, whose start falls inside the measurement window (warm-up
  * end → loop end); when a young generation limit is set the window opens after a full
@@ -54,7 +59,24 @@ export interface WorkerInit {
   run: WorkerRunOptions;
 }
 
+/** The workerData of a worker started ahead of use: what to load while it waits for its WorkerInit. */
+export interface WorkerStandby {
+  standby: {
+    /** The PCM backend whose modules to load ('sim' also loads the linked clock). */
+    backend: 'sim' | 'alsa';
+    /** Host modules to load (absolute paths or file: URLs), as loadHost will import them. */
+    hosts: string[];
+  };
+}
+
+/** What the starting thread posts to a standby worker: the start it is taken for. */
+export interface WorkerStart {
+  type: 'init';
+  init: WorkerInit;
+}
+
 export type WorkerMessage =
+  | { type: 'loaded' }
   | { type: 'ready'; realtime: RealtimeOutcome }
   | { type: 'latency'; latency: LatencyInfo }
   | { type: 'host-message'; data: unknown }
@@ -62,21 +84,25 @@ export type WorkerMessage =
   | { type: 'failed'; error: { code: EngineError['code']; message: string } };
 
 const port = parentPort!;
-const init = workerData as WorkerInit;
-const ctrl = new Int32Array(init.control);
+let init: WorkerInit;
 
 function post(m: WorkerMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
 }
 
+/** A host module's namespace (a standby worker imports it ahead: the second import is the cached one). */
+async function importHost(hostPath: string): Promise<Record<string, unknown>> {
+  const url = hostPath.startsWith('file:') ? hostPath : pathToFileURL(hostPath).href;
+  // A host written in TypeScript (`run --host my-host.ts`) loaded by the compiled package,
+  // which started this worker without tsx: tsx is registered for it here, and only then.
+  if (isCompiled(import.meta.url) && /\.[cm]?ts$/.test(new URL(url).pathname)) (await import('tsx/esm/api')).register();
+  return (await import(url)) as Record<string, unknown>;
+}
+
 async function loadHost(ref: HostModuleRef, ctx: HostContext): Promise<Host> {
-  const url = ref.path.startsWith('file:') ? ref.path : pathToFileURL(ref.path).href;
   let mod: Record<string, unknown>;
   try {
-    // A host written in TypeScript (`run --host my-host.ts`) loaded by the compiled package,
-    // which started this worker without tsx: tsx is registered for it here, and only then.
-    if (isCompiled(import.meta.url) && /\.[cm]?ts$/.test(new URL(url).pathname)) (await import('tsx/esm/api')).register();
-    mod = (await import(url)) as Record<string, unknown>;
+    mod = await importHost(ref.path);
   } catch (e) {
     throw new EngineError('invalid-argument', `cannot load host module ${ref.path}: ${(e as Error).message}`);
   }
@@ -164,6 +190,7 @@ async function main(): Promise<void> {
     loop.start();
     let reason: StopReason | 'phase' = 'phase';
     let windowPeriods = 0;
+    let windowXruns = 0;
     try {
       // Warm-up, then a settling phase: the loop is entered afresh after the warm-up, and this
       // lets V8 compile it as a whole function (not only on-stack) before the window opens.
@@ -189,11 +216,13 @@ async function main(): Promise<void> {
       if (threadCpu) marks[2] = threadCpu.nowNs();
       marks[0] = wall.nowNs();
       windowPeriods = -loop.periods;
+      windowXruns = -(loop.underruns + loop.overruns);
       if (reason === 'phase') {
         reason = run.measurePeriods ? loop.run(loop.periods + run.measurePeriods) : loop.run();
         if (reason === 'phase') reason = 'frames';
       }
       windowPeriods += loop.periods;
+      windowXruns += loop.underruns + loop.overruns;
     } finally {
       marks[1] = wall.nowNs();
       if (threadCpu) marks[3] = threadCpu.nowNs();
@@ -221,7 +250,7 @@ async function main(): Promise<void> {
     }
     const report: EngineReport = {
       reason: reason as StopReason, periods: loop.periods, frames: loop.frames, underruns: loop.underruns, overruns: loop.overruns, resets: loop.resets,
-      timeouts: loop.timeouts, realtime, scavenges, otherGcs, youngBytes: youngEnd - youngStart, measuredPeriods: windowPeriods,
+      timeouts: loop.timeouts, realtime, scavenges, otherGcs, youngBytes: youngEnd - youngStart, measuredPeriods: windowPeriods, windowXruns,
       cpuMicros: cpu ? cpu.user + cpu.system : Number.NaN,
       threadCpuNs: marks[3]! - marks[2]!,
       wallNs: marks[1]! - marks[0]!,
@@ -277,4 +306,31 @@ function closeAll(streams: { capture?: PcmStream; playback?: PcmStream }, host: 
   }
 }
 
+/**
+ * A standby worker's loading: the modules a start imports on demand (buildBackend's backend and
+ * clocks, realtime.ts's and ThreadCpuClock's libc binding, the host), so that they are cached
+ * when the start comes. Best effort: a module that fails to load here fails again, with its
+ * message, in the start that needs it.
+ */
+async function preload(s: WorkerStandby['standby']): Promise<void> {
+  const tries: (() => Promise<unknown>)[] = [
+    () => import('../hal/linux/clock.ts'),
+    () => import('../hal/linux/libc.ts'),
+    ...(s.backend === 'sim' ? [() => import('../hal/sim/index.ts'), () => import('./linked-clock.ts')] : [() => import('../hal/linux/index.ts')]),
+    ...s.hosts.map((h) => () => importHost(h)),
+  ];
+  for (const t of tries) await t().catch(() => undefined);
+}
+
+const data = workerData as WorkerInit | WorkerStandby;
+if ('standby' in data) {
+  // Listening before loading: a start taken while the modules still load is queued, not lost.
+  const start = new Promise<WorkerInit>((resolve) => port.once('message', (m: WorkerStart) => resolve(m.init)));
+  await preload(data.standby);
+  post({ type: 'loaded' });
+  init = await start;
+} else {
+  init = data;
+}
+const ctrl = new Int32Array(init.control);
 await main();

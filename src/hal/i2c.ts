@@ -139,12 +139,20 @@ export interface I2cBus extends I2cOps {
 /** Serialises async work: one lock per bus. */
 export class AsyncMutex {
   private tail: Promise<void> = Promise.resolve();
+  /** Operations queued or running. */
+  private active = 0;
 
   run<T>(fn: () => Promise<T>): Promise<T> {
+    this.active++;
     const result = this.tail.then(fn, fn);
     // The next waiter runs after this one settles, whatever the outcome.
-    this.tail = result.then(() => undefined, () => undefined);
+    this.tail = result.then(() => { this.active--; }, () => { this.active--; });
     return result;
+  }
+
+  /** True when no operation is queued or running: state the operations keep is settled now. */
+  get idle(): boolean {
+    return this.active === 0;
   }
 }
 

@@ -11,6 +11,7 @@
  *   12      4     capacity in frames (a power of two is not required)
  *   64      4     write position: frames written since creation, a free-running u32
  *   128     4     read position: frames read since creation, a free-running u32
+ *   192     4     waiters: threads blocked in waitReadable / waitWritable (0 across processes)
  *   4096    ...   audio: capacity × frame size bytes; frame at position p lives at (p mod capacity)
  *
  * The positions sit in a header page of their own, each in its own 64-byte cache line, apart from
@@ -30,7 +31,7 @@ import { RingCopier } from '../util/ring-copy.ts';
 export const RING_MAGIC = 0x52425341;
 export const RING_VERSION = 1;
 export const RING_HEADER_BYTES = 4096;
-const OFF_MAGIC = 0, OFF_VERSION = 4, OFF_FRAME_BYTES = 8, OFF_CAPACITY = 12, OFF_WRITE = 64, OFF_READ = 128;
+const OFF_MAGIC = 0, OFF_VERSION = 4, OFF_FRAME_BYTES = 8, OFF_CAPACITY = 12, OFF_WRITE = 64, OFF_READ = 128, OFF_WAITERS = 192;
 
 export function ringBytes(capacityFrames: number, frameBytes: number): number {
   return RING_HEADER_BYTES + capacityFrames * frameBytes;
@@ -116,7 +117,8 @@ export class FrameRing {
     if (n <= 0) return 0;
     this.copier.toRing(this.audio, (w % this.capacityFrames) * this.frameBytes, src, 0, n * this.frameBytes);
     Atomics.store(this.header, OFF_WRITE / 4, (w + n) | 0);
-    if (this.shared) Atomics.notify(this.header, OFF_WRITE / 4);
+    // Only when a thread sleeps on the ring: a notify with nobody waiting costs as much as the copy.
+    if (this.shared && Atomics.load(this.header, OFF_WAITERS / 4) !== 0) Atomics.notify(this.header, OFF_WRITE / 4);
     return n;
   }
 
@@ -128,7 +130,7 @@ export class FrameRing {
     if (n <= 0) return 0;
     this.copier.fromRing(this.audio, (r % this.capacityFrames) * this.frameBytes, dst, 0, n * this.frameBytes);
     Atomics.store(this.header, OFF_READ / 4, (r + n) | 0);
-    if (this.shared) Atomics.notify(this.header, OFF_READ / 4);
+    if (this.shared && Atomics.load(this.header, OFF_WAITERS / 4) !== 0) Atomics.notify(this.header, OFF_READ / 4);
     return n;
   }
 
@@ -137,6 +139,7 @@ export class FrameRing {
     const r = this.readPosition();
     const n = Math.min(frames, (this.writePosition() - r) >>> 0);
     if (n > 0) Atomics.store(this.header, OFF_READ / 4, (r + n) | 0);
+    if (n > 0 && this.shared && Atomics.load(this.header, OFF_WAITERS / 4) !== 0) Atomics.notify(this.header, OFF_READ / 4);
     return n;
   }
 
@@ -148,12 +151,19 @@ export class FrameRing {
   waitReadable(frames: number, timeoutMs: number): boolean {
     if (!this.shared) throw new RingLayoutError('waitReadable needs a SharedArrayBuffer (cross-process rings poll instead)');
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const w = Atomics.load(this.header, OFF_WRITE / 4);
-      if (((w >>> 0) - this.readPosition()) >>> 0 >= frames) return true;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      Atomics.wait(this.header, OFF_WRITE / 4, w, left);
+    // Counted before the position is read (see docs/ringbuffer.md, "Ordering"): a producer that
+    // stores after this read sees the count and notifies.
+    Atomics.add(this.header, OFF_WAITERS / 4, 1);
+    try {
+      for (;;) {
+        const w = Atomics.load(this.header, OFF_WRITE / 4);
+        if (((w >>> 0) - this.readPosition()) >>> 0 >= frames) return true;
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        Atomics.wait(this.header, OFF_WRITE / 4, w, left);
+      }
+    } finally {
+      Atomics.sub(this.header, OFF_WAITERS / 4, 1);
     }
   }
 
@@ -161,12 +171,17 @@ export class FrameRing {
   waitWritable(frames: number, timeoutMs: number): boolean {
     if (!this.shared) throw new RingLayoutError('waitWritable needs a SharedArrayBuffer (cross-process rings poll instead)');
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const r = Atomics.load(this.header, OFF_READ / 4);
-      if (this.capacityFrames - (((this.writePosition() - (r >>> 0)) >>> 0)) >= frames) return true;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      Atomics.wait(this.header, OFF_READ / 4, r, left);
+    Atomics.add(this.header, OFF_WAITERS / 4, 1);
+    try {
+      for (;;) {
+        const r = Atomics.load(this.header, OFF_READ / 4);
+        if (this.capacityFrames - (((this.writePosition() - (r >>> 0)) >>> 0)) >= frames) return true;
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        Atomics.wait(this.header, OFF_READ / 4, r, left);
+      }
+    } finally {
+      Atomics.sub(this.header, OFF_WAITERS / 4, 1);
     }
   }
 }

@@ -123,9 +123,18 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
       // Sim boards run on the system's timeline; real codecs run on their own crystal or PLL.
       clockDomain: board.hal === 'sim' ? 0 : 1,
     };
-    const readGain = async (): Promise<DeviceGainState> => {
+    // With no codec operation queued or running, what the driver holds is what the chip holds:
+    // answered without the lock, and synchronously (GET_GAIN then answers in the request's turn;
+    // bench/control-rtt.ts). Otherwise undefined: the caller queues for the lock.
+    const peekGain = (): DeviceGainState | undefined => {
       if (!control) return { muted: false, agc: false, gainDb: 0 };
-      const g = await codecLock.run(() => codec.getGain(control.name));
+      const g = codecLock.idle ? codec.cachedGain?.(control.name) : undefined;
+      return g && { muted: g.muted, agc: false, gainDb: g.db };
+    };
+    const readGain = async (): Promise<DeviceGainState> => {
+      const now = peekGain();
+      if (now) return now;
+      const g = await codecLock.run(() => codec.getGain(control!.name));
       return { muted: g.muted, agc: false, gainDb: g.db };
     };
     const plugState = (): PlugState => stream.plug === 'hardwired'
@@ -145,6 +154,7 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
       unknownDelay: (fps) => latencyBreakdown(board, codec, stream.direction, fps).unknown,
       gainCaps: () => caps,
       getGain: readGain,
+      peekGain,
       async setGain(change) {
         if (!control) return readGain();
         try {

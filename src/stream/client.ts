@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { SharedMapping } from '../ringbuffer/shm.ts';
 import { permissionDeniedMessage } from '../util/groups.ts';
 import { RingCopier } from '../util/ring-copy.ts';
@@ -35,35 +36,75 @@ export const RB_REQUEST_TIMEOUT_MS = 20000;
 
 interface Pending {
   cmd: number;
-  resolve(m: ServiceMessage[]): void;
+  resolve(v: unknown): void;
   reject(e: Error): void;
-  timer: NodeJS.Timeout;
-  pages: ServiceMessage[];
+  /** performance.now() after which it has waited too long. */
+  deadline: number;
+  /** GET_FORMATS: the pages so far (it resolves with all of them); other requests resolve with `finish` of their one answer. */
+  pages: ServiceMessage[] | undefined;
+  finish: ((m: ServiceMessage) => unknown) | undefined;
 }
+
+/** What a request that resolves with its answer's pages keeps them in. */
+const AS_PAGES = (m: ServiceMessage): ServiceMessage[] => [m];
 
 /** One connection (stream or ring-buffer channel): framing, transaction ids, pending requests. */
 class Channel extends EventEmitter {
   private nextTxid = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly reader = new FrameReader(8, 4096);
+  /** Views: a frame is decoded before the next chunk comes; 'frame' listeners get a copy of their own. */
+  private readonly reader = new FrameReader(8, 4096, 'view');
+  private readonly onFrameBound = (f: Uint8Array): void => this.onFrame(f);
+  /**
+   * The promise executor of every request, made once: it hands resolve and reject out through
+   * these two fields, read right after `new Promise` returns (the executor runs synchronously),
+   * so a request makes no closure of its own (bench/control-rtt.ts).
+   */
+  private nextResolve: ((v: unknown) => void) | undefined;
+  private nextReject: ((e: Error) => void) | undefined;
+  private readonly executor = (resolve: (v: unknown) => void, reject: (e: Error) => void): void => {
+    this.nextResolve = resolve;
+    this.nextReject = reject;
+  };
   private closedFlag = false;
   /** Resolves when the connection is over (the service closed it, or we did). */
   readonly closed: Promise<void>;
   /** Frames that answered no pending request (a NO_ACK request that got an answer would show up here). */
   readonly unexpected: ServiceMessage[] = [];
+  /**
+   * One timer for every pending request's deadline, not one per request: a timer set and cleared
+   * per request was a tenth of a GET_GAIN round trip (bench/control-rtt.ts). It is left running
+   * when an answer comes and, when it fires, fails what is past its deadline and is set again
+   * for the earliest deadline left. Unreferenced: while a request waits, the connected socket
+   * keeps the process alive; once none waits, it must not.
+   */
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private readonly checkDeadlines = (): void => {
+    this.deadlineTimer = undefined;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [txid, p] of this.pending) {
+      if (p.deadline <= now) {
+        this.pending.delete(txid);
+        p.reject(new StreamClientError(`${this.endpoint}: no answer to ${cmdName(p.cmd)} within ${this.timeoutMs} ms`));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armDeadlines(next - now);
+  };
 
   constructor(readonly socket: net.Socket, readonly endpoint: string, protected readonly timeoutMs: number) {
     super();
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => {
-      const err = this.reader.push(chunk, (f) => this.onFrame(f));
+      const err = this.reader.push(chunk, this.onFrameBound);
       if (err) this.fail(new StreamClientError(`${endpoint}: bad frame from the service: ${err}`));
     });
     socket.on('error', () => { /* reported through 'close' */ });
     socket.on('close', () => {
       this.closedFlag = true;
+      if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
       for (const [, p] of this.pending) {
-        clearTimeout(p.timer);
         p.reject(new StreamClientError(`${endpoint}: the service closed the channel before answering ${cmdName(p.cmd)}`));
       }
       this.pending.clear();
@@ -80,7 +121,8 @@ class Channel extends EventEmitter {
   }
 
   private onFrame(frame: Uint8Array): void {
-    this.emit('frame', frame);
+    // A copy for whoever listens: `frame` is a view the next chunk may overwrite (nextFrame() keeps it).
+    if (this.listenerCount('frame') > 0) this.emit('frame', new Uint8Array(frame));
     const d = decodeServiceMessage(frame);
     if (!d.ok) return this.fail(new StreamClientError(`${this.endpoint}: ${describeViolation(d.violation)}`));
     const m = d.value;
@@ -94,16 +136,18 @@ class Channel extends EventEmitter {
       this.emit('unexpected', m);
       return;
     }
-    p.pages.push(m);
-    if (m.cmd === CMD.GET_FORMATS) {
-      // Pages until every range has come (R-FMT-1): same total, contiguous, ascending.
+    if (p.pages) {
+      // GET_FORMATS: pages until every range has come (R-FMT-1): same total, contiguous, ascending.
+      p.pages.push(m);
       const got = p.pages.reduce((n, x) => n + (x as Extract<ServiceMessage, { cmd: typeof CMD.GET_FORMATS }>).ranges.length, 0);
       const first = p.pages[0] as Extract<ServiceMessage, { cmd: typeof CMD.GET_FORMATS }>;
       if (got < first.total) return;
+      this.pending.delete(m.txid);
+      p.resolve(p.pages);
+      return;
     }
     this.pending.delete(m.txid);
-    clearTimeout(p.timer);
-    p.resolve(p.pages);
+    p.resolve(p.finish!(m));
   }
 
   private txid(): number {
@@ -112,19 +156,42 @@ class Channel extends EventEmitter {
     return t;
   }
 
-  /** Sends a request built with a fresh transaction id and waits for all of its answer. */
-  protected async call(cmd: number, build: (txid: number) => Uint8Array): Promise<ServiceMessage[]> {
-    if (this.closedFlag) throw new StreamClientError(`${this.endpoint}: the channel is closed`);
+  /** Sends a request built with a fresh transaction id and waits for all of its answer (not async: one promise, not two). */
+  protected call(cmd: number, build: (txid: number) => Uint8Array): Promise<ServiceMessage[]> {
+    return this.request(cmd, build, AS_PAGES);
+  }
+
+  /**
+   * Sends a request built with a fresh transaction id; resolves with `finish` of its answer (a
+   * function made once, not per request: it runs when the answer comes, so the caller needs no
+   * `.then` and no second promise). GET_FORMATS resolves with all of its pages instead.
+   */
+  protected request<T>(cmd: number, build: (txid: number) => Uint8Array, finish: (m: ServiceMessage) => T): Promise<T> {
+    if (this.closedFlag) return Promise.reject(new StreamClientError(`${this.endpoint}: the channel is closed`));
     const txid = this.txid();
-    const frame = build(txid);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(txid);
-        reject(new StreamClientError(`${this.endpoint}: no answer to ${cmdName(cmd)} within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      this.pending.set(txid, { cmd, resolve, reject, timer, pages: [] });
-      this.socket.write(frameBytes(frame));
+    let frame: Uint8Array;
+    try {
+      frame = build(txid);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    const promise = new Promise<T>(this.executor as (resolve: (v: T) => void, reject: (e: Error) => void) => void);
+    const paged = cmd === CMD.GET_FORMATS;
+    this.pending.set(txid, {
+      cmd, resolve: this.nextResolve!, reject: this.nextReject!, deadline: performance.now() + this.timeoutMs,
+      pages: paged ? [] : undefined, finish: paged ? undefined : finish,
     });
+    this.nextResolve = undefined;
+    this.nextReject = undefined;
+    if (!this.deadlineTimer) this.armDeadlines(this.timeoutMs);
+    this.socket.write(frameBytes(frame));
+    return promise;
+  }
+
+  private armDeadlines(ms: number): void {
+    // +1: a timer may fire up to a millisecond before performance.now() reaches its deadline.
+    this.deadlineTimer = setTimeout(this.checkDeadlines, Math.max(0, Math.ceil(ms)) + 1);
+    this.deadlineTimer.unref();
   }
 
   /** Sends a request that expects no answer (NO_ACK). */
@@ -263,10 +330,8 @@ export class StreamClient extends Channel {
     return new RingBufferClient(s, this.endpoint, Math.max(this.timeoutMs, RB_REQUEST_TIMEOUT_MS));
   }
 
-  async getGain(): Promise<GainStateWire> {
-    const [m] = (await this.call(CMD.GET_GAIN, (t) => encodeEmptyRequest(t, CMD.GET_GAIN))) as Msg<typeof CMD.GET_GAIN>[];
-    const { cmd: _c, txid: _t, ...g } = m!;
-    return g;
+  getGain(): Promise<GainStateWire> {
+    return this.request(CMD.GET_GAIN, buildGetGain, gainStateOf);
   }
 
   /** SET_GAIN from what to change: each given field sets its VALID flag. */
@@ -343,8 +408,7 @@ export class StreamClient extends Channel {
   async gainNotify(enable: boolean): Promise<GainStateWire> {
     const flags = enable ? PLUG_REQ_FLAG.ENABLE_NOTIFICATIONS : PLUG_REQ_FLAG.DISABLE_NOTIFICATIONS;
     const [m] = (await this.call(CMD.EXT_GAIN_NOTIFY, (t) => encodeU32Request(t, CMD.EXT_GAIN_NOTIFY, flags))) as Msg<typeof CMD.EXT_GAIN_NOTIFY>[];
-    const { cmd: _c, txid: _t, ...g } = m!;
-    return g;
+    return gainState(m!);
   }
 
   /** Extension: the stream's purpose from the board file (R-EXT-4). */
@@ -358,6 +422,17 @@ export class StreamClient extends Channel {
     const [m] = (await this.call(CMD.EXT_OBSERVE, (t) => encodeEmptyRequest(t, CMD.EXT_OBSERVE))) as Msg<typeof CMD.EXT_OBSERVE>[];
     return m!.result;
   }
+}
+
+const buildGetGain = (txid: number): Uint8Array => encodeEmptyRequest(txid, CMD.GET_GAIN);
+const gainStateOf = (m: ServiceMessage): GainStateWire => gainState(m as Msg<typeof CMD.GET_GAIN>);
+
+/** The gain state of a GET_GAIN or EXT_GAIN_NOTIFY answer, without its header (a literal: an object rest copy costs more). */
+function gainState(m: GainStateWire): GainStateWire {
+  return {
+    curMute: m.curMute, curAgc: m.curAgc, curGain: m.curGain, canMute: m.canMute, canAgc: m.canAgc,
+    minGain: m.minGain, maxGain: m.maxGain, gainStep: m.gainStep,
+  };
 }
 
 function okText(r: { result: number; text: string }, what: string): string {

@@ -17,7 +17,7 @@ import {
 } from './device.ts';
 import { ClientLogLimiter, LINES_PER_WINDOW } from './log-limit.ts';
 import {
-  CMD, FORMATS_PER_RESPONSE, PLUG_REQ_FLAG, PLUG_STATE_FLAG, PURPOSE, RB_TOKEN_BYTES, type RingBufferRequest, SET_GAIN_FLAG, STATUS,
+  CMD, FORMATS_PER_RESPONSE, type GainStateWire, PLUG_REQ_FLAG, PLUG_STATE_FLAG, PURPOSE, RB_TOKEN_BYTES, type RingBufferRequest, SET_GAIN_FLAG, STATUS,
   STRING_ID, type StreamRequest, type Violation, decodeRingBufferRequest, decodeStreamRequest, describeViolation,
   encodeDelayInfoResponse, encodeGainState, encodeGetFormatsResponse, encodeGetStringResponse, encodeI32Response, encodePlugState, encodePositionNotify,
   encodePurposeResponse, encodeRbClock, encodeRbError, encodeResultU32Response, encodeResultU64Response, encodeSetFormatResponse, encodeSetGainResponse, encodeUniqueIdResponse,
@@ -95,11 +95,21 @@ export class Connection {
   /** Requests refused so far (R-VAL-7). */
   refused = 0;
   private chain: Promise<void> = Promise.resolve();
+  /** Requests queued or being handled on this channel; 0: the next one may start at once. */
+  private inFlight = 0;
+  private readonly settled = (): void => { this.inFlight--; };
+  private readonly failed = (e: unknown): void => {
+    this.inFlight--;
+    this.core.log(`${this.label}: internal error: ${(e as Error).stack ?? e}`);
+  };
 
   /** `client`: who caused it, for the log's rate limit (the connecting process where known, else the connection). */
   constructor(readonly core: StreamCore, readonly sink: ChannelSink, readonly label: string, readonly client: string = label) {}
 
-  /** A whole frame from the peer. */
+  /**
+   * A whole frame from the peer. Borrowed: the core has decoded it and keeps none of its bytes
+   * when this returns, so a transport may pass a view into its read buffer (./transport.ts).
+   */
   receive(frame: Uint8Array): void {
     this.core.receive(this, frame);
   }
@@ -117,11 +127,31 @@ export class Connection {
     if (this.open) this.sink.send(frame);
   }
 
-  /** Queues work so this channel's requests complete in order. */
-  enqueue(work: () => Promise<void> | void): void {
+  /**
+   * Queues `work(this, arg)` so this channel's requests complete in order (R-TXN-3). On an idle
+   * channel (the usual case: a client waits for each answer) the work starts now, not a microtask
+   * later behind an already settled chain: the same order, as nothing is ahead of it, with two
+   * promises per request fewer; and work that answers at once (returns no promise) leaves no
+   * promise at all. The work and its argument are passed apart, so the idle path makes no closure
+   * per request (bench/control-rtt.ts measures the round trip this is on).
+   */
+  enqueue<A>(work: (c: Connection, arg: A) => Promise<void> | void, arg: A): void {
+    this.inFlight++;
+    if (this.inFlight === 1) {
+      let done: Promise<void> | void;
+      try {
+        done = work(this, arg);
+      } catch (e) {
+        this.failed(e);
+        return;
+      }
+      if (done) this.chain = done.then(this.settled, this.failed);
+      else this.inFlight--;
+      return;
+    }
     this.chain = this.chain.then(async () => {
-      if (this.open) await work();
-    }).catch((e) => this.core.log(`${this.label}: internal error: ${(e as Error).stack ?? e}`));
+      if (this.open) await work(this, arg);
+    }).then(this.settled, this.failed);
   }
 
   /** Resolves when everything queued so far has been handled (tests). */
@@ -139,6 +169,9 @@ export class StreamCore {
   private closed = false;
   readonly log: (line: string) => void;
   private readonly limiter: ClientLogLimiter;
+  /** The handlers as Connection.enqueue takes them, made once (not a closure per request). */
+  private readonly streamWork = (c: Connection, r: StreamRequest): Promise<void> | void => this.handleStream(c, r);
+  private readonly ringBufferWork = (c: Connection, r: RingBufferRequest): Promise<void> => this.handleRingBuffer(c, r);
 
   constructor(readonly device: StreamDevice, private readonly opts: StreamCoreOptions = {}) {
     this.log = opts.log ?? (() => {});
@@ -206,12 +239,12 @@ export class StreamCore {
     if (c.kind === 'ring-buffer') {
       const d = decodeRingBufferRequest(frame);
       if (!d.ok) return this.violation(c, d.violation);
-      c.enqueue(() => this.handleRingBuffer(c, d.value));
+      c.enqueue(this.ringBufferWork, d.value);
       return;
     }
     const d = decodeStreamRequest(frame);
     if (!d.ok) return this.violation(c, d.violation);
-    c.enqueue(() => this.handleStream(c, d.value));
+    c.enqueue(this.streamWork, d.value);
   }
 
   /** R-VAL-5: quiesce and close that channel only. */
@@ -303,53 +336,61 @@ export class StreamCore {
 
   // ---- stream channel ----
 
-  private async handleStream(c: Connection, r: StreamRequest): Promise<void> {
-    const reply = (frame: Uint8Array) => {
-      if (!r.noAck) c.send(frame); // R-TXN-4: NO_ACK means no response at all
-    };
+  /** R-TXN-4: NO_ACK means no response at all. A method, not a closure made per request. */
+  private reply(c: Connection, r: { noAck: boolean }, frame: Uint8Array): void {
+    if (!r.noAck) c.send(frame);
+  }
+
+  /**
+   * Not an async function: the requests that wait for the device return its promise, the rest
+   * answer at once. GET_GAIN answers at once too when the device can tell its gain without
+   * waiting (peekGain), so a control round trip has no promise on the service's side at all
+   * (bench/control-rtt.ts).
+   */
+  private handleStream(c: Connection, r: StreamRequest): Promise<void> | void {
     switch (r.cmd) {
       case CMD.GET_FORMATS: {
         const all = this.device.formats();
         const total = all.length;
         // R-FMT-1: pages of 15, ascending, no gaps, the same total in each; one (empty) page when there are none.
         for (let first = 0; first === 0 || first < total; first += FORMATS_PER_RESPONSE) {
-          reply(encodeGetFormatsResponse(r.txid, total, first, all.slice(first, first + FORMATS_PER_RESPONSE)));
+          this.reply(c, r, encodeGetFormatsResponse(r.txid, total, first, all.slice(first, first + FORMATS_PER_RESPONSE)));
         }
         return;
       }
       case CMD.SET_FORMAT:
-        return this.setFormat(c, r, reply);
+        return this.setFormat(c, r);
       case CMD.GET_GAIN: {
-        const s = await this.device.getGain();
-        reply(encodeGainState(r.txid, CMD.GET_GAIN, this.gainWire(s)));
-        return;
+        const now = this.device.peekGain?.();
+        if (now) return this.replyGain(c, r, now);
+        return this.device.getGain().then((s) => this.replyGain(c, r, s));
       }
       case CMD.SET_GAIN:
-        return this.setGain(c, r, reply);
+        return this.setGain(c, r);
       case CMD.PLUG_DETECT: {
         const s = this.device.plugState();
         const on = notifyRequest(r.flags);
         // R-PLUG-3: enabling only takes on a stream that can notify.
         if (on !== undefined) c.plugNotify = on && s.canNotify && !s.hardwired;
-        reply(encodePlugState(r.txid, CMD.PLUG_DETECT, this.plugFlags(s), nsToBigInt(s.timeNs)));
+        this.reply(c, r, encodePlugState(r.txid, CMD.PLUG_DETECT, this.plugFlags(s), nsToBigInt(s.timeNs)));
         return;
       }
       case CMD.GET_UNIQUE_ID:
-        reply(encodeUniqueIdResponse(r.txid, this.device.info.uniqueId));
+        this.reply(c, r, encodeUniqueIdResponse(r.txid, this.device.info.uniqueId));
         return;
       case CMD.GET_STRING: {
         const text = r.id === STRING_ID.MANUFACTURER ? this.device.info.manufacturer : r.id === STRING_ID.PRODUCT ? this.device.info.product : undefined;
-        reply(encodeGetStringResponse(r.txid, text === undefined ? STATUS.NOT_FOUND : STATUS.OK, r.id, text ?? ''));
+        this.reply(c, r, encodeGetStringResponse(r.txid, text === undefined ? STATUS.NOT_FOUND : STATUS.OK, r.id, text ?? ''));
         if (text === undefined) this.refusedRequest(c);
         return;
       }
       case CMD.GET_CLOCK_DOMAIN:
-        reply(encodeI32Response(r.txid, CMD.GET_CLOCK_DOMAIN, this.device.info.clockDomain));
+        this.reply(c, r, encodeI32Response(r.txid, CMD.GET_CLOCK_DOMAIN, this.device.info.clockDomain));
         return;
       case CMD.EXT_GET_EXTERNAL_DELAY: {
         const ok = this.device.formats().some((f) => rangeAccepts(f, r.fps, firstFormatOf(f.sampleFormats), f.minChannels));
         const delay = ok ? Math.max(0, Math.round(this.device.externalDelayNs(r.fps))) : 0;
-        reply(encodeResultU64Response(r.txid, CMD.EXT_GET_EXTERNAL_DELAY, ok ? STATUS.OK : STATUS.INVALID_ARGS, BigInt(delay)));
+        this.reply(c, r, encodeResultU64Response(r.txid, CMD.EXT_GET_EXTERNAL_DELAY, ok ? STATUS.OK : STATUS.INVALID_ARGS, BigInt(delay)));
         if (!ok) this.refusedRequest(c);
         return;
       }
@@ -358,33 +399,30 @@ export class StreamCore {
         const ok = this.device.formats().some((f) => rangeAccepts(f, r.fps, firstFormatOf(f.sampleFormats), f.minChannels));
         const known = ok ? Math.max(0, Math.round(this.device.externalDelayNs(r.fps))) : 0;
         const unknown = ok ? this.device.unknownDelay?.(r.fps) ?? [] : [];
-        reply(encodeDelayInfoResponse(r.txid, ok ? STATUS.OK : STATUS.INVALID_ARGS, unknown.length, BigInt(known), unknown.join('; ')));
+        this.reply(c, r, encodeDelayInfoResponse(r.txid, ok ? STATUS.OK : STATUS.INVALID_ARGS, unknown.length, BigInt(known), unknown.join('; ')));
         if (!ok) this.refusedRequest(c);
         return;
       }
-      case CMD.EXT_GAIN_NOTIFY: {
+      case CMD.EXT_GAIN_NOTIFY:
         c.gainNotify = notifyRequest(r.flags) ?? c.gainNotify;
-        const s = await this.device.getGain();
-        reply(encodeGainState(r.txid, CMD.EXT_GAIN_NOTIFY, this.gainWire(s)));
-        return;
-      }
+        return this.device.getGain().then((s) => this.reply(c, r, encodeGainState(r.txid, CMD.EXT_GAIN_NOTIFY, this.gainWire(s))));
       case CMD.EXT_GET_PURPOSE: {
         const name = this.device.info.purpose;
         const code = name !== undefined ? (PURPOSE as Record<string, number>)[name] : undefined;
-        reply(encodePurposeResponse(r.txid, code === undefined ? STATUS.NOT_SUPPORTED : STATUS.OK, code ?? 0, code === undefined ? '' : name!));
+        this.reply(c, r, encodePurposeResponse(r.txid, code === undefined ? STATUS.NOT_SUPPORTED : STATUS.OK, code ?? 0, code === undefined ? '' : name!));
         return;
       }
       case CMD.EXT_OBSERVE:
         c.observer = true; // R-EXT-3: ownership passes on at once (owner() skips observers)
-        reply(encodeI32Response(r.txid, CMD.EXT_OBSERVE, STATUS.OK));
+        this.reply(c, r, encodeI32Response(r.txid, CMD.EXT_OBSERVE, STATUS.OK));
         return;
     }
   }
 
-  private async setFormat(c: Connection, r: Extract<StreamRequest, { cmd: typeof CMD.SET_FORMAT }>, reply: (f: Uint8Array) => void): Promise<void> {
+  private async setFormat(c: Connection, r: Extract<StreamRequest, { cmd: typeof CMD.SET_FORMAT }>): Promise<void> {
     const fail = (status: number, why: string, kind: LogKind = 'SET_FORMAT refused') => {
       if (this.logAllowed(c, kind)) this.log(`${c.label}: SET_FORMAT ${r.fps} Hz, format 0x${r.sampleFormat.toString(16)}, ${r.channels} ch: ${why}`);
-      reply(encodeSetFormatResponse(r.txid, status, 0n)); // R-FMT-3: the stream channel stays open
+      this.reply(c, r, encodeSetFormatResponse(r.txid, status, 0n)); // R-FMT-3: the stream channel stays open
       if (kind === 'SET_FORMAT refused') this.refusedRequest(c);
     };
     if (this.owner() !== c) return fail(STATUS.ACCESS_DENIED, 'not the owner of the stream'); // R-OWN-2
@@ -407,14 +445,14 @@ export class StreamCore {
     if (previous) this.closeConnection(previous, undefined);
     const token = this.newToken();
     this.pendingToken = { token, fmt, owner: c };
-    reply(encodeSetFormatResponse(r.txid, STATUS.OK, BigInt(Math.max(0, Math.round(delayNs))), token));
+    this.reply(c, r, encodeSetFormatResponse(r.txid, STATUS.OK, BigInt(Math.max(0, Math.round(delayNs))), token));
   }
 
-  private async setGain(c: Connection, r: Extract<StreamRequest, { cmd: typeof CMD.SET_GAIN }>, reply: (f: Uint8Array) => void): Promise<void> {
+  private async setGain(c: Connection, r: Extract<StreamRequest, { cmd: typeof CMD.SET_GAIN }>): Promise<void> {
     const answer = async (status: number, why?: string, kind: LogKind = 'SET_GAIN refused') => {
       if (why && this.logAllowed(c, kind)) this.log(`${c.label}: SET_GAIN flags 0x${r.flags.toString(16)} gain ${r.gain}: ${why}`);
       const s = await this.device.getGain();
-      reply(encodeSetGainResponse(r.txid, status, { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb }));
+      this.reply(c, r, encodeSetGainResponse(r.txid, status, { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb }));
       if (kind === 'SET_GAIN refused') this.refusedRequest(c);
     };
     if (this.owner() !== c) return answer(STATUS.ACCESS_DENIED, 'not the owner of the stream'); // R-OWN-2
@@ -440,7 +478,7 @@ export class StreamCore {
     } catch (e) {
       return answer(statusForError(e), `the device failed: ${(e as Error).message}`, 'SET_GAIN device error');
     }
-    reply(encodeSetGainResponse(r.txid, STATUS.OK, { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb })); // R-GAIN-5
+    this.reply(c, r, encodeSetGainResponse(r.txid, STATUS.OK, { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb })); // R-GAIN-5
   }
 
   // ---- ring-buffer channel: validated here, then answered by the engine seam ----
@@ -501,9 +539,18 @@ export class StreamCore {
     return ((s.canNotify ? PLUG_STATE_FLAG.CAN_NOTIFY : 0) | (s.plugged ? PLUG_STATE_FLAG.PLUGGED : 0)) >>> 0;
   }
 
-  private gainWire(s: DeviceGainState) {
+  /** GET_GAIN's answer: the device's state with the stream's capabilities. */
+  private replyGain(c: Connection, r: { txid: number; noAck: boolean }, s: DeviceGainState): void {
+    this.reply(c, r, encodeGainState(r.txid, CMD.GET_GAIN, this.gainWire(s)));
+  }
+
+  /** A literal, not a spread of the caps: a spread copies by walking the object, on every GET_GAIN. */
+  private gainWire(s: DeviceGainState): GainStateWire {
     const caps = this.device.gainCaps();
-    return { curMute: s.muted, curAgc: s.agc, curGain: s.gainDb, ...caps };
+    return {
+      curMute: s.muted, curAgc: s.agc, curGain: s.gainDb,
+      canMute: caps.canMute, canAgc: caps.canAgc, minGain: caps.minGain, maxGain: caps.maxGain, gainStep: caps.gainStep,
+    };
   }
 }
 

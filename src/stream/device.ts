@@ -115,6 +115,13 @@ export interface StreamDevice {
   unknownDelay?(fps: number): string[];
   gainCaps(): GainCaps;
   getGain(): Promise<DeviceGainState>;
+  /**
+   * The state getGain would answer, when the device can tell it now without waiting (no bus
+   * access, no lock to queue for); undefined when it cannot, and then the caller asks getGain.
+   * Optional: the core answers GET_GAIN from it in the same turn as the request, with no promise
+   * in between (issue 26, bench/control-rtt.ts).
+   */
+  peekGain?(): DeviceGainState | undefined;
   /** Applies a checked, already step-rounded change; absent fields stay as they are. */
   setGain(change: { muted?: boolean; gainDb?: number }): Promise<DeviceGainState>;
   /** Gain changes made through any stream sharing this gain control. Returns the unsubscribe function. */

@@ -41,7 +41,7 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, rmSync } from 'node:fs';
 import type { BoardRuntime } from '../board/runtime.ts';
 import type { StreamSpec } from '../board/schema.ts';
-import { EngineDevice } from '../engine/driver.ts';
+import { EngineDevice, EngineWorkerPool } from '../engine/driver.ts';
 import type { ResolvedDevice } from '../engine/devices.ts';
 import { CLIENT } from '../engine/client-watch.ts';
 import { ClockLinkHost, createClockLink } from '../engine/linked-clock.ts';
@@ -102,6 +102,15 @@ export interface EngineRingBufferOptions {
    * so that the group's members can map it (default: mode 0600, the service's user only).
    */
   bufferGid?: number;
+  /**
+   * An engine thread started ahead of use (issue 26): from the service's start, a spare thread
+   * loads the engine's and the stream-bridge host's modules, so that a channel's engine starts
+   * without waiting for them; the next spare loads when the engine that took one has stopped (so
+   * that loading never competes with a stream that just started). Default false: each engine's
+   * thread starts when its channel opens. `sbc-audio serve` turns it on; a library user or test that
+   * starts many short-lived services pays one extra thread's loading per service with it.
+   */
+  prestart?: boolean;
   /** Called with each engine's final report (tests read the sim record from it). */
   onReport?: (endpoint: string, report: EngineReport) => void;
   /** Told of each xrun the engine reports (n underruns or overruns in one period), whether or not a client listens. */
@@ -144,21 +153,27 @@ let shmCounter = 0;
 export function engineRingBuffers(rt: BoardRuntime, opts: EngineRingBufferOptions = {}) {
   const slots = new Map<string, Slot>();
   const all = new Set<EngineRingBuffer>();
+  // One spare for all the streams: a thread is the same for any of them until its start says which.
+  const pool = opts.prestart !== true || rt.board.streams.length === 0 ? undefined
+    : new EngineWorkerPool({ backend: rt.board.hal === 'sim' ? 'sim' : 'alsa', hosts: [HOST_PATH] });
   const create = (stream: StreamSpec, fmt: RequestedFormat, events: RingBufferEvents, channel?: RingBufferChannel): RingBufferEngine => {
     let slot = slots.get(stream.id);
     if (!slot) slots.set(stream.id, (slot = {}));
     const previous = slot.current;
-    const e = new EngineRingBuffer(rt, stream, fmt, events, opts, previous, channel);
+    const e = new EngineRingBuffer(rt, stream, fmt, events, opts, previous, channel, pool);
     slot.current = e;
     all.add(e);
     void e.gone.then(() => all.delete(e));
     return e;
   };
   return Object.assign(create, {
-    /** Stops every engine now (the service is closing). */
+    /** Stops every engine now, and the spare thread (the service is closing). */
     async closeAll(): Promise<void> {
       await Promise.all([...all].map((e) => e.shutdown()));
+      await pool?.close();
     },
+    /** The spare engine threads (undefined with `prestart: false`; tests and the bench read it). */
+    pool,
     /** The live engines (tests). */
     engines: all as ReadonlySet<EngineRingBuffer>,
   });
@@ -206,6 +221,7 @@ export class EngineRingBuffer implements RingBufferEngine {
     private readonly opts: EngineRingBufferOptions,
     previous: EngineRingBuffer | undefined,
     channel?: RingBufferChannel,
+    private readonly pool?: EngineWorkerPool,
   ) {
     this.endpoint = `${rt.board.name}.${stream.id}`;
     this.rampMs = stream.direction === 'output' ? opts.rampOf?.(stream.id) ?? opts.rampMs ?? stream.rampMs ?? DEFAULT_RAMP_MS : 0;
@@ -266,7 +282,7 @@ export class EngineRingBuffer implements RingBufferEngine {
           clientSocketFd: this.clientFds?.socketFd, clientStatFd: this.clientFds?.statFd,
         },
       }, {
-        warmupPeriods: 0, warmupMs: 0, realtime: this.opts.realtime ?? true,
+        warmupPeriods: 0, warmupMs: 0, realtime: this.opts.realtime ?? true, ...(this.pool ? { pool: this.pool } : {}),
         sim: sim ? { recordFrames: output ? this.opts.recordFrames ?? 0 : 0, capture: output ? undefined : this.opts.simCapture ?? { kind: 'sine', freq: 440, amplitude: 0.25 } } : undefined,
       });
       this.timing_ = { rate: config.rate, fifoFrames, periodFrames: config.bufferFrames };

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { BoardPower } from '../board/power.ts';
 import type { Clock } from '../hal/clock.ts';
 import type { HandoffResult } from './gain-handoff.ts';
+import type { EngineWorkerPool } from '../engine/driver.ts';
 import type { BoardRuntime } from '../board/runtime.ts';
 import { type BoardDevicesOptions, createBoardDevices } from './board-device.ts';
 import { StreamCore } from './core.ts';
@@ -87,6 +88,12 @@ export interface StreamServiceOptions extends BoardDevicesOptions {
   mqtt?: { url: string; username?: string; password?: string; discoveryPrefix?: string };
 }
 
+/**
+ * How long start-up waits for the spare engine thread's modules before publishing anyway: about
+ * 0.3 s on the development machine through tsx; seconds under emulation (the HIL guest).
+ */
+const SPARE_WAIT_GUARD_MS = 10_000;
+
 /** How long the service waits before trying a broker that could not be reached again. */
 const MQTT_RETRY_MS = 60_000;
 
@@ -97,6 +104,12 @@ export interface StreamService {
   readonly cores: ReadonlyMap<string, StreamCore>;
   /** The live ring-buffer engines (tests and demos look inside). */
   readonly ringBuffers: ReadonlySet<EngineRingBuffer>;
+  /**
+   * The engine thread started ahead of use, taken by the next ring-buffer channel's engine (issue
+   * 26; src/engine/driver.ts, EngineWorkerPool). Undefined without the service's own engines or
+   * unless `ringBuffer: { prestart: true }` (what `sbc-audio serve` asks for). Tests and the bench read it.
+   */
+  readonly enginePool?: EngineWorkerPool;
   /**
    * Simulated boards: the simulation's commands, also served at `simControlPath`
    * (`<runtimeDir>/sim/<board>.sock`, src/stream/sim-control.ts). Undefined on real boards.
@@ -286,6 +299,15 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
         log(`OSC: ${opts.osc.bind} ${inUse ? 'is in use (another sbc-audio serve?)' : `cannot be bound (${e.message})`}: running without OSC (serve --osc-bind ADDR:PORT chooses another)`);
       }
     }
+    // The spare engine thread has loaded before the endpoints appear (issue 26): the first client's
+    // SET_FORMAT then configures a thread that is there, as every later one's does. It loaded
+    // beside the start-up above; a guard, not a bound, keeps a thread that never says so from
+    // holding the service back (the start that takes it then waits for it instead).
+    if (engines?.pool) {
+      let guard: NodeJS.Timeout | undefined;
+      await Promise.race([engines.pool.warm(), new Promise<void>((r) => { guard = setTimeout(r, SPARE_WAIT_GUARD_MS); })]);
+      clearTimeout(guard);
+    }
     for (const device of [...board.devices, ...monitorDevices(runtime, log, gid)]) {
       const core = new StreamCore(device, { log, logLimiter });
       const name = device.info.endpointName;
@@ -339,6 +361,7 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     endpoints,
     cores,
     ringBuffers,
+    ...(engines?.pool ? { enginePool: engines.pool } : {}),
     ...(simControl ? { simControl, simControlPath: simPath } : {}),
     controls: model,
     programs: programs!,

@@ -30,30 +30,60 @@ export const DEFAULT_MAX_QUEUED_BYTES = 1 << 20;
 /**
  * Splits a byte stream into frames. Returns an error string for a length that no message of the
  * protocol can have (the connection is then closed as a violation, R-FRAME-2).
+ *
+ * `frames`: 'copy' (the default) hands each frame over as its own array, which the receiver may
+ * keep; 'view' hands over a view into the chunk, valid only until onFrame returns (the bytes are
+ * the socket's and a later chunk may reuse them). A receiver that is done with a frame when it
+ * returns (the core decodes it at once) takes views and saves a copy per frame.
  */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  /** The start of a frame whose bytes have not all come yet, if any. */
+  private rest: Buffer | undefined;
+  private readonly copy: boolean;
 
-  constructor(private readonly minBytes = HEADER_BYTES, private readonly maxBytes = MAX_FRAME_BYTES) {}
+  constructor(private readonly minBytes = HEADER_BYTES, private readonly maxBytes = MAX_FRAME_BYTES, frames: 'copy' | 'view' = 'copy') {
+    this.copy = frames === 'copy';
+  }
 
+  /**
+   * Walks the chunk by offset: every frame costs one allocation (its copy, or its view) and
+   * nothing else, as a control round trip is mostly such small costs (bench/control-rtt.ts).
+   */
   push(chunk: Buffer, onFrame: (frame: Uint8Array) => void): string | undefined {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    while (this.buf.length >= 4) {
-      const len = this.buf.readUInt32LE(0);
-      if (len < this.minBytes || len > this.maxBytes) return `frame length ${len}: expected ${this.minBytes}..${this.maxBytes} bytes`;
-      if (this.buf.length < 4 + len) break;
-      const frame = new Uint8Array(this.buf.subarray(4, 4 + len)); // a copy: the core may keep it
-      this.buf = this.buf.subarray(4 + len);
-      onFrame(frame);
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    this.rest = undefined;
+    const end = buf.length;
+    let at = 0;
+    while (end - at >= 4) {
+      const len = (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0; // u32 LE
+      if (len < this.minBytes || len > this.maxBytes) {
+        this.rest = buf.subarray(at); // a further push reports the same length again
+        return `frame length ${len}: expected ${this.minBytes}..${this.maxBytes} bytes`;
+      }
+      if (end - at - 4 < len) break;
+      onFrame(this.copy ? copyOut(buf, at + 4, len) : buf.subarray(at + 4, at + 4 + len));
+      at += 4 + len;
     }
+    if (at < end) this.rest = buf.subarray(at);
     return undefined;
   }
 }
 
-/** Length prefix and payload in one buffer, so that frames are written whole. */
+/** `len` bytes of `buf` from `from`, copied into a new array. */
+function copyOut(buf: Buffer, from: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  out.set(new Uint8Array(buf.buffer, buf.byteOffset + from, len));
+  return out;
+}
+
+/** Length prefix and payload in one buffer, so that frames are written whole (one write, one syscall). */
 export function frameBytes(payload: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(4 + payload.byteLength);
-  out.writeUInt32LE(payload.byteLength, 0);
+  const n = payload.byteLength;
+  const out = Buffer.allocUnsafe(4 + n);
+  out[0] = n & 0xff; // u32 LE length
+  out[1] = (n >>> 8) & 0xff;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = n >>> 24;
   out.set(payload, 4);
   return out;
 }
@@ -182,10 +212,12 @@ export async function serveEndpoint(core: StreamCore, socketPath: string, opts: 
     };
     // The sink only refers to `conn` when sending, which never happens during connect().
     const conn: Connection = core.connect(sink, undefined, peerClient(socket));
-    const reader = new FrameReader();
+    // Views, not copies: the core is done with a frame when receive() returns (Connection.receive).
+    const reader = new FrameReader(HEADER_BYTES, MAX_FRAME_BYTES, 'view');
+    const onFrame = (f: Uint8Array): void => conn.receive(f);
     socket.on('data', (chunk: Buffer) => {
       if (!conn.open) return;
-      const err = reader.push(chunk, (f) => conn.receive(f));
+      const err = reader.push(chunk, onFrame);
       if (err) {
         if (core.logAllowed(conn, 'protocol violation')) log(`${conn.label}: protocol violation: frame: length: ${err}; closing this channel`);
         conn.peerClosed();

@@ -64,10 +64,11 @@ export type CmdName = keyof typeof CMD;
 export type CmdCode = (typeof CMD)[CmdName];
 
 const CMD_NAMES = new Map<number, CmdName>(Object.entries(CMD).map(([k, v]) => [v, k as CmdName]));
+/** The protocol's commands' names, made once: decoders and encoders name a message on every call. */
+const CMD_LABELS = new Map<number, string>([...CMD_NAMES].map(([v, k]) => [v, `${k} (0x${v.toString(16)})`]));
 /** 'SET_GAIN (0x1003)' or '0x1234' for codes that are not in the protocol. */
 export function cmdName(code: number): string {
-  const n = CMD_NAMES.get(code);
-  return n ? `${n} (0x${code.toString(16)})` : `0x${code.toString(16)}`;
+  return CMD_LABELS.get(code) ?? `0x${code.toString(16)}`;
 }
 
 export const STATUS = {
@@ -524,6 +525,35 @@ export interface WireMessage {
   readonly channel?: 'stream' | 'ring-buffer';
   readonly noAck?: boolean;
   readonly trailer?: 'token' | 'path';
+  /** What a decoder's violations call it: 'GET_GAIN (0x1002)', 'GET_GAIN (0x1002) from the service'. */
+  readonly label: string;
+  /** The table's value fields at their offsets, worked out from it once (tables without an array); see planOf. */
+  readonly plan?: readonly Step[];
+}
+
+/** A value field of a message at its offset: one step of a plan. */
+interface Step {
+  readonly field: ValueField;
+  readonly key: string;
+  readonly at: number;
+}
+
+/**
+ * A table without an array as the list of its value fields and their offsets, made once when the
+ * module loads. Decoding and encoding by a plan do what readFields and writeFields do, without
+ * walking past the pads and asking each row what kind it is on every message (a control round
+ * trip is mostly such small costs: bench/control-rtt.ts). The table stays the one statement of
+ * the layout; a plan is only its offsets added up. Undefined for a table with an array.
+ */
+function planOf(t: Table, start: number): Step[] | undefined {
+  const steps: Step[] = [];
+  let at = start;
+  for (const f of t) {
+    if (isArrayField(f)) return undefined;
+    if (!isPadField(f)) steps.push({ field: f, key: f.key, at });
+    at += f.bytes;
+  }
+  return steps;
 }
 
 /**
@@ -554,7 +584,8 @@ function defineMessages(from: 'client' | 'service', rows: Record<number, Pick<Wi
     // Requests go by their command's name; the service's answers add 'response'; notifications answer nothing.
     const name = from === 'client' ? key : cmd in REQUESTS ? `${key} response` : key;
     checkAlignment(name, row.fields, HEADER_BYTES);
-    out.set(cmd, { cmd, name, from, bytes: HEADER_BYTES + tableBytes(row.fields), ...row });
+    const label = from === 'client' ? cmdName(cmd) : `${cmdName(cmd)} from the service`;
+    out.set(cmd, { cmd, name, from, bytes: HEADER_BYTES + tableBytes(row.fields), label, ...row, plan: planOf(row.fields, HEADER_BYTES) });
   }
   return out;
 }
@@ -606,8 +637,7 @@ function writeFields(msg: string, view: DataView, at: number, t: Table, values: 
 }
 
 /** Reads table `t` from offset `at` into `out`; a trailing array takes the whole elements the frame holds. */
-function readFields(msg: string, frame: Uint8Array, at: number, t: Table, out: Record<string, unknown>): Violation | undefined {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+function readFields(msg: string, frame: Uint8Array, view: DataView, at: number, t: Table, out: Record<string, unknown>): Violation | undefined {
   for (const f of t) {
     if (isPadField(f)) {
       at += f.bytes;
@@ -619,7 +649,7 @@ function readFields(msg: string, frame: Uint8Array, at: number, t: Table, out: R
       const list: Record<string, unknown>[] = [];
       for (let i = 0; i < count; i++, at += elementBytes) {
         const element: Record<string, unknown> = {};
-        const v = readFields(msg, frame, at, f.of, element);
+        const v = readFields(msg, frame, view, at, f.of, element);
         if (v) return v;
         list.push(element);
       }
@@ -634,17 +664,69 @@ function readFields(msg: string, frame: Uint8Array, at: number, t: Table, out: R
   return undefined;
 }
 
+/**
+ * Where messages are written before they are copied out whole: one buffer for the module, already
+ * a real ArrayBuffer. A DataView over a fresh small Uint8Array makes V8 move the array's bytes off
+ * its heap into a buffer of their own first, which cost about a microsecond per message, more than
+ * all the writing (measured for issue 26, bench/control-rtt.ts); a copy out of this one does not.
+ * Encoding is synchronous, so one scratch serves every call.
+ */
+const SCRATCH = new Uint8Array(new ArrayBuffer(MAX_FRAME_BYTES));
+const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
+
+/** Writes `values` by a plan (writeFields' checks and writes, at offsets worked out once). */
+function writePlan(msg: string, view: DataView, plan: readonly Step[], values: FieldValues): void {
+  for (let i = 0; i < plan.length; i++) {
+    const s = plan[i]!;
+    const value = values[s.key];
+    const problem = s.field.problem(value);
+    if (problem) throw new WireEncodeError(msg, s.field.wire, problem);
+    s.field.write(view, s.at, value);
+  }
+}
+
+/** Reads a frame by a plan into `out` (readFields' reads and checks, at offsets worked out once). */
+function readPlan(msg: string, frame: Uint8Array, view: DataView, plan: readonly Step[], out: Record<string, unknown>): Violation | undefined {
+  for (let i = 0; i < plan.length; i++) {
+    const s = plan[i]!;
+    const v = s.field.violation?.(view, s.at);
+    if (v) return { msg, ...v };
+    out[s.key] = s.field.read(view, s.at, frame);
+  }
+  return undefined;
+}
+
 /** A message of `m`'s table: header, fields, then the trailer (if any). */
-function encodeMessage(m: Pick<WireMessage, 'cmd' | 'name' | 'fields' | 'bytes'>, txid: number, values: FieldValues, noAck = false, trailer?: Uint8Array): Uint8Array {
-  const out = new Uint8Array(m.bytes + (trailer?.byteLength ?? 0));
-  const view = new DataView(out.buffer);
-  let end = writeFields(m.name, view, 0, HEADER, { txid, cmd: (m.cmd | (noAck ? NO_ACK : 0)) >>> 0 });
-  end = writeFields(m.name, view, end, m.fields, values);
+function encodeMessage(m: Pick<WireMessage, 'cmd' | 'name' | 'fields' | 'bytes' | 'plan'>, txid: number, values: FieldValues, noAck = false, trailer?: Uint8Array): Uint8Array {
+  const size = m.bytes + (trailer?.byteLength ?? 0);
+  // Larger than any frame either side accepts (a test's oversized trailer): a buffer of its own.
+  const out = size <= SCRATCH.byteLength ? SCRATCH : new Uint8Array(new ArrayBuffer(size));
+  const view = out === SCRATCH ? SCRATCH_VIEW : new DataView(out.buffer);
+  out.fill(0, 0, size); // pads are zero
+  let end = writeHeader(m.name, view, txid, (m.cmd | (noAck ? NO_ACK : 0)) >>> 0);
+  if (m.plan) {
+    writePlan(m.name, view, m.plan, values);
+    end = m.bytes;
+  } else end = writeFields(m.name, view, end, m.fields, values);
   if (trailer) {
     out.set(trailer, end);
     end += trailer.byteLength;
   }
-  return end === out.byteLength ? out : out.slice(0, end);
+  return out.slice(0, end);
+}
+
+/**
+ * The header's two fields, written and read by their rows of HEADER without an object in between
+ * (every message passes through here; a control round trip's cost is mostly such small things).
+ */
+const [TXID_FIELD, CMD_FIELD] = HEADER;
+const CMD_AT = TXID_FIELD.bytes;
+function writeHeader(msg: string, view: DataView, txid: number, cmd: number): number {
+  const bad = TXID_FIELD.problem(txid) ?? CMD_FIELD.problem(cmd);
+  if (bad) throw new WireEncodeError(msg, TXID_FIELD.problem(txid) ? TXID_FIELD.wire : CMD_FIELD.wire, bad);
+  TXID_FIELD.write(view, 0, txid);
+  CMD_FIELD.write(view, CMD_AT, cmd);
+  return HEADER_BYTES;
 }
 
 function requestMessage(cmd: number): WireMessage {
@@ -678,10 +760,9 @@ export interface Header {
 /** Reads the header; undefined when the frame is shorter than a header. */
 export function readHeader(frame: Uint8Array): Header | undefined {
   if (frame.byteLength < HEADER_BYTES) return undefined;
-  const h: { txid?: number; cmd?: number } = {};
-  readFields('frame', frame, 0, HEADER, h);
-  const raw = h.cmd!;
-  return { txid: h.txid!, cmd: (raw & ~NO_ACK) >>> 0, noAck: (raw & NO_ACK) !== 0 };
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const raw = CMD_FIELD.read(view, CMD_AT, frame);
+  return { txid: TXID_FIELD.read(view, 0, frame), cmd: (raw & ~NO_ACK) >>> 0, noAck: (raw & NO_ACK) !== 0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -692,16 +773,19 @@ export function readHeader(frame: Uint8Array): Header | undefined {
  * id not 0, a command of this channel, NO_ACK only where allowed, exact payload size), then reads it.
  */
 function decodeRequest(frame: Uint8Array, channel: 'stream' | 'ring-buffer'): Decoded<Record<string, unknown>> {
-  const h = readHeader(frame);
-  if (!h) return bad('frame', 'length', `${frame.byteLength} bytes is shorter than the 8-byte header`);
-  const name = cmdName(h.cmd);
-  if (h.txid === 0) return bad(name, 'transaction_id', '0 is reserved for notifications; a client must never send it');
-  const m = REQUEST_BY_CMD.get(h.cmd);
-  if (m?.channel !== channel) return bad(name, 'cmd', `not a request of the ${channel} channel`);
-  if (h.noAck && !m.noAck) return bad(name, 'cmd', 'NO_ACK is not allowed on this command');
-  if (frame.byteLength !== m.bytes) return bad(name, 'payload size', `${frame.byteLength} bytes, expected ${m.bytes}`);
-  const value: Record<string, unknown> = { cmd: h.cmd, txid: h.txid, noAck: h.noAck };
-  const v = readFields(name, frame, HEADER_BYTES, m.fields, value);
+  if (frame.byteLength < HEADER_BYTES) return bad('frame', 'length', `${frame.byteLength} bytes is shorter than the 8-byte header`);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const txid = TXID_FIELD.read(view, 0, frame);
+  const raw = CMD_FIELD.read(view, CMD_AT, frame);
+  const cmd = (raw & ~NO_ACK) >>> 0;
+  const noAck = (raw & NO_ACK) !== 0;
+  if (txid === 0) return bad(cmdName(cmd), 'transaction_id', '0 is reserved for notifications; a client must never send it');
+  const m = REQUEST_BY_CMD.get(cmd);
+  if (m?.channel !== channel) return bad(cmdName(cmd), 'cmd', `not a request of the ${channel} channel`);
+  if (noAck && !m.noAck) return bad(m.label, 'cmd', 'NO_ACK is not allowed on this command');
+  if (frame.byteLength !== m.bytes) return bad(m.label, 'payload size', `${frame.byteLength} bytes, expected ${m.bytes}`);
+  const value: Record<string, unknown> = { cmd, txid, noAck };
+  const v = m.plan ? readPlan(m.label, frame, view, m.plan, value) : readFields(m.label, frame, view, HEADER_BYTES, m.fields, value);
   return v ? { ok: false, violation: v } : { ok: true, value };
 }
 
@@ -724,8 +808,13 @@ export function encodeRequest(r: StreamRequest | RingBufferRequest): Uint8Array 
  * send what a client must not.
  */
 export function encodeEmptyRequest(txid: number, cmd: number, noAck = false): Uint8Array {
-  return encodeMessage({ cmd, name: cmdName(cmd), fields: HEADER_ONLY, bytes: HEADER_BYTES }, txid, {}, noAck);
+  let m = EMPTY_REQUESTS.get(cmd);
+  if (!m) EMPTY_REQUESTS.set(cmd, m = { cmd, name: cmdName(cmd), fields: HEADER_ONLY, bytes: HEADER_BYTES });
+  return encodeMessage(m, txid, NO_VALUES, noAck);
 }
+/** encodeEmptyRequest's message of each command asked for so far (made once, not per request). */
+const EMPTY_REQUESTS = new Map<number, Pick<WireMessage, 'cmd' | 'name' | 'fields' | 'bytes'>>();
+const NO_VALUES: FieldValues = Object.freeze({});
 
 export function encodeSetFormatRequest(txid: number, r: { fps: number; sampleFormat: number; channels: number; channelsToUse?: bigint }): Uint8Array {
   return encodeRequest({ cmd: CMD.SET_FORMAT, txid, noAck: false, fps: r.fps, sampleFormat: r.sampleFormat, channels: r.channels, channelsToUse: r.channelsToUse ?? 0n });
@@ -850,17 +939,20 @@ function serviceSizeProblem(m: WireMessage, len: number): string | undefined {
 }
 
 export function decodeServiceMessage(frame: Uint8Array): Decoded<ServiceMessage> {
-  const h = readHeader(frame);
-  if (!h) return bad('frame', 'length', `${frame.byteLength} bytes is shorter than the 8-byte header`);
-  const name = `${cmdName(h.cmd)} from the service`;
-  if (h.noAck) return bad(name, 'cmd', 'the service never sets NO_ACK');
-  const m = SERVICE_BY_CMD.get(h.cmd);
-  if (!m) return bad(name, 'cmd', 'not a message the service sends');
+  if (frame.byteLength < HEADER_BYTES) return bad('frame', 'length', `${frame.byteLength} bytes is shorter than the 8-byte header`);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const txid = TXID_FIELD.read(view, 0, frame);
+  const raw = CMD_FIELD.read(view, CMD_AT, frame);
+  const cmd = (raw & ~NO_ACK) >>> 0;
+  if ((raw & NO_ACK) !== 0) return bad(`${cmdName(cmd)} from the service`, 'cmd', 'the service never sets NO_ACK');
+  const m = SERVICE_BY_CMD.get(cmd);
+  if (!m) return bad(`${cmdName(cmd)} from the service`, 'cmd', 'not a message the service sends');
+  const name = m.label;
   const len = frame.byteLength;
   const sizeProblem = serviceSizeProblem(m, len);
   if (sizeProblem) return bad(name, 'payload size', sizeProblem);
-  const value: Record<string, unknown> = { cmd: h.cmd, txid: h.txid };
-  const v = readFields(name, frame, HEADER_BYTES, m.fields, value);
+  const value: Record<string, unknown> = { cmd, txid };
+  const v = m.plan ? readPlan(name, frame, view, m.plan, value) : readFields(name, frame, view, HEADER_BYTES, m.fields, value);
   if (v) return { ok: false, violation: v };
   if (m.trailer === 'token') {
     const result = value.result as number;
@@ -868,7 +960,7 @@ export function decodeServiceMessage(frame: Uint8Array): Decoded<ServiceMessage>
     value.token = len > m.bytes ? frame.slice(m.bytes) : undefined;
   }
   if (m.trailer === 'path') value.bufferPath = len > m.bytes ? new TextDecoder().decode(frame.subarray(m.bytes)) : undefined;
-  if (h.cmd === CMD.GET_FORMATS) {
+  if (cmd === CMD.GET_FORMATS) {
     // A full 256-byte page carries 15 ranges; those past format_range_count are padding.
     value.ranges = (value.ranges as FormatRangeWire[]).slice(0, Math.max(0, (value.total as number) - (value.first as number)));
   }

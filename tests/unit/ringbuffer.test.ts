@@ -88,6 +88,28 @@ describe('ring buffer', () => {
     await worker.terminate();
   });
 
+  it('a write wakes a thread blocked in waitReadable (the waiters word says it sleeps; notify only then)', async function () {
+    // The waiter's timeout is far beyond this test's: only a notify can end its wait in time.
+    this.timeout(20000);
+    const ring = FrameRing.createShared(64, 4);
+    const waiters = new Int32Array(ring.buffer, 192, 1); // docs/ringbuffer.md: offset 192, waiters
+    assert.equal(Atomics.load(waiters, 0), 0);
+    const worker = tsWorker(path.join(HERE, 'helpers/ring-waiter.ts'), { workerData: { sab: ring.buffer, timeoutMs: 600000 } });
+    try {
+      const woke = new Promise<boolean>((res, rej) => {
+        worker.on('message', (m: { woke?: boolean }) => { if (m.woke !== undefined) res(m.woke); });
+        worker.once('error', rej);
+      });
+      // Until the worker counts itself as a waiter (it then sleeps, or is about to).
+      while (Atomics.load(waiters, 0) === 0) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(ring.write(new Uint8Array(4), 1), 1);
+      assert.equal(await woke, true);
+      assert.equal(Atomics.load(waiters, 0), 0, 'the waiter uncounted itself');
+    } finally {
+      await worker.terminate();
+    }
+  });
+
   it('carries pseudo-random frames bit-exact between two processes sharing one /dev/shm mapping', async function () {
     this.timeout(60000);
     const name = `/sbc-audio-test-${process.pid}`;

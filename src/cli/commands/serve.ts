@@ -173,6 +173,8 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       ...(rampMs !== undefined ? { rampMs } : {}),
       ...(osc ? { osc: { ...osc, onQuit: quit } } : {}),
       midi: !values['no-midi'],
+      // A spare engine thread loaded ahead (issue 26): a client's first GET_BUFFER does not wait for one.
+      ringBuffer: { prestart: true },
       ...(http ? { http } : {}),
       ...(mqtt ? { mqtt } : {}),
     });

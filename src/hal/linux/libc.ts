@@ -21,6 +21,10 @@ export interface Libc {
   poll(fds: Uint8Array, nfds: number, timeoutMs: number): number;
   clockGettime(clockId: number, ts: Uint8Array): number;
   schedSetscheduler(pid: number, policy: number, param: Uint8Array): number;
+  /** prctl with one integer argument (PR_SET_TIMERSLACK). */
+  prctlInt(option: number, arg: number): number;
+  /** clock_nanosleep (flags TIMER_ABSTIME: `ts` is the deadline); returns 0 or the error number (not -1/errno). */
+  clockNanosleep(clockId: number, flags: number, ts: Uint8Array): number;
   mlockall(flags: number): number;
   getrlimit(resource: number, rlim: Uint8Array): number;
   fchmod(fd: number, mode: number): number;
@@ -41,6 +45,12 @@ export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 export const CLOCK_MONOTONIC = 1;
 export const SCHED_FIFO = 1;
+// linux/prctl.h: PR_SET_TIMERSLACK 29 (the calling thread's timer slack, in ns; 0 resets to the default).
+export const PR_SET_TIMERSLACK = 29;
+// linux/prctl.h: PR_GET_TIMERSLACK 30 (returns the calling thread's timer slack in ns).
+export const PR_GET_TIMERSLACK = 30;
+// time.h / linux/time.h: TIMER_ABSTIME 1 (clock_nanosleep's deadline is absolute).
+export const TIMER_ABSTIME = 1;
 export const MCL_CURRENT = 1;
 export const MCL_FUTURE = 2;
 export const RLIMIT_MEMLOCK = 8;
@@ -69,6 +79,10 @@ export function libc(): Libc {
   const clockGettime = lib.func('int clock_gettime(int clk, _Out_ uint8_t *ts)');
   const schedSetscheduler = lib.func('int sched_setscheduler(int pid, int policy, const uint8_t *param)');
   const mlockall = lib.func('int mlockall(int flags)');
+  // prctl is variadic in glibc; its integer arguments travel as fixed ones would on x86-64, AArch64
+  // and 32-bit Arm Linux, so the five-argument form the kernel takes is declared.
+  const prctlInt = lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
+  const clockNanosleep = lib.func('int clock_nanosleep(int clk, int flags, const uint8_t *ts, void *rem)');
   const getrlimit = lib.func('int getrlimit(int resource, _Out_ uint8_t *rlim)');
   const fchmod = lib.func('int fchmod(int fd, uint32_t mode)');
   const strerror = lib.func('const char *strerror(int errnum)');
@@ -88,6 +102,8 @@ export function libc(): Libc {
     clockGettime: (c, ts) => clockGettime(c, ts) as number,
     schedSetscheduler: (pid, pol, par) => schedSetscheduler(pid, pol, par) as number,
     mlockall: (f) => mlockall(f) as number,
+    prctlInt: (o, a) => prctlInt(o, a, 0, 0, 0) as number,
+    clockNanosleep: (c, f, ts) => clockNanosleep(c, f, ts, null) as number,
     getrlimit: (r, b) => getrlimit(r, b) as number,
     fchmod: (fd, m) => fchmod(fd, m) as number,
     errno: () => koffi.errno(),
