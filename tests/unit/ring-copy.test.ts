@@ -14,26 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FrameCopier, RingCopier, SET_MIN_BYTES, VIEW_LIMIT } from '../../src/util/ring-copy.ts';
 import { Xorshift32 } from './helpers/prng.ts';
+import { walkFromRing, walkToRing } from './helpers/ring-walk.ts';
 
 const HOME = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/util/ring-copy.ts');
-
-function walkToRing(ring: Uint8Array, at: number, src: Uint8Array, srcStart: number, n: number): number {
-  let o = ((at % ring.length) + ring.length) % ring.length;
-  for (let i = 0; i < n; i++) {
-    ring[o] = src[srcStart + i]!;
-    o = (o + 1) % ring.length;
-  }
-  return o;
-}
-
-function walkFromRing(ring: Uint8Array, at: number, dst: Uint8Array, dstStart: number, n: number): number {
-  let o = ((at % ring.length) + ring.length) % ring.length;
-  for (let i = 0; i < n; i++) {
-    dst[dstStart + i] = ring[o]!;
-    o = (o + 1) % ring.length;
-  }
-  return o;
-}
 
 /** Byte-for-byte equality of any two byte arrays (a Buffer and a Uint8Array alike), naming the first difference. */
 function assertSameBytes(got: Uint8Array, want: Uint8Array, what: string): void {

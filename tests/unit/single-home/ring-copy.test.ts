@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FrameCopier, RingCopier } from '../../../src/util/ring-copy.ts';
 import { Xorshift32 } from '../helpers/prng.ts';
+import { walkFromRing, walkToRing } from '../helpers/ring-walk.ts';
 import { RING_COPY_RULES } from './rules.ts';
 import { listFindings, scanText, scanTree, sourceFiles } from './scan.ts';
 
@@ -20,25 +21,6 @@ function bytes(n: number, seed: number): Uint8Array {
   const a = new Uint8Array(n);
   new Xorshift32(seed).fill(a);
   return a;
-}
-
-/** The reference: byte i of the copy sits at ring[(at + i) mod size]. */
-function walkToRing(ring: Uint8Array, at: number, src: Uint8Array, srcStart: number, n: number): number {
-  let o = ((at % ring.length) + ring.length) % ring.length;
-  for (let i = 0; i < n; i++) {
-    ring[o] = src[srcStart + i]!;
-    o = (o + 1) % ring.length;
-  }
-  return o;
-}
-
-function walkFromRing(ring: Uint8Array, at: number, dst: Uint8Array, dstStart: number, n: number): number {
-  let o = ((at % ring.length) + ring.length) % ring.length;
-  for (let i = 0; i < n; i++) {
-    dst[dstStart + i] = ring[o]!;
-    o = (o + 1) % ring.length;
-  }
-  return o;
 }
 
 describe('single home: ring copies (src/util/ring-copy.ts)', () => {
