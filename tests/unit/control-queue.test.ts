@@ -153,6 +153,24 @@ describe('stream bridge: control events at their frame, start/stop fade (sim boa
   this.timeout(60000);
 
   it('a trim at frame F (and at a monotonic time) changes exactly that frame; START fades in, STOP fades out before its answer', async () => {
+    // A run whose engine underran (a starved machine: this engine runs without SCHED_FIFO) loses the
+    // periods it computed before the restart, fades included: the recording cannot show the shapes.
+    // Such a run is made again, up to three in all; a failure without an underrun fails at once.
+    for (let attempt = 1; ; attempt++) {
+      const seen = { underruns: 0 };
+      try {
+        await fadeAndTrimRun(seen);
+        return;
+      } catch (e) {
+        if (seen.underruns === 0 || attempt >= 3) throw e;
+        console.log(`      run ${attempt}: ${seen.underruns} underrun(s) on a loaded machine (${(e as Error).message.split('\n')[0]}); again`);
+      }
+    }
+  });
+});
+
+async function fadeAndTrimRun(seen: { underruns: number }): Promise<void> {
+  {
     const RING = 1000;
     const RATE = 48000;
     const nsPerFrame = 1e9 / RATE;
@@ -229,6 +247,7 @@ describe('stream bridge: control events at their frame, start/stop fade (sim boa
       await sleep(100);
       await dev.stop();
       const r = await dev.finished;
+      seen.underruns = r.underruns;
       drain();
       assert.equal(Atomics.load(q.header, CONTROL_WORD.APPLIED_COUNT), 4);
 
@@ -291,5 +310,5 @@ describe('stream bridge: control events at their frame, start/stop fade (sim boa
       m.close();
       rmSync(`/dev/shm${name}`, { force: true });
     }
-  });
-});
+  }
+}
