@@ -55,6 +55,19 @@ export interface HilEnv {
     dummy?: string;
     /** Board: the codec's PCM device, e.g. 'hw:0,0'. */
     boardPlayback?: string;
+    /** Guest: the card standing in for the board's DAC (a second snd-aloop card, id SimDac). */
+    dacCard?: string;
+    /** Guest: where the board plays (hw:SimDac,0,0) and where tests capture what it played (hw:SimDac,1,0). */
+    dacPlayback?: string;
+    dacCapture?: string;
+  };
+  /**
+   * Guest: the host's /usr, shared read-only, with the players the project did not write (mpd, mpc,
+   * snapserver, snapclient, squeezelite); they run with `ldLibraryPath` (tests/hil/peers.ts hostProgram).
+   */
+  hostUsr?: {
+    root: string;
+    ldLibraryPath: string;
   };
 }
 
@@ -127,7 +140,13 @@ export function hilEnvFrom(vars: Record<string, string | undefined>): HilEnv {
     loopbackCapture: vars.SBC_HIL_ALSA_LOOPBACK_CAPTURE,
     dummy: vars.SBC_HIL_ALSA_DUMMY,
     boardPlayback: vars.SBC_HIL_ALSA_BOARD_PLAYBACK,
+    dacCard: vars.SBC_HIL_DAC_CARD,
+    dacPlayback: vars.SBC_HIL_DAC_PLAYBACK,
+    dacCapture: vars.SBC_HIL_DAC_CAPTURE,
   };
+  if (vars.SBC_HIL_HOST_USR && vars.SBC_HIL_HOST_LD_LIBRARY_PATH) {
+    env.hostUsr = { root: vars.SBC_HIL_HOST_USR, ldLibraryPath: vars.SBC_HIL_HOST_LD_LIBRARY_PATH };
+  }
   return env;
 }
 

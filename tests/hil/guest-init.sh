@@ -30,6 +30,14 @@ modprobe virtio_pci && modprobe 9pnet_virtio && modprobe 9p || fail_setup "9p mo
 mkdir -p "$HIL_CHECKOUT"
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 checkout "$HIL_CHECKOUT" \
   || fail_setup "cannot mount the checkout over 9p"
+# The host's /usr, read-only: the players (mpd, mpc, snapserver, snapclient, squeezelite) run from
+# /host/usr/bin with LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:$HIL_HOST_LIB_PATH (the guest's own
+# libraries first: its libasound reads the guest's /usr/share/alsa and /etc/alsa/conf.d).
+mkdir -p /host/usr
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostusr /host/usr \
+  || fail_setup "cannot mount the host's /usr over 9p"
+# The loopback interface: snapclient reaches snapserver and mpc reaches mpd over 127.0.0.1.
+ifconfig lo 127.0.0.1 up || fail_setup "lo"
 
 # I2C: i2c-stub simulates register files at these addresses. 0x4c and 0x4d: PCM5122 (page select
 # in register 0, pages banked over registers 1..0x7f); 0x18: TLV320AIC3104 (page select in
@@ -60,8 +68,12 @@ GPIO_DEV=$(cat "$G/dev_name")
 GPIO_CHIP=$(cat "$G/bank0/chip_name")
 [ -c "/dev/$GPIO_CHIP" ] || fail_setup "no /dev/$GPIO_CHIP"
 
-# ALSA: Loopback (jiffies-paced, bit-exact) and Dummy (hrtimer-paced).
-modprobe snd-aloop && modprobe snd-dummy || fail_setup "snd-aloop / snd-dummy"
+# ALSA: two snd-aloop cards (jiffies-paced, bit-exact) and Dummy (hrtimer-paced). Loopback (8
+# subdevices) is the one the tests and players write to; SimDac (2 subdevices) stands in for the
+# board's DAC of the ALSA way in: the board plays to hw:SimDac,0,0 and tests capture hw:SimDac,1,0,
+# so players' cables never share a card with it. The module's parameters are arrays, one entry per card.
+modprobe snd-aloop enable=1,1 id=Loopback,SimDac pcm_substreams=8,2 && modprobe snd-dummy || fail_setup "snd-aloop / snd-dummy"
+grep -q '\[SimDac *\]' /proc/asound/cards || fail_setup "no SimDac card after modprobe snd-aloop"
 # MIDI: the sequencer (/dev/snd/seq) and snd-virmidi's card (id VirMIDI, 4 raw MIDI devices, each a
 # sequencer client "Virtual Raw MIDI <card>-<device>" that amidi -p hw:VirMIDI,N feeds).
 modprobe snd-seq && modprobe snd-virmidi || fail_setup "snd-seq / snd-virmidi"
@@ -88,6 +100,11 @@ SBC_HIL_GPIO_SIM_DIR=/sys/devices/platform/$GPIO_DEV/$GPIO_CHIP
 SBC_HIL_ALSA_LOOPBACK_PLAYBACK=hw:Loopback,0,0
 SBC_HIL_ALSA_LOOPBACK_CAPTURE=hw:Loopback,1,0
 SBC_HIL_ALSA_DUMMY=hw:Dummy
+SBC_HIL_DAC_CARD=SimDac
+SBC_HIL_DAC_PLAYBACK=hw:SimDac,0,0
+SBC_HIL_DAC_CAPTURE=hw:SimDac,1,0
+SBC_HIL_HOST_USR=/host/usr
+SBC_HIL_HOST_LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:$HIL_HOST_LIB_PATH
 EOF
 export SBC_HIL_ENV=/tmp/hil.env
 echo "HIL-READY at $(cut -d' ' -f1 /proc/uptime) s: /dev/i2c-$I2C_BUS, /dev/$GPIO_CHIP ($GPIO_DEV), cards: $(sed -n 's/^ *[0-9]* \[\([^ ]*\) *\].*/\1/p' /proc/asound/cards | tr '\n' ' ')"

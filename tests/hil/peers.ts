@@ -2,8 +2,8 @@
  * The outside world of the HIL suite: programs the project did not write (i2c-tools, libgpiod's
  * tools, gpio-sim's sysfs files) that drive and observe what our backends do.
  */
-import { type ChildProcess, execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, type SpawnOptions, execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { GpioValue } from '../../src/hal/gpio.ts';
 import type { HilEnv } from './env.ts';
@@ -178,5 +178,42 @@ export async function stopChild<T>(child: ChildProcess, finished: Promise<T>, si
     return await Promise.race([finished, hung]);
   } finally {
     clearTimeout(guard);
+  }
+}
+
+/** A program of the host's /usr as the guest runs it: its path and the environment it needs. */
+export interface HostProgram {
+  cmd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * A host program (mpd, mpc, snapserver, snapclient, squeezelite) in the guest: /host/usr/bin/NAME
+ * (or sbin) with LD_LIBRARY_PATH naming the guest's own /usr/lib/x86_64-linux-gnu first, then the
+ * host's library directories (the guest has no ld.so.cache). The guest's libasound is found first,
+ * so the program reads the guest's ALSA configuration. `extraEnv` is added (e.g. HOME).
+ * Undefined when this environment has no host /usr (a board runs its own programs: use the name).
+ */
+export function hostProgram(env: HilEnv, name: string, extraEnv: NodeJS.ProcessEnv = {}): HostProgram | undefined {
+  const h = env.hostUsr;
+  if (!h) return undefined;
+  const cmd = [`${h.root}/bin/${name}`, `${h.root}/sbin/${name}`].find((p) => existsSync(p));
+  if (!cmd) return undefined;
+  return { cmd, env: { ...process.env, LD_LIBRARY_PATH: h.ldLibraryPath, ...extraEnv } };
+}
+
+/** Starts a host program (stdout and stderr piped: pair with finishChild / stopChild). */
+export function spawnHost(program: HostProgram, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  return spawn(program.cmd, [...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options, env: { ...program.env, ...options.env } });
+}
+
+/** Runs a host program to its end, as run() does: resolves with its stdout (trimmed), rejects with its stderr. */
+export async function runHost(program: HostProgram, args: readonly string[], timeoutMs = 20_000): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(program.cmd, [...args], { timeout: timeoutMs, env: program.env });
+    return stdout.trim();
+  } catch (e) {
+    const err = e as Error & { stderr?: string };
+    throw new Error(`${program.cmd} ${args.join(' ')} failed: ${err.stderr?.trim() || err.message}`, { cause: e });
   }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Boots Debian's own 6.1 kernel under QEMU with simulated peripherals (i2c-stub, gpio-sim,
 # snd-aloop, snd-dummy, snd-seq with snd-virmidi) and runs the project's HIL suite inside it, with this checkout's
-# source and node_modules mounted over 9p. See docs/hil.md.
+# source and node_modules mounted over 9p, and this host's /usr read-only at /host/usr (the audio
+# players: mpd, mpc, snapserver, snapclient, squeezelite). See docs/hil.md.
 #
 # Everything it downloads or builds lives in a cache outside the checkout, keyed by the kernel
 # version apt resolves now (Debian's archive drops old kernels, so none is pinned):
@@ -56,7 +57,10 @@ apt_update_once() {
 }
 
 # --- host packages ------------------------------------------------------------------------
-HOST_PACKAGES=(qemu-system-x86 busybox-static alsa-utils gpiod i2c-tools cpio kmod xz-utils gcc make rt-tests)
+# mpd mpc snapserver snapclient squeezelite: players we did not write, for the ALSA way in (issue 27);
+# they run in the guest from the /usr share (below), not from the initramfs.
+HOST_PACKAGES=(qemu-system-x86 busybox-static alsa-utils gpiod i2c-tools cpio kmod xz-utils gcc make rt-tests
+  mpd mpc snapserver snapclient squeezelite)
 missing=()
 for p in "${HOST_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -219,6 +223,25 @@ if [ ! -e "$BASE" ]; then
   rm -rf "$S"
 fi
 BOOT_IMAGE=$(cat "$KDIR/boot-image")
+
+# --- the players: run in the guest from this host's /usr, shared read-only over 9p -----------------------
+# mpd alone links ~290 shared libraries (217 MB): too big to copy into the initramfs. The guest mounts
+# this host's /usr at /host/usr and runs them from there with the guest's own loader. ld.so.cache is
+# not in the guest, so the library directories they need are named here, from ldd, as the guest sees
+# them; the guest puts its own /usr/lib/x86_64-linux-gnu first (tests/hil/guest-init.sh), so the
+# players use the guest's libasound and read the guest's ALSA configuration (/usr/share/alsa,
+# /etc/alsa/conf.d), where tests install PCM aliases.
+PLAYERS=(/usr/bin/mpd /usr/bin/mpc /usr/bin/snapserver /usr/bin/snapclient /usr/bin/squeezelite)
+host_lib_dirs=()
+for p in "${PLAYERS[@]}"; do
+  [ -x "$p" ] || die "missing host player $p"
+  for lib in $(ldd "$p" 2>/dev/null | grep -oE '=> /[^ ]+' | cut -c4- || true); do
+    d=$(dirname "$(readlink -f "$lib")")
+    case "$d" in /usr/*) ;; *) die "$p links $lib outside /usr ($d): the guest's /host/usr share would not have it" ;; esac
+    host_lib_dirs+=("/host$d")
+  done
+done
+HOST_LIB_PATH=$(printf '%s\n' "${host_lib_dirs[@]}" | sort -u | paste -sd:)
 say "prepared in $(elapsed "$T_START") s"
 
 # --- per-run part of the initramfs: /init and its settings ------------------------------------------
@@ -233,6 +256,7 @@ SPEC=${SBC_HIL_SPEC:-"tests/hil/board/**/*.hil.ts tests/hil/guest/**/*.hil.ts"}
   printf 'HIL_SPEC=%q\n' "$SPEC"
   printf 'HIL_GREP=%q\n' "${SBC_HIL_GREP:-}"
   printf 'HIL_GUEST_CMD=%q\n' "${SBC_HIL_GUEST_CMD:-}"
+  printf 'HIL_HOST_LIB_PATH=%q\n' "$HOST_LIB_PATH"
 } > "$RUN/stage/hil/settings"
 ( cd "$RUN/stage" && find . -mindepth 1 | cpio -o -H newc --quiet ) > "$RUN/init.cpio"
 cat "$BASE" "$RUN/init.cpio" > "$RUN/initramfs.cpio"
@@ -261,6 +285,7 @@ timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
   -kernel "$BOOT_IMAGE" -initrd "$RUN/initramfs.cpio" \
   -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
   -virtfs "local,path=$ROOT,mount_tag=checkout,security_model=none,readonly=on" \
+  -virtfs "local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on" \
   < /dev/null 2>&1 | sed -u 's/\r$//' | tee "$LOG"
 qemu_rc=${PIPESTATUS[0]}
 set -e

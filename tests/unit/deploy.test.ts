@@ -138,7 +138,7 @@ describe('deploying on a Pi', function () {
       assert.match(text, /^-dtoverlay=seeed-2mic-voicecard\n\+#dtoverlay=seeed-2mic-voicecard # sbc-audio: replaced by dtoverlay=sbc-i2s-duplex-codec-master \(board respeaker-2mic-v2\)$/m);
       assert.match(text, /^\+dtoverlay=sbc-i2s-duplex-codec-master$/m);
       assert.match(text, /^\+i2c-dev$/m);
-      assert.match(text, /6 changes under .* \(dry run: nothing changed; --apply makes them\)/);
+      assert.match(text, /9 changes under .* \(dry run: nothing changed; --apply makes them\)/);
       assert.deepEqual(files(), before);
     });
 
@@ -148,7 +148,9 @@ describe('deploying on a Pi', function () {
       assert.deepEqual(files(), [
         './boot', './boot/firmware', './boot/firmware/config.txt', './boot/firmware/config.txt.sbc-audio.bak',
         './boot/firmware/overlays', './boot/firmware/overlays/sbc-i2s-duplex-codec-master.dtbo',
-        './etc', './etc/group', './etc/modules', './etc/modules.sbc-audio.bak', './etc/sbc-audio', './etc/sbc-audio/config.json',
+        './etc', './etc/alsa', './etc/alsa/conf.d', './etc/alsa/conf.d/50-sbc-audio.conf', './etc/group',
+        './etc/modprobe.d', './etc/modprobe.d/sbc-audio.conf', './etc/modules', './etc/modules-load.d', './etc/modules-load.d/sbc-audio.conf',
+        './etc/modules.sbc-audio.bak', './etc/sbc-audio', './etc/sbc-audio/config.json', './etc/sbc-audio/setup-record.json',
         './etc/systemd', './etc/systemd/system', './etc/systemd/system/multi-user.target.wants',
         './etc/systemd/system/multi-user.target.wants/sbc-audio.service', './etc/systemd/system/sbc-audio.service',
       ]);
@@ -192,6 +194,7 @@ describe('deploying on a Pi', function () {
       assert.deepEqual(plan.changes.map((c) => c.path), [
         '/boot/firmware/config.txt', '/etc/modules', '/etc/systemd/system/sbc-audio.service',
         '/etc/systemd/system/multi-user.target.wants/sbc-audio.service', '/etc/sbc-audio/config.json',
+        '/etc/alsa/conf.d/50-sbc-audio.conf', '/etc/modules-load.d/sbc-audio.conf', '/etc/modprobe.d/sbc-audio.conf',
       ]);
       assert.equal(plan.notes[0], 'dtoverlay=hifiberry-dac is one of the Pi firmware\'s own overlays: nothing to install in /boot/firmware/overlays/');
       const phat = editConfigTxt('dtoverlay=hifiberry-dac\n', loadBoard('pimoroni-phat-dac'));

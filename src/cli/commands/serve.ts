@@ -9,6 +9,8 @@ import { hostRootFrom } from '../../system/host.ts';
 import { groupByName } from '../../util/groups.ts';
 import { type Command, EXIT_OK, UsageError, boardOption, numberOption, parseOptions, runtimeDirOption, untilSignal } from '../command.ts';
 import { serveBoard } from '../wiring.ts';
+import { type AlsaIn, DEFAULT_ALSA_IN_CARD, startAlsaIn } from '../../stream/alsa-in.ts';
+import { createLinuxLoopbackBackend, createLinuxPcmBackend } from '../../hal/linux/index.ts';
 import { DEFAULT_RAMP_MS } from '../../stream/engine-ring-buffer.ts';
 import { MAX_RAMP_MS } from '../../board/schema.ts';
 import { DEFAULT_OSC_ADDRESS, DEFAULT_OSC_PORT, OscBindError, parseOscBind } from '../../osc/server.ts';
@@ -109,6 +111,18 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
   --http-token-file FILE  the token: the file's first line
   --mdns              advertise the page on the network by mDNS / DNS-SD (_http._tcp, "sbc-audio BOARD on HOST";
                       off by default; needs --http-bind beyond loopback: docs/REMOTE.md, "mDNS")
+  --alsa-in STREAM    the output stream ALSA players play through (default: the board's first output).
+                      Players write to the ALSA PCM "sbc-audio" ('sbc-audio setup' installs it: snd-aloop
+                      and alsa/50-sbc-audio.conf); the service captures the loopback card and plays it
+                      through STREAM at the player's rate, with the stream's gain, ramps and monitor;
+                      mpd's hardware mixer moves the stream's gain (docs/alsa-in.md). On by default
+                      where the loopback card exists
+  --alsa-in-card CARD the loopback card's id (default ${DEFAULT_ALSA_IN_CARD})
+  --alsa-in-latency MS  what the bridge holds ahead of the DAC above the stream's FIFO (default 40; more
+                      for a busy machine, less for lip sync)
+  --no-alsa-in        no ALSA way in
+  --period-us US      the engines' period (default 2667: 128 frames at 48 kHz); longer periods cost latency and
+                      spare a slow or busy machine dropouts (aplay's --period-time)
   --quiet             do not log protocol violations and dropped clients to stderr`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
@@ -118,7 +132,14 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       'no-midi': { type: 'boolean' },
       'http-bind': { type: 'string' }, 'no-http': { type: 'boolean' }, 'http-token': { type: 'string' }, 'http-token-file': { type: 'string' },
       mdns: { type: 'boolean' },
+      'period-us': { type: 'string' },
+      'alsa-in': { type: 'string' }, 'alsa-in-card': { type: 'string' }, 'alsa-in-latency': { type: 'string' }, 'no-alsa-in': { type: 'boolean' },
     });
+    if (values['no-alsa-in'] && (values['alsa-in'] !== undefined || values['alsa-in-card'] !== undefined || values['alsa-in-latency'] !== undefined)) {
+      throw new UsageError('--no-alsa-in turns the ALSA way in off: --alsa-in, --alsa-in-card and --alsa-in-latency go with it on');
+    }
+    const periodUs = values['period-us'] === undefined ? undefined : numberOption(values['period-us'], 'period-us', 2667, 333, 100000);
+    const alsaInLatency = values['alsa-in-latency'] === undefined ? undefined : numberOption(values['alsa-in-latency'], 'alsa-in-latency', 40, 5, 1000);
     if (values.mdns && values['no-http']) throw new UsageError('--mdns advertises the HTTP page: it cannot go with --no-http');
     const osc = oscOption(values);
     const http = httpOption(values);
@@ -174,11 +195,12 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       ...(osc ? { osc: { ...osc, onQuit: quit } } : {}),
       midi: !values['no-midi'],
       // A spare engine thread loaded ahead (issue 26): a client's first GET_BUFFER does not wait for one.
-      ringBuffer: { prestart: true },
+      ringBuffer: { prestart: true, ...(periodUs !== undefined ? { periodUs } : {}) },
       ...(http ? { http } : {}),
       ...(mqtt ? { mqtt } : {}),
     });
     let advert: MdnsAdvert | undefined;
+    let alsaIn: AlsaIn | undefined;
     try {
       const { service, runtime } = served;
       io.out(`serving ${service.endpoints.length} stream${service.endpoints.length === 1 ? '' : 's'} of board ${runtime.board.name} under ${service.runtimeDir}`);
@@ -202,10 +224,27 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       }
       const midi = service.knobs.info().midi;
       if (midi) io.out(`  midi    ${midi.address} "${midi.client}:${midi.port}"`);
+      // The ALSA way in (docs/alsa-in.md): asked for (--alsa-in / --alsa-in-card), a missing card is an
+      // error; by default it is on where the card exists and said in one line where it does not.
+      if (!values['no-alsa-in']) {
+        const asked = values['alsa-in'] !== undefined || values['alsa-in-card'] !== undefined;
+        try {
+          alsaIn = await startAlsaIn({
+            loopback: await createLinuxLoopbackBackend(), capture: createLinuxPcmBackend(), service, board: runtime.board.name,
+            ...(values['alsa-in'] !== undefined ? { stream: values['alsa-in'] } : {}), ...(values['alsa-in-card'] !== undefined ? { card: values['alsa-in-card'] } : {}),
+            log: (line) => io.err(`sbc-audio serve: ${line}`), ...(alsaInLatency !== undefined ? { bridge: { latencyMs: alsaInLatency } } : {}),
+          });
+          io.out(`  alsa-in pcm "sbc-audio" (card ${alsaIn.card}) → ${alsaIn.endpoint.name}${alsaIn.volume ? ', mixer "PCM"' : ''}`);
+        } catch (e) {
+          if (asked) throw new UsageError(`--alsa-in: ${(e as Error).message}`);
+          io.out(`  alsa-in off: ${(e as Error).message}`);
+        }
+      }
       const why = await Promise.race([signal, quitting]);
       io.err(`sbc-audio serve: ${why}: removing the endpoints and stopping`);
     } finally {
       await advert?.stop();
+      await alsaIn?.close();
       await served.close();
     }
     return EXIT_OK;

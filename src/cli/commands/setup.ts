@@ -1,11 +1,12 @@
 import { loadBoard } from '../../board/load.ts';
 import { hostRootFrom } from '../../system/host.ts';
-import { applySetup, changeDiff, planSetup } from '../../system/setup.ts';
+import { applyRemove, applySetup, changeDiff, planRemove, planSetup, removeActionText } from '../../system/setup.ts';
 import { type Command, EXIT_OK, UsageError, boardOption, parseOptions } from '../command.ts';
 
 export const setupCommand: Command = {
   name: 'setup',
-  usage: `usage: sbc-audio setup --board NAME [--root DIR] [--group NAME] [--dry-run | --apply] [--json]
+  usage: `usage: sbc-audio setup --board NAME [--root DIR] [--group NAME] [--no-alsa-in] [--dry-run | --apply] [--json]
+       sbc-audio setup --remove [--root DIR] [--dry-run | --apply] [--json]
 
 What the Pi needs to run the board with sbc-audio (docs/deploy-raspberry-pi.md):
   - the board's overlay (alsa/overlays/NAME.dts) compiled with dtc -@ into the firmware's overlays/
@@ -15,27 +16,46 @@ What the Pi needs to run the board with sbc-audio (docs/deploy-raspberry-pi.md):
   - i2c-dev in /etc/modules;
   - the systemd unit /etc/systemd/system/sbc-audio.service (enabled) and
     /etc/sbc-audio/config.json naming the board and the group;
-  - the group that may connect.
+  - the group that may connect;
+  - the ALSA way in, for players (aplay, mpd, snapclient, squeezelite) that open the ALSA name
+    sbc-audio: /etc/alsa/conf.d/50-sbc-audio.conf (alsa/50-sbc-audio.conf),
+    /etc/modules-load.d/sbc-audio.conf (snd-aloop at boot) and /etc/modprobe.d/sbc-audio.conf
+    (the loopback card as Loopback, 8 players, never card 0). --no-alsa-in leaves these out.
 --dry-run (the default) prints the changes as a diff and changes nothing. --apply makes them,
-keeping a backup of each file it changes (FILE.sbc-audio.bak); run again, it changes nothing.
+keeping a backup of each file it changes (FILE.sbc-audio.bak) and a record of what it wrote
+(/etc/sbc-audio/setup-record.json); run again, it changes nothing.
 After --apply on a Pi: sudo systemctl daemon-reload, then reboot.
+
+--remove takes away what setup --apply wrote, as the record names it: the unit and its link, the
+config file, the overlay, the ALSA and module files are deleted; config.txt and /etc/modules get
+their backups back; the directories setup made go when empty. A file changed since setup wrote it
+(its SHA-256 is not the recorded one) is kept, with a note; in config.txt or /etc/modules changed
+since, only setup's own lines are taken out. Nothing else is touched. --dry-run shows it first.
 
   --board NAME   a board name or board file (a real board that names its overlay)
   --root DIR     the tree to change (default /; also $SBC_AUDIO_HOST_ROOT)
   --group NAME   the group whose members may connect (default audio)
+  --no-alsa-in   without the ALSA way in (no snd-aloop, no sbc-audio ALSA name)
+  --remove       take away what setup --apply wrote (no --board)
   --dry-run      print the diff only (default)
   --apply        make the changes (as root on a Pi)
-  --json         machine-readable: { board, root, applied, changes: [{ path, kind, why, new }], backups, notes }`,
+  --json         machine-readable: { board, root, applied, changes: [{ path, kind, why, new }], backups, notes };
+                 with --remove: { root, applied, recorded, actions: [{ path, action, kind, why }], notes }`,
   async run(argv, io) {
     const { values } = parseOptions(argv, {
-      board: { type: 'string' }, root: { type: 'string' }, group: { type: 'string' }, 'dry-run': { type: 'boolean' }, apply: { type: 'boolean' }, json: { type: 'boolean' },
+      board: { type: 'string' }, root: { type: 'string' }, group: { type: 'string' }, 'no-alsa-in': { type: 'boolean' }, remove: { type: 'boolean' },
+      'dry-run': { type: 'boolean' }, apply: { type: 'boolean' }, json: { type: 'boolean' },
     });
-    const boardName = (await boardOption(values.board))!;
     if (values.apply && values['dry-run']) throw new UsageError('--dry-run and --apply exclude each other');
+    if (values.remove) {
+      for (const o of ['board', 'group', 'no-alsa-in'] as const) if (values[o] !== undefined) throw new UsageError(`--remove takes no --${o}: it removes what the record names`);
+      return remove(hostRootFrom(values.root), Boolean(values.apply), Boolean(values.json), io);
+    }
+    const boardName = (await boardOption(values.board))!;
     if (values.group !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(values.group)) throw new UsageError(`--group: "${values.group}" is not a group name`);
     const root = hostRootFrom(values.root);
     const board = loadBoard(boardName);
-    const plan = planSetup(board, { root, ...(values.group ? { group: values.group } : {}) });
+    const plan = planSetup(board, { root, ...(values.group ? { group: values.group } : {}), alsaIn: !values['no-alsa-in'] });
     const backups = values.apply ? applySetup(plan, root) : [];
     if (values.json) {
       io.out(JSON.stringify({
@@ -58,3 +78,23 @@ After --apply on a Pi: sudo systemctl daemon-reload, then reboot.
     return EXIT_OK;
   },
 };
+
+function remove(root: ReturnType<typeof hostRootFrom>, apply: boolean, json: boolean, io: { out(t: string): void }): number {
+  const plan = planRemove(root);
+  if (apply) applyRemove(plan, root);
+  if (json) {
+    io.out(JSON.stringify({
+      root: root.root, applied: apply, recorded: plan.recorded,
+      actions: plan.actions.map((a) => ({ path: a.path, action: a.action, kind: a.kind, why: a.why })), notes: plan.notes,
+    }, null, 2));
+    return EXIT_OK;
+  }
+  if (!apply) {
+    for (const a of plan.actions) io.out(removeActionText(a));
+    if (plan.recorded) io.out(`\n${plan.actions.length} step${plan.actions.length === 1 ? '' : 's'} under ${root.root} (dry run: nothing changed; --remove --apply makes them)`);
+  } else {
+    for (const a of plan.actions) io.out(`${{ delete: 'deleted', restore: 'restored', edit: 'edited', rmdir: 'removed directory' }[a.action]} ${root.at(a.path)}: ${a.why}`);
+  }
+  for (const n of plan.notes) io.out(`note: ${n}`);
+  return EXIT_OK;
+}

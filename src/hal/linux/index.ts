@@ -10,6 +10,7 @@
 import type { Hal } from '../index.ts';
 import type { GpioChip } from '../gpio.ts';
 import type { I2cBus } from '../i2c.ts';
+import type { LoopbackBackend } from '../loopback.ts';
 import type { MidiSequencer } from '../midi.ts';
 import type { PcmBackend, PcmRequest, PcmStream } from '../pcm.ts';
 // Static on purpose: libasound.so.2 itself is loaded on the first midi() call (asound() is lazy), and
@@ -41,6 +42,12 @@ class LazyAlsaPcmBackend implements PcmBackend {
 /** The PCM backend on libasound (AlsaPcmBackend, src/hal/linux/alsa/), loaded on the first open. */
 export function createLinuxPcmBackend(): PcmBackend {
   return new LazyAlsaPcmBackend();
+}
+
+/** The loopback card's controls (snd-aloop, src/hal/loopback.ts) through libasound, loaded on first use. */
+export async function createLinuxLoopbackBackend(): Promise<LoopbackBackend> {
+  const m = await import('./alsa/loopback-card.ts');
+  return new m.AlsaLoopbackBackend();
 }
 
 export class LinuxHal implements Hal {

@@ -2,7 +2,9 @@
  * A sound card's controls through libasound: the control interface (every element, as
  * `amixer controls` / `amixer contents` show them) and the simple mixer (the grouped volume and
  * switch elements `amixer scontrols` / `amixer scontents` show). Setup-time code: it allocates
- * freely, unlike the PCM audio path.
+ * freely, unlike the PCM audio path — except `readEvents()` when nothing changed and
+ * `readInteger()` / `writeInteger()`, which reuse native containers and allocate nothing, so that
+ * a loop may poll a card's events and read or write a rate control as often as it likes.
  */
 import { ERRNO } from '../../../util/errno.ts';
 import { captureAlsaMessages } from './lib-messages.ts';
@@ -17,9 +19,78 @@ import {
   SND_CTL_ELEM_TYPE_IEC958,
   SND_CTL_ELEM_TYPE_INTEGER,
   SND_CTL_ELEM_TYPE_INTEGER64,
+  SND_CTL_ELEM_IFACE_CARD,
+  SND_CTL_ELEM_IFACE_HWDEP,
+  SND_CTL_ELEM_IFACE_MIXER,
+  SND_CTL_ELEM_IFACE_PCM,
+  SND_CTL_ELEM_IFACE_RAWMIDI,
+  SND_CTL_ELEM_IFACE_SEQUENCER,
+  SND_CTL_ELEM_IFACE_TIMER,
+  SND_CTL_EVENT_ELEM,
+  SND_CTL_EVENT_MASK_INFO,
+  SND_CTL_EVENT_MASK_REMOVE,
+  SND_CTL_EVENT_MASK_VALUE,
+  SND_CTL_TLV_DB_SCALE_MASK,
+  SND_CTL_TLV_DB_SCALE_MUTE,
+  SND_CTL_TLVT_DB_SCALE,
   SND_MIXER_SCHN_LAST,
   type Handle,
 } from './libasound.ts';
+
+/** An element's interface, as snd_ctl_elem_iface_name() names it. */
+export type CtlIface = 'CARD' | 'HWDEP' | 'MIXER' | 'PCM' | 'RAWMIDI' | 'TIMER' | 'SEQUENCER';
+const IFACES: Readonly<Record<CtlIface, number>> = {
+  CARD: SND_CTL_ELEM_IFACE_CARD,
+  HWDEP: SND_CTL_ELEM_IFACE_HWDEP,
+  MIXER: SND_CTL_ELEM_IFACE_MIXER,
+  PCM: SND_CTL_ELEM_IFACE_PCM,
+  RAWMIDI: SND_CTL_ELEM_IFACE_RAWMIDI,
+  TIMER: SND_CTL_ELEM_IFACE_TIMER,
+  SEQUENCER: SND_CTL_ELEM_IFACE_SEQUENCER,
+};
+
+/** An element's identity without its numid: the kernel matches all five (sound/core/control.c snd_ctl_find_id). */
+export interface CtlElemId {
+  iface: CtlIface;
+  name: string;
+  /** Default 0. */
+  device?: number;
+  /** Default 0. */
+  subdevice?: number;
+  /** Default 0. */
+  index?: number;
+}
+
+/** A dB scale (TLV DB_SCALE): value v means minCdb + (v - min) × stepCdb, in 0.01 dB. */
+export interface CtlDbScale {
+  minCdb: number;
+  stepCdb: number;
+  /** The lowest value means mute (-inf dB) rather than minCdb. */
+  mute?: boolean;
+}
+
+export interface UserIntegerSpec {
+  /** Members (channels). */
+  count: number;
+  min: number;
+  max: number;
+  /** Default 0 (any value in min..max; what alsa-lib's softvol uses). */
+  step?: number;
+  dbScale?: CtlDbScale;
+}
+
+export interface UserIntegerResult {
+  numid: number;
+  /** An element of the same id and range was there already (left as it was, its values kept). */
+  reused: boolean;
+  /** An element of the same id but another type or range was removed first. */
+  replaced: boolean;
+}
+
+/** What readEvents() returns when nothing changed: one shared, frozen array, so polling allocates nothing. */
+const NO_EVENTS: readonly number[] = Object.freeze([]);
+/** snd_ctl_elem_tlv_read buffer: room for a dB-scale TLV and more (unsigned ints). */
+const TLV_READ_WORDS = 64;
 
 export type CtlElemType = 'NONE' | 'BOOLEAN' | 'INTEGER' | 'ENUMERATED' | 'BYTES' | 'IEC958' | 'INTEGER64';
 const TYPE_NAMES: readonly CtlElemType[] = ['NONE', 'BOOLEAN', 'INTEGER', 'ENUMERATED', 'BYTES', 'IEC958', 'INTEGER64'];
@@ -51,6 +122,10 @@ export interface CtlElement {
 /** A card's control interface (snd_ctl_open on `hw:N` or `hw:ID`). */
 export class AlsaControl {
   private handle: Handle;
+  /** snd_ctl_event_t for readEvents(), made by subscribe(). */
+  private event: Handle = null;
+  /** snd_ctl_elem_value_t reused by readInteger() / writeInteger(). */
+  private value: Handle = null;
   readonly cardId: string;
   readonly cardName: string;
   readonly cardIndex: number;
@@ -210,11 +285,224 @@ export class AlsaControl {
     return this.list().find((e) => e.name === name && e.index === index)?.numid;
   }
 
+  /** The numid of the element with exactly this id (iface, name, device, subdevice, index), or undefined. */
+  findId(id: CtlElemId): number | undefined {
+    const a = asound();
+    const ip: [Handle] = [null];
+    check(a.ctlElemInfoMalloc(ip), 'snd_ctl_elem_info_malloc', this.device);
+    try {
+      return this.withId(id, (idh) => {
+        a.ctlElemInfoSetId(ip[0], idh);
+        const rc = a.ctlElemInfo(this.ctl, ip[0]);
+        if (rc === -ERRNO.ENOENT) return undefined;
+        check(rc, `snd_ctl_elem_info ${describeId(id)}`, this.device);
+        return a.ctlElemInfoGetNumid(ip[0]);
+      });
+    } finally {
+      a.ctlElemInfoFree(ip[0]);
+    }
+  }
+
+  /**
+   * Adds a user element of integers (with a dB scale), or reuses one of the same id, type, count
+   * and range; one of the same id with another range is removed and added again.
+   *
+   * User elements belong to the card, not to the process that made them: they stay after it exits
+   * and go only with snd_ctl_elem_remove or with the card (sound/core/control.c). The kernel locks
+   * a new element to the handle that added it, so other processes (mpd, amixer) could not write it:
+   * it is unlocked here at once. -EBUSY from the add means that another process added the same id
+   * between our look-up and our add: it is looked up again (once) and reused or replaced. -EBUSY
+   * from the remove means that another process holds a lock on the old element: that is thrown.
+   */
+  addUserInteger(id: CtlElemId, spec: UserIntegerSpec): UserIntegerResult {
+    const a = asound();
+    const step = spec.step ?? 0;
+    const what = describeId(id);
+    let replaced = false;
+    for (let attempt = 0; ; attempt++) {
+      const existing = this.findId(id);
+      if (existing !== undefined) {
+        const d = this.describe(existing);
+        if (d.type === 'INTEGER' && d.count === spec.count && d.min === spec.min && d.max === spec.max && d.step === step) {
+          if (spec.dbScale && !this.hasDbScale(existing, spec.dbScale)) this.writeDbScale(existing, spec.dbScale, what);
+          return { numid: existing, reused: true, replaced };
+        }
+        this.removeUser(existing);
+        replaced = true;
+      }
+      const rc = this.withId(id, (idh) => a.ctlElemAddInteger(this.ctl, idh, spec.count, spec.min, spec.max, step));
+      if (rc === -ERRNO.EBUSY && attempt === 0) continue;
+      check(rc, `snd_ctl_elem_add_integer ${what}`, this.device);
+      const numid = this.findId(id);
+      if (numid === undefined) throw new AlsaError(`snd_ctl_elem_add_integer ${what}: added but not found`, -ERRNO.ENOENT, this.device);
+      try {
+        if (spec.dbScale) this.writeDbScale(numid, spec.dbScale, what);
+        // -EINVAL: not locked (a kernel that does not lock user elements on add): nothing to undo.
+        const urc = this.withNumid(numid, (idh) => a.ctlElemUnlock(this.ctl, idh));
+        if (urc < 0 && urc !== -ERRNO.EINVAL) check(urc, `snd_ctl_elem_unlock ${what}`, this.device);
+      } catch (e) {
+        this.withNumid(numid, (idh) => a.ctlElemRemove(this.ctl, idh));
+        throw e;
+      }
+      return { numid, reused: false, replaced };
+    }
+  }
+
+  /** Removes a user element (by numid or id); -EBUSY (locked by another process) and -EINVAL (a driver's element) are thrown. */
+  removeUser(element: number | CtlElemId): void {
+    const a = asound();
+    const what = typeof element === 'number' ? `numid=${element}` : describeId(element);
+    const rc = typeof element === 'number'
+      ? this.withNumid(element, (idh) => a.ctlElemRemove(this.ctl, idh))
+      : this.withId(element, (idh) => a.ctlElemRemove(this.ctl, idh));
+    check(rc, `snd_ctl_elem_remove ${what}`, this.device);
+  }
+
+  /** The element's dB-scale TLV, or undefined when it has none (or another kind of TLV). */
+  readDbScale(numid: number): CtlDbScale | undefined {
+    const tlv = new Uint32Array(TLV_READ_WORDS);
+    const rc = this.withNumid(numid, (idh) => asound().ctlElemTlvRead(this.ctl, idh, tlv, tlv.byteLength));
+    if (rc < 0 || tlv[0] !== SND_CTL_TLVT_DB_SCALE || tlv[1]! < 8) return undefined;
+    return { minCdb: tlv[2]! | 0, stepCdb: tlv[3]! & SND_CTL_TLV_DB_SCALE_MASK, mute: (tlv[3]! & SND_CTL_TLV_DB_SCALE_MUTE) !== 0 };
+  }
+
+  private hasDbScale(numid: number, want: CtlDbScale): boolean {
+    const got = this.readDbScale(numid);
+    return got !== undefined && got.minCdb === want.minCdb && got.stepCdb === want.stepCdb && got.mute === (want.mute ?? false);
+  }
+
+  private writeDbScale(numid: number, scale: CtlDbScale, what: string): void {
+    if (scale.stepCdb < 0 || scale.stepCdb > SND_CTL_TLV_DB_SCALE_MASK) {
+      throw new AlsaError(`dB scale of ${what}: step ${scale.stepCdb} cdB outside 0..${SND_CTL_TLV_DB_SCALE_MASK}`, -ERRNO.EINVAL, this.device);
+    }
+    // [type, bytes that follow, min (signed, 0.01 dB), step | mute] (alsa/control.h, uapi sound/tlv.h)
+    const tlv = Uint32Array.of(SND_CTL_TLVT_DB_SCALE, 8, scale.minCdb >>> 0, scale.stepCdb | (scale.mute ? SND_CTL_TLV_DB_SCALE_MUTE : 0));
+    const rc = this.withNumid(numid, (idh) => asound().ctlElemTlvWrite(this.ctl, idh, tlv));
+    check(rc, `snd_ctl_elem_tlv_write ${what}`, this.device);
+  }
+
+  /**
+   * Asks for the card's change events on this handle (once; later calls do nothing) and makes
+   * reads of them non-blocking. Events queue from here on, also those of this handle's own writes.
+   */
+  subscribe(): void {
+    if (this.event !== null) return;
+    const a = asound();
+    const out: [Handle] = [null];
+    check(a.ctlEventMalloc(out), 'snd_ctl_event_malloc', this.device);
+    try {
+      check(a.ctlNonblock(this.ctl, 1), 'snd_ctl_nonblock', this.device);
+      check(a.ctlSubscribeEvents(this.ctl, 1), 'snd_ctl_subscribe_events', this.device);
+    } catch (e) {
+      a.ctlEventFree(out[0]);
+      throw e;
+    }
+    this.event = out[0];
+  }
+
+  /**
+   * The numids whose value or description changed since the last call (subscribing on the first
+   * call), each once; without blocking. Additions, removals and TLV-only changes are left out, and
+   * with `only`, every numid it does not have (the events are read and dropped all the same).
+   * Returns one shared empty array when nothing (of interest) changed: then it allocates nothing —
+   * so a caller that writes other elements of the card as often as it polls (a rate controller)
+   * still polls without allocating.
+   */
+  readEvents(only?: { has(numid: number): boolean }): readonly number[] {
+    if (this.event === null) this.subscribe();
+    const a = asound();
+    const ctl = this.ctl;
+    const ev = this.event;
+    let out: number[] | undefined;
+    for (;;) {
+      const rc = a.ctlRead(ctl, ev);
+      if (rc === -ERRNO.EAGAIN || rc === 0) break;
+      check(rc, 'snd_ctl_read', this.device);
+      if (a.ctlEventGetType(ev) !== SND_CTL_EVENT_ELEM) continue;
+      const mask = a.ctlEventElemGetMask(ev);
+      // REMOVE has every bit set: test it before the VALUE and INFO bits (alsa/control.h).
+      if (mask === SND_CTL_EVENT_MASK_REMOVE || (mask & (SND_CTL_EVENT_MASK_VALUE | SND_CTL_EVENT_MASK_INFO)) === 0) continue;
+      const numid = a.ctlEventElemGetNumid(ev);
+      if (only !== undefined && !only.has(numid)) continue;
+      if (out === undefined) out = [numid];
+      else if (!out.includes(numid)) out.push(numid);
+    }
+    return out ?? NO_EVENTS;
+  }
+
+  /**
+   * Member `index` of an INTEGER or BOOLEAN element (both are `long` in snd_ctl_elem_value, alsa-lib
+   * control.c), through one reused value container: no allocation.
+   */
+  readInteger(numid: number, index = 0): number {
+    const a = asound();
+    const v = this.valueContainer();
+    a.ctlElemValueSetNumid(v, numid);
+    check(a.ctlElemRead(this.ctl, v), 'snd_ctl_elem_read', this.device);
+    return a.ctlElemValueGetInteger(v, index);
+  }
+
+  /** Writes `value` to the first `count` members of an INTEGER or BOOLEAN element, allocating nothing. */
+  writeInteger(numid: number, value: number, count = 1): void {
+    const a = asound();
+    const v = this.valueContainer();
+    a.ctlElemValueSetNumid(v, numid);
+    for (let i = 0; i < count; i++) a.ctlElemValueSetInteger(v, i, value);
+    check(a.ctlElemWrite(this.ctl, v), 'snd_ctl_elem_write', this.device);
+  }
+
+  private valueContainer(): Handle {
+    if (this.value === null) {
+      const vp: [Handle] = [null];
+      check(asound().ctlElemValueMalloc(vp), 'snd_ctl_elem_value_malloc', this.device);
+      this.value = vp[0];
+    }
+    return this.value;
+  }
+
+  /** Runs `fn` with a snd_ctl_elem_id filled from `id` (numid 0: the kernel looks it up by the five fields). */
+  private withId<T>(id: CtlElemId, fn: (idh: Handle) => T): T {
+    const a = asound();
+    const idp: [Handle] = [null];
+    check(a.ctlElemIdMalloc(idp), 'snd_ctl_elem_id_malloc', this.device);
+    try {
+      a.ctlElemIdSetInterface(idp[0], IFACES[id.iface]);
+      a.ctlElemIdSetDevice(idp[0], id.device ?? 0);
+      a.ctlElemIdSetSubdevice(idp[0], id.subdevice ?? 0);
+      a.ctlElemIdSetName(idp[0], id.name);
+      a.ctlElemIdSetIndex(idp[0], id.index ?? 0);
+      return fn(idp[0]);
+    } finally {
+      a.ctlElemIdFree(idp[0]);
+    }
+  }
+
+  private withNumid<T>(numid: number, fn: (idh: Handle) => T): T {
+    const a = asound();
+    const idp: [Handle] = [null];
+    check(a.ctlElemIdMalloc(idp), 'snd_ctl_elem_id_malloc', this.device);
+    try {
+      a.ctlElemIdSetNumid(idp[0], numid);
+      return fn(idp[0]);
+    } finally {
+      a.ctlElemIdFree(idp[0]);
+    }
+  }
+
   close(): void {
     if (this.handle === null) return;
-    asound().ctlClose(this.handle);
+    const a = asound();
+    a.ctlClose(this.handle);
     this.handle = null;
+    if (this.event !== null) a.ctlEventFree(this.event);
+    if (this.value !== null) a.ctlElemValueFree(this.value);
+    this.event = null;
+    this.value = null;
   }
+}
+
+function describeId(id: CtlElemId): string {
+  return `iface=${id.iface},name='${id.name}',device=${id.device ?? 0},subdevice=${id.subdevice ?? 0},index=${id.index ?? 0}`;
 }
 
 function readValue(v: Handle, type: CtlElemType, i: number): number {

@@ -59,6 +59,33 @@ export const SND_CTL_ELEM_TYPE_ENUMERATED = 3;
 export const SND_CTL_ELEM_TYPE_BYTES = 4;
 export const SND_CTL_ELEM_TYPE_IEC958 = 5;
 export const SND_CTL_ELEM_TYPE_INTEGER64 = 6;
+// alsa/control.h: enum _snd_ctl_elem_iface (the `iface` of an element id; snd_ctl_elem_iface_name
+// gives 'CARD', 'HWDEP', 'MIXER', 'PCM', 'RAWMIDI', 'TIMER', 'SEQUENCER' for 0..6).
+export const SND_CTL_ELEM_IFACE_CARD = 0;
+export const SND_CTL_ELEM_IFACE_HWDEP = 1;
+export const SND_CTL_ELEM_IFACE_MIXER = 2;
+export const SND_CTL_ELEM_IFACE_PCM = 3;
+export const SND_CTL_ELEM_IFACE_RAWMIDI = 4;
+export const SND_CTL_ELEM_IFACE_TIMER = 5;
+export const SND_CTL_ELEM_IFACE_SEQUENCER = 6;
+// alsa/control.h: enum _snd_ctl_event_type — the only event class is an element event.
+export const SND_CTL_EVENT_ELEM = 0;
+// alsa/control.h: what changed, as bits of snd_ctl_event_elem_get_mask(). REMOVE is all bits set,
+// so it has to be tested before the others (the header says so); the kernel ORs the bits of
+// events for the same numid that are still queued into one event (sound/core/control.c
+// snd_ctl_notify), so one event can carry VALUE | INFO.
+export const SND_CTL_EVENT_MASK_VALUE = 1 << 0;
+export const SND_CTL_EVENT_MASK_INFO = 1 << 1;
+export const SND_CTL_EVENT_MASK_ADD = 1 << 2;
+export const SND_CTL_EVENT_MASK_TLV = 1 << 3;
+export const SND_CTL_EVENT_MASK_REMOVE = 0xffff_ffff;
+// alsa/control.h: SND_CTL_TLVT_DB_SCALE. A dB-scale TLV is four unsigned ints: the type, the
+// length of what follows in bytes (8), the dB of the lowest value in 0.01 dB (signed), and the
+// 0.01 dB per step in the low 16 bits with bit 16 set when the lowest value means mute
+// (the kernel's uapi sound/tlv.h: SNDRV_CTL_TLVD_DB_SCALE_MASK 0xffff, _MUTE 0x10000).
+export const SND_CTL_TLVT_DB_SCALE = 1;
+export const SND_CTL_TLV_DB_SCALE_MASK = 0xffff;
+export const SND_CTL_TLV_DB_SCALE_MUTE = 0x10000;
 // alsa/mixer.h: enum _snd_mixer_selem_channel_id (SND_MIXER_SCHN_FRONT_LEFT = 0 ... LAST = 31)
 export const SND_MIXER_SCHN_LAST = 31;
 
@@ -269,6 +296,40 @@ export interface Asound {
   ctlElemValueSetBoolean(v: Handle, idx: number, val: number): void;
   ctlElemValueSetInteger(v: Handle, idx: number, val: number): void;
   ctlElemValueSetEnumerated(v: Handle, idx: number, val: number): void;
+  ctlNonblock(ctl: Handle, nonblock: number): number;
+  /** 1 = subscribe, 0 = unsubscribe, -1 = ask (returns 1 when subscribed). */
+  ctlSubscribeEvents(ctl: Handle, subscribe: number): number;
+  /** 1 when an event was read into `ev`; -EAGAIN in non-blocking mode when none is queued. */
+  ctlRead(ctl: Handle, ev: Handle): number;
+  ctlEventMalloc(out: [Handle]): number;
+  ctlEventFree(ev: Handle): void;
+  ctlEventGetType(ev: Handle): number;
+  ctlEventElemGetMask(ev: Handle): number;
+  ctlEventElemGetNumid(ev: Handle): number;
+  ctlEventElemGetInterface(ev: Handle): number;
+  ctlEventElemGetDevice(ev: Handle): number;
+  ctlEventElemGetSubdevice(ev: Handle): number;
+  ctlEventElemGetName(ev: Handle): string;
+  ctlEventElemGetIndex(ev: Handle): number;
+  ctlElemIdClear(id: Handle): void;
+  ctlElemIdGetNumid(id: Handle): number;
+  ctlElemIdSetInterface(id: Handle, iface: number): void;
+  ctlElemIdSetDevice(id: Handle, device: number): void;
+  ctlElemIdSetSubdevice(id: Handle, subdevice: number): void;
+  ctlElemIdSetName(id: Handle, name: string): void;
+  ctlElemIdSetIndex(id: Handle, index: number): void;
+  ctlElemInfoSetId(info: Handle, id: Handle): void;
+  ctlElemInfoGetNumid(info: Handle): number;
+  ctlElemValueSetId(v: Handle, id: Handle): void;
+  /** Adds a user element of `count` integers (locked by this handle until unlocked or closed). */
+  ctlElemAddInteger(ctl: Handle, id: Handle, count: number, min: number, max: number, step: number): number;
+  ctlElemRemove(ctl: Handle, id: Handle): number;
+  ctlElemLock(ctl: Handle, id: Handle): number;
+  ctlElemUnlock(ctl: Handle, id: Handle): number;
+  /** tlv: unsigned ints [type, length in bytes, ...]; alsa-lib sends length + 8 bytes. */
+  ctlElemTlvWrite(ctl: Handle, id: Handle, tlv: Uint32Array): number;
+  /** tlv: a buffer of `size` bytes receiving [type, length, ...]. */
+  ctlElemTlvRead(ctl: Handle, id: Handle, tlv: Uint32Array, size: number): number;
   /** min, max: long cells, in 0.01 dB. */
   ctlGetDbRange(ctl: Handle, id: Handle, min: Uint8Array, max: Uint8Array): number;
 
@@ -392,6 +453,7 @@ export function asound(): Asound {
   opaque('snd_ctl_elem_id_t');
   opaque('snd_ctl_elem_info_t');
   opaque('snd_ctl_elem_value_t');
+  opaque('snd_ctl_event_t');
   opaque('snd_mixer_t');
   opaque('snd_mixer_elem_t');
   opaque('snd_seq_t');
@@ -535,6 +597,48 @@ export function asound(): Asound {
     ctlElemValueSetBoolean: f('void snd_ctl_elem_value_set_boolean(snd_ctl_elem_value_t *obj, unsigned int idx, long val)'),
     ctlElemValueSetInteger: f('void snd_ctl_elem_value_set_integer(snd_ctl_elem_value_t *obj, unsigned int idx, long val)'),
     ctlElemValueSetEnumerated: f('void snd_ctl_elem_value_set_enumerated(snd_ctl_elem_value_t *obj, unsigned int idx, unsigned int val)'),
+    // alsa/control.h. Events: snd_ctl_subscribe_events asks the kernel to queue an event for every
+    // change of any element of the card on this handle (sound/core/control.c snd_ctl_notify queues
+    // only for subscribed files, including the one whose write caused the change); snd_ctl_read
+    // reads one (alsa-lib's hw backend: one read(2) of the fd, 1 on success, -errno otherwise, so
+    // -EAGAIN after snd_ctl_nonblock(ctl, 1) when the queue is empty).
+    ctlNonblock: f('int snd_ctl_nonblock(snd_ctl_t *ctl, int nonblock)'),
+    ctlSubscribeEvents: f('int snd_ctl_subscribe_events(snd_ctl_t *ctl, int subscribe)'),
+    ctlRead: f('int snd_ctl_read(snd_ctl_t *ctl, snd_ctl_event_t *event)'),
+    ctlEventMalloc: f('int snd_ctl_event_malloc(_Out_ snd_ctl_event_t **ptr)'),
+    ctlEventFree: f('void snd_ctl_event_free(snd_ctl_event_t *obj)'),
+    ctlEventGetType: f('int snd_ctl_event_get_type(const snd_ctl_event_t *obj)'),
+    ctlEventElemGetMask: f('unsigned int snd_ctl_event_elem_get_mask(const snd_ctl_event_t *obj)'),
+    ctlEventElemGetNumid: f('unsigned int snd_ctl_event_elem_get_numid(const snd_ctl_event_t *obj)'),
+    ctlEventElemGetInterface: f('int snd_ctl_event_elem_get_interface(const snd_ctl_event_t *obj)'),
+    ctlEventElemGetDevice: f('unsigned int snd_ctl_event_elem_get_device(const snd_ctl_event_t *obj)'),
+    ctlEventElemGetSubdevice: f('unsigned int snd_ctl_event_elem_get_subdevice(const snd_ctl_event_t *obj)'),
+    ctlEventElemGetName: f('const char *snd_ctl_event_elem_get_name(const snd_ctl_event_t *obj)'),
+    ctlEventElemGetIndex: f('unsigned int snd_ctl_event_elem_get_index(const snd_ctl_event_t *obj)'),
+    // Element ids by name: with numid 0 the kernel looks an element up by iface, device, subdevice,
+    // name and index, all five (sound/core/control.c snd_ctl_find_id); with a numid, by that alone.
+    ctlElemIdClear: f('void snd_ctl_elem_id_clear(snd_ctl_elem_id_t *obj)'),
+    ctlElemIdGetNumid: f('unsigned int snd_ctl_elem_id_get_numid(const snd_ctl_elem_id_t *obj)'),
+    ctlElemIdSetInterface: f('void snd_ctl_elem_id_set_interface(snd_ctl_elem_id_t *obj, int val)'),
+    ctlElemIdSetDevice: f('void snd_ctl_elem_id_set_device(snd_ctl_elem_id_t *obj, unsigned int val)'),
+    ctlElemIdSetSubdevice: f('void snd_ctl_elem_id_set_subdevice(snd_ctl_elem_id_t *obj, unsigned int val)'),
+    ctlElemIdSetName: f('void snd_ctl_elem_id_set_name(snd_ctl_elem_id_t *obj, const char *val)'),
+    ctlElemIdSetIndex: f('void snd_ctl_elem_id_set_index(snd_ctl_elem_id_t *obj, unsigned int val)'),
+    ctlElemInfoSetId: f('void snd_ctl_elem_info_set_id(snd_ctl_elem_info_t *obj, const snd_ctl_elem_id_t *ptr)'),
+    ctlElemInfoGetNumid: f('unsigned int snd_ctl_elem_info_get_numid(const snd_ctl_elem_info_t *obj)'),
+    ctlElemValueSetId: f('void snd_ctl_elem_value_set_id(snd_ctl_elem_value_t *obj, const snd_ctl_elem_id_t *ptr)'),
+    // User elements (sound/core/control.c snd_ctl_elem_add): -EBUSY when an element of that id
+    // exists; the new element is locked by the handle that added it (writes from other handles get
+    // -EPERM) until snd_ctl_elem_unlock or until that handle is closed. alsa-lib gives it read/write
+    // and TLV read/write access and sets every member to `min` (src/control/control.c
+    // snd_ctl_add_integer_elem_set, USER_ACCESS_DEFAULT). snd_ctl_elem_remove: -EBUSY while
+    // another handle holds the lock, -EINVAL for an element a driver made.
+    ctlElemAddInteger: f('int snd_ctl_elem_add_integer(snd_ctl_t *ctl, const snd_ctl_elem_id_t *id, unsigned int count, long imin, long imax, long istep)'),
+    ctlElemRemove: f('int snd_ctl_elem_remove(snd_ctl_t *ctl, snd_ctl_elem_id_t *id)'),
+    ctlElemLock: f('int snd_ctl_elem_lock(snd_ctl_t *ctl, snd_ctl_elem_id_t *id)'),
+    ctlElemUnlock: f('int snd_ctl_elem_unlock(snd_ctl_t *ctl, snd_ctl_elem_id_t *id)'),
+    ctlElemTlvWrite: f('int snd_ctl_elem_tlv_write(snd_ctl_t *ctl, const snd_ctl_elem_id_t *id, const void *tlv)'),
+    ctlElemTlvRead: f('int snd_ctl_elem_tlv_read(snd_ctl_t *ctl, const snd_ctl_elem_id_t *id, void *tlv, unsigned int tlv_size)'),
     ctlGetDbRange: f('int snd_ctl_get_dB_range(snd_ctl_t *ctl, const snd_ctl_elem_id_t *id, void *min, void *max)'),
 
     mixerOpen: f('int snd_mixer_open(_Out_ snd_mixer_t **mixer, int mode)'),
