@@ -16,10 +16,11 @@ setup: node_modules/.installed host-tools
 # the overlays in alsa/overlays/; systemd-analyze (Debian systemd) checks systemd/sbc-audio.service;
 # oscsend / oscdump (liblo-tools) and dssi_osc_send (dssi-utils) are the OSC peers of the OSC tests;
 # mosquitto and mosquitto_pub / mosquitto_sub (mosquitto, mosquitto-clients) the MQTT tests' broker and peers;
-# chromium the status page's browser (driven by puppeteer-core); sox makes the WAV tests' files.
+# chromium the status page's browser (driven by puppeteer-core); sox makes the WAV tests' files;
+# aplay (alsa-utils) lists the installed ALSA name sbc-audio (tests/unit/setup-alsa-in.test.ts).
 host-tools:
-	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null && { command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub >/dev/null && command -v chromium >/dev/null && command -v sox >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils mosquitto mosquitto-clients chromium sox; }
+	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null && { command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub >/dev/null && command -v chromium >/dev/null && command -v sox >/dev/null && command -v aplay >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils mosquitto mosquitto-clients chromium sox alsa-utils; }
 
 # The main job on the simulated board (no hardware): the stream service with a client playing a tone
 # through it, a gain change, the simulated headphone jack inserted, the notifications and the

@@ -212,6 +212,7 @@ export class AlsaBridge {
   /** Cables said in the log as not played (another rate / a format the stream lacks), until they stop. */
   private readonly refused = new Set<number>();
   private learnedPpm = 0;
+  private lastError: string | undefined;
   private counters = { underruns: 0, cutFrames: 0, overruns: 0, sessions: 0, dacUnderruns: 0 };
   private offered: number | undefined;
 
@@ -229,22 +230,21 @@ export class AlsaBridge {
       if (this.o.card.cable(n).active) this.active.add(n);
     }
     this.o.card.changed(); // what happened before start is read above
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.closed) return;
-    this.timer = setTimeout(this.tick, this.tickMs);
+    // One interval, not a timeout per tick: a tick allocates nothing while a player plays.
+    this.timer = setInterval(this.tick, this.tickMs);
   }
 
   private readonly tick = (): void => {
     try {
       this.step();
+      this.lastError = undefined;
     } catch (e) {
-      this.log(`alsa-in: ${(e as Error).message}`);
+      // Said once while it lasts (a card that went away fails every tick).
+      const m = (e as Error).message;
+      if (m !== this.lastError) this.log(`alsa-in: ${m}`);
+      this.lastError = m;
       void this.endSession('error');
     }
-    this.schedule();
   };
 
   private step(): void {
@@ -570,7 +570,7 @@ export class AlsaBridge {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearInterval(this.timer);
     await this.endSession('the service stops');
     for (let n = 0; n < this.o.card.subdevices; n++) {
       try {

@@ -16,7 +16,7 @@
 #   SBC_HIL_CACHE     cache directory (see above)
 #   SBC_HIL_GREP      only run tests whose title matches (mocha --grep)
 #   SBC_HIL_SPEC      space-separated spec globs, relative to the checkout (default: board + guest)
-#   SBC_HIL_TIMEOUT   seconds QEMU may run in all (default 900)
+#   SBC_HIL_TIMEOUT   seconds QEMU may run in all (default 1800: the suite takes about 15 min under TCG)
 #   SBC_HIL_ACCEL     'tcg' or 'kvm' (default: kvm only where kvm_intel/kvm_amd is loaded)
 #   SBC_HIL_GUEST_CMD diagnostics: a shell command the guest runs instead of the suite
 set -euo pipefail
@@ -24,7 +24,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HIL_DIR="$ROOT/tests/hil"
 CACHE_BASE=${SBC_HIL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sbc-audio/hil}
-QEMU_TIMEOUT=${SBC_HIL_TIMEOUT:-900}
+QEMU_TIMEOUT=${SBC_HIL_TIMEOUT:-1800}
 # Bump when the layout of the cached root filesystem changes, so old caches are rebuilt.
 BASE_FORMAT=4
 T_START=$(date +%s.%N)

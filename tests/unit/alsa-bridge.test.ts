@@ -7,7 +7,8 @@
  * Expected samples are the player's own, shifted as the spec says (S24 << 8 then cut to 16 bits).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SAMPLE_FORMAT } from '../../src/audio/formats.ts';
@@ -172,5 +173,32 @@ describe('ALSA way in: a simulated loopback into the sim board (real time)', fun
     for (let i = 0; i < 100 && (g = (await svc.controls.get('sim.speaker.gain')).value) !== -20; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(g, -20, 'the element at −20.00 dB → gain −20 dB');
     await svc.controls.set('sim.speaker.gain', 0);
+  });
+});
+
+describe('serve: the ALSA way in flags', function () {
+  this.timeout(60000);
+  const BIN = path.resolve(import.meta.dirname, '../../bin/sbc-audio.js');
+  const serve = (args: string[]) => spawnSync(process.execPath, [BIN, 'serve', '--board', 'sim', '--no-state', '--no-osc', '--no-http', '--no-midi', ...args], { encoding: 'utf8', timeout: 30000 });
+
+  it('--no-alsa-in with --alsa-in is a usage error (exit 2), naming both', () => {
+    const r = serve(['--no-alsa-in', '--alsa-in', 'speaker']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--no-alsa-in turns the ALSA way in off: --alsa-in/);
+  });
+
+  it('a loopback card asked for that does not exist stops serve (exit 2) with the fix; by default its absence is one line', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sbc-alsa-in-cli-'));
+    try {
+      const r = serve(['--runtime-dir', dir, '--alsa-in-card', 'NoSuchLoop']);
+      assert.equal(r.status, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /--alsa-in: NoSuchLoop: .*modprobe snd-aloop/);
+      // The control: without the flag serve runs, and says whether the way in is on (a host with
+      // snd-aloop loaded) or off, and why.
+      const c = spawnSync('timeout', ['-s', 'TERM', '6', process.execPath, BIN, 'serve', '--board', 'sim', '--no-state', '--no-osc', '--no-http', '--no-midi', '--runtime-dir', dir], { encoding: 'utf8', timeout: 30000 });
+      assert.match(c.stdout, existsSync('/proc/asound/Loopback') ? /^ {2}alsa-in pcm "sbc-audio" \(card Loopback\) → sim\.speaker/m : /^ {2}alsa-in off: Loopback: .*modprobe snd-aloop/m, c.stdout + c.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

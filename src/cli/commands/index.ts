@@ -31,5 +31,5 @@ export const COMMANDS: readonly CommandEntry[] = [
   entry('conformance', 'check a live stream endpoint against the protocol rules (docs/PROTOCOL.md), rule by rule', async () => (await import('./conformance.ts')).conformanceCommand),
   entry('sim', 'drive a served simulated board from another process: jack, I2C faults, stalls, chip registers, state, encoder, MIDI', async () => (await import('./sim.ts')).simCommand),
   entry('doctor', 'checks what a board needs from this machine, each with its fix', async () => (await import('./doctor.ts')).doctorCommand),
-  entry('setup', 'prepares a Raspberry Pi for a board: overlay, config.txt, i2c-dev, the service (--dry-run | --apply)', async () => (await import('./setup.ts')).setupCommand),
+  entry('setup', 'prepares a Raspberry Pi for a board: overlay, config.txt, i2c-dev, the service, the ALSA name sbc-audio (--dry-run | --apply; --remove)', async () => (await import('./setup.ts')).setupCommand),
 ];
