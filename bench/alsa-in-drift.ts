@@ -145,18 +145,6 @@ if (baselineStream !== 'none' && (baselineId === bridgeId || !svc.endpoints.some
 console.log(`ALSA way in, drift over ${minutes} min per run: sim board (CLOCK_MONOTONIC) ← bridge ← simulated snd-aloop cable, S16 stereo ${rate} Hz, the player's clock off by ${offsets.map((o) => `${o >= 0 ? '+' : ''}${o}`).join(', ')} ppm${openLoop ? '; OPEN LOOP (negative control: the shift is never written)' : ''}`);
 console.log('offset ppm | bridge ppm (60 s) | error | mean written shift, last 60 s (ppm) | fill above the FIFO / target ms (range over the last minute) | engine xruns: the bridge\'s stream / the baseline client\'s | bridge underruns / overruns / frames cut | verdict');
 
-/**
- * The engine FIFO in ms, from the bridge's log line ("fill held at 40 ms above the 5.3 ms FIFO"):
- * status().fillMs counts the frames ahead of the DAC including the FIFO, targetMs does not.
- */
-function fifoMs(): number {
-  for (let i = bridgeLog.length - 1; i >= 0; i--) {
-    const m = / above the ([\d.]+) ms FIFO/.exec(bridgeLog[i]!);
-    if (m) return Number(m[1]);
-  }
-  return 0;
-}
-
 interface Result { offset: number; ok: boolean }
 const results: Result[] = [];
 for (const offset of offsets) {
@@ -190,12 +178,12 @@ for (const offset of offsets) {
     }
     if (trace) {
       const st = bridge.status();
-      console.error(`trace ${((nowNs() - t0) / 1e9).toFixed(1)} s: ${st.state} fill ${st.fillMs === undefined ? '—' : (st.fillMs - fifoMs()).toFixed(2)} ms shift ${st.rateShift} ppm ${st.ppm?.toFixed(1)} engine xruns ${xrunsOf(bridgeId)} (baseline ${xrunsOf(baselineId)})`);
+      console.error(`trace ${((nowNs() - t0) / 1e9).toFixed(1)} s: ${st.state} fill ${st.fillMs === undefined ? '—' : st.fillMs.toFixed(2)} ms shift ${st.rateShift} ppm ${st.ppm?.toFixed(1)} engine xruns ${xrunsOf(bridgeId)} (baseline ${xrunsOf(baselineId)})`);
     }
     if (nowNs() >= nextProgress && nowNs() < endNs) {
       nextProgress += 60e9;
       const st = bridge.status();
-      console.log(`  ${((nowNs() - t0) / 60e9).toFixed(0)} min: ${st.state}, ppm ${st.ppm?.toFixed(2) ?? '—'}, shift ${st.rateShift}, fill ${st.fillMs === undefined ? '—' : (st.fillMs - fifoMs()).toFixed(2)} ms above the FIFO, engine xruns ${xrunsOf(bridgeId) - before.xruns} (baseline ${xrunsOf(baselineId) - before.baseXruns}), bridge ${st.underruns - before.underruns}/${st.overruns - before.overruns}/${st.cutFrames - before.cutFrames}`);
+      console.log(`  ${((nowNs() - t0) / 60e9).toFixed(0)} min: ${st.state}, ppm ${st.ppm?.toFixed(2) ?? '—'}, shift ${st.rateShift}, fill ${st.fillMs === undefined ? '—' : st.fillMs.toFixed(2)} ms above the FIFO, engine xruns ${xrunsOf(bridgeId) - before.xruns} (baseline ${xrunsOf(baselineId) - before.baseXruns}), bridge ${st.underruns - before.underruns}/${st.overruns - before.overruns}/${st.cutFrames - before.cutFrames}`);
     }
   }
   const at = nowNs();
@@ -214,7 +202,7 @@ for (const offset of offsets) {
   const sign = (v: number, d = 2) => `${v >= 0 ? '+' : ''}${v.toFixed(d)}`;
   console.log([
     sign(offset, 0), st.ppm === undefined ? `— (${st.state})` : sign(st.ppm), Number.isNaN(error) ? '—' : sign(error), sign(shiftPpm),
-    `${st.fillMs === undefined ? '—' : (st.fillMs - fifoMs()).toFixed(2)} / ${st.targetMs} (last min ${(fillLo - fifoMs()).toFixed(1)}..${(fillHi - fifoMs()).toFixed(1)})`,
+    `${st.fillMs === undefined ? '—' : st.fillMs.toFixed(2)} / ${st.targetMs} (last min ${fillLo.toFixed(1)}..${fillHi.toFixed(1)})`,
     baselineStream === 'none' ? `${engineX}` : `${engineX} / ${baselineError ? `— (${baselineError})` : baseX}`, `${under} / ${over} / ${cut}`, ok ? 'ok' : `MISS (bound: 0 xruns, |error| ≤ ${PPM_BOUND} ppm)`,
   ].join(' | '));
   // The player stops; the bridge drains and lets the stream go before the next run.

@@ -109,7 +109,7 @@ export interface AlsaBridgeStatus {
   ppmWindowS?: number;
   /** The rate shift written now. */
   rateShift: number;
-  /** Frames in the ring ahead of the DAC, as ms; and the level held. */
+  /** Frames in the ring ahead of the DAC above the engine's FIFO, as ms; and the level held (on the same basis). */
   fillMs?: number;
   targetMs: number;
   /** The bridge's part of a player's delay: capture buffer + fill (the stream's own external delay comes on top). */
@@ -209,8 +209,10 @@ export class AlsaBridge {
   private readonly latencyMs: number;
   /** Cables a player runs on, as last read. */
   private readonly active = new Set<number>();
-  /** Cables said in the log as not played (another rate / a format the stream lacks), until they stop. */
+  /** Cables said in the log as not played (a format or rate the stream refuses), until they stop. */
   private readonly refused = new Set<number>();
+  /** Cables whose player runs at other parameters than the session's: they play when it ends. */
+  private readonly waiting = new Set<number>();
   private learnedPpm = 0;
   private lastError: string | undefined;
   private counters = { underruns: 0, cutFrames: 0, overruns: 0, sessions: 0, dacUnderruns: 0 };
@@ -255,6 +257,7 @@ export class AlsaBridge {
       else {
         this.active.delete(n);
         this.refused.delete(n);
+        this.waiting.delete(n);
       }
     }
     const s = this.session;
@@ -296,13 +299,13 @@ export class AlsaBridge {
   /** Other players of the same parameters join the running session (summed). */
   private joinLegs(s: Session): void {
     for (const n of this.active) {
-      if (this.refused.has(n)) continue;
+      if (this.refused.has(n) || this.waiting.has(n)) continue;
       let playing = false;
       for (const l of s.legs) if (l.sub === n) playing = true;
       if (playing) continue;
       const c = this.o.card.cable(n);
       if (c.rate !== s.rate || c.format !== s.format || c.channels !== s.channels) {
-        this.refused.add(n);
+        this.waiting.add(n); // played once the session ends (step: a free bridge takes the next active cable)
         this.log(`alsa-in: cable ${n}: a player at ${c.rate} Hz ${c.format ?? `format ${c.formatCode}`} ${c.channels} ch waits: cable ${s.sub} plays ${s.rate} Hz ${s.format} ${s.channels} ch (players are summed only at the same rate and format)`);
         continue;
       }
@@ -546,6 +549,7 @@ export class AlsaBridge {
     if (!s.rb.isClosed) await s.rb.stop().catch(() => undefined);
     await Promise.all([s.rb.close(), s.stream.close()]).catch(() => undefined);
     if (this.session === s) this.session = undefined;
+    this.waiting.clear(); // the next tick starts a session for one of them
   }
 
   private describe(): string {
@@ -564,7 +568,7 @@ export class AlsaBridge {
     return {
       state: s.started ? 'playing' : 'starting', cables: s.legs.map((l) => l.sub), rate: s.rate, format: s.format, channels: s.channels,
       ...(ppm !== undefined ? { ppm, ppmWindowS: s.follower.windowBlocks * ((this.o.rateFollower?.blockMs ?? 1000) / 1000) } : {}),
-      fillMs: (s.fill / s.rate) * 1000, bridgeDelayMs: ((s.fill + capture / 32) / s.rate) * 1000, ...base,
+      fillMs: ((s.fill - s.fifoFrames) / s.rate) * 1000, bridgeDelayMs: ((s.fill + capture / 32) / s.rate) * 1000, ...base,
     };
   }
 

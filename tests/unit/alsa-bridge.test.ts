@@ -158,6 +158,19 @@ describe('ALSA way in: a simulated loopback into the sim board (real time)', fun
     assert.equal(verifyBitExact(b, wrong, RATE).ok, false);
   });
 
+  it('a player at another rate waits, and plays once the first stops', async () => {
+    const first = paddedTestSignal(RATE / 2, RATE / 4, 2, 0x1);
+    const second = paddedTestSignal(44100 * 2, 44100 / 2, 2, 0x2);
+    card.play(0, { rate: RATE, channels: 2, format: 'S16_LE', bytes: s16ToBytes(first.samples) });
+    for (let i = 0; i < 500 && alsaIn.bridge.status().state !== 'playing'; i++) await new Promise((r) => setTimeout(r, 10));
+    card.play(3, { rate: 44100, channels: 2, format: 'S16_LE', bytes: s16ToBytes(second.samples) });
+    const said = (re: RegExp) => lines.some((l) => re.test(l));
+    for (let i = 0; i < 1000 && !said(/cable 3: 44100 Hz S16_LE 2 ch → sim\.speaker/); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(said(/cable 3: a player at 44100 Hz S16_LE 2 ch waits: cable 0 plays 48000 Hz/), lines.join('\n'));
+    assert.ok(said(/cable 3: 44100 Hz S16_LE 2 ch → sim\.speaker/), `the waiting player played after the first: ${lines.join('\n')}`);
+    for (let i = 0; i < 1000 && (card.cable(3).active || alsaIn.bridge.status().state !== 'idle'); i++) await new Promise((r) => setTimeout(r, 10));
+  });
+
   it('the volume element follows the gain, and the gain the element (what mpd\'s hardware mixer writes)', async () => {
     const vol = loopback.volumes.get('SimLoop')!;
     assert.ok(vol, 'a volume element on the card');
