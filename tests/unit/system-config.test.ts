@@ -20,12 +20,18 @@ function runCli(args: string[], env: NodeJS.ProcessEnv, untilServing = false): P
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
+    let stopped = false;
     child.stdout.on('data', (d) => {
       stdout += d;
-      // serve: everything is published once the endpoint list is printed (stdout is one write per line)
-      if (untilServing && /^serving (\d+) /m.test(stdout)) {
+      // serve: everything is published once the endpoint list is printed (stdout is one write per
+      // line). One SIGTERM: lines after the list (osc, alsa-in) must not send a second, which
+      // would find serve's handler gone and kill it.
+      if (untilServing && !stopped && /^serving (\d+) /m.test(stdout)) {
         const n = Number(/^serving (\d+) /m.exec(stdout)![1]);
-        if (stdout.split('\n').filter((l) => /^ {2}(output|input) /.test(l)).length === n) child.kill('SIGTERM');
+        if (stdout.split('\n').filter((l) => /^ {2}(output|input) /.test(l)).length === n) {
+          stopped = true;
+          child.kill('SIGTERM');
+        }
       }
     });
     child.stderr.on('data', (d) => (stderr += d));
