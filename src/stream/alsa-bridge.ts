@@ -112,7 +112,7 @@ export interface AlsaBridgeStatus {
   /** Frames in the ring ahead of the DAC above the engine's FIFO, as ms; and the level held (on the same basis). */
   fillMs?: number;
   targetMs: number;
-  /** The bridge's part of a player's delay: capture buffer + fill (the stream's own external delay comes on top). */
+  /** The bridge's part of a player's delay: a capture period + the fill (the stream's own external delay comes on top). */
   bridgeDelayMs?: number;
   /** Silence padded in (player late), frames cut (service late), capture overruns: since start of the service. */
   underruns: number;
@@ -564,11 +564,12 @@ export class AlsaBridge {
     const base = { rateShift: s ? this.o.card.rateShift(s.sub) : RATE_SHIFT_NEUTRAL, targetMs: this.latencyMs, ...this.counters };
     if (!s) return { state: this.starting ? 'starting' : 'idle', cables: [], ...base };
     const ppm = s.follower.ppm;
-    const capture = s.legs[0] ? s.legs[0].pcm.config.bufferFrames : 0;
+    // A captured frame waits at most a capture period (then a tick) before it reaches the ring.
+    const capture = s.legs[0] ? s.legs[0].pcm.config.periodFrames : 0;
     return {
       state: s.started ? 'playing' : 'starting', cables: s.legs.map((l) => l.sub), rate: s.rate, format: s.format, channels: s.channels,
       ...(ppm !== undefined ? { ppm, ppmWindowS: s.follower.windowBlocks * ((this.o.rateFollower?.blockMs ?? 1000) / 1000) } : {}),
-      fillMs: ((s.fill - s.fifoFrames) / s.rate) * 1000, bridgeDelayMs: ((s.fill + capture / 32) / s.rate) * 1000, ...base,
+      fillMs: ((s.fill - s.fifoFrames) / s.rate) * 1000, bridgeDelayMs: ((s.fill + capture) / s.rate) * 1000, ...base,
     };
   }
 

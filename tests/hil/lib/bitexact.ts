@@ -186,3 +186,16 @@ export function withFlippedSample(samples: Int16Array, index: number): Int16Arra
   out[index] = out[index]! ^ 1;
   return out;
 }
+
+/**
+ * What is left of a capture once a played signal is taken out of it at `lagFrames` (capture frame
+ * minus padded-signal frame, as verifyBitExact's alignment gives it): where two players were
+ * summed, the other player's signal. A copy; samples outside the signal are kept as they are.
+ */
+export function withoutSignal(captured: Int16Array, signal: PaddedSignal, lagFrames: number): Int16Array {
+  const ch = signal.channels;
+  return Int16Array.from(captured, (x, i) => {
+    const k = i - lagFrames * ch;
+    return k >= 0 && k < signal.samples.length ? x - signal.samples[k]! : x;
+  });
+}
