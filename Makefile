@@ -3,7 +3,7 @@ SHELL := /bin/bash
 RESULTS := .cache/test-results
 MOCHA := SBC_TEST_RESULTS=$(RESULTS) node_modules/.bin/mocha
 
-.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm storm knob remote-load cli-startup drift build hil-vm reliability test-loaded clean
+.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm storm knob remote-load cli-startup drift build hil-vm hil-rooms reliability test-loaded clean
 
 # Installs the project's npm dependencies (koffi ships prebuilt binaries; no install scripts needed).
 node_modules/.installed: package.json package-lock.json
@@ -17,10 +17,13 @@ setup: node_modules/.installed host-tools
 # oscsend / oscdump (liblo-tools) and dssi_osc_send (dssi-utils) are the OSC peers of the OSC tests;
 # mosquitto and mosquitto_pub / mosquitto_sub (mosquitto, mosquitto-clients) the MQTT tests' broker and peers;
 # chromium the status page's browser (driven by puppeteer-core); sox makes the WAV tests' files;
-# aplay (alsa-utils) lists the installed ALSA name sbc-audio (tests/unit/setup-alsa-in.test.ts).
+# aplay (alsa-utils) lists the installed ALSA name sbc-audio (tests/unit/setup-alsa-in.test.ts);
+# snapserver and snapclient (Debian snapserver, snapclient) are the Snapcast peers of serve's latency
+# reporting (tests/unit/snapcast-latency.test.ts); capsh (libcap2-bin) starts the tests' chronyd without
+# CAP_SYS_TIME. chrony and linuxptp are unpacked, never installed: scripts/timesync-tools.sh.
 host-tools:
-	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null && { command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub >/dev/null && command -v chromium >/dev/null && command -v sox >/dev/null && command -v aplay >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils mosquitto mosquitto-clients chromium sox alsa-utils; }
+	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null && { command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub >/dev/null && command -v chromium >/dev/null && command -v sox >/dev/null && command -v aplay >/dev/null && command -v snapserver >/dev/null && command -v snapclient >/dev/null && command -v capsh >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils mosquitto mosquitto-clients chromium sox alsa-utils snapserver snapclient libcap2-bin; }
 
 # The main job on the simulated board (no hardware): the stream service with a client playing a tone
 # through it, a gain change, the simulated headphone jack inserted, the notifications and the
@@ -44,7 +47,8 @@ test: setup
 	[ -f $(RESULTS)/lint.json ] || echo '{"suite":"lint","passed":1,"failed":0}' > $(RESULTS)/lint.json; \
 	SBC_TEST_SUITE=unit $(MOCHA) || rc=1; \
 	$(MAKE) --no-print-directory hil-vm || rc=1; \
-	node scripts/test-summary.mjs $(RESULTS) lint unit $$( [ -f tests/hil/run-vm.sh ] && echo hil ) || rc=1; \
+	$(MAKE) --no-print-directory hil-rooms || rc=1; \
+	node scripts/test-summary.mjs $(RESULTS) lint unit hil rooms || rc=1; \
 	exit $$rc
 
 # Benchmarks (not part of `make test`): each figure beside a baseline measured in the same run.
@@ -139,6 +143,17 @@ hil-vm: setup
 	line=$$(grep -E '^hil-vm: [0-9]+ passed, [0-9]+ failed' $(RESULTS)/hil-vm.log | tail -1); \
 	if [ -n "$$line" ]; then \
 	  node -e 'const m=process.argv[1].match(/(\d+) passed, (\d+) failed(?:, (\d+) skipped)?/); console.log(JSON.stringify({suite:"hil",passed:+m[1],failed:+m[2],skipped:+(m[3]??0)}))' "$$line" > $(RESULTS)/hil.json; \
+	fi; exit $$rc
+
+# Rooms in sync (issue 28, docs/multi-room.md): two QEMU guests on one link, chrony, snapserver,
+# snapclient into each room's `sbc-audio serve`; the offset between the rooms at their outputs.
+# Its closing line `hil-rooms: N passed, N failed` is turned into the counts `make test` adds up.
+hil-rooms: setup
+	@mkdir -p $(RESULTS); set -o pipefail; \
+	SBC_HIL_ROOMS_LOG_DIR=$(CURDIR)/$(RESULTS)/rooms bash tests/hil/run-rooms.sh 2>&1 | tee $(RESULTS)/hil-rooms.log; rc=$$?; \
+	line=$$(grep -E '^hil-rooms: [0-9]+ passed, [0-9]+ failed' $(RESULTS)/hil-rooms.log | tail -1); \
+	if [ -n "$$line" ]; then \
+	  node -e 'const m=process.argv[1].match(/(\d+) passed, (\d+) failed(?:, (\d+) skipped)?/); console.log(JSON.stringify({suite:"rooms",passed:+m[1],failed:+m[2],skipped:+(m[3]??0)}))' "$$line" > $(RESULTS)/rooms.json; \
 	fi; exit $$rc
 
 clean:

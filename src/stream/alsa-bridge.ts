@@ -142,6 +142,36 @@ export interface AlsaBridgeOptions {
   /** A progress line while playing every this many s (default 60; 0: none). */
   reportEveryS?: number;
   nowNs?: () => number;
+  /** How often the stream's external delay is asked again for `outputLatency()`, ms (default 1000). */
+  latencyRefreshMs?: number;
+}
+
+/**
+ * The appliance's output latency as a player of the ALSA way in sees it (issue 28): from a frame
+ * entering the loopback cable (what the player's snd_pcm_delay stops counting) to its leaving the
+ * board's analog output. Counted, at `rate`:
+ * - `bridgeMs`: a capture period (a frame waits at most that long in the cable's capture buffer
+ *   before the bridge can read it) + the fill the bridge holds *above* the stream's FIFO
+ *   (`--alsa-in-latency`: the target, not the momentary fill, which the PI loop keeps there);
+ * - `fifoMs`: the stream's FIFO (GET_FIFO_DEPTH). docs/PROTOCOL.md section 6 (R-RB-8: start_time is
+ *   when frame 0 leaves the PCM): the position is the frame the PCM plays now, and the engine has
+ *   already read `fifo` frames beyond it (it plays them later), so a frame written
+ *   at ring index `written` leaves the PCM `written − position` frames later; the bridge holds
+ *   that fill at FIFO + the hold above, so FIFO and hold together are the ring part, each once;
+ * - `externalMs`: the stream's external delay at `rate` (EXT_GET_DELAY_INFO, R-EXT-7: the codec's
+ *   filter group delay in its current mode + the board file's output analogDelays), its known part.
+ * `ms` is their sum. Whatever has no figure is named in `unknown` and left out of `ms` (never
+ * taken as 0 silently): an item of the external delay without a published figure, or the FIFO
+ * before any player has played (the FIFO is known only to a ring-buffer channel, i.e. a session).
+ */
+export interface OutputLatency {
+  ms: number;
+  rate: number;
+  bridgeMs: number;
+  /** Undefined while unknown (then named in `unknown`). */
+  fifoMs?: number;
+  externalMs: number;
+  unknown: string[];
 }
 
 interface Leg {
@@ -197,6 +227,8 @@ const monotonicNs = () => Number(process.hrtime.bigint());
 const RING_S = 3;
 const CAPTURE_S = 2;
 const FORMAT_BYTES: Record<SampleFormat, number> = { S16_LE: 2, S24_LE: 4, S24_3LE: 3, S32_LE: 4, FLOAT_LE: 4 };
+/** The capture's period at a rate: ≈ 10 ms in whole 16-frame blocks. */
+const capturePeriodFrames = (rate: number): number => Math.max(16, Math.round(rate / 100 / 16) * 16);
 
 export class AlsaBridge {
   private timer: NodeJS.Timeout | undefined;
@@ -217,6 +249,15 @@ export class AlsaBridge {
   private lastError: string | undefined;
   private counters = { underruns: 0, cutFrames: 0, overruns: 0, sessions: 0, dacUnderruns: 0 };
   private offered: number | undefined;
+  /** For outputLatency(): the last session's rate and FIFO, the external delay as last asked. */
+  private lastRate: number | undefined;
+  private lastFifoFrames: number | undefined;
+  private delayInfo: { rate: number; knownNs: number; unknown: string[] } | undefined;
+  private defaultRate: number | undefined;
+  private delayChannel: StreamClient | undefined;
+  private delayTimer: NodeJS.Timeout | undefined;
+  private delayAsking = false;
+  private delayError: string | undefined;
 
   constructor(private readonly o: AlsaBridgeOptions) {
     this.log = o.log ?? (() => {});
@@ -321,7 +362,7 @@ export class AlsaBridge {
   }
 
   private async openCapture(n: number, rate: number, format: SampleFormat, channels: number): Promise<PcmStream> {
-    const period = Math.max(16, Math.round(rate / 100 / 16) * 16); // ≈ 10 ms
+    const period = capturePeriodFrames(rate);
     const pcm = await this.o.capture.open(this.o.card.capturePcm(n), { direction: 'capture', rate, channels, format, periodFrames: period, bufferFrames: Math.ceil((rate * CAPTURE_S) / period) * period, startThreshold: 1 });
     // Started now: the bridge asks avail before it reads, and a capture that waits for its first
     // read to start would never have any.
@@ -401,6 +442,10 @@ export class AlsaBridge {
       }
       this.session = s;
       this.counters.sessions++;
+      this.lastRate = c.rate;
+      this.lastFifoFrames = fifoFrames;
+      // A new rate: its external delay asked now, not at the next refresh (outputLatency() waits for it).
+      if (this.delayTimer && this.delayInfo?.rate !== c.rate) void this.refreshDelay();
       stream = undefined; rb = undefined; pcm = undefined; // the session owns them now
       this.log(`alsa-in: cable ${n}: ${c.rate} Hz ${c.format} ${c.channels} ch → ${this.o.stream} (fill held at ${this.latencyMs} ms above the ${(fifoFrames / c.rate * 1000).toFixed(1)} ms FIFO)`);
     } catch (e) {
@@ -559,6 +604,75 @@ export class AlsaBridge {
     return `${st.rate} Hz ${st.format} ${st.channels} ch from cable${st.cables.length > 1 ? 's' : ''} ${st.cables.join('+')}: players' clock ${ppm} (rate shift ${st.rateShift}), fill ${st.fillMs?.toFixed(1)} ms (target ${st.targetMs}), ${st.underruns} underruns, ${st.overruns} overruns, ${st.cutFrames} frames cut, ${st.dacUnderruns} DAC underruns`;
   }
 
+  /**
+   * The output latency (OutputLatency) for the running session's rate; idle, for the last
+   * session's rate, else 48 kHz where the stream takes it (snapserver's default sample format),
+   * else the stream's highest rate. Cheap: the external delay is asked off the audio path about
+   * once a second (the first call starts that), so a rate, filter-mode or board change shows up
+   * within a second or two. Undefined until the external delay at that rate has been answered.
+   */
+  outputLatency(): OutputLatency | undefined {
+    if (!this.delayTimer && !this.closed) {
+      this.delayTimer = setInterval(() => void this.refreshDelay(), this.o.latencyRefreshMs ?? 1000);
+      void this.refreshDelay();
+    }
+    const s = this.session;
+    const rate = this.latencyRate();
+    const ext = this.delayInfo;
+    if (rate === undefined || !ext || ext.rate !== rate) return undefined;
+    const capture = s && s.legs[0] ? s.legs[0].pcm.config.periodFrames : capturePeriodFrames(rate);
+    const hold = s ? s.targetFrames - s.fifoFrames : Math.round((rate * this.latencyMs) / 1000);
+    const fifoFrames = s ? s.fifoFrames : this.lastRate === rate ? this.lastFifoFrames : undefined;
+    const bridgeMs = ((capture + hold) / rate) * 1000;
+    const fifoMs = fifoFrames === undefined ? undefined : (fifoFrames / rate) * 1000;
+    const externalMs = ext.knownNs / 1e6;
+    const unknown = [...(fifoMs === undefined ? [`${this.o.stream}'s FIFO (known once a player has played)`] : []), ...ext.unknown];
+    return { ms: bridgeMs + (fifoMs ?? 0) + externalMs, rate, bridgeMs, ...(fifoMs !== undefined ? { fifoMs } : {}), externalMs, unknown };
+  }
+
+  private latencyRate(): number | undefined {
+    return this.session?.rate ?? this.lastRate ?? this.defaultRate;
+  }
+
+  /** Asks the stream's external delay at the latency's rate, on an observer channel (it never takes the stream). */
+  private async refreshDelay(): Promise<void> {
+    if (this.delayAsking || this.closed) return;
+    this.delayAsking = true;
+    try {
+      if (!this.delayChannel || this.delayChannel.isClosed) {
+        this.delayChannel?.destroy();
+        const ch = await StreamClient.connect(this.o.endpointPath);
+        this.delayChannel = ch;
+        // EXT_OBSERVE as the first request (R-EXT-3): this channel is never the stream's owner, so a
+        // player's or a client's SET_FORMAT is never refused because of it.
+        const r = await ch.observe();
+        if (r !== STATUS.OK) throw new Error(`EXT_OBSERVE: ${statusName(r)}`);
+      }
+      const ch = this.delayChannel;
+      if (this.latencyRate() === undefined) {
+        const ranges = await ch.getFormats();
+        const takes = (hz: number) => ranges.some((r) => r.minFps <= hz && hz <= r.maxFps);
+        this.defaultRate = takes(48000) ? 48000 : Math.max(...ranges.map((r) => r.maxFps));
+      }
+      const rate = this.latencyRate()!;
+      const d = await ch.getDelayInfo(rate);
+      if (d.result !== STATUS.OK) throw new Error(`EXT_GET_DELAY_INFO at ${rate} Hz: ${statusName(d.result)}`);
+      if (this.closed) return;
+      this.delayInfo = { rate, knownNs: d.knownDelayNs, unknown: d.unknownCount > 0 ? d.unknown.split('; ').filter((x) => x !== '') : [] };
+      // R-EXT-7: the names may be cut to fit; a count above the names is still that many unknowns.
+      while (this.delayInfo.unknown.length < d.unknownCount) this.delayInfo.unknown.push('(an item whose name did not fit)');
+      this.delayError = undefined;
+    } catch (e) {
+      const m = `alsa-in: ${this.o.stream}: the external delay for the output latency: ${(e as Error).message}`;
+      if (m !== this.delayError) this.log(m); // once while it lasts
+      this.delayError = m;
+      this.delayChannel?.destroy();
+      this.delayChannel = undefined;
+    } finally {
+      this.delayAsking = false;
+    }
+  }
+
   status(): AlsaBridgeStatus {
     const s = this.session;
     const base = { rateShift: s ? this.o.card.rateShift(s.sub) : RATE_SHIFT_NEUTRAL, targetMs: this.latencyMs, ...this.counters };
@@ -576,6 +690,9 @@ export class AlsaBridge {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.delayTimer) clearInterval(this.delayTimer);
+    this.delayChannel?.destroy();
+    this.delayChannel = undefined;
     await this.endSession('the service stops');
     for (let n = 0; n < this.o.card.subdevices; n++) {
       try {

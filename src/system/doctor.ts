@@ -17,17 +17,19 @@ import type { GpioChip } from '../hal/gpio.ts';
 import type { Hal } from '../hal/index.ts';
 import { listEndpoints } from '../stream/discovery.ts';
 import { groupByName } from '../util/groups.ts';
+import { type ClockSyncOptions, type ClockSyncState, readClockSync } from './clock-sync.ts';
 import { type HostRoot, parseAsoundCards, parseLimits } from './host.ts';
 
-export type CheckId = 'i2c-bus' | 'codec-not-bound' | 'codec-answers' | 'alsa-card' | 'gpio-lines' | 'memlock' | 'rtprio' | 'runtime-dir' | 'service';
-export type CheckStatus = 'pass' | 'fail' | 'skip';
+export type CheckId = 'i2c-bus' | 'codec-not-bound' | 'codec-answers' | 'alsa-card' | 'gpio-lines' | 'memlock' | 'rtprio' | 'runtime-dir' | 'service' | 'clock-sync';
+/** `warn`: worth fixing, but the board still works (doctor's exit status counts `fail` only). */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
 export interface CheckResult {
   id: CheckId;
   status: CheckStatus;
   /** What was found. */
   detail: string;
-  /** What to do about a failure (empty when it passed). */
+  /** What to do about a failure or a warning (empty when it passed). */
   fix: string;
 }
 
@@ -46,6 +48,11 @@ export interface DoctorOptions {
   uid?: number;
   /** The /proc/PID/limits file to read (default <root>/proc/self/limits). */
   limitsFile?: string;
+  /**
+   * Where the clock-sync check asks (chronyc / pmc programs and sockets; default: the programs on
+   * PATH and their default sockets), or a reader that gives the state (tests).
+   */
+  clockSync?: ClockSyncOptions | (() => Promise<ClockSyncState>);
 }
 
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');
@@ -64,6 +71,9 @@ function pass(id: CheckId, detail: string): CheckResult {
 }
 function fail(id: CheckId, detail: string, fix: string): CheckResult {
   return { id, status: 'fail', detail, fix };
+}
+function warn(id: CheckId, detail: string, fix: string): CheckResult {
+  return { id, status: 'warn', detail, fix };
 }
 function skip(id: CheckId, detail: string): CheckResult {
   return { id, status: 'skip', detail, fix: '' };
@@ -260,12 +270,33 @@ function boardEndpoints(board: Board, dir: string) {
   return listEndpoints(dir).filter((e) => e.name.startsWith(`${board.name}.`));
 }
 
+/** What an appliance's clock needs: deploy/chrony/ and docs/deploy-raspberry-pi.md (issue 28). */
+export const CLOCK_SYNC_FIX = 'sudo apt-get install chrony, then sbc-audio setup --time-server (the appliance that serves time) or --time-from HOST (the others) --apply, '
+  + 'and sudo systemctl enable --now chrony; chronyc tracking shows the state';
+
+/**
+ * The system clock disciplined by chronyd or ptp4l (./clock-sync.ts). A warning, not a failure:
+ * audio plays with a free-running clock; the appliances' logs and measurements disagree in time.
+ */
+export async function checkClockSync(opts: DoctorOptions): Promise<CheckResult> {
+  const read = typeof opts.clockSync === 'function' ? opts.clockSync : () => readClockSync(opts.clockSync as ClockSyncOptions | undefined);
+  let s: ClockSyncState;
+  try {
+    s = await read();
+  } catch (e) {
+    return warn('clock-sync', `cannot read the clock's sync state: ${(e as Error).message}`, CLOCK_SYNC_FIX);
+  }
+  if (s.synchronised === true) return pass('clock-sync', s.detail);
+  if (s.source === 'ptp4l') return warn('clock-sync', s.detail, "check ptp4l's grandmaster and network: pmc -u -b 0 'GET TIME_STATUS_NP' 'GET PORT_DATA_SET'; or use chrony: " + CLOCK_SYNC_FIX);
+  return warn('clock-sync', s.detail, CLOCK_SYNC_FIX);
+}
+
 /** Every check, in the order `doctor` prints them. */
 export async function runDoctor(board: Board, opts: DoctorOptions): Promise<CheckResult[]> {
   if (board.hal === 'sim') {
     const why = `board ${board.name} is simulated: no hardware to check`;
     const hw = (['i2c-bus', 'codec-not-bound', 'codec-answers', 'alsa-card', 'gpio-lines'] as const).map((id) => skip(id, why));
-    return [...hw, checkMemlock(opts), checkRtprio(opts), checkRuntimeDir(opts), await checkService(board, opts)];
+    return [...hw, checkMemlock(opts), checkRtprio(opts), checkRuntimeDir(opts), await checkService(board, opts), await checkClockSync(opts)];
   }
   const out: CheckResult[] = [checkI2cBus(board, opts.root), checkCodecNotBound(board, opts.root)];
   out.push(await checkCodecAnswers(board, opts.hal, out));
@@ -276,7 +307,7 @@ export async function runDoctor(board: Board, opts: DoctorOptions): Promise<Chec
     // closed to this user: the service check says so
   }
   out.push(checkAlsaCard(board, opts.root), await checkGpioLines(board, opts.hal, published));
-  out.push(checkMemlock(opts), checkRtprio(opts), checkRuntimeDir(opts), await checkService(board, opts));
+  out.push(checkMemlock(opts), checkRtprio(opts), checkRuntimeDir(opts), await checkService(board, opts), await checkClockSync(opts));
   return out;
 }
 

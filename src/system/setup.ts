@@ -13,7 +13,10 @@
  * - the group that may connect;
  * - the ALSA way in (unless `alsaIn: false`): snd-aloop loaded at boot as card `Loopback`, kept off
  *   card slot 0, and the ALSA name `sbc-audio` players open (alsa/50-sbc-audio.conf; issue 27,
- *   docs/plans/issue-27-alsa-way-in.md §1.4).
+ *   docs/plans/issue-27-alsa-way-in.md §1.4);
+ * - with `timeServer` or `timeFrom`: chrony's drop-in /etc/chrony/conf.d/sbc-audio.conf
+ *   (deploy/chrony/time-server.conf or time-client.conf; issue 28), for the appliances of a group
+ *   to share one clock.
  *
  * `--apply` also keeps a record of what it wrote (SETUP_RECORD: each file's SHA-256 as written, the
  * backups, the directories it made, the lines it changed in a file it edited), so that
@@ -43,6 +46,27 @@ export const ALSA_CONF_PATH = '/etc/alsa/conf.d/50-sbc-audio.conf';
 export const MODULES_LOAD_PATH = '/etc/modules-load.d/sbc-audio.conf';
 /** modprobe reads options from /etc/modprobe.d/*.conf (modprobe.d(5)). */
 export const MODPROBE_PATH = '/etc/modprobe.d/sbc-audio.conf';
+/** chrony's drop-ins: Debian's /etc/chrony/chrony.conf has `confdir /etc/chrony/conf.d` (chrony.conf(5), `confdir`: every *.conf there). */
+export const CHRONY_CONF_PATH = '/etc/chrony/conf.d/sbc-audio.conf';
+export const CHRONY_SERVER_TEMPLATE = path.join(PACKAGE_ROOT, 'deploy', 'chrony', 'time-server.conf');
+export const CHRONY_CLIENT_TEMPLATE = path.join(PACKAGE_ROOT, 'deploy', 'chrony', 'time-client.conf');
+/** The placeholder of time-client.conf's `server` line. */
+export const TIME_SERVER_PLACEHOLDER = '@TIME_SERVER@';
+
+/** A name or an address chrony's `server` directive takes: host name, IPv4 or IPv6 (no spaces, no option). */
+export function isTimeServerName(host: string): boolean {
+  return /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host) || (host.includes(':') && /^[0-9A-Fa-f:]+(%[A-Za-z0-9_.-]+)?$/.test(host));
+}
+
+/** The chrony drop-in for the time server of a group, or for an appliance that takes its time from `timeFrom`. */
+export function chronyDropIn(role: { timeServer: true } | { timeFrom: string }): string {
+  if ('timeServer' in role) return readFileSync(CHRONY_SERVER_TEMPLATE, 'utf8');
+  if (!isTimeServerName(role.timeFrom)) throw new Error(`--time-from: "${role.timeFrom}" is not a host name or an IP address`);
+  const text = readFileSync(CHRONY_CLIENT_TEMPLATE, 'utf8');
+  if (!text.includes(`server ${TIME_SERVER_PLACEHOLDER} `)) throw new Error(`${CHRONY_CLIENT_TEMPLATE}: no "server ${TIME_SERVER_PLACEHOLDER}" line to fill in`);
+  return text.replaceAll(TIME_SERVER_PLACEHOLDER, role.timeFrom);
+}
+
 /** What setup --apply wrote, for setup --remove. */
 export const SETUP_RECORD = '/etc/sbc-audio/setup-record.json';
 
@@ -96,6 +120,10 @@ export interface SetupOptions {
   execStart?: string;
   /** Install the ALSA way in (snd-aloop and the `sbc-audio` PCM name); default true (`--no-alsa-in`: false). */
   alsaIn?: boolean;
+  /** Install chrony's drop-in for the group's time server (`--time-server`). */
+  timeServer?: boolean;
+  /** Install chrony's drop-in taking the time from this host (`--time-from HOST`). */
+  timeFrom?: string;
 }
 
 /** The firmware's folder: /boot/firmware (Bookworm) or /boot before it. */
@@ -238,6 +266,17 @@ export function planSetup(board: Board, opts: SetupOptions): SetupPlan {
     add(ALSA_CONF_PATH, 'text', readFileSync(ALSA_CONF_TEMPLATE), 'the ALSA name sbc-audio that players open (aplay -D sbc-audio), from alsa/50-sbc-audio.conf');
     add(MODULES_LOAD_PATH, 'text', Buffer.from(MODULES_LOAD_TEXT), 'snd-aloop at boot: the loopback card players write to');
     add(MODPROBE_PATH, 'text', Buffer.from(MODPROBE_TEXT), 'the loopback card as Loopback, 8 players, never card 0 (the default card)');
+  }
+  if (opts.timeServer && opts.timeFrom !== undefined) throw new Error('--time-server and --time-from exclude each other: an appliance serves the time or takes it');
+  if (opts.timeServer || opts.timeFrom !== undefined) {
+    const role = opts.timeServer ? { timeServer: true as const } : { timeFrom: opts.timeFrom! };
+    add(CHRONY_CONF_PATH, 'text', Buffer.from(chronyDropIn(role)), opts.timeServer
+      ? 'chrony serves time to the group (local stratum 10, the LAN allowed), from deploy/chrony/time-server.conf'
+      : `chrony takes the time from ${opts.timeFrom} (polling every 1-16 s), from deploy/chrony/time-client.conf`);
+    const main = read(root, '/etc/chrony/chrony.conf')?.toString('utf8');
+    if (main === undefined) notes.push('chrony is not installed: sudo apt-get install chrony (its /etc/chrony/chrony.conf reads /etc/chrony/conf.d)');
+    else if (!/^\s*confdir\s+(\S+\s+)*\/etc\/chrony\/conf\.d\b/m.test(main)) notes.push(`/etc/chrony/chrony.conf has no "confdir /etc/chrony/conf.d" line: add it, or ${CHRONY_CONF_PATH} is not read`);
+    notes.push('then: sudo systemctl restart chrony; chronyc tracking (or sbc-audio doctor, check clock-sync) shows the state');
   }
   notes.push(`members of ${group} may connect: sudo usermod -aG ${group} USER (then log in again)`);
   return { board: board.name, bootDir: boot, changes, notes };

@@ -14,6 +14,7 @@ mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 echo "HIL-BOOT init started at $(cut -d' ' -f1 /proc/uptime) s of guest uptime"
 
 finish() {
+  [ ! -s /tmp/room-agent.log ] || { echo "--- room agent's log (last 60 lines)"; tail -n 60 /tmp/room-agent.log; }
   echo "HIL-SUITE-EXIT rc=$1 at $(cut -d' ' -f1 /proc/uptime) s of guest uptime"
   sync
   poweroff -f
@@ -38,6 +39,16 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostusr
   || fail_setup "cannot mount the host's /usr over 9p"
 # The loopback interface: snapclient reaches snapserver and mpc reaches mpd over 127.0.0.1.
 ifconfig lo 127.0.0.1 up || fail_setup "lo"
+# The multi-room rig (tests/hil/run-rooms.sh): a link to the other guest, a hostname, chrony's programs.
+if [ -n "$HIL_NET_IP" ]; then
+  modprobe virtio_net || fail_setup "virtio_net"
+  ifconfig eth0 "$HIL_NET_IP" netmask 255.255.255.0 up || fail_setup "eth0 $HIL_NET_IP"
+fi
+[ -z "$HIL_HOSTNAME" ] || hostname "$HIL_HOSTNAME"
+if [ -n "$HIL_TIMESYNC" ]; then
+  mkdir -p /host/timesync
+  mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 timesync /host/timesync || fail_setup "cannot mount the timesync share"
+fi
 
 # I2C: i2c-stub simulates register files at these addresses. 0x4c and 0x4d: PCM5122 (page select
 # in register 0, pages banked over registers 1..0x7f); 0x18: TLV320AIC3104 (page select in
@@ -105,11 +116,24 @@ SBC_HIL_DAC_PLAYBACK=hw:SimDac,0,0
 SBC_HIL_DAC_CAPTURE=hw:SimDac,1,0
 SBC_HIL_HOST_USR=/host/usr
 SBC_HIL_HOST_LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:$HIL_HOST_LIB_PATH
+SBC_HIL_NET_IP=$HIL_NET_IP
+SBC_HIL_HOSTNAME=$HIL_HOSTNAME
+SBC_HIL_TIMESYNC_DIR=${HIL_TIMESYNC:+/host/timesync}
+SBC_HIL_ROOMS=$HIL_ROOMS
 EOF
 export SBC_HIL_ENV=/tmp/hil.env
 echo "HIL-READY at $(cut -d' ' -f1 /proc/uptime) s: /dev/i2c-$I2C_BUS, /dev/$GPIO_CHIP ($GPIO_DEV), cards: $(sed -n 's/^ *[0-9]* \[\([^ ]*\) *\].*/\1/p' /proc/asound/cards | tr '\n' ' ')"
 
 cd "$HIL_CHECKOUT" || fail_setup "checkout"
+if [ -n "$HIL_NET_IP" ]; then
+  # What the rooms test and agent read from their environment (only in the multi-room rig).
+  export SBC_HIL_ROOMS="$HIL_ROOMS" SBC_HIL_HOSTNAME="$HIL_HOSTNAME" SBC_HIL_TIMESYNC_DIR=${HIL_TIMESYNC:+/host/timesync}
+  export SBC_HIL_HOST_LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu:$HIL_HOST_LIB_PATH"
+fi
+if [ -n "$HIL_AGENT" ]; then
+  # The room agent of the multi-room rig, beside the suite (its log goes to the console at the end).
+  node --import tsx tests/hil/rooms/room-agent.ts > /tmp/room-agent.log 2>&1 &
+fi
 if [ -n "$HIL_GUEST_CMD" ]; then
   # Diagnostics (SBC_HIL_GUEST_CMD): run this command instead of the suite.
   sh -c "$HIL_GUEST_CMD"

@@ -19,6 +19,14 @@
 #   SBC_HIL_TIMEOUT   seconds QEMU may run in all (default 1800: the suite takes about 15 min under TCG)
 #   SBC_HIL_ACCEL     'tcg' or 'kvm' (default: kvm only where kvm_intel/kvm_amd is loaded)
 #   SBC_HIL_GUEST_CMD diagnostics: a shell command the guest runs instead of the suite
+# The multi-room rig (tests/hil/run-rooms.sh) boots two of these guests on one link:
+#   SBC_HIL_NET_IP    the guest's address on a point-to-point `-netdev dgram` link (e.g. 10.77.0.1)
+#   SBC_HIL_NET_LOCAL_PORT, SBC_HIL_NET_REMOTE_PORT  the link's UDP ports on 127.0.0.1 (this end, the other)
+#   SBC_HIL_HOSTNAME  the guest's hostname (room-a, room-b)
+#   SBC_HIL_TIMESYNC_DIR  a host folder shared read-only at /host/timesync (chronyd, chronyc: scripts/timesync-tools.sh)
+#   SBC_HIL_AGENT     1: the guest starts tests/hil/rooms/room-agent.ts in the background before the suite
+#   SBC_HIL_ROOMS     passed to the suite (the rooms test runs only where it is set)
+#   SBC_HIL_SMP, SBC_HIL_MEM  vCPUs (default 2) and MiB (default 2048) of the guest
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -161,7 +169,8 @@ fi
 # at24: doctor.hil.ts binds it (a 24c02 EEPROM) to the codec's i2c-stub address, a real kernel driver claiming it.
 # snd-seq, snd-virmidi: the ALSA sequencer (/dev/snd/seq) and virtual raw MIDI cards whose sequencer
 # clients are MIDI sources (alsa-seq.hil.ts); modprobe --show-depends brings snd-seq-virmidi and the rest.
-GUEST_MODULES=(i2c-dev i2c-stub gpio-sim configfs snd-aloop snd-dummy snd-seq snd-virmidi 9p 9pnet_virtio virtio_pci at24)
+# virtio_net: the multi-room rig's link between guests (tests/hil/run-rooms.sh).
+GUEST_MODULES=(i2c-dev i2c-stub gpio-sim configfs snd-aloop snd-dummy snd-seq snd-virmidi 9p 9pnet_virtio virtio_pci at24 virtio_net)
 NODE_BIN=$(readlink -f "$(command -v node)")
 TOOLS=(
   "$NODE_BIN"
@@ -257,6 +266,11 @@ SPEC=${SBC_HIL_SPEC:-"tests/hil/board/**/*.hil.ts tests/hil/guest/**/*.hil.ts"}
   printf 'HIL_GREP=%q\n' "${SBC_HIL_GREP:-}"
   printf 'HIL_GUEST_CMD=%q\n' "${SBC_HIL_GUEST_CMD:-}"
   printf 'HIL_HOST_LIB_PATH=%q\n' "$HOST_LIB_PATH"
+  printf 'HIL_NET_IP=%q\n' "${SBC_HIL_NET_IP:-}"
+  printf 'HIL_HOSTNAME=%q\n' "${SBC_HIL_HOSTNAME:-}"
+  printf 'HIL_TIMESYNC=%q\n' "${SBC_HIL_TIMESYNC_DIR:+1}"
+  printf 'HIL_AGENT=%q\n' "${SBC_HIL_AGENT:-}"
+  printf 'HIL_ROOMS=%q\n' "${SBC_HIL_ROOMS:-}"
 } > "$RUN/stage/hil/settings"
 ( cd "$RUN/stage" && find . -mindepth 1 | cpio -o -H newc --quiet ) > "$RUN/init.cpio"
 cat "$BASE" "$RUN/init.cpio" > "$RUN/initramfs.cpio"
@@ -274,13 +288,25 @@ case "$ACCEL" in
   *) die "SBC_HIL_ACCEL must be kvm or tcg" ;;
 esac
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is not installed"
+EXTRA_ARGS=()
+if [ -n "${SBC_HIL_NET_IP:-}" ]; then
+  [ -n "${SBC_HIL_NET_LOCAL_PORT:-}" ] && [ -n "${SBC_HIL_NET_REMOTE_PORT:-}" ] || die "SBC_HIL_NET_IP needs SBC_HIL_NET_LOCAL_PORT and SBC_HIL_NET_REMOTE_PORT"
+  # A point-to-point link of UDP datagrams between two QEMUs on this host: no bridge, no root, no tap.
+  mac_tail=$(printf '%02x' "${SBC_HIL_NET_IP##*.}")
+  EXTRA_ARGS+=(-netdev "dgram,id=link,local.type=inet,local.host=127.0.0.1,local.port=$SBC_HIL_NET_LOCAL_PORT,remote.type=inet,remote.host=127.0.0.1,remote.port=$SBC_HIL_NET_REMOTE_PORT"
+    -device "virtio-net-pci,netdev=link,mac=52:54:00:77:00:$mac_tail")
+fi
+if [ -n "${SBC_HIL_TIMESYNC_DIR:-}" ]; then
+  [ -x "$SBC_HIL_TIMESYNC_DIR/usr/sbin/chronyd" ] || die "SBC_HIL_TIMESYNC_DIR=$SBC_HIL_TIMESYNC_DIR holds no usr/sbin/chronyd"
+  EXTRA_ARGS+=(-virtfs "local,path=$SBC_HIL_TIMESYNC_DIR,mount_tag=timesync,security_model=none,readonly=on")
+fi
 
 LOG="$RUN/console.log"
 say "booting ($ACCEL)"
 T_BOOT=$(date +%s.%N)
 set +e
 timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
-  "${ACCEL_ARGS[@]}" -m 2048 -smp 2 \
+  "${ACCEL_ARGS[@]}" -m "${SBC_HIL_MEM:-2048}" -smp "${SBC_HIL_SMP:-2}" "${EXTRA_ARGS[@]}" \
   -nodefaults -display none -no-reboot -serial stdio \
   -kernel "$BOOT_IMAGE" -initrd "$RUN/initramfs.cpio" \
   -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
@@ -296,9 +322,9 @@ boot_line=$(grep -a '^HIL-BOOT ' "$LOG" | tail -n1 || true)
 exit_line=$(grep -a '^HIL-SUITE-EXIT ' "$LOG" | tail -n1 || true)
 if [ -z "$exit_line" ]; then
   if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
-    cp "$LOG" "$CACHE/last-run.log"; die "the guest did not report within ${QEMU_TIMEOUT} s (QEMU killed by timeout); see $CACHE/last-run.log"
+    cp "$LOG" "$CACHE/last-run${SBC_HIL_HOSTNAME:+-$SBC_HIL_HOSTNAME}.log"; die "the guest did not report within ${QEMU_TIMEOUT} s (QEMU killed by timeout); see $CACHE/last-run${SBC_HIL_HOSTNAME:+-$SBC_HIL_HOSTNAME}.log"
   fi
-  cp "$LOG" "$CACHE/last-run.log"; die "the guest did not report (QEMU exit status $qemu_rc); see $CACHE/last-run.log"
+  cp "$LOG" "$CACHE/last-run${SBC_HIL_HOSTNAME:+-$SBC_HIL_HOSTNAME}.log"; die "the guest did not report (QEMU exit status $qemu_rc); see $CACHE/last-run${SBC_HIL_HOSTNAME:+-$SBC_HIL_HOSTNAME}.log"
 fi
 suite_rc=$(sed -n 's/^HIL-SUITE-EXIT rc=\([0-9]*\).*/\1/p' <<< "$exit_line")
 count() { sed 's/\x1b\[[0-9;]*m//g' "$LOG" | grep -aoE "^ +[0-9]+ $1" | tail -n1 | grep -oE '[0-9]+' || echo 0; }
@@ -309,5 +335,5 @@ say "guest: ${boot_line#HIL-BOOT }; suite finished $(awk -v a="$T_BOOT" -v b="$T
 summary="hil-vm: $passed passed, $failed failed"
 [ "$skipped" = 0 ] || summary="$summary, $skipped skipped"
 echo "$summary"
-cp "$LOG" "$CACHE/last-run.log"
+cp "$LOG" "$CACHE/last-run${SBC_HIL_HOSTNAME:+-$SBC_HIL_HOSTNAME}.log"
 [ "$failed" = 0 ] && [ "$suite_rc" = 0 ]

@@ -15,6 +15,7 @@ import type { SimI2cDevice } from '../../src/hal/sim/i2c-device.ts';
 import { createSimHal, type SimHal } from '../../src/hal/sim/index.ts';
 import { main } from '../../src/cli/main.ts';
 import { type CheckResult, hardwareProblems, runDoctor } from '../../src/system/doctor.ts';
+import type { ClockSyncState } from '../../src/system/clock-sync.ts';
 import { hostRoot, parseAsoundCards, parseLimits } from '../../src/system/host.ts';
 
 const LIMITS_OK = `Limit                     Soft Limit           Hard Limit           Units
@@ -31,6 +32,7 @@ const CARDS_OK = ` 0 [Headphones     ]: bcm2835_headpho - bcm2835 Headphones
                       snd_rpi_hifiberry_dac
 `;
 const AUDIO_GID = 29;
+const SYNCED_CLOCK: ClockSyncState = { source: 'chrony', synchronised: true, reference: '192.168.1.10', stratum: 3, offsetNs: 12_000, leap: 'Normal', detail: 'chronyd synchronised to 192.168.1.10' };
 
 interface Machine {
   dir: string;
@@ -66,7 +68,8 @@ async function healthy(): Promise<Machine> {
 }
 
 async function doctor(m: Machine, board = 'iqaudio-dacplus', uid = 0): Promise<Record<string, CheckResult>> {
-  const checks = await runDoctor(loadBoard(board), { root: hostRoot(m.dir), hal: async () => m.sim, uid });
+  // The clock's state is tests/unit/clock-sync.test.ts's subject (real chronyd): here a synchronised one.
+  const checks = await runDoctor(loadBoard(board), { root: hostRoot(m.dir), hal: async () => m.sim, uid, clockSync: async () => SYNCED_CLOCK });
   return Object.fromEntries(checks.map((c) => [c.id, c]));
 }
 
@@ -86,7 +89,7 @@ describe('sbc-audio doctor', function () {
 
   it('a healthy setup passes every check, in the documented order', async () => {
     const r = await doctor(m);
-    assert.equal(statuses(r), 'i2c-bus:pass codec-not-bound:pass codec-answers:pass alsa-card:pass gpio-lines:pass memlock:pass rtprio:pass runtime-dir:pass service:pass');
+    assert.equal(statuses(r), 'i2c-bus:pass codec-not-bound:pass codec-answers:pass alsa-card:pass gpio-lines:pass memlock:pass rtprio:pass runtime-dir:pass service:pass clock-sync:pass');
     assert.equal(r['codec-answers']!.detail, 'the pcm5122 answers at 0x4c on i2c-1 (read ANALOG_MUTE_DET, ANALOG_GAIN_CTRL)');
     assert.equal(r['runtime-dir']!.detail, `${m.dir}/run/sbc-audio: mode 0750, owner root, group audio`);
     assert.equal(r.service!.detail, `1 stream of iqaudio-dacplus published under ${m.dir}/run/sbc-audio, accepting connections`);
@@ -246,11 +249,13 @@ describe('sbc-audio doctor', function () {
   it('the CLI: --json, exit 1 when a check fails, --root for the tree', async () => {
     const out: string[] = [];
     const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t), isTTY: false };
-    const code = await main(['doctor', '--board', 'pimoroni-phat-dac', '--root', m.dir, '--json'], io);
+    // (--chronyc /nonexistent: no chronyd asked, whatever this machine runs; clock-sync warns, which is no failure.)
+    const code = await main(['doctor', '--board', 'pimoroni-phat-dac', '--root', m.dir, '--json', '--chronyc', '/nonexistent/chronyc', '--pmc', '/nonexistent/pmc'], io);
     const report = JSON.parse(out.join('')) as { board: string; ok: boolean; checks: CheckResult[] };
     assert.equal(report.board, 'pimoroni-phat-dac');
     assert.equal(report.ok, false, 'no stream of pimoroni-phat-dac is published');
     assert.deepEqual(report.checks.filter((c) => c.status === 'fail').map((c) => c.id), ['service']);
+    assert.deepEqual(report.checks.filter((c) => c.status === 'warn').map((c) => c.id), ['clock-sync']);
     assert.equal(code, 1);
   });
 

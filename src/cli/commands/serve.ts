@@ -17,6 +17,8 @@ import { DEFAULT_OSC_ADDRESS, DEFAULT_OSC_PORT, OscBindError, parseOscBind } fro
 import { DEFAULT_HTTP_ADDRESS, DEFAULT_HTTP_PORT } from '../../web/server.ts';
 import { MIN_HTTP_TOKEN_CHARS } from '../../web/http.ts';
 import { type MdnsAdvert, advertisePage, defaultInstanceName } from '../../web/mdns.ts';
+import { DEFAULT_SNAPCAST_CONTROL_PORT, SnapcastLatencyReporter, parseSnapcastAddress } from '../../stream/snapcast-latency.ts';
+import { hostname } from 'node:os';
 
 /**
  * The admin token's shortest length: OSC over UDP has no lockout, so a short token could be found
@@ -55,6 +57,8 @@ export const serveCommand: Command = {
   usage: `usage: sbc-audio serve [--board NAME] [--group NAME] [--runtime-dir DIR] [--idle-power-down MS] [--quiet]
                        [--osc-bind ADDR:PORT | --no-osc] [--osc-token TOKEN | --osc-token-file FILE] [--no-midi]
                        [--http-bind ADDR:PORT | --no-http] [--http-token TOKEN | --http-token-file FILE] [--mdns]
+                       [--alsa-in STREAM] [--alsa-in-card CARD] [--alsa-in-latency MS] [--no-alsa-in]
+                       [--snapcast HOST[:PORT] [--snapcast-client ID]]
 
 Opens the board, brings its codec to a known state (probe, init: muted) and publishes each of
 its streams as a Unix socket endpoint: DIR/audio-output/<board>.<stream> and
@@ -121,6 +125,15 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
   --alsa-in-latency MS  what the bridge holds ahead of the DAC above the stream's FIFO (default 40; more
                       for a busy machine, less for lip sync)
   --no-alsa-in        no ALSA way in
+  --snapcast HOST[:PORT]  report this appliance's output latency to snapserver's JSON-RPC control port
+                      (default port ${DEFAULT_SNAPCAST_CONTROL_PORT}) as the latency of our snapclient (Client.SetLatency), and keep it
+                      current: from the loopback cable to the analog output (the bridge's hold and capture
+                      period, the stream's FIFO, the codec filter and the board's analog delay), pushed when
+                      its rounded ms change (rate, filter mode, board), when the client reconnects and when
+                      something else changes it. Needs the ALSA way in; run snapclient there as
+                      \`snapclient --player alsa -s sbc-audio --hostID $(hostname)\` (docs/alsa-in.md)
+  --snapcast-client ID  snapclient's --hostID (with #N for --instance N > 1; default: this machine's
+                      hostname, ${JSON.stringify(hostname())})
   --period-us US      the engines' period (default 2667: 128 frames at 48 kHz); longer periods cost latency and
                       spare a slow or busy machine dropouts (aplay's --period-time)
   --quiet             do not log protocol violations and dropped clients to stderr`,
@@ -134,7 +147,20 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       mdns: { type: 'boolean' },
       'period-us': { type: 'string' },
       'alsa-in': { type: 'string' }, 'alsa-in-card': { type: 'string' }, 'alsa-in-latency': { type: 'string' }, 'no-alsa-in': { type: 'boolean' },
+      snapcast: { type: 'string' }, 'snapcast-client': { type: 'string' },
     });
+    // The latency reported is the ALSA way in's (a player writes into the loopback): without it there is none.
+    if (values['no-alsa-in'] && values.snapcast !== undefined) throw new UsageError('--snapcast reports the ALSA way in\'s latency: it does not go with --no-alsa-in');
+    if (values['snapcast-client'] !== undefined && values.snapcast === undefined) throw new UsageError('--snapcast-client goes with --snapcast HOST[:PORT]');
+    let snapcast: { host: string; port: number; clientId: string } | undefined;
+    if (values.snapcast !== undefined) {
+      try {
+        snapcast = { ...parseSnapcastAddress(values.snapcast), clientId: values['snapcast-client'] ?? hostname() };
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      if (!/^\S+$/.test(snapcast.clientId)) throw new UsageError(`--snapcast-client ${JSON.stringify(snapcast.clientId)}: a client id without spaces (snapclient's --hostID)`);
+    }
     if (values['no-alsa-in'] && (values['alsa-in'] !== undefined || values['alsa-in-card'] !== undefined || values['alsa-in-latency'] !== undefined)) {
       throw new UsageError('--no-alsa-in turns the ALSA way in off: --alsa-in, --alsa-in-card and --alsa-in-latency go with it on');
     }
@@ -201,6 +227,7 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
     });
     let advert: MdnsAdvert | undefined;
     let alsaIn: AlsaIn | undefined;
+    let reporter: SnapcastLatencyReporter | undefined;
     try {
       const { service, runtime } = served;
       io.out(`serving ${service.endpoints.length} stream${service.endpoints.length === 1 ? '' : 's'} of board ${runtime.board.name} under ${service.runtimeDir}`);
@@ -224,10 +251,10 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       }
       const midi = service.knobs.info().midi;
       if (midi) io.out(`  midi    ${midi.address} "${midi.client}:${midi.port}"`);
-      // The ALSA way in (docs/alsa-in.md): asked for (--alsa-in / --alsa-in-card), a missing card is an
+      // The ALSA way in (docs/alsa-in.md): asked for (--alsa-in / --alsa-in-card, or needed by --snapcast), a missing card is an
       // error; by default it is on where the card exists and said in one line where it does not.
       if (!values['no-alsa-in']) {
-        const asked = values['alsa-in'] !== undefined || values['alsa-in-card'] !== undefined;
+        const asked = values['alsa-in'] !== undefined || values['alsa-in-card'] !== undefined || snapcast !== undefined;
         try {
           alsaIn = await startAlsaIn({
             loopback: await createLinuxLoopbackBackend(), capture: createLinuxPcmBackend(), service, board: runtime.board.name,
@@ -236,13 +263,21 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
           });
           io.out(`  alsa-in pcm "sbc-audio" (card ${alsaIn.card}) → ${alsaIn.endpoint.name}${alsaIn.volume ? ', mixer "PCM"' : ''}`);
         } catch (e) {
-          if (asked) throw new UsageError(`--alsa-in: ${(e as Error).message}`);
+          if (asked) throw new UsageError(`${snapcast && values['alsa-in'] === undefined && values['alsa-in-card'] === undefined ? '--snapcast needs the ALSA way in' : '--alsa-in'}: ${(e as Error).message}`);
           io.out(`  alsa-in off: ${(e as Error).message}`);
         }
+      }
+      if (snapcast && alsaIn) {
+        const bridge = alsaIn.bridge;
+        reporter = new SnapcastLatencyReporter({ ...snapcast, latency: () => bridge.outputLatency(), log: (line) => io.err(`sbc-audio serve: ${line}`) });
+        reporter.start();
+        const where = snapcast.host.includes(':') ? `[${snapcast.host}]:${snapcast.port}` : `${snapcast.host}:${snapcast.port}`;
+        io.out(`  snapcast latency → ${where} client ${snapcast.clientId}`);
       }
       const why = await Promise.race([signal, quitting]);
       io.err(`sbc-audio serve: ${why}: removing the endpoints and stopping`);
     } finally {
+      await reporter?.close();
       await advert?.stop();
       await alsaIn?.close();
       await served.close();

@@ -1,11 +1,12 @@
 import { loadBoard } from '../../board/load.ts';
 import { hostRootFrom } from '../../system/host.ts';
-import { applyRemove, applySetup, changeDiff, planRemove, planSetup, removeActionText } from '../../system/setup.ts';
+import { applyRemove, applySetup, changeDiff, isTimeServerName, planRemove, planSetup, removeActionText } from '../../system/setup.ts';
 import { type Command, EXIT_OK, UsageError, boardOption, parseOptions } from '../command.ts';
 
 export const setupCommand: Command = {
   name: 'setup',
-  usage: `usage: sbc-audio setup --board NAME [--root DIR] [--group NAME] [--no-alsa-in] [--dry-run | --apply] [--json]
+  usage: `usage: sbc-audio setup --board NAME [--root DIR] [--group NAME] [--no-alsa-in] [--time-server | --time-from HOST]
+                     [--dry-run | --apply] [--json]
        sbc-audio setup --remove [--root DIR] [--dry-run | --apply] [--json]
 
 What the Pi needs to run the board with sbc-audio (docs/deploy-raspberry-pi.md):
@@ -20,14 +21,16 @@ What the Pi needs to run the board with sbc-audio (docs/deploy-raspberry-pi.md):
   - the ALSA way in, for players (aplay, mpd, snapclient, squeezelite) that open the ALSA name
     sbc-audio: /etc/alsa/conf.d/50-sbc-audio.conf (alsa/50-sbc-audio.conf),
     /etc/modules-load.d/sbc-audio.conf (snd-aloop at boot) and /etc/modprobe.d/sbc-audio.conf
-    (the loopback card as Loopback, 8 players, never card 0). --no-alsa-in leaves these out.
+    (the loopback card as Loopback, 8 players, never card 0). --no-alsa-in leaves these out;
+  - with --time-server or --time-from HOST: chrony's drop-in /etc/chrony/conf.d/sbc-audio.conf, so
+    that the appliances of a group share one clock (deploy/chrony/; sudo apt-get install chrony).
 --dry-run (the default) prints the changes as a diff and changes nothing. --apply makes them,
 keeping a backup of each file it changes (FILE.sbc-audio.bak) and a record of what it wrote
 (/etc/sbc-audio/setup-record.json); run again, it changes nothing.
 After --apply on a Pi: sudo systemctl daemon-reload, then reboot.
 
 --remove takes away what setup --apply wrote, as the record names it: the unit and its link, the
-config file, the overlay, the ALSA and module files are deleted; config.txt and /etc/modules get
+config file, the overlay, the ALSA, module and chrony files are deleted; config.txt and /etc/modules get
 their backups back; the directories setup made go when empty. A file changed since setup wrote it
 (its SHA-256 is not the recorded one) is kept, with a note; in config.txt or /etc/modules changed
 since, only setup's own lines are taken out. Nothing else is touched. --dry-run shows it first.
@@ -36,6 +39,10 @@ since, only setup's own lines are taken out. Nothing else is touched. --dry-run 
   --root DIR     the tree to change (default /; also $SBC_AUDIO_HOST_ROOT)
   --group NAME   the group whose members may connect (default audio)
   --no-alsa-in   without the ALSA way in (no snd-aloop, no sbc-audio ALSA name)
+  --time-server  this appliance serves time to the others (deploy/chrony/time-server.conf: local
+                 stratum 10 when no upstream source answers, NTP allowed from private addresses)
+  --time-from HOST  this appliance takes its time from HOST, the group's time server
+                 (deploy/chrony/time-client.conf: polling every 1-16 s, stepping over 1 s)
   --remove       take away what setup --apply wrote (no --board)
   --dry-run      print the diff only (default)
   --apply        make the changes (as root on a Pi)
@@ -44,18 +51,24 @@ since, only setup's own lines are taken out. Nothing else is touched. --dry-run 
   async run(argv, io) {
     const { values } = parseOptions(argv, {
       board: { type: 'string' }, root: { type: 'string' }, group: { type: 'string' }, 'no-alsa-in': { type: 'boolean' }, remove: { type: 'boolean' },
+      'time-server': { type: 'boolean' }, 'time-from': { type: 'string' },
       'dry-run': { type: 'boolean' }, apply: { type: 'boolean' }, json: { type: 'boolean' },
     });
     if (values.apply && values['dry-run']) throw new UsageError('--dry-run and --apply exclude each other');
     if (values.remove) {
-      for (const o of ['board', 'group', 'no-alsa-in'] as const) if (values[o] !== undefined) throw new UsageError(`--remove takes no --${o}: it removes what the record names`);
+      for (const o of ['board', 'group', 'no-alsa-in', 'time-server', 'time-from'] as const) if (values[o] !== undefined) throw new UsageError(`--remove takes no --${o}: it removes what the record names`);
       return remove(hostRootFrom(values.root), Boolean(values.apply), Boolean(values.json), io);
     }
     const boardName = (await boardOption(values.board))!;
     if (values.group !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(values.group)) throw new UsageError(`--group: "${values.group}" is not a group name`);
+    if (values['time-server'] && values['time-from'] !== undefined) throw new UsageError('--time-server and --time-from exclude each other: an appliance serves the time or takes it');
+    if (values['time-from'] !== undefined && !isTimeServerName(values['time-from'])) throw new UsageError(`--time-from: "${values['time-from']}" is not a host name or an IP address`);
     const root = hostRootFrom(values.root);
     const board = loadBoard(boardName);
-    const plan = planSetup(board, { root, ...(values.group ? { group: values.group } : {}), alsaIn: !values['no-alsa-in'] });
+    const plan = planSetup(board, {
+      root, ...(values.group ? { group: values.group } : {}), alsaIn: !values['no-alsa-in'],
+      ...(values['time-server'] ? { timeServer: true } : {}), ...(values['time-from'] !== undefined ? { timeFrom: values['time-from'] } : {}),
+    });
     const backups = values.apply ? applySetup(plan, root) : [];
     if (values.json) {
       io.out(JSON.stringify({

@@ -135,15 +135,21 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
     if (this.currentTest?.state === 'failed') console.log(`      serve said:\n${serveOut.split('\n').map((l) => `        ${l}`).join('\n')}`);
   });
 
-  /** Records the DAC (arecord on hw:SimDac,1,0) at `rate` while `play` runs; resolves when the bridge has let go (the serve log says so). */
+  /**
+   * Records the DAC (arecord on hw:SimDac,1,0) at `rate` while `play` runs; resolves when the bridge
+   * has let go of a session at that rate in S16_LE (the serve log says so). Only such a session
+   * counts: a player may open the PCM briefly in another format first (mpd did, at S32_LE), and that
+   * session's end is not the end of the signal.
+   */
   async function listen(rate: number, seconds: number, play: () => Promise<unknown>): Promise<Int16Array> {
-    const before = (serveOut.match(/the player stopped/g) ?? []).length;
+    const from = serveOut.length;
+    const stopped = new RegExp(`the player stopped; ${rate} Hz S16_LE`);
     const file = path.join(dir, `dac-${Date.now()}.raw`);
     // arecord opens the DAC cable first, at the player's rate: the board's engine then opens the same parameters.
     const rec = runPeer('arecord', ['-q', '-D', env.alsa?.dacCapture ?? 'hw:SimDac,1,0', '-t', 'raw', '-f', 'S16_LE', '-c', '2', '-r', String(rate), file], (seconds + 120) * 1000);
     await new Promise((r) => setTimeout(r, 500));
     await play();
-    await until('the bridge to end its session', () => (serveOut.match(/the player stopped/g) ?? []).length > before, 60000);
+    await until(`the bridge to end a ${rate} Hz S16_LE session`, () => stopped.test(serveOut.slice(from)), 60000);
     await new Promise((r) => setTimeout(r, 500));
     rec.child.kill('SIGINT');
     await rec.done;
@@ -233,8 +239,11 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
     const port = 6612;
     const mpc = (...args: string[]) => runHost('mpc', ['-h', '127.0.0.1', '-p', String(port), ...args]);
 
+    let mpdRuns = 0;
     async function startMpd(mixer: 'none' | 'hardware'): Promise<void> {
-      mpdDir = path.join(dir, `mpd-${mixer}`);
+      // A folder of its own each time: an mpd started on an earlier run's state file resumes that
+      // run's song (it did: a 48 kHz session in the middle of the 44.1 kHz test).
+      mpdDir = path.join(dir, `mpd-${mixer}-${++mpdRuns}`);
       mkdirSync(path.join(mpdDir, 'music'), { recursive: true });
       for (const rate of [48000, 44100]) {
         const sig = paddedTestSignal(rate * 2, rate * 2, 2, 0x3d0 + rate);
@@ -244,7 +253,7 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
       writeFileSync(path.join(mpdDir, 'mpd.conf'), [
         `music_directory "${mpdDir}/music"`, `db_file "${mpdDir}/db"`, `state_file "${mpdDir}/state"`, `pid_file "${mpdDir}/pid"`,
         `log_file "${mpdDir}/log"`, 'log_level "verbose"', `bind_to_address "127.0.0.1"`, `port "${port}"`, 'zeroconf_enabled "no"',
-        'auto_update "no"', 'replaygain "off"', 'volume_normalization "no"',
+        'auto_update "no"', 'replaygain "off"', 'volume_normalization "no"', 'restore_paused "yes"',
         'audio_output {', '  type "alsa"', '  name "sbc-audio"', '  device "sbc-audio"',
         ...(mixer === 'hardware' ? ['  mixer_type "hardware"', '  mixer_device "sbc-audio"', '  mixer_control "PCM"'] : ['  mixer_type "none"']),
         '  auto_resample "no"', '  auto_format "no"', '  auto_channels "no"', '  dop "no"', '}', '',

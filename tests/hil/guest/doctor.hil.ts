@@ -32,7 +32,7 @@ const BIN = path.join(ROOT, 'bin/sbc-audio.js');
 /** A hang guard only: nothing is timed (TCG makes every start slow). */
 const HANG_GUARD_MS = 120_000;
 
-interface Check { id: string; status: 'pass' | 'fail' | 'skip'; detail: string; fix: string }
+interface Check { id: string; status: 'pass' | 'fail' | 'skip' | 'warn'; detail: string; fix: string }
 
 /** The command under `sh` (busybox): `ulimit -l unlimited` as the unit's LimitMEMLOCK=infinity. */
 function sbcAudio(args: string[]): ChildProcess {
@@ -124,7 +124,8 @@ describe('sbc-audio doctor on a real kernel (guest)', function () {
       });
       const { code, checks, text } = await doctor('child');
       assert.equal(Object.values(checks).map((c) => `${c.id}:${c.status}`).join(' '),
-        'i2c-bus:pass codec-not-bound:pass codec-answers:pass alsa-card:pass gpio-lines:pass memlock:pass rtprio:pass runtime-dir:pass service:pass', text);
+        // clock-sync warns: no chronyd or ptp4l runs in this guest (the rooms rig checks it with chronyd: tests/hil/rooms/rooms.hil.ts); a warning keeps exit 0.
+        'i2c-bus:pass codec-not-bound:pass codec-answers:pass alsa-card:pass gpio-lines:pass memlock:pass rtprio:pass runtime-dir:pass service:pass clock-sync:warn', text);
       assert.equal(code, 0);
       assert.equal(checks['i2c-bus']!.detail, `/dev/i2c-${i2c.bus} is there`);
       assert.equal(checks['codec-answers']!.detail, `the pcm5122 answers at 0x4c on i2c-${i2c.bus} (read ANALOG_MUTE_DET, ANALOG_GAIN_CTRL)`);
