@@ -9,7 +9,7 @@
  * reaches it). Test code: it allocates freely and trusts its one caller.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createLinuxPcmBackend } from '../../../src/hal/linux/index.ts';
@@ -150,7 +150,10 @@ async function startSnapclient(o: { server: string; hostId: string }): Promise<s
   await stop('snapclient');
   mkdirSync(SNAP, { recursive: true });
   const p = host('snapclient', ['-h', o.server, '-p', '1704', '--hostID', o.hostId, '--player', 'alsa', '-s', 'sbc-audio', '--logsink', 'stderr', '--logfilter', '*:info']);
-  await until('snapclient to connect', () => /PCM name: sbc-audio|ServerSettings/.test(p.out), 60000, p);
+  // Connected once the server's settings arrived; it opens "sbc-audio" when audio comes (a missing PCM says so at once).
+  await until('snapclient to connect', () => /ServerSettings/.test(p.out) && !/PCM device "sbc-audio" not found/.test(p.out), 60000, p);
+  await sleep(1000);
+  if (/not found/.test(p.out)) throw new Error(`snapclient: ${p.out}`);
   return p.out;
 }
 
@@ -262,6 +265,9 @@ async function shutdown(): Promise<void> {
 
 rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
+// The ALSA name "sbc-audio" where `sbc-audio setup` installs it (setup.hil.ts checks that setup does).
+mkdirSync('/etc/alsa/conf.d', { recursive: true });
+copyFileSync(path.join(ROOT, 'alsa/50-sbc-audio.conf'), '/etc/alsa/conf.d/50-sbc-audio.conf');
 const server = http.createServer((req, res) => {
   let body = '';
   req.on('data', (d: Buffer) => (body += d.toString()));
