@@ -156,9 +156,9 @@ describe('rooms in sync through Snapcast: two appliances (QEMU guests) aligned a
       assert.equal(x.xruns, 0, `room ${r}'s capture overran (its frame count lost its tie to time)`);
     }
     const per = res.a.earTimesNs.map((t, i) => (t === null || res.b.earTimesNs[i] === null ? undefined : (t - res.b.earTimesNs[i]!) / 1e6));
-    const both = per.filter((x): x is number => x !== undefined);
-    const out = { medianMs: median(both), pulses: both.length, missed: per.length - both.length, spreadMs: both.length ? Math.max(...both) - Math.min(...both) : NaN };
-    console.log(`      reporting ${reporting ? 'on' : 'off'}: room a − room b at the ear: median ${out.medianMs.toFixed(2)} ms over ${out.pulses} pulses (${out.missed} missed), spread ${out.spreadMs.toFixed(2)} ms; per pulse ${both.map((x) => x.toFixed(1)).join(' ')}`);
+    const paired = per.filter((x): x is number => x !== undefined);
+    const out = { medianMs: median(paired), pulses: paired.length, missed: per.length - paired.length, spreadMs: paired.length ? Math.max(...paired) - Math.min(...paired) : NaN };
+    console.log(`      reporting ${reporting ? 'on' : 'off'}: room a − room b at the ear: median ${out.medianMs.toFixed(2)} ms over ${out.pulses} pulses (${out.missed} missed), spread ${out.spreadMs.toFixed(2)} ms; per pulse ${paired.map((x) => x.toFixed(1)).join(' ')}`);
     assert.ok(out.pulses >= train.count / 2, `at least half the pulses found in both rooms (${out.pulses} of ${train.count})`);
     return out;
   }
