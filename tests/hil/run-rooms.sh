@@ -28,8 +28,9 @@ read -r PORT_A PORT_B < <(node -e '
 [ -n "$PORT_A" ] && [ -n "$PORT_B" ] || die "no free UDP ports"
 
 export SBC_HIL_TIMESYNC_DIR=$TS SBC_HIL_ROOMS=2 SBC_HIL_TIMEOUT=${SBC_HIL_TIMEOUT:-1200}
-# One vCPU each: two guests on a 2-core host, each with the whole audio path.
-export SBC_HIL_SMP=${SBC_HIL_SMP:-1}
+# Two vCPUs each (SBC_HIL_SMP): with one, room a's snapserver, snapclient, serve and capture queued behind each
+# other and its bridge cut frames; the host's two cores are shared by both guests either way.
+export SBC_HIL_SMP=${SBC_HIL_SMP:-2}
 
 # Room b: the agent only; it powers off when room a's suite says so (or at the timeout).
 SBC_HIL_NET_IP=10.77.0.2 SBC_HIL_HOSTNAME=room-b SBC_HIL_NET_LOCAL_PORT=$PORT_B SBC_HIL_NET_REMOTE_PORT=$PORT_A \

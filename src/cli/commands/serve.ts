@@ -269,7 +269,20 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       }
       if (snapcast && alsaIn) {
         const bridge = alsaIn.bridge;
-        reporter = new SnapcastLatencyReporter({ ...snapcast, latency: () => bridge.outputLatency(), log: (line) => io.err(`sbc-audio serve: ${line}`) });
+        // Nothing is reported until the stream's FIFO is known (the first player's session): a partial
+        // figure now and the whole one a moment later would make snapclient jump twice. snapserver keeps
+        // the last figure per client across restarts, so a restarted serve changes nothing until then.
+        let saidWaiting = false;
+        const latency = () => {
+          const f = bridge.outputLatency();
+          if (f && f.fifoMs === undefined) {
+            if (!saidWaiting) io.err(`sbc-audio serve: snapcast: the latency is reported once a player has played (the stream's FIFO is known then)`);
+            saidWaiting = true;
+            return undefined;
+          }
+          return f;
+        };
+        reporter = new SnapcastLatencyReporter({ ...snapcast, latency, log: (line) => io.err(`sbc-audio serve: ${line}`) });
         reporter.start();
         const where = snapcast.host.includes(':') ? `[${snapcast.host}]:${snapcast.port}` : `${snapcast.host}:${snapcast.port}`;
         io.out(`  snapcast latency → ${where} client ${snapcast.clientId}`);

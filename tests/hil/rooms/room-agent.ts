@@ -157,10 +157,14 @@ async function startSnapclient(o: { server: string; hostId: string }): Promise<s
   return p.out;
 }
 
-/** Writes the pulse train into snapserver's pipe (it reads at the stream's pace). */
-function play(train: ReturnType<typeof pulseTrain>): void {
+/**
+ * Writes `leadS` seconds of silence and then the pulse train into snapserver's pipe, in one go (it
+ * reads at the stream's pace). The silence is the settle: snapclient opens its PCM only when audio
+ * comes, and the rooms converge while the silence plays.
+ */
+function play(train: ReturnType<typeof pulseTrain>, leadS: number): void {
   const w = spawn('sh', ['-c', `cat > '${FIFO}'`], { stdio: ['pipe', 'ignore', 'ignore'] });
-  w.stdin!.end(Buffer.from(train.samples.buffer, train.samples.byteOffset, train.samples.byteLength));
+  w.stdin!.end(Buffer.concat([Buffer.alloc(Math.round(leadS * train.rate) * 4), Buffer.from(train.samples.buffer, train.samples.byteOffset, train.samples.byteLength)]));
 }
 
 // --- capture with system-clock timestamps --------------------------------------------------------------------
@@ -180,7 +184,7 @@ async function startCapture(): Promise<void> {
   // Opened before the board's engine opens the DAC side: snd-aloop then holds the DAC to these parameters.
   const pcm = await createLinuxPcmBackend().open(env.alsa?.dacCapture ?? 'hw:SimDac,1,0', {
     // 8 s of buffer (snd-aloop allows 2 MiB): a stall of the guest's one vCPU must not overrun it.
-    direction: 'capture', rate: 48000, channels: 2, format: 'S16_LE', periodFrames: 480, bufferFrames: 8 * 48000,
+    direction: 'capture', rate: 48000, channels: 2, format: 'S16_LE', periodFrames: 1200, bufferFrames: 8 * 48000,
   });
   const c: Capture = { pcm, chunks: [], frames: 0, stamps: [], xruns: 0, running: true, done: Promise.resolve() };
   const st = emptyPcmStatus();
@@ -242,7 +246,7 @@ const routes: Record<string, Handler> = {
   '/snapclient': async (b) => ({ out: await startSnapclient(b as { server: string; hostId: string }) }),
   '/capture/start': async () => { await startCapture(); return {}; },
   '/capture/stop': async (b) => stopCapture(b.train as Parameters<typeof pulseTrain>[0], Number(b.afterDacNs ?? 0)),
-  '/play': async (b) => { play(pulseTrain(b.train as Parameters<typeof pulseTrain>[0])); return {}; },
+  '/play': async (b) => { play(pulseTrain(b.train as Parameters<typeof pulseTrain>[0]), Number(b.leadS ?? 0)); return {}; },
   '/doctor': async () => {
     // chronyc on PATH, as on an appliance (here a wrapper: the program runs from the unpacked package with the host's libraries).
     const bin = path.join(WORK, 'bin');
