@@ -44,6 +44,12 @@ if [ -n "$HIL_NET_IP" ]; then
   modprobe virtio_net || fail_setup "virtio_net"
   ifconfig eth0 "$HIL_NET_IP" netmask 255.255.255.0 up || fail_setup "eth0 $HIL_NET_IP"
 fi
+if [ -n "$HIL_WAN" ]; then
+  # QEMU's user network: its fixed addresses (the guest 10.0.2.15, the host's loopback seen as 10.0.2.2).
+  modprobe virtio_net || fail_setup "virtio_net"
+  wan=eth0; [ -z "$HIL_NET_IP" ] || wan=eth1
+  ifconfig "$wan" 10.0.2.15 netmask 255.255.255.0 up || fail_setup "$wan 10.0.2.15"
+fi
 [ -z "$HIL_HOSTNAME" ] || hostname "$HIL_HOSTNAME"
 if [ -n "$HIL_TIMESYNC" ]; then
   mkdir -p /host/timesync
@@ -121,6 +127,7 @@ SBC_HIL_HOSTNAME=$HIL_HOSTNAME
 SBC_HIL_TIMESYNC_DIR=${HIL_TIMESYNC:+/host/timesync}
 SBC_HIL_ROOMS=$HIL_ROOMS
 EOF
+for kv in $HIL_EXTRA_ENV; do echo "$kv" >> /tmp/hil.env; done
 export SBC_HIL_ENV=/tmp/hil.env
 echo "HIL-READY at $(cut -d' ' -f1 /proc/uptime) s: /dev/i2c-$I2C_BUS, /dev/$GPIO_CHIP ($GPIO_DEV), cards: $(sed -n 's/^ *[0-9]* \[\([^ ]*\) *\].*/\1/p' /proc/asound/cards | tr '\n' ' ')"
 
@@ -129,6 +136,7 @@ if [ -n "$HIL_NET_IP" ]; then
   # What the rooms test and agent read from their environment (only in the multi-room rig).
   export SBC_HIL_ROOMS="$HIL_ROOMS" SBC_HIL_HOSTNAME="$HIL_HOSTNAME" SBC_HIL_TIMESYNC_DIR=${HIL_TIMESYNC:+/host/timesync}
   export SBC_HIL_HOST_LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu:$HIL_HOST_LIB_PATH"
+  for kv in $HIL_EXTRA_ENV; do export "$kv"; done
 fi
 if [ -n "$HIL_AGENT" ]; then
   # The room agent of the multi-room rig, beside the suite (its log goes to the console at the end).

@@ -3,7 +3,10 @@
 # point-to-point `-netdev dgram` link (UDP on 127.0.0.1; no bridge, no tap, no root), each a
 # tests/hil/run-vm.sh guest with a board whose DAC is snd-aloop. Room b runs the room agent
 # (tests/hil/rooms/room-agent.ts) alone; room a runs it too, and the rooms suite
-# (tests/hil/rooms/*.hil.ts) drives both: chrony, snapserver, snapclient, `sbc-audio serve`, captures.
+# (tests/hil/rooms/*.hil.ts) drives both: chrony, snapclient, `sbc-audio serve`, captures.
+# snapserver runs on this host, on 127.0.0.1 only; the guests reach it through QEMU's user network
+# (a second NIC each: this host's loopback is 10.0.2.2 there). Under TCG every process in a guest
+# costs many times its native CPU, and a snapserver inside room a starved that room's audio path.
 #
 # chronyd and chronyc run in the guests from Debian's packages unpacked on the host
 # (scripts/timesync-tools.sh), never installed here: nothing on this host touches its clock.
@@ -21,23 +24,37 @@ TS=$(bash "$ROOT/scripts/timesync-tools.sh") || die "chrony's programs are not a
 LOG_DIR=${SBC_HIL_ROOMS_LOG_DIR:-$(mktemp -d /tmp/sbc-hil-rooms.XXXXXX)}
 mkdir -p "$LOG_DIR"
 
-# Two free UDP ports on 127.0.0.1, one for each end of the link.
-read -r PORT_A PORT_B < <(node -e '
-  const d = require("node:dgram"); const a = d.createSocket("udp4"), b = d.createSocket("udp4");
-  a.bind(0, "127.0.0.1", () => b.bind(0, "127.0.0.1", () => { console.log(a.address().port, b.address().port); a.close(); b.close(); }));')
-[ -n "$PORT_A" ] && [ -n "$PORT_B" ] || die "no free UDP ports"
+# Two free UDP ports on 127.0.0.1, one for each end of the link; three TCP ports for snapserver.
+read -r PORT_A PORT_B SNAP_STREAM SNAP_CONTROL SNAP_SOURCE < <(node -e '
+  const d = require("node:dgram"), net = require("node:net");
+  const udp = () => new Promise((r) => { const s = d.createSocket("udp4"); s.bind(0, "127.0.0.1", () => r(s)); });
+  const tcp = () => new Promise((r) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => r(s)); });
+  Promise.all([udp(), udp(), tcp(), tcp(), tcp()]).then((ss) => { console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });')
+[ -n "$SNAP_SOURCE" ] || die "no free ports"
+
+# snapserver (Debian's, a peer we did not write): its PCM comes in over TCP from room a's agent.
+command -v snapserver >/dev/null || die "snapserver is not installed (make host-tools)"
+SNAP_DIR=$(mktemp -d /tmp/sbc-hil-snapserver.XXXXXX)
+: > "$SNAP_DIR/snapserver.conf"
+HOME=$SNAP_DIR snapserver -c "$SNAP_DIR/snapserver.conf" --server.datadir="$SNAP_DIR" --http.enabled=false \
+  --tcp.enabled=true --tcp.bind_to_address=127.0.0.1 --tcp.port="$SNAP_CONTROL" \
+  --stream.bind_to_address=127.0.0.1 --stream.port="$SNAP_STREAM" --stream.codec=pcm \
+  --stream.source "tcp://127.0.0.1:$SNAP_SOURCE?name=rooms&mode=server&sampleformat=48000:16:2" \
+  --logging.sink=stderr > "$LOG_DIR/snapserver.log" 2>&1 &
+SNAP_PID=$!
+export SBC_HIL_WAN=1 SBC_HIL_EXTRA_ENV="SBC_HIL_SNAP_HOST=10.0.2.2 SBC_HIL_SNAP_STREAM_PORT=$SNAP_STREAM SBC_HIL_SNAP_CONTROL_PORT=$SNAP_CONTROL SBC_HIL_SNAP_SOURCE_PORT=$SNAP_SOURCE"
 
 export SBC_HIL_TIMESYNC_DIR=$TS SBC_HIL_ROOMS=2 SBC_HIL_TIMEOUT=${SBC_HIL_TIMEOUT:-1200}
-# Two vCPUs each (SBC_HIL_SMP): with one, room a's snapserver, snapclient, serve and capture queued behind each
-# other and its bridge cut frames; the host's two cores are shared by both guests either way.
-export SBC_HIL_SMP=${SBC_HIL_SMP:-2}
+# One vCPU each (SBC_HIL_SMP): with two each, the four vCPU threads starved one another on this
+# host's two cores (snapclient's PCM underran, serve's requests timed out).
+export SBC_HIL_SMP=${SBC_HIL_SMP:-1}
 
 # Room b: the agent only; it powers off when room a's suite says so (or at the timeout).
 SBC_HIL_NET_IP=10.77.0.2 SBC_HIL_HOSTNAME=room-b SBC_HIL_NET_LOCAL_PORT=$PORT_B SBC_HIL_NET_REMOTE_PORT=$PORT_A \
   SBC_HIL_GUEST_CMD='node --import tsx tests/hil/rooms/room-agent.ts' \
   setsid bash "$ROOT/tests/hil/run-vm.sh" > "$LOG_DIR/room-b.log" 2>&1 &
 ROOM_B=$!
-trap 'kill -- -$ROOM_B 2>/dev/null || true' EXIT
+trap 'kill -- -$ROOM_B 2>/dev/null || true; kill $SNAP_PID 2>/dev/null || true; rm -rf "$SNAP_DIR"' EXIT
 
 # Room a: the agent beside the rooms suite.
 set +e
@@ -49,7 +66,7 @@ set -e
 # Room b powers off when told; give it a moment, then stop it.
 for _ in $(seq 1 60); do kill -0 "$ROOM_B" 2>/dev/null || break; sleep 1; done
 kill -- -"$ROOM_B" 2>/dev/null || true
-echo "hil-rooms: room b's console: $LOG_DIR/room-b.log"
+echo "hil-rooms: room b's console: $LOG_DIR/room-b.log; snapserver's log: $LOG_DIR/snapserver.log"
 line=$(grep -E '^hil-vm: [0-9]+ passed, [0-9]+ failed' "$LOG_DIR/room-a.log" | tail -n1 || true)
 [ -n "$line" ] || { echo "hil-rooms: 0 passed, 1 failed (room a did not report)"; exit 1; }
 echo "hil-rooms: ${line#hil-vm: }"

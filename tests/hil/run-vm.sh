@@ -26,6 +26,9 @@
 #   SBC_HIL_TIMESYNC_DIR  a host folder shared read-only at /host/timesync (chronyd, chronyc: scripts/timesync-tools.sh)
 #   SBC_HIL_AGENT     1: the guest starts tests/hil/rooms/room-agent.ts in the background before the suite
 #   SBC_HIL_ROOMS     passed to the suite (the rooms test runs only where it is set)
+#   SBC_HIL_WAN       1: a second NIC on QEMU's user network (eth1, 10.0.2.15), through which the guest reaches
+#                     this host's 127.0.0.1 as 10.0.2.2 (the rig's snapserver runs on the host)
+#   SBC_HIL_EXTRA_ENV space-separated KEY=VALUE pairs added to the guest's /tmp/hil.env and environment
 #   SBC_HIL_SMP, SBC_HIL_MEM  vCPUs (default 2) and MiB (default 2048) of the guest
 set -euo pipefail
 
@@ -271,6 +274,8 @@ SPEC=${SBC_HIL_SPEC:-"tests/hil/board/**/*.hil.ts tests/hil/guest/**/*.hil.ts"}
   printf 'HIL_TIMESYNC=%q\n' "${SBC_HIL_TIMESYNC_DIR:+1}"
   printf 'HIL_AGENT=%q\n' "${SBC_HIL_AGENT:-}"
   printf 'HIL_ROOMS=%q\n' "${SBC_HIL_ROOMS:-}"
+  printf 'HIL_WAN=%q\n' "${SBC_HIL_WAN:-}"
+  printf 'HIL_EXTRA_ENV=%q\n' "${SBC_HIL_EXTRA_ENV:-}"
 } > "$RUN/stage/hil/settings"
 ( cd "$RUN/stage" && find . -mindepth 1 | cpio -o -H newc --quiet ) > "$RUN/init.cpio"
 cat "$BASE" "$RUN/init.cpio" > "$RUN/initramfs.cpio"
@@ -295,6 +300,10 @@ if [ -n "${SBC_HIL_NET_IP:-}" ]; then
   mac_tail=$(printf '%02x' "${SBC_HIL_NET_IP##*.}")
   EXTRA_ARGS+=(-netdev "dgram,id=link,local.type=inet,local.host=127.0.0.1,local.port=$SBC_HIL_NET_LOCAL_PORT,remote.type=inet,remote.host=127.0.0.1,remote.port=$SBC_HIL_NET_REMOTE_PORT"
     -device "virtio-net-pci,netdev=link,mac=52:54:00:77:00:$mac_tail")
+fi
+if [ -n "${SBC_HIL_WAN:-}" ]; then
+  # QEMU's user network (slirp): the guest reaches this host's 127.0.0.1 as 10.0.2.2, and nothing else of it.
+  EXTRA_ARGS+=(-netdev "user,id=wan" -device "virtio-net-pci,netdev=wan,mac=52:54:00:12:34:56")
 fi
 if [ -n "${SBC_HIL_TIMESYNC_DIR:-}" ]; then
   [ -x "$SBC_HIL_TIMESYNC_DIR/usr/sbin/chronyd" ] || die "SBC_HIL_TIMESYNC_DIR=$SBC_HIL_TIMESYNC_DIR holds no usr/sbin/chronyd"

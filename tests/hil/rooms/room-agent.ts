@@ -9,8 +9,9 @@
  * reaches it). Test code: it allocates freely and trusts its one caller.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { createLinuxPcmBackend } from '../../../src/hal/linux/index.ts';
 import { CLOCK_MONOTONIC, libc } from '../../../src/hal/linux/libc.ts';
@@ -126,8 +127,11 @@ async function startServe(o: { analogDelayMs: number; snapcast?: { server: strin
 }
 
 // --- snapcast -----------------------------------------------------------------------------------------
+// snapserver runs on the rig's host (tests/hil/run-rooms.sh), reached as 10.0.2.2 through QEMU's user network.
 const SNAP = path.join(WORK, 'snap');
-const FIFO = path.join(SNAP, 'fifo');
+const SNAP_HOST = process.env.SBC_HIL_SNAP_HOST ?? '10.0.2.2';
+const SNAP_STREAM_PORT = Number(process.env.SBC_HIL_SNAP_STREAM_PORT ?? 1704);
+const SNAP_SOURCE_PORT = Number(process.env.SBC_HIL_SNAP_SOURCE_PORT ?? 4953);
 
 function host(name: string, args: string[]): Proc {
   const prog = hostProgram(env, name, { HOME: SNAP });
@@ -135,21 +139,12 @@ function host(name: string, args: string[]): Proc {
   return start(name, prog.cmd, args, prog.env);
 }
 
-async function startSnapserver(): Promise<string> {
-  await stop('snapserver');
-  mkdirSync(SNAP, { recursive: true });
-  writeFileSync(path.join(SNAP, 'snapserver.conf'), ''); // not /etc/snapserver.conf
-  const p = host('snapserver', ['-c', path.join(SNAP, 'snapserver.conf'), `--server.datadir=${SNAP}`, '--http.enabled=false',
-    '--tcp.enabled=true', '--tcp.bind_to_address=0.0.0.0', '--tcp.port=1705', '--stream.bind_to_address=0.0.0.0', '--stream.port=1704',
-    '--stream.codec=pcm', '--stream.source', `pipe://${FIFO}?name=rooms&sampleformat=48000:16:2&mode=create`, '--logging.sink=stderr']);
-  await until('snapserver to create its fifo', () => existsSync(FIFO), 60000, p);
-  return p.out;
-}
-
-async function startSnapclient(o: { server: string; hostId: string }): Promise<string> {
+async function startSnapclient(o: { hostId: string }): Promise<string> {
   await stop('snapclient');
   mkdirSync(SNAP, { recursive: true });
-  const p = host('snapclient', ['-h', o.server, '-p', '1704', '--hostID', o.hostId, '--player', 'alsa', '-s', 'sbc-audio', '--logsink', 'stderr', '--logfilter', '*:info']);
+  // 40 ms ALSA periods (buffer_time 160 ms in 4 fragments; snapclient's default is 80 in 4): fewer
+  // wake-ups for a guest's one vCPU. snapclient counts its PCM's buffer itself (snd_pcm_delay).
+  const p = host('snapclient', ['-h', SNAP_HOST, '-p', String(SNAP_STREAM_PORT), '--hostID', o.hostId, '--player', 'alsa:buffer_time=160,fragments=4', '-s', 'sbc-audio', '--logsink', 'stderr', '--logfilter', '*:info']);
   // Connected once the server's settings arrived; it opens "sbc-audio" when audio comes (a missing PCM says so at once).
   await until('snapclient to connect', () => /ServerSettings/.test(p.out) && !/PCM device "sbc-audio" not found/.test(p.out), 60000, p);
   await sleep(1000);
@@ -158,13 +153,18 @@ async function startSnapclient(o: { server: string; hostId: string }): Promise<s
 }
 
 /**
- * Writes `leadS` seconds of silence and then the pulse train into snapserver's pipe, in one go (it
- * reads at the stream's pace). The silence is the settle: snapclient opens its PCM only when audio
- * comes, and the rooms converge while the silence plays.
+ * Sends `leadS` seconds of silence and then the pulse train to snapserver's TCP source, in one go
+ * (snapserver reads it at the stream's pace). The silence is the settle: snapclient opens its PCM
+ * only when audio comes, and the rooms converge while the silence plays.
  */
-function play(train: ReturnType<typeof pulseTrain>, leadS: number): void {
-  const w = spawn('sh', ['-c', `cat > '${FIFO}'`], { stdio: ['pipe', 'ignore', 'ignore'] });
-  w.stdin!.end(Buffer.concat([Buffer.alloc(Math.round(leadS * train.rate) * 4), Buffer.from(train.samples.buffer, train.samples.byteOffset, train.samples.byteLength)]));
+function play(train: ReturnType<typeof pulseTrain>, leadS: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(SNAP_SOURCE_PORT, SNAP_HOST, () => {
+      s.end(Buffer.concat([Buffer.alloc(Math.round(leadS * train.rate) * 4), Buffer.from(train.samples.buffer, train.samples.byteOffset, train.samples.byteLength)]));
+      resolve();
+    });
+    s.on('error', reject);
+  });
 }
 
 // --- capture with system-clock timestamps --------------------------------------------------------------------
@@ -242,11 +242,10 @@ const routes: Record<string, Handler> = {
   '/chrony/stop': async () => { await stop('chronyd'); return {}; },
   '/tracking': async () => { const r = chronyc(['-c', 'tracking']); return { status: r.status, out: r.stdout + r.stderr }; },
   '/serve': async (b) => ({ out: await startServe(b as Parameters<typeof startServe>[0]) }),
-  '/snapserver': async () => ({ out: await startSnapserver() }),
-  '/snapclient': async (b) => ({ out: await startSnapclient(b as { server: string; hostId: string }) }),
+  '/snapclient': async (b) => ({ out: await startSnapclient(b as { hostId: string }) }),
   '/capture/start': async () => { await startCapture(); return {}; },
   '/capture/stop': async (b) => stopCapture(b.train as Parameters<typeof pulseTrain>[0], Number(b.afterDacNs ?? 0)),
-  '/play': async (b) => { play(pulseTrain(b.train as Parameters<typeof pulseTrain>[0]), Number(b.leadS ?? 0)); return {}; },
+  '/play': async (b) => { await play(pulseTrain(b.train as Parameters<typeof pulseTrain>[0]), Number(b.leadS ?? 0)); return {}; },
   '/doctor': async () => {
     // chronyc on PATH, as on an appliance (here a wrapper: the program runs from the unpacked package with the host's libraries).
     const bin = path.join(WORK, 'bin');
@@ -262,7 +261,7 @@ const routes: Record<string, Handler> = {
 
 async function shutdown(): Promise<void> {
   if (capture) { capture.running = false; await capture.done.catch(() => undefined); }
-  for (const name of ['snapclient', 'serve', 'snapserver', 'chronyd']) await stop(name);
+  for (const name of ['snapclient', 'serve', 'chronyd']) await stop(name);
   server.close();
   process.exit(0);
 }

@@ -3,7 +3,8 @@
  * `-netdev dgram` link (tests/hil/run-rooms.sh). This file runs in room a; each room runs
  * tests/hil/rooms/room-agent.ts, which does what a user does on an appliance.
  *
- *   room a (10.77.0.1): chronyd (the group's reference), snapserver, snapclient ─▶ "sbc-audio" ─▶ serve ─▶ DAC (SimDac)
+ *   the host (10.0.2.2 to each guest, QEMU's user network): snapserver, on its 127.0.0.1
+ *   room a (10.77.0.1): chronyd (the group's reference), snapclient ─▶ "sbc-audio" ─▶ serve ─▶ DAC (SimDac)
  *   room b (10.77.0.2): chronyd (following room a), snapclient ─▶ "sbc-audio" ─▶ serve ─▶ DAC (SimDac)
  *
  * Each room states a different delay after its DAC (its board file's analogDelays: 5 ms and 25 ms,
@@ -25,7 +26,9 @@ import { median } from '../lib/room-sync.ts';
 const ROOMS = { a: { ip: '10.77.0.1', id: 'room-a', afterDacMs: 5 }, b: { ip: '10.77.0.2', id: 'room-b', afterDacMs: 25 } } as const;
 type RoomKey = keyof typeof ROOMS;
 const AGENT_PORT = 7070;
-const SNAP_SERVER = ROOMS.a.ip;
+// snapserver runs on the rig's host (tests/hil/run-rooms.sh), which the guests reach as 10.0.2.2.
+const SNAP_SERVER = process.env.SBC_HIL_SNAP_HOST ?? '10.0.2.2';
+const SNAP_CONTROL_PORT = Number(process.env.SBC_HIL_SNAP_CONTROL_PORT ?? 1705);
 /**
  * The settle: audio (silence) flows this long before the pulses, so that snapclient has opened its PCM,
  * serve's bridge has its session and the latency its figure, and snapclient has converged. The issue
@@ -58,7 +61,7 @@ function call<T = Record<string, unknown>>(r: RoomKey, route: string, body: obje
 /** One JSON-RPC call to snapserver's control port (a line of JSON each way). */
 function snapRpc(method: string, params: object = {}): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(1705, SNAP_SERVER);
+    const s = net.connect(SNAP_CONTROL_PORT, SNAP_SERVER);
     let buf = '';
     const t = setTimeout(() => { s.destroy(); reject(new Error(`snapserver ${method}: no answer`)); }, 20000);
     s.on('connect', () => s.write(`${JSON.stringify({ id: 1, jsonrpc: '2.0', method, params })}\r\n`));
@@ -121,7 +124,6 @@ describe('rooms in sync through Snapcast: two appliances (QEMU guests) aligned a
       return tr && tr.leap === 'Normal' && tr.reference === ROOMS.a.ip && Math.abs(tr.systemS) < 0.5e-3 && Math.abs(tr.lastS) < 0.5e-3 ? tr : undefined;
     }, 120000);
     console.log(`      room b's clock follows room a's (chronyc): ${(t.systemS * 1e6).toFixed(0)} µs still to slew, last offset ${(t.lastS * 1e6).toFixed(0)} µs, RMS ${(t.rmsS * 1e6).toFixed(0)} µs`);
-    await call('a', '/snapserver');
   });
 
   after(async () => {
@@ -135,8 +137,8 @@ describe('rooms in sync through Snapcast: two appliances (QEMU guests) aligned a
     // The rooms in parallel, as appliances are (and serve takes a minute to start on one vCPU under TCG).
     const both = (f: (r: RoomKey) => Promise<unknown>) => Promise.all((['a', 'b'] as const).map(f));
     await both((r) => call(r, '/capture/start'));
-    await both((r) => call(r, '/serve', { analogDelayMs: ROOMS[r].afterDacMs, ...(reporting ? { snapcast: { server: SNAP_SERVER, client: ROOMS[r].id } } : {}) }));
-    await both((r) => call(r, '/snapclient', { server: SNAP_SERVER, hostId: ROOMS[r].id }));
+    await both((r) => call(r, '/serve', { analogDelayMs: ROOMS[r].afterDacMs, ...(reporting ? { snapcast: { server: `${SNAP_SERVER}:${SNAP_CONTROL_PORT}`, client: ROOMS[r].id } } : {}) }));
+    await both((r) => call(r, '/snapclient', { hostId: ROOMS[r].id }));
     await call('a', '/play', { train, leadS: SETTLE_S });
     const playing = Date.now();
     // serve reports once the first player's session has told it the stream's FIFO (within seconds of the audio).
