@@ -302,7 +302,8 @@ if [ -n "${SBC_HIL_NET_IP:-}" ]; then
     -device "virtio-net-pci,netdev=link,mac=52:54:00:77:00:$mac_tail")
 fi
 if [ -n "${SBC_HIL_WAN:-}" ]; then
-  # QEMU's user network (slirp): the guest reaches this host's 127.0.0.1 as 10.0.2.2, and nothing else of it.
+  # QEMU's user network (slirp): the guest reaches this host's 127.0.0.1 as 10.0.2.2 (the rooms rig's snapserver and
+  # chronyd listen there, on loopback only) and, through NAT, whatever this host can reach; nothing reaches the guest.
   EXTRA_ARGS+=(-netdev "user,id=wan" -device "virtio-net-pci,netdev=wan,mac=52:54:00:12:34:56")
 fi
 if [ -n "${SBC_HIL_TIMESYNC_DIR:-}" ]; then

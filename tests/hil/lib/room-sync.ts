@@ -155,9 +155,12 @@ export function median(xs: readonly number[]): number {
 
 /** Room a's ear times less room b's, per pulse and as a median (ms). */
 export function roomOffset(train: PulseTrain, a: RoomCapture, b: RoomCapture, matchFrames = 32): RoomOffset {
-  const ta = earTimesNs(train, a, matchFrames);
-  const tb = earTimesNs(train, b, matchFrames);
-  const perPulseMs = ta.map((x, i) => (x === undefined || tb[i] === undefined ? undefined : (x - tb[i]!) / 1e6));
+  return offsetOf(earTimesNs(train, a, matchFrames), earTimesNs(train, b, matchFrames));
+}
+
+/** The offset from two rooms' ear times per pulse (undefined or null: the pulse was not found there). */
+export function offsetOf(ta: readonly (number | undefined | null)[], tb: readonly (number | undefined | null)[]): RoomOffset {
+  const perPulseMs = ta.map((x, i) => (x == null || tb[i] == null ? undefined : (x - tb[i]!) / 1e6));
   const both = perPulseMs.filter((x): x is number => x !== undefined);
   return {
     perPulseMs, medianMs: median(both), pulses: both.length, missed: perPulseMs.length - both.length,

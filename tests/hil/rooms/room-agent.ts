@@ -2,14 +2,15 @@
  * One room of the multi-room rig (tests/hil/run-rooms.sh, docs/multi-room.md): runs in each QEMU
  * guest and does, on request of the rooms test (tests/hil/rooms/rooms.hil.ts, in room a), what a
  * user does on an appliance: start chronyd, `sbc-audio serve` on the guest's board (a PCM5122 on
- * i2c-stub whose DAC is the SimDac snd-aloop card), snapclient into the ALSA way in, snapserver
- * (room a), and it captures what the DAC put out (hw:SimDac,1,0) with CLOCK_REALTIME timestamps.
+ * i2c-stub whose DAC is the SimDac snd-aloop card), snapclient into the ALSA way in,
+ * and it captures what the DAC put out (hw:SimDac,1,0) with CLOCK_REALTIME timestamps; room a's
+ * agent also feeds the audio into snapserver (which runs on the rig's host, tests/hil/run-rooms.sh).
  *
  * HTTP with JSON bodies on the rig's private link (10.77.0.0/24 between the guests; nothing else
  * reaches it). Test code: it allocates freely and trusts its one caller.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -66,15 +67,16 @@ async function until(what: string, probe: () => boolean, guardMs: number, p?: Pr
 const CHRONY_DIR = '/run/chrony';
 const chronyc = (args: string[]) => spawnSync(path.join(TIMESYNC, 'usr/bin/chronyc'), ['-h', `${CHRONY_DIR}/chronyd.sock`, ...args], { env: { ...process.env, LD_LIBRARY_PATH: HOST_LIBS }, encoding: 'utf8' });
 
-async function startChrony(o: { role: 'server' } | { role: 'client'; server: string }): Promise<string> {
+async function startChrony(o: { server: string; port: number }): Promise<string> {
   await stop('chronyd');
   mkdirSync(CHRONY_DIR, { recursive: true, mode: 0o700 });
   mkdirSync('/var/lib/chrony', { recursive: true });
   const conf = path.join(WORK, 'chrony.conf');
-  // The appliances' drop-in (deploy/) says why each line is there; this is the rig's own: room a is
-  // the group's reference (its own clock, `local`), room b follows it at 16 s^-1 polls to lock fast.
+  // The appliance's drop-in as `sbc-audio setup --time-from HOST` installs it (deploy/chrony/time-client.conf),
+  // the rig's time server on its port, and what Debian's chrony.conf would give (a command socket, a pid file).
+  const dropIn = readFileSync(path.join(ROOT, 'deploy/chrony/time-client.conf'), 'utf8').replace('@TIME_SERVER@', `${o.server} port ${o.port}`);
   writeFileSync(conf, [
-    ...(o.role === 'server' ? ['local stratum 8', 'allow 10.77.0.0/24'] : [`server ${o.server} iburst minpoll -4 maxpoll -4 xleave`, 'makestep 0.01 -1']),
+    dropIn,
     `bindcmdaddress ${CHRONY_DIR}/chronyd.sock`, 'cmdport 0', `pidfile ${CHRONY_DIR}/chronyd.pid`, 'driftfile /var/lib/chrony/drift', '',
   ].join('\n'));
   const p = start('chronyd', path.join(TIMESYNC, 'usr/sbin/chronyd'), ['-d', '-u', 'root', '-f', conf], { LD_LIBRARY_PATH: HOST_LIBS });
@@ -118,7 +120,7 @@ async function startServe(o: { analogDelayMs: number; snapcast?: { server: strin
     analogDelays: o.analogDelayMs > 0 ? [{ direction: 'output', what: 'the room\'s amplifier (a stated figure)', ns: Math.round(o.analogDelayMs * 1e6), source: 'HIL rooms rig: the delay this room states' }] : [],
   }));
   const args = ['serve', '--board', boardFile, '--runtime-dir', runtimeDir, '--no-state', '--no-osc', '--no-http', '--no-midi', '--ramp-ms', '0',
-    '--period-us', '20000', '--alsa-in-latency', String(o.latencyMs ?? 60),
+    '--period-us', '40000', '--alsa-in-latency', String(o.latencyMs ?? 60),
     ...(o.snapcast ? ['--snapcast', o.snapcast.server, '--snapcast-client', o.snapcast.client] : [])];
   const p = start('serve', process.execPath, [BIN, ...args]);
   await until('serve to start the ALSA way in', () => /alsa-in pcm "sbc-audio"/.test(p.out), 180000, p);
@@ -153,18 +155,42 @@ async function startSnapclient(o: { hostId: string }): Promise<string> {
 }
 
 /**
- * Sends `leadS` seconds of silence and then the pulse train to snapserver's TCP source, in one go
- * (snapserver reads it at the stream's pace). The silence is the settle: snapclient opens its PCM
- * only when audio comes, and the rooms converge while the silence plays.
+ * The feed into snapserver's TCP source (snapserver reads it at the stream's pace; the socket's
+ * back-pressure paces the writes): silence from /feed/start on, which is the settle (snapclient
+ * opens its PCM only when audio comes, and the rooms converge while it plays), then the pulse train
+ * on /feed/train, then 2 s of silence and the end.
  */
-function play(train: ReturnType<typeof pulseTrain>, leadS: number): Promise<void> {
+interface Feed { socket: net.Socket; train?: Buffer; ended: boolean }
+let feed: Feed | undefined;
+const SILENCE = Buffer.alloc(48000 * 4 / 4); // 250 ms
+
+function startFeed(): Promise<void> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(SNAP_SOURCE_PORT, SNAP_HOST, () => {
-      s.end(Buffer.concat([Buffer.alloc(Math.round(leadS * train.rate) * 4), Buffer.from(train.samples.buffer, train.samples.byteOffset, train.samples.byteLength)]));
+    const socket = net.connect(SNAP_SOURCE_PORT, SNAP_HOST, () => {
+      const f: Feed = { socket, ended: false };
+      feed = f;
+      const pump = () => {
+        while (!f.ended) {
+          if (f.train) {
+            f.ended = true;
+            socket.end(Buffer.concat([f.train, Buffer.alloc(2 * 48000 * 4)]));
+            return;
+          }
+          if (!socket.write(SILENCE)) return; // 'drain' calls again
+        }
+      };
+      socket.on('drain', pump);
+      pump();
       resolve();
     });
-    s.on('error', reject);
+    socket.on('error', reject);
   });
+}
+
+function sendTrain(train: ReturnType<typeof pulseTrain>): void {
+  if (!feed || feed.ended) throw new Error('no feed is running (/feed/start)');
+  feed.train = Buffer.from(train.samples.buffer, train.samples.byteOffset, train.samples.byteLength);
+  feed.socket.emit('drain'); // the pump writes it after what the socket holds now
 }
 
 // --- capture with system-clock timestamps --------------------------------------------------------------------
@@ -238,14 +264,20 @@ async function stopCapture(trainSpec: Parameters<typeof pulseTrain>[0], afterDac
 type Handler = (body: Record<string, unknown>) => Promise<unknown>;
 const routes: Record<string, Handler> = {
   '/ping': async () => ({ room, now: clockNs(CLOCK_REALTIME) }),
-  '/chrony': async (b) => ({ out: await startChrony(b as { role: 'server' } | { role: 'client'; server: string }) }),
+  '/chrony': async (b) => ({ out: await startChrony(b as { server: string; port: number }) }),
   '/chrony/stop': async () => { await stop('chronyd'); return {}; },
-  '/tracking': async () => { const r = chronyc(['-c', 'tracking']); return { status: r.status, out: r.stdout + r.stderr }; },
+  '/tracking': async () => { const r = chronyc(['-n', '-c', 'tracking']); return { status: r.status, out: r.stdout + r.stderr }; },
   '/serve': async (b) => ({ out: await startServe(b as Parameters<typeof startServe>[0]) }),
   '/snapclient': async (b) => ({ out: await startSnapclient(b as { hostId: string }) }),
-  '/capture/start': async () => { await startCapture(); return {}; },
+  '/capture/start': async () => {
+    // A capture an earlier (failed) measurement left running goes first: its result is not wanted.
+    if (capture) { capture.running = false; await capture.done; capture.pcm.close(); capture = undefined; }
+    await startCapture();
+    return {};
+  },
   '/capture/stop': async (b) => stopCapture(b.train as Parameters<typeof pulseTrain>[0], Number(b.afterDacNs ?? 0)),
-  '/play': async (b) => { await play(pulseTrain(b.train as Parameters<typeof pulseTrain>[0]), Number(b.leadS ?? 0)); return {}; },
+  '/feed/start': async () => { feed?.socket.destroy(); await startFeed(); return {}; },
+  '/feed/train': async (b) => { sendTrain(pulseTrain(b.train as Parameters<typeof pulseTrain>[0])); return {}; },
   '/doctor': async () => {
     // chronyc on PATH, as on an appliance (here a wrapper: the program runs from the unpacked package with the host's libraries).
     const bin = path.join(WORK, 'bin');
@@ -287,5 +319,7 @@ const server = http.createServer((req, res) => {
     })();
   });
 });
-server.listen(AGENT_PORT, '0.0.0.0', () => console.log(`room-agent ${room}: listening on port ${AGENT_PORT}`));
+// On the rig's private link only (the guests' point-to-point link; the user network does not reach it).
+const listenOn = process.env.SBC_HIL_NET_IP ?? '127.0.0.1';
+server.listen(AGENT_PORT, listenOn, () => console.log(`room-agent ${room}: listening on ${listenOn}:${AGENT_PORT}`));
 process.on('SIGTERM', () => void shutdown());

@@ -21,7 +21,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { median } from '../lib/room-sync.ts';
+import { parseChronyTracking } from '../../../src/system/clock-sync.ts';
+import { offsetOf } from '../lib/room-sync.ts';
 
 const ROOMS = { a: { ip: '10.77.0.1', id: 'room-a', afterDacMs: 5 }, b: { ip: '10.77.0.2', id: 'room-b', afterDacMs: 25 } } as const;
 type RoomKey = keyof typeof ROOMS;
@@ -32,9 +33,11 @@ const SNAP_CONTROL_PORT = Number(process.env.SBC_HIL_SNAP_CONTROL_PORT ?? 1705);
 /**
  * The settle: audio (silence) flows this long before the pulses, so that snapclient has opened its PCM,
  * serve's bridge has its session and the latency its figure, and snapclient has converged. The issue
- * allows up to 60 s.
+ * allows up to 60 s. At least SETTLE_AFTER_LATENCY_S of it come after snapserver holds the rooms'
+ * latencies (snapclient resyncs when its latency changes).
  */
 const SETTLE_S = 45;
+const SETTLE_AFTER_LATENCY_S = 25;
 
 function call<T = Record<string, unknown>>(r: RoomKey, route: string, body: object = {}, timeoutMs = 240000): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -100,14 +103,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
   }
 }
 
-/**
- * chronyc -c tracking (chronyc(1), the tracking report's fields in order): 2 the source, 5 the system
- * clock's offset still being slewed away (s), 6 the last measured offset (s), 7 its RMS, 14 the leap status.
- */
-function tracking(out: string): { leap: string; systemS: number; lastS: number; rmsS: number; reference: string } | undefined {
-  const f = out.trim().split('\n').pop()?.split(',');
-  return f && f.length >= 14 ? { leap: f[13]!, systemS: Number(f[4]), lastS: Number(f[5]), rmsS: Number(f[6]), reference: f[1]! } : undefined;
-}
 
 describe('rooms in sync through Snapcast: two appliances (QEMU guests) aligned at their outputs', function () {
   this.timeout(900000);
@@ -116,14 +111,17 @@ describe('rooms in sync through Snapcast: two appliances (QEMU guests) aligned a
   before(async function () {
     if (!process.env.SBC_HIL_ROOMS) this.skip(); // only in the two-guest rig (tests/hil/run-rooms.sh)
     for (const r of ['a', 'b'] as const) await until(`room ${r}'s agent`, () => call(r, '/ping', {}, 5000), 180000);
-    await call('a', '/chrony', { role: 'server' });
-    await call('b', '/chrony', { role: 'client', server: ROOMS.a.ip });
-    const t = await until('room b\'s clock to follow room a\'s (chronyc tracking: leap status Normal, source room a)', async () => {
-      const tr = tracking((await call<{ out: string }>('b', '/tracking')).out);
-      // Locked, and the step or slew after the first measurement done (the clock within 0.5 ms of room a's).
-      return tr && tr.leap === 'Normal' && tr.reference === ROOMS.a.ip && Math.abs(tr.systemS) < 0.5e-3 && Math.abs(tr.lastS) < 0.5e-3 ? tr : undefined;
-    }, 120000);
-    console.log(`      room b's clock follows room a's (chronyc): ${(t.systemS * 1e6).toFixed(0)} µs still to slew, last offset ${(t.lastS * 1e6).toFixed(0)} µs, RMS ${(t.rmsS * 1e6).toFixed(0)} µs`);
+    // The group's time server is the rig's host (a chronyd -x there: tests/hil/run-rooms.sh).
+    const ntp = { server: process.env.SBC_HIL_NTP_HOST ?? '10.0.2.2', port: Number(process.env.SBC_HIL_NTP_PORT ?? 123) };
+    await Promise.all((['a', 'b'] as const).map((r) => call(r, '/chrony', ntp)));
+    for (const r of ['a', 'b'] as const) {
+      const t = await until(`room ${r}'s clock to follow the time server (chronyc tracking: leap status Normal, the server its source)`, async () => {
+        const tr = parseChronyTracking((await call<{ out: string }>(r, '/tracking')).out);
+        // Locked, and the step or slew after the first measurement done (the clock within 0.5 ms of the server's).
+        return tr.leap === 'Normal' && tr.referenceName === ntp.server && Math.abs(tr.systemTimeS) < 0.5e-3 && Math.abs(tr.lastOffsetS) < 0.5e-3 ? tr : undefined;
+      }, 120000);
+      console.log(`      room ${r}'s clock follows the time server (chronyc): ${(t.systemTimeS * 1e6).toFixed(0)} µs still to slew, last offset ${(t.lastOffsetS * 1e6).toFixed(0)} µs, RMS ${(t.rmsOffsetS * 1e6).toFixed(0)} µs`);
+    }
   });
 
   after(async () => {
@@ -139,7 +137,7 @@ describe('rooms in sync through Snapcast: two appliances (QEMU guests) aligned a
     await both((r) => call(r, '/capture/start'));
     await both((r) => call(r, '/serve', { analogDelayMs: ROOMS[r].afterDacMs, ...(reporting ? { snapcast: { server: `${SNAP_SERVER}:${SNAP_CONTROL_PORT}`, client: ROOMS[r].id } } : {}) }));
     await both((r) => call(r, '/snapclient', { hostId: ROOMS[r].id }));
-    await call('a', '/play', { train, leadS: SETTLE_S });
+    await call('a', '/feed/start');
     const playing = Date.now();
     // serve reports once the first player's session has told it the stream's FIFO (within seconds of the audio).
     const lat = await until(`snapserver to hold ${reporting ? 'the latencies the rooms reported' : 'no latency for either room'}`, async () => {
@@ -147,14 +145,18 @@ describe('rooms in sync through Snapcast: two appliances (QEMU guests) aligned a
       const a = l[ROOMS.a.id], b = l[ROOMS.b.id];
       if (a === undefined || b === undefined) return undefined;
       return (reporting ? a > 0 && b > 0 : a === 0 && b === 0) ? { a, b } : undefined;
-    }, (SETTLE_S - 15) * 1000);
+    }, 60000);
     console.log(`      snapserver holds latencies: room a ${lat.a} ms, room b ${lat.b} ms (${((Date.now() - playing) / 1000).toFixed(1)} s after the audio began)`);
     if (reporting) {
       // The reports differ by the difference of the stated delays (each reports its whole output latency).
       assert.equal(lat.b - lat.a, ROOMS.b.afterDacMs - ROOMS.a.afterDacMs, 'the rooms\' reported latencies differ by their stated delays');
     }
-    // The settle, the train and snapserver's buffer (1 s), then a margin.
-    await sleep(Math.max(0, playing + SETTLE_S * 1000 + ((train.leadFrames + train.count * train.spacingFrames + train.tailFrames) / 48000) * 1000 + 3000 - Date.now()));
+    const latencyKnown = Date.now();
+    await sleep(Math.max(playing + SETTLE_S * 1000, latencyKnown + SETTLE_AFTER_LATENCY_S * 1000) - Date.now());
+    console.log(`      the pulses go in ${((Date.now() - playing) / 1000).toFixed(1)} s after the audio began`);
+    await call('a', '/feed/train', { train });
+    // The train, what the feed's socket held before it (≤ 2 s), snapserver's buffer (1 s), then a margin.
+    await sleep(((train.leadFrames + train.count * train.spacingFrames + train.tailFrames) / 48000) * 1000 + 6000);
     const res = {} as Record<RoomKey, { earTimesNs: (number | null)[]; frames: number; stamps: number; xruns: number; peak: number }>;
     for (const r of ['a', 'b'] as const) res[r] = await call(r, '/capture/stop', { train, afterDacNs: ROOMS[r].afterDacMs * 1e6 });
     for (const r of ['a', 'b'] as const) {
@@ -162,9 +164,8 @@ describe('rooms in sync through Snapcast: two appliances (QEMU guests) aligned a
       console.log(`      room ${r}: captured ${(x.frames / 48000).toFixed(1)} s, ${x.stamps} status reads, ${x.xruns} overruns, peak ${x.peak}, ${x.earTimesNs.filter((t) => t !== null).length}/${train.count} pulses found`);
       assert.equal(x.xruns, 0, `room ${r}'s capture overran (its frame count lost its tie to time)`);
     }
-    const per = res.a.earTimesNs.map((t, i) => (t === null || res.b.earTimesNs[i] === null ? undefined : (t - res.b.earTimesNs[i]!) / 1e6));
-    const paired = per.filter((x): x is number => x !== undefined);
-    const out = { medianMs: median(paired), pulses: paired.length, missed: per.length - paired.length, spreadMs: paired.length ? Math.max(...paired) - Math.min(...paired) : NaN };
+    const out = offsetOf(res.a.earTimesNs, res.b.earTimesNs);
+    const paired = out.perPulseMs.filter((x): x is number => x !== undefined);
     console.log(`      reporting ${reporting ? 'on' : 'off'}: room a − room b at the ear: median ${out.medianMs.toFixed(2)} ms over ${out.pulses} pulses (${out.missed} missed), spread ${out.spreadMs.toFixed(2)} ms; per pulse ${paired.map((x) => x.toFixed(1)).join(' ')}`);
     assert.ok(out.pulses >= train.count / 2, `at least half the pulses found in both rooms (${out.pulses} of ${train.count})`);
     return out;
