@@ -22,11 +22,21 @@
  *
  * The reporter never throws into its caller: every failure is a state it leaves by retrying, said
  * in the log when the state changes (not per attempt).
+ *
+ * Another writer of our client's latency (a user in Snapweb, or a second appliance reporting under
+ * the same client id: the default id is the host name, and many Pis are all `raspberrypi`) is
+ * answered by putting ours back, but at most once per retry period, and after
+ * FOREIGN_CHANGES_TO_GIVE_UP changes within FOREIGN_WINDOW_MS not at all (said once): two reporters
+ * on one id would otherwise set it back and forth at network speed, and each change makes snapclient
+ * resync.
  */
 import net from 'node:net';
 import type { OutputLatency } from './alsa-bridge.ts';
 
 export const DEFAULT_SNAPCAST_CONTROL_PORT = 1705;
+/** This many foreign changes of our client's latency within FOREIGN_WINDOW_MS: stop putting ours back. */
+export const FOREIGN_CHANGES_TO_GIVE_UP = 3;
+export const FOREIGN_WINDOW_MS = 60_000;
 
 export interface SnapcastLatencyOptions {
   /** snapserver's host and control port. */
@@ -41,10 +51,15 @@ export interface SnapcastLatencyOptions {
   pollMs?: number;
   /** Reconnect backoff, ms: from `minMs`, doubled per failed attempt, up to `maxMs` (default 500 … 30000). */
   backoff?: { minMs?: number; maxMs?: number };
-  /** After a refusal (client not known yet), asked again after this many ms, or at once when the client connects (default 5000). */
+  /**
+   * After a refusal (client not known yet), asked again after this many ms, or at once when the client
+   * connects; also the least time between two put-backs after another writer's change (default 5000).
+   */
   retryMs?: number;
   /** A request unanswered this long means the connection is dead (default 10000). */
   answerTimeoutMs?: number;
+  /** A connection attempt not established this long counts as failed (default 5000): a host that drops packets. */
+  connectTimeoutMs?: number;
 }
 
 export type SnapcastState = 'connecting' | 'connected' | 'away' | 'closed';
@@ -88,12 +103,22 @@ export class SnapcastLatencyReporter {
   private refusedAt: number | undefined;
   private saidRefused = false;
   private saidForeign = false;
+  /** When other writers changed our client's latency (ms, within the last FOREIGN_WINDOW_MS). */
+  private foreignChanges: number[] = [];
+  /** When ours was last put back after another writer's change (ms). */
+  private lastPutBackAt: number | undefined;
+  /** A put-back waits for the retry period (poll() sends it). */
+  private putBackDue = false;
+  /** Other writers kept changing it: ours is no longer put back (for the reporter's life). */
+  private gaveUpPuttingBack = false;
+  private connectTimer: NodeJS.Timeout | undefined;
   private saidUnknown = '';
   private lastAwayReason: string | undefined;
   /** Why the socket failed (its error code), for the line said when it closes. */
   private lastErrorText: string | undefined;
   private polls_ = 0;
   private pushes_ = 0;
+  private requests_ = 0;
 
   constructor(private readonly o: SnapcastLatencyOptions) {
     this.log = o.log ?? (() => {});
@@ -124,10 +149,16 @@ export class SnapcastLatencyReporter {
     return this.pushes_;
   }
 
+  /** Client.SetLatency requests sent (answered or not). */
+  get requests(): number {
+    return this.requests_;
+  }
+
   async close(): Promise<void> {
     this.state_ = 'closed';
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
     const s = this.socket;
     this.socket = undefined;
     if (s && !s.destroyed) {
@@ -159,8 +190,17 @@ export class SnapcastLatencyReporter {
     this.socket = s;
     s.setEncoding('utf8');
     s.setNoDelay(true);
+    // Without it a host that drops packets keeps the attempt open for minutes (the kernel's SYN
+    // retries), with nothing said; as a failed attempt it takes the backoff and the log line.
+    const connectTimeoutMs = this.o.connectTimeoutMs ?? 5000;
+    this.connectTimer = setTimeout(() => {
+      if (this.socket !== s || s.connecting === false) return;
+      this.lastErrorText = `no connection in ${formatSeconds(connectTimeoutMs)}`;
+      s.destroy();
+    }, connectTimeoutMs);
     s.on('connect', () => this.guard(() => {
       if (this.socket !== s) return;
+      clearTimeout(this.connectTimer);
       s.setKeepAlive(true, 10_000);
       this.state_ = 'connected';
       this.backoffMs = this.o.backoff?.minMs ?? 500;
@@ -168,8 +208,12 @@ export class SnapcastLatencyReporter {
       this.saidForeign = false;
       this.log(`snapcast: connected to snapserver at ${this.where()}`);
       // A (re)connected server may hold anything for our client (another server, settings lost): push.
+      // What we wanted from the last connection is forgotten, so that a figure not known at this
+      // moment is still pushed by poll() once it is (poll pushes when the figure differs from `wanted`).
       this.confirmed = undefined;
       this.refusedAt = undefined;
+      this.wanted = undefined;
+      this.putBackDue = false;
       this.push('connected');
     }));
     s.on('data', (chunk: string) => this.guard(() => this.receive(s, chunk)));
@@ -178,6 +222,7 @@ export class SnapcastLatencyReporter {
     });
     s.on('close', () => this.guard(() => {
       if (this.socket !== s) return;
+      clearTimeout(this.connectTimer);
       this.socket = undefined;
       this.pending.clear();
       this.buffered = '';
@@ -253,23 +298,48 @@ export class SnapcastLatencyReporter {
     if (method === 'Client.OnConnect' && id === this.o.clientId) {
       // The client (re)connected: make sure it runs with ours (its config may be an older value).
       this.confirmed = client?.config && typeof client.config.latency === 'number' ? client.config.latency : undefined;
-      if (this.confirmed !== this.wanted || this.refusedAt !== undefined) this.push('the client connected');
+      // (Not after giving up to another writer: that would start the back and forth again.)
+      if (this.refusedAt !== undefined || (this.confirmed !== this.wanted && !this.gaveUpPuttingBack)) this.push('the client connected');
       return;
     }
     if (method === 'Client.OnLatencyChanged' && id === this.o.clientId) {
       const v = params.latency;
       this.confirmed = typeof v === 'number' ? v : undefined;
-      if (this.wanted !== undefined && v !== this.wanted) {
-        if (!this.saidForeign) {
-          this.log(`snapcast: something else set client ${this.o.clientId}'s latency to ${String(v)} ms; putting back the appliance's ${this.wanted} ms (said once)`);
-          this.saidForeign = true;
-        }
-        this.push('changed by another');
-      }
+      if (v === this.wanted) this.putBackDue = false; // ours again (the other writer put it back)
+      if (this.wanted !== undefined && v !== this.wanted) this.foreignChange(v);
       return;
     }
     // A client the server did not know may have appeared (0.26 says so in Server.OnUpdate too).
     if (this.refusedAt !== undefined && (method === 'Server.OnUpdate' || method === 'Client.OnConnect')) this.push('the server changed');
+  }
+
+  /** Another writer set our client's latency to v: put ours back, at most once per retry period, or give up. */
+  private foreignChange(v: unknown): void {
+    if (this.gaveUpPuttingBack) return;
+    const now = Date.now();
+    this.foreignChanges = [...this.foreignChanges.filter((t) => now - t < FOREIGN_WINDOW_MS), now];
+    if (this.foreignChanges.length >= FOREIGN_CHANGES_TO_GIVE_UP) {
+      this.gaveUpPuttingBack = true;
+      this.putBackDue = false;
+      this.log(`snapcast: another writer keeps setting client ${this.o.clientId}'s latency (${this.foreignChanges.length} times in ${formatSeconds(FOREIGN_WINDOW_MS)}, last to ${String(v)} ms, ours ${this.wanted} ms); not putting ours back: give each appliance its own --snapcast-client`);
+      return;
+    }
+    if (!this.saidForeign) {
+      this.log(`snapcast: something else set client ${this.o.clientId}'s latency to ${String(v)} ms; putting back the appliance's ${this.wanted} ms (said once)`);
+      this.saidForeign = true;
+    }
+    this.putBackDue = true;
+    this.putBack(now);
+  }
+
+  /** Sends the due put-back once the retry period since the last one has passed (else poll() comes back to it). */
+  private putBack(now: number): void {
+    if (!this.putBackDue || this.gaveUpPuttingBack) return;
+    if (this.lastPutBackAt !== undefined && now - this.lastPutBackAt < (this.o.retryMs ?? 5000)) return;
+    if (this.state_ !== 'connected') return;
+    this.putBackDue = false;
+    this.lastPutBackAt = now;
+    this.push('changed by another');
   }
 
   private poll(): void {
@@ -291,6 +361,7 @@ export class SnapcastLatencyReporter {
       if (f.unknown.length) this.log(`snapcast: the output latency has parts without a figure: ${f.unknown.join('; ')}; reporting the known part (${want} ms), the true latency is longer`);
     }
     if (want !== this.wanted) this.push('the figure changed', f);
+    else if (this.putBackDue) this.putBack(now);
     else if (this.refusedAt !== undefined && now - this.refusedAt >= (this.o.retryMs ?? 5000)) this.push('retry', f);
   }
 
@@ -301,8 +372,16 @@ export class SnapcastLatencyReporter {
     if (this.state_ !== 'connected' || !s || s.destroyed) return; // pushed on connect
     for (const p of this.pending.values()) if (p.latency === this.wanted) return; // already on its way
     const id = this.nextId++;
+    this.requests_++;
+    this.putBackDue = false; // ours is on its way
     this.pending.set(id, { latency: this.wanted, figure, sentAt: Date.now() });
     if (this.refusedAt !== undefined) this.refusedAt = Date.now(); // the retry clock starts again
     s.write(`${JSON.stringify({ id, jsonrpc: '2.0', method: 'Client.SetLatency', params: { id: this.o.clientId, latency: this.wanted } })}\r\n`);
   }
+}
+
+/** "5 s", "0.3 s", "1 min". */
+function formatSeconds(ms: number): string {
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }

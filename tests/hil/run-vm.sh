@@ -85,7 +85,15 @@ install_packages() {
     || { apt_update_once; DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$@" >/dev/null; } \
     || die "apt-get install $* failed"
 }
-[ ${#missing[@]} -eq 0 ] || install_packages "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  install_packages "${missing[@]}"
+  # Debian starts the players' services on install (mpd, snapserver, snapclient; snapserver's JSON-RPC
+  # listens on every interface and takes commands from anyone). The guest runs its own from /host/usr:
+  # the services of what was just installed are disabled and stopped.
+  for p in "${missing[@]}"; do
+    case "$p" in mpd | snapserver | snapclient | squeezelite) for u in "$p.socket" "$p"; do $SUDO systemctl disable --now "$u" >/dev/null 2>&1 || true; done ;; esac
+  done
+fi
 
 # --- resolve the kernel -------------------------------------------------------------------
 resolve_kernel() {
