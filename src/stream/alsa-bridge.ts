@@ -641,28 +641,42 @@ export class AlsaBridge {
     try {
       if (!this.delayChannel || this.delayChannel.isClosed) {
         this.delayChannel?.destroy();
+        this.delayChannel = undefined;
         const ch = await StreamClient.connect(this.o.endpointPath);
+        // close() ran while it connected: it could not destroy a channel it did not see yet.
+        if (this.closed) {
+          ch.destroy();
+          return;
+        }
         this.delayChannel = ch;
         // EXT_OBSERVE as the first request (R-EXT-3): this channel is never the stream's owner, so a
         // player's or a client's SET_FORMAT is never refused because of it.
         const r = await ch.observe();
+        if (this.closedWhileAsking(ch)) return;
         if (r !== STATUS.OK) throw new Error(`EXT_OBSERVE: ${statusName(r)}`);
       }
       const ch = this.delayChannel;
       if (this.latencyRate() === undefined) {
         const ranges = await ch.getFormats();
+        if (this.closedWhileAsking(ch)) return;
         const takes = (hz: number) => ranges.some((r) => r.minFps <= hz && hz <= r.maxFps);
         this.defaultRate = takes(48000) ? 48000 : Math.max(...ranges.map((r) => r.maxFps));
       }
       const rate = this.latencyRate()!;
       const d = await ch.getDelayInfo(rate);
+      if (this.closedWhileAsking(ch)) return;
       if (d.result !== STATUS.OK) throw new Error(`EXT_GET_DELAY_INFO at ${rate} Hz: ${statusName(d.result)}`);
-      if (this.closed) return;
       this.delayInfo = { rate, knownNs: d.knownDelayNs, unknown: d.unknownCount > 0 ? d.unknown.split('; ').filter((x) => x !== '') : [] };
       // R-EXT-7: the names may be cut to fit; a count above the names is still that many unknowns.
       while (this.delayInfo.unknown.length < d.unknownCount) this.delayInfo.unknown.push('(an item whose name did not fit)');
       this.delayError = undefined;
     } catch (e) {
+      // A request cut by close() is no failure to report.
+      if (this.closed) {
+        this.delayChannel?.destroy();
+        this.delayChannel = undefined;
+        return;
+      }
       const m = `alsa-in: ${this.o.stream}: the external delay for the output latency: ${(e as Error).message}`;
       if (m !== this.delayError) this.log(m); // once while it lasts
       this.delayError = m;
@@ -671,6 +685,14 @@ export class AlsaBridge {
     } finally {
       this.delayAsking = false;
     }
+  }
+
+  /** After an await in refreshDelay(): true (the channel destroyed) when close() ran meanwhile. */
+  private closedWhileAsking(ch: StreamClient): boolean {
+    if (!this.closed) return false;
+    ch.destroy();
+    if (this.delayChannel === ch) this.delayChannel = undefined;
+    return true;
   }
 
   status(): AlsaBridgeStatus {

@@ -234,7 +234,7 @@ export class SnapcastLatencyReporter {
       this.lastErrorText = undefined;
       // Said when the state changes: the connection lost, or the first failed attempt (and when the reason changes).
       if (was === 'connected') this.log(`snapcast: the connection to ${this.where()} is lost (${why}); reconnecting`);
-      else if (why !== this.lastAwayReason) this.log(`snapcast: snapserver at ${this.where()} is not reachable (${why}); trying again, at most every ${((this.o.backoff?.maxMs ?? 30_000) / 1000).toFixed(0)} s`);
+      else if (why !== this.lastAwayReason) this.log(`snapcast: snapserver at ${this.where()} is not reachable (${why}); trying again, at most every ${formatSeconds(this.o.backoff?.maxMs ?? 30_000)}`);
       this.lastAwayReason = why;
       const wait = was === 'connected' ? (this.o.backoff?.minMs ?? 500) : this.backoffMs;
       this.backoffMs = Math.min(this.backoffMs * 2, this.o.backoff?.maxMs ?? 30_000);
@@ -347,7 +347,7 @@ export class SnapcastLatencyReporter {
     const now = Date.now();
     for (const p of this.pending.values()) {
       if (now - p.sentAt > (this.o.answerTimeoutMs ?? 10_000)) {
-        this.lastErrorText = `no answer in ${((this.o.answerTimeoutMs ?? 10_000) / 1000).toFixed(0)} s`;
+        this.lastErrorText = `no answer in ${formatSeconds(this.o.answerTimeoutMs ?? 10_000)}`;
         this.socket?.destroy();
         return;
       }

@@ -24,8 +24,9 @@ import { SimLoopbackBackend, SimLoopbackCard } from '../../src/hal/sim/loopback-
 import type { OutputLatency } from '../../src/stream/alsa-bridge.ts';
 import { type AlsaIn, startAlsaIn } from '../../src/stream/alsa-in.ts';
 import { type StreamService, startStreamService } from '../../src/stream/service.ts';
+import { AlsaBridge } from '../../src/stream/alsa-bridge.ts';
 import { SnapcastLatencyReporter, parseSnapcastAddress } from '../../src/stream/snapcast-latency.ts';
-import { freePort, sleep, stopChild, waitFor } from './helpers/mosquitto.ts';
+import { exitCode, freePort, sleep, stopChild, waitFor } from './helpers/mosquitto.ts';
 
 const SNAPSERVER = '/usr/bin/snapserver';
 const SNAPCLIENT = '/usr/bin/snapclient';
@@ -106,6 +107,24 @@ async function serverLatency(port: number, id: string): Promise<number | undefin
   return client?.config?.latency;
 }
 
+/** A control connection of its own that only listens: the server's notifications it received. */
+async function listen(port: number): Promise<{ notes: Array<{ method: string; params: Record<string, unknown> }>; close(): void }> {
+  const s = net.connect(port, '127.0.0.1');
+  s.setEncoding('utf8');
+  const notes: Array<{ method: string; params: Record<string, unknown> }> = [];
+  let buf = '';
+  s.on('data', (d: string) => {
+    buf += d;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const m = JSON.parse(buf.slice(0, nl)) as { method?: string; params?: Record<string, unknown> };
+      buf = buf.slice(nl + 1);
+      if (typeof m.method === 'string') notes.push({ method: m.method, params: m.params ?? {} });
+    }
+  });
+  await new Promise<void>((resolve, reject) => { s.once('connect', () => resolve()); s.once('error', reject); });
+  return { notes, close: () => s.destroy() };
+}
+
 async function connected(port: number, id: string): Promise<boolean> {
   const r = await rpc(port, 'Client.GetStatus', { id });
   return (r.result?.client as { connected?: boolean } | undefined)?.connected === true;
@@ -132,6 +151,8 @@ describe('snapcast: the output latency reported to a real snapserver', function 
   let late: ReturnType<typeof startClient> | undefined;
   let reporter: SnapcastLatencyReporter | undefined;
   let lateReporter: SnapcastLatencyReporter | undefined;
+  const moreReporters: SnapcastLatencyReporter[] = [];
+  const moreChildren: ChildProcess[] = [];
   let now: OutputLatency | undefined;
   const lines: string[] = [];
 
@@ -149,6 +170,8 @@ describe('snapcast: the output latency reported to a real snapserver', function 
   after(async () => {
     await reporter?.close();
     await lateReporter?.close();
+    for (const r of moreReporters) await r.close();
+    for (const c of moreChildren) await stopChild(c);
     await stopChild(client?.child);
     await stopChild(late?.child);
     await stopChild(server?.child);
@@ -200,11 +223,100 @@ describe('snapcast: the output latency reported to a real snapserver', function 
     // While it is away the reporter tries many times (backoff 100…400 ms): one line for all of them.
     const polls = reporter!.polls;
     await waitFor('a while away', () => reporter!.polls >= polls + 20);
-    assert.ok(lines.filter((l) => l.includes('is not reachable')).length <= 1, lines.join('\n'));
+    // Exactly one: none would mean the outage was never said.
+    assert.equal(lines.filter((l) => l.includes('is not reachable')).length, 1, lines.join('\n'));
     server = await startServer(path.join(dir, 'server-2'), controlPort, streamPort);
     await until('snapclient reconnected', () => connected(controlPort, 'test-room'));
     await until('the new server holds 58 ms', async () => (await serverLatency(controlPort, 'test-room')) === 58);
     assert.ok(lines.filter((l) => l === `snapcast: connected to snapserver at 127.0.0.1:${controlPort}`).length >= 2, lines.join('\n'));
+  });
+
+  it('the server restarts (settings gone) while the figure is momentarily unknown: ours arrives once it is known again', async () => {
+    const connects = () => lines.filter((l) => l === `snapcast: connected to snapserver at 127.0.0.1:${controlPort}`).length;
+    const before = connects();
+    const requests = reporter!.requests;
+    now = undefined;
+    await stopChild(server!.child);
+    server = await startServer(path.join(dir, 'server-3'), controlPort, streamPort);
+    await waitFor('the reporter reconnected', () => connects() > before && reporter!.state === 'connected');
+    await until('snapclient reconnected', () => connected(controlPort, 'test-room'));
+    // The control: nothing is pushed while the figure is unknown, the fresh server holds 0.
+    const polls = reporter!.polls;
+    await waitFor('three more looks at the figure', () => reporter!.polls >= polls + 3);
+    assert.equal(reporter!.requests, requests, 'no request while the figure is unknown');
+    assert.equal(await serverLatency(controlPort, 'test-room'), 0);
+    // The same 58 ms as before the restart: it must still go to the new server.
+    now = figure(57.6);
+    await until('the new server holds 58 ms', async () => (await serverLatency(controlPort, 'test-room')) === 58);
+  });
+
+  it('two reporters on one client id: ours is put back at most twice each, then one gives up, said once; the server settles', async () => {
+    const shared = startClient(path.join(dir, 'shared'), streamPort, 'shared-room');
+    moreChildren.push(shared.child);
+    await until('snapclient shared-room connected', () => connected(controlPort, 'shared-room'));
+    const listener = await listen(controlPort);
+    const changes = () => listener.notes.filter((n) => n.method === 'Client.OnLatencyChanged' && n.params.id === 'shared-room').length;
+    try {
+      const aLines: string[] = [];
+      const bLines: string[] = [];
+      const a = new SnapcastLatencyReporter({ host: '127.0.0.1', port: controlPort, clientId: 'shared-room', latency: () => figure(20), log: (l) => aLines.push(l), pollMs: 100, retryMs: 300 });
+      moreReporters.push(a);
+      a.start();
+      await until('the server holds A\'s 20 ms', async () => (await serverLatency(controlPort, 'shared-room')) === 20);
+      const b = new SnapcastLatencyReporter({ host: '127.0.0.1', port: controlPort, clientId: 'shared-room', latency: () => figure(30), log: (l) => bLines.push(l), pollMs: 100, retryMs: 300 });
+      moreReporters.push(b);
+      b.start();
+      const gaveUp = (ls: string[]) => ls.filter((l) => l.startsWith("snapcast: another writer keeps setting client shared-room's latency (3 times in 1 min")).length;
+      await waitFor('one of them gave up', () => gaveUp(aLines) + gaveUp(bLines) > 0, 60_000);
+      const settled = changes();
+      const aPolls = a.polls;
+      const bPolls = b.polls;
+      // Twenty more polls each (100 ms apart, so many retry periods of 300 ms): nothing more.
+      await waitFor('twenty more looks by each', () => a.polls >= aPolls + 20 && b.polls >= bPolls + 20);
+      assert.equal(changes(), settled, 'no change of shared-room\'s latency after one gave up');
+      // The rule: one request on connecting, then a put-back for each of the first two foreign changes;
+      // the third stops it. So at most 3 requests each, and the server saw at most 6 changes.
+      assert.ok(a.requests <= 3 && b.requests <= 3, `requests: A ${a.requests}, B ${b.requests}\n${aLines.join('\n')}\n${bLines.join('\n')}`);
+      assert.ok(settled <= 6, `${settled} changes`);
+      assert.ok(gaveUp(aLines) <= 1 && gaveUp(bLines) <= 1, 'said once');
+      assert.match([...aLines, ...bLines].find((l) => gaveUp([l]) === 1)!, /; not putting ours back: give each appliance its own --snapcast-client$/);
+      // The server holds one of the two, whichever was last.
+      assert.ok([20, 30].includes((await serverLatency(controlPort, 'shared-room'))!));
+    } finally {
+      listener.close();
+    }
+  });
+
+  it('a host that drops the connection attempt: given up after the connect timeout, said as not reachable, tried again', async () => {
+    // A listening socket with a backlog of 0 that never accepts: once one connection fills its queue,
+    // Linux drops further SYNs, so a connect neither succeeds nor fails (as with a host that drops packets).
+    const blackhole = spawn('python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(600)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    moreChildren.push(blackhole);
+    let out = '';
+    blackhole.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    const port = Number(await waitFor('python3 printed its port (python3 is needed for this test)', () => /^(\d+)\n/.exec(out)?.[1]));
+    const filler = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => { filler.once('connect', () => resolve()); filler.once('error', reject); });
+    try {
+      // The control: a plain connect to it now stays pending (so the reporter's attempt cannot fail by itself).
+      const probe = net.connect(port, '127.0.0.1');
+      const probePolls: number[] = [];
+      const probeTimer = setInterval(() => probePolls.push(probe.connecting ? 1 : 0), 100);
+      await waitFor('ten looks at the probe', () => probePolls.length >= 10);
+      clearInterval(probeTimer);
+      assert.ok(probePolls.every((p) => p === 1), 'the probe connection stayed pending');
+      probe.destroy();
+      const dropLines: string[] = [];
+      const r = new SnapcastLatencyReporter({ host: '127.0.0.1', port, clientId: 'nowhere', latency: () => figure(10), log: (l) => dropLines.push(l), pollMs: 100, connectTimeoutMs: 300, backoff: { minMs: 100, maxMs: 200 } });
+      moreReporters.push(r);
+      r.start();
+      await waitFor('the attempt given up', () => dropLines.some((l) => l === `snapcast: snapserver at 127.0.0.1:${port} is not reachable (no connection in 0.3 s); trying again, at most every 0.2 s`), 60_000);
+      assert.notEqual(r.state, 'connected');
+      await r.close();
+    } finally {
+      filler.destroy();
+      await stopChild(blackhole);
+    }
   });
 
   it('a client the server does not know yet: refused, said once, set once snapclient connects', async () => {
@@ -222,10 +334,15 @@ describe('snapcast: the output latency reported to a real snapserver', function 
 
   it('with the reporter closed, another tool\'s value stays (the control for the put-back)', async () => {
     await reporter!.close();
+    const polls = reporter!.polls;
+    const requests = reporter!.requests;
     const r = await rpc(controlPort, 'Client.SetLatency', { id: 'test-room', latency: 12 });
     assert.deepEqual(r.result, { latency: 12 });
     await sleep(1000); // ten of the closed reporter's poll periods: nothing answers
     assert.equal(await serverLatency(controlPort, 'test-room'), 12);
+    // The value stayed because the reporter is closed, not because it missed its chance: it neither looked nor asked.
+    assert.equal(reporter!.polls, polls, 'a closed reporter does not poll');
+    assert.equal(reporter!.requests, requests, 'a closed reporter sends nothing');
   });
 
   it('HOST[:PORT]: the default port is 1705; IPv6 in brackets; a bad port is an error naming the flag', () => {
@@ -281,6 +398,46 @@ describe('snapcast: the output latency figure of the ALSA way in (sim board, sim
     for (const s of services) await s.close();
     for (const r of runtimes) await r.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('close() while the delay channel is being opened: the channel is closed too, not left open (a proxy counts the open channels)', async () => {
+    const svc = services[0]!;
+    const endpoint = svc.endpoints.find((e) => e.direction === 'output')!;
+    const proxyDir = mkdtempSync(path.join(tmpdir(), 'sbc-snapcast-proxy-'));
+    dirs.push(proxyDir);
+    let accepted = 0;
+    let open = 0;
+    const proxy = net.createServer((c) => {
+      accepted++;
+      open++;
+      const up = net.connect(endpoint.path);
+      c.pipe(up);
+      up.pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+      c.on('close', () => { open--; up.destroy(); });
+      up.on('close', () => c.destroy());
+    });
+    const proxyPath = path.join(proxyDir, 'proxy.sock');
+    await new Promise<void>((resolve) => proxy.listen(proxyPath, resolve));
+    try {
+      // The control: a bridge left open keeps its channel (the proxy sees it open once the figure is known).
+      const keptCard = new SimLoopbackCard('SimLoopK', 2);
+      const kept = new AlsaBridge({ card: keptCard, capture: keptCard, endpointPath: proxyPath, stream: endpoint.name });
+      await waitFor('the kept bridge\'s figure', () => kept.outputLatency());
+      assert.equal(open, 1, 'the kept bridge\'s channel is open');
+      await kept.close();
+      await waitFor('the kept bridge\'s channel closed by close()', () => open === 0);
+      // close() right after the first outputLatency() started the connect: the connect ends after close().
+      const card = new SimLoopbackCard('SimLoopL', 2);
+      const b = new AlsaBridge({ card, capture: card, endpointPath: proxyPath, stream: endpoint.name });
+      assert.equal(b.outputLatency(), undefined);
+      await b.close();
+      await waitFor('the proxy accepted the late channel', () => accepted === 2);
+      await waitFor('the late channel closed', () => open === 0);
+    } finally {
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   it('idle before any player: at 48 kHz, the FIFO named unknown and left out (never 0)', async () => {
@@ -361,13 +518,25 @@ describe('serve: the snapcast flags', function () {
     assert.match(r.stderr, /--snapcast "127\.0\.0\.1:0": the port must be 1 to 65535/);
   });
 
-  it('--snapcast needs the loopback card: where it is missing serve stops (exit 2) saying so', function () {
+  it('--snapcast needs the loopback card: where it is missing serve stops (exit 2) saying so', async function () {
     // This host's card decides which answer is right; a host with snd-aloop loaded gets the serve's start line instead.
     const dir = mkdtempSync(path.join(tmpdir(), 'sbc-snapcast-cli-'));
     try {
       if (existsSync('/proc/asound/Loopback')) {
-        const c = spawnSync('timeout', ['-s', 'TERM', '6', process.execPath, BIN, 'serve', '--board', 'sim', '--no-state', '--no-osc', '--no-http', '--no-midi', '--runtime-dir', dir, '--snapcast', '127.0.0.1:1', '--snapcast-client', 'kitchen'], { encoding: 'utf8', timeout: 30_000 });
-        assert.match(c.stdout, /^ {2}snapcast latency → 127\.0\.0\.1:1 client kitchen$/m, c.stdout + c.stderr);
+        // Wait for the start line (a hang guard, not a bound on how long starting takes), then stop it with SIGTERM.
+        const c = spawn(process.execPath, [BIN, 'serve', '--board', 'sim', '--no-state', '--no-osc', '--no-http', '--no-midi', '--runtime-dir', dir, '--snapcast', '127.0.0.1:1', '--snapcast-client', 'kitchen'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const exited = new Promise<number | null>((resolve) => c.once('exit', (code) => resolve(code)));
+        let out = '';
+        c.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+        c.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+        try {
+          await waitFor('serve\'s snapcast start line', () => /^ {2}snapcast latency → 127\.0\.0\.1:1 client kitchen$/m.test(out) || c.exitCode !== null, 60_000);
+          assert.match(out, /^ {2}snapcast latency → 127\.0\.0\.1:1 client kitchen$/m, out);
+          c.kill('SIGTERM');
+          assert.equal(await exitCode('serve after SIGTERM', exited, 60_000), 0, out);
+        } finally {
+          await stopChild(c);
+        }
       } else {
         const r = serve(['--runtime-dir', dir, '--snapcast', '127.0.0.1', '--alsa-in-card', 'NoSuchLoop']);
         assert.equal(r.status, 2, r.stdout + r.stderr);
@@ -376,6 +545,25 @@ describe('serve: the snapcast flags', function () {
         assert.equal(d.status, 2, d.stdout + d.stderr);
         assert.match(d.stderr, /--snapcast needs the ALSA way in: Loopback: .*modprobe snd-aloop/);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a client id many machines share (raspberrypi, localhost, with #N too) is warned about in one line; another is not (the control)', () => {
+    // --alsa-in-card NoSuchLoop: serve stops after the option checks on every host (exit 2), the warning said before.
+    const dir = mkdtempSync(path.join(tmpdir(), 'sbc-snapcast-cli-'));
+    const warning = /^sbc-audio serve: snapcast: the client id "([^"]+)" is the default name of many machines: give each appliance its own --snapcast-client/m;
+    try {
+      for (const id of ['raspberrypi', 'localhost', 'raspberrypi#2']) {
+        const r = serve(['--runtime-dir', dir, '--snapcast', '127.0.0.1', '--snapcast-client', id, '--alsa-in-card', 'NoSuchLoop']);
+        assert.equal(r.status, 2, r.stdout + r.stderr);
+        assert.equal(r.stderr.split('\n').filter((l) => warning.test(l)).length, 1, r.stderr);
+        assert.equal(warning.exec(r.stderr)?.[1], id);
+      }
+      const r = serve(['--runtime-dir', dir, '--snapcast', '127.0.0.1', '--snapcast-client', 'kitchen', '--alsa-in-card', 'NoSuchLoop']);
+      assert.equal(r.status, 2, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stderr, /default name of many machines/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -160,6 +160,12 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
         throw new UsageError((e as Error).message);
       }
       if (!/^\S+$/.test(snapcast.clientId)) throw new UsageError(`--snapcast-client ${JSON.stringify(snapcast.clientId)}: a client id without spaces (snapclient's --hostID)`);
+      // Names many machines share (Raspberry Pi OS's default host name, or a loopback name): two
+      // appliances reporting under one client id overwrite each other's latency (the reporter stops
+      // putting its own back after a few rounds, ./stream/snapcast-latency.ts).
+      if (['raspberrypi', 'localhost'].includes(snapcast.clientId.replace(/#\d+$/, '').toLowerCase())) {
+        io.err(`sbc-audio serve: snapcast: the client id "${snapcast.clientId}" is the default name of many machines: give each appliance its own --snapcast-client (and snapclient the same --hostID)`);
+      }
     }
     if (values['no-alsa-in'] && (values['alsa-in'] !== undefined || values['alsa-in-card'] !== undefined || values['alsa-in-latency'] !== undefined)) {
       throw new UsageError('--no-alsa-in turns the ALSA way in off: --alsa-in, --alsa-in-card and --alsa-in-latency go with it on');
