@@ -13,7 +13,10 @@
  *   the reference's name or address, stratum, reference time (seconds since the epoch), system time
  *   offset (seconds; the text report calls a positive value "slow of NTP time"), last offset, RMS
  *   offset, frequency (ppm), residual frequency, skew, root delay, root dispersion, update interval
- *   and leap status (Normal, Insert second, Delete second or Not synchronised). A reference ID of
+ *   and leap status (Normal, Insert second, Delete second or Not synchronised). The leap status
+ *   says chronyd has a source, not that the clock is on time: chronyd corrects a large error by
+ *   slewing it away slowly unless `makestep` allows a step (Debian's chrony.conf has `makestep 1 3`:
+ *   only in the first three updates), so the system time offset is looked at as well. A reference ID of
  *   7F7F0101 with no name means the local reference mode (`local` directive). `-n`: no DNS lookups;
  *   `-h`: the daemon's address, or the path of its Unix socket (`bindcmdaddress`).
  *   chronyc exits 1 with "506 Cannot talk to daemon" or "Could not open connection to daemon" when
@@ -93,9 +96,14 @@ export function parseChronyTracking(csv: string): ChronyTracking {
 }
 
 const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
+/** A large offset in the unit that reads best: "2.345 s", "12.3 ms". */
+const seconds = (ns: number) => (ns >= 1e9 ? `${(ns / 1e9).toFixed(3)} s` : `${(ns / 1e6).toFixed(1)} ms`);
 
-/** The state a chronyd tracking report gives. */
-export function chronyState(t: ChronyTracking): ClockSyncState {
+/**
+ * The state a chronyd tracking report gives. A source alone is not enough: the system clock must be
+ * within `maxOffsetNs` of it (default 1 ms, the bound ptp4lState uses), else it is still being slewed.
+ */
+export function chronyState(t: ChronyTracking, maxOffsetNs = 1_000_000): ClockSyncState {
   const base = { source: 'chrony' as const, stratum: t.stratum, leap: t.leap };
   // chronyd reports leap status "Not synchronised" (and reference ID 0, stratum 0) until it has a source.
   if (t.leap === 'Not synchronised' || t.referenceId === '00000000') {
@@ -107,6 +115,13 @@ export function chronyState(t: ChronyTracking): ClockSyncState {
   const what = local
     ? `chronyd serves its own clock (local reference, stratum ${t.stratum}): no upstream source`
     : `chronyd synchronised to ${reference}, stratum ${t.stratum}, offset ${us(offsetNs)}`;
+  if (Math.abs(offsetNs) > maxOffsetNs) {
+    const off = `the system clock is ${seconds(Math.abs(offsetNs))} ${offsetNs > 0 ? 'ahead of' : 'behind'} ${local ? 'its reference' : reference} (more than ${us(maxOffsetNs)})`;
+    return {
+      ...base, synchronised: false, offsetNs, reference,
+      detail: `chronyd has a source (${reference}, stratum ${t.stratum}, leap status ${t.leap}) but ${off}: it is being slewed, or chronyd may not step it (makestep)`,
+    };
+  }
   return { ...base, synchronised: true, offsetNs, reference, detail: `${what}, leap status ${t.leap}` };
 }
 

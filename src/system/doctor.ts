@@ -270,25 +270,33 @@ function boardEndpoints(board: Board, dir: string) {
   return listEndpoints(dir).filter((e) => e.name.startsWith(`${board.name}.`));
 }
 
-/** What an appliance's clock needs: deploy/chrony/ and docs/deploy-raspberry-pi.md (issue 28). */
-export const CLOCK_SYNC_FIX = 'sudo apt-get install chrony, then sbc-audio setup --time-server (the appliance that serves time) or --time-from HOST (the others) --apply, '
-  + 'and sudo systemctl enable --now chrony; chronyc tracking shows the state';
+/**
+ * What an appliance's clock needs: deploy/chrony/ and docs/deploy-raspberry-pi.md (issue 28). setup
+ * takes --board always (src/cli/commands/setup.ts), so the line names the board doctor checks.
+ */
+export function clockSyncFix(board: Board): string {
+  return `sudo apt-get install chrony, then sbc-audio setup --board ${board.name} --time-server (the appliance that serves time) or --time-from HOST (the others) --apply, `
+    + 'and sudo systemctl enable --now chrony; chronyc tracking shows the state';
+}
 
 /**
  * The system clock disciplined by chronyd or ptp4l (./clock-sync.ts). A warning, not a failure:
  * audio plays with a free-running clock; the appliances' logs and measurements disagree in time.
  */
-export async function checkClockSync(opts: DoctorOptions): Promise<CheckResult> {
+export async function checkClockSync(board: Board, opts: DoctorOptions): Promise<CheckResult> {
+  const fix = clockSyncFix(board);
   const read = typeof opts.clockSync === 'function' ? opts.clockSync : () => readClockSync(opts.clockSync as ClockSyncOptions | undefined);
   let s: ClockSyncState;
   try {
     s = await read();
   } catch (e) {
-    return warn('clock-sync', `cannot read the clock's sync state: ${(e as Error).message}`, CLOCK_SYNC_FIX);
+    return warn('clock-sync', `cannot read the clock's sync state: ${(e as Error).message}`, fix);
   }
   if (s.synchronised === true) return pass('clock-sync', s.detail);
-  if (s.source === 'ptp4l') return warn('clock-sync', s.detail, "check ptp4l's grandmaster and network: pmc -u -b 0 'GET TIME_STATUS_NP' 'GET PORT_DATA_SET'; or use chrony: " + CLOCK_SYNC_FIX);
-  return warn('clock-sync', s.detail, CLOCK_SYNC_FIX);
+  // chronyd has a source but the clock is still far off (chronyc(1): `makestep` with no arguments steps it now).
+  if (s.source === 'chrony' && s.offsetNs !== undefined) return warn('clock-sync', s.detail, 'sudo chronyc makestep steps the clock now; for the next boot, chronyd steps it only where makestep in /etc/chrony/chrony.conf allows; chronyc tracking shows the state');
+  if (s.source === 'ptp4l') return warn('clock-sync', s.detail, "check ptp4l's grandmaster and network: pmc -u -b 0 'GET TIME_STATUS_NP' 'GET PORT_DATA_SET'; or use chrony: " + fix);
+  return warn('clock-sync', s.detail, fix);
 }
 
 /** Every check, in the order `doctor` prints them. */
@@ -296,7 +304,7 @@ export async function runDoctor(board: Board, opts: DoctorOptions): Promise<Chec
   if (board.hal === 'sim') {
     const why = `board ${board.name} is simulated: no hardware to check`;
     const hw = (['i2c-bus', 'codec-not-bound', 'codec-answers', 'alsa-card', 'gpio-lines'] as const).map((id) => skip(id, why));
-    return [...hw, checkMemlock(opts), checkRtprio(opts), checkRuntimeDir(opts), await checkService(board, opts), await checkClockSync(opts)];
+    return [...hw, checkMemlock(opts), checkRtprio(opts), checkRuntimeDir(opts), await checkService(board, opts), await checkClockSync(board, opts)];
   }
   const out: CheckResult[] = [checkI2cBus(board, opts.root), checkCodecNotBound(board, opts.root)];
   out.push(await checkCodecAnswers(board, opts.hal, out));
@@ -307,7 +315,7 @@ export async function runDoctor(board: Board, opts: DoctorOptions): Promise<Chec
     // closed to this user: the service check says so
   }
   out.push(checkAlsaCard(board, opts.root), await checkGpioLines(board, opts.hal, published));
-  out.push(checkMemlock(opts), checkRtprio(opts), checkRuntimeDir(opts), await checkService(board, opts), await checkClockSync(opts));
+  out.push(checkMemlock(opts), checkRtprio(opts), checkRuntimeDir(opts), await checkService(board, opts), await checkClockSync(board, opts));
   return out;
 }
 

@@ -134,7 +134,7 @@ echo "HIL-READY at $(cut -d' ' -f1 /proc/uptime) s: /dev/i2c-$I2C_BUS, /dev/$GPI
 cd "$HIL_CHECKOUT" || fail_setup "checkout"
 if [ -n "$HIL_NET_IP" ]; then
   # What the rooms test and agent read from their environment (only in the multi-room rig).
-  export SBC_HIL_ROOMS="$HIL_ROOMS" SBC_HIL_HOSTNAME="$HIL_HOSTNAME" SBC_HIL_TIMESYNC_DIR=${HIL_TIMESYNC:+/host/timesync}
+  export SBC_HIL_ROOMS="$HIL_ROOMS" SBC_HIL_HOSTNAME="$HIL_HOSTNAME" SBC_HIL_NET_IP="$HIL_NET_IP" SBC_HIL_TIMESYNC_DIR=${HIL_TIMESYNC:+/host/timesync}
   export SBC_HIL_HOST_LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu:$HIL_HOST_LIB_PATH"
   for kv in $HIL_EXTRA_ENV; do export "$kv"; done
 fi

@@ -35,6 +35,12 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 // chrony 4.3, chronyc -c tracking (see the header).
 const TRACKING_SYNCED = '7F000001,127.0.0.1,9,1796051107.463454771,-0.000000524,0.000000082,0.000000067,-0.048,0.009,0.085,0.000005758,0.000000802,0.1,Normal\n';
 const TRACKING_LOCAL = '7F7F0101,,8,1796051101.487771606,0.000000000,0.000000000,0.000000000,0.000,0.000,0.000,0.000000000,0.000000000,0.0,Normal\n';
+// TRACKING_SYNCED with its system time field (5) written in by hand: chrony's sign, positive = the
+// clock is slow of NTP time. 2.5 s slow: what a clock just after the boot looks like while chronyd
+// slews it (makestep's updates spent); 0.0009 s and -0.0011 s: just inside and just outside 1 ms.
+const TRACKING_SLOW_2_5_S = TRACKING_SYNCED.replace(',-0.000000524,', ',2.500000000,');
+const TRACKING_FAST_1_1_MS = TRACKING_SYNCED.replace(',-0.000000524,', ',-0.001100000,');
+const TRACKING_SLOW_0_9_MS = TRACKING_SYNCED.replace(',-0.000000524,', ',0.000900000,');
 const TRACKING_UNSYNCED = '00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,0.000,1.000000000,1.000000000,0.0,Not synchronised\n';
 // chronyc's words when no chronyd answers (stderr or stdout, exit status 1).
 const NO_DAEMON_UNIX = 'Could not open connection to daemon\n';
@@ -124,6 +130,21 @@ describe('clock sync: parsing chronyc and pmc output (literals)', () => {
     assert.match(s.detail, /^chronyd serves its own clock \(local reference, stratum 8\): no upstream source/);
   });
 
+  it('chronyc -c tracking, a source but the system clock seconds off: not synchronised, the offset said; within 1 ms: synchronised (the control)', () => {
+    const slow = chronyState(parseChronyTracking(TRACKING_SLOW_2_5_S));
+    assert.equal(slow.synchronised, false);
+    assert.equal(slow.offsetNs, -2_500_000_000);
+    assert.equal(slow.leap, 'Normal');
+    assert.equal(slow.detail, 'chronyd has a source (127.0.0.1, stratum 9, leap status Normal) but the system clock is 2.500 s behind 127.0.0.1 (more than 1000.0 µs): it is being slewed, or chronyd may not step it (makestep)');
+    const fast = chronyState(parseChronyTracking(TRACKING_FAST_1_1_MS));
+    assert.equal(fast.synchronised, false);
+    assert.equal(fast.offsetNs, 1_100_000);
+    assert.match(fast.detail, /the system clock is 1\.1 ms ahead of 127\.0\.0\.1 \(more than 1000\.0 µs\)/);
+    const near = chronyState(parseChronyTracking(TRACKING_SLOW_0_9_MS));
+    assert.equal(near.synchronised, true);
+    assert.equal(near.detail, 'chronyd synchronised to 127.0.0.1, stratum 9, offset -900.0 µs, leap status Normal');
+  });
+
   it('chronyc -c tracking, not synchronised: synchronised false, no offset claimed', () => {
     const s = chronyState(parseChronyTracking(TRACKING_UNSYNCED));
     assert.equal(s.synchronised, false);
@@ -157,13 +178,21 @@ describe('clock sync: parsing chronyc and pmc output (literals)', () => {
   });
 
   it("doctor's check: pass with the detail when synchronised, warn with the fix otherwise (and when nothing answers)", async () => {
-    const synced = await checkClockSync({ root: hostRoot('/'), hal: () => Promise.reject(new Error('unused')), clockSync: async () => chronyState(parseChronyTracking(TRACKING_SYNCED)) });
+    const sim = loadBoard('sim');
+    const synced = await checkClockSync(sim, { root: hostRoot('/'), hal: () => Promise.reject(new Error('unused')), clockSync: async () => chronyState(parseChronyTracking(TRACKING_SYNCED)) });
     assert.deepEqual(synced, { id: 'clock-sync', status: 'pass', detail: 'chronyd synchronised to 127.0.0.1, stratum 9, offset 0.5 µs, leap status Normal', fix: '' });
-    const unsynced = await checkClockSync({ root: hostRoot('/'), hal: () => Promise.reject(new Error('unused')), clockSync: async () => chronyState(parseChronyTracking(TRACKING_UNSYNCED)) });
+    const unsynced = await checkClockSync(sim, { root: hostRoot('/'), hal: () => Promise.reject(new Error('unused')), clockSync: async () => chronyState(parseChronyTracking(TRACKING_UNSYNCED)) });
     assert.equal(unsynced.status, 'warn');
     assert.match(unsynced.fix, /sudo systemctl enable --now chrony/);
-    assert.match(unsynced.fix, /sbc-audio setup --time-server .* --time-from HOST/);
-    const none = await checkClockSync({ root: hostRoot('/'), hal: () => Promise.reject(new Error('unused')), clockSync: { chronyc: false, pmc: false } });
+    // setup requires --board: the fix names the board checked.
+    assert.match(unsynced.fix, /sbc-audio setup --board sim --time-server .* --time-from HOST .*--apply/);
+    assert.match((await checkClockSync(loadBoard('hifiberry-dacplus-sim'), { root: hostRoot('/'), hal: () => Promise.reject(new Error('unused')), clockSync: async () => chronyState(parseChronyTracking(TRACKING_UNSYNCED)) })).fix, /sbc-audio setup --board hifiberry-dacplus-sim --time-server/);
+    // A source but seconds off: a warning with the figure, and the step as the fix.
+    const slow = await checkClockSync(sim, { root: hostRoot('/'), hal: () => Promise.reject(new Error('unused')), clockSync: async () => chronyState(parseChronyTracking(TRACKING_SLOW_2_5_S)) });
+    assert.equal(slow.status, 'warn');
+    assert.match(slow.detail, /2\.500 s behind/);
+    assert.match(slow.fix, /^sudo chronyc makestep steps the clock now/);
+    const none = await checkClockSync(sim, { root: hostRoot('/'), hal: () => Promise.reject(new Error('unused')), clockSync: { chronyc: false, pmc: false } });
     assert.equal(none.status, 'warn');
     assert.match(none.detail, /^neither chronyd nor ptp4l answers/);
   });
@@ -366,7 +395,7 @@ describe('clock sync: real chronyd and ptp4l on loopback (no CAP_SYS_TIME)', fun
     const gmState = await until('ptp4l takes the grandmaster role', () => readClockSync({ chronyc: false, pmc, ptp4lSocket: gm.socket }), (s) => s.synchronised === true);
     assert.equal(gmState.source, 'ptp4l');
     assert.equal(gmState.reference, 'local');
-    const c = await checkClockSync({ root: hostRoot(dir), hal: () => Promise.reject(new Error('unused')), clockSync: { chronyc: false, pmc, ptp4lSocket: listener.socket } });
+    const c = await checkClockSync(loadBoard('sim'), { root: hostRoot(dir), hal: () => Promise.reject(new Error('unused')), clockSync: { chronyc: false, pmc, ptp4lSocket: listener.socket } });
     assert.equal(c.status, 'warn');
     assert.match(c.detail, /^ptp4l has no grandmaster \(port (LISTENING|INITIALIZING)\)$/);
     assert.match(c.fix, /pmc -u -b 0 'GET TIME_STATUS_NP'/);

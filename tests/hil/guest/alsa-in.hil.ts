@@ -24,6 +24,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bytesToS16, paddedTestSignal, s16ToBytes, verifyBitExact, withFlippedSample, withoutSignal, type PaddedSignal } from '../lib/bitexact.ts';
+import { preloadPcm5122Stub } from '../lib/pcm5122-stub.ts';
 import { verifyPiecewiseExact } from '../lib/piecewise.ts';
 import { hilEnv } from '../env.ts';
 import { hostProgram } from '../peers.ts';
@@ -107,10 +108,7 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
     mkdirSync('/etc/alsa/conf.d', { recursive: true });
     copyFileSync(path.join(ROOT, 'alsa/50-sbc-audio.conf'), CONF);
     const i2c = env.i2c!;
-    // i2c-stub models no chip: page 0, and the registers init touches, from zero (as stream-protocol.hil.ts).
-    for (const [reg, value] of [[0x00, 0x00], [0x02, 0x00], [0x03, 0x00], [0x2b, 0x00], [0x3d, 0x00], [0x3e, 0x00], [0x6c, 0x00]] as const) {
-      await new Promise<void>((resolve, reject) => spawn('i2cset', ['-y', String(i2c.bus), '0x4c', `0x${reg.toString(16)}`, `0x${value.toString(16)}`]).on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`i2cset ${reg}`)))));
-    }
+    await preloadPcm5122Stub(i2c.bus);
     boardFile = path.join(dir, 'guest-alsa-in.json');
     writeFileSync(boardFile, JSON.stringify({
       name: 'guest-alsa-in', description: 'HIL guest: PCM5122 on i2c-stub, its PCM the SimDac loopback card', manufacturer: 'sbc-audio HIL guest', hal: 'linux',

@@ -19,6 +19,7 @@ import { CLOCK_MONOTONIC, libc } from '../../../src/hal/linux/libc.ts';
 import { emptyPcmStatus, PcmXrunError, type PcmStream } from '../../../src/hal/pcm.ts';
 import { hilEnv } from '../env.ts';
 import { hostProgram } from '../peers.ts';
+import { preloadPcm5122Stub } from '../lib/pcm5122-stub.ts';
 import { type CaptureStamp, earTimesNs, pulseTrain } from '../lib/room-sync.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -88,14 +89,6 @@ async function startChrony(o: { server: string; port: number }): Promise<string>
 const runtimeDir = path.join(WORK, 'run');
 let boardName = '';
 
-async function preloadCodec(): Promise<void> {
-  const bus = env.i2c!.bus;
-  // i2c-stub models no chip: page 0, and the registers init touches, from zero (as alsa-in.hil.ts).
-  for (const [reg, value] of [[0x00, 0x00], [0x02, 0x00], [0x03, 0x00], [0x2b, 0x00], [0x3d, 0x00], [0x3e, 0x00], [0x6c, 0x00]] as const) {
-    const code = await new Promise<number | null>((resolve) => spawn('i2cset', ['-y', String(bus), '0x4c', `0x${reg.toString(16)}`, `0x${value.toString(16)}`]).on('exit', resolve));
-    if (code !== 0) throw new Error(`i2cset 0x${reg.toString(16)}: exit ${code}`);
-  }
-}
 
 /** The CLI as a child, asynchronously: the capture's reads go on meanwhile (spawnSync would stall them for seconds under TCG). */
 function cli(args: string[]): Promise<string> {
@@ -110,7 +103,7 @@ function cli(args: string[]): Promise<string> {
 
 async function startServe(o: { analogDelayMs: number; snapcast?: { server: string; client: string }; latencyMs?: number }): Promise<string> {
   await stop('serve');
-  await preloadCodec();
+  await preloadPcm5122Stub(env.i2c!.bus);
   boardName = `${room}-board`;
   const boardFile = path.join(WORK, `${boardName}.json`);
   writeFileSync(boardFile, JSON.stringify({
