@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -231,16 +231,28 @@ describe('snapcast: the output latency reported to a real snapserver', function 
     assert.ok(lines.filter((l) => l === `snapcast: connected to snapserver at 127.0.0.1:${controlPort}`).length >= 2, lines.join('\n'));
   });
 
-  it('the server restarts (settings gone) while the figure is momentarily unknown: ours arrives once it is known again', async () => {
+  it('the server restarts holding 0 for our client while the figure is momentarily unknown: ours arrives once it is known again', async () => {
+    // snapclient is stopped for the restart, so no notification about test-room can make the reporter
+    // push: only what it does on connecting and polling can bring ours back (a late Client.OnConnect would hide the fault).
+    now = undefined;
+    await stopChild(client!.child);
+    await until('snapclient test-room away', async () => !(await connected(controlPort, 'test-room')));
+    await stopChild(server!.child);
+    // The settings the stopped server wrote (its datadir's server.json), test-room's latency set to 0:
+    // the new server knows the client (away) and holds 0 for it, as a server whose settings were reset.
+    const settings = JSON.parse(readFileSync(path.join(dir, 'server-2', 'data', 'server.json'), 'utf8')) as { Groups: Array<{ clients: Array<{ id: string; config: { latency: number } }> }> };
+    const held = settings.Groups.flatMap((g) => g.clients).filter((c) => c.id === 'test-room');
+    assert.equal(held.length, 1, 'server-2 wrote test-room into its settings');
+    assert.equal(held[0]!.config.latency, 58, 'server-2 held ours');
+    held[0]!.config.latency = 0;
+    mkdirSync(path.join(dir, 'server-3', 'data'), { recursive: true });
+    writeFileSync(path.join(dir, 'server-3', 'data', 'server.json'), JSON.stringify(settings));
     const connects = () => lines.filter((l) => l === `snapcast: connected to snapserver at 127.0.0.1:${controlPort}`).length;
     const before = connects();
     const requests = reporter!.requests;
-    now = undefined;
-    await stopChild(server!.child);
     server = await startServer(path.join(dir, 'server-3'), controlPort, streamPort);
     await waitFor('the reporter reconnected', () => connects() > before && reporter!.state === 'connected');
-    await until('snapclient reconnected', () => connected(controlPort, 'test-room'));
-    // The control: nothing is pushed while the figure is unknown, the fresh server holds 0.
+    // The control: nothing is pushed while the figure is unknown; the new server holds 0.
     const polls = reporter!.polls;
     await waitFor('three more looks at the figure', () => reporter!.polls >= polls + 3);
     assert.equal(reporter!.requests, requests, 'no request while the figure is unknown');
@@ -248,6 +260,8 @@ describe('snapcast: the output latency reported to a real snapserver', function 
     // The same 58 ms as before the restart: it must still go to the new server.
     now = figure(57.6);
     await until('the new server holds 58 ms', async () => (await serverLatency(controlPort, 'test-room')) === 58);
+    client = startClient(path.join(dir, 'client'), streamPort, 'test-room');
+    await until('snapclient test-room back', () => connected(controlPort, 'test-room'));
   });
 
   it('two reporters on one client id: ours is put back at most twice each, then one gives up, said once; the server settles', async () => {
@@ -407,9 +421,11 @@ describe('snapcast: the output latency figure of the ALSA way in (sim board, sim
     dirs.push(proxyDir);
     let accepted = 0;
     let open = 0;
+    const sockets = new Set<net.Socket>();
     const proxy = net.createServer((c) => {
       accepted++;
       open++;
+      sockets.add(c);
       const up = net.connect(endpoint.path);
       c.pipe(up);
       up.pipe(c);
@@ -436,6 +452,8 @@ describe('snapcast: the output latency figure of the ALSA way in (sim board, sim
       await waitFor('the proxy accepted the late channel', () => accepted === 2);
       await waitFor('the late channel closed', () => open === 0);
     } finally {
+      // A channel left open would keep close() waiting: cut them first.
+      for (const c of sockets) c.destroy();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
     }
   });
