@@ -212,6 +212,7 @@ export class SnapcastLatencyReporter {
       // moment is still pushed by poll() once it is (poll pushes when the figure differs from `wanted`).
       this.confirmed = undefined;
       this.refusedAt = undefined;
+      this.wanted = undefined;
       this.putBackDue = false;
       this.push('connected');
     }));
