@@ -10,12 +10,13 @@
  * reaches it). Test code: it allocates freely and trusts its one caller.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { createLinuxPcmBackend } from '../../../src/hal/linux/index.ts';
 import { CLOCK_MONOTONIC, libc } from '../../../src/hal/linux/libc.ts';
+import { chronyDropIn } from '../../../src/system/setup.ts';
 import { emptyPcmStatus, PcmXrunError, type PcmStream } from '../../../src/hal/pcm.ts';
 import { hilEnv } from '../env.ts';
 import { hostProgram } from '../peers.ts';
@@ -73,9 +74,11 @@ async function startChrony(o: { server: string; port: number }): Promise<string>
   mkdirSync(CHRONY_DIR, { recursive: true, mode: 0o700 });
   mkdirSync('/var/lib/chrony', { recursive: true });
   const conf = path.join(WORK, 'chrony.conf');
-  // The appliance's drop-in as `sbc-audio setup --time-from HOST` installs it (deploy/chrony/time-client.conf),
-  // the rig's time server on its port, and what Debian's chrony.conf would give (a command socket, a pid file).
-  const dropIn = readFileSync(path.join(ROOT, 'deploy/chrony/time-client.conf'), 'utf8').replace('@TIME_SERVER@', `${o.server} port ${o.port}`);
+  // The appliance's drop-in as `sbc-audio setup --time-from HOST` writes it (chronyDropIn, from
+  // deploy/chrony/time-client.conf), the rig's time server's port added (it is not on 123), and what
+  // Debian's chrony.conf would give (a command socket, a pid file).
+  const dropIn = chronyDropIn({ timeFrom: o.server }).replace(`server ${o.server} `, `server ${o.server} port ${o.port} `);
+  if (!dropIn.includes(`port ${o.port}`)) throw new Error(`the drop-in has no "server ${o.server}" line: ${dropIn}`);
   writeFileSync(conf, [
     dropIn,
     `bindcmdaddress ${CHRONY_DIR}/chronyd.sock`, 'cmdport 0', `pidfile ${CHRONY_DIR}/chronyd.pid`, 'driftfile /var/lib/chrony/drift', '',
