@@ -151,32 +151,40 @@ async function startSnapclient(o: { hostId: string }): Promise<string> {
 }
 
 /**
- * The feed into snapserver's TCP source (snapserver reads it at the stream's pace; the socket's
- * back-pressure paces the writes): silence from /feed/start on, which is the settle (snapclient
+ * The feed into snapserver's TCP source (snapserver reads it at the stream's pace): silence from
+ * /feed/start on, paced by the clock, which is the settle (snapclient
  * opens its PCM only when audio comes, and the rooms converge while it plays), then the pulse train
  * on /feed/train, then 2 s of silence and the end.
  */
-interface Feed { socket: net.Socket; train?: Buffer; ended: boolean }
+interface Feed { socket: net.Socket; timer: NodeJS.Timeout; train?: Buffer; ended: boolean }
 let feed: Feed | undefined;
 const SILENCE = Buffer.alloc(48000 * 4 / 4); // 250 ms
+/** How far ahead of real time the silence may run: what the TCP path (socket buffers, snapserver) holds stays small, so the train is not queued behind seconds of it. */
+const AHEAD_MS = 500;
 
 function startFeed(): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(SNAP_SOURCE_PORT, SNAP_HOST, () => {
-      const f: Feed = { socket, ended: false };
-      feed = f;
-      const pump = () => {
-        while (!f.ended) {
+      const startMs = Date.now();
+      let sentMs = 0;
+      const f: Feed = {
+        socket, ended: false,
+        // Silence paced by the clock (the socket's back-pressure alone let megabytes of it queue up).
+        timer: setInterval(() => {
+          if (f.ended) return;
           if (f.train) {
             f.ended = true;
+            clearInterval(f.timer);
             socket.end(Buffer.concat([f.train, Buffer.alloc(2 * 48000 * 4)]));
             return;
           }
-          if (!socket.write(SILENCE)) return; // 'drain' calls again
-        }
+          while (sentMs < Date.now() - startMs + AHEAD_MS) {
+            socket.write(SILENCE);
+            sentMs += 250;
+          }
+        }, 50),
       };
-      socket.on('drain', pump);
-      pump();
+      feed = f;
       resolve();
     });
     socket.on('error', reject);
@@ -185,8 +193,7 @@ function startFeed(): Promise<void> {
 
 function sendTrain(train: ReturnType<typeof pulseTrain>): void {
   if (!feed || feed.ended) throw new Error('no feed is running (/feed/start)');
-  feed.train = Buffer.from(train.samples.buffer, train.samples.byteOffset, train.samples.byteLength);
-  feed.socket.emit('drain'); // the pump writes it after what the socket holds now
+  feed.train = Buffer.from(train.samples.buffer, train.samples.byteOffset, train.samples.byteLength); // the next tick sends it
 }
 
 // --- capture with system-clock timestamps --------------------------------------------------------------------
@@ -272,7 +279,7 @@ const routes: Record<string, Handler> = {
     return {};
   },
   '/capture/stop': async (b) => stopCapture(b.train as Parameters<typeof pulseTrain>[0], Number(b.afterDacNs ?? 0)),
-  '/feed/start': async () => { feed?.socket.destroy(); await startFeed(); return {}; },
+  '/feed/start': async () => { if (feed) { clearInterval(feed.timer); feed.socket.destroy(); } await startFeed(); return {}; },
   '/feed/train': async (b) => { sendTrain(pulseTrain(b.train as Parameters<typeof pulseTrain>[0])); return {}; },
   '/doctor': async () => {
     // chronyc on PATH, as on an appliance (here a wrapper: the program runs from the unpacked package with the host's libraries).
