@@ -3,7 +3,7 @@ SHELL := /bin/bash
 RESULTS := .cache/test-results
 MOCHA := SBC_TEST_RESULTS=$(RESULTS) node_modules/.bin/mocha
 
-.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm storm knob remote-load cli-startup drift build hil-vm hil-rooms reliability test-loaded clean
+.PHONY: setup host-tools demo test test-unit lint bench bench-tools bench-vm storm knob remote-load cli-startup drift build hil-vm hil-rooms hil-rooms-measure reliability test-loaded clean
 
 # Installs the project's npm dependencies (koffi ships prebuilt binaries; no install scripts needed).
 node_modules/.installed: package.json package-lock.json
@@ -159,6 +159,11 @@ hil-rooms: setup
 	if [ -n "$$line" ]; then \
 	  node -e 'const m=process.argv[1].match(/(\d+) passed, (\d+) failed(?:, (\d+) skipped)?/); console.log(JSON.stringify({suite:"rooms",passed:+m[1],failed:+m[2],skipped:+(m[3]??0)}))' "$$line" > $(RESULTS)/rooms.json; \
 	fi; exit $$rc
+
+# The rooms rig with the offset measurements at the ears (about 12 min; not in `make test`: issue 28 is
+# blocked on their 2 ms bound under TCG, docs/multi-room.md gives the figures).
+hil-rooms-measure: setup
+	SBC_HIL_ROOMS_MEASURE=1 bash tests/hil/run-rooms.sh
 
 clean:
 	rm -rf .cache node_modules

@@ -16,6 +16,8 @@
 #
 # Environment: SBC_HIL_TIMEOUT (seconds, default 1200) and the rest as tests/hil/run-vm.sh;
 #   SBC_HIL_ROOMS_LOG_DIR where room b's console log goes (default: a temporary folder, printed)
+#   SBC_HIL_ROOMS_MEASURE 1: also the offset measurements at the ears (make hil-rooms-measure; issue 28
+#                     is blocked on their bound under TCG, so `make test` leaves them out, with that reason)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 die() { echo "hil-rooms: ERROR: $*"; exit 2; }
@@ -86,7 +88,7 @@ HOME=$SNAP_DIR snapserver -c "$SNAP_DIR/snapserver.conf" --server.datadir="$SNAP
   --stream.source "tcp://127.0.0.1:$SNAP_SOURCE?name=rooms&mode=server&sampleformat=48000:16:2" \
   --logging.sink=stderr > "$LOG_DIR/snapserver.log" 2>&1 &
 SNAP_PID=$!
-export SBC_HIL_WAN=1 SBC_HIL_EXTRA_ENV="SBC_HIL_SNAP_HOST=10.0.2.2 SBC_HIL_SNAP_STREAM_PORT=$SNAP_STREAM SBC_HIL_SNAP_CONTROL_PORT=$SNAP_CONTROL SBC_HIL_SNAP_SOURCE_PORT=$SNAP_SOURCE SBC_HIL_NTP_HOST=10.0.2.2 SBC_HIL_NTP_PORT=$NTP_PORT"
+export SBC_HIL_WAN=1 SBC_HIL_EXTRA_ENV="SBC_HIL_SNAP_HOST=10.0.2.2 SBC_HIL_SNAP_STREAM_PORT=$SNAP_STREAM SBC_HIL_SNAP_CONTROL_PORT=$SNAP_CONTROL SBC_HIL_SNAP_SOURCE_PORT=$SNAP_SOURCE SBC_HIL_NTP_HOST=10.0.2.2 SBC_HIL_NTP_PORT=$NTP_PORT SBC_HIL_ROOMS_MEASURE=${SBC_HIL_ROOMS_MEASURE:-0}"
 
 export SBC_HIL_TIMESYNC_DIR=$TS SBC_HIL_ROOMS=2 SBC_HIL_TIMEOUT=${SBC_HIL_TIMEOUT:-1200}
 # One vCPU each (SBC_HIL_SMP): with two each, the four vCPU threads starved one another on this
