@@ -1,5 +1,5 @@
 /**
- * Reports the appliance's output latency to a Snapcast group (issue 28; docs/alsa-in.md, "Snapcast").
+ * Reports the appliance's output latency to a Snapcast group (issue 28; docs/multi-room.md; docs/alsa-in.md, "Snapcast: the latency reported to the group").
  *
  * snapclient writes into the ALSA way in and counts only the buffer of the PCM it writes into
  * (snd_pcm_delay); what comes after the loopback cable — the bridge, the stream's FIFO, the codec's
