@@ -180,7 +180,8 @@ export class SnapcastLatencyReporter {
     }
   }
 
-  private where(): string {
+  /** snapserver's control address as people write it (an IPv6 host in brackets). */
+  where(): string {
     return `${this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host}:${this.o.port}`;
   }
 

@@ -290,8 +290,7 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
         };
         reporter = new SnapcastLatencyReporter({ ...snapcast, latency, log: (line) => io.err(`sbc-audio serve: ${line}`) });
         reporter.start();
-        const where = snapcast.host.includes(':') ? `[${snapcast.host}]:${snapcast.port}` : `${snapcast.host}:${snapcast.port}`;
-        io.out(`  snapcast latency → ${where} client ${snapcast.clientId}`);
+        io.out(`  snapcast latency → ${reporter.where()} client ${snapcast.clientId}`);
       }
       const why = await Promise.race([signal, quitting]);
       io.err(`sbc-audio serve: ${why}: removing the endpoints and stopping`);

@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bytesToS16, paddedTestSignal, s16ToBytes, verifyBitExact, withFlippedSample, withoutSignal, type PaddedSignal } from '../lib/bitexact.ts';
 import { preloadPcm5122Stub } from '../lib/pcm5122-stub.ts';
+import { sbcCli } from '../lib/sbc-cli.ts';
 import { verifyPiecewiseExact } from '../lib/piecewise.ts';
 import { hilEnv } from '../env.ts';
 import { hostProgram } from '../peers.ts';
@@ -58,15 +59,6 @@ async function runHost(name: string, args: string[], opts: { cwd?: string; env?:
   return p.out();
 }
 
-function cli(args: string[], runtimeDir: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args, '--runtime-dir', runtimeDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`sbc-audio ${args.join(' ')}: exit ${code}: ${out}`))));
-  });
-}
 
 async function until<T>(what: string, probe: () => T | undefined | false, guardMs = 60000): Promise<T> {
   const end = Date.now() + guardMs;
@@ -119,7 +111,7 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
     serve.stdout!.on('data', (d: Buffer) => (serveOut += d.toString()));
     serve.stderr!.on('data', (d: Buffer) => (serveOut += d.toString()));
     await until('serve to start the ALSA way in', () => /alsa-in pcm "sbc-audio" \(card Loopback\) → guest-alsa-in\.speaker/.test(serveOut) || (serve!.exitCode !== null && assert.fail(serveOut)), 120000);
-    await cli(['gain', 'guest-alsa-in.speaker', '0'], runtime);
+    await sbcCli(['gain', 'guest-alsa-in.speaker', '0'], runtime);
   });
   after(async () => {
     if (serve && serve.exitCode === null) {
@@ -294,7 +286,7 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
 
     it('mpd\'s hardware mixer (mixer_device "sbc-audio", control "PCM") moves the stream\'s gain; a gain set elsewhere shows in mpc', async () => {
       await startMpd('hardware');
-      const gainDb = async () => Number(/(-?[\d.]+) dB/.exec(await cli(['ctl', 'get', 'guest-alsa-in.speaker.gain'], runtime))?.[1]);
+      const gainDb = async () => Number(/(-?[\d.]+) dB/.exec(await sbcCli(['ctl', 'get', 'guest-alsa-in.speaker.gain'], runtime))?.[1]);
       // The element's dB as alsa-lib computes it from our TLV (amixer, a peer we did not write).
       const amixerDb = async () => Number(/\[(-?[\d.]+)dB\]/.exec((await new Promise<string>((resolve) => {
         const p = runPeer('amixer', ['-D', 'sbc-audio', 'sget', 'PCM']);
@@ -313,12 +305,12 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
       assert.ok(g < top, `mpc volume 50 lowered the gain (${top} → ${g} dB)`);
       assert.equal(g, await amixerDb(), 'mpc volume 50: the gain is the element\'s dB');
       // Back the other way: sbc-audio gain → the element → mpd's volume.
-      await cli(['gain', 'guest-alsa-in.speaker', '-6'], runtime);
+      await sbcCli(['gain', 'guest-alsa-in.speaker', '-6'], runtime);
       for (let i = 0; i < 100 && (await amixerDb()) !== -6; i++) await new Promise((r) => setTimeout(r, 100));
       assert.equal(await amixerDb(), -6, 'sbc-audio gain -6 → the element at -6 dB');
       const vol = /volume:\s*(\d+)%/.exec(await mpc('volume'))?.[1];
       assert.ok(vol !== undefined && Number(vol) < 100, `mpc volume reads the element (${vol}%)`);
-      await cli(['gain', 'guest-alsa-in.speaker', '0'], runtime);
+      await sbcCli(['gain', 'guest-alsa-in.speaker', '0'], runtime);
     });
   });
 

@@ -21,6 +21,7 @@ import { emptyPcmStatus, PcmXrunError, type PcmStream } from '../../../src/hal/p
 import { hilEnv } from '../env.ts';
 import { hostProgram } from '../peers.ts';
 import { preloadPcm5122Stub } from '../lib/pcm5122-stub.ts';
+import { sbcCli } from '../lib/sbc-cli.ts';
 import { type CaptureStamp, earTimesNs, pulseTrain } from '../lib/room-sync.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -93,16 +94,6 @@ const runtimeDir = path.join(WORK, 'run');
 let boardName = '';
 
 
-/** The CLI as a child, asynchronously: the capture's reads go on meanwhile (spawnSync would stall them for seconds under TCG). */
-function cli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args, '--runtime-dir', runtimeDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`sbc-audio ${args.join(' ')}: exit ${code}: ${out}`))));
-  });
-}
 
 async function startServe(o: { analogDelayMs: number; snapcast?: { server: string; client: string }; latencyMs?: number }): Promise<string> {
   await stop('serve');
@@ -120,7 +111,7 @@ async function startServe(o: { analogDelayMs: number; snapcast?: { server: strin
     ...(o.snapcast ? ['--snapcast', o.snapcast.server, '--snapcast-client', o.snapcast.client] : [])];
   const p = start('serve', process.execPath, [BIN, ...args]);
   await until('serve to start the ALSA way in', () => /alsa-in pcm "sbc-audio"/.test(p.out), 180000, p);
-  await cli(['gain', `${boardName}.speaker`, '0']);
+  await sbcCli(['gain', `${boardName}.speaker`, '0'], runtimeDir);
   return p.out;
 }
 
