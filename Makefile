@@ -21,12 +21,15 @@ setup: node_modules/.installed host-tools
 # snapserver and snapclient (Debian snapserver, snapclient) are the Snapcast peers of serve's latency
 # reporting (tests/unit/snapcast-latency.test.ts); capsh (libcap2-bin) starts the tests' chronyd without
 # CAP_SYS_TIME. chrony and linuxptp are unpacked, never installed: scripts/timesync-tools.sh.
+# The plugin chain's tests (issue 29) run real LADSPA plugins (cmt, swh-plugins, tap-plugins,
+# lsp-plugins-ladspa) against the reference host applyplugin and analyseplugin (ladspa-sdk), and
+# build their own test plugins with cc (gcc, libc6-dev).
 # Debian starts snapserver's and snapclient's services on install (snapserver's JSON-RPC, on every
 # interface, takes commands from anyone): the tests start their own on 127.0.0.1, so the services
 # this target installed are disabled and stopped at once.
 host-tools:
-	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null && { command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub >/dev/null && command -v chromium >/dev/null && command -v sox >/dev/null && command -v aplay >/dev/null && command -v snapserver >/dev/null && command -v snapclient >/dev/null && command -v capsh >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils mosquitto mosquitto-clients chromium sox alsa-utils snapserver snapclient libcap2-bin; \
+	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null && { command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub >/dev/null && command -v chromium >/dev/null && command -v sox >/dev/null && command -v aplay >/dev/null && command -v snapserver >/dev/null && command -v snapclient >/dev/null && command -v capsh >/dev/null && command -v applyplugin >/dev/null && command -v cc >/dev/null && test -f /usr/lib/ladspa/cmt.so && test -f /usr/lib/ladspa/single_para_1203.so && test -f /usr/lib/ladspa/tap_limiter.so && test -f /usr/lib/ladspa/lsp-plugins-ladspa-1.2.5.so || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils mosquitto mosquitto-clients chromium sox alsa-utils snapserver snapclient libcap2-bin ladspa-sdk cmt swh-plugins tap-plugins lsp-plugins-ladspa gcc libc6-dev; \
 	  for s in snapserver snapclient; do systemctl disable --now $$s >/dev/null 2>&1 || true; done; }
 
 # The main job on the simulated board (no hardware): the stream service with a client playing a tone
@@ -65,6 +68,7 @@ bench: setup bench-tools
 	-node --import tsx bench/control-rtt.ts $(CONTROL_RTT_ARGS)
 	-node --import tsx bench/worker-start.ts
 	node --import tsx bench/engine-xruns.ts
+	node --import tsx bench/plugin-chain.ts
 	node bench/cli-startup.mjs $(CLI_STARTUP_ARGS)
 
 # The control storm (issue 22; docs/CONTROL.md, "Call classes"): 10,000 control sets a second for

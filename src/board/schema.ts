@@ -273,6 +273,11 @@ const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 export function validateBoard(file: string, raw: unknown, base?: Board): Board {
   const r = new Reader(file);
   const o = r.obj(raw, '');
+  // A board file is data: it never names code to load. Plugins (and where they are) belong to the
+  // machine's configuration (src/system/config.ts "plugins"), checked against the plugin directories.
+  for (const k of ['plugins', 'ladspa', 'ladspaPath', 'dssi']) {
+    if (k in o) r.fail(k, 'nothing: a board file names no plugins or plugin paths (it is data only); put a chain in /etc/sbc-audio/config.json "plugins" (docs/engine.md, "Plugins in the chain")', o[k]);
+  }
   r.onlyKeys(o, '', TOP_KEYS);
   const name = r.str(o, 'name', '', { pattern: /^[a-z0-9][a-z0-9-]*$/, what: 'a board name of lowercase letters, digits and dashes' })!;
   const stem = file.replace(/^.*\//, '').replace(/\.json$/, '');

@@ -65,6 +65,8 @@ interface Binding {
   /** Engine controls: where the last write took effect. */
   lastApplied?: AppliedAt;
   state(): Lifecycle;
+  /** Why the value in force is not what was set (a plugin the engine bypassed), if so. */
+  error?(): string | undefined;
 }
 
 export interface ControlModelOptions {
@@ -85,6 +87,17 @@ export interface EngineControls {
   trimDb(streamId: string): number;
   /** Sets the trim (at `when`, over `rampMs` or the stream's ramp time); resolves when a running engine applied it. */
   setTrim(streamId: string, db: number, when?: ChangeTime, rampMs?: number): Promise<AppliedAt | undefined>;
+  /** More engine-side controls: the streams' plugin chains (src/stream/plugin-controls.ts). */
+  extra?: readonly EngineControlBinding[];
+}
+
+/** A control of the engine's own that the model serves (EngineControls.extra; src/stream/plugin-controls.ts). */
+export interface EngineControlBinding {
+  d: ControlDescriptor;
+  read(): ControlValue;
+  write?(v: ControlValue, when?: ChangeTime): Promise<AppliedAt | undefined>;
+  /** Why the value is not what was set (e.g. a plugin the engine bypassed), if so. */
+  error?(): string | undefined;
 }
 
 /** The engine trim's range: down to −60 dB (the percent mapping's span), never above unity (no clipping). */
@@ -320,6 +333,7 @@ export class ControlModel {
     this.board = board;
     this.parts = parts;
     for (const x of describe(rt, opts.engine !== undefined)) this.bind(x);
+    for (const x of opts.engine?.extra ?? []) this.bindEngine(x);
     this.follow();
   }
 
@@ -431,6 +445,55 @@ export class ControlModel {
     this.order.push(d.id);
   }
 
+  /** An engine-side control of the streams' plugins: its state follows its stream. */
+  private bindEngine(x: EngineControlBinding): void {
+    const { d } = x;
+    if (this.bindings.has(d.id)) throw new ControlModelError(`board ${this.rt.board.name}: two controls have the id ${d.id}`);
+    const streamId = d.owner.id;
+    const write = x.write;
+    const bound: Binding = {
+      d, state: () => this.streamState(streamId),
+      read: async () => x.read(),
+      ...(x.error ? { error: x.error } : {}),
+      ...(write ? {
+        write: async (v: ControlValue, when?: ChangeTime) => {
+          const applied = await write(v, when);
+          if (applied) bound.lastApplied = applied;
+          else delete bound.lastApplied;
+          return x.read();
+        },
+      } : {}),
+    };
+    this.bindings.set(d.id, bound);
+    this.order.push(d.id);
+  }
+
+  /**
+   * The engine controls whose ids start with `prefix` (a stream's plugin chain: `<board>.<stream>.fx`)
+   * give way to `bindings` (a chain swapped: src/stream/plugin-controls.ts). Listeners are told of
+   * each new control (as a change); a removed control's id is unknown from now on.
+   */
+  async replaceEngineControls(prefix: string, bindings: readonly EngineControlBinding[]): Promise<void> {
+    for (const id of [...this.order]) {
+      if (!id.startsWith(prefix)) continue;
+      this.bindings.delete(id);
+      this.seen.delete(id);
+      this.order.splice(this.order.indexOf(id), 1);
+    }
+    for (const x of bindings) this.bindEngine(x);
+    for (const x of bindings) {
+      const info = await this.info(this.bindings.get(x.d.id)!);
+      for (const fn of this.listeners) fn(info);
+    }
+  }
+
+  /** A control's value or error changed without a set (the engine bypassed a plugin): its listeners are told. */
+  changed(id: string): void {
+    const b = this.bindings.get(id);
+    if (!b || this.closed) return;
+    void this.info(b).then((info) => { for (const fn of this.listeners) fn(info); });
+  }
+
   private async applyHeadphonePolicy(): Promise<void> {
     await this.rt.power.inhibitAmplifier(this.headphonePolicy && this.rt.jackPlugged() === true);
   }
@@ -484,7 +547,8 @@ export class ControlModel {
     try {
       const value = await b.read();
       this.seen.set(b.d.id, value);
-      return { ...b.d, value, state: b.state() };
+      const error = b.error?.();
+      return { ...b.d, value, state: b.state(), ...(error ? { error } : {}) };
     } catch (e) {
       return { ...b.d, value: null, state: b.state(), error: (e as Error).message };
     }
@@ -584,7 +648,9 @@ export class ControlModel {
         throw new ControlModelError(`${this.rt.board.file}: controlDefaults["${key}"]: ${(e as Error).message}`);
       }
     }
-    for (const [id, v] of Object.entries(saved)) {
+    // A stream's plugin chain first: its stages' controls exist once it is in place.
+    const entries = Object.entries(saved).sort(([a], [b]) => Number(b.endsWith('.chain')) - Number(a.endsWith('.chain')));
+    for (const [id, v] of entries) {
       const b = this.bindings.get(id);
       if (!b || !b.write || !b.d.persistent) {
         bad.push(`${id} (no such settable control)`);

@@ -5,8 +5,12 @@
  * ACTIVE (docs/CONTROL.md).
  */
 
-/** What a control is: a gain in dB, an on/off switch, or one of named values. */
-export type ControlKind = 'volume' | 'switch' | 'enum';
+/**
+ * What a control is: a gain in dB, an on/off switch, one of named values, a number in a range
+ * (a plugin's control port: a frequency, a ratio, a time; `hints` say how to draw it), or a text
+ * its binding checks (a stream's plugin chain, as JSON).
+ */
+export type ControlKind = 'volume' | 'switch' | 'enum' | 'number' | 'text';
 
 /** A control's value: dB for a volume, true (on) / false (off) for a switch, a value name for an enum. */
 export type ControlValue = number | boolean | string;
@@ -19,6 +23,10 @@ export type ControlOwner =
   | { kind: 'part'; id: string }
   /** The board itself: its GPIO lines and policies. */
   | { kind: 'board'; id: 'board' };
+/*
+ * A plugin in a stream's chain is owned by the stream: `<board>.<stream>.fx<N>-<port>`
+ * (src/stream/plugin-controls.ts).
+ */
 
 /** The 0–100 % mapping of a volume for UIs (as shairport-sync's volume_range_db): linear in dB over `minDb..maxDb`. */
 export interface PercentMapping {
@@ -37,8 +45,10 @@ export interface ControlDescriptor {
   kind: ControlKind;
   owner: ControlOwner;
   direction?: 'output' | 'input';
-  /** Volumes: the range in dB and its step (0: any value in the range). */
+  /** Volumes: the range in dB and its step (0: any value in the range). Numbers: their range (step 1 for integers). */
   range?: { min: number; max: number; step: number };
+  /** Numbers: how a UI draws them (LADSPA's hints: a logarithmic scale, whole numbers only). */
+  hints?: { logarithmic?: boolean; integer?: boolean; sampleRate?: boolean };
   /** Enums and switches: the value names, in order (switches: off, on). */
   values?: readonly string[];
   /** 'dB' for volumes, 'none' otherwise. */

@@ -16,6 +16,7 @@ export class ControlValueError extends Error {
 /** A volume's range as the message says it: "-127 .. 0 dB (step 0.5)". */
 export function describeRange(d: ControlDescriptor): string {
   if (d.kind === 'volume' && d.range) return `${d.range.min} .. ${d.range.max} dB${d.range.step > 0 ? ` (step ${d.range.step})` : ''}`;
+  if (d.kind === 'number' && d.range) return `${d.range.min} .. ${d.range.max}${d.hints?.integer ? ' (whole numbers)' : ''}${d.hints?.logarithmic ? ' (logarithmic)' : ''}`;
   return (d.values ?? []).join(', ');
 }
 
@@ -90,6 +91,9 @@ export function parseControlValue(d: ControlDescriptor, input: unknown, current:
     // On the step grid, ties to the lower gain: never louder than asked (as SET_GAIN rounds).
     return roundDbToStep(db, { minDb: range.min, maxDb: range.max, stepDb: range.step });
   }
+  if (d.kind === 'number') return parseNumberValue(d, input, current, shown);
+  // A text control's binding checks what the text says (a chain: src/dsp/chain-spec.ts); JSON given as a value is its text.
+  if (d.kind === 'text') return typeof input === 'string' ? input : JSON.stringify(input);
   if (d.kind === 'switch') {
     if (typeof input === 'boolean') return input;
     const s = typeof input === 'number' ? String(input) : typeof input === 'string' ? input.trim().toLowerCase() : undefined;
@@ -115,6 +119,40 @@ export function parseControlValue(d: ControlDescriptor, input: unknown, current:
     }
   }
   throw new ControlValueError(`${d.id}: ${shown} is not one of its values: ${values.join(', ')}`);
+}
+
+/** A plain step from the value in force ("+100", "-0.5"): numbers only, written with a sign and a space-free number after "+=" or "-=". */
+const NUMBER_STEP = /^([+-])=\s*(\d+(?:\.\d+)?)$/;
+
+/**
+ * A number control's value: a number, a numeric string, a percentage of its range (linear, or
+ * geometric for a logarithmic port whose range is above 0, as LADSPA's hint asks a UI to draw it)
+ * or a step ("+=100", "-=0.5"); whole numbers for an integer port (rounded to the nearest).
+ */
+function parseNumberValue(d: ControlDescriptor, input: unknown, current: ControlValue | null, shown: string): number {
+  const range = d.range!;
+  let x: number;
+  if (typeof input === 'number') x = input;
+  else if (typeof input === 'boolean') x = input ? 1 : 0;
+  else if (typeof input === 'string') {
+    const s = input.trim();
+    const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(s);
+    const step = NUMBER_STEP.exec(s);
+    if (pct) {
+      const p = Number(pct[1]) / 100;
+      if (p > 1) throw new ControlValueError(`${d.id}: ${shown} is more than 100 %`);
+      x = d.hints?.logarithmic && range.min > 0 ? range.min * (range.max / range.min) ** p : range.min + p * (range.max - range.min);
+    } else if (step) {
+      if (typeof current !== 'number') throw new ControlValueError(`${d.id}: ${shown} is relative, but the control's value is not known now`);
+      x = Math.min(range.max, Math.max(range.min, current + (step[1] === '-' ? -1 : 1) * Number(step[2])));
+    } else if (s !== '' && Number.isFinite(Number(s))) x = Number(s);
+    else throw new ControlValueError(`${d.id}: ${shown} is not a number: give a number (e.g. 1000), a percentage of its range (e.g. 50%) or a step (+=100, -=100); range ${describeRange(d)}`);
+  } else throw new ControlValueError(`${d.id}: takes a number; got ${shown}`);
+  if (!Number.isFinite(x)) throw new ControlValueError(`${d.id}: ${shown} is not a finite number`);
+  if (d.hints?.integer) x = Math.round(x);
+  const eps = 1e-9 * Math.max(1, Math.abs(range.min), Math.abs(range.max));
+  if (x < range.min - eps || x > range.max + eps) throw new ControlValueError(`${d.id}: ${x} is outside its range ${describeRange(d)}`);
+  return Math.min(range.max, Math.max(range.min, x));
 }
 
 /** A value as people read it: "-20 dB", "on", "low-latency". */

@@ -5,7 +5,7 @@
  *
  *   Int32Array   header   [WRITE, READ, DROPPED, APPLIED_COUNT, SLOTS, …]  (CONTROL_WORD)
  *   Float64Array records  `slots` records of CONTROL_RECORD doubles:
- *                         [kind, whenKind, at, value, rampFrames, id]      (CONTROL_FIELD)
+ *                         [kind, whenKind, at, value, rampFrames, id, target]  (CONTROL_FIELD)
  *
  * WRITE and READ count records since creation and wrap as Int32 (the slot is `count & (slots − 1)`,
  * so `slots` is a power of two and the counts may wrap without a special case). The producer
@@ -34,7 +34,17 @@ export const CONTROL_KIND = {
   FADE_SCALE: 3,
   /** Start/stop fade length from now on (value = frames; 0 = no start/stop fade). */
   RAMP_FRAMES: 4,
+  /**
+   * A plugin's control input (src/dsp/chain.ts) to `value` (any finite number) at that frame;
+   * target = stage × PLUGIN_TARGET_STRIDE + port index. No ramp: LADSPA has none.
+   */
+  PLUGIN_PORT: 5,
+  /** A plugin stage's bypass: value 1 on, 0 off; target = the stage. */
+  PLUGIN_BYPASS: 6,
 } as const;
+
+/** target of a PLUGIN_PORT event: stage × this + port index (LADSPA port counts stay far below it). */
+export const PLUGIN_TARGET_STRIDE = 65536;
 
 /**
  * What `at` means. NOW: ignored, the event applies at the next period's first frame. FRAME: the
@@ -61,9 +71,9 @@ export const CONTROL_WORD = {
 } as const;
 
 /** Fields of a record (offsets in doubles). */
-export const CONTROL_FIELD = { KIND: 0, WHEN: 1, AT: 2, VALUE: 3, RAMP_FRAMES: 4, ID: 5 } as const;
+export const CONTROL_FIELD = { KIND: 0, WHEN: 1, AT: 2, VALUE: 3, RAMP_FRAMES: 4, ID: 5, TARGET: 6 } as const;
 /** Doubles per record. */
-export const CONTROL_RECORD = 6;
+export const CONTROL_RECORD = 7;
 
 export interface ControlQueueViews {
   readonly sab: SharedArrayBuffer;
@@ -105,15 +115,20 @@ const WHENS: readonly number[] = Object.values(WHEN);
  * Main side: appends an event. Returns false (and counts it in DROPPED) when the ring is full.
  * Arguments out of range throw, naming the field and its range: the engine never sees them.
  */
-export function pushControl(v: ControlQueueViews, kind: number, whenKind: number, at: number, value: number, rampFrames: number, id: number): boolean {
+export function pushControl(v: ControlQueueViews, kind: number, whenKind: number, at: number, value: number, rampFrames: number, id: number, target = 0): boolean {
   if (!KINDS.includes(kind)) throw new EngineError('invalid-argument', `control event: kind ${kind} is not one of CONTROL_KIND (${KINDS.join(', ')})`);
   if (!WHENS.includes(whenKind)) throw new EngineError('invalid-argument', `control event: whenKind ${whenKind} is not one of WHEN (${WHENS.join(', ')})`);
   if (whenKind === WHEN.FRAME ? !Number.isSafeInteger(at) : !Number.isFinite(at)) {
     throw new EngineError('invalid-argument', `control event: at ${at} must be ${whenKind === WHEN.FRAME ? 'an integer frame position' : 'a finite number'}`);
   }
-  if (kind === CONTROL_KIND.RAMP_FRAMES ? !(Number.isSafeInteger(value) && value >= 0) : !(Number.isFinite(value) && value >= 0)) {
+  if (kind === CONTROL_KIND.PLUGIN_PORT) {
+    if (!Number.isFinite(value)) throw new EngineError('invalid-argument', `control event: value ${value} of a plugin port must be a finite number`);
+  } else if (kind === CONTROL_KIND.PLUGIN_BYPASS) {
+    if (value !== 0 && value !== 1) throw new EngineError('invalid-argument', `control event: value ${value} of a plugin bypass must be 0 or 1`);
+  } else if (kind === CONTROL_KIND.RAMP_FRAMES ? !(Number.isSafeInteger(value) && value >= 0) : !(Number.isFinite(value) && value >= 0)) {
     throw new EngineError('invalid-argument', `control event: value ${value} must be ${kind === CONTROL_KIND.RAMP_FRAMES ? 'an integer number of frames ≥ 0' : 'a finite linear gain ≥ 0'}`);
   }
+  if (!(Number.isSafeInteger(target) && target >= 0)) throw new EngineError('invalid-argument', `control event: target ${target} must be an integer ≥ 0`);
   if (!(Number.isSafeInteger(rampFrames) && rampFrames >= 0)) throw new EngineError('invalid-argument', `control event: rampFrames ${rampFrames} must be an integer ≥ 0`);
   if (!Number.isFinite(id)) throw new EngineError('invalid-argument', `control event: id ${id} must be a finite number`);
   const h = v.header;
@@ -130,6 +145,7 @@ export function pushControl(v: ControlQueueViews, kind: number, whenKind: number
   rec[i + CONTROL_FIELD.VALUE] = value;
   rec[i + CONTROL_FIELD.RAMP_FRAMES] = rampFrames;
   rec[i + CONTROL_FIELD.ID] = id;
+  rec[i + CONTROL_FIELD.TARGET] = target;
   Atomics.store(h, CONTROL_WORD.WRITE, (w + 1) | 0);
   return true;
 }
@@ -150,6 +166,7 @@ export function takeControl(v: ControlQueueViews, into: Float64Array): boolean {
   into[3] = rec[i + 3]!;
   into[4] = rec[i + 4]!;
   into[5] = rec[i + 5]!;
+  into[6] = rec[i + 6]!;
   Atomics.store(h, CONTROL_WORD.READ, (r + 1) | 0);
   return true;
 }

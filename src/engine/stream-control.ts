@@ -54,9 +54,11 @@ export const WORD = {
  * FAIL: the host throws a device error (a simulated failure of the audio device; the worker then
  * closes its streams properly). STALL: the host blocks the engine thread for ARG_STALL_US in the
  * period that applies it, then acknowledges (a simulated stall on a real-time clock: the PCM
- * underruns or overruns as it would if the thread had been descheduled).
+ * underruns or overruns as it would if the thread had been descheduled). SET_CHAIN: the plugin
+ * chain in the swap mailbox replaces the running one (src/dsp/chain.ts): faded out over the
+ * start/stop fade, swapped at silence, faded in; answered once the fade in is over.
  */
-export const CMD_CODE = { NONE: 0, SET_BUFFER: 1, START: 2, STOP: 3, RELEASE: 4, FAIL: 5, STALL: 6 } as const;
+export const CMD_CODE = { NONE: 0, SET_BUFFER: 1, START: 2, STOP: 3, RELEASE: 4, FAIL: 5, STALL: 6, SET_CHAIN: 7 } as const;
 
 export const EVENT = {
   /** a = command sequence number, b = result (0 or a negative status); time = start_time for START. */
@@ -75,6 +77,11 @@ export const EVENT = {
    * ns_per_frame while running, else the period's time.
    */
   CONTROL_APPLIED: 6,
+  /**
+   * A plugin stage of the stream's chain (src/dsp/chain.ts) overran the period too many times in
+   * a row and is bypassed from now on: a = the stage, b = its overruns in all.
+   */
+  PLUGIN_BYPASSED: 7,
 } as const;
 
 /** Indices of `times` (command arguments that are doubles). */

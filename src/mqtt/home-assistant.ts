@@ -373,6 +373,36 @@ export async function startHomeAssistant(source: ApplianceSource, opts: HomeAssi
     follow(c.id, `${t}/state`, (ci) => (typeof ci.value === 'string' ? ci.value : PAYLOAD_UNKNOWN));
     setState(`${t}/state`, typeof c.value === 'string' ? c.value : PAYLOAD_UNKNOWN);
   }
+  // The streams' plugin chains (issue 29): each stage's on/off a switch, each control port a
+  // number (a toggled port a switch), as the listing had them at the start.
+  for (const c of listing.controls) {
+    if (c.owner.kind !== 'stream' || !c.writable || !/\.fx\d+(-|$)/.test(c.id) || (c.kind !== 'number' && c.kind !== 'switch')) continue;
+    const owner = c.owner.id;
+    const pre = `${board}.${owner}.`;
+    const name = c.id.startsWith(pre) ? c.id.slice(pre.length) : '';
+    if (!LEVEL.test(owner) || !LEVEL.test(name)) {
+      log(`mqtt: control ${c.id} left out: its id is not usable in a topic ([a-zA-Z0-9_-])`);
+      continue;
+    }
+    const t = `${base}/${owner}/${name}`;
+    if (c.kind === 'number') {
+      const r = c.range!;
+      add({
+        component: 'number', object: `${owner}_${name.replaceAll('-', '_')}`, name: c.name, stateTopic: `${t}/state`, commandTopic: `${t}/set`,
+        controlId: c.id, command: 'number',
+        extra: { min: r.min, max: r.max, step: r.step >= HA_MIN_STEP ? r.step : Math.max(HA_MIN_STEP, (r.max - r.min) / 1000), mode: 'box', payload_reset: PAYLOAD_UNKNOWN },
+      });
+      follow(c.id, `${t}/state`, (ci) => fmtDb(typeof ci.value === 'number' ? ci.value : null));
+      setState(`${t}/state`, fmtDb(typeof c.value === 'number' ? c.value : null));
+    } else {
+      add({
+        component: 'switch', object: `${owner}_${name.replaceAll('-', '_')}`, name: c.name, stateTopic: `${t}/state`, commandTopic: `${t}/set`,
+        controlId: c.id, command: 'switch', extra: { payload_on: PAYLOAD_ON, payload_off: PAYLOAD_OFF },
+      });
+      follow(c.id, `${t}/state`, (ci) => fmtOnOff(typeof ci.value === 'boolean' ? ci.value : null));
+      setState(`${t}/state`, fmtOnOff(typeof c.value === 'boolean' ? c.value : null));
+    }
+  }
   for (const e of entities) if (e.commandTopic) byCommand.set(e.commandTopic, e);
 
   const onControl = (c: ControlInfo): void => {
@@ -407,7 +437,7 @@ export async function startHomeAssistant(source: ApplianceSource, opts: HomeAssi
       const s = text.trim();
       const n = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(s) ? Number(s) : NaN;
       if (!Number.isFinite(n)) {
-        bad('bad-payload', () => `${e.commandTopic}: ${JSON.stringify(text.slice(0, 40))} is not a number of dB: ignored`);
+        bad('bad-payload', () => `${e.commandTopic}: ${JSON.stringify(text.slice(0, 40))} is not a number: ignored`);
         return;
       }
       value = n;

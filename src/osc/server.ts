@@ -259,7 +259,7 @@ const shortText = (s: string, n = 80) => (s.length > n ? `${s.slice(0, n - 3)}..
 
 function valueToFloat(p: Port, v: ControlValue | null): number | undefined {
   if (v === null) return undefined;
-  if (p.d.kind === 'volume') return typeof v === 'number' ? v : undefined;
+  if (p.d.kind === 'volume' || p.d.kind === 'number') return typeof v === 'number' ? v : undefined;
   if (p.d.kind === 'switch') return v === true ? 1 : 0;
   const i = (p.d.values ?? []).indexOf(String(v));
   return i < 0 ? undefined : i;
@@ -298,7 +298,17 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
       return;
     }
     const owner = owners.get(c.owner.id);
-    const p = owner?.byId.get(c.id);
+    let p = owner?.byId.get(c.id);
+    if (owner && !p) {
+      // A control that appeared after the listing (a stream's plugin chain was swapped): it takes the next port.
+      const prefix = `${o.boardName}.${c.owner.id}.`;
+      const name = c.id.startsWith(prefix) ? c.id.slice(prefix.length) : c.id;
+      const { value: _v, state: _s, error: _e, applied: _a, ...d } = c;
+      p = { d, name, port: owner.ports.length, value: c.value };
+      owner.ports.push(p);
+      owner.byName.set(name, p);
+      owner.byId.set(c.id, p);
+    }
     if (!owner || !p) return;
     p.value = c.value;
     for (const t of owner.urls) sendControl(t, p);
@@ -452,7 +462,7 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
         let value: ControlValue;
         if (v.type === 'float' || v.type === 'double' || v.type === 'integer') {
           const x = v.value;
-          if (p.d.kind === 'volume') value = x;
+          if (p.d.kind === 'volume' || p.d.kind === 'number') value = x;
           // ladspa.h, LADSPA_HINT_TOGGLED: above zero is on, zero or less is off.
           else if (p.d.kind === 'switch') value = x > 0;
           else {

@@ -32,6 +32,8 @@ export interface BoardDevicesOptions {
   instantiation?: { run<T>(what: string, fn: () => Promise<T>): Promise<T> };
   /** Told of every handoff (when the register writes landed, against when they were due). */
   onHandoff?: (stream: string, result: HandoffResult) => void;
+  /** Delay the service adds before the codec (a plugin chain's latency), ns at `fps`: part of the external delay. */
+  addedDelayNs?: (stream: string, fps: number) => number;
 }
 
 export interface BoardDevices {
@@ -148,9 +150,9 @@ export function createBoardDevices(rt: BoardRuntime, opts: BoardDevicesOptions =
         // Instantiation class: never at the same time as a configure (which may re-initialise the codec).
         const set = () => codecLock.run(() => codec.setFormat({ rate: fmt.fps, channels: fmt.channels, bits: bitsOfSampleFormat(fmt.sampleFormat) }));
         await (opts.instantiation ? opts.instantiation.run(`set format ${endpointName(board.name, stream.id)}`, set) : set());
-        return { externalDelayNs: latencyBreakdown(board, codec, stream.direction, fmt.fps).totalNs };
+        return { externalDelayNs: latencyBreakdown(board, codec, stream.direction, fmt.fps).totalNs + (opts.addedDelayNs?.(stream.id, fmt.fps) ?? 0) };
       },
-      externalDelayNs: (fps) => latencyBreakdown(board, codec, stream.direction, fps).totalNs,
+      externalDelayNs: (fps) => latencyBreakdown(board, codec, stream.direction, fps).totalNs + (opts.addedDelayNs?.(stream.id, fps) ?? 0),
       unknownDelay: (fps) => latencyBreakdown(board, codec, stream.direction, fps).unknown,
       gainCaps: () => caps,
       getGain: readGain,

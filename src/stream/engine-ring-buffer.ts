@@ -46,7 +46,8 @@ import type { ResolvedDevice } from '../engine/devices.ts';
 import { CLIENT } from '../engine/client-watch.ts';
 import { ClockLinkHost, createClockLink } from '../engine/linked-clock.ts';
 import type { SimCaptureSpec } from '../engine/sim-signals.ts';
-import { createControlQueue, controlQueueViews, pushControl, CONTROL_KIND, WHEN } from '../engine/control-queue.ts';
+import { createControlQueue, controlQueueViews, pushControl, CONTROL_KIND, PLUGIN_TARGET_STRIDE, WHEN } from '../engine/control-queue.ts';
+import { CHAIN_MAILBOX_BYTES, type ChainOptions, type ChainStageSpec, chainStatsBytes, writeChainMailbox } from '../dsp/chain.ts';
 import {
   CMD_CODE, EVENT, LATENESS_BINS, LATENESS_EDGES, type StreamControlViews, WORD, createStreamControl, meterViewsOf, postCommand, streamControlViews, takeEvent, waitAsync,
 } from '../engine/stream-control.ts';
@@ -95,6 +96,10 @@ export interface EngineRingBufferOptions {
   rampOf?: (streamId: string) => number | undefined;
   /** The engine trim of a stream, dB (the `<board>.<stream>.trim` control): each new engine starts at it. */
   trimOf?: (streamId: string) => number;
+  /** The plugin chain a new engine of an output stream runs (src/stream/plugin-controls.ts); undefined: none. */
+  pluginsOf?: (streamId: string, channels: number) => ChainOptions | undefined;
+  /** Told when an engine bypassed a plugin stage after overruns (a = stage, its overruns, the period in µs). */
+  onPluginBypassed?: (streamId: string, stage: number, overruns: number, periodUs: number) => void;
   /** Silence after the channel closes before the engine lets go of the PCM (ms, default 300). */
   lingerMs?: number;
   /**
@@ -195,6 +200,10 @@ export class EngineRingBuffer implements RingBufferEngine {
   private timing_: { rate: number; fifoFrames: number; periodFrames: number } | undefined;
   /** The ramp time in effect (ms): configure's `ramp-ms` changes it (setRampMs). */
   rampMs: number;
+  /** The plugin chain's stats block (src/dsp/chain.ts, STAT) and swap mailbox: output streams. */
+  private readonly chainStats = new SharedArrayBuffer(chainStatsBytes());
+  private readonly chainMailbox = new SharedArrayBuffer(CHAIN_MAILBOX_BYTES);
+  private chainStages = 0;
   private readonly setup: Promise<Setup | { error: number; why: string }>;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly waiting = new Map<number, (e: { result: number; time: number }) => void>();
@@ -274,11 +283,20 @@ export class EngineRingBuffer implements RingBufferEngine {
       });
       const fifoFrames = output ? config.periods * config.bufferFrames : config.bufferFrames;
       device.on('warning', (w: string) => this.opts.log?.(`${this.endpoint}: ${w}`));
+      let plugins: ChainOptions | undefined;
+      try {
+        plugins = output ? this.opts.pluginsOf?.(this.stream.id, this.fmt.channels) : undefined;
+      } catch (e) {
+        return { error: STATUS.NOT_SUPPORTED, why: `its plugin chain cannot run on this format: ${(e as Error).message}` };
+      }
+      if (plugins) this.chainStages = plugins.stages.length;
       await device.start(config, {
         path: HOST_PATH,
         options: {
           control: this.control, direction: this.stream.direction, fifoFrames, clockLink: info.clockLink,
           controls: this.controls, rampFrames: Math.round((this.rampMs * config.rate) / 1000),
+          ...(output ? { chainStats: this.chainStats, chainMailbox: this.chainMailbox } : {}),
+          ...(plugins ? { plugins: { ...plugins, stats: this.chainStats } } : {}),
           clientSocketFd: this.clientFds?.socketFd, clientStatFd: this.clientFds?.statFd,
         },
       }, {
@@ -337,6 +355,9 @@ export class EngineRingBuffer implements RingBufferEngine {
           const w = this.applied.get(e.a);
           this.applied.delete(e.a);
           w?.({ frame: e.b, timeNs: e.time });
+        } else if (e.type === EVENT.PLUGIN_BYPASSED) {
+          const t = this.timing_;
+          this.opts.onPluginBypassed?.(this.stream.id, e.a, e.b, t ? (t.periodFrames * 1e6) / t.rate : Number.NaN);
         } else if (e.type === EVENT.PEER_GONE) {
           this.started = false; // no notification for a client that is gone
           const why = e.a === CLIENT.EXITING ? `process ${this.clientFds?.pid} is exiting` : 'socket hung up';
@@ -470,11 +491,11 @@ export class EngineRingBuffer implements RingBufferEngine {
    * Posts an engine control event (src/engine/control-queue.ts); resolves with the stream frame
    * it took effect at and that frame's time (frame −1: applied while not playing, or never).
    */
-  postControl(kind: number, whenKind: number, at: number, value: number, rampFrames: number): Promise<{ frame: number; timeNs: number }> {
+  postControl(kind: number, whenKind: number, at: number, value: number, rampFrames: number, target = 0): Promise<{ frame: number; timeNs: number }> {
     if (this.dead !== undefined || this.closed) return Promise.resolve({ frame: -1, timeNs: this.rt.hal.clock.nowNs() });
     const id = ++this.controlSeq;
     return new Promise((resolve) => {
-      if (!pushControl(this.cv, kind, whenKind, at, value, rampFrames, id)) {
+      if (!pushControl(this.cv, kind, whenKind, at, value, rampFrames, id, target)) {
         resolve({ frame: -1, timeNs: this.rt.hal.clock.nowNs() }); // full: the engine is stuck
         return;
       }
@@ -488,6 +509,42 @@ export class EngineRingBuffer implements RingBufferEngine {
     if (when.frame !== undefined) return this.postControl(CONTROL_KIND.TRIM, WHEN.FRAME, when.frame, linear, ramp);
     if (when.ns !== undefined) return this.postControl(CONTROL_KIND.TRIM, WHEN.MONOTONIC_NS, when.ns, linear, ramp);
     return this.postControl(CONTROL_KIND.TRIM, WHEN.NOW, 0, linear, ramp);
+  }
+
+  /** A control input of plugin stage `stage` to `value` at `when` (a frame, a time, or the next period). */
+  setPluginPort(stage: number, port: number, value: number, when: { frame?: number; ns?: number } = {}): Promise<{ frame: number; timeNs: number }> {
+    const target = stage * PLUGIN_TARGET_STRIDE + port;
+    if (when.frame !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_PORT, WHEN.FRAME, when.frame, value, 0, target);
+    if (when.ns !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_PORT, WHEN.MONOTONIC_NS, when.ns, value, 0, target);
+    return this.postControl(CONTROL_KIND.PLUGIN_PORT, WHEN.NOW, 0, value, 0, target);
+  }
+
+  /** Plugin stage `stage` bypassed (on) or running (off) from `when`. */
+  setPluginBypass(stage: number, on: boolean, when: { frame?: number; ns?: number } = {}): Promise<{ frame: number; timeNs: number }> {
+    const v = on ? 1 : 0;
+    if (when.frame !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_BYPASS, WHEN.FRAME, when.frame, v, 0, stage);
+    if (when.ns !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_BYPASS, WHEN.MONOTONIC_NS, when.ns, v, 0, stage);
+    return this.postControl(CONTROL_KIND.PLUGIN_BYPASS, WHEN.NOW, 0, v, 0, stage);
+  }
+
+  /** The running chain's stats (per stage, STAT fields), or undefined without a chain. */
+  pluginStats(): Float64Array | undefined {
+    return this.chainStages > 0 ? new Float64Array(this.chainStats) : undefined;
+  }
+
+  /**
+   * Replaces the plugin chain (an instantiation-class change: src/control/dispatch.ts): the engine
+   * fades the output out over the ramp time, makes the new chain at silence and fades in; resolves
+   * once the fade in is over (at once while nothing plays), with the engine's result.
+   */
+  async swapChain(stages: readonly ChainStageSpec[]): Promise<number> {
+    const s = await this.ready();
+    if (typeof s === 'number') return s;
+    if (this.stream.direction !== 'output') return STATUS.NOT_SUPPORTED;
+    writeChainMailbox(this.chainMailbox, stages);
+    const a = await this.command(CMD_CODE.SET_CHAIN);
+    if (a.result === STATUS.OK) this.chainStages = stages.length;
+    return a.result;
   }
 
   /**

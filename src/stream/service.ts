@@ -36,8 +36,17 @@ import { ServiceAppliance } from './appliance.ts';
 import { type WebServer, startWebServer } from '../web/server.ts';
 import { type HomeAssistantBridge, startHomeAssistant } from '../mqtt/home-assistant.ts';
 import type { MidiSequencer } from '../hal/midi.ts';
+import type { PluginsConfig } from '../dsp/chain-spec.ts';
+import { ladspaSearchPath } from '../dsp/ladspa.ts';
+import { StreamPlugins } from './plugin-controls.ts';
 
 export interface StreamServiceOptions extends BoardDevicesOptions {
+  /** LADSPA plugin chains of output streams (the configuration's `plugins`; src/dsp/chain-spec.ts). */
+  plugins?: PluginsConfig;
+  /** Where `plugins` came from, for errors (a file name). */
+  pluginsSource?: string;
+  /** The plugin directories (default: LADSPA_PATH, else the usual ones; src/dsp/ladspa.ts). */
+  ladspaPath?: readonly string[];
   /** Default `$XDG_RUNTIME_DIR/sbc-audio`, else `/run/sbc-audio`. */
   runtimeDir?: string;
   /** Probe and initialise the codec before publishing (default true: the service is the board's driver). */
@@ -158,10 +167,21 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
 
   // The engine trim of each output stream (dB): kept here, given to each new engine of the stream.
   const trims = new Map<string, number>();
+  // The streams' plugin chains: opened and checked now (a missing plugin is an error before
+  // anything is published). Every output stream on the engine has one (maybe empty), settable.
+  const withEngines = !opts.createRingBuffer && opts.ringBuffer !== false;
+  // The instantiation class (src/control/dispatch.ts): set format, configure and chain swaps, one at a time.
+  const instantiation = new InstantiationLock();
+  const plugins = withEngines && runtime.board.streams.some((s) => s.direction === 'output')
+    ? new StreamPlugins(runtime.board, opts.plugins ?? {}, ladspaSearchPath(process.env, opts.ladspaPath), opts.pluginsSource ?? 'plugins', log, {
+      run: (what, fn) => instantiation.run(what, fn),
+    })
+    : undefined;
   // configure's ramp-ms per stream (future engines and the running ones).
   const ramp = engineRampHooks(runtime, { engines: () => engines?.engines ?? [], ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), defaultRampMs: DEFAULT_RAMP_MS });
   const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, {
-    log, trimOf: (id) => trims.get(id) ?? 0, rampOf: (id) => ramp.rampOf(id), ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), ...(opts.ringBuffer || {}),
+    log, trimOf: (id) => trims.get(id) ?? 0, rampOf: (id) => ramp.rampOf(id),
+    ...(plugins ? { pluginsOf: (id: string, ch: number) => plugins.chainOptions(id, ch), onPluginBypassed: (id: string, st: number, n: number, us: number) => plugins.engineBypassed(id, st, n, us) } : {}), ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), ...(opts.ringBuffer || {}),
     onXrun: (stream, direction, n) => {
       appliance?.xrun(stream, direction, n);
       if (opts.ringBuffer && opts.ringBuffer.onXrun) opts.ringBuffer.onXrun(stream, direction, n);
@@ -198,11 +218,9 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     handoffsUnlogged = 0;
     log(`${streamId}: the gain's register write landed ${r.misalignedFrames} frame(s) off its frame (due ${r.scheduledNs} ns, at ${r.landedNs} ns): a brief step at the output${more}`);
   };
-  // The instantiation class (src/control/dispatch.ts): set format and configure, one at a time.
-  const instantiation = new InstantiationLock();
   const board = createBoardDevices(runtime, {
     instantiation,
-    fadeTargets, onHandoff, ...opts, createRingBuffer: create && poweredRingBuffers(runtime.hal.clock, runtime.power, create, log, activity),
+    fadeTargets, onHandoff, ...(plugins ? { addedDelayNs: (id: string, fps: number) => plugins.latencyNs(id, fps) } : {}), ...opts, createRingBuffer: create && poweredRingBuffers(runtime.hal.clock, runtime.power, create, log, activity),
   });
   // The controls (the board's defaults, then the state file's values), then the endpoints and the
   // simulation's socket. A failure on the way takes down what was made, in reverse.
@@ -240,10 +258,16 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
         const a = applied.find((x) => x.frame >= 0) ?? applied[0];
         return a ? { ...(a.frame >= 0 ? { frame: a.frame } : {}), timeNs: a.timeNs } : undefined;
       },
+      ...(plugins ? { extra: plugins.controls(() => engines.engines) } : {}),
     };
     controls = new ControlModel(runtime, {
       devices: board.devices, codecLock: board.codecLock, log, lastHandoff: (dir) => handoffs.get(dir), ...(engine ? { engine } : {}),
     });
+    if (plugins) {
+      const model = controls;
+      plugins.attach(model);
+      plugins.onEngineBypass = (id) => model.changed(id);
+    }
     store = opts.stateFile ? openStateStore(opts.stateFile, { clock: runtime.hal.clock, log }) : undefined;
     await controls.restore(store?.load(runtime.board.name) ?? {}, `state file ${opts.stateFile}`);
     await controls.readAll();

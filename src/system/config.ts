@@ -16,6 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Board, BoardFileError } from '../board/schema.ts';
 import type { HostRoot } from './host.ts';
+import { ChainConfigError, type PluginsConfig, parsePluginsConfig } from '../dsp/chain-spec.ts';
 
 /** A wrong configuration file: `FILE: FIELD: expected …, got …` (as a board file's errors read). */
 export class ConfigFileError extends Error {
@@ -36,9 +37,13 @@ export interface SystemConfig {
   binds?: string[];
   /** Home Assistant over MQTT (docs/REMOTE.md): the broker and how to log in. */
   mqtt?: { url: string; username?: string; passwordFile?: string; discoveryPrefix?: string };
+  /** LADSPA plugin chains by output stream id (src/dsp/chain-spec.ts; docs/engine.md, "Plugins in the chain"). */
+  plugins?: PluginsConfig;
+  /** The plugin directories when LADSPA_PATH is not set (absolute paths). */
+  ladspaPath?: string[];
 }
 
-const KEYS = ['$schema', 'board', 'group', 'runtimeDir', 'idlePowerDownMs', 'binds', 'mqtt'];
+const KEYS = ['$schema', 'board', 'group', 'runtimeDir', 'idlePowerDownMs', 'binds', 'mqtt', 'plugins', 'ladspaPath'];
 /** A stream id as board files spell them. */
 const STREAM_ID = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -88,6 +93,18 @@ export function loadConfig(root?: HostRoot, file = configFile(root)): SystemConf
       seen.add(id);
     });
     out.binds = o.binds as string[];
+  }
+  if (o.plugins !== undefined) {
+    try {
+      out.plugins = parsePluginsConfig(o.plugins, file);
+    } catch (e) {
+      if (e instanceof ChainConfigError) throw Object.assign(bad(e.field, e.message, undefined), { message: e.message });
+      throw e;
+    }
+  }
+  if (o.ladspaPath !== undefined) {
+    if (!Array.isArray(o.ladspaPath) || !o.ladspaPath.every((d) => typeof d === 'string' && path.isAbsolute(d))) throw bad('ladspaPath', 'a list of absolute directories (e.g. ["/usr/lib/ladspa"])', o.ladspaPath);
+    out.ladspaPath = o.ladspaPath as string[];
   }
   if (o.mqtt !== undefined) {
     const m = o.mqtt;

@@ -105,18 +105,21 @@ describe('ALSA way in: a simulated loopback into the sim board (real time)', fun
 
   /**
    * A run whose engine underran (a busy machine; the engine runs without SCHED_FIFO here) skips
-   * frames at the DAC (R-EXT-5), not the bridge's doing: it is made again, up to three in all; a
-   * failure without an underrun fails at once.
+   * frames at the DAC (R-EXT-5), not the bridge's doing: it is made again, up to five in all (CI
+   * runs beside other work on two shared cores; three were not always enough there); a failure
+   * without an underrun fails at once.
    */
-  async function exactRun(sig: PaddedSignal, run: () => Promise<Int16Array>): Promise<{ v: ReturnType<typeof verifyBitExact>; captured: Int16Array }> {
+  const ATTEMPTS = 5;
+  async function untilNoUnderrun<T>(run: () => Promise<Int16Array>, verify: (captured: Int16Array) => T & { ok: boolean }): Promise<{ v: T & { ok: boolean }; captured: Int16Array }> {
     for (let attempt = 1; ; attempt++) {
       const before = alsaIn.bridge.status().dacUnderruns;
       const captured = await run();
-      const v = verifyBitExact(sig, captured, sig.signalFrames);
-      if (v.ok || attempt === 3 || alsaIn.bridge.status().dacUnderruns === before) return { v, captured };
+      const v = verify(captured);
+      if (v.ok || attempt === ATTEMPTS || alsaIn.bridge.status().dacUnderruns === before) return { v, captured };
       console.log(`      (attempt ${attempt}: the engine underran; again)`);
     }
   }
+  const exactRun = (sig: PaddedSignal, run: () => Promise<Int16Array>) => untilNoUnderrun(run, (captured) => verifyBitExact(sig, captured, sig.signalFrames));
 
   for (const rate of [48000, 44100]) {
     it(`an S16 player at ${rate} Hz reaches the monitor bit-exact at 0 dB; the stream follows its rate`, async () => {
@@ -145,15 +148,17 @@ describe('ALSA way in: a simulated loopback into the sim board (real time)', fun
     const a = paddedTestSignal(RATE * 2, RATE * 2, 2, 0xa);
     const b = paddedTestSignal(RATE * 2, RATE * 2, 2, 0xb);
     for (const s of [a, b]) for (let i = 0; i < s.samples.length; i++) s.samples[i] = s.samples[i]! >> 3;
-    const captured = await playThrough(0, RATE, 'S16_LE', s16ToBytes(a.samples), 6, () => card.play(3, { rate: RATE, channels: 2, format: 'S16_LE', bytes: s16ToBytes(b.samples) }));
-    assert.ok(lines.some((l) => /cable \d joins cable \d \(2 players summed\)/.test(l)), lines.join('\n'));
+    const play = () => playThrough(0, RATE, 'S16_LE', s16ToBytes(a.samples), 6, () => card.play(3, { rate: RATE, channels: 2, format: 'S16_LE', bytes: s16ToBytes(b.samples) }));
     // Where A's signal is found, the monitor minus A is B at one fixed lag (the join moved B by whole frames only).
-    const va = verifyBitExact(a, captured, RATE / 10);
+    const { v: { va, vb }, captured } = await untilNoUnderrun(play, (captured) => {
+      const va = verifyBitExact(a, captured, RATE / 10);
+      const vb = va.alignment ? verifyBitExact(b, withoutSignal(captured, a, va.alignment.lagFrames), RATE) : undefined;
+      return { ok: !!vb?.ok, va, vb };
+    });
+    assert.ok(lines.some((l) => /cable \d joins cable \d \(2 players summed\)/.test(l)), lines.join('\n'));
     assert.ok(va.alignment, va.reason);
     const lag = va.alignment!.lagFrames;
-    const rest = withoutSignal(captured, a, lag);
-    const vb = verifyBitExact(b, rest, RATE);
-    assert.ok(vb.ok, `the monitor less player A is player B: ${vb.reason}`);
+    assert.ok(vb?.ok, `the monitor less player A is player B: ${vb?.reason}`);
     // The control: less a wrong A (B's own signal) it is not B.
     const wrong = Int16Array.from(captured, (x, i) => x - (b.samples[i - lag * 2] ?? 0));
     assert.equal(verifyBitExact(b, wrong, RATE).ok, false);

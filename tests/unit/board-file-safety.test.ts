@@ -45,6 +45,14 @@ describe('board file safety (issue 19)', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  // Issue 29: plugins are code; a board file names none (they belong to the machine's config.json).
+  for (const field of ['plugins', 'ladspaPath']) {
+    it(`a board file with "${field}" (a plugin path) is refused by validation, naming file and field`, () => {
+      const f = write('plug', board('plug', { [field]: field === 'plugins' ? { speaker: [{ library: '/tmp/evil.so', label: 'x' }] } : ['/tmp'] }));
+      fails(f, field, /a board file names no plugins or plugin paths \(it is data only\)/);
+    });
+  }
+
   it('a twin of a board in the same folder loads (negative control for the refusals below)', () => {
     write('base', board('base'));
     const b = loadBoard(write('base-sim', twin('base-sim', 'base')));

@@ -90,7 +90,11 @@ describe('control queue (SPSC ring, main thread → engine worker)', () => {
 
   it('refuses arguments out of range, naming the field and its range', () => {
     const v = controlQueueViews(createControlQueue(4));
-    assert.throws(() => pushControl(v, 9, WHEN.NOW, 0, 1, 0, 1), /kind 9 is not one of CONTROL_KIND \(1, 2, 3, 4\)/);
+    assert.throws(() => pushControl(v, 9, WHEN.NOW, 0, 1, 0, 1), /kind 9 is not one of CONTROL_KIND \(1, 2, 3, 4, 5, 6\)/);
+    // Issue 29's plugin events: a port takes any finite number (negative too), a bypass 0 or 1, a target an integer ≥ 0.
+    assert.throws(() => pushControl(v, CONTROL_KIND.PLUGIN_PORT, WHEN.NOW, 0, Number.NaN, 0, 1, 3), /value NaN of a plugin port must be a finite number/);
+    assert.throws(() => pushControl(v, CONTROL_KIND.PLUGIN_BYPASS, WHEN.NOW, 0, 0.5, 0, 1, 0), /value 0.5 of a plugin bypass must be 0 or 1/);
+    assert.throws(() => pushControl(v, CONTROL_KIND.PLUGIN_PORT, WHEN.NOW, 0, 1, 0, 1, -1), /target -1 must be an integer ≥ 0/);
     assert.throws(() => pushControl(v, CONTROL_KIND.TRIM, 3, 0, 1, 0, 1), /whenKind 3 is not one of WHEN \(0, 1, 2\)/);
     assert.throws(() => pushControl(v, CONTROL_KIND.TRIM, WHEN.FRAME, 1.5, 1, 0, 1), /at 1.5 must be an integer frame position/);
     assert.throws(() => pushControl(v, CONTROL_KIND.TRIM, WHEN.MONOTONIC_NS, Number.NaN, 1, 0, 1), /at NaN must be a finite number/);
@@ -100,6 +104,8 @@ describe('control queue (SPSC ring, main thread → engine worker)', () => {
     assert.throws(() => pushControl(v, CONTROL_KIND.TRIM, WHEN.NOW, 0, 1, 0, Infinity), /id Infinity must be a finite number/);
     assert.equal(pendingControls(v), 0, 'nothing refused reached the ring');
     assert.equal(Atomics.load(v.header, CONTROL_WORD.DROPPED), 0, 'and nothing was counted as dropped');
+    assert.ok(pushControl(v, CONTROL_KIND.PLUGIN_PORT, WHEN.NOW, 0, -12.5, 0, 1, 3), 'a plugin port takes a negative value');
+    assert.equal(pendingControls(v), 1);
     assert.throws(() => createControlQueue(1000), /slots is 1000; it must be a power of two/);
     assert.throws(() => controlQueueViews(new SharedArrayBuffer(64)), /not made by createControlQueue/);
   });

@@ -30,6 +30,7 @@ import { CMD_CODE, EVENT, WORD, createStreamControl, meterViewsOf, postCommand, 
 import { CONTROL_KIND, CONTROL_WORD, WHEN, controlQueueViews, createControlQueue, pendingControls, pushControl } from '../../src/engine/control-queue.ts';
 import { SharedMapping } from '../../src/ringbuffer/shm.ts';
 import { METER, takeMeters } from '../../src/engine/meters.ts';
+import { STAT, chainStatsBytes } from '../../src/dsp/chain.ts';
 
 const { driver } = await engineForBoard('sim', { simClock: 'virtual' });
 const PERIODS = 7500;
@@ -66,7 +67,7 @@ async function measure(host: string, format: 'f32' | 'i16', interleaved: boolean
  * the latest frame the host reported applying (it runs on the virtual clock, far faster than real
  * time: when this thread fell behind, it skips ahead). `applied` is the host's APPLIED_COUNT.
  */
-async function measureStreamBridge(direction: 'output' | 'input', withControls = false): Promise<{ r: EngineReport; started: boolean; notified: number; applied: number; meterPeriods: number; meter: Float64Array; ringPeak: number }> {
+async function measureStreamBridge(direction: 'output' | 'input', withControls = false, withChain = false): Promise<{ r: EngineReport; started: boolean; notified: number; applied: number; meterPeriods: number; meter: Float64Array; ringPeak: number; chain: Float64Array }> {
   const RING_FRAMES = 1000;
   const dev = await driver.open(direction === 'output' ? 'speaker' : 'mic');
   const out = direction === 'output';
@@ -100,7 +101,8 @@ async function measureStreamBridge(direction: 'output' | 'input', withControls =
     if (q && start !== 0 && acks.get(start) === 0) {
       if (nextFrame < appliedFrame + 64) nextFrame = (Math.floor(appliedFrame / 64) + 2) * 64 + 17;
       while (pendingControls(q) < q.slots) {
-        pushControl(q, CONTROL_KIND.TRIM, WHEN.FRAME, nextFrame, nextId % 2 === 0 ? 0.5 : 1, 32, nextId);
+        if (withChain) pushControl(q, CONTROL_KIND.PLUGIN_PORT, WHEN.FRAME, nextFrame, nextId % 2 === 0 ? 0.5 : 1, 0, nextId, 0);
+        else pushControl(q, CONTROL_KIND.TRIM, WHEN.FRAME, nextFrame, nextId % 2 === 0 ? 0.5 : 1, 32, nextId);
         nextId++;
         nextFrame += 64;
       }
@@ -108,7 +110,11 @@ async function measureStreamBridge(direction: 'output' | 'input', withControls =
   }, 1);
   try {
     const fifoFrames = out ? config.periods * config.bufferFrames : config.bufferFrames;
-    const options = controls ? { control, direction, fifoFrames, controls, rampFrames: 480 } : { control, direction, fifoFrames };
+    // With the chain: cmt's amp_mono (cmt.so; its port 0 is "Gain", 1 and 2 the audio in and out:
+    // analyseplugin), one instance per channel, its Gain set by the events above.
+    const chainStats = new SharedArrayBuffer(chainStatsBytes());
+    const plugins = withChain ? { plugins: { stages: [{ library: '/usr/lib/ladspa/cmt.so', label: 'amp_mono', channels: [0, 1], values: [1, null, null], bypass: false }], stats: chainStats } } : {};
+    const options = controls ? { control, direction, fifoFrames, controls, rampFrames: 480, ...plugins } : { control, direction, fifoFrames };
     await dev.start(config, { path: 'src/engine/hosts/stream-bridge.ts', options }, {
       // 3 s of warm-up (wall time; periods cost none on the virtual clock): START, posted by this
       // thread once SET_BUFFER is acknowledged, must land in it, so that the window measures the
@@ -128,7 +134,7 @@ async function measureStreamBridge(direction: 'output' | 'input', withControls =
     left.close();
     // Notifications the full event ring dropped were still sent by the host.
     return {
-      meterPeriods: Atomics.load(v.words, WORD.METER_SEQ) >>> 2, meter, ringPeak,
+      meterPeriods: Atomics.load(v.words, WORD.METER_SEQ) >>> 2, meter, ringPeak, chain: new Float64Array(chainStats),
       r, started: start !== 0 && acks.get(start) === 0 && Atomics.load(v.words, WORD.RUNNING) === 1, notified: notified + Atomics.load(v.words, WORD.EVT_DROPPED),
       applied: q ? Atomics.load(q.header, CONTROL_WORD.APPLIED_COUNT) : 0,
     };
@@ -184,6 +190,23 @@ describe('engine: no allocation in the period loop (64-frame periods, 10 s of au
       assert.ok(allocationFree(r), `young generation grew ${r.youngBytes} bytes over ${PERIODS} periods`);
     });
   }
+
+  it('stream bridge host, output, with a plugin chain (cmt amp_mono per channel) and one Gain event per period: zero scavenges', async () => {
+    const { r, started, applied, meterPeriods, meter, chain } = await measureStreamBridge('output', true, true);
+    assert.equal(r.measuredPeriods, PERIODS);
+    assert.ok(started, 'START was acknowledged and the host still runs the buffer');
+    assert.ok(applied >= PERIODS, `${applied} plugin port events applied`);
+    // The chain ran in every period the meter saw, timed (the stats block), and its Gain events were heard.
+    assert.ok(chain[STAT.PERIODS]! >= PERIODS, `the chain ran ${chain[STAT.PERIODS]} periods`);
+    assert.ok(chain[STAT.TOTAL_NS]! > 0, 'its run calls were timed');
+    assert.equal(chain[STAT.BYPASSED], 0, 'not bypassed');
+    assert.equal(meter[METER.PEAK], 0.25);
+    assert.ok(meter[METER.SUMSQ]! < meterPeriods * 64 * 0.0625, 'the Gain 0.5 stretches lowered the sum of squares');
+    assert.equal(r.underruns + r.overruns, 0);
+    assert.equal(r.scavenges, 0, `scavenges in the window: ${r.scavenges} (young generation grew ${r.youngBytes} bytes)`);
+    assert.equal(r.otherGcs, 0, `other collections in the window: ${r.otherGcs} (young generation grew ${r.youngBytes} bytes)`);
+    assert.ok(allocationFree(r), `young generation grew ${r.youngBytes} bytes over ${PERIODS} periods`);
+  });
 
   it('stream bridge host, output, with one control event per period (trim ramps at a frame inside each): zero scavenges', async () => {
     const { r, started, applied, meterPeriods, meter } = await measureStreamBridge('output', true);

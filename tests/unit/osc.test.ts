@@ -289,8 +289,9 @@ describe('the OSC server on a served sim board, with oscsend, oscdump and dssi_o
     await r.until(r.position() + 4 * RAMP_FRAMES);
   }
 
-  it('the ports: each owner\'s controls in the model\'s listing order (sim.speaker: 0 gain, 1 mute, 2 trim)', () => {
-    assert.deepEqual(osc.ports('speaker'), ['sim.speaker.gain', 'sim.speaker.mute', 'sim.speaker.trim']);
+  it('the ports: each owner\'s controls in the model\'s listing order (sim.speaker: 0 gain, 1 mute, 2 trim, 3 chain)', () => {
+    // 3: the stream's plugin chain (issue 29; empty here), after the stream's own controls.
+    assert.deepEqual(osc.ports('speaker'), ['sim.speaker.gain', 'sim.speaker.mute', 'sim.speaker.trim', 'sim.speaker.chain']);
     assert.deepEqual(osc.ports('sim-codec'), ['sim.sim-codec.digital-playback-volume', 'sim.sim-codec.dac-playback-switch', 'sim.sim-codec.dac-filter']);
     assert.equal(osc.loopback, true);
   });
@@ -440,7 +441,7 @@ describe('the OSC server refuses bad input, rate-limits its log, and is loopback
         ['unknown-path', msg('/sbc-audio/other/speaker/control', [str('gain'), flt(-3)])],
         ['unknown-path', msg(`${base}/midi`, [int(0)])],
         ['unknown-control', msg(`${base}/control`, [str('nosuch'), flt(-3)])],
-        ['unknown-control', msg(`${base}/control`, [int(3), flt(-3)])],
+        ['unknown-control', msg(`${base}/control`, [int(4), flt(-3)])],
         ['refused', msg('/sbc-audio/sim/board/control', [str('jack-detect'), flt(1)])],
         ['refused', msg('/sbc-audio/sim/sim-codec/control', [str('dac-filter'), int(3)])],
         ['undecodable', Buffer.from('not OSC at all')],
@@ -467,7 +468,7 @@ describe('the OSC server refuses bad input, rate-limits its log, and is loopback
       assert.equal(await value(r, 'sim.speaker.gain'), -30, 'the gain did not change');
       assert.equal(await value(r, 'sim.sim-codec.dac-filter'), 'sharp');
       assert.ok(logs.some((l) => /osc 127\.0\.0\.1: oversized: a datagram of \d+ bytes, more than 8192/.test(l)), logs.join('\n'));
-      assert.ok(logs.some((l) => /unknown-control: .*speaker has no control "nosuch" \(controls: 0 gain, 1 mute, 2 trim\)/.test(l)), logs.join('\n'));
+      assert.ok(logs.some((l) => /unknown-control: .*speaker has no control "nosuch" \(controls: 0 gain, 1 mute, 2 trim, 3 chain\)/.test(l)), logs.join('\n'));
       assert.ok(logs.some((l) => /refused: .*jack-detect cannot be set/.test(l)), logs.join('\n'));
       // A value the model refuses (out of range) is counted once the dispatcher answers.
       await sock.send(msg(`${base}/control`, [str('gain'), flt(12)]), osc.port);

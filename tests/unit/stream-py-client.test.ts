@@ -47,11 +47,11 @@ describe('Python client (standard library) against serve --board sim', function 
   it('plays a tone at 0 dB and records exactly those samples over the monitor, at the predicted frame', async () => {
     type Report = { exact: boolean; framesAfterPrediction: number; toneFrames: number; monitorExternalDelayNs: number; underrunsReported: number; monitorErrorsReported: number };
     // A run in which the service reported an underrun or a monitor overrun (a machine too busy to
-    // run the engine or the reader in time drops frames) proves nothing either way: at most two
-    // more are made. One without either must come back exact, at the predicted frame.
+    // run the engine or the reader in time drops frames) proves nothing either way: at most four
+    // more are made (CI runs beside other work; two more were not always enough there). One without either must come back exact, at the predicted frame.
     let r: Report | undefined;
     let stdout = '';
-    for (let attempt = 1; attempt <= 3; attempt++) {
+    for (let attempt = 1; attempt <= 5; attempt++) {
       stdout = await run('python3', [CLIENT, dir, 'sim', 'speaker', '--json']).then((x) => x.stdout, (e: { stdout?: string; stderr?: string }) => e.stdout || `${e.stderr}`);
       r = JSON.parse(stdout) as Report;
       if ((r.exact && Math.abs(r.framesAfterPrediction) <= 1) || (r.underrunsReported === 0 && r.monitorErrorsReported === 0)) break;

@@ -165,7 +165,8 @@ export function describeControl(c: ControlInfo): string[] {
   add('kind', `${c.kind}${c.direction ? ` (${c.direction})` : ''}, owner ${c.owner.kind} ${c.owner.id}`);
   add('state', c.state);
   if (c.error) add('error', c.error);
-  if (c.kind === 'volume') add('range', describeRange(c));
+  if (c.kind === 'volume' || c.kind === 'number') add('range', describeRange(c));
+  else if (c.kind === 'text') add('values', 'a text (see source)');
   else add('values', (c.values ?? []).join(', '));
   const d = c.default;
   add('default', typeof d === 'object' ? `unknown (${d.unknown})` : `${formatControlValue(c, d)}${c.defaultSource ? ` (${c.defaultSource})` : ''}`);

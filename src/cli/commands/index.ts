@@ -25,6 +25,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   entry('gain', "read or set a served stream's gain and mute (amixer-like; through the control channel)", async () => (await import('./gain.ts')).gainCommand),
   entry('program', "list, load and save a served board's programs (built-in filter/DSP programs, user presets)", async () => (await import('./program.ts')).programCommand),
   entry('configure', "list and set a served board's configure keys (ramp time, idle power-down, codec options)", async () => (await import('./program.ts')).configureCommand),
+  entry('plugins', 'list the installed LADSPA plugins: labels, ids, real-time capability, ports with hints, bounds and defaults', async () => (await import('./plugins.ts')).pluginsCommand),
   entry('midi', "a served board's knobs: MIDI mappings, learn mode, connections, the encoder", async () => (await import('./midi.ts')).midiCommand),
   entry('play', 'play a WAV file (or stdin) or a tone through a served output stream (a stream protocol client)', async () => (await import('./play.ts')).playCommand),
   entry('record', 'record a served input stream into a WAV file or stdout (a stream protocol client)', async () => (await import('./record.ts')).recordCommand),

@@ -76,8 +76,9 @@ import { LinkedClock } from '../linked-clock.ts';
 import { CLIENT, ClientWatch } from '../client-watch.ts';
 import { CMD_CODE, EVENT, LATENESS_BINS, LATENESS_EDGES, type StreamControlViews, TIME, WORD, meterViewsOf, pushEvent, pushEventTimed, readPath, streamControlViews } from '../stream-control.ts';
 import { MeterWriter, createMeterViews } from '../meters.ts';
-import { CONTROL_FIELD, CONTROL_KIND, CONTROL_RECORD, CONTROL_WORD, type ControlQueueViews, WHEN, controlQueueViews, takeControl } from '../control-queue.ts';
+import { CONTROL_FIELD, CONTROL_KIND, CONTROL_RECORD, CONTROL_WORD, type ControlQueueViews, PLUGIN_TARGET_STRIDE, WHEN, controlQueueViews, takeControl } from '../control-queue.ts';
 import { GainStage } from '../gain-stage.ts';
+import { type ChainOptions, type ChainStageSpec, PluginChain, STAT, readChainMailbox } from '../../dsp/chain.ts';
 import type { Host, HostBuffer, HostContext, HostSampleFormat, TimeInfo } from '../types.ts';
 
 export interface StreamBridgeOptions {
@@ -101,6 +102,11 @@ export interface StreamBridgeOptions {
   controls?: SharedArrayBuffer;
   /** The start/stop fade, frames (default 0: START and STOP cut, as without it); output only (input: 0). */
   rampFrames?: number;
+  /** The stream's LADSPA chain (src/dsp/chain.ts), run before the gain stage; output only. */
+  plugins?: ChainOptions;
+  /** The chain's stats block and swap mailbox (SET_CHAIN), output only: given, a chain may be set while the stream runs. */
+  chainStats?: SharedArrayBuffer;
+  chainMailbox?: SharedArrayBuffer;
 }
 
 const STATUS_INTERNAL = -1;
@@ -114,7 +120,8 @@ const P_RAMP = 2;
 const P_ID = 3;
 const P_FRAME = 4;
 const P_SEQ = 5;
-const P_SIZE = 6;
+const P_TARGET = 6;
+const P_SIZE = 7;
 
 export function createHost(ctx: HostContext): Host {
   const o = ctx.options as StreamBridgeOptions;
@@ -138,6 +145,13 @@ export function createHost(ctx: HostContext): Host {
   // An input stream has no gain stage: its queue (the service makes one per channel) is not read.
   const cq: ControlQueueViews | undefined = output && o.controls ? controlQueueViews(o.controls) : undefined;
   const gain = new GainStage(period);
+  // The plugins are loaded and instantiated here, while the host is made (not on the audio path).
+  let chain = output && o.plugins && o.plugins.stages.length > 0 ? new PluginChain(o.plugins, rate, channels, period) : undefined;
+  /**
+   * A chain swap (SET_CHAIN): 1 fading the output out, 2 fading it in; `gain` the swap fade's
+   * level (after the gain stage), `step` its change per frame. The new chain is made at silence.
+   */
+  const swap = { state: 0, seq: 0, gain: 1, step: 0, next: [] as ChainStageSpec[], cpuNs: 0 };
   const meter = new MeterWriter(meterViewsOf(v), channels, format);
   /** The histogram's edges in ns for this period length (so each period costs compares, no division). */
   const latenessEdgesNs = new Float64Array(LATENESS_EDGES.map((f) => f * period * nsPerFrame));
@@ -222,7 +236,12 @@ export function createHost(ctx: HostContext): Host {
     if (!(ramp >= 0)) ramp = 0;
     // pushControl refuses out-of-range values; a record that has one anyway changes nothing.
     // The gain stage reads the value from `pend` itself (a double argument would be boxed).
-    if (value >= 0 && value < Infinity) {
+    if (kind === CONTROL_KIND.PLUGIN_PORT) {
+      const target = pend[b + P_TARGET]!;
+      if (chain !== undefined && value > -Infinity && value < Infinity) chain.setPortFrom(Math.floor(target / PLUGIN_TARGET_STRIDE), target % PLUGIN_TARGET_STRIDE, pend, b + P_VALUE);
+    } else if (kind === CONTROL_KIND.PLUGIN_BYPASS) {
+      chain?.setBypass(pend[b + P_TARGET]!, value === 1);
+    } else if (value >= 0 && value < Infinity) {
       if (kind === CONTROL_KIND.TRIM) gain.rampTrimFrom(pend, b + P_VALUE, ramp);
       else if (kind === CONTROL_KIND.FADE_RAMP) gain.rampFadeFrom(pend, b + P_VALUE, ramp);
       else if (kind === CONTROL_KIND.FADE_SCALE) gain.scaleFadeFrom(pend, b + P_VALUE);
@@ -252,12 +271,13 @@ export function createHost(ctx: HostContext): Host {
       else if (when === WHEN.MONOTONIC_NS) frame = Math.round((at - s.startNs) / nsPerFrame);
       // A kind pushControl would have refused (0 would read as a free entry) becomes −1: no effect.
       const kind = rec[CONTROL_FIELD.KIND]!;
-      pend[b + P_KIND] = kind >= CONTROL_KIND.TRIM && kind <= CONTROL_KIND.RAMP_FRAMES ? kind : -1;
+      pend[b + P_KIND] = kind >= CONTROL_KIND.TRIM && kind <= CONTROL_KIND.PLUGIN_BYPASS ? kind : -1;
       pend[b + P_VALUE] = rec[CONTROL_FIELD.VALUE]!;
       pend[b + P_RAMP] = rec[CONTROL_FIELD.RAMP_FRAMES]!;
       pend[b + P_ID] = rec[CONTROL_FIELD.ID]!;
       pend[b + P_FRAME] = frame;
       pend[b + P_SEQ] = s.arrivals++;
+      pend[b + P_TARGET] = rec[CONTROL_FIELD.TARGET]!;
       s.pending++;
     }
   };
@@ -303,11 +323,13 @@ export function createHost(ctx: HostContext): Host {
       if (best < 0) break;
       const off = bestFrame > r0 + cursor ? bestFrame - r0 : cursor;
       if (off > cursor) {
+        chain?.process(io, format, channels, cursor, off);
         gain.apply(io, format, channels, cursor, off);
         cursor = off;
       }
       applyPending(best, r0 + off);
     }
+    chain?.process(io, format, channels, cursor, frames);
     gain.apply(io, format, channels, cursor, frames);
   };
 
@@ -373,6 +395,26 @@ export function createHost(ctx: HostContext): Host {
       // A simulated stall on a real-time clock: the thread is away for that long, as if descheduled.
       Atomics.wait(stallCell, 0, 0, Atomics.load(words, WORD.ARG_STALL_US) / 1000);
       ack(seq, 0, t);
+    } else if (cmd === CMD_CODE.SET_CHAIN) {
+      if (!output || o.chainMailbox === undefined || o.chainStats === undefined) {
+        ack(seq, STATUS_INTERNAL, t);
+        return;
+      }
+      try {
+        swap.next = readChainMailbox(o.chainMailbox);
+      } catch {
+        ack(seq, STATUS_INTERNAL, t);
+        return;
+      }
+      swap.seq = seq;
+      if (!s.running || s.rampFrames === 0) {
+        // Nothing plays (or no fade is wanted): the swap is at once.
+        if (!swapChain()) ack(seq, STATUS_INTERNAL, t);
+        else ack(seq, 0, t);
+        return;
+      }
+      swap.state = 1;
+      swap.step = -1 / s.rampFrames;
     } else if (cmd === CMD_CODE.RELEASE) {
       s.running = false;
       Atomics.store(words, WORD.RUNNING, 0);
@@ -380,6 +422,47 @@ export function createHost(ctx: HostContext): Host {
       peer = undefined; // the main thread closes the descriptor after this ACK
       release();
       ack(seq, 0, t);
+    }
+  };
+
+  /** The new chain replaces the old one (at silence, or while nothing plays); false if it could not be made. */
+  const swapChain = (): boolean => {
+    chain?.dispose();
+    chain = undefined;
+    try {
+      if (swap.next.length > 0) chain = new PluginChain({ stages: swap.next, stats: o.chainStats! }, rate, channels, period, false);
+      else new Float64Array(o.chainStats!).fill(0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  /** The swap fade over the period just rendered (frames): out to 0, swap, in to 1, answer. */
+  const swapFade = (io: HostBuffer, frames: number) => {
+    const max = format === 'i16' ? 32767 : format === 'i32' ? 2147483647 : Infinity;
+    for (let f = 0; f < frames; f++) {
+      let g = swap.gain + swap.step;
+      if (g < 0) g = 0;
+      else if (g > 1) g = 1;
+      swap.gain = g;
+      for (let c = 0, i = f * channels; c < channels; c++, i++) {
+        const x = io[i]! * g;
+        io[i] = max === Infinity ? x : x > max ? max : x < -max - 1 ? -max - 1 : Math.round(x);
+      }
+    }
+    if (swap.state === 1 && swap.gain === 0) {
+      const ok = swapChain();
+      swap.state = 2;
+      swap.step = 1 / Math.max(1, s.rampFrames);
+      if (!ok) {
+        swap.state = 0;
+        swap.gain = 1;
+        ack(swap.seq, STATUS_INTERNAL, s.tNs);
+      }
+    } else if (swap.state === 2 && swap.gain === 1) {
+      swap.state = 0;
+      ack(swap.seq, 0, s.tNs);
     }
   };
 
@@ -442,6 +525,13 @@ export function createHost(ctx: HostContext): Host {
 
       const buf = ring;
       if (cq !== undefined && !s.running) applyAllNow();
+      if (swap.state !== 0 && !s.running) {
+        // The stream stopped (or its client went) during a swap: the rest of it is at once.
+        const ok = swap.state === 1 ? swapChain() : true;
+        swap.state = 0;
+        swap.gain = 1;
+        ack(swap.seq, ok ? 0 : STATUS_INTERNAL, t);
+      }
       if (!s.running || buf === undefined) return true;
       const io = output ? outputs[0] : inputs[0];
       if (io === undefined) return true;
@@ -471,7 +561,18 @@ export function createHost(ctx: HostContext): Host {
         if (cq !== undefined) takeEvents();
         copier.fromRing(buf, at, bytes, 0, frames * frameBytes);
         if (s.pending > 0) render(io, r0, frames);
-        else gain.apply(io, format, channels, 0, frames);
+        else {
+          chain?.process(io, format, channels, 0, frames);
+          gain.apply(io, format, channels, 0, frames);
+        }
+        if (swap.state !== 0) swapFade(io, frames);
+        if (chain !== undefined) {
+          chain.endPeriod();
+          if (chain.bypassedNow >= 0) {
+            times[TIME.EVENT_NS] = t;
+            pushEventTimed(v, EVENT.PLUGIN_BYPASSED, chain.bypassedNow, chain.stats[chain.bypassedNow * STAT.SIZE + STAT.OVERRUNS]!);
+          }
+        }
       } else {
         copier.toRing(buf, at, bytes, 0, frames * frameBytes);
       }
@@ -502,6 +603,7 @@ export function createHost(ctx: HostContext): Host {
     },
     dispose() {
       release();
+      chain?.dispose();
       if (o.clockLink) LinkedClock.done(o.clockLink);
     },
   };

@@ -1,0 +1,339 @@
+/**
+ * A chain of LADSPA plugins on one output stream, run by the engine's thread (issue 29;
+ * docs/engine.md, "Plugins in the chain"). This is the worker's side: the main thread resolved
+ * each stage's library and checked it (src/dsp/chain-spec.ts); here the stages are instantiated,
+ * connected to port memory allocated once, activated, and run every period.
+ *
+ * The samples. The stream's interleaved period (i16, i32 or f32) is taken apart into one float
+ * buffer per stream channel (i16 / 32768, i32 / 2^31: full scale is ±1.0, as LADSPA expects), each
+ * stage reads its channels from there and writes its outputs back, and the result is put back
+ * together, rounded to the nearest integer and clamped to the type's range. An integer sample
+ * goes there and back unchanged, so a plugin that passes its input through leaves the stream
+ * bit-exact. A stage with k audio inputs and k audio outputs processes `channels` (stream
+ * channels, in order) with channels.length / k instances: a mono plugin on a stereo stream is one
+ * instance per channel, as the issue asks; a stereo plugin is one instance for both.
+ *
+ * Ports. Each instance's audio ports have their own buffer of the period's length in native
+ * memory (allocPortMemory: V8 never moves it, so connect_port is called once); inputs are copied
+ * in and outputs copied out around run(), so a plugin marked INPLACE_BROKEN is never given the
+ * same buffer twice. Control inputs are one float each, the same value in every instance of the
+ * stage; control outputs one float each, read after run (a port named "latency" is the stage's
+ * latency in frames, published in the stats block for the stream's external delay).
+ *
+ * Events land on their frame: the stream bridge cuts the period at each event's offset and calls
+ * process() for the pieces between them (run(n) with n the piece's length), setting a control
+ * port between two pieces (setPortFrom). LADSPA has no ramps; a control port changes at its frame.
+ *
+ * Time. Each stage's run calls are timed with the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID:
+ * time this thread spent running, so a machine that preempts the engine does not make a plugin
+ * look slow). A stage whose run calls in one period took longer than the period itself has
+ * overrun; after `maxOverruns` periods in a row it is bypassed (its input passed through as is)
+ * for good, and the stats block says so: the stream plays on without it instead of underrunning
+ * every period. The stats block (a SharedArrayBuffer the main thread reads) holds per stage:
+ * CPU ns in the last period, the most in one period, the total, the periods, the overruns, whether
+ * it was bypassed and why, and its latency.
+ *
+ * Nothing here allocates per period: the buffers, the views and the clock's buffer are made in
+ * the constructor; process() and endPeriod() only index typed arrays and call run through koffi.
+ */
+import { threadCpuClock } from './cpu-clock.ts';
+import { type LadspaInstance, allocPortMemory, openPlugin } from './ladspa.ts';
+import type { HostBuffer, HostSampleFormat } from '../engine/types.ts';
+
+/** One stage as the engine receives it (structured-cloneable: it travels in the worker's options). */
+export interface ChainStageSpec {
+  /** Absolute path of the library (the main thread found it in the plugin directories). */
+  library: string;
+  label: string;
+  /** The stream channels it processes, in order (a multiple of its audio inputs). */
+  channels: number[];
+  /** Control input values by port index (null: not a control input). */
+  values: (number | null)[];
+  /** Bypassed from the start (the user's choice; the input passes through). */
+  bypass: boolean;
+}
+
+export interface ChainOptions {
+  stages: ChainStageSpec[];
+  /** The stats block (chainStatsBytes(stages.length) bytes, made by the main thread). */
+  stats: SharedArrayBuffer;
+  /** Periods in a row over the period's length before a stage is bypassed (default MAX_OVERRUNS_DEFAULT). */
+  maxOverruns?: number;
+}
+
+/** Stats per stage, in doubles. */
+export const STAT = {
+  /** CPU ns of its run calls in the last period. */
+  LAST_NS: 0,
+  /** The most CPU ns in one period. */
+  MAX_NS: 1,
+  /** CPU ns in all. */
+  TOTAL_NS: 2,
+  /** Periods it ran in. */
+  PERIODS: 3,
+  /** Periods whose run calls took longer than the period. */
+  OVERRUNS: 4,
+  /** 0: running; 1: bypassed by the user; 2: bypassed by the engine after overruns. */
+  BYPASSED: 5,
+  /** Its "latency" output port (frames), NaN when it has none. */
+  LATENCY: 6,
+  /** Overruns in a row now. */
+  IN_A_ROW: 7,
+  SIZE: 8,
+} as const;
+
+export const BYPASS = { NONE: 0, USER: 1, OVERRUN: 2 } as const;
+
+/** After this many periods in a row whose run calls took longer than the period, a stage is bypassed. */
+export const MAX_OVERRUNS_DEFAULT = 3;
+
+/** The most stages in one chain (the stats block has room for them all, so a swap keeps the block). */
+export const MAX_STAGES = 16;
+
+export function chainStatsBytes(): number {
+  return MAX_STAGES * STAT.SIZE * 8;
+}
+
+/**
+ * The swap mailbox (a SharedArrayBuffer of CHAIN_MAILBOX_BYTES): Int32 word 0 the byte length of
+ * the UTF-8 JSON of the new chain's ChainStageSpec[] that follows from byte 8. The main thread
+ * writes it, then sends SET_CHAIN (src/engine/stream-control.ts); the engine reads it then.
+ */
+export const CHAIN_MAILBOX_BYTES = 64 * 1024;
+
+export function writeChainMailbox(mailbox: SharedArrayBuffer, stages: readonly ChainStageSpec[]): void {
+  const bytes = new TextEncoder().encode(JSON.stringify(stages));
+  if (bytes.length > CHAIN_MAILBOX_BYTES - 8) throw new Error(`the chain's description is ${bytes.length} bytes; at most ${CHAIN_MAILBOX_BYTES - 8}`);
+  new Uint8Array(mailbox, 8, bytes.length).set(bytes);
+  Atomics.store(new Int32Array(mailbox, 0, 1), 0, bytes.length);
+}
+
+export function readChainMailbox(mailbox: SharedArrayBuffer): ChainStageSpec[] {
+  const n = Atomics.load(new Int32Array(mailbox, 0, 1), 0);
+  return JSON.parse(new TextDecoder().decode(new Uint8Array(mailbox, 8, n).slice())) as ChainStageSpec[];
+}
+
+interface Stage {
+  instances: LadspaInstance[];
+  /** Per instance, per audio input: the port's buffer. */
+  ins: Float32Array[][];
+  outs: Float32Array[][];
+  /** Per instance: control port index → its one-float cell (inputs and outputs). */
+  cells: (Float32Array | undefined)[][];
+  channels: Int32Array;
+  audioIns: number;
+  /** The "latency" control output's port index, or −1. */
+  latencyPort: number;
+  /** CPU ns this period. */
+  periodNs: number;
+}
+
+export class PluginChain {
+  private readonly stages: Stage[] = [];
+  /** One float buffer per stream channel (the stages read and write here). */
+  private readonly work: Float32Array[] = [];
+  readonly stats: Float64Array;
+  private readonly maxOverruns: number;
+  private readonly periodNs: number;
+  private readonly cpu = threadCpuClock();
+  /** [start, end] of the run being timed (doubles kept in an array: no boxing). */
+  private readonly t = new Float64Array(2);
+  /** A stage was bypassed by the engine in the last endPeriod() (its index), else −1. */
+  bypassedNow = -1;
+
+  constructor(opts: ChainOptions, readonly rate: number, readonly streamChannels: number, readonly maxFrames: number, warm = true) {
+    if (opts.stages.length > MAX_STAGES) throw new Error(`a chain has at most ${MAX_STAGES} stages, got ${opts.stages.length}`);
+    this.stats = new Float64Array(opts.stats);
+    this.stats.fill(0);
+    this.maxOverruns = opts.maxOverruns ?? MAX_OVERRUNS_DEFAULT;
+    this.periodNs = (maxFrames * 1e9) / rate;
+    for (let c = 0; c < streamChannels; c++) this.work.push(new Float32Array(maxFrames));
+    opts.stages.forEach((spec, si) => {
+      const plugin = openPlugin(spec.library, spec.label);
+      const audioIn = plugin.info.ports.filter((p) => p.type === 'audio' && p.direction === 'input').map((p) => p.index);
+      const audioOut = plugin.info.ports.filter((p) => p.type === 'audio' && p.direction === 'output').map((p) => p.index);
+      const controls = plugin.info.ports.filter((p) => p.type === 'control');
+      const k = audioIn.length;
+      const n = spec.channels.length / k;
+      const st: Stage = {
+        instances: [], ins: [], outs: [], cells: [], channels: Int32Array.from(spec.channels), audioIns: k,
+        latencyPort: controls.find((p) => p.direction === 'output' && p.name.trim().toLowerCase() === 'latency')?.index ?? -1, periodNs: 0,
+      };
+      for (let j = 0; j < n; j++) {
+        const inst = plugin.instantiate(rate);
+        const mem = allocPortMemory(2 * k * maxFrames + controls.length);
+        const ins: Float32Array[] = [];
+        const outs: Float32Array[] = [];
+        for (let p = 0; p < k; p++) {
+          const b = mem.subarray(p * maxFrames, (p + 1) * maxFrames);
+          inst.connect(audioIn[p]!, b);
+          ins.push(b);
+          const o = mem.subarray((k + p) * maxFrames, (k + p + 1) * maxFrames);
+          inst.connect(audioOut[p]!, o);
+          outs.push(o);
+        }
+        const cells: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(plugin.info.ports.length).fill(undefined);
+        controls.forEach((p, ci) => {
+          const cell = mem.subarray(2 * k * maxFrames + ci, 2 * k * maxFrames + ci + 1);
+          const v = spec.values[p.index];
+          cell[0] = typeof v === 'number' ? v : 0;
+          inst.connect(p.index, cell);
+          cells[p.index] = cell;
+        });
+        inst.activate();
+        st.instances.push(inst);
+        st.ins.push(ins);
+        st.outs.push(outs);
+        st.cells.push(cells);
+      }
+      this.stages.push(st);
+      const s = si * STAT.SIZE;
+      this.stats[s + STAT.BYPASSED] = spec.bypass ? BYPASS.USER : BYPASS.NONE;
+      this.stats[s + STAT.LATENCY] = Number.NaN;
+    });
+    if (warm) this.warm();
+  }
+
+  get length(): number {
+    return this.stages.length;
+  }
+
+  /** Sets control input `port` of stage `stage` in every instance (from src[i]: no boxed double). */
+  setPortFrom(stage: number, port: number, src: Float64Array, i: number): void {
+    const st = this.stages[stage];
+    if (st === undefined) return;
+    for (let j = 0; j < st.cells.length; j++) {
+      const cell = st.cells[j]![port];
+      if (cell !== undefined) cell[0] = src[i]!;
+    }
+  }
+
+  /** Bypass on (1) or off (0) as the user asks; a stage the engine bypassed stays bypassed. */
+  setBypass(stage: number, on: boolean): void {
+    const s = stage * STAT.SIZE;
+    if (stage < 0 || stage >= this.stages.length || this.stats[s + STAT.BYPASSED] === BYPASS.OVERRUN) return;
+    this.stats[s + STAT.BYPASSED] = on ? BYPASS.USER : BYPASS.NONE;
+  }
+
+  /** Runs the chain over frames [from, to) of the interleaved period buffer, in place. */
+  process(io: HostBuffer, format: HostSampleFormat, channels: number, from: number, to: number): void {
+    const n = to - from;
+    if (n <= 0 || this.stages.length === 0) return;
+    const scale = format === 'i16' ? 32768 : format === 'i32' ? 2147483648 : 1;
+    const inv = 1 / scale;
+    for (let c = 0; c < channels; c++) {
+      const w = this.work[c]!;
+      for (let f = 0, i = from * channels + c; f < n; f++, i += channels) w[f] = io[i]! * inv;
+    }
+    const stats = this.stats;
+    for (let si = 0; si < this.stages.length; si++) {
+      if (stats[si * STAT.SIZE + STAT.BYPASSED] !== BYPASS.NONE) continue;
+      const st = this.stages[si]!;
+      const k = st.audioIns;
+      for (let j = 0; j < st.instances.length; j++) {
+        const ins = st.ins[j]!;
+        for (let p = 0; p < k; p++) {
+          const w = this.work[st.channels[j * k + p]!]!;
+          const b = ins[p]!;
+          for (let f = 0; f < n; f++) b[f] = w[f]!;
+        }
+        this.t[0] = this.cpu.nowNs();
+        st.instances[j]!.run(n);
+        this.t[1] = this.cpu.nowNs();
+        st.periodNs += this.t[1] - this.t[0];
+        const outs = st.outs[j]!;
+        for (let p = 0; p < k; p++) {
+          const w = this.work[st.channels[j * k + p]!]!;
+          const o = outs[p]!;
+          for (let f = 0; f < n; f++) w[f] = o[f]!;
+        }
+      }
+    }
+    if (format === 'f32') {
+      for (let c = 0; c < channels; c++) {
+        const w = this.work[c]!;
+        for (let f = 0, i = from * channels + c; f < n; f++, i += channels) io[i] = w[f]!;
+      }
+      return;
+    }
+    const max = scale - 1;
+    for (let c = 0; c < channels; c++) {
+      const w = this.work[c]!;
+      for (let f = 0, i = from * channels + c; f < n; f++, i += channels) {
+        let x = Math.round(w[f]! * scale);
+        if (x > max) x = max;
+        else if (x < -scale) x = -scale;
+        else if (x !== x) x = 0; // NaN from a plugin: silence, never a wrapped value
+        io[i] = x;
+      }
+    }
+  }
+
+  /**
+   * The period is over: each stage's CPU time goes into the stats; a stage over the period's
+   * length `maxOverruns` times in a row is bypassed (bypassedNow says which, for the report).
+   */
+  endPeriod(): void {
+    this.bypassedNow = -1;
+    const stats = this.stats;
+    for (let si = 0; si < this.stages.length; si++) {
+      const st = this.stages[si]!;
+      const s = si * STAT.SIZE;
+      if (st.latencyPort >= 0) stats[s + STAT.LATENCY] = st.cells[0]![st.latencyPort]![0]!;
+      if (stats[s + STAT.BYPASSED] !== BYPASS.NONE) {
+        st.periodNs = 0;
+        continue;
+      }
+      const ns = st.periodNs;
+      st.periodNs = 0;
+      stats[s + STAT.LAST_NS] = ns;
+      if (ns > stats[s + STAT.MAX_NS]!) stats[s + STAT.MAX_NS] = ns;
+      stats[s + STAT.TOTAL_NS] += ns;
+      stats[s + STAT.PERIODS] += 1;
+      if (ns > this.periodNs) {
+        stats[s + STAT.OVERRUNS] += 1;
+        stats[s + STAT.IN_A_ROW] += 1;
+        if (stats[s + STAT.IN_A_ROW]! >= this.maxOverruns) {
+          stats[s + STAT.BYPASSED] = BYPASS.OVERRUN;
+          this.bypassedNow = si;
+        }
+      } else stats[s + STAT.IN_A_ROW] = 0;
+    }
+  }
+
+  /** Deactivates and frees every instance (off the audio path: the engine is ending). */
+  dispose(): void {
+    for (const st of this.stages) {
+      for (const inst of st.instances) {
+        try {
+          inst.deactivate();
+          inst.cleanup();
+        } catch { /* an instance that failed to clean up cannot be helped now */ }
+      }
+    }
+    this.stages.length = 0;
+  }
+
+  /**
+   * The copy and conversion code run once on the instances' own buffers before the stream starts
+   * (V8 compiles what has run; see warmRunningPath in the stream bridge), then the plugins'
+   * state cleared: each instance deactivated and activated again, as LADSPA allows between runs.
+   */
+  private warm(): void {
+    if (this.stages.length === 0) return;
+    const i16 = new Int16Array(this.maxFrames * this.streamChannels);
+    const f32 = new Float32Array(this.maxFrames * this.streamChannels);
+    for (let i = 0; i < 50; i++) {
+      this.process(i16, 'i16', this.streamChannels, 0, this.maxFrames);
+      this.process(f32, 'f32', this.streamChannels, 0, this.maxFrames);
+    }
+    for (const st of this.stages) {
+      st.periodNs = 0;
+      for (const inst of st.instances) {
+        inst.deactivate();
+        inst.activate();
+      }
+    }
+  }
+}
+
