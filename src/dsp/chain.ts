@@ -13,10 +13,11 @@
  * channels, in order) with channels.length / k instances: a mono plugin on a stereo stream is one
  * instance per channel, as the issue asks; a stereo plugin is one instance for both.
  *
- * Ports. Each instance's audio ports have their own buffer of the period's length in native
- * memory (allocPortMemory: V8 never moves it, so connect_port is called once); inputs are copied
- * in and outputs copied out around run(), so a plugin marked INPLACE_BROKEN is never given the
- * same buffer twice. Control inputs are one float each, the same value in every instance of the
+ * Ports. The per-channel float buffers are native memory (allocPortMemory: V8 never moves it,
+ * so connect_port is called once per port, at instantiation). An instance's audio inputs are
+ * connected to its channels' buffers themselves, and so are its outputs — it runs in place, as
+ * LADSPA allows — unless the plugin is marked INPLACE_BROKEN: then its outputs have buffers of
+ * their own, copied back after run(). Control inputs are one float each, the same value in every instance of the
  * stage; control outputs one float each, read after run (a port named "latency" is the stage's
  * latency in frames, published in the stats block for the stream's external delay).
  *
@@ -24,19 +25,25 @@
  * process() for the pieces between them (run(n) with n the piece's length), setting a control
  * port between two pieces (setPortFrom). LADSPA has no ramps; a control port changes at its frame.
  *
- * Time. Each stage's run calls are timed with the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID:
- * time this thread spent running, so a machine that preempts the engine does not make a plugin
- * look slow). A stage whose run calls in one period took longer than the period itself has
- * overrun; after `maxOverruns` periods in a row it is bypassed (its input passed through as is)
- * for good, and the stats block says so: the stream plays on without it instead of underrunning
- * every period. The stats block (a SharedArrayBuffer the main thread reads) holds per stage:
- * CPU ns in the last period, the most in one period, the total, the periods, the overruns, whether
- * it was bypassed and why, and its latency.
+ * Time. Each stage's run calls (all its instances) are timed with CLOCK_MONOTONIC, one read
+ * before the first stage and one after each stage (about 85 ns a read here; on the engine's
+ * SCHED_FIFO thread, which ordinary tasks do not preempt, that is the CPU time the stage took). A
+ * stage whose run calls in one period took longer than the period itself is suspected of an
+ * overrun; from the next period the chain also reads the thread's own CPU clock
+ * (CLOCK_THREAD_CPUTIME_ID, a system call: about 2 µs a read here, so only while a stage is
+ * suspected) around its work, and an overrun counts only when the chain's CPU time in that period
+ * was longer than the period too — a thread preempted inside a plugin (no SCHED_FIFO, a busy
+ * machine) does not make the plugin look slow. After `maxOverruns` counted overruns in a row the
+ * stage is bypassed (its input passed through as is) for good, and the stats block says so: the
+ * stream plays on without it instead of underrunning every period. The stats block (a
+ * SharedArrayBuffer the main thread reads) holds per stage: ns in its run calls in the last
+ * period, the most in one period, the total, the periods, the counted overruns, whether it was
+ * bypassed and why, and its latency.
  *
  * Nothing here allocates per period: the buffers, the views and the clock's buffer are made in
  * the constructor; process() and endPeriod() only index typed arrays and call run through koffi.
  */
-import { threadCpuClock } from './cpu-clock.ts';
+import { monotonicClock, threadCpuClock } from './cpu-clock.ts';
 import { type LadspaInstance, allocPortMemory, openPlugin } from './ladspa.ts';
 import type { HostBuffer, HostSampleFormat } from '../engine/types.ts';
 
@@ -115,8 +122,7 @@ export function readChainMailbox(mailbox: SharedArrayBuffer): ChainStageSpec[] {
 
 interface Stage {
   instances: LadspaInstance[];
-  /** Per instance, per audio input: the port's buffer. */
-  ins: Float32Array[][];
+  /** Per instance, per audio output: its own buffer (INPLACE_BROKEN plugins), else empty (in place). */
   outs: Float32Array[][];
   /** Per instance: control port index → its one-float cell (inputs and outputs). */
   cells: (Float32Array | undefined)[][];
@@ -135,9 +141,15 @@ export class PluginChain {
   readonly stats: Float64Array;
   private readonly maxOverruns: number;
   private readonly periodNs: number;
+  private readonly wall = monotonicClock();
   private readonly cpu = threadCpuClock();
-  /** [start, end] of the run being timed (doubles kept in an array: no boxing). */
-  private readonly t = new Float64Array(2);
+  /**
+   * [0, 1]: the stage timing's last two reads; [2]: the thread's CPU ns at the start of the
+   * current piece; [3]: its CPU ns this period (doubles kept in an array: no boxing).
+   */
+  private readonly t = new Float64Array(4);
+  /** A stage overran the period in the last period: this one measures the thread's CPU too. */
+  private measuringCpu = false;
   /** A stage was bypassed by the engine in the last endPeriod() (its index), else −1. */
   bypassedNow = -1;
 
@@ -147,7 +159,8 @@ export class PluginChain {
     this.stats.fill(0);
     this.maxOverruns = opts.maxOverruns ?? MAX_OVERRUNS_DEFAULT;
     this.periodNs = (maxFrames * 1e9) / rate;
-    for (let c = 0; c < streamChannels; c++) this.work.push(new Float32Array(maxFrames));
+    const work = allocPortMemory(streamChannels * maxFrames);
+    for (let c = 0; c < streamChannels; c++) this.work.push(work.subarray(c * maxFrames, (c + 1) * maxFrames));
     opts.stages.forEach((spec, si) => {
       const plugin = openPlugin(spec.library, spec.label);
       const audioIn = plugin.info.ports.filter((p) => p.type === 'audio' && p.direction === 'input').map((p) => p.index);
@@ -156,25 +169,26 @@ export class PluginChain {
       const k = audioIn.length;
       const n = spec.channels.length / k;
       const st: Stage = {
-        instances: [], ins: [], outs: [], cells: [], channels: Int32Array.from(spec.channels), audioIns: k,
+        instances: [], outs: [], cells: [], channels: Int32Array.from(spec.channels), audioIns: k,
         latencyPort: controls.find((p) => p.direction === 'output' && p.name.trim().toLowerCase() === 'latency')?.index ?? -1, periodNs: 0,
       };
       for (let j = 0; j < n; j++) {
         const inst = plugin.instantiate(rate);
-        const mem = allocPortMemory(2 * k * maxFrames + controls.length);
-        const ins: Float32Array[] = [];
+        const own = plugin.info.inplaceBroken ? k * maxFrames : 0;
+        const mem = allocPortMemory(Math.max(1, own + controls.length));
         const outs: Float32Array[] = [];
         for (let p = 0; p < k; p++) {
-          const b = mem.subarray(p * maxFrames, (p + 1) * maxFrames);
-          inst.connect(audioIn[p]!, b);
-          ins.push(b);
-          const o = mem.subarray((k + p) * maxFrames, (k + p + 1) * maxFrames);
-          inst.connect(audioOut[p]!, o);
-          outs.push(o);
+          const w = this.work[spec.channels[j * k + p]!]!;
+          inst.connect(audioIn[p]!, w);
+          if (own > 0) {
+            const o = mem.subarray(p * maxFrames, (p + 1) * maxFrames);
+            inst.connect(audioOut[p]!, o);
+            outs.push(o);
+          } else inst.connect(audioOut[p]!, w);
         }
         const cells: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(plugin.info.ports.length).fill(undefined);
         controls.forEach((p, ci) => {
-          const cell = mem.subarray(2 * k * maxFrames + ci, 2 * k * maxFrames + ci + 1);
+          const cell = mem.subarray(own + ci, own + ci + 1);
           const v = spec.values[p.index];
           cell[0] = typeof v === 'number' ? v : 0;
           inst.connect(p.index, cell);
@@ -182,7 +196,6 @@ export class PluginChain {
         });
         inst.activate();
         st.instances.push(inst);
-        st.ins.push(ins);
         st.outs.push(outs);
         st.cells.push(cells);
       }
@@ -219,63 +232,51 @@ export class PluginChain {
   process(io: HostBuffer, format: HostSampleFormat, channels: number, from: number, to: number): void {
     const n = to - from;
     if (n <= 0 || this.stages.length === 0) return;
-    const scale = format === 'i16' ? 32768 : format === 'i32' ? 2147483648 : 1;
-    const inv = 1 / scale;
-    for (let c = 0; c < channels; c++) {
-      const w = this.work[c]!;
-      for (let f = 0, i = from * channels + c; f < n; f++, i += channels) w[f] = io[i]! * inv;
-    }
+    // One loop per sample type (each access site sees one array type: V8 keeps it fast).
+    if (format === 'i16') fromInt16(io as Int16Array, this.work, channels, from, n);
+    else if (format === 'i32') fromInt32(io as Int32Array, this.work, channels, from, n);
+    else fromFloat32(io as Float32Array, this.work, channels, from, n);
     const stats = this.stats;
+    // One clock read before the first stage and one after each stage that ran (reading the
+    // thread's CPU clock is a system call: per stage, not per instance).
+    if (this.measuringCpu) this.t[2] = this.cpu.nowNs();
+    this.t[0] = this.wall.nowNs();
     for (let si = 0; si < this.stages.length; si++) {
       if (stats[si * STAT.SIZE + STAT.BYPASSED] !== BYPASS.NONE) continue;
       const st = this.stages[si]!;
       const k = st.audioIns;
       for (let j = 0; j < st.instances.length; j++) {
-        const ins = st.ins[j]!;
-        for (let p = 0; p < k; p++) {
-          const w = this.work[st.channels[j * k + p]!]!;
-          const b = ins[p]!;
-          for (let f = 0; f < n; f++) b[f] = w[f]!;
-        }
-        this.t[0] = this.cpu.nowNs();
         st.instances[j]!.run(n);
-        this.t[1] = this.cpu.nowNs();
-        st.periodNs += this.t[1] - this.t[0];
+        // In place (the usual case): the outputs are the channels' buffers already.
         const outs = st.outs[j]!;
-        for (let p = 0; p < k; p++) {
+        for (let p = 0; p < outs.length; p++) {
           const w = this.work[st.channels[j * k + p]!]!;
           const o = outs[p]!;
           for (let f = 0; f < n; f++) w[f] = o[f]!;
         }
       }
+      this.t[1] = this.wall.nowNs();
+      st.periodNs += this.t[1] - this.t[0];
+      this.t[0] = this.t[1];
     }
-    if (format === 'f32') {
-      for (let c = 0; c < channels; c++) {
-        const w = this.work[c]!;
-        for (let f = 0, i = from * channels + c; f < n; f++, i += channels) io[i] = w[f]!;
-      }
-      return;
-    }
-    const max = scale - 1;
-    for (let c = 0; c < channels; c++) {
-      const w = this.work[c]!;
-      for (let f = 0, i = from * channels + c; f < n; f++, i += channels) {
-        let x = Math.round(w[f]! * scale);
-        if (x > max) x = max;
-        else if (x < -scale) x = -scale;
-        else if (x !== x) x = 0; // NaN from a plugin: silence, never a wrapped value
-        io[i] = x;
-      }
-    }
+    if (this.measuringCpu) this.t[3] += this.cpu.nowNs() - this.t[2];
+    if (format === 'i16') toInt16(this.work, io as Int16Array, channels, from, n);
+    else if (format === 'i32') toInt32(this.work, io as Int32Array, channels, from, n);
+    else toFloat32(this.work, io as Float32Array, channels, from, n);
   }
 
   /**
-   * The period is over: each stage's CPU time goes into the stats; a stage over the period's
-   * length `maxOverruns` times in a row is bypassed (bypassedNow says which, for the report).
+   * The period is over: each stage's time goes into the stats; a stage over the period's length
+   * (its time and the chain's CPU time) `maxOverruns` periods in a row is bypassed (bypassedNow
+   * says which, for the report).
    */
   endPeriod(): void {
     this.bypassedNow = -1;
     const stats = this.stats;
+    const measured = this.measuringCpu;
+    const cpuOver = measured && this.t[3]! > this.periodNs;
+    this.t[3] = 0;
+    this.measuringCpu = false;
     for (let si = 0; si < this.stages.length; si++) {
       const st = this.stages[si]!;
       const s = si * STAT.SIZE;
@@ -291,12 +292,17 @@ export class PluginChain {
       stats[s + STAT.TOTAL_NS] += ns;
       stats[s + STAT.PERIODS] += 1;
       if (ns > this.periodNs) {
-        stats[s + STAT.OVERRUNS] += 1;
-        stats[s + STAT.IN_A_ROW] += 1;
-        if (stats[s + STAT.IN_A_ROW]! >= this.maxOverruns) {
-          stats[s + STAT.BYPASSED] = BYPASS.OVERRUN;
-          this.bypassedNow = si;
-        }
+        // Suspected: the next period reads the thread's CPU clock too. Counted when this one did
+        // and the chain's CPU time was over the period as well.
+        this.measuringCpu = true;
+        if (cpuOver) {
+          stats[s + STAT.OVERRUNS] += 1;
+          stats[s + STAT.IN_A_ROW] += 1;
+          if (stats[s + STAT.IN_A_ROW]! >= this.maxOverruns) {
+            stats[s + STAT.BYPASSED] = BYPASS.OVERRUN;
+            this.bypassedNow = si;
+          }
+        } else if (measured) stats[s + STAT.IN_A_ROW] = 0;
       } else stats[s + STAT.IN_A_ROW] = 0;
     }
   }
@@ -337,3 +343,54 @@ export class PluginChain {
   }
 }
 
+// The period's samples to and from the channels' float buffers: full scale is ±1.0 (16-bit
+// s / 32768, 32-bit s / 2^31); back, rounded to the nearest integer and clamped to the type's range
+// (a NaN from a plugin is silence, never a wrapped value).
+function fromInt16(io: Int16Array, work: Float32Array[], channels: number, from: number, n: number): void {
+  for (let c = 0; c < channels; c++) {
+    const w = work[c]!;
+    for (let f = 0, i = from * channels + c; f < n; f++, i += channels) w[f] = io[i]! / 32768;
+  }
+}
+function fromInt32(io: Int32Array, work: Float32Array[], channels: number, from: number, n: number): void {
+  for (let c = 0; c < channels; c++) {
+    const w = work[c]!;
+    for (let f = 0, i = from * channels + c; f < n; f++, i += channels) w[f] = io[i]! / 2147483648;
+  }
+}
+function fromFloat32(io: Float32Array, work: Float32Array[], channels: number, from: number, n: number): void {
+  for (let c = 0; c < channels; c++) {
+    const w = work[c]!;
+    for (let f = 0, i = from * channels + c; f < n; f++, i += channels) w[f] = io[i]!;
+  }
+}
+function toInt16(work: Float32Array[], io: Int16Array, channels: number, from: number, n: number): void {
+  for (let c = 0; c < channels; c++) {
+    const w = work[c]!;
+    for (let f = 0, i = from * channels + c; f < n; f++, i += channels) {
+      let x = Math.round(w[f]! * 32768);
+      if (x > 32767) x = 32767;
+      else if (x < -32768) x = -32768;
+      else if (x !== x) x = 0;
+      io[i] = x;
+    }
+  }
+}
+function toInt32(work: Float32Array[], io: Int32Array, channels: number, from: number, n: number): void {
+  for (let c = 0; c < channels; c++) {
+    const w = work[c]!;
+    for (let f = 0, i = from * channels + c; f < n; f++, i += channels) {
+      let x = Math.round(w[f]! * 2147483648);
+      if (x > 2147483647) x = 2147483647;
+      else if (x < -2147483648) x = -2147483648;
+      else if (x !== x) x = 0;
+      io[i] = x;
+    }
+  }
+}
+function toFloat32(work: Float32Array[], io: Float32Array, channels: number, from: number, n: number): void {
+  for (let c = 0; c < channels; c++) {
+    const w = work[c]!;
+    for (let f = 0, i = from * channels + c; f < n; f++, i += channels) io[i] = w[f]!;
+  }
+}

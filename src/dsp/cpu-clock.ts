@@ -1,9 +1,11 @@
 /**
- * The calling thread's CPU time (clock_gettime(CLOCK_THREAD_CPUTIME_ID), clock_gettime(2)): the
- * time this thread spent on a CPU, so time the machine gave to other work does not count. Read
- * into a buffer made once (no allocation per read), as src/hal/linux/clock.ts reads CLOCK_MONOTONIC.
+ * Two clocks for timing plugins on the engine's thread (src/dsp/chain.ts), per clock_gettime(2):
+ * CLOCK_MONOTONIC (read through the vDSO, no system call) and CLOCK_THREAD_CPUTIME_ID, the time
+ * the calling thread spent on a CPU (time the machine gave to other work does not count; a system
+ * call). Each is read into a buffer made once (no allocation per read), as src/hal/linux/clock.ts
+ * reads CLOCK_MONOTONIC.
  */
-import { libc } from '../hal/linux/libc.ts';
+import { CLOCK_MONOTONIC, libc } from '../hal/linux/libc.ts';
 
 /** Linux's clock id (include/uapi/linux/time.h: CLOCK_THREAD_CPUTIME_ID 3). */
 export const CLOCK_THREAD_CPUTIME_ID = 3;
@@ -20,6 +22,18 @@ export function threadCpuClock(): CpuClock {
   return {
     nowNs(): number {
       gettime(CLOCK_THREAD_CPUTIME_ID, ts);
+      return words[0]! * 1e9 + words[2]!;
+    },
+  };
+}
+
+export function monotonicClock(): CpuClock {
+  const gettime = libc().clockGettime;
+  const ts = new Uint8Array(16);
+  const words = new Uint32Array(ts.buffer);
+  return {
+    nowNs(): number {
+      gettime(CLOCK_MONOTONIC, ts);
       return words[0]! * 1e9 + words[2]!;
     },
   };
