@@ -12,13 +12,13 @@
  *   B.S.fxN            switch: on = the plugin runs, off = bypassed (its input passes through)
  *   B.S.fxN-<port>     number (or switch for a toggled port): a control input, engine-side and
  *                      sample-accurate (`ctl set --at-frame`, OSC time tags), persistent
- *   B.S.fxN-cpu        read-only: CPU µs of its run calls in the last period of the running engine
+ *   B.S.fxN-cpu        read-only: µs of its run calls in the last period of the running engine
  *   B.S.fxN-latency    read-only, for plugins with a "latency" output: frames
  * A stage the engine bypassed after overruns reads off with an error saying why; every client of
  * the control channel, OSC and the web page is told (a change event with the error).
  */
 import type { Board } from '../board/schema.ts';
-import { type ChainOptions, type ChainStageSpec, STAT, chainStatsBytes } from '../dsp/chain.ts';
+import { type ChainOptions, type ChainStageSpec, MAX_OVERRUNS_DEFAULT, STAT, chainStatsBytes } from '../dsp/chain.ts';
 import { ChainConfigError, type PluginStageConfig, type PluginsConfig, type ResolvedStage, engineStages, parsePluginsConfig, resolveChain } from '../dsp/chain-spec.ts';
 import type { ControlModel } from '../control/model.ts';
 import { allocPortMemory, openPlugin } from '../dsp/ladspa.ts';
@@ -142,7 +142,7 @@ export class StreamPlugins {
     const c = this.chains.get(stream);
     if (!c || !c.stages[stage]) return;
     const st = c.stages[stage];
-    const why = `bypassed by the engine: ${st.info.label}'s run took longer than the period (${Math.round(periodUs)} µs) in ${overruns} period(s), the last ${overruns >= 3 ? 'several' : 'ones'} in a row`;
+    const why = `bypassed by the engine: ${st.info.label}'s run took longer than the period (${Math.round(periodUs)} µs) in ${overruns} period(s), the last ${MAX_OVERRUNS_DEFAULT} of them in a row`;
     c.overrun[stage] = why;
     this.log(`${stream}: plugin ${stage + 1} (${st.info.label}) ${why}; the stream plays on without it`);
     this.onEngineBypass?.(`${this.board.name}.${stream}.fx${stage + 1}`);
@@ -233,10 +233,10 @@ export class StreamPlugins {
         };
         out.push({
           d: {
-            id: `${base}-cpu`, name: `${c.stream} plugin ${i + 1} CPU µs per period`, kind: 'number', owner, direction: 'output', unit: 'none',
+            id: `${base}-cpu`, name: `${c.stream} plugin ${i + 1} µs in its run calls per period`, kind: 'number', owner, direction: 'output', unit: 'none',
             range: { min: 0, max: 1e9, step: 0 }, default: { unknown: 'measured while the stream plays' },
-            realtimeSafe: false, writable: false, readOnlyWhy: 'measured by the engine (the thread\'s CPU time in the plugin\'s run calls, last period)', persistent: false,
-            source: `${what}: CLOCK_THREAD_CPUTIME_ID around each run call (src/dsp/chain.ts)`,
+            realtimeSafe: false, writable: false, readOnlyWhy: 'measured by the engine (the time of the plugin\'s run calls on the engine thread, last period)', persistent: false,
+            source: `${what}: CLOCK_MONOTONIC around its run calls on the engine thread (src/dsp/chain.ts)`,
           },
           read: () => {
             const ns = statOf(STAT.LAST_NS);

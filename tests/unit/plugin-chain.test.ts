@@ -28,6 +28,7 @@
  *    real-time — each refused at start, naming it (paths: tests/unit/system-config.test.ts; board
  *    files naming plugins: tests/unit/board-file-safety.test.ts).
  * 7. A plugin's "latency" output adds to the stream's external delay.
+ * 8. A chain set at run time (the `chain` control) and its values persist in the state file.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -345,6 +346,37 @@ describe('LADSPA plugins in the engine chain (issue 29), heard at the sim board\
       await assert.rejects(start({ speaker: [{ library: 'sbc_test_plugins.so', label: 'sbc_test_not_rt' }] }), /not marked hard real-time capable/);
       const svc = await start({ speaker: [{ library: 'sbc_test_plugins.so', label: 'sbc_test_not_rt', allowNonRealtime: true }] });
       await svc.close();
+    } finally {
+      await rt.close();
+      rmSync(runtimeDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a chain set at run time and its port values persist in the state file: a restarted service has them', async () => {
+    const clock = new VirtualClock(1e9, true);
+    const rt = await openBoard(loadBoard('sim'), { clock });
+    const runtimeDir = mkdtempSync(path.join(tmpdir(), 'sbc-chain-state-'));
+    const stateFile = path.join(runtimeDir, 'state.json');
+    try {
+      const first = await startStreamService(rt, { runtimeDir, stateFile, ladspaPath: [testLib] });
+      assert.equal((await first.controls.get('sim.speaker.chain')).value, '[]', 'no chain configured: an empty one');
+      await assert.rejects(first.controls.get('sim.speaker.fx1-gain'), /no control/);
+      const chain = JSON.stringify([{ library: 'sbc_test_plugins.so', label: 'sbc_test_gain' }]);
+      await first.controls.set('sim.speaker.chain', chain);
+      await first.controls.set('sim.speaker.fx1-gain', 0.75);
+      // A bad chain changes nothing (checked before anything is swapped).
+      await assert.rejects(first.controls.set('sim.speaker.chain', JSON.stringify([{ library: 'sbc_test_plugins.so', label: 'nope' }])), /nope/);
+      assert.equal((await first.controls.get('sim.speaker.chain')).value, chain);
+      await first.close();
+      const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as unknown;
+      assert.match(JSON.stringify(saved), /sim\.speaker\.fx1-gain/);
+      const second = await startStreamService(rt, { runtimeDir, stateFile, ladspaPath: [testLib] });
+      try {
+        assert.equal((await second.controls.get('sim.speaker.chain')).value, chain);
+        assert.equal((await second.controls.get('sim.speaker.fx1-gain')).value, 0.75);
+      } finally {
+        await second.close();
+      }
     } finally {
       await rt.close();
       rmSync(runtimeDir, { recursive: true, force: true });
