@@ -75,12 +75,15 @@ export function parsePluginsConfig(raw: unknown, where: string, field = 'plugins
         }
         stage.controls = o.controls as Record<string, number | boolean>;
       }
-      for (const k of ['bypass', 'allowNonRealtime'] as const) {
-        if (o[k] !== undefined) {
-          if (typeof o[k] !== 'boolean') throw bad(`${g}.${k}`, `true or false, got ${JSON.stringify(o[k])}`);
-          stage[k] = o[k];
-        }
-      }
+      const flag = (k: 'bypass' | 'allowNonRealtime'): boolean | undefined => {
+        const v = o[k];
+        if (v !== undefined && typeof v !== 'boolean') throw bad(`${g}.${k}`, `true or false, got ${JSON.stringify(v)}`);
+        return v;
+      };
+      const bypass = flag('bypass');
+      const allowNonRealtime = flag('allowNonRealtime');
+      if (bypass !== undefined) stage.bypass = bypass;
+      if (allowNonRealtime !== undefined) stage.allowNonRealtime = allowNonRealtime;
       return stage;
     });
   }

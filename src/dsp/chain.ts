@@ -7,9 +7,9 @@
  * The samples. The stream's interleaved period (i16, i32 or f32) is taken apart into one float
  * buffer per stream channel (i16 / 32768, i32 / 2^31: full scale is ±1.0, as LADSPA expects), each
  * stage reads its channels from there and writes its outputs back, and the result is put back
- * together, rounded to the nearest integer and clamped to the type's range. An integer sample
- * goes there and back unchanged, so a plugin that passes its input through leaves the stream
- * bit-exact. A stage with k audio inputs and k audio outputs processes `channels` (stream
+ * together, rounded to the nearest integer and clamped to the type's range. A 16-bit sample (and
+ * a float) goes there and back unchanged, so a plugin that passes its input through leaves such a
+ * stream bit-exact; a 32-bit sample keeps the float's 24 bits. A stage with k audio inputs and k audio outputs processes `channels` (stream
  * channels, in order) with channels.length / k instances: a mono plugin on a stereo stream is one
  * instance per channel, as the issue asks; a stereo plugin is one instance for both.
  *
@@ -46,6 +46,7 @@
 import { monotonicClock, threadCpuClock } from './cpu-clock.ts';
 import { type LadspaInstance, allocPortMemory, openPlugin } from './ladspa.ts';
 import type { HostBuffer, HostSampleFormat } from '../engine/types.ts';
+import { FrameCopier } from '../util/ring-copy.ts';
 
 /** One stage as the engine receives it (structured-cloneable: it travels in the worker's options). */
 export interface ChainStageSpec {
@@ -122,8 +123,12 @@ export function readChainMailbox(mailbox: SharedArrayBuffer): ChainStageSpec[] {
 
 interface Stage {
   instances: LadspaInstance[];
-  /** Per instance, per audio output: its own buffer (INPLACE_BROKEN plugins), else empty (in place). */
-  outs: Float32Array[][];
+  /**
+   * Per instance, per audio output of an INPLACE_BROKEN plugin: its own buffer's bytes, the
+   * channel buffer's bytes it is copied back to, and the copier (src/util/ring-copy.ts) between
+   * them; empty for a plugin that runs in place.
+   */
+  outs: { from: Uint8Array; to: Uint8Array; copier: FrameCopier }[][];
   /** Per instance: control port index → its one-float cell (inputs and outputs). */
   cells: (Float32Array | undefined)[][];
   channels: Int32Array;
@@ -150,18 +155,79 @@ export class PluginChain {
   private readonly t = new Float64Array(4);
   /** A stage overran the period in the last period: this one measures the thread's CPU too. */
   private measuringCpu = false;
-  /** A stage was bypassed by the engine in the last endPeriod() (its index), else −1. */
+  /** A stage the engine bypassed (its index) not yet reported; the reader sets it back to −1. */
   bypassedNow = -1;
 
   constructor(opts: ChainOptions, readonly rate: number, readonly streamChannels: number, readonly maxFrames: number, warm = true) {
     if (opts.stages.length > MAX_STAGES) throw new Error(`a chain has at most ${MAX_STAGES} stages, got ${opts.stages.length}`);
+    // The stats block is written once this chain runs (takeStats): a chain made to replace
+    // another must not clear the running one's figures.
     this.stats = new Float64Array(opts.stats);
-    this.stats.fill(0);
+    this.initialBypass = opts.stages.map((s) => s.bypass);
     this.maxOverruns = opts.maxOverruns ?? MAX_OVERRUNS_DEFAULT;
     this.periodNs = (maxFrames * 1e9) / rate;
     const work = allocPortMemory(streamChannels * maxFrames);
     for (let c = 0; c < streamChannels; c++) this.work.push(work.subarray(c * maxFrames, (c + 1) * maxFrames));
-    opts.stages.forEach((spec, si) => {
+    try {
+      for (const spec of opts.stages) this.addStage(spec, rate, maxFrames);
+    } catch (e) {
+      // A stage that cannot be made: the ones made before it are freed, nothing is left half-built.
+      this.dispose();
+      throw e;
+    }
+    if (warm) this.warm();
+  }
+
+  private readonly initialBypass: boolean[];
+
+  /** This chain is the one running: its stats block starts from zero, with each stage's bypass. */
+  takeStats(): void {
+    this.stats.fill(0);
+    this.initialBypass.forEach((b, si) => {
+      this.stats[si * STAT.SIZE + STAT.BYPASSED] = b ? BYPASS.USER : BYPASS.NONE;
+      this.stats[si * STAT.SIZE + STAT.LATENCY] = Number.NaN;
+    });
+  }
+
+  /**
+   * Every instance deactivated and activated again (ladspa.h allows it between runs): delay lines
+   * and filter state start from silence, as at a new START (no old audio replayed).
+   */
+  reset(): void {
+    for (const st of this.stages) {
+      for (const inst of st.instances) {
+        inst.deactivate();
+        inst.activate();
+      }
+    }
+  }
+
+  /**
+   * The engine underran in the period after one in which a stage overran the period (wall time):
+   * that overrun counts whatever the CPU clock says (a plugin that blocks — I/O, a lock, a sleep —
+   * takes little CPU and still makes the stream miss its period).
+   */
+  noteXrun(): void {
+    if (!this.suspects) return;
+    this.suspects = false;
+    const stats = this.stats;
+    for (let si = 0; si < this.stages.length; si++) {
+      const s = si * STAT.SIZE;
+      if (stats[s + STAT.BYPASSED] !== BYPASS.NONE || stats[s + STAT.LAST_NS]! <= this.periodNs) continue;
+      stats[s + STAT.OVERRUNS] += 1;
+      stats[s + STAT.IN_A_ROW] += 1;
+      if (stats[s + STAT.IN_A_ROW]! >= this.maxOverruns) {
+        stats[s + STAT.BYPASSED] = BYPASS.OVERRUN;
+        this.bypassedNow = si;
+      }
+    }
+  }
+
+  /** Stages suspected in the last endPeriod() and not counted there (noteXrun may count them). */
+  private suspects = false;
+
+  private addStage(spec: ChainStageSpec, rate: number, maxFrames: number): void {
+    {
       const plugin = openPlugin(spec.library, spec.label);
       const audioIn = plugin.info.ports.filter((p) => p.type === 'audio' && p.direction === 'input').map((p) => p.index);
       const audioOut = plugin.info.ports.filter((p) => p.type === 'audio' && p.direction === 'output').map((p) => p.index);
@@ -172,18 +238,20 @@ export class PluginChain {
         instances: [], outs: [], cells: [], channels: Int32Array.from(spec.channels), audioIns: k,
         latencyPort: controls.find((p) => p.direction === 'output' && p.name.trim().toLowerCase() === 'latency')?.index ?? -1, periodNs: 0,
       };
+      this.stages.push(st); // before its instances: dispose() frees what was made if one fails
       for (let j = 0; j < n; j++) {
         const inst = plugin.instantiate(rate);
+        st.instances.push(inst);
         const own = plugin.info.inplaceBroken ? k * maxFrames : 0;
         const mem = allocPortMemory(Math.max(1, own + controls.length));
-        const outs: Float32Array[] = [];
+        const outs: { from: Uint8Array; to: Uint8Array; copier: FrameCopier }[] = [];
         for (let p = 0; p < k; p++) {
           const w = this.work[spec.channels[j * k + p]!]!;
           inst.connect(audioIn[p]!, w);
           if (own > 0) {
             const o = mem.subarray(p * maxFrames, (p + 1) * maxFrames);
             inst.connect(audioOut[p]!, o);
-            outs.push(o);
+            outs.push({ from: new Uint8Array(o.buffer, o.byteOffset, o.byteLength), to: new Uint8Array(w.buffer, w.byteOffset, w.byteLength), copier: new FrameCopier() });
           } else inst.connect(audioOut[p]!, w);
         }
         const cells: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(plugin.info.ports.length).fill(undefined);
@@ -194,17 +262,11 @@ export class PluginChain {
           inst.connect(p.index, cell);
           cells[p.index] = cell;
         });
-        inst.activate();
-        st.instances.push(inst);
         st.outs.push(outs);
         st.cells.push(cells);
+        inst.activate();
       }
-      this.stages.push(st);
-      const s = si * STAT.SIZE;
-      this.stats[s + STAT.BYPASSED] = spec.bypass ? BYPASS.USER : BYPASS.NONE;
-      this.stats[s + STAT.LATENCY] = Number.NaN;
-    });
-    if (warm) this.warm();
+    }
   }
 
   get length(): number {
@@ -244,15 +306,13 @@ export class PluginChain {
     for (let si = 0; si < this.stages.length; si++) {
       if (stats[si * STAT.SIZE + STAT.BYPASSED] !== BYPASS.NONE) continue;
       const st = this.stages[si]!;
-      const k = st.audioIns;
       for (let j = 0; j < st.instances.length; j++) {
         st.instances[j]!.run(n);
         // In place (the usual case): the outputs are the channels' buffers already.
         const outs = st.outs[j]!;
         for (let p = 0; p < outs.length; p++) {
-          const w = this.work[st.channels[j * k + p]!]!;
           const o = outs[p]!;
-          for (let f = 0; f < n; f++) w[f] = o[f]!;
+          o.copier.copy(o.from, 0, o.to, 0, n * 4);
         }
       }
       this.t[1] = this.wall.nowNs();
@@ -271,10 +331,9 @@ export class PluginChain {
    * says which, for the report).
    */
   endPeriod(): void {
-    this.bypassedNow = -1;
+    this.suspects = false;
     const stats = this.stats;
-    const measured = this.measuringCpu;
-    const cpuOver = measured && this.t[3]! > this.periodNs;
+    const cpuOver = this.measuringCpu && this.t[3]! > this.periodNs;
     this.t[3] = 0;
     this.measuringCpu = false;
     for (let si = 0; si < this.stages.length; si++) {
@@ -295,6 +354,7 @@ export class PluginChain {
         // Suspected: the next period reads the thread's CPU clock too. Counted when this one did
         // and the chain's CPU time was over the period as well.
         this.measuringCpu = true;
+        if (!cpuOver) this.suspects = true;
         if (cpuOver) {
           stats[s + STAT.OVERRUNS] += 1;
           stats[s + STAT.IN_A_ROW] += 1;
@@ -302,7 +362,9 @@ export class PluginChain {
             stats[s + STAT.BYPASSED] = BYPASS.OVERRUN;
             this.bypassedNow = si;
           }
-        } else if (measured) stats[s + STAT.IN_A_ROW] = 0;
+        }
+        // Over in wall time only (preempted, or blocked): neither counted nor breaking the streak
+        // here; an underrun that follows counts it (noteXrun).
       } else stats[s + STAT.IN_A_ROW] = 0;
     }
   }

@@ -310,6 +310,9 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
       owner.byId.set(c.id, p);
     }
     if (!owner || !p) return;
+    // The description too: an id can come back describing something else (a swapped plugin chain).
+    const { value: _v, state: _s, error: _e, applied: _a, ...d } = c;
+    p.d = d;
     p.value = c.value;
     for (const t of owner.urls) sendControl(t, p);
   };

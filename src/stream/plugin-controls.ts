@@ -14,11 +14,12 @@
  *                      sample-accurate (`ctl set --at-frame`, OSC time tags), persistent
  *   B.S.fxN-cpu        read-only: µs of its run calls in the last period of the running engine
  *   B.S.fxN-latency    read-only, for plugins with a "latency" output: frames
- * A stage the engine bypassed after overruns reads off with an error saying why; every client of
- * the control channel, OSC and the web page is told (a change event with the error).
+ * A stage the engine bypassed after overruns keeps its value (the user's choice, what the state
+ * file keeps) and carries an error saying why; every client of the control channel, OSC and the
+ * web page is told (a change event with the error).
  */
 import type { Board } from '../board/schema.ts';
-import { type ChainOptions, type ChainStageSpec, MAX_OVERRUNS_DEFAULT, STAT, chainStatsBytes } from '../dsp/chain.ts';
+import { type ChainOptions, type ChainStageSpec, MAX_OVERRUNS_DEFAULT, MAX_STAGES, STAT, chainStatsBytes } from '../dsp/chain.ts';
 import { ChainConfigError, type PluginStageConfig, type PluginsConfig, type ResolvedStage, engineStages, parsePluginsConfig, resolveChain } from '../dsp/chain-spec.ts';
 import type { ControlModel } from '../control/model.ts';
 import { allocPortMemory, openPlugin } from '../dsp/ladspa.ts';
@@ -47,7 +48,12 @@ interface StreamChain {
   /** Per stage: the engine bypassed it after overruns (the message), until the next engine. */
   overrun: (string | undefined)[];
   latencyFrames: (number | undefined)[];
+  /** "stage@rate:values" → the latency a probe at that rate with those values found (frames). */
+  probed: Map<string, number>;
 }
+
+/** What a range side the plugin leaves open reads as (JSON has no infinity). */
+const UNBOUNDED = 1e9;
 
 /** The rate the controls' sample-rate relative bounds and defaults are given at (the boards' usual rate). */
 const CONTROL_RATE = 48000;
@@ -82,6 +88,7 @@ export class StreamPlugins {
       bypass: resolved.map((st) => st.config.bypass === true),
       overrun: resolved.map(() => undefined),
       latencyFrames: resolved.map((st) => probeLatency(st, CONTROL_RATE)),
+      probed: new Map(),
     };
   }
 
@@ -99,12 +106,24 @@ export class StreamPlugins {
     }
     const where = `${this.board.name}.${stream}.chain`;
     const config = parsePluginsConfig({ [stream]: raw }, where, 'chain')[stream]!;
+    if (config.length > MAX_STAGES) throw new ChainConfigError(where, 'value', `${config.length} stages: a chain has at most ${MAX_STAGES}`);
     const run = async () => {
+      const previous = this.chains.get(stream)!;
       const next = this.resolve(stream, config, where);
       const running = [...this.engines()].filter((e) => e.stream.id === stream && !e.isClosed);
+      // Each running engine's stages first (a channel mapping its format cannot take is refused before anything changes).
+      const specs = running.map((e) => engineStages(stream, next.stages, e.fmt.channels, (i, port) => next.values[i]!.get(port)!, (i) => next.bypass[i]!));
+      // From here the old stages' controls refuse writes (their stage and port numbers would reach the new chain).
       this.chains.set(stream, next);
-      const results = await Promise.all(running.map((e) => e.swapChain(engineStages(stream, next.stages, e.fmt.channels, (i, port) => next.values[i]!.get(port)!, (i) => next.bypass[i]!))));
-      if (results.some((r) => r !== 0)) this.log(`${stream}: the chain swap failed in ${results.filter((r) => r !== 0).length} engine(s) (status ${results.join(', ')})`);
+      const results = await Promise.all(running.map((e, k) => e.swapChain(specs[k]!)));
+      const failed = results.filter((r) => r !== 0).length;
+      if (failed > 0) {
+        // An engine kept its old chain (the new one could not be made on its thread): the old
+        // chain stays in force everywhere, and the engines that did swap go back to it.
+        this.chains.set(stream, previous);
+        await Promise.all(running.map((e, k) => (results[k] === 0 ? e.swapChain(engineStages(stream, previous.stages, e.fmt.channels, (i, port) => previous.values[i]!.get(port)!, (i) => previous.bypass[i]!)) : 0)));
+        throw new ChainConfigError(where, 'value', `the chain could not be made on ${failed} engine thread(s) (status ${results.join(', ')}): the previous chain stays`);
+      }
       await this.model?.replaceEngineControls(`${this.board.name}.${stream}.fx`, this.controlsFor(next));
     };
     await (this.instantiation ? this.instantiation.run(`chain ${stream}`, run) : run());
@@ -129,11 +148,27 @@ export class StreamPlugins {
     return { stages, stats: new SharedArrayBuffer(chainStatsBytes()) };
   }
 
-  /** The chain's latency at `fps`, ns (the stages' "latency" outputs; 0 without a chain). */
+  /**
+   * The chain's latency at `fps`, ns: per stage, its "latency" output as a running engine of the
+   * stream last read it, else as the plugin states it after one run at that rate (probed once per
+   * rate); 0 without a chain.
+   */
   latencyNs(stream: string, fps: number): number {
     const c = this.chains.get(stream);
     if (!c) return 0;
-    const frames = c.latencyFrames.reduce<number>((a, f, i) => a + (c.bypass[i] ? 0 : f ?? 0), 0);
+    const live = [...this.engines()].find((e) => e.stream.id === stream && !e.isClosed && e.pluginStats() !== undefined)?.pluginStats();
+    let frames = 0;
+    c.stages.forEach((st, i) => {
+      if (c.bypass[i] || c.latencyFrames[i] === undefined) return; // no latency port
+      const now = live?.[i * STAT.SIZE + STAT.LATENCY];
+      if (now !== undefined && Number.isFinite(now)) frames += now;
+      else {
+        const key = `${i}@${fps}:${[...c.values[i]!.values()].join(',')}`;
+        let f = c.probed.get(key);
+        if (f === undefined) c.probed.set(key, (f = probeLatency(st, fps, (port) => c.values[i]!.get(port)) ?? 0));
+        frames += f;
+      }
+    });
     return (frames * 1e9) / fps;
   }
 
@@ -179,6 +214,7 @@ export class StreamPlugins {
       const a = applied.find((x) => x.frame >= 0) ?? applied[0];
       return a ? { ...(a.frame >= 0 ? { frame: a.frame } : {}), timeNs: a.timeNs } : undefined;
     };
+    const stale = () => this.chains.get(c.stream) !== c;
     {
       c.stages.forEach((st, i) => {
         const base = `${this.board.name}.${c.stream}.fx${i + 1}`;
@@ -191,9 +227,11 @@ export class StreamPlugins {
             realtimeSafe: true, writable: true, persistent: true,
             source: `${what}: on = it runs in the stream's chain; off = bypassed (src/dsp/chain.ts)`,
           },
-          read: () => !c.bypass[i] && c.overrun[i] === undefined,
+          // The value is the user's choice (what the state file keeps); a bypass by the engine is the error.
+          read: () => !c.bypass[i],
           error: () => c.overrun[i],
           async write(v, when) {
+            if (stale()) throw new Error(`${base}: the stream's chain was replaced; this stage is gone`);
             c.bypass[i] = v !== true;
             return firstApplied(await Promise.all(running(c.stream).map((e) => e.setPluginBypass(i, c.bypass[i]!, when ?? {}))));
           },
@@ -201,8 +239,9 @@ export class StreamPlugins {
         for (const p of st.ports) {
           const port = p.port;
           const toggled = port.toggled;
-          const lo = p.min ?? Math.min(p.initial, 0);
-          const hi = p.max ?? Math.max(p.initial, lo + 1);
+          // A side the plugin leaves open is open here too, as far as a number can go in JSON.
+          const lo = p.min ?? -UNBOUNDED;
+          const hi = p.max ?? UNBOUNDED;
           out.push({
             d: {
               id: `${base}-${p.slug}`, name: `${c.stream} plugin ${i + 1} ${port.name}`, owner, direction: 'output', unit: 'none',
@@ -214,10 +253,11 @@ export class StreamPlugins {
                 }),
               defaultSource: p.initialSource,
               realtimeSafe: true, writable: true, persistent: true,
-              source: `${what}, control input ${port.index} "${port.name}"${p.min === undefined || p.max === undefined ? ' (the plugin bounds it on one side only: the range shown is where it starts and one unit beyond)' : ''}${port.sampleRate ? ' (its bounds are × the sample rate, here at 48000 Hz)' : ''}`,
+              source: `${what}, control input ${port.index} "${port.name}"${p.min === undefined || p.max === undefined ? ` (the plugin leaves ${p.min === undefined && p.max === undefined ? 'both sides' : p.min === undefined ? 'the lower side' : 'the upper side'} open: ±${UNBOUNDED} stands for it)` : ''}${port.sampleRate ? ' (its bounds are × the sample rate, here at 48000 Hz)' : ''}`,
             },
             read: () => (toggled ? c.values[i]!.get(port.index)! > 0 : c.values[i]!.get(port.index)!),
             async write(v, when) {
+              if (stale()) throw new Error(`${base}-${p.slug}: the stream's chain was replaced; this stage is gone`);
               const x = typeof v === 'boolean' ? (v ? 1 : 0) : (v as number);
               c.values[i]!.set(port.index, x);
               return firstApplied(await Promise.all(running(c.stream).map((e) => e.setPluginPort(i, port.index, x, when ?? {}))));
@@ -270,7 +310,7 @@ export class StreamPlugins {
  * A stage's "latency" output as the plugin states it after one run on silence, with its controls
  * at their starting values (an instance made and freed here, on the main thread, at start).
  */
-function probeLatency(st: ResolvedStage, rate: number): number | undefined {
+function probeLatency(st: ResolvedStage, rate: number, valueOf?: (port: number) => number | undefined): number | undefined {
   const port = st.info.ports.find((p) => p.type === 'control' && p.direction === 'output' && p.name.trim().toLowerCase() === 'latency');
   if (!port) return undefined;
   const frames = 64;
@@ -279,7 +319,7 @@ function probeLatency(st: ResolvedStage, rate: number): number | undefined {
     const mem = allocPortMemory(st.info.ports.length * frames);
     st.info.ports.forEach((p, k) => {
       const cell = mem.subarray(k * frames, (k + 1) * frames);
-      if (p.type === 'control' && p.direction === 'input') cell[0] = st.ports.find((x) => x.port.index === p.index)?.initial ?? 0;
+      if (p.type === 'control' && p.direction === 'input') cell[0] = valueOf?.(p.index) ?? st.ports.find((x) => x.port.index === p.index)?.initial ?? 0;
       inst.connect(p.index, cell);
     });
     inst.activate();

@@ -147,11 +147,12 @@ export function createHost(ctx: HostContext): Host {
   const gain = new GainStage(period);
   // The plugins are loaded and instantiated here, while the host is made (not on the audio path).
   let chain = output && o.plugins && o.plugins.stages.length > 0 ? new PluginChain(o.plugins, rate, channels, period) : undefined;
+  chain?.takeStats();
   /**
    * A chain swap (SET_CHAIN): 1 fading the output out, 2 fading it in; `gain` the swap fade's
    * level (after the gain stage), `step` its change per frame. The new chain is made at silence.
    */
-  const swap = { state: 0, seq: 0, gain: 1, step: 0, next: [] as ChainStageSpec[], cpuNs: 0 };
+  const swap = { state: 0, seq: 0, gain: 1, step: 0, next: [] as ChainStageSpec[], ok: true };
   const meter = new MeterWriter(meterViewsOf(v), channels, format);
   /** The histogram's edges in ns for this period length (so each period costs compares, no division). */
   const latenessEdgesNs = new Float64Array(LATENESS_EDGES.map((f) => f * period * nsPerFrame));
@@ -375,6 +376,8 @@ export function createHost(ctx: HostContext): Host {
         s.skip = late + 1;
       }
       s.lastNotifyNs = s.startNs;
+      // The plugins start from silence (their delay lines and filters hold the last run's audio).
+      chain?.reset();
       if (output) gain.gateStart(s.rampFrames);
       ack(seq, 0, s.startNs);
     } else if (cmd === CMD_CODE.STOP) {
@@ -425,17 +428,34 @@ export function createHost(ctx: HostContext): Host {
     }
   };
 
-  /** The new chain replaces the old one (at silence, or while nothing plays); false if it could not be made. */
+  /**
+   * The new chain replaces the old one (at silence, or while nothing plays). It is made first: if
+   * it cannot be, the old one stays and false is returned. Plugin events still pending were meant
+   * for the old chain's stages and ports: they are dropped (reported as not applied, frame −1).
+   */
   const swapChain = (): boolean => {
-    chain?.dispose();
-    chain = undefined;
+    let next: PluginChain | undefined;
     try {
-      if (swap.next.length > 0) chain = new PluginChain({ stages: swap.next, stats: o.chainStats! }, rate, channels, period, false);
-      else new Float64Array(o.chainStats!).fill(0);
-      return true;
+      if (swap.next.length > 0) next = new PluginChain({ stages: swap.next, stats: o.chainStats! }, rate, channels, period, false);
     } catch {
       return false;
     }
+    chain?.dispose();
+    chain = next;
+    if (chain) chain.takeStats();
+    else new Float64Array(o.chainStats!).fill(0);
+    if (cq !== undefined) {
+      takeEvents();
+      for (let k = 0; k < PENDING; k++) {
+        const b = k * P_SIZE;
+        const kind = pend[b + P_KIND];
+        if (kind === CONTROL_KIND.PLUGIN_PORT || kind === CONTROL_KIND.PLUGIN_BYPASS) {
+          pend[b + P_KIND] = -1; // no effect
+          applyPending(k, -1);
+        }
+      }
+    }
+    return true;
   };
 
   /** The swap fade over the period just rendered (frames): out to 0, swap, in to 1, answer. */
@@ -452,17 +472,13 @@ export function createHost(ctx: HostContext): Host {
       }
     }
     if (swap.state === 1 && swap.gain === 0) {
-      const ok = swapChain();
+      // At silence: the new chain (or, if it cannot be made, the old one again), faded in.
+      swap.ok = swapChain();
       swap.state = 2;
       swap.step = 1 / Math.max(1, s.rampFrames);
-      if (!ok) {
-        swap.state = 0;
-        swap.gain = 1;
-        ack(swap.seq, STATUS_INTERNAL, s.tNs);
-      }
     } else if (swap.state === 2 && swap.gain === 1) {
       swap.state = 0;
-      ack(swap.seq, 0, s.tNs);
+      ack(swap.seq, swap.ok ? 0 : STATUS_INTERNAL, s.tNs);
     }
   };
 
@@ -480,6 +496,7 @@ export function createHost(ctx: HostContext): Host {
       Atomics.add(v.lateness, bin, 1);
       const xr = output ? time.underruns : time.overruns;
       if (xr > 0) {
+        chain?.noteXrun();
         s.xruns += xr;
         times[TIME.EVENT_NS] = t;
         pushEventTimed(v, EVENT.XRUN, xr, s.xruns);
@@ -527,7 +544,7 @@ export function createHost(ctx: HostContext): Host {
       if (cq !== undefined && !s.running) applyAllNow();
       if (swap.state !== 0 && !s.running) {
         // The stream stopped (or its client went) during a swap: the rest of it is at once.
-        const ok = swap.state === 1 ? swapChain() : true;
+        const ok = swap.state === 1 ? swapChain() : swap.ok;
         swap.state = 0;
         swap.gain = 1;
         ack(swap.seq, ok ? 0 : STATUS_INTERNAL, t);
@@ -571,6 +588,7 @@ export function createHost(ctx: HostContext): Host {
           if (chain.bypassedNow >= 0) {
             times[TIME.EVENT_NS] = t;
             pushEventTimed(v, EVENT.PLUGIN_BYPASSED, chain.bypassedNow, chain.stats[chain.bypassedNow * STAT.SIZE + STAT.OVERRUNS]!);
+            chain.bypassedNow = -1;
           }
         }
       } else {
