@@ -42,10 +42,10 @@ describe('sbc-audio play / record through the stream service (sim board)', funct
 
   it('play --tone: the PCM plays the tone\'s samples exactly, and one line is printed when not a terminal', async () => {
     // A play during which the engine reported an underrun (a machine too busy to run it in time)
-    // cannot be bit-exact and proves nothing either way: at most two more are made. The last one
+    // cannot be bit-exact and proves nothing either way: at most four more are made (CI runs beside other work). The last one
     // is checked; without an underrun it must be exact.
     let report: EngineReport | undefined;
-    for (let attempt = 1; attempt <= 3; attempt++) {
+    for (let attempt = 1; attempt <= 5; attempt++) {
       reports.length = 0;
       const { out, io: cli } = io();
       const code = await playCommand.run(['--tone', '--freq', '1000', '--seconds', '0.5', '--level', '-6', '--stream', 'sim.speaker', '--runtime-dir', dir], cli);
