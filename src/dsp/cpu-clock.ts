@@ -14,27 +14,19 @@ export interface CpuClock {
   nowNs(): number;
 }
 
-export function threadCpuClock(): CpuClock {
+/** A reader of one clock id into its own timespec buffer. */
+function clockReader(id: number): CpuClock {
   const gettime = libc().clockGettime;
-  // struct timespec { int64 tv_sec; int64 tv_nsec; } read as 32-bit halves (seconds of CPU time fit in 32 bits).
+  // struct timespec { int64 tv_sec; int64 tv_nsec; } read as 32-bit halves (the seconds fit in 32 bits).
   const ts = new Uint8Array(16);
   const words = new Uint32Array(ts.buffer);
   return {
     nowNs(): number {
-      gettime(CLOCK_THREAD_CPUTIME_ID, ts);
+      gettime(id, ts);
       return words[0]! * 1e9 + words[2]!;
     },
   };
 }
 
-export function monotonicClock(): CpuClock {
-  const gettime = libc().clockGettime;
-  const ts = new Uint8Array(16);
-  const words = new Uint32Array(ts.buffer);
-  return {
-    nowNs(): number {
-      gettime(CLOCK_MONOTONIC, ts);
-      return words[0]! * 1e9 + words[2]!;
-    },
-  };
-}
+export const threadCpuClock = (): CpuClock => clockReader(CLOCK_THREAD_CPUTIME_ID);
+export const monotonicClock = (): CpuClock => clockReader(CLOCK_MONOTONIC);
