@@ -789,8 +789,12 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
         // skips frames) does not move it.
         const BLOCK = 4800;
         const block = (k: number) => pseudoRandomS16(BLOCK, 2, 0x1000 + k); // block k of the signal (kill-client.ts)
-        const killFrame = Math.floor(((killNs - info.startTimeNs) * 48000) / 1e9);
-        const bound = killFrame + info.fifoBytes / 4 + t.rb.periodFrames;
+        // The kill falls inside a frame: frames from the one that starts at or after kill + FIFO +
+        // one period must be zeros, so the bound is that instant rounded up to a frame (rounding the
+        // kill down made the bound one frame early: seen once in CI, a non-zero at exactly the bound).
+        const killPosition = ((killNs - info.startTimeNs) * 48000) / 1e9;
+        const killFrame = Math.floor(killPosition);
+        const bound = Math.ceil(killPosition + info.fifoBytes / 4 + t.rb.periodFrames);
         const alignBlock = Math.max(0, Math.floor(killFrame / BLOCK) - 2);
         const reference = new Int16Array(BLOCK * 2 * 2);
         reference.set(block(alignBlock), 0);
@@ -824,7 +828,7 @@ export function defineProtocolSuite(makeTarget: () => Promise<ProtocolTarget>): 
         for (let f = bound + lag; f < capFrames; f++) {
           if (captured[f * 2] !== 0 || captured[f * 2 + 1] !== 0) { firstNonZero = f - lag; break; }
         }
-        assert.equal(firstNonZero, -1, `non-zero at signal frame ${firstNonZero}, bound ${bound} (kill at ${killFrame})`);
+        assert.equal(firstNonZero, -1, `non-zero at signal frame ${firstNonZero}, bound ${bound} (kill at ${killPosition.toFixed(2)}, last non-zero ${lastNonZero})`);
         // Between kill and bound: the signal itself or zeros, never an old part of the ring.
         for (let f = killFrame; f < bound; f++) {
           const l = captured[(f + lag) * 2]!;
