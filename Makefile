@@ -23,13 +23,15 @@ setup: node_modules/.installed host-tools
 # CAP_SYS_TIME. chrony and linuxptp are unpacked, never installed: scripts/timesync-tools.sh.
 # The plugin chain's tests (issue 29) run real LADSPA plugins (cmt, swh-plugins, tap-plugins,
 # lsp-plugins-ladspa) against the reference host applyplugin and analyseplugin (ladspa-sdk), and
-# build their own test plugins with cc (gcc, libc6-dev).
+# build their own test plugins with cc (gcc, libc6-dev). The DSSI tests (issue 30) run hexter (and
+# whysynth is there to list) and build an instrumented DSSI plugin against dssi.h (dssi-dev, whose
+# dssi.h includes alsa/seq_event.h from libasound2-dev); dssi_list_plugins (dssi-utils) gives the default path.
 # Debian starts snapserver's and snapclient's services on install (snapserver's JSON-RPC, on every
 # interface, takes commands from anyone): the tests start their own on 127.0.0.1, so the services
 # this target installed are disabled and stopped at once.
 host-tools:
-	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null && { command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub >/dev/null && command -v chromium >/dev/null && command -v sox >/dev/null && command -v aplay >/dev/null && command -v snapserver >/dev/null && command -v snapclient >/dev/null && command -v capsh >/dev/null && command -v applyplugin >/dev/null && command -v cc >/dev/null && test -f /usr/lib/ladspa/cmt.so && test -f /usr/lib/ladspa/single_para_1203.so && test -f /usr/lib/ladspa/tap_limiter.so && test -f /usr/lib/ladspa/lsp-plugins-ladspa-1.2.5.so || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils mosquitto mosquitto-clients chromium sox alsa-utils snapserver snapclient libcap2-bin ladspa-sdk cmt swh-plugins tap-plugins lsp-plugins-ladspa gcc libc6-dev; \
+	@command -v dtc >/dev/null && command -v fdtoverlay >/dev/null && command -v systemd-analyze >/dev/null && command -v oscsend >/dev/null && command -v dssi_osc_send >/dev/null && { command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub >/dev/null && command -v chromium >/dev/null && command -v sox >/dev/null && command -v aplay >/dev/null && command -v snapserver >/dev/null && command -v snapclient >/dev/null && command -v capsh >/dev/null && command -v applyplugin >/dev/null && command -v cc >/dev/null && test -f /usr/lib/ladspa/cmt.so && test -f /usr/lib/ladspa/single_para_1203.so && test -f /usr/lib/ladspa/tap_limiter.so && test -f /usr/lib/ladspa/lsp-plugins-ladspa-1.2.5.so && test -f /usr/include/dssi.h && test -f /usr/include/alsa/seq_event.h && test -f /usr/lib/dssi/hexter.so && test -f /usr/lib/dssi/whysynth.so && command -v dssi_list_plugins >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends device-tree-compiler systemd liblo-tools dssi-utils mosquitto mosquitto-clients chromium sox alsa-utils snapserver snapclient libcap2-bin ladspa-sdk cmt swh-plugins tap-plugins lsp-plugins-ladspa gcc libc6-dev dssi-dev libasound2-dev hexter whysynth; \
 	  for s in snapserver snapclient; do systemctl disable --now $$s >/dev/null 2>&1 || true; done; }
 
 # The main job on the simulated board (no hardware): the stream service with a client playing a tone

@@ -275,7 +275,7 @@ export function validateBoard(file: string, raw: unknown, base?: Board): Board {
   const o = r.obj(raw, '');
   // A board file is data: it never names code to load. Plugins (and where they are) belong to the
   // machine's configuration (src/system/config.ts "plugins"), checked against the plugin directories.
-  for (const k of ['plugins', 'ladspa', 'ladspaPath', 'dssi']) {
+  for (const k of ['plugins', 'ladspa', 'ladspaPath', 'dssi', 'dssiPath']) {
     if (k in o) r.fail(k, 'nothing: a board file names no plugins or plugin paths (it is data only); put a chain in /etc/sbc-audio/config.json "plugins" (docs/engine.md, "Plugins in the chain")', o[k]);
   }
   r.onlyKeys(o, '', TOP_KEYS);

@@ -34,6 +34,19 @@ export interface ControlChannelExtras {
   configure?: Configurator;
   /** The board's MIDI input and encoder (docs/CONTROL.md, "Knobs"). */
   knobs?: Knobs;
+  /** The DSSI plugin stages of the streams' chains (src/stream/plugin-controls.ts): their programs and configure keys, by owner "<stream>.fx<N>". */
+  plugins?: PluginStagesLike;
+}
+
+/** What the channel needs of the DSSI stages (StreamPlugins has it). */
+export interface PluginStagesLike {
+  dssiOwners(): string[];
+  describeOwner(owner: string): { label: string; library: string };
+  programs(owner: string): Promise<{ bank: number; program: number; name: string }[]>;
+  currentProgram(owner: string): { bank: number; program: number } | undefined;
+  selectProgram(owner: string, bank: number, program: number): Promise<{ name: string }>;
+  configureList(owner: string): { key: string; value: string }[];
+  configure(owner: string, key: string, value: string): Promise<{ reply: string }>;
 }
 
 export function controlChannelPath(runtimeDir: string, board: string): string {
@@ -74,7 +87,7 @@ export async function handleControlRequest(model: ControlModel, line: string, su
   if (typeof cmd !== 'string' || !(CONTROL_COMMANDS as readonly string[]).includes(cmd)) return fail(`cmd: expected one of ${CONTROL_COMMANDS.join(', ')}, got ${shown(cmd)}`);
   const allowed: Record<string, string[]> = {
     list: [], get: ['control'], set: ['control', 'value', 'at', 'rampMs'], subscribe: [], unsubscribe: [],
-    programs: [], 'program-load': ['bank', 'program', 'name'], 'program-save': ['name'], 'configure-list': ['owner'], configure: ['owner', 'key', 'value'],
+    programs: [], 'program-load': ['bank', 'program', 'name', 'owner'], 'program-save': ['name'], 'configure-list': ['owner'], configure: ['owner', 'key', 'value'],
     knobs: [], 'midi-learn': ['control', 'timeoutMs', 'resolution', 'curve'], 'midi-unmap': ['channel', 'cc'], 'midi-connect': ['source'], 'midi-disconnect': ['source'],
   };
   for (const k of Object.keys(o)) {
@@ -116,7 +129,7 @@ export async function handleControlRequest(model: ControlModel, line: string, su
     }
   } catch (e) {
     if (e instanceof ControlModelError || e instanceof ControlValueError) return fail(cmd === 'set' || cmd === 'get' ? `${cmd}: ${e.message}` : e.message);
-    if (e instanceof ProgramError || e instanceof ConfigureError || e instanceof KnobError || e instanceof ExtraRequestError) return fail(e.message.startsWith(`${cmd}`) ? e.message : `${cmd}: ${e.message}`);
+    if (e instanceof ProgramError || e instanceof ConfigureError || e instanceof KnobError || e instanceof ExtraRequestError || (e instanceof Error && e.name === 'ChainConfigError')) return fail(e.message.startsWith(`${cmd}`) ? e.message : `${cmd}: ${e.message}`);
     return fail(`${cmd}: failed: ${(e as Error).message}`);
   }
 }
@@ -141,9 +154,27 @@ async function extraCommand(cmd: string, o: Record<string, unknown>, x: ControlC
   switch (cmd) {
     case 'programs': {
       const p = need(x.programs, 'programs');
-      return { programs: p.list(), current: p.current() ?? null, presetDir: p.presetDir };
+      // The DSSI stages' own programs (get_program), each under its owner; one that cannot be listed says why.
+      const plugins = [];
+      for (const owner of x.plugins?.dssiOwners() ?? []) {
+        const d = x.plugins!.describeOwner(owner);
+        try {
+          plugins.push({ owner, ...d, programs: await x.plugins!.programs(owner), current: x.plugins!.currentProgram(owner) ?? null });
+        } catch (e) {
+          plugins.push({ owner, ...d, programs: [], current: null, error: (e as Error).message });
+        }
+      }
+      return { programs: p.list(), current: p.current() ?? null, presetDir: p.presetDir, plugins };
     }
     case 'program-load': {
+      if (o.owner !== undefined) {
+        const owner = str('owner', '"speaker.fx1"');
+        if (o.name !== undefined) throw new ExtraRequestError(`${cmd}: a plugin stage's programs are by bank and program, not by name`);
+        const bank = int('bank');
+        const program = int('program');
+        const r = await need(x.plugins, 'DSSI plugin stages').selectProgram(owner, bank, program);
+        return { program: { owner, bank, program, name: r.name, values: {}, source: `${owner}'s get_program` } };
+      }
       const p = need(x.programs, 'programs');
       if (o.name !== undefined) {
         if (o.bank !== undefined || o.program !== undefined) throw new ExtraRequestError(`${cmd}: give a preset's name, or bank and program, not both`);
@@ -157,8 +188,11 @@ async function extraCommand(cmd: string, o: Record<string, unknown>, x: ControlC
       return { program: await p.save(str('name', '"evening"')) };
     }
     case 'configure-list': {
+      const owner = o.owner === undefined ? undefined : str('owner', '"board"');
+      const pluginKeys = (ow: string) => x.plugins!.configureList(ow).map((k) => ({ owner: ow, key: k.key, value: k.value, why: `DSSI configure key of ${x.plugins!.describeOwner(ow).label} (dssi.h: given again to every new instance before any program)`, needs: 'control' }));
+      if (owner !== undefined && x.plugins?.dssiOwners().includes(owner)) return { keys: pluginKeys(owner) };
       const c = need(x.configure, 'configure');
-      return { keys: c.list(o.owner === undefined ? undefined : str('owner', '"board"')) };
+      return { keys: [...c.list(owner), ...(owner === undefined ? (x.plugins?.dssiOwners() ?? []).flatMap(pluginKeys) : [])] };
     }
     case 'knobs':
       return { ...need(x.knobs, 'knobs').info() };
@@ -190,8 +224,15 @@ async function extraCommand(cmd: string, o: Record<string, unknown>, x: ControlC
       return { source };
     }
     default: {
+      const owner = str('owner', '"board"');
+      if (x.plugins?.dssiOwners().includes(owner)) {
+        const key = str('key', '"polyphony"');
+        if (typeof o.value !== 'string') throw new ExtraRequestError(`${cmd}: value: expected a string, got ${shown(o.value)}`);
+        const r = await x.plugins.configure(owner, key, o.value);
+        return { result: { owner, key, value: o.value, reply: r.reply } };
+      }
       const c = need(x.configure, 'configure');
-      return { result: await c.set(str('owner', '"board"'), str('key', '"idle-power-down-ms"'), str('value', '"5000"')) };
+      return { result: await c.set(owner, str('key', '"idle-power-down-ms"'), str('value', '"5000"')) };
     }
   }
 }
@@ -217,7 +258,7 @@ export async function serveControlChannel(model: ControlModel, socketPath: strin
         subscribers.set(conn, sub);
         conn.onClose(() => { subscribers.delete(conn); closed.abort(); });
       }
-      return handleControlRequest(model, line, sub, { ...(opts.programs ? { programs: opts.programs } : {}), ...(opts.configure ? { configure: opts.configure } : {}), ...(opts.knobs ? { knobs: opts.knobs } : {}) });
+      return handleControlRequest(model, line, sub, { ...(opts.programs ? { programs: opts.programs } : {}), ...(opts.configure ? { configure: opts.configure } : {}), ...(opts.knobs ? { knobs: opts.knobs } : {}), ...(opts.plugins ? { plugins: opts.plugins } : {}) });
     }, { what: `control ${model.board.id}`, ...(opts.gid !== undefined ? { gid: opts.gid } : {}), ...(opts.log ? { log: opts.log } : {}) });
   } catch (e) {
     off();

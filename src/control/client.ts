@@ -16,6 +16,17 @@ import { CONTROL_DIR, controlChannelPath } from './channel.ts';
 import type { ConfigureKey } from './configure.ts';
 import type { KnobsInfo, MappingInfo } from './knobs.ts';
 import type { Program } from './programs.ts';
+
+/** A DSSI plugin stage's programs as the service lists them (get_program), by owner "<stream>.fx<N>". */
+export interface PluginStagePrograms {
+  owner: string;
+  label: string;
+  library: string;
+  programs: { bank: number; program: number; name: string }[];
+  current: { bank: number; program: number } | null;
+  /** Why it could not be listed. */
+  error?: string;
+}
 import type { ChangeTime, ControlInfo, ControlListing } from './types.ts';
 
 /** How long a request waits for its answer by default (a set may wait for an I2C write under the codec lock). */
@@ -168,13 +179,16 @@ export class ControlClient extends EventEmitter {
   }
 
   /** The programs (bank 0 built in, bank 1 presets), the current one, and where presets are kept. */
-  async programs(): Promise<{ programs: Program[]; current: { bank: number; program: number } | null; presetDir: string }> {
+  async programs(): Promise<{ programs: Program[]; current: { bank: number; program: number } | null; presetDir: string; plugins: PluginStagePrograms[] }> {
     const a = await this.request({ cmd: 'programs' });
-    return { programs: a.programs as Program[], current: (a.current ?? null) as { bank: number; program: number } | null, presetDir: a.presetDir as string };
+    return {
+      programs: a.programs as Program[], current: (a.current ?? null) as { bank: number; program: number } | null, presetDir: a.presetDir as string,
+      plugins: (a.plugins ?? []) as PluginStagePrograms[],
+    };
   }
 
   /** Loads a program by bank and number, or a preset by its name; resolves to the program loaded. */
-  async loadProgram(which: { bank: number; program: number } | { name: string }): Promise<Program> {
+  async loadProgram(which: { bank: number; program: number; owner?: string } | { name: string }): Promise<Program> {
     return (await this.request({ cmd: 'program-load', ...which })).program as Program;
   }
 

@@ -17,7 +17,7 @@ import { writeFileAtomic } from '../util/atomic-file.ts';
 import type { BoardRuntime } from '../board/runtime.ts';
 import { MappingSpecError, type MidiMappingSpec as MidiMapSpec, parseMidiMappings } from '../board/knob-specs.ts';
 import { BoardFileError } from '../board/schema.ts';
-import { type MidiInputPort, type MidiSequencer, formatMidiAddress } from '../hal/midi.ts';
+import { type MidiEvent, type MidiInputPort, type MidiSequencer, formatMidiAddress } from '../hal/midi.ts';
 import { EncoderControl } from './encoder.ts';
 import { type MidiCurve, type MidiMapping, MidiMapper, resolveMapping } from './midi-map.ts';
 import type { ControlDescriptor } from './types.ts';
@@ -242,6 +242,14 @@ export class Knobs {
   private needMidi(): { mapper: MidiMapper; port: MidiInputPort } {
     if (!this.mapper || !this.port) throw new KnobError(`board ${this.board} has no MIDI input in this service (no ALSA sequencer, or serve --no-midi)`);
     return { mapper: this.mapper, port: this.port };
+  }
+
+  /**
+   * Every MIDI event the service's port receives (issue 30: notes for the synths in the streams'
+   * chains); returns the unsubscribe function, a no-op without MIDI input.
+   */
+  onMidi(listener: (ev: MidiEvent) => void): () => void {
+    return this.port?.onEvent(listener) ?? (() => {});
   }
 
   info(): KnobsInfo {

@@ -648,8 +648,12 @@ export class ControlModel {
         throw new ControlModelError(`${this.rt.board.file}: controlDefaults["${key}"]: ${(e as Error).message}`);
       }
     }
-    // A stream's plugin chain first: its stages' controls exist once it is in place.
-    const entries = Object.entries(saved).sort(([a], [b]) => Number(b.endsWith('.chain')) - Number(a.endsWith('.chain')));
+    // A stream's plugin chain first: its stages' controls exist once it is in place. Then a DSSI
+    // stage's configure keys, before its program (dssi.h: configure invalidates the program; the
+    // host replays configure before any program), then the program, then the ports (a program
+    // rewrites them: the values saved after it win).
+    const rank = (id: string) => (id.endsWith('.chain') ? 0 : /\.fx\d+-configure$/.test(id) ? 1 : /\.fx\d+-program$/.test(id) ? 2 : 3);
+    const entries = Object.entries(saved).sort(([a], [b]) => rank(a) - rank(b));
     for (const [id, v] of entries) {
       const b = this.bindings.get(id);
       if (!b || !b.write || !b.d.persistent) {

@@ -18,8 +18,9 @@
  * `"allowNonRealtime": true` (it may allocate, lock or block in run(): the engine's thread may
  * then miss its period — the risk is the user's, docs/engine.md says so).
  */
-import type { ChainStageSpec } from './chain.ts';
+import type { ChainStageSpec, DssiStageSpec } from './chain.ts';
 import { LadspaError, type LadspaPluginInfo, type LadspaPortInfo, findLibrary, openPlugin, portBounds, portDefault } from './ladspa.ts';
+import { findDssiLibrary, hasDssiDescriptor, openDssiPlugin } from './dssi.ts';
 
 export interface PluginStageConfig {
   library: string;
@@ -28,6 +29,12 @@ export interface PluginStageConfig {
   controls?: Record<string, number | boolean>;
   bypass?: boolean;
   allowNonRealtime?: boolean;
+  /** DSSI: configure keys set at start (before any program; the control state's values win). */
+  configure?: Record<string, string>;
+  /** DSSI: the program selected at start, [bank, program] (the control state's value wins). */
+  program?: [number, number];
+  /** DSSI synths: the MIDI channel (0..15, as on the wire) whose notes it plays; absent: every channel. */
+  midiChannel?: number;
 }
 
 /** A chain per stream id. */
@@ -40,7 +47,7 @@ export class ChainConfigError extends Error {
   }
 }
 
-const STAGE_KEYS = ['library', 'label', 'channels', 'controls', 'bypass', 'allowNonRealtime'];
+const STAGE_KEYS = ['library', 'label', 'channels', 'controls', 'bypass', 'allowNonRealtime', 'configure', 'program', 'midiChannel'];
 const STREAM_ID = /^[a-z0-9][a-z0-9-]*$/;
 
 /** Checks the shape of a `plugins` value (a file's field); errors name `where` and the field. */
@@ -84,6 +91,22 @@ export function parsePluginsConfig(raw: unknown, where: string, field = 'plugins
       const allowNonRealtime = flag('allowNonRealtime');
       if (bypass !== undefined) stage.bypass = bypass;
       if (allowNonRealtime !== undefined) stage.allowNonRealtime = allowNonRealtime;
+      if (o.configure !== undefined) {
+        if (typeof o.configure !== 'object' || o.configure === null || Array.isArray(o.configure)) throw bad(`${g}.configure`, `an object of DSSI configure values by key ({ "polyphony": "8" }), got ${JSON.stringify(o.configure)}`);
+        for (const [k, v] of Object.entries(o.configure)) {
+          if (typeof v !== 'string') throw bad(`${g}.configure.${k}`, `a string (DSSI configure values are text), got ${JSON.stringify(v)}`);
+          if (k.startsWith('DSSI:')) throw bad(`${g}.configure.${k}`, 'keys starting with DSSI: are reserved (dssi.h): the host sets them');
+        }
+        stage.configure = o.configure as Record<string, string>;
+      }
+      if (o.program !== undefined) {
+        if (!Array.isArray(o.program) || o.program.length !== 2 || !o.program.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 24)) throw bad(`${g}.program`, `[bank, program] (whole numbers ≥ 0), got ${JSON.stringify(o.program)}`);
+        stage.program = [o.program[0] as number, o.program[1] as number];
+      }
+      if (o.midiChannel !== undefined) {
+        if (!(Number.isInteger(o.midiChannel) && (o.midiChannel as number) >= 0 && (o.midiChannel as number) <= 15)) throw bad(`${g}.midiChannel`, `a MIDI channel 0..15 as on the wire (people say 1..16), got ${JSON.stringify(o.midiChannel)}`);
+        stage.midiChannel = o.midiChannel as number;
+      }
       return stage;
     });
   }
@@ -108,7 +131,14 @@ export interface ResolvedStage {
   /** Control inputs, in port order. */
   ports: StagePort[];
   audioIns: number;
+  /** A DSSI plugin (its library, found in the DSSI directories, has dssi_descriptor with the label). */
+  dssi: boolean;
+  /** DSSI: it has run_synth (a synth: MIDI notes reach it); 0 audio inputs makes it a synth mixed into the stream. */
+  synth: boolean;
 }
+
+/** Names of a stage's own controls (`fxN-<name>`): a port slug that would take one gets `-port` added. */
+export const RESERVED_SLUGS: readonly string[] = ['cpu', 'latency', 'program', 'programs', 'configure'];
 
 /** A port name as an id part: "Frequency (Hz)" → "frequency-hz". */
 export function portSlug(name: string): string {
@@ -121,27 +151,51 @@ export function portSlug(name: string): string {
  * naming it), checks its audio ports (as many outputs as inputs, at least one), its real-time
  * capability and its controls' names and values against the plugin's ports, at `rate`.
  */
-export function resolveChain(stream: string, stages: readonly PluginStageConfig[], searchPath: readonly string[], rate: number, where: string): ResolvedStage[] {
+export function resolveChain(stream: string, stages: readonly PluginStageConfig[], searchPath: readonly string[], rate: number, where: string, dssiPath: readonly string[] = []): ResolvedStage[] {
   return stages.map((cfg, i) => {
     const f = `plugins.${stream}[${i}]`;
     const bad = (field: string, m: string) => new ChainConfigError(where, field, m);
     let info: LadspaPluginInfo;
+    let dssi = false;
+    let synth = false;
     try {
-      info = openPlugin(findLibrary(cfg.library, searchPath), cfg.label).info;
+      // A DSSI library first (DSSI_PATH's directories, dssi.h's discovery), else a LADSPA one.
+      let dssiLibrary: string | undefined;
+      try {
+        const found = findDssiLibrary(cfg.library, dssiPath);
+        if (hasDssiDescriptor(found)) dssiLibrary = found;
+      } catch (e) {
+        if (!(e instanceof LadspaError) || e.code !== 'not-found') throw e;
+      }
+      if (dssiLibrary !== undefined) {
+        const plugin = openDssiPlugin(dssiLibrary, cfg.label);
+        info = plugin.info.ladspa;
+        dssi = true;
+        synth = plugin.info.runSynth;
+      } else info = openPlugin(findLibrary(cfg.library, searchPath), cfg.label).info;
     } catch (e) {
       if (e instanceof LadspaError) throw bad(e.code === 'label-not-found' ? `${f}.label` : `${f}.library`, e.message);
       throw e;
     }
     const ins = info.ports.filter((p) => p.type === 'audio' && p.direction === 'input').length;
     const outs = info.ports.filter((p) => p.type === 'audio' && p.direction === 'output').length;
-    if (ins === 0 || ins !== outs) throw bad(`${f}.label`, `${cfg.label} (${info.library}) has ${ins} audio input(s) and ${outs} output(s): a stage in a stream's chain needs as many outputs as inputs, at least one`);
+    if (ins === 0 && outs > 0 && dssi) {
+      // A synth: its output is added into the stream's channels (one output into each, or one per channel).
+      const chans = cfg.channels?.length;
+      if (chans !== undefined && outs !== 1 && outs !== chans) throw bad(`${f}.channels`, `${cfg.label} has ${outs} audio outputs: it is mixed into one channel per output, or one output into every channel; got ${chans} channels`);
+    } else if (ins === 0 || ins !== outs) throw bad(`${f}.label`, `${cfg.label} (${info.library}) has ${ins} audio input(s) and ${outs} output(s): a stage in a stream's chain needs as many outputs as inputs, at least one (or, for a DSSI synth, no inputs)`);
+    if (!dssi && (cfg.configure !== undefined || cfg.program !== undefined || cfg.midiChannel !== undefined)) {
+      throw bad(`${f}.${cfg.configure !== undefined ? 'configure' : cfg.program !== undefined ? 'program' : 'midiChannel'}`, `${cfg.label} (${info.library}) is a LADSPA plugin: configure, program and midiChannel are for DSSI plugins (found in the DSSI directories: ${dssiPath.join(':') || 'none'})`);
+    }
     if (!info.hardRtCapable && cfg.allowNonRealtime !== true) {
       throw bad(`${f}.label`, `${cfg.label} (${info.library}) is not marked hard real-time capable (LADSPA_PROPERTY_HARD_RT_CAPABLE): its run() may allocate, lock or block on the engine's thread. Set "allowNonRealtime": true on the stage to run it anyway (the risk of missed periods is yours)`);
     }
-    if (cfg.channels && cfg.channels.length % ins !== 0) throw bad(`${f}.channels`, `${cfg.label} takes ${ins} channel(s) per instance: give a multiple of ${ins} channels, got ${cfg.channels.length}`);
+    if (cfg.channels && ins > 0 && cfg.channels.length % ins !== 0) throw bad(`${f}.channels`, `${cfg.label} takes ${ins} channel(s) per instance: give a multiple of ${ins} channels, got ${cfg.channels.length}`);
     const seen = new Map<string, number>();
     const ports: StagePort[] = info.ports.filter((p) => p.type === 'control' && p.direction === 'input').map((port) => {
       let slug = portSlug(port.name);
+      // The stage's own controls' names stay theirs (fxN-cpu, fxN-latency, fxN-program, fxN-configure).
+      if (RESERVED_SLUGS.includes(slug)) slug = `${slug}-port`;
       const n = (seen.get(slug) ?? 0) + 1;
       seen.set(slug, n);
       if (n > 1) slug = `${slug}-${n}`;
@@ -168,7 +222,7 @@ export function resolveChain(stream: string, stages: readonly PluginStageConfig[
     for (const name of Object.keys(cfg.controls ?? {})) {
       if (!ports.some((p) => p.port.name === name)) throw bad(`${f}.controls.${name}`, `${cfg.label} has no control input "${name}" (its control inputs: ${ports.map((p) => JSON.stringify(p.port.name)).join(', ') || 'none'})`);
     }
-    return { config: cfg, info, ports, audioIns: ins };
+    return { config: cfg, info, ports, audioIns: ins, dssi, synth };
   });
 }
 
@@ -176,14 +230,18 @@ export function resolveChain(stream: string, stages: readonly PluginStageConfig[
  * The engine's view of a resolved chain for a stream of `channels` channels: each stage's
  * channels (a multiple of its inputs: an error names the stage otherwise) and the current values.
  */
-export function engineStages(stream: string, chain: readonly ResolvedStage[], channels: number, valueOf: (stage: number, port: number) => number, bypassOf: (stage: number) => boolean): ChainStageSpec[] {
+export function engineStages(stream: string, chain: readonly ResolvedStage[], channels: number, valueOf: (stage: number, port: number) => number, bypassOf: (stage: number) => boolean, dssiOf?: (stage: number) => DssiStageSpec): ChainStageSpec[] {
   return chain.map((st, i) => {
     const chans = st.config.channels ?? Array.from({ length: channels }, (_, c) => c);
     if (chans.some((c) => c >= channels)) throw new Error(`plugins.${stream}[${i}] (${st.config.label}): channels ${JSON.stringify(chans)}, but the stream has ${channels}`);
-    if (chans.length % st.audioIns !== 0) throw new Error(`plugins.${stream}[${i}] (${st.config.label}) takes ${st.audioIns} channel(s) per instance; the stream has ${channels}`);
+    if (st.audioIns > 0 && chans.length % st.audioIns !== 0) throw new Error(`plugins.${stream}[${i}] (${st.config.label}) takes ${st.audioIns} channel(s) per instance; the stream has ${channels}`);
+    const outs = st.info.ports.filter((p) => p.type === 'audio' && p.direction === 'output').length;
+    if (st.audioIns === 0 && outs !== 1 && outs !== chans.length) throw new Error(`plugins.${stream}[${i}] (${st.config.label}) has ${outs} outputs: it cannot be mixed into ${chans.length} channel(s)`);
     const values: (number | null)[] = st.info.ports.map(() => null);
     for (const p of st.ports) values[p.port.index] = valueOf(i, p.port.index);
-    return { library: st.info.library, label: st.info.label, channels: chans, values, bypass: bypassOf(i) };
+    const spec: ChainStageSpec = { library: st.info.library, label: st.info.label, channels: chans, values, bypass: bypassOf(i) };
+    if (st.dssi) spec.dssi = dssiOf?.(i) ?? { configure: Object.entries(st.config.configure ?? {}), program: st.config.program ?? null };
+    return spec;
   });
 }
 

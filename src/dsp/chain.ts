@@ -45,6 +45,7 @@
  */
 import { monotonicClock, threadCpuClock } from './cpu-clock.ts';
 import { type LadspaInstance, allocPortMemory, openPlugin } from './ladspa.ts';
+import { DssiEventBuffer, type DssiInstance, openDssiPlugin } from './dssi.ts';
 import type { HostBuffer, HostSampleFormat } from '../engine/types.ts';
 import { FrameCopier } from '../util/ring-copy.ts';
 
@@ -59,6 +60,21 @@ export interface ChainStageSpec {
   values: (number | null)[];
   /** Bypassed from the start (the user's choice; the input passes through). */
   bypass: boolean;
+  /** A DSSI plugin (its library has dssi_descriptor with this label): what each new instance is given. */
+  dssi?: DssiStageSpec;
+}
+
+/**
+ * A DSSI stage's session state (issue 30; docs/facts/dssi.md). dssi.h: the host remembers the last
+ * value of each configure key and calls configure again with it when it makes the "same" instance
+ * again, and a plugin selects no program by itself at activate: the host sets one. So each new
+ * instance gets its configure calls first, then activate, then the program.
+ */
+export interface DssiStageSpec {
+  /** configure(key, value) calls, in the order they were first made. */
+  configure: [string, string][];
+  /** [bank, program] selected once the instance is active; null: none selected yet. */
+  program: [number, number] | null;
 }
 
 export interface ChainOptions {
@@ -67,6 +83,44 @@ export interface ChainOptions {
   stats: SharedArrayBuffer;
   /** Periods in a row over the period's length before a stage is bypassed (default MAX_OVERRUNS_DEFAULT). */
   maxOverruns?: number;
+  /**
+   * The DSSI call-class lock (Int32 word 0 of a SharedArrayBuffer the service makes once): DSSI's
+   * instantiation functions (instantiate, activate, deactivate, cleanup) never overlap its control
+   * functions (configure, get_program), which the service's main thread calls on the engine's
+   * instances. Given for a chain with DSSI stages.
+   */
+  dssiLock?: SharedArrayBuffer;
+  /** The caller holds the DSSI lock already (a swap on the engine thread took it without waiting). */
+  lockHeld?: boolean;
+}
+
+/** The DSSI call-class lock's states (word 0): free, held by a control-class call (main thread), held for instantiation (an engine thread). */
+export const DSSI_LOCK = { FREE: 0, CONTROL: 1, INSTANTIATION: 2 } as const;
+
+/** How long an engine thread waits for a control-class call to end before it gives up an instantiation step (configure and get_program are short). */
+export const DSSI_LOCK_WAIT_MS = 2000;
+
+/** Takes the lock for instantiation on an engine thread: waits (Atomics.wait, 1 ms at a time) while a control call holds it. */
+export function lockForInstantiation(lock: Int32Array | undefined): void {
+  if (lock === undefined) return;
+  for (let waited = 0; ; waited++) {
+    const was = Atomics.compareExchange(lock, 0, DSSI_LOCK.FREE, DSSI_LOCK.INSTANTIATION);
+    if (was === DSSI_LOCK.FREE) return;
+    if (waited >= DSSI_LOCK_WAIT_MS) throw new Error(`a DSSI control call (configure or get_program) held the call-class lock for more than ${DSSI_LOCK_WAIT_MS} ms`);
+    Atomics.wait(lock, 0, was, 1);
+  }
+}
+
+/** Takes the lock for instantiation without waiting (the audio thread): false while a control call holds it. */
+export function tryLockForInstantiation(lock: Int32Array | undefined): boolean {
+  if (lock === undefined) return true;
+  return Atomics.compareExchange(lock, 0, DSSI_LOCK.FREE, DSSI_LOCK.INSTANTIATION) === DSSI_LOCK.FREE;
+}
+
+export function unlockDssi(lock: Int32Array | undefined): void {
+  if (lock === undefined) return;
+  Atomics.store(lock, 0, DSSI_LOCK.FREE);
+  Atomics.notify(lock, 0);
 }
 
 /** Stats per stage, in doubles. */
@@ -98,8 +152,25 @@ export const MAX_OVERRUNS_DEFAULT = 3;
 /** The most stages in one chain (the stats block has room for them all, so a swap keeps the block). */
 export const MAX_STAGES = 16;
 
+/**
+ * After the stats of every stage, per stage (doubles): what a DSSI stage tells the main thread —
+ * its first instance's handle (the address of its LADSPA_Handle, for the control-class calls the
+ * main thread makes; 0 when there is none), the program in force, a count of program selections,
+ * and its control input ports as the plugin left them after the last selection (dssi.h: a plugin
+ * may rewrite its input control ports in select_program; the host re-reads them).
+ */
+export const DSSI_FIELD = { HANDLE: 0, BANK: 1, PROGRAM: 2, SELECTIONS: 3, PORTS: 4, SIZE: 4 + 256 } as const;
+/** Ports beyond this index are not read back after a program selection. */
+export const DSSI_READBACK_PORTS = DSSI_FIELD.SIZE - DSSI_FIELD.PORTS;
+/** Where stage `stage`'s DSSI fields start in the stats block (doubles). */
+export function dssiFieldsAt(stage: number): number {
+  return MAX_STAGES * STAT.SIZE + stage * DSSI_FIELD.SIZE;
+}
+/** A program as one number (a control event's value): bank × 2^24 + program. */
+export const PROGRAM_PACK = 2 ** 24;
+
 export function chainStatsBytes(): number {
-  return MAX_STAGES * STAT.SIZE * 8;
+  return (MAX_STAGES * STAT.SIZE + MAX_STAGES * DSSI_FIELD.SIZE) * 8;
 }
 
 /**
@@ -121,8 +192,11 @@ export function readChainMailbox(mailbox: SharedArrayBuffer): ChainStageSpec[] {
   return JSON.parse(new TextDecoder().decode(new Uint8Array(mailbox, 8, n).slice())) as ChainStageSpec[];
 }
 
+/** What the chain calls on an instance, LADSPA's or DSSI's (a DssiInstance wraps a LadspaInstance). */
+type PluginInstance = Pick<LadspaInstance, 'connect' | 'activate' | 'run' | 'deactivate' | 'cleanup'>;
+
 interface Stage {
-  instances: LadspaInstance[];
+  instances: PluginInstance[];
   /**
    * Per instance, per audio output of an INPLACE_BROKEN plugin: its own buffer's bytes, the
    * channel buffer's bytes it is copied back to, and the copier (src/util/ring-copy.ts) between
@@ -137,7 +211,22 @@ interface Stage {
   latencyPort: number;
   /** CPU ns this period. */
   periodNs: number;
+  /** DSSI: the instances as DSSI instances (the same objects as `instances`), else undefined. */
+  dssi: DssiInstance[] | undefined;
+  /** DSSI: the sequencer events for the next run_synth (every instance gets them). */
+  events: DssiEventBuffer | undefined;
+  /**
+   * A synth (no audio inputs): its outputs' own buffers, added into the stream channels after
+   * run_synth; mixFrom[k] is the output added into channels[k].
+   */
+  synthOuts: Float32Array[];
+  mixFrom: Int32Array;
+  /** DSSI: the program in force ([bank, program]), selected again after a reset. */
+  program: [number, number] | null;
 }
+
+/** Sequencer events one DSSI stage takes per piece of a period (more in one piece are dropped and counted). */
+export const DSSI_EVENTS_PER_PIECE = 256;
 
 export class PluginChain {
   private readonly stages: Stage[] = [];
@@ -157,6 +246,15 @@ export class PluginChain {
   private measuringCpu = false;
   /** A stage the engine bypassed (its index) not yet reported; the reader sets it back to −1. */
   bypassedNow = -1;
+  /** A DSSI stage whose program was selected (its index) not yet reported; the reader sets it back to −1. */
+  programNow = -1;
+  /** Sequencer events dropped: a piece with more than DSSI_EVENTS_PER_PIECE for one stage. */
+  eventsDropped = 0;
+  private readonly lock: Int32Array | undefined;
+  /** It has DSSI stages (their instantiation calls take the call-class lock). */
+  readonly hasDssi: boolean;
+  /** A START's reset found the lock held: the chain passes its input through until the reset is done. */
+  private resetPending = false;
 
   constructor(opts: ChainOptions, readonly rate: number, readonly streamChannels: number, readonly maxFrames: number, warm = true) {
     if (opts.stages.length > MAX_STAGES) throw new Error(`a chain has at most ${MAX_STAGES} stages, got ${opts.stages.length}`);
@@ -166,14 +264,20 @@ export class PluginChain {
     this.initialBypass = opts.stages.map((s) => s.bypass);
     this.maxOverruns = opts.maxOverruns ?? MAX_OVERRUNS_DEFAULT;
     this.periodNs = (maxFrames * 1e9) / rate;
+    this.lock = opts.dssiLock ? new Int32Array(opts.dssiLock, 0, 1) : undefined;
     const work = allocPortMemory(streamChannels * maxFrames);
     for (let c = 0; c < streamChannels; c++) this.work.push(work.subarray(c * maxFrames, (c + 1) * maxFrames));
+    const lock = opts.stages.some((st) => st.dssi !== undefined) && opts.lockHeld !== true;
+    this.hasDssi = opts.stages.some((st) => st.dssi !== undefined);
+    if (lock) lockForInstantiation(this.lock);
     try {
       for (const spec of opts.stages) this.addStage(spec, rate, maxFrames);
     } catch (e) {
       // A stage that cannot be made: the ones made before it are freed, nothing is left half-built.
-      this.dispose();
+      this.dispose(true);
       throw e;
+    } finally {
+      if (lock) unlockDssi(this.lock);
     }
     if (warm) this.warm();
   }
@@ -181,25 +285,68 @@ export class PluginChain {
   private readonly initialBypass: boolean[];
 
   /** This chain is the one running: its stats block starts from zero, with each stage's bypass. */
-  takeStats(): void {
+  takeStats(lockHeld = false): void {
     this.stats.fill(0);
     this.initialBypass.forEach((b, si) => {
       this.stats[si * STAT.SIZE + STAT.BYPASSED] = b ? BYPASS.USER : BYPASS.NONE;
       this.stats[si * STAT.SIZE + STAT.LATENCY] = Number.NaN;
     });
+    // The DSSI handles: written under the lock, so a control call on the main thread never reads
+    // a handle of a chain being freed (dispose clears its own under the lock too).
+    if (!lockHeld && this.hasDssi) lockForInstantiation(this.lock);
+    try {
+      this.stages.forEach((st, si) => this.readBack(si, st));
+    } finally {
+      if (!lockHeld && this.hasDssi) unlockDssi(this.lock);
+    }
+  }
+
+  /** A DSSI stage's handle, program and control inputs into its fields of the stats block. */
+  private readBack(si: number, st: Stage): void {
+    const at = dssiFieldsAt(si);
+    const stats = this.stats;
+    if (st.dssi === undefined) {
+      stats[at + DSSI_FIELD.HANDLE] = 0;
+      return;
+    }
+    stats[at + DSSI_FIELD.HANDLE] = Number(st.dssi[0]!.handleAddress);
+    const cells = st.cells[0]!;
+    for (let p = 0; p < cells.length && p < DSSI_READBACK_PORTS; p++) {
+      const cell = cells[p];
+      stats[at + DSSI_FIELD.PORTS + p] = cell === undefined ? Number.NaN : cell[0]!;
+    }
   }
 
   /**
    * Every instance deactivated and activated again (ladspa.h allows it between runs): delay lines
    * and filter state start from silence, as at a new START (no old audio replayed).
    */
-  reset(): void {
-    for (const st of this.stages) {
-      for (const inst of st.instances) {
-        inst.deactivate();
-        inst.activate();
-      }
+  reset(): boolean {
+    if (this.stages.length === 0) return true;
+    // On the audio thread: the lock without waiting. Held by a control call (configure or
+    // get_program on the main thread), the reset is left for the next piece and the chain passes
+    // its input through meanwhile (a synth is silent): a period or so at a stream's start.
+    const dssi = this.hasDssi;
+    if (dssi && !tryLockForInstantiation(this.lock)) {
+      this.resetPending = true;
+      return false;
     }
+    this.resetPending = false;
+    try {
+      for (const st of this.stages) {
+        for (const inst of st.instances) {
+          inst.deactivate();
+          inst.activate();
+        }
+        st.events?.clear();
+        // The program again: a plugin need not keep one across activate (dssi.h).
+        const prog = st.program;
+        if (st.dssi !== undefined && prog !== null) for (const d of st.dssi) d.selectProgram(prog[0], prog[1]);
+      }
+    } finally {
+      if (dssi) unlockDssi(this.lock);
+    }
+    return true;
   }
 
   /**
@@ -227,45 +374,74 @@ export class PluginChain {
   private suspects = false;
 
   private addStage(spec: ChainStageSpec, rate: number, maxFrames: number): void {
-    {
-      const plugin = openPlugin(spec.library, spec.label);
-      const audioIn = plugin.info.ports.filter((p) => p.type === 'audio' && p.direction === 'input').map((p) => p.index);
-      const audioOut = plugin.info.ports.filter((p) => p.type === 'audio' && p.direction === 'output').map((p) => p.index);
-      const controls = plugin.info.ports.filter((p) => p.type === 'control');
-      const k = audioIn.length;
-      const n = spec.channels.length / k;
-      const st: Stage = {
-        instances: [], outs: [], cells: [], channels: Int32Array.from(spec.channels), audioIns: k,
-        latencyPort: controls.find((p) => p.direction === 'output' && p.name.trim().toLowerCase() === 'latency')?.index ?? -1, periodNs: 0,
-      };
-      this.stages.push(st); // before its instances: dispose() frees what was made if one fails
-      for (let j = 0; j < n; j++) {
-        const inst = plugin.instantiate(rate);
-        st.instances.push(inst);
-        const own = plugin.info.inplaceBroken ? k * maxFrames : 0;
-        const mem = allocPortMemory(Math.max(1, own + controls.length));
-        const outs: { from: Uint8Array; to: Uint8Array; copier: FrameCopier }[] = [];
-        for (let p = 0; p < k; p++) {
-          const w = this.work[spec.channels[j * k + p]!]!;
-          inst.connect(audioIn[p]!, w);
-          if (own > 0) {
-            const o = mem.subarray(p * maxFrames, (p + 1) * maxFrames);
-            inst.connect(audioOut[p]!, o);
-            outs.push({ from: new Uint8Array(o.buffer, o.byteOffset, o.byteLength), to: new Uint8Array(w.buffer, w.byteOffset, w.byteLength), copier: new FrameCopier() });
-          } else inst.connect(audioOut[p]!, w);
-        }
-        const cells: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(plugin.info.ports.length).fill(undefined);
-        controls.forEach((p, ci) => {
-          const cell = mem.subarray(own + ci, own + ci + 1);
-          const v = spec.values[p.index];
-          cell[0] = typeof v === 'number' ? v : 0;
-          inst.connect(p.index, cell);
-          cells[p.index] = cell;
-        });
-        st.outs.push(outs);
-        st.cells.push(cells);
-        inst.activate();
+    const dssiPlugin = spec.dssi ? openDssiPlugin(spec.library, spec.label) : undefined;
+    const ladspaPlugin = dssiPlugin ? undefined : openPlugin(spec.library, spec.label);
+    const info = dssiPlugin ? dssiPlugin.info.ladspa : ladspaPlugin!.info;
+    const audioIn = info.ports.filter((p) => p.type === 'audio' && p.direction === 'input').map((p) => p.index);
+    const audioOut = info.ports.filter((p) => p.type === 'audio' && p.direction === 'output').map((p) => p.index);
+    const controls = info.ports.filter((p) => p.type === 'control');
+    const k = audioIn.length;
+    // A synth (no audio inputs) is one instance whose outputs are added into the channels; an
+    // effect is channels / k instances, in place.
+    const synth = k === 0;
+    const n = synth ? 1 : spec.channels.length / k;
+    const st: Stage = {
+      instances: [], outs: [], cells: [], channels: Int32Array.from(spec.channels), audioIns: k,
+      latencyPort: controls.find((p) => p.direction === 'output' && p.name.trim().toLowerCase() === 'latency')?.index ?? -1, periodNs: 0,
+      dssi: dssiPlugin ? [] : undefined, events: dssiPlugin?.info.runSynth ? new DssiEventBuffer(DSSI_EVENTS_PER_PIECE) : undefined,
+      synthOuts: [], mixFrom: new Int32Array(synth ? spec.channels.length : 0), program: spec.dssi?.program ?? null,
+    };
+    if (synth) {
+      if (audioOut.length !== 1 && audioOut.length !== spec.channels.length) {
+        throw new Error(`${spec.library} ${spec.label}: a synth with ${audioOut.length} outputs cannot be mixed into ${spec.channels.length} channel(s) (one output goes into every channel; otherwise one output per channel)`);
       }
+      for (let c = 0; c < spec.channels.length; c++) st.mixFrom[c] = audioOut.length === 1 ? 0 : c;
+    }
+    this.stages.push(st); // before its instances: dispose() frees what was made if one fails
+    for (let j = 0; j < n; j++) {
+      const inst: PluginInstance = dssiPlugin ? dssiPlugin.instantiate(rate) : ladspaPlugin!.instantiate(rate);
+      st.instances.push(inst);
+      if (dssiPlugin) st.dssi!.push(inst as DssiInstance);
+      const own = synth ? audioOut.length * maxFrames : info.inplaceBroken ? k * maxFrames : 0;
+      const mem = allocPortMemory(Math.max(1, own + controls.length));
+      const outs: { from: Uint8Array; to: Uint8Array; copier: FrameCopier }[] = [];
+      if (synth) {
+        audioOut.forEach((port, p) => {
+          const o = mem.subarray(p * maxFrames, (p + 1) * maxFrames);
+          inst.connect(port, o);
+          st.synthOuts.push(o);
+        });
+      }
+      for (let p = 0; p < k; p++) {
+        const w = this.work[spec.channels[j * k + p]!]!;
+        inst.connect(audioIn[p]!, w);
+        if (own > 0) {
+          const o = mem.subarray(p * maxFrames, (p + 1) * maxFrames);
+          inst.connect(audioOut[p]!, o);
+          outs.push({ from: new Uint8Array(o.buffer, o.byteOffset, o.byteLength), to: new Uint8Array(w.buffer, w.byteOffset, w.byteLength), copier: new FrameCopier() });
+        } else inst.connect(audioOut[p]!, w);
+      }
+      const cells: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(info.ports.length).fill(undefined);
+      controls.forEach((p, ci) => {
+        const cell = mem.subarray(own + ci, own + ci + 1);
+        const v = spec.values[p.index];
+        cell[0] = typeof v === 'number' ? v : 0;
+        inst.connect(p.index, cell);
+        cells[p.index] = cell;
+      });
+      st.outs.push(outs);
+      st.cells.push(cells);
+      if (dssiPlugin) {
+        // dssi.h: configure keys remembered from the session go to a new instance of the "same"
+        // plugin before anything else; a program only once it is active.
+        const d = inst as DssiInstance;
+        for (const [key, value] of spec.dssi!.configure) {
+          const err = d.configure(key, value);
+          if (err !== undefined) throw new Error(`${spec.library} ${spec.label}: configure ${JSON.stringify(key)} = ${JSON.stringify(value)}: ${err}`);
+        }
+        inst.activate();
+        if (st.program !== null) d.selectProgram(st.program[0], st.program[1]);
+      } else inst.activate();
     }
   }
 
@@ -290,10 +466,75 @@ export class PluginChain {
     this.stats[s + STAT.BYPASSED] = on ? BYPASS.USER : BYPASS.NONE;
   }
 
+  /**
+   * A MIDI message for DSSI stage `stage` (packed: status << 16 | data1 << 8 | data2), given to
+   * its next run_synth at the piece's first frame (the stream bridge cuts the period at the
+   * event's frame). dssi.h's rules for hosts: a note-on with velocity 0 goes as a note-off; bank
+   * select and program change never go through run_synth (they are selectProgram).
+   */
+  queueMidi(stage: number, packed: number): void {
+    const ev = this.stages[stage]?.events;
+    if (ev === undefined) return;
+    const status = (packed >> 16) & 0xff;
+    const d1 = (packed >> 8) & 0x7f;
+    const d2 = packed & 0x7f;
+    const ch = status & 0x0f;
+    let ok = true;
+    switch (status & 0xf0) {
+      case 0x90: ok = d2 > 0 ? ev.noteOn(0, ch, d1, d2) : ev.noteOff(0, ch, d1, 0); break;
+      case 0x80: ok = ev.noteOff(0, ch, d1, d2); break;
+      case 0xb0: if (d1 !== 0 && d1 !== 32) ok = ev.controller(0, ch, d1, d2); break;
+      case 0xd0: ok = ev.channelPressure(0, ch, d1); break;
+      case 0xe0: ok = ev.pitchBend(0, ch, ((d2 << 7) | d1) - 8192); break;
+      default: break; // program change and the rest: not for run_synth
+    }
+    if (!ok) this.eventsDropped++;
+  }
+
+  /**
+   * Selects a program on every instance of DSSI stage `stage` (packed: bank × PROGRAM_PACK +
+   * program; select_program is in the audio class, so it is called here, between two pieces: it
+   * takes effect at the next run_synth, dssi.h), then reads the control inputs back for the main
+   * thread (programNow says which stage).
+   */
+  selectProgram(stage: number, packed: number): void {
+    const st = this.stages[stage];
+    if (st === undefined || st.dssi === undefined) return;
+    const bank = Math.floor(packed / PROGRAM_PACK);
+    const program = packed - bank * PROGRAM_PACK;
+    for (let j = 0; j < st.dssi.length; j++) st.dssi[j]!.selectProgram(bank, program);
+    if (st.program === null) st.program = [bank, program];
+    else {
+      st.program[0] = bank;
+      st.program[1] = program;
+    }
+    const cells = st.cells[0]!;
+    // What the plugin wrote into its first instance's inputs goes to the others too (one value per stage).
+    for (let j = 1; j < st.cells.length; j++) {
+      const other = st.cells[j]!;
+      for (let p = 0; p < cells.length; p++) {
+        const from = cells[p];
+        const to = other[p];
+        if (from !== undefined && to !== undefined) to[0] = from[0]!;
+      }
+    }
+    const at = dssiFieldsAt(stage);
+    const stats = this.stats;
+    stats[at + DSSI_FIELD.BANK] = bank;
+    stats[at + DSSI_FIELD.PROGRAM] = program;
+    stats[at + DSSI_FIELD.SELECTIONS] += 1;
+    for (let p = 0; p < cells.length && p < DSSI_READBACK_PORTS; p++) {
+      const cell = cells[p];
+      stats[at + DSSI_FIELD.PORTS + p] = cell === undefined ? Number.NaN : cell[0]!;
+    }
+    this.programNow = stage;
+  }
+
   /** Runs the chain over frames [from, to) of the interleaved period buffer, in place. */
   process(io: HostBuffer, format: HostSampleFormat, channels: number, from: number, to: number): void {
     const n = to - from;
     if (n <= 0 || this.stages.length === 0) return;
+    if (this.resetPending && !this.reset()) return; // the input passes through until the instances are reset
     // One loop per sample type (each access site sees one array type: V8 keeps it fast).
     if (format === 'i16') fromInt16(io as Int16Array, this.work, channels, from, n);
     else if (format === 'i32') fromInt32(io as Int32Array, this.work, channels, from, n);
@@ -304,16 +545,29 @@ export class PluginChain {
     if (this.measuringCpu) this.t[2] = this.cpu.nowNs();
     this.t[0] = this.wall.nowNs();
     for (let si = 0; si < this.stages.length; si++) {
-      if (stats[si * STAT.SIZE + STAT.BYPASSED] !== BYPASS.NONE) continue;
+      if (stats[si * STAT.SIZE + STAT.BYPASSED] !== BYPASS.NONE) {
+        this.stages[si]!.events?.clear(); // a bypassed synth hears nothing (no note left hanging for later)
+        continue;
+      }
       const st = this.stages[si]!;
+      const events = st.events;
       for (let j = 0; j < st.instances.length; j++) {
-        st.instances[j]!.run(n);
+        if (events !== undefined) st.dssi![j]!.runSynth(n, events);
+        else st.instances[j]!.run(n);
         // In place (the usual case): the outputs are the channels' buffers already.
         const outs = st.outs[j]!;
         for (let p = 0; p < outs.length; p++) {
           const o = outs[p]!;
           o.copier.copy(o.from, 0, o.to, 0, n * 4);
         }
+      }
+      if (events !== undefined) events.clear();
+      // A synth's outputs are added into its channels (a chime over the music).
+      const mix = st.mixFrom;
+      for (let c = 0; c < mix.length; c++) {
+        const from = st.synthOuts[mix[c]!]!;
+        const w = this.work[st.channels[c]!]!;
+        for (let f = 0; f < n; f++) w[f] = w[f]! + from[f]!;
       }
       this.t[1] = this.wall.nowNs();
       st.periodNs += this.t[1] - this.t[0];
@@ -370,14 +624,23 @@ export class PluginChain {
   }
 
   /** Deactivates and frees every instance (off the audio path: the engine is ending). */
-  dispose(): void {
-    for (const st of this.stages) {
-      for (const inst of st.instances) {
-        try {
-          inst.deactivate();
-          inst.cleanup();
-        } catch { /* an instance that failed to clean up cannot be helped now */ }
-      }
+  dispose(lockHeld = false): void {
+    const dssi = this.hasDssi && !lockHeld;
+    if (dssi) lockForInstantiation(this.lock);
+    try {
+      this.stages.forEach((st, si) => {
+        // A handle this chain published is withdrawn before its instance goes.
+        const at = dssiFieldsAt(si);
+        if (st.dssi !== undefined && this.stats[at + DSSI_FIELD.HANDLE] === Number(st.dssi[0]?.handleAddress ?? 0n)) this.stats[at + DSSI_FIELD.HANDLE] = 0;
+        for (const inst of st.instances) {
+          try {
+            inst.deactivate();
+            inst.cleanup();
+          } catch { /* an instance that failed to clean up cannot be helped now */ }
+        }
+      });
+    } finally {
+      if (dssi) unlockDssi(this.lock);
     }
     this.stages.length = 0;
   }
@@ -395,13 +658,8 @@ export class PluginChain {
       this.process(i16, 'i16', this.streamChannels, 0, this.maxFrames);
       this.process(f32, 'f32', this.streamChannels, 0, this.maxFrames);
     }
-    for (const st of this.stages) {
-      st.periodNs = 0;
-      for (const inst of st.instances) {
-        inst.deactivate();
-        inst.activate();
-      }
-    }
+    for (const st of this.stages) st.periodNs = 0;
+    this.reset();
   }
 }
 

@@ -448,6 +448,26 @@ interface PluginFunctions {
   cleanup: ((instance: bigint) => void) | undefined;
 }
 
+/**
+ * The plugin info of a LADSPA_Descriptor at `descriptorPointer` (e.g. the one a DSSI_Descriptor's
+ * LADSPA_Plugin field points to), listed as plugin `index` of `libraryPath`.
+ */
+export function ladspaInfoFromDescriptor(libraryPath: string, index: number, descriptorPointer: bigint): LadspaPluginInfo {
+  if (descriptorPointer === 0n) throw new LadspaError('no-descriptor', `${libraryPath} plugin #${index}: the LADSPA descriptor pointer is NULL`);
+  return describePlugin(libraryPath, index, decodeDescriptor(descriptorPointer));
+}
+
+/**
+ * A LadspaPlugin over a LADSPA_Descriptor found some other way than ladspa_descriptor() (DSSI's
+ * LADSPA_Plugin field): the same decoding and checks as openPlugin. The library must stay loaded
+ * (koffi never unloads what it loaded; dssi.ts loads it before asking).
+ */
+export function ladspaPluginFromDescriptor(libraryPath: string, index: number, descriptorPointer: bigint): LadspaPlugin {
+  if (descriptorPointer === 0n) throw new LadspaError('no-descriptor', `${libraryPath} plugin #${index}: the LADSPA descriptor pointer is NULL`);
+  const d = decodeDescriptor(descriptorPointer);
+  return new LadspaPlugin(describePlugin(libraryPath, index, d), descriptorPointer, d);
+}
+
 /** One plugin by library + label (labels are the identifier ladspa.h says to use, with the file). */
 export function openPlugin(libraryPath: string, label: string): LadspaPlugin {
   let found: { index: number; pointer: bigint; d: RawDescriptor } | undefined;
@@ -522,8 +542,26 @@ export class LadspaInstance {
     this.connected = new Array<Float32Array | undefined>(info.ports.length).fill(undefined);
   }
 
+  /** The LADSPA_Handle's address (what DSSI's functions take as their instance); 0n after cleanup. */
+  get handleAddress(): bigint {
+    return this.handle;
+  }
+
   private where(): string {
     return `${this.info.library} ${this.info.label}`;
+  }
+
+  /**
+   * @internal Throws what run() would for an instance that cannot run (cleaned up, a port not
+   * connected); for other run functions over the same handle (DSSI's run_synth). Allocation-free
+   * when it passes.
+   */
+  checkRunnable(op: string): void {
+    if (this.cleaned) throw new LadspaError('invalid-argument', `${this.where()}: ${op} after cleanup`);
+    const c = this.connected;
+    for (let i = 0; i < c.length; i++) {
+      if (c[i] === undefined) throw new LadspaError('invalid-argument', `${this.where()}: ${op} with port ${i} (${this.info.ports[i]!.name}) not connected`);
+    }
   }
 
   private alive(op: string): void {
@@ -559,11 +597,7 @@ export class LadspaInstance {
    * Every port must be connected (checked here cheaply: a plugin would write through a wild pointer).
    */
   run(frames: number): void {
-    if (this.cleaned) throw new LadspaError('invalid-argument', `${this.where()}: run after cleanup`);
-    const c = this.connected;
-    for (let i = 0; i < c.length; i++) {
-      if (c[i] === undefined) throw new LadspaError('invalid-argument', `${this.where()}: run with port ${i} (${this.info.ports[i]!.name}) not connected`);
-    }
+    this.checkRunnable('run');
     this.fns.run(this.handle, frames);
   }
 

@@ -41,7 +41,16 @@ export const CONTROL_KIND = {
   PLUGIN_PORT: 5,
   /** A plugin stage's bypass: value 1 on, 0 off; target = the stage. */
   PLUGIN_BYPASS: 6,
+  /**
+   * A MIDI message for a DSSI stage's run_synth at that frame (issue 30): value = status << 16 |
+   * data1 << 8 | data2 (a channel message, status 0x80..0xef); target = the stage.
+   */
+  PLUGIN_MIDI: 7,
+  /** A DSSI stage's select_program at that frame: value = bank × 2^24 + program; target = the stage. */
+  PLUGIN_PROGRAM: 8,
 } as const;
+/** The largest CONTROL_KIND (the engine reads a record of another kind as no event). */
+export const CONTROL_KIND_MAX = 8;
 
 /** target of a PLUGIN_PORT event: stage × this + port index (LADSPA port counts stay far below it). */
 export const PLUGIN_TARGET_STRIDE = 65536;
@@ -125,6 +134,10 @@ export function pushControl(v: ControlQueueViews, kind: number, whenKind: number
     if (!Number.isFinite(value)) throw new EngineError('invalid-argument', `control event: value ${value} of a plugin port must be a finite number`);
   } else if (kind === CONTROL_KIND.PLUGIN_BYPASS) {
     if (value !== 0 && value !== 1) throw new EngineError('invalid-argument', `control event: value ${value} of a plugin bypass must be 0 or 1`);
+  } else if (kind === CONTROL_KIND.PLUGIN_MIDI) {
+    if (!(Number.isInteger(value) && value >= 0x800000 && value <= 0xef7f7f && (value & 0x8080) === 0)) throw new EngineError('invalid-argument', `control event: value ${value} of a MIDI message must be status (0x80..0xef) << 16 | data1 << 8 | data2 (data bytes 0..127)`);
+  } else if (kind === CONTROL_KIND.PLUGIN_PROGRAM) {
+    if (!(Number.isSafeInteger(value) && value >= 0)) throw new EngineError('invalid-argument', `control event: value ${value} of a program must be bank × 2^24 + program (integers ≥ 0)`);
   } else if (kind === CONTROL_KIND.RAMP_FRAMES ? !(Number.isSafeInteger(value) && value >= 0) : !(Number.isFinite(value) && value >= 0)) {
     throw new EngineError('invalid-argument', `control event: value ${value} must be ${kind === CONTROL_KIND.RAMP_FRAMES ? 'an integer number of frames ≥ 0' : 'a finite linear gain ≥ 0'}`);
   }

@@ -82,6 +82,12 @@ export const EVENT = {
    * a row and is bypassed from now on: a = the stage, b = its overruns in all.
    */
   PLUGIN_BYPASSED: 7,
+  /**
+   * A DSSI stage's program was selected (issue 30): a = the stage, b = the program (bank ×
+   * PROGRAM_PACK + program, src/dsp/chain.ts); its control inputs as the plugin left them are in
+   * the stage's DSSI fields of the chain's stats block.
+   */
+  PLUGIN_PROGRAM: 8,
 } as const;
 
 /** Indices of `times` (command arguments that are doubles). */

@@ -34,7 +34,19 @@ export type MidiEvent =
     /** CLOCK_MONOTONIC ns (the HAL clock's timeline) when the event was taken from the sequencer. */
     receivedNs: number;
   }
-  | { type: 'program'; channel: number; program: number; source: MidiAddress; receivedNs: number };
+  | { type: 'program'; channel: number; program: number; source: MidiAddress; receivedNs: number }
+  /**
+   * A note on or off (issue 30: synths hosted in a stream's chain play them): channel 0..15, note
+   * and velocity 0..127. A note-on with velocity 0 is passed on as it came; the synth host turns it
+   * into a note-off (dssi.h asks hosts to).
+   */
+  | { type: 'note-on' | 'note-off'; channel: number; note: number; velocity: number; source: MidiAddress; receivedNs: number };
+
+/** The body of a MidiEvent (what a source sends; the sequencer adds the source and the time). */
+export type MidiEventBody =
+  | { type: 'controller'; channel: number; controller: number; value: number }
+  | { type: 'program'; channel: number; program: number }
+  | { type: 'note-on' | 'note-off'; channel: number; note: number; velocity: number };
 
 export interface MidiInputPort {
   /** This port's own address, e.g. for `aconnect 20:0 128:0`. */

@@ -1,7 +1,9 @@
 /**
  * The OSC server (docs/OSC.md): the board's controls, programs and configure keys reachable over
  * UDP with DSSI's methods, under `/sbc-audio/<board>/<owner>` (owner: a stream id, the codec's
- * part id, or `board`), and bundles scheduled at their time tags.
+ * part id, or `board`), and bundles scheduled at their time tags. A DSSI plugin stage of a stream's
+ * chain is an owner of its own, `<stream>.fx<N>`, whose `/control` numbers ports as LADSPA does
+ * (docs/OSC.md, "DSSI plugin stages").
  *
  * osc-min encodes and decodes; the socket is our own `dgram` socket, so that we choose the bind
  * address (loopback by default), refuse an oversized datagram before parsing a byte of it,
@@ -79,6 +81,38 @@ export interface ConfigureLike {
   set(owner: string, key: string, value: string): Promise<{ reply: string }>;
 }
 
+/** A DSSI plugin stage as an OSC owner (issue 30). */
+export interface PluginOwner {
+  /** "<stream>.fx<N>", e.g. "speaker.fx1": the owner in OSC paths. */
+  id: string;
+  /** The plugin's library file and label ("hexter.so hexter"): owners with the same group are one DSSI instance group (GLOBAL: configure keys go to all of them). */
+  group: string;
+  /** Control INPUT ports by LADSPA port number → the control's id in the model (e.g. 2 → "sim.speaker.fx1-volume"). DSSI UIs send and get `/control <port number> <value>` with these numbers. */
+  ports: ReadonlyMap<number, string>;
+  programs(): Promise<{ bank: number; program: number; name: string }[]>;
+  currentProgram(): { bank: number; program: number } | undefined;
+  /** Selects a program (the stage re-reads its control ports afterwards; those changes reach the server as model change events). */
+  selectProgram(bank: number, program: number): Promise<{ name: string }>;
+  configureList(): readonly { key: string; value: string }[];
+  configure(key: string, value: string): Promise<{ reply: string }>;
+}
+
+export interface PluginOwnersLike {
+  list(): readonly PluginOwner[];
+  /** The stages changed (a chain was swapped): the server re-reads list(); UIs of owners that are gone get `<path>/quit` and are forgotten. */
+  onChanged(listener: () => void): () => void;
+  /** A program was selected by anyone (OSC, MIDI program change, ctl): that owner's UIs get `<path>/program b p`. */
+  onProgram(listener: (owner: string, bank: number, program: number) => void): () => void;
+  /** A configure key was set by anyone: that owner's UIs get `<path>/configure k v`. */
+  onConfigure(listener: (owner: string, key: string, value: string) => void): () => void;
+}
+
+/**
+ * dssi.h (DSSI_GLOBAL_CONFIGURE_PREFIX): a configure key with this prefix is applied by the host
+ * to every plugin of the instance group and told to their UIs (the RFC's `/configure` method too).
+ */
+export const DSSI_GLOBAL_PREFIX = 'GLOBAL:';
+
 export interface OscServerOptions {
   /** Port 0: any free port (tests). The address must be an IP literal (or "localhost"). */
   bind: { address: string; port: number };
@@ -88,6 +122,8 @@ export interface OscServerOptions {
   dispatcher: DispatcherLike;
   programs: ProgramsLike;
   configure: ConfigureLike;
+  /** DSSI plugin stages of the streams' chains, each an owner of its own (issue 30; none: no plugin owners). */
+  plugins?: PluginOwnersLike;
   /** The board's clock: time tags become its ns, and scheduled changes wait on it. */
   clock: Clock;
   /**
@@ -225,6 +261,17 @@ interface Owner {
   byName: Map<string, Port>;
   byId: Map<string, Port>;
   urls: Target[];
+  /** A DSSI plugin stage (its `ports`, `byName` and `byId` stay empty: its controls are the stream owner's Ports, found by id). */
+  plugin?: PluginStage;
+}
+
+/** What the server keeps of a plugin owner: the stage, and its port numbers both ways. */
+interface PluginStage {
+  src: PluginOwner;
+  /** The stream whose chain holds it (the part of the id before ".fx<N>"): its sample rate is the plugin's. */
+  stream: string;
+  /** Short name (the part of the control id after `<board>.<owner>-`) → LADSPA port number. */
+  numberByName: Map<string, number>;
 }
 
 interface Target {
@@ -290,6 +337,11 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
   // control is its index among its owner's controls). Change events are followed from before the
   // listing, so none is lost between the two.
   const owners = new Map<string, Owner>();
+  // The DSSI plugin owners (filled once the socket is bound, then at each onChanged), and which
+  // plugin owner and LADSPA port number a control id is.
+  const plugins = new Map<string, Owner>();
+  const pluginByControl = new Map<string, { owner: Owner; number: number }>();
+  const countUrls = () => [...owners.values(), ...plugins.values()].reduce((n, x) => n + x.urls.length, 0);
   const pending: ControlInfo[] = [];
   let ready = false;
   const onChange = (c: ControlInfo) => {
@@ -315,6 +367,9 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
     p.d = d;
     p.value = c.value;
     for (const t of owner.urls) sendControl(t, p);
+    // The same change to the UIs of the plugin stage it belongs to, numbered by its LADSPA port.
+    const stage = pluginByControl.get(c.id);
+    if (stage) for (const t of stage.owner.urls) sendControl(t, p, stage.number);
   };
   const off = o.model.onChange(onChange);
   try {
@@ -380,17 +435,49 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
       note(t.address, 'send', () => `sending to ${t.url}: ${e.message}`);
     });
   };
-  const sendControl = (t: Target, p: Port) => {
+  /** The UI's `/quit` (a plugin owner gone, or the server closing): resolves once the datagram left (or failed). */
+  const sendQuit = (t: Target) => new Promise<void>((resolve) => {
+    st.sent++;
+    sock.send(encode(`${t.path}/quit`, []), t.port, t.address, (e) => {
+      if (e) {
+        st.sendErrors++;
+        note(t.address, 'send', () => `sending ${t.path}/quit to ${t.url}: ${e.message}`);
+      }
+      resolve();
+    });
+  });
+  /** `number`: the port the UI knows the control by (a plugin owner's LADSPA port number; else the owner's port). */
+  const sendControl = (t: Target, p: Port, number = p.port) => {
     const f = valueToFloat(p, p.value);
-    if (f !== undefined) send(t, encode(`${t.path}/control`, [{ type: 'integer', value: p.port }, { type: 'float', value: f }]));
+    if (f !== undefined) send(t, encode(`${t.path}/control`, [{ type: 'integer', value: number }, { type: 'float', value: f }]));
+  };
+  /** A control of the model by id (a plugin's controls are its stream owner's Ports). */
+  const portById = (id: string): Port | undefined => {
+    for (const owner of owners.values()) {
+      const p = owner.byId.get(id);
+      if (p) return p;
+    }
+    return undefined;
   };
   const sendSampleRate = (t: Target, owner: Owner) => {
-    const rate = o.sampleRate(owner.id);
+    const rate = o.sampleRate(owner.plugin?.stream ?? owner.id);
     if (rate !== undefined) send(t, encode(`${t.path}/sample-rate`, [{ type: 'integer', value: rate }]));
   };
   /** DSSI's answer to /update: sample rate, configure values, program, every control. */
   const sendState = (t: Target, owner: Owner) => {
     sendSampleRate(t, owner);
+    if (owner.plugin) {
+      // The plugin's own state (DSSI RFC, "Discovery and Startup": sample rate, configure, program, controls, in that order).
+      const src = owner.plugin.src;
+      for (const k of src.configureList()) send(t, encode(`${t.path}/configure`, [{ type: 'string', value: k.key }, { type: 'string', value: k.value }]));
+      const prog = src.currentProgram();
+      if (prog) send(t, encode(`${t.path}/program`, [{ type: 'integer', value: prog.bank }, { type: 'integer', value: prog.program }]));
+      for (const [number, id] of [...src.ports].sort((a, b) => a[0] - b[0])) {
+        const p = portById(id);
+        if (p) sendControl(t, p, number);
+      }
+      return;
+    }
     for (const k of o.configure.list(owner.id)) {
       if (k.owner === owner.id) send(t, encode(`${t.path}/configure`, [{ type: 'string', value: k.key }, { type: 'string', value: k.value }]));
     }
@@ -425,7 +512,54 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
     }
     return false;
   };
-  const ownersList = () => [...owners.keys()].join(', ');
+  const ownersList = () => [...owners.keys(), ...plugins.keys()].join(', ');
+
+  /** Re-reads the plugin owners. A UI whose owner is gone, or now holds another plugin (its group changed), gets `/quit` and is forgotten. */
+  const refreshPlugins = () => {
+    const fresh = new Map<string, PluginOwner>();
+    for (const src of o.plugins?.list() ?? []) {
+      if (owners.has(src.id)) log(`OSC: a plugin stage named ${JSON.stringify(src.id)} would hide the control owner of that name: left out`);
+      else fresh.set(src.id, src);
+    }
+    for (const [id, owner] of plugins) {
+      const now = fresh.get(id);
+      if (now && now.group === owner.plugin!.src.group) continue;
+      for (const t of owner.urls) void sendQuit(t);
+      plugins.delete(id);
+    }
+    pluginByControl.clear();
+    for (const src of fresh.values()) {
+      const stage: PluginStage = { src, stream: src.id.replace(/\.fx\d+$/, ''), numberByName: new Map() };
+      let owner = plugins.get(src.id);
+      if (owner) owner.plugin = stage;
+      else {
+        owner = { id: src.id, ports: [], byName: new Map(), byId: new Map(), urls: [], plugin: stage };
+        plugins.set(src.id, owner);
+      }
+      const prefix = `${o.boardName}.${src.id}-`;
+      for (const [number, id] of src.ports) {
+        stage.numberByName.set(id.startsWith(prefix) ? id.slice(prefix.length) : id, number);
+        pluginByControl.set(id, { owner, number });
+      }
+    }
+    st.updateUrls = countUrls();
+  };
+  const pluginPortList = (stage: PluginStage) => [...stage.numberByName].sort((a, b) => a[1] - b[1]).map(([name, n]) => `${n} ${name}`).join(', ');
+  /** A configure key on a plugin owner; a GLOBAL: key on every owner of its instance group too (dssi.h). Each one's UIs are told through onConfigure. */
+  const configurePlugin = async (owner: Owner, key: string, value: string, address: string) => {
+    const group = owner.plugin!.src.group;
+    const targets = [owner, ...(key.startsWith(DSSI_GLOBAL_PREFIX) ? [...plugins.values()].filter((x) => x !== owner && x.plugin!.src.group === group) : [])];
+    // dssi.h lets a host stop at the first instance that fails; we go on, so that one broken instance does not leave the rest unconfigured.
+    for (const x of targets) {
+      try {
+        const r = await x.plugin!.src.configure(key, value);
+        note(address, 'configured', () => `${x.id} ${key}=${JSON.stringify(shortText(value, 60))}: ${r.reply}`);
+      } catch (e) {
+        st.failed.configure++;
+        note(address, 'configure', () => `${base}/${x.id}/configure ${JSON.stringify(shortText(key, 40))} (${group}): ${(e as Error).message}`);
+      }
+    }
+  };
 
   /** A message checked and turned into what it asks (or a Refusal). */
   const plan = (msg: OscMessageOutput, at: number | undefined, address: string): Action => {
@@ -440,7 +574,7 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
     }
     if (!path.startsWith(`${base}/`)) throw new Refusal('unknown-path', `${shown}: not under ${base}/ (owners: ${ownersList()})`);
     const rest = path.slice(base.length + 1).split('/');
-    const owner = owners.get(rest[0]!);
+    const owner = owners.get(rest[0]!) ?? plugins.get(rest[0]!);
     if (!owner || rest.length > 2) {
       throw new Refusal('unknown-path', `${shown}: no such path (${base}/<owner>/<method>; owners: ${ownersList()}; methods: ${OSC_METHODS.filter((m) => m !== 'quit').join(', ')}; and ${base}/quit)`);
     }
@@ -454,7 +588,18 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
         if (args.length !== 2) throw new Refusal('wrong-types', `${shown}: takes a control (s: its name, or i: its port) and a value (f, i, d, s, T or F), got ,${tags(args)}`);
         const [which, v] = args as [OscArgOutputOrArray, OscArgOutputOrArray];
         let p: Port | undefined;
-        if (which.type === 'string') {
+        if (owner.plugin) {
+          // A DSSI UI numbers the plugin's ports as LADSPA does (not in our listing order).
+          const stage = owner.plugin;
+          let number: number | undefined;
+          if (which.type === 'string') number = stage.numberByName.get(which.value);
+          else if (which.type === 'integer') number = which.value;
+          else throw new Refusal('wrong-types', `${shown}: the control is s (its name) or i (its LADSPA port number), got ,${tags(args)}`);
+          const id = number === undefined ? undefined : stage.src.ports.get(number);
+          if (id === undefined) throw new Refusal('unknown-control', `${shown}: ${owner.id} (${stage.src.group}) has no control input port ${JSON.stringify(which.type === 'string' ? shortText(which.value, 40) : which.value)} (ports: ${pluginPortList(stage) || 'none'})`);
+          p = portById(id);
+          if (!p) throw new Refusal('unknown-control', `${shown}: ${owner.id} port ${number} is ${id}, which the control model does not list`);
+        } else if (which.type === 'string') {
           p = owner.byName.get(which.value);
           if (!p) throw new Refusal('unknown-control', `${shown}: ${owner.id} has no control ${JSON.stringify(shortText(which.value, 40))} (controls: ${owner.ports.map((x) => `${x.port} ${x.name}`).join(', ')})`);
         } else if (which.type === 'integer') {
@@ -538,6 +683,17 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
         dispatch(a, a.at === undefined ? undefined : { ns: a.at });
         return;
       case 'program': {
+        if (a.owner.plugin) {
+          // The owner's UIs are told through onProgram (as for a selection made anywhere else), not here: once.
+          try {
+            const p = await a.owner.plugin.src.selectProgram(a.bank, a.program);
+            note(a.address, 'program selected', () => `${a.owner.id} ${a.bank} ${a.program} (${p.name})`);
+          } catch (e) {
+            st.failed.program++;
+            note(a.address, 'program', () => `${base}/${a.owner.id}/program ${a.bank} ${a.program} (${a.owner.plugin!.src.group}): ${(e as Error).message}`);
+          }
+          return;
+        }
         try {
           const p = await o.programs.load(a.bank, a.program);
           note(a.address, 'program loaded', () => `${a.bank} ${a.program} (${p.name})`);
@@ -551,6 +707,10 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
         return;
       }
       case 'configure': {
+        if (a.owner.plugin) {
+          await configurePlugin(a.owner, a.key, a.value, a.address);
+          return;
+        }
         try {
           const r = await o.configure.set(a.owner.id, a.key, a.value);
           note(a.address, 'configured', () => `${a.owner.id} ${a.key}=${JSON.stringify(shortText(a.value, 60))}: ${r.reply}`);
@@ -590,7 +750,7 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
           note(a.address, 'update', () => `${a.owner.id}: more than ${MAX_UPDATE_URLS} /update URLs, dropping the oldest (${old.url})`);
         }
         urls.push(t);
-        st.updateUrls = [...owners.values()].reduce((n, x) => n + x.urls.length, 0);
+        st.updateUrls = countUrls();
         sendState(t, a.owner);
         return;
       }
@@ -598,7 +758,7 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
         const urls = a.owner.urls;
         const keep = a.url === undefined ? [] : urls.filter((x) => x.url !== a.url);
         urls.splice(0, urls.length, ...keep);
-        st.updateUrls = [...owners.values()].reduce((n, x) => n + x.urls.length, 0);
+        st.updateUrls = countUrls();
         return;
       }
       case 'sample-rate':
@@ -606,6 +766,12 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
         return;
       case 'show':
       case 'hide':
+        if (a.owner.plugin) {
+          // The RFC's UI methods: a remote asks the host to show (or hide) the plugin's UI.
+          for (const t of a.owner.urls) send(t, encode(`${t.path}/${a.method}`, []));
+          note(a.address, a.method, () => `${base}/${a.owner.id}/${a.method}: sent to ${a.owner.urls.length} UI(s)`);
+          return;
+        }
         note(a.address, a.method, () => `${base}/${a.owner.id}/${a.method}: there is no GUI here; nothing changes`);
         return;
       case 'quit':
@@ -698,6 +864,19 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
     }
   };
 
+  refreshPlugins();
+  const offPlugins = o.plugins ? [
+    o.plugins.onChanged(() => {
+      if (!closed) refreshPlugins();
+    }),
+    o.plugins.onProgram((id, bank, program) => {
+      for (const t of plugins.get(id)?.urls ?? []) send(t, encode(`${t.path}/program`, [{ type: 'integer', value: bank }, { type: 'integer', value: program }]));
+    }),
+    o.plugins.onConfigure((id, key, value) => {
+      for (const t of plugins.get(id)?.urls ?? []) send(t, encode(`${t.path}/configure`, [{ type: 'string', value: key }, { type: 'string', value: value }]));
+    }),
+  ] : [];
+
   sock.on('message', (buf, rinfo) => {
     const client = `osc ${rinfo.address}`;
     // Each datagram is a "connection" to the limiter: its record is swept a window after the last one.
@@ -722,6 +901,9 @@ export async function startOscServer(o: OscServerOptions): Promise<OscServer> {
       closing ??= (async () => {
         closed = true;
         off();
+        for (const f of offPlugins) f();
+        // The RFC's `/quit` to every plugin UI (the host is going away), sent before the socket closes.
+        await Promise.all([...plugins.values()].flatMap((x) => x.urls.map(sendQuit)));
         for (const t of timers) t.cancel();
         timers.clear();
         st.scheduled = 0;
@@ -742,6 +924,8 @@ export interface OscPieces {
   dispatcher: DispatcherLike;
   programs: ProgramsLike;
   configure: ConfigureLike;
+  /** The DSSI plugin stages as OSC owners (issue 30), where the service has them. */
+  plugins?: PluginOwnersLike;
   /** The service option: `bind` as `serve --osc-bind` takes it ("127.0.0.1:7770"); `onQuit`: what quit does (serve: stop). */
   osc: { bind: string; adminToken?: string; onQuit?: () => void };
   log?: (line: string) => void;
@@ -764,6 +948,7 @@ export function oscOptionsFor(p: OscPieces): OscServerOptions {
     dispatcher: p.dispatcher,
     programs: p.programs,
     configure: p.configure,
+    ...(p.plugins ? { plugins: p.plugins } : {}),
     clock: p.runtime.hal.clock,
     sampleRate: rateOf,
     ...(p.osc.adminToken !== undefined ? { adminToken: p.osc.adminToken } : {}),

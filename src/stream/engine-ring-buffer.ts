@@ -47,7 +47,7 @@ import { CLIENT } from '../engine/client-watch.ts';
 import { ClockLinkHost, createClockLink } from '../engine/linked-clock.ts';
 import type { SimCaptureSpec } from '../engine/sim-signals.ts';
 import { createControlQueue, controlQueueViews, pushControl, CONTROL_KIND, PLUGIN_TARGET_STRIDE, WHEN } from '../engine/control-queue.ts';
-import { CHAIN_MAILBOX_BYTES, type ChainOptions, type ChainStageSpec, chainStatsBytes, writeChainMailbox } from '../dsp/chain.ts';
+import { CHAIN_MAILBOX_BYTES, type ChainOptions, type ChainStageSpec, DSSI_FIELD, PROGRAM_PACK, chainStatsBytes, dssiFieldsAt, writeChainMailbox } from '../dsp/chain.ts';
 import {
   CMD_CODE, EVENT, LATENESS_BINS, LATENESS_EDGES, type StreamControlViews, WORD, createStreamControl, meterViewsOf, postCommand, streamControlViews, takeEvent, waitAsync,
 } from '../engine/stream-control.ts';
@@ -98,6 +98,10 @@ export interface EngineRingBufferOptions {
   trimOf?: (streamId: string) => number;
   /** The plugin chain a new engine of an output stream runs (src/stream/plugin-controls.ts); undefined: none. */
   pluginsOf?: (streamId: string, channels: number) => ChainOptions | undefined;
+  /** Told when a DSSI stage's program was selected on the engine (bank, program; its control inputs as the plugin left them, by port index: NaN for a port that is not one). */
+  onPluginProgram?: (streamId: string, stage: number, bank: number, program: number, ports: Float64Array) => void;
+  /** The DSSI call-class lock shared by every engine and the main thread (src/dsp/chain.ts DSSI_LOCK). */
+  dssiLock?: SharedArrayBuffer;
   /** Told when an engine bypassed a plugin stage after overruns (a = stage, its overruns, the period in µs). */
   onPluginBypassed?: (streamId: string, stage: number, overruns: number, periodUs: number) => void;
   /** Silence after the channel closes before the engine lets go of the PCM (ms, default 300). */
@@ -295,8 +299,8 @@ export class EngineRingBuffer implements RingBufferEngine {
         options: {
           control: this.control, direction: this.stream.direction, fifoFrames, clockLink: info.clockLink,
           controls: this.controls, rampFrames: Math.round((this.rampMs * config.rate) / 1000),
-          ...(output ? { chainStats: this.chainStats, chainMailbox: this.chainMailbox } : {}),
-          ...(plugins ? { plugins: { ...plugins, stats: this.chainStats } } : {}),
+          ...(output ? { chainStats: this.chainStats, chainMailbox: this.chainMailbox, ...(this.opts.dssiLock ? { dssiLock: this.opts.dssiLock } : {}) } : {}),
+          ...(plugins ? { plugins: { ...plugins, stats: this.chainStats, ...(this.opts.dssiLock ? { dssiLock: this.opts.dssiLock } : {}) } } : {}),
           clientSocketFd: this.clientFds?.socketFd, clientStatFd: this.clientFds?.statFd,
         },
       }, {
@@ -355,6 +359,11 @@ export class EngineRingBuffer implements RingBufferEngine {
           const w = this.applied.get(e.a);
           this.applied.delete(e.a);
           w?.({ frame: e.b, timeNs: e.time });
+        } else if (e.type === EVENT.PLUGIN_PROGRAM) {
+          const at = dssiFieldsAt(e.a);
+          const stats = new Float64Array(this.chainStats);
+          const bank = Math.floor(e.b / PROGRAM_PACK);
+          this.opts.onPluginProgram?.(this.stream.id, e.a, bank, e.b - bank * PROGRAM_PACK, stats.slice(at + DSSI_FIELD.PORTS, at + DSSI_FIELD.SIZE));
         } else if (e.type === EVENT.PLUGIN_BYPASSED) {
           const t = this.timing_;
           this.opts.onPluginBypassed?.(this.stream.id, e.a, e.b, t ? (t.periodFrames * 1e6) / t.rate : Number.NaN);
@@ -525,6 +534,36 @@ export class EngineRingBuffer implements RingBufferEngine {
     if (when.frame !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_BYPASS, WHEN.FRAME, when.frame, v, 0, stage);
     if (when.ns !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_BYPASS, WHEN.MONOTONIC_NS, when.ns, v, 0, stage);
     return this.postControl(CONTROL_KIND.PLUGIN_BYPASS, WHEN.NOW, 0, v, 0, stage);
+  }
+
+  /** A DSSI stage's select_program at `when` (audio class: the engine calls it between two pieces of a period). */
+  setPluginProgram(stage: number, bank: number, program: number, when: { frame?: number; ns?: number } = {}): Promise<{ frame: number; timeNs: number }> {
+    const v = bank * PROGRAM_PACK + program;
+    if (when.frame !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_PROGRAM, WHEN.FRAME, when.frame, v, 0, stage);
+    if (when.ns !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_PROGRAM, WHEN.MONOTONIC_NS, when.ns, v, 0, stage);
+    return this.postControl(CONTROL_KIND.PLUGIN_PROGRAM, WHEN.NOW, 0, v, 0, stage);
+  }
+
+  /** A MIDI channel message (status << 16 | data1 << 8 | data2) for DSSI stage `stage`'s run_synth at `when`. */
+  sendPluginMidi(stage: number, packed: number, when: { frame?: number; ns?: number } = {}): Promise<{ frame: number; timeNs: number }> {
+    if (when.frame !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_MIDI, WHEN.FRAME, when.frame, packed, 0, stage);
+    if (when.ns !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_MIDI, WHEN.MONOTONIC_NS, when.ns, packed, 0, stage);
+    return this.postControl(CONTROL_KIND.PLUGIN_MIDI, WHEN.NOW, 0, packed, 0, stage);
+  }
+
+  /**
+   * How far ahead of now an event must be placed to land on its frame (ns): the FIFO plus one
+   * period (what the engine may already have rendered); undefined before the device runs.
+   */
+  eventLeadNs(): number | undefined {
+    const t = this.timing_;
+    return t ? ((t.fifoFrames + t.periodFrames) * 1e9) / t.rate : undefined;
+  }
+
+  /** The LADSPA_Handle address of DSSI stage `stage`'s first instance in the running engine (0: none). Read it under the DSSI lock. */
+  pluginHandle(stage: number): number {
+    if (this.chainStages === 0 || this.isClosed) return 0;
+    return new Float64Array(this.chainStats)[dssiFieldsAt(stage) + DSSI_FIELD.HANDLE] ?? 0;
   }
 
   /** The running chain's stats (per stage, STAT fields), or undefined without a chain. */

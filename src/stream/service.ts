@@ -38,6 +38,7 @@ import { type HomeAssistantBridge, startHomeAssistant } from '../mqtt/home-assis
 import type { MidiSequencer } from '../hal/midi.ts';
 import type { PluginsConfig } from '../dsp/chain-spec.ts';
 import { ladspaSearchPath } from '../dsp/ladspa.ts';
+import { dssiSearchPath } from '../dsp/dssi.ts';
 import { StreamPlugins } from './plugin-controls.ts';
 
 export interface StreamServiceOptions extends BoardDevicesOptions {
@@ -47,6 +48,8 @@ export interface StreamServiceOptions extends BoardDevicesOptions {
   pluginsSource?: string;
   /** The plugin directories (default: LADSPA_PATH, else the usual ones; src/dsp/ladspa.ts). */
   ladspaPath?: readonly string[];
+  /** DSSI plugin directories from the config file (before DSSI_PATH, LADSPA_PATH and the usual ones). */
+  dssiPath?: readonly string[];
   /** Default `$XDG_RUNTIME_DIR/sbc-audio`, else `/run/sbc-audio`. */
   runtimeDir?: string;
   /** Probe and initialise the codec before publishing (default true: the service is the board's driver). */
@@ -139,6 +142,8 @@ export interface StreamService {
   readonly osc?: OscServer;
   /** The board's MIDI input and rotary encoder (docs/CONTROL.md, "Knobs"). */
   readonly knobs: Knobs;
+  /** The output streams' plugin chains (LADSPA and DSSI stages: src/stream/plugin-controls.ts), where engines run them. */
+  readonly plugins?: StreamPlugins;
   /** The service as the remote faces see it (docs/REMOTE.md): controls, streams, levels, events. */
   readonly appliance: ServiceAppliance;
   /** The HTTP + WebSocket server, where one runs (docs/REMOTE.md). */
@@ -175,13 +180,20 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
   const plugins = withEngines && runtime.board.streams.some((s) => s.direction === 'output')
     ? new StreamPlugins(runtime.board, opts.plugins ?? {}, ladspaSearchPath(process.env, opts.ladspaPath), opts.pluginsSource ?? 'plugins', log, {
       run: (what, fn) => instantiation.run(what, fn),
+    }, {
+      searchPath: dssiSearchPath(process.env, opts.dssiPath),
+      // DSSI:PROJECT_DIRECTORY (dssi.h): a directory per stage beside the state file.
+      ...(opts.stateFile ? { projectDir: path.join(path.dirname(opts.stateFile), 'dssi') } : {}),
     })
     : undefined;
   // configure's ramp-ms per stream (future engines and the running ones).
   const ramp = engineRampHooks(runtime, { engines: () => engines?.engines ?? [], ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), defaultRampMs: DEFAULT_RAMP_MS });
   const engines = !opts.createRingBuffer && opts.ringBuffer !== false ? engineRingBuffers(runtime, {
     log, trimOf: (id) => trims.get(id) ?? 0, rampOf: (id) => ramp.rampOf(id),
-    ...(plugins ? { pluginsOf: (id: string, ch: number) => plugins.chainOptions(id, ch), onPluginBypassed: (id: string, st: number, n: number, us: number) => plugins.engineBypassed(id, st, n, us) } : {}), ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), ...(opts.ringBuffer || {}),
+    ...(plugins ? {
+      pluginsOf: (id: string, ch: number) => plugins.chainOptions(id, ch), onPluginBypassed: (id: string, st: number, n: number, us: number) => plugins.engineBypassed(id, st, n, us),
+      dssiLock: plugins.dssiLock, onPluginProgram: (id: string, st: number, b: number, p: number, ports: Float64Array) => plugins.engineProgram(id, st, b, p, ports),
+    } : {}), ...(opts.group ? { bufferGid: opts.group.gid } : {}), ...(opts.rampMs !== undefined ? { rampMs: opts.rampMs } : {}), ...(opts.ringBuffer || {}),
     onXrun: (stream, direction, n) => {
       appliance?.xrun(stream, direction, n);
       if (opts.ringBuffer && opts.ringBuffer.onXrun) opts.ringBuffer.onXrun(stream, direction, n);
@@ -301,7 +313,12 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
       ...(sequencer ? { sequencer } : {}),
       ...(opts.stateFile ? { learnedFile: path.join(path.dirname(opts.stateFile), 'midi', `${runtime.board.name}.json`) } : {}),
     });
-    channel = await serveControlChannel(controls, controlPath, { ...(gid !== undefined ? { gid } : {}), log, programs, configure, knobs });
+    // MIDI notes for the synths in the streams' chains (issue 30).
+    if (plugins) {
+      const p = plugins;
+      knobs.onMidi((ev) => p.midi(ev));
+    }
+    channel = await serveControlChannel(controls, controlPath, { ...(gid !== undefined ? { gid } : {}), log, programs, configure, knobs, ...(plugins ? { plugins } : {}) });
     appliance = new ServiceAppliance({ runtime, model: controls, dispatcher, programs, descriptors, devices: board.devices, engines: engines?.engines ?? new Set() });
     await appliance.init();
     if (opts.http) {
@@ -315,7 +332,7 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     }
     if (opts.osc) {
       try {
-        osc = await oscFor({ runtime, service: { controls, ringBuffers }, dispatcher, programs, configure, osc: opts.osc, log });
+        osc = await oscFor({ runtime, service: { controls, ringBuffers }, dispatcher, programs, configure, osc: opts.osc, log, ...(plugins ? { plugins: plugins.pluginOwners() } : {}) });
       } catch (e) {
         // The default address only: taken (another serve) or missing (no loopback interface).
         if (!opts.osc.ifFree || !(e instanceof OscBindError)) throw e;
@@ -394,6 +411,7 @@ export async function startStreamService(runtime: BoardRuntime, opts: StreamServ
     instantiation,
     ...(osc ? { osc } : {}),
     knobs: knobs!,
+    ...(plugins ? { plugins } : {}),
     appliance: appliance!,
     homeAssistant: () => ha,
     ...(web ? { web } : {}),

@@ -41,9 +41,11 @@ export interface SystemConfig {
   plugins?: PluginsConfig;
   /** The plugin directories when LADSPA_PATH is not set (absolute paths). */
   ladspaPath?: string[];
+  /** DSSI plugin directories searched before DSSI_PATH / LADSPA_PATH / the usual ones (absolute paths). */
+  dssiPath?: string[];
 }
 
-const KEYS = ['$schema', 'board', 'group', 'runtimeDir', 'idlePowerDownMs', 'binds', 'mqtt', 'plugins', 'ladspaPath'];
+const KEYS = ['$schema', 'board', 'group', 'runtimeDir', 'idlePowerDownMs', 'binds', 'mqtt', 'plugins', 'ladspaPath', 'dssiPath'];
 /** A stream id as board files spell them. */
 const STREAM_ID = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -105,6 +107,10 @@ export function loadConfig(root?: HostRoot, file = configFile(root)): SystemConf
   if (o.ladspaPath !== undefined) {
     if (!Array.isArray(o.ladspaPath) || !o.ladspaPath.every((d) => typeof d === 'string' && path.isAbsolute(d))) throw bad('ladspaPath', 'a list of absolute directories (e.g. ["/usr/lib/ladspa"])', o.ladspaPath);
     out.ladspaPath = o.ladspaPath as string[];
+  }
+  if (o.dssiPath !== undefined) {
+    if (!Array.isArray(o.dssiPath) || !o.dssiPath.every((d) => typeof d === 'string' && path.isAbsolute(d))) throw bad('dssiPath', 'a list of absolute directories (e.g. ["/usr/lib/dssi"])', o.dssiPath);
+    out.dssiPath = o.dssiPath as string[];
   }
   if (o.mqtt !== undefined) {
     const m = o.mqtt;

@@ -12,7 +12,8 @@ import { MidiError, type MidiAddress, type MidiEvent, type MidiInputPort, type M
 
 export type MidiMessage =
   | { type: 'controller'; channel: number; controller: number; value: number }
-  | { type: 'program'; channel: number; program: number };
+  | { type: 'program'; channel: number; program: number }
+  | { type: 'note-on' | 'note-off'; channel: number; note: number; velocity: number };
 
 export interface MidiFixture {
   sequencer: MidiSequencer;
@@ -27,16 +28,18 @@ export interface MidiFixture {
   close(): Promise<void>;
 }
 
-/** The bytes of a message on the wire (MIDI 1.0: Bn cc vv, Cn pp), as amidi -S takes them. */
+/** The bytes of a message on the wire (MIDI 1.0: Bn cc vv, Cn pp, 9n kk vv, 8n kk vv), as amidi -S takes them. */
 export function midiBytes(m: MidiMessage): number[] {
-  return m.type === 'controller' ? [0xb0 | m.channel, m.controller, m.value] : [0xc0 | m.channel, m.program];
+  if (m.type === 'controller') return [0xb0 | m.channel, m.controller, m.value];
+  if (m.type === 'program') return [0xc0 | m.channel, m.program];
+  return [(m.type === 'note-on' ? 0x90 : 0x80) | m.channel, m.note, m.velocity];
 }
 
 /** What a received event says, without its source and time, to compare with what was sent. */
 export function messageOf(ev: MidiEvent): MidiMessage {
-  return ev.type === 'controller'
-    ? { type: 'controller', channel: ev.channel, controller: ev.controller, value: ev.value }
-    : { type: 'program', channel: ev.channel, program: ev.program };
+  if (ev.type === 'controller') return { type: 'controller', channel: ev.channel, controller: ev.controller, value: ev.value };
+  if (ev.type === 'program') return { type: 'program', channel: ev.channel, program: ev.program };
+  return { type: ev.type, channel: ev.channel, note: ev.note, velocity: ev.velocity };
 }
 
 /** Resolves when `events` holds at least `n` entries; rejects after `ms` naming what came. */
@@ -154,6 +157,22 @@ export function midiContract(name: string, make: () => Promise<MidiFixture>, una
       for (const ev of events) assert.deepEqual(ev.source, fx.source.address);
       for (let i = 1; i < events.length; i++) assert.ok(events[i]!.receivedNs >= events[i - 1]!.receivedNs, 'stamps do not go back');
       assert.ok(events[0]!.receivedNs >= t0);
+    });
+
+    it('delivers note-on and note-off with exact channel, note and velocity, in order', async () => {
+      const p = await open();
+      await p.connectFrom(src());
+      const events = collect(p);
+      const sent: MidiMessage[] = [];
+      for (let i = 0; i < 8; i++) {
+        // Notes 0 and 127, velocities 1 and 127 among them; a note-off's release velocity passed on too.
+        sent.push({ type: 'note-on', channel: (i * 5) % 16, note: i === 7 ? 127 : i * 17, velocity: i === 0 ? 1 : i === 7 ? 127 : 10 + i * 11 });
+        sent.push({ type: 'note-off', channel: (i * 5) % 16, note: i === 7 ? 127 : i * 17, velocity: i * 3 });
+      }
+      await fx.send(sent);
+      await waitForEvents(events, sent.length);
+      await sleep(fx.quietMs);
+      assert.deepEqual(events.map(messageOf), sent);
     });
 
     it('stops delivering to a port after disconnectFrom, while a port still connected gets the same event', async () => {

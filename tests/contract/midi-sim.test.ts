@@ -13,7 +13,9 @@ midiContract('simulated sequencer on a virtual clock', async () => {
     async send(messages) {
       for (const m of messages) {
         if (m.type === 'controller') source.controlChange(m.channel, m.controller, m.value);
-        else source.programChange(m.channel, m.program);
+        else if (m.type === 'program') source.programChange(m.channel, m.program);
+        else if (m.type === 'note-on') source.noteOn(m.channel, m.note, m.velocity);
+        else source.noteOff(m.channel, m.note, m.velocity);
       }
     },
     nowNs: () => hal.clock.nowNs(),

@@ -90,11 +90,17 @@ describe('control queue (SPSC ring, main thread → engine worker)', () => {
 
   it('refuses arguments out of range, naming the field and its range', () => {
     const v = controlQueueViews(createControlQueue(4));
-    assert.throws(() => pushControl(v, 9, WHEN.NOW, 0, 1, 0, 1), /kind 9 is not one of CONTROL_KIND \(1, 2, 3, 4, 5, 6\)/);
+    assert.throws(() => pushControl(v, 9, WHEN.NOW, 0, 1, 0, 1), /kind 9 is not one of CONTROL_KIND \(1, 2, 3, 4, 5, 6, 7, 8\)/);
     // Issue 29's plugin events: a port takes any finite number (negative too), a bypass 0 or 1, a target an integer ≥ 0.
     assert.throws(() => pushControl(v, CONTROL_KIND.PLUGIN_PORT, WHEN.NOW, 0, Number.NaN, 0, 1, 3), /value NaN of a plugin port must be a finite number/);
     assert.throws(() => pushControl(v, CONTROL_KIND.PLUGIN_BYPASS, WHEN.NOW, 0, 0.5, 0, 1, 0), /value 0.5 of a plugin bypass must be 0 or 1/);
     assert.throws(() => pushControl(v, CONTROL_KIND.PLUGIN_PORT, WHEN.NOW, 0, 1, 0, 1, -1), /target -1 must be an integer ≥ 0/);
+    // Issue 30's: a MIDI channel message (status 0x80..0xef, 7-bit data) and a program (bank × 2^24 + program).
+    assert.equal(pushControl(v, CONTROL_KIND.PLUGIN_MIDI, WHEN.NOW, 0, (0x90 << 16) | (60 << 8) | 100, 0, 1, 0), true);
+    assert.throws(() => pushControl(v, CONTROL_KIND.PLUGIN_MIDI, WHEN.NOW, 0, (0xf0 << 16) | (60 << 8) | 100, 0, 1, 0), /of a MIDI message must be status \(0x80..0xef\)/);
+    assert.throws(() => pushControl(v, CONTROL_KIND.PLUGIN_MIDI, WHEN.NOW, 0, (0x90 << 16) | (128 << 8), 0, 1, 0), /data bytes 0..127/);
+    assert.throws(() => pushControl(v, CONTROL_KIND.PLUGIN_PROGRAM, WHEN.NOW, 0, -1, 0, 1, 0), /of a program must be bank × 2\^24 \+ program/);
+    take(v);
     assert.throws(() => pushControl(v, CONTROL_KIND.TRIM, 3, 0, 1, 0, 1), /whenKind 3 is not one of WHEN \(0, 1, 2\)/);
     assert.throws(() => pushControl(v, CONTROL_KIND.TRIM, WHEN.FRAME, 1.5, 1, 0, 1), /at 1.5 must be an integer frame position/);
     assert.throws(() => pushControl(v, CONTROL_KIND.TRIM, WHEN.MONOTONIC_NS, Number.NaN, 1, 0, 1), /at NaN must be a finite number/);

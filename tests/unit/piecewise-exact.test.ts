@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { paddedTestSignal, withFlippedSample } from '../hil/lib/bitexact.ts';
-import { verifyPiecewiseExact } from '../hil/lib/piecewise.ts';
+import { assertExactBetweenUnderruns, verifyPiecewiseExact } from '../hil/lib/piecewise.ts';
 
 const CH = 2;
 
@@ -72,5 +72,24 @@ describe('piecewise bit-exact comparison (tests/hil/lib/piecewise.ts)', () => {
     const v = verifyPiecewiseExact(sig, other.samples);
     assert.equal(v.ok, false);
     assert.match(v.reason, /start of the signal is not in the capture/);
+  });
+
+  it('after underruns: stretches of the signal with silence between pass; other audio in a gap, or a changed frame, fails', () => {
+    // An underrun: 480 frames of the signal left out at 6000, 300 frames of silence in their place (the DAC's clock went on).
+    const capture = (gap: (f: number) => number[]) => {
+      const frames: number[][] = [];
+      for (let i = 0; i < 200; i++) frames.push([0, 0]);
+      for (let f = 0; f < sig.samples.length / CH; f++) {
+        const rel = f - sig.signalStart;
+        if (rel === 6000) for (let k = 0; k < 300; k++) frames.push(gap(k));
+        if (rel >= 6000 && rel < 6480) continue;
+        frames.push([sig.samples[f * CH]!, sig.samples[f * CH + 1]!]);
+      }
+      return Int16Array.from(frames.flat());
+    };
+    const ok = capture(() => [0, 0]);
+    assert.match(assertExactBetweenUnderruns(sig, ok, 1, 'ok'), /2 bit-exact stretches, 23520 of 24000 signal frames/);
+    assert.throws(() => assertExactBetweenUnderruns(sig, capture((k) => (k === 150 ? [77, 77] : [0, 0])), 1, 'noise'), /between two stretches, is not silence/);
+    assert.throws(() => assertExactBetweenUnderruns(sig, withFlippedSample(ok, (200 + sig.signalStart + 9000) * CH), 1, 'flipped'));
   });
 });

@@ -66,7 +66,7 @@ describe('the system configuration file', function () {
       [{ group: 7 }, `${file}: group: expected a group name`],
       [{ runtimeDir: 'run/sbc-audio' }, `${file}: runtimeDir: expected an absolute path`],
       [{ idlePowerDownMs: -1 }, `${file}: idlePowerDownMs: expected an integer from 0 to 3600000 (ms)`],
-      [{ bind: ['line-out'] }, `${file}: bind: expected no such field (known fields: board, group, runtimeDir, idlePowerDownMs, binds, mqtt, plugins, ladspaPath)`],
+      [{ bind: ['line-out'] }, `${file}: bind: expected no such field (known fields: board, group, runtimeDir, idlePowerDownMs, binds, mqtt, plugins, ladspaPath, dssiPath)`],
       // Issue 29: a stage names a library file in the plugin directories, never a path.
       [{ plugins: { speaker: [{ library: '/tmp/evil.so', label: 'x' }] } }, `${file}: plugins.speaker[0].library: a library's file name in the plugin directories (e.g. "cmt.so"), never a path`],
       [{ plugins: { speaker: [{ library: '../evil.so', label: 'x' }] } }, `${file}: plugins.speaker[0].library: a library's file name`],
@@ -74,6 +74,12 @@ describe('the system configuration file', function () {
       [{ plugins: { speaker: [{ library: 'cmt.so', label: 'amp_mono', controls: { Gain: 'loud' } }] } }, `${file}: plugins.speaker[0].controls.Gain: a number`],
       [{ plugins: { speaker: [{ library: 'cmt.so', label: 'amp_mono', gain: 1 }] } }, `${file}: plugins.speaker[0].gain: no such field`],
       [{ ladspaPath: ['lib/ladspa'] }, `${file}: ladspaPath: expected a list of absolute directories`],
+      // Issue 30: DSSI directories absolute too; a stage's configure values are text, DSSI: keys the host's.
+      [{ dssiPath: ['lib/dssi'] }, `${file}: dssiPath: expected a list of absolute directories`],
+      [{ plugins: { speaker: [{ library: 'hexter.so', label: 'hexter', configure: { polyphony: 8 } }] } }, `${file}: plugins.speaker[0].configure.polyphony: a string`],
+      [{ plugins: { speaker: [{ library: 'hexter.so', label: 'hexter', configure: { 'DSSI:PROJECT_DIRECTORY': '/' } }] } }, `${file}: plugins.speaker[0].configure.DSSI:PROJECT_DIRECTORY: keys starting with DSSI: are reserved`],
+      [{ plugins: { speaker: [{ library: 'hexter.so', label: 'hexter', midiChannel: 16 }] } }, `${file}: plugins.speaker[0].midiChannel: a MIDI channel 0..15`],
+      [{ plugins: { speaker: [{ library: 'hexter.so', label: 'hexter', program: [0] }] } }, `${file}: plugins.speaker[0].program: [bank, program]`],
       [{ binds: 'line-out' }, `${file}: binds: expected a non-empty array of stream ids`],
       [{ binds: [] }, `${file}: binds: expected a non-empty array of stream ids`],
       [{ binds: ['line-out', 'Line Out'] }, `${file}: binds[1]: expected a stream id (lowercase letters, digits and dashes), got "Line Out"`],

@@ -7,6 +7,7 @@
 import type { ConfigureKey } from '../../control/configure.ts';
 import type { Program } from '../../control/programs.ts';
 import type { ControlValue } from '../../control/types.ts';
+import type { PluginStagePrograms } from '../../control/client.ts';
 import { type CliIO, type Command, EXIT_OK, UsageError, table } from '../command.ts';
 import { CONTROL_OPTIONS, parseWithNegativeValues, withControlClient } from './ctl.ts';
 
@@ -20,11 +21,13 @@ function valuesText(v: Record<string, ControlValue>): string {
   return Object.entries(v).map(([id, x]) => `${id}=${typeof x === 'string' ? x : JSON.stringify(x)}`).join(', ');
 }
 
-const PROGRAM_USAGE = `usage: sbc-audio program list | load BANK PROGRAM | load NAME | save NAME [--board NAME] [--runtime-dir DIR] [--json]
+const PROGRAM_USAGE = `usage: sbc-audio program list | load BANK PROGRAM | load NAME | load STAGE BANK PROGRAM | save NAME
+                         [--board NAME] [--runtime-dir DIR] [--json]
 
 A served board's programs, through its control channel (docs/CONTROL.md, "Programs and configure"):
 bank 0 is built in (one program per value of the part's filter, DSP-program or EQ setting, from its
-description), bank 1 is the user presets (files <presets>/<name>.json, by name).
+description), bank 1 is the user presets (files <presets>/<name>.json, by name). A DSSI plugin in a
+stream's chain has programs of its own (its get_program), listed under its stage STREAM.fxN.
 
 commands:
   list                  every program: BANK, PROGRAM, NAME, the values it sets; * marks the current
@@ -32,6 +35,8 @@ commands:
   load BANK PROGRAM     sets the program's controls (every value checked first: one bad value and
                         nothing changes)
   load NAME             the same for a user preset by its name
+  load STAGE BANK PROGRAM   a DSSI plugin stage's program (e.g. speaker.fx1 0 7): select_program on
+                        the engine thread; the ports it rewrites are read back into the controls
   save NAME             the writable persistent controls' values now, as the preset NAME (1 to 64 of
                         a-z, 0-9, "-"; an existing one is replaced)
 
@@ -43,7 +48,7 @@ options:
 exit codes: 0 done, 1 the service refused or failed (its message on stderr), 2 usage error, 3 no
 service (no control channel, the board not served, nothing answering)`;
 
-function printPrograms(io: CliIO, a: { programs: Program[]; current: { bank: number; program: number } | null; presetDir: string }): void {
+function printPrograms(io: CliIO, a: { programs: Program[]; current: { bank: number; program: number } | null; presetDir: string; plugins: PluginStagePrograms[] }): void {
   const cur = a.current;
   if (a.programs.length === 0) io.out('no programs');
   else {
@@ -52,6 +57,14 @@ function printPrograms(io: CliIO, a: { programs: Program[]; current: { bank: num
     ])));
   }
   io.out(`presets: ${a.presetDir}`);
+  // The DSSI plugin stages' own programs (get_program), one table per stage.
+  for (const st of a.plugins) {
+    io.out('');
+    io.out(`${st.owner}: ${st.label} (${st.library})${st.error ? `: cannot list its programs: ${st.error}` : st.programs.length === 0 ? ': no programs' : ''}`);
+    if (st.programs.length === 0) continue;
+    const cur = st.current;
+    io.out(table(['', 'BANK', 'PROGRAM', 'NAME'], st.programs.map((p) => [cur && cur.bank === p.bank && cur.program === p.program ? '*' : '', p.bank, p.program, p.name])));
+  }
 }
 
 export const programCommand: Command = {
@@ -74,8 +87,13 @@ export const programCommand: Command = {
           return EXIT_OK;
         });
       case 'load': {
-        let which: { bank: number; program: number } | { name: string };
-        if (args.length === 2) {
+        let which: { bank: number; program: number; owner?: string } | { name: string };
+        if (args.length === 3 && /^[a-z0-9][a-z0-9-]*\.fx\d+$/.test(args[0]!)) {
+          // A DSSI plugin stage's program: OWNER BANK PROGRAM.
+          const [b, p] = args.slice(1).map((x) => (/^\d+$/.test(x!) ? Number(x) : Number.NaN));
+          if (!Number.isSafeInteger(b) || !Number.isSafeInteger(p)) throw new UsageError(`load OWNER BANK PROGRAM: two integers ≥ 0 after the stage, e.g. 'sbc-audio program load speaker.fx1 0 7'; got ${args.join(' ')}`);
+          which = { owner: args[0]!, bank: b!, program: p! };
+        } else if (args.length === 2) {
           const [b, p] = args.map((x) => (/^\d+$/.test(x!) ? Number(x) : Number.NaN));
           if (!Number.isSafeInteger(b) || !Number.isSafeInteger(p)) throw new UsageError(`load BANK PROGRAM: two integers ≥ 0, e.g. 'sbc-audio program load 0 1'; got ${args.join(' ')}`);
           which = { bank: b!, program: p! };

@@ -227,6 +227,7 @@ those streams — the others get no endpoint and their PCMs stay closed. The sys
       // The config's plugin chains belong to the config's board (issue 29; docs/engine.md, "Plugins in the chain").
       ...(config?.plugins && (values.board === undefined || values.board === config.board) ? { plugins: config.plugins, pluginsSource: config.file } : {}),
       ...(config?.ladspaPath ? { ladspaPath: config.ladspaPath } : {}),
+      ...(config?.dssiPath ? { dssiPath: config.dssiPath } : {}),
       ...(osc ? { osc: { ...osc, onQuit: quit } } : {}),
       midi: !values['no-midi'],
       // A spare engine thread loaded ahead (issue 26): a client's first GET_BUFFER does not wait for one.

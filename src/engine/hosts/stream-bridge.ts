@@ -76,9 +76,9 @@ import { LinkedClock } from '../linked-clock.ts';
 import { CLIENT, ClientWatch } from '../client-watch.ts';
 import { CMD_CODE, EVENT, LATENESS_BINS, LATENESS_EDGES, type StreamControlViews, TIME, WORD, meterViewsOf, pushEvent, pushEventTimed, readPath, streamControlViews } from '../stream-control.ts';
 import { MeterWriter, createMeterViews } from '../meters.ts';
-import { CONTROL_FIELD, CONTROL_KIND, CONTROL_RECORD, CONTROL_WORD, type ControlQueueViews, PLUGIN_TARGET_STRIDE, WHEN, controlQueueViews, takeControl } from '../control-queue.ts';
+import { CONTROL_FIELD, CONTROL_KIND, CONTROL_KIND_MAX, CONTROL_RECORD, CONTROL_WORD, type ControlQueueViews, PLUGIN_TARGET_STRIDE, WHEN, controlQueueViews, takeControl } from '../control-queue.ts';
 import { GainStage } from '../gain-stage.ts';
-import { type ChainOptions, type ChainStageSpec, PluginChain, STAT, readChainMailbox } from '../../dsp/chain.ts';
+import { type ChainOptions, type ChainStageSpec, DSSI_FIELD, PROGRAM_PACK, PluginChain, STAT, dssiFieldsAt, readChainMailbox, tryLockForInstantiation, unlockDssi } from '../../dsp/chain.ts';
 import type { Host, HostBuffer, HostContext, HostSampleFormat, TimeInfo } from '../types.ts';
 
 export interface StreamBridgeOptions {
@@ -107,6 +107,8 @@ export interface StreamBridgeOptions {
   /** The chain's stats block and swap mailbox (SET_CHAIN), output only: given, a chain may be set while the stream runs. */
   chainStats?: SharedArrayBuffer;
   chainMailbox?: SharedArrayBuffer;
+  /** The DSSI call-class lock (src/dsp/chain.ts DSSI_LOCK) for chains made by a swap. */
+  dssiLock?: SharedArrayBuffer;
 }
 
 const STATUS_INTERNAL = -1;
@@ -153,6 +155,9 @@ export function createHost(ctx: HostContext): Host {
    * level (after the gain stage), `step` its change per frame. The new chain is made at silence.
    */
   const swap = { state: 0, seq: 0, gain: 1, step: 0, next: [] as ChainStageSpec[], ok: true };
+  /** What swapChain did: swapped, could not make the new chain (the old one stays), or the DSSI call-class lock was held (try again). */
+  const SWAP = { OK: 0, FAILED: 1, BUSY: 2 } as const;
+  const dssiLock = o.dssiLock ? new Int32Array(o.dssiLock, 0, 1) : undefined;
   const meter = new MeterWriter(meterViewsOf(v), channels, format);
   /** The histogram's edges in ns for this period length (so each period costs compares, no division). */
   const latenessEdgesNs = new Float64Array(LATENESS_EDGES.map((f) => f * period * nsPerFrame));
@@ -228,6 +233,14 @@ export function createHost(ctx: HostContext): Host {
     ack(s.stopSeq, 0, s.tNs);
   };
 
+  /** Tells the main thread a DSSI stage's program was selected (its ports are in the stats block). */
+  const reportProgram = (c: PluginChain, t: number) => {
+    const at = dssiFieldsAt(c.programNow);
+    times[TIME.EVENT_NS] = t;
+    pushEventTimed(v, EVENT.PLUGIN_PROGRAM, c.programNow, c.stats[at + DSSI_FIELD.BANK]! * PROGRAM_PACK + c.stats[at + DSSI_FIELD.PROGRAM]!);
+    c.programNow = -1;
+  };
+
   /** Applies pending entry k's effect at stream `frame` (−1: not running, now) and frees it. */
   const applyPending = (k: number, frame: number) => {
     const b = k * P_SIZE;
@@ -242,6 +255,10 @@ export function createHost(ctx: HostContext): Host {
       if (chain !== undefined && value > -Infinity && value < Infinity) chain.setPortFrom(Math.floor(target / PLUGIN_TARGET_STRIDE), target % PLUGIN_TARGET_STRIDE, pend, b + P_VALUE);
     } else if (kind === CONTROL_KIND.PLUGIN_BYPASS) {
       chain?.setBypass(pend[b + P_TARGET]!, value === 1);
+    } else if (kind === CONTROL_KIND.PLUGIN_MIDI) {
+      chain?.queueMidi(pend[b + P_TARGET]!, value);
+    } else if (kind === CONTROL_KIND.PLUGIN_PROGRAM) {
+      chain?.selectProgram(pend[b + P_TARGET]!, value);
     } else if (value >= 0 && value < Infinity) {
       if (kind === CONTROL_KIND.TRIM) gain.rampTrimFrom(pend, b + P_VALUE, ramp);
       else if (kind === CONTROL_KIND.FADE_RAMP) gain.rampFadeFrom(pend, b + P_VALUE, ramp);
@@ -272,7 +289,7 @@ export function createHost(ctx: HostContext): Host {
       else if (when === WHEN.MONOTONIC_NS) frame = Math.round((at - s.startNs) / nsPerFrame);
       // A kind pushControl would have refused (0 would read as a free entry) becomes −1: no effect.
       const kind = rec[CONTROL_FIELD.KIND]!;
-      pend[b + P_KIND] = kind >= CONTROL_KIND.TRIM && kind <= CONTROL_KIND.PLUGIN_BYPASS ? kind : -1;
+      pend[b + P_KIND] = kind >= CONTROL_KIND.TRIM && kind <= CONTROL_KIND_MAX ? kind : -1;
       pend[b + P_VALUE] = rec[CONTROL_FIELD.VALUE]!;
       pend[b + P_RAMP] = rec[CONTROL_FIELD.RAMP_FRAMES]!;
       pend[b + P_ID] = rec[CONTROL_FIELD.ID]!;
@@ -411,9 +428,16 @@ export function createHost(ctx: HostContext): Host {
       }
       swap.seq = seq;
       if (!s.running || s.rampFrames === 0) {
-        // Nothing plays (or no fade is wanted): the swap is at once.
-        if (!swapChain()) ack(seq, STATUS_INTERNAL, t);
-        else ack(seq, 0, t);
+        // Nothing plays (or no fade is wanted): the swap is at once — unless a DSSI control call
+        // holds the call-class lock: then the output waits at silence and it is tried each period.
+        const r = swapChain();
+        if (r === SWAP.BUSY) {
+          swap.state = 1;
+          swap.gain = 0;
+          swap.step = 0;
+          return;
+        }
+        ack(seq, r === SWAP.OK ? 0 : STATUS_INTERNAL, t);
         return;
       }
       swap.state = 1;
@@ -433,29 +457,37 @@ export function createHost(ctx: HostContext): Host {
    * it cannot be, the old one stays and false is returned. Plugin events still pending were meant
    * for the old chain's stages and ports: they are dropped (reported as not applied, frame −1).
    */
-  const swapChain = (): boolean => {
-    let next: PluginChain | undefined;
+  const swapChain = (): number => {
+    // DSSI stages, old or new: their instantiation calls need the call-class lock, taken without
+    // waiting (this is the audio thread): BUSY, and the caller tries again next period.
+    const locked = dssiLock !== undefined && (chain?.hasDssi === true || swap.next.some((st) => st.dssi !== undefined));
+    if (locked && !tryLockForInstantiation(dssiLock)) return SWAP.BUSY;
     try {
-      if (swap.next.length > 0) next = new PluginChain({ stages: swap.next, stats: o.chainStats! }, rate, channels, period, false);
-    } catch {
-      return false;
+      let next: PluginChain | undefined;
+      try {
+        if (swap.next.length > 0) next = new PluginChain({ stages: swap.next, stats: o.chainStats!, ...(o.dssiLock ? { dssiLock: o.dssiLock } : {}), lockHeld: locked }, rate, channels, period, false);
+      } catch {
+        return SWAP.FAILED;
+      }
+      chain?.dispose(locked);
+      chain = next;
+      if (chain) chain.takeStats(locked);
+      else new Float64Array(o.chainStats!).fill(0);
+    } finally {
+      if (locked) unlockDssi(dssiLock);
     }
-    chain?.dispose();
-    chain = next;
-    if (chain) chain.takeStats();
-    else new Float64Array(o.chainStats!).fill(0);
     if (cq !== undefined) {
       takeEvents();
       for (let k = 0; k < PENDING; k++) {
         const b = k * P_SIZE;
         const kind = pend[b + P_KIND];
-        if (kind === CONTROL_KIND.PLUGIN_PORT || kind === CONTROL_KIND.PLUGIN_BYPASS) {
+        if (kind === CONTROL_KIND.PLUGIN_PORT || kind === CONTROL_KIND.PLUGIN_BYPASS || kind === CONTROL_KIND.PLUGIN_MIDI || kind === CONTROL_KIND.PLUGIN_PROGRAM) {
           pend[b + P_KIND] = -1; // no effect
           applyPending(k, -1);
         }
       }
     }
-    return true;
+    return SWAP.OK;
   };
 
   /** The swap fade over the period just rendered (frames): out to 0, swap, in to 1, answer. */
@@ -472,10 +504,14 @@ export function createHost(ctx: HostContext): Host {
       }
     }
     if (swap.state === 1 && swap.gain === 0) {
-      // At silence: the new chain (or, if it cannot be made, the old one again), faded in.
-      swap.ok = swapChain();
-      swap.state = 2;
-      swap.step = 1 / Math.max(1, s.rampFrames);
+      // At silence: the new chain (or, if it cannot be made, the old one again), faded in. A
+      // DSSI control call holding the lock: the next period tries again (still at silence).
+      const r = swapChain();
+      if (r !== SWAP.BUSY) {
+        swap.ok = r === SWAP.OK;
+        swap.state = 2;
+        swap.step = 1 / Math.max(1, s.rampFrames);
+      }
     } else if (swap.state === 2 && swap.gain === 1) {
       swap.state = 0;
       ack(swap.seq, swap.ok ? 0 : STATUS_INTERNAL, s.tNs);
@@ -541,13 +577,19 @@ export function createHost(ctx: HostContext): Host {
       }
 
       const buf = ring;
-      if (cq !== undefined && !s.running) applyAllNow();
+      if (cq !== undefined && !s.running) {
+        applyAllNow();
+        if (chain !== undefined && chain.programNow >= 0) reportProgram(chain, t);
+      }
       if (swap.state !== 0 && !s.running) {
-        // The stream stopped (or its client went) during a swap: the rest of it is at once.
-        const ok = swap.state === 1 ? swapChain() : swap.ok;
-        swap.state = 0;
-        swap.gain = 1;
-        ack(swap.seq, ok ? 0 : STATUS_INTERNAL, t);
+        // The stream stopped (or its client went) during a swap: the rest of it is at once (or at
+        // the next period, while a DSSI control call holds the call-class lock).
+        const r = swap.state === 1 ? swapChain() : swap.ok ? SWAP.OK : SWAP.FAILED;
+        if (r !== SWAP.BUSY) {
+          swap.state = 0;
+          swap.gain = 1;
+          ack(swap.seq, r === SWAP.OK ? 0 : STATUS_INTERNAL, t);
+        }
       }
       if (!s.running || buf === undefined) return true;
       const io = output ? outputs[0] : inputs[0];
@@ -590,6 +632,7 @@ export function createHost(ctx: HostContext): Host {
             pushEventTimed(v, EVENT.PLUGIN_BYPASSED, chain.bypassedNow, chain.stats[chain.bypassedNow * STAT.SIZE + STAT.OVERRUNS]!);
             chain.bypassedNow = -1;
           }
+          if (chain.programNow >= 0) reportProgram(chain, t);
         }
       } else {
         copier.toRing(buf, at, bytes, 0, frames * frameBytes);

@@ -13,7 +13,7 @@
  * Delivery is asynchronous (a microtask per event, in order), stamped with the clock's nowNs().
  */
 import type { Clock } from '../clock.ts';
-import { MidiError, type MidiAddress, type MidiEvent, type MidiInputPort, type MidiPortInfo, type MidiSequencer, formatMidiAddress } from '../midi.ts';
+import { MidiError, type MidiAddress, type MidiEvent, type MidiEventBody, type MidiInputPort, type MidiPortInfo, type MidiSequencer, formatMidiAddress } from '../midi.ts';
 
 /** ALSA's first user client number (user clients are 128..191 in the kernel's sequencer). */
 const FIRST_INPUT_CLIENT = 128;
@@ -63,7 +63,23 @@ export class SimMidiSource {
     this.send({ type: 'program', channel, program });
   }
 
-  private send(body: { type: 'controller'; channel: number; controller: number; value: number } | { type: 'program'; channel: number; program: number }): void {
+  /** A note on (velocity 1..127; 0 is sent as it is, a note-off by MIDI 1.0's convention) or off: channel 0..15, note 0..127. */
+  noteOn(channel: number, note: number, velocity: number): void {
+    this.note('note-on', channel, note, velocity);
+  }
+
+  noteOff(channel: number, note: number, velocity = 64): void {
+    this.note('note-off', channel, note, velocity);
+  }
+
+  private note(type: 'note-on' | 'note-off', channel: number, note: number, velocity: number): void {
+    checkRange(`${this.clientName}: channel`, channel, 15);
+    checkRange(`${this.clientName}: note`, note, 127);
+    checkRange(`${this.clientName}: velocity`, velocity, 127);
+    this.send({ type, channel, note, velocity });
+  }
+
+  private send(body: MidiEventBody): void {
     if (this.closed) throw new MidiError(`simulated MIDI source ${formatMidiAddress(this.address)} ('${this.clientName}') was removed`);
     this.seq.dispatch(this.address, body);
   }
@@ -245,7 +261,7 @@ export class SimMidiSequencer implements MidiSequencer {
   }
 
   /** Sends an event from `from` to every port subscribed now, in order, each on its own microtask. */
-  dispatch(from: MidiAddress, body: { type: 'controller'; channel: number; controller: number; value: number } | { type: 'program'; channel: number; program: number }): void {
+  dispatch(from: MidiAddress, body: MidiEventBody): void {
     this.ensureOpen();
     const targets = [...(this.subscriptions.get(key(from)) ?? [])];
     if (targets.length === 0) return;

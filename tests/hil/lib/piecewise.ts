@@ -144,3 +144,25 @@ export function verifyPiecewiseExact(signal: PaddedSignal, captured: Int16Array,
   }
   return verdict('');
 }
+
+/**
+ * The check of a play during which the DAC's engine underran (a machine too busy to run it in
+ * time): frames may be left out, with silence in their place, but every frame that plays is the
+ * signal's, in order — no substitution, and nothing but silence between two stretches. Returns a
+ * line for the log; throws (an assertion) otherwise. `underruns`: as many as the engine reported.
+ */
+export function assertExactBetweenUnderruns(signal: PaddedSignal, captured: Int16Array, underruns: number, what: string): string {
+  const v = verifyPiecewiseExact(signal, captured, { maxCorrections: underruns * 4 });
+  if (!v.ok) throw new Error(`${what}: ${v.reason}`);
+  if (v.substitutedFrames !== 0) throw new Error(`${what}: ${v.substitutedFrames} frames arrived changed between the underruns' gaps`);
+  const ch = signal.channels;
+  for (let i = 1; i < v.segments.length; i++) {
+    const a = v.segments[i - 1]!;
+    const b = v.segments[i]!;
+    for (let f = a.start + a.frames + signal.signalStart + a.lagFrames; f < b.start + signal.signalStart + b.lagFrames; f++) {
+      for (let c = 0; c < ch; c++) if (captured[f * ch + c] !== 0) throw new Error(`${what}: captured frame ${f}, between two stretches, is not silence`);
+    }
+  }
+  if (v.exactFrames <= signal.signalFrames / 2) throw new Error(`${what}: only ${v.exactFrames} of ${signal.signalFrames} signal frames played`);
+  return `${what}: every attempt underran; the last (${underruns} underruns) has ${v.segments.length} bit-exact stretches, ${v.exactFrames} of ${signal.signalFrames} signal frames, silence between them`;
+}

@@ -111,6 +111,8 @@ export const SND_SEQ_PORT_TYPE_APPLICATION = 1 << 20;
 export const SND_SEQ_QUERY_SUBS_READ = 0;
 export const SND_SEQ_QUERY_SUBS_WRITE = 1;
 // alsa/seq_event.h: enum snd_seq_event_type (the values decoded here)
+export const SND_SEQ_EVENT_NOTEON = 6;
+export const SND_SEQ_EVENT_NOTEOFF = 7;
 export const SND_SEQ_EVENT_CONTROLLER = 10;
 export const SND_SEQ_EVENT_PGMCHANGE = 11;
 /**
@@ -129,6 +131,9 @@ export const SEQ_EVENT_DEST_OFFSET = 14;
 export const SEQ_EVENT_CTRL_CHANNEL_OFFSET = 16;
 export const SEQ_EVENT_CTRL_PARAM_OFFSET = 20;
 export const SEQ_EVENT_CTRL_VALUE_OFFSET = 24;
+/** data as snd_seq_ev_note_t (NOTEON, NOTEOFF): 16 channel, 17 note, 18 velocity, 19 off_velocity (u8 each), 20 duration (unsigned int). */
+export const SEQ_EVENT_NOTE_NOTE_OFFSET = 17;
+export const SEQ_EVENT_NOTE_VELOCITY_OFFSET = 18;
 /** snd_seq_addr_t (alsa/seq_event.h): { unsigned char client; unsigned char port; } */
 export const SEQ_ADDR_BYTES = 2;
 

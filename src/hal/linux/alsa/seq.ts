@@ -15,8 +15,9 @@
  * - connections() asks the sequencer (snd_seq_query_port_subscribers, the senders subscribed to
  *   the port: SND_SEQ_QUERY_SUBS_WRITE), so it is current whoever made the subscription (this
  *   port or `aconnect SRC DEST`), without subscribing to the system announce port.
- * - Only controller (SND_SEQ_EVENT_CONTROLLER) and program change (SND_SEQ_EVENT_PGMCHANGE) events
- *   are decoded; others, and values outside the MIDI 1.0 ranges, are counted and dropped.
+ * - Controller (SND_SEQ_EVENT_CONTROLLER), program change (SND_SEQ_EVENT_PGMCHANGE) and note
+ *   (SND_SEQ_EVENT_NOTEON / NOTEOFF, for the synths of issue 30) events are decoded; others, and
+ *   values outside the MIDI 1.0 ranges, are counted and dropped.
  */
 import { MidiError, type MidiAddress, type MidiEvent, type MidiInputPort, type MidiPortInfo, type MidiSequencer, formatMidiAddress } from '../../midi.ts';
 import { ERRNO } from '../../../util/errno.ts';
@@ -38,7 +39,11 @@ import {
   SEQ_EVENT_SOURCE_OFFSET,
   SEQ_EVENT_TYPE_OFFSET,
   SND_SEQ_EVENT_CONTROLLER,
+  SND_SEQ_EVENT_NOTEOFF,
+  SND_SEQ_EVENT_NOTEON,
   SND_SEQ_EVENT_PGMCHANGE,
+  SEQ_EVENT_NOTE_NOTE_OFFSET,
+  SEQ_EVENT_NOTE_VELOCITY_OFFSET,
   SND_SEQ_NONBLOCK,
   SND_SEQ_OPEN_DUPLEX,
   SND_SEQ_PORT_CAP_NO_EXPORT,
@@ -85,6 +90,9 @@ export interface DecodedSeqEvent {
   channel: number;
   param: number;
   value: number;
+  /** Note events: the note and its velocity (bytes 17 and 18). */
+  note: number;
+  velocity: number;
 }
 
 /** Decodes the fields of a 28-byte snd_seq_event_t (layout: SEQ_EVENT_* in ./libasound.ts). */
@@ -95,6 +103,8 @@ export function decodeSeqEvent(bytes: Uint8Array, view: DataView, into: DecodedS
   into.channel = bytes[SEQ_EVENT_CTRL_CHANNEL_OFFSET]!;
   into.param = view.getUint32(SEQ_EVENT_CTRL_PARAM_OFFSET, true);
   into.value = view.getInt32(SEQ_EVENT_CTRL_VALUE_OFFSET, true);
+  into.note = bytes[SEQ_EVENT_NOTE_NOTE_OFFSET]!;
+  into.velocity = bytes[SEQ_EVENT_NOTE_VELOCITY_OFFSET]!;
   return into;
 }
 
@@ -114,6 +124,10 @@ export function midiEventOf(ev: DecodedSeqEvent, receivedNs: number): MidiEvent 
     if (ev.value < 0 || ev.value > 127) return undefined;
     return { type: 'program', channel: ev.channel, program: ev.value, source, receivedNs };
   }
+  if (ev.type === SND_SEQ_EVENT_NOTEON || ev.type === SND_SEQ_EVENT_NOTEOFF) {
+    if (ev.note > 127 || ev.velocity > 127) return undefined;
+    return { type: ev.type === SND_SEQ_EVENT_NOTEON ? 'note-on' : 'note-off', channel: ev.channel, note: ev.note, velocity: ev.velocity, source, receivedNs };
+  }
   return undefined;
 }
 
@@ -128,7 +142,7 @@ export class AlsaMidiInputPort implements MidiInputPort {
   private readonly evPtr = new NativeCell(POINTER_BYTES);
   private readonly evBytes = new Uint8Array(SEQ_EVENT_BYTES);
   private readonly evView = new DataView(this.evBytes.buffer);
-  private readonly decoded: DecodedSeqEvent = { type: 0, sourceClient: 0, sourcePort: 0, channel: 0, param: 0, value: 0 };
+  private readonly decoded: DecodedSeqEvent = { type: 0, sourceClient: 0, sourcePort: 0, channel: 0, param: 0, value: 0, note: 0, velocity: 0 };
   private readonly addrCell = new Uint8Array(SEQ_ADDR_BYTES);
   private subsQuery: Handle;
   /** Events taken from the sequencer but not passed on (other types, out-of-range values). */
