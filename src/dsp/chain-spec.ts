@@ -172,6 +172,7 @@ export function resolveChain(stream: string, stages: readonly PluginStageConfig[
         info = plugin.info.ladspa;
         dssi = true;
         synth = plugin.info.runSynth;
+        if (cfg.program !== undefined && !plugin.info.selectProgram) throw bad(`${f}.program`, `${cfg.label} (${dssiLibrary}) has no programs (its descriptor's select_program is NULL)`);
       } else info = openPlugin(findLibrary(cfg.library, searchPath), cfg.label).info;
     } catch (e) {
       if (e instanceof LadspaError) throw bad(e.code === 'label-not-found' ? `${f}.label` : `${f}.library`, e.message);

@@ -98,7 +98,7 @@ export interface ChainOptions {
 export const DSSI_LOCK = { FREE: 0, CONTROL: 1, INSTANTIATION: 2 } as const;
 
 /** How long an engine thread waits for a control-class call to end before it gives up an instantiation step (configure and get_program are short). */
-export const DSSI_LOCK_WAIT_MS = 2000;
+export const DSSI_LOCK_WAIT_MS = 10000;
 
 /** Takes the lock for instantiation on an engine thread: waits (Atomics.wait, 1 ms at a time) while a control call holds it. */
 export function lockForInstantiation(lock: Int32Array | undefined): void {
@@ -154,12 +154,14 @@ export const MAX_STAGES = 16;
 
 /**
  * After the stats of every stage, per stage (doubles): what a DSSI stage tells the main thread —
- * its first instance's handle (the address of its LADSPA_Handle, for the control-class calls the
- * main thread makes; 0 when there is none), the program in force, a count of program selections,
+ * the program in force, a count of program selections, its instances' handles (the addresses of
+ * their LADSPA_Handles, for the control-class calls the main thread makes; a count of 0: none),
  * and its control input ports as the plugin left them after the last selection (dssi.h: a plugin
  * may rewrite its input control ports in select_program; the host re-reads them).
  */
-export const DSSI_FIELD = { HANDLE: 0, BANK: 1, PROGRAM: 2, SELECTIONS: 3, PORTS: 4, SIZE: 4 + 256 } as const;
+export const DSSI_FIELD = { BANK: 0, PROGRAM: 1, SELECTIONS: 2, HANDLE_COUNT: 3, HANDLES: 4, PORTS: 4 + 16, SIZE: 4 + 16 + 256 } as const;
+/** A DSSI stage has at most this many instances (a mono effect on up to 16 channels). */
+export const MAX_DSSI_INSTANCES = DSSI_FIELD.PORTS - DSSI_FIELD.HANDLES;
 /** Ports beyond this index are not read back after a program selection. */
 export const DSSI_READBACK_PORTS = DSSI_FIELD.SIZE - DSSI_FIELD.PORTS;
 /** Where stage `stage`'s DSSI fields start in the stats block (doubles). */
@@ -221,8 +223,13 @@ interface Stage {
    */
   synthOuts: Float32Array[];
   mixFrom: Int32Array;
-  /** DSSI: the program in force ([bank, program]), selected again after a reset. */
-  program: [number, number] | null;
+  /** DSSI: the program in force ([bank, program], when hasProgram), selected again after a reset. */
+  program: [number, number];
+  hasProgram: boolean;
+  /** DSSI: the plugin has select_program. */
+  canSelect: boolean;
+  /** DSSI: room for every instance's port values across a reset's program selection (made once). */
+  saved: Float32Array;
 }
 
 /** Sequencer events one DSSI stage takes per piece of a period (more in one piece are dropped and counted). */
@@ -246,8 +253,8 @@ export class PluginChain {
   private measuringCpu = false;
   /** A stage the engine bypassed (its index) not yet reported; the reader sets it back to −1. */
   bypassedNow = -1;
-  /** A DSSI stage whose program was selected (its index) not yet reported; the reader sets it back to −1. */
-  programNow = -1;
+  /** DSSI stages whose program was selected and not yet reported: bit k for stage k; the reader clears it. */
+  programsNow = 0;
   /** Sequencer events dropped: a piece with more than DSSI_EVENTS_PER_PIECE for one stage. */
   eventsDropped = 0;
   private readonly lock: Int32Array | undefined;
@@ -306,10 +313,11 @@ export class PluginChain {
     const at = dssiFieldsAt(si);
     const stats = this.stats;
     if (st.dssi === undefined) {
-      stats[at + DSSI_FIELD.HANDLE] = 0;
+      stats[at + DSSI_FIELD.HANDLE_COUNT] = 0;
       return;
     }
-    stats[at + DSSI_FIELD.HANDLE] = Number(st.dssi[0]!.handleAddress);
+    for (let j = 0; j < st.dssi.length; j++) stats[at + DSSI_FIELD.HANDLES + j] = Number(st.dssi[j]!.handleAddress);
+    stats[at + DSSI_FIELD.HANDLE_COUNT] = st.dssi.length;
     const cells = st.cells[0]!;
     for (let p = 0; p < cells.length && p < DSSI_READBACK_PORTS; p++) {
       const cell = cells[p];
@@ -339,9 +347,22 @@ export class PluginChain {
           inst.activate();
         }
         st.events?.clear();
-        // The program again: a plugin need not keep one across activate (dssi.h).
+        // The program again (a plugin need not keep one across activate, dssi.h), and then the
+        // control inputs as they were: the program may rewrite them, the values in force win.
         const prog = st.program;
-        if (st.dssi !== undefined && prog !== null) for (const d of st.dssi) d.selectProgram(prog[0], prog[1]);
+        if (st.dssi !== undefined && st.hasProgram && st.canSelect) {
+          const cells = st.cells;
+          const saved = st.saved;
+          for (let j = 0; j < cells.length; j++) {
+            const c = cells[j]!;
+            for (let p = 0; p < c.length; p++) saved[j * c.length + p] = c[p] === undefined ? 0 : c[p]![0]!;
+          }
+          for (const d of st.dssi) d.selectProgram(prog[0], prog[1]);
+          for (let j = 0; j < cells.length; j++) {
+            const c = cells[j]!;
+            for (let p = 0; p < c.length; p++) if (c[p] !== undefined) c[p]![0] = saved[j * c.length + p]!;
+          }
+        }
       }
     } finally {
       if (dssi) unlockDssi(this.lock);
@@ -385,11 +406,15 @@ export class PluginChain {
     // effect is channels / k instances, in place.
     const synth = k === 0;
     const n = synth ? 1 : spec.channels.length / k;
+    if (dssiPlugin && n > MAX_DSSI_INSTANCES) throw new Error(`${spec.library} ${spec.label}: ${n} instances; a DSSI stage has at most ${MAX_DSSI_INSTANCES}`);
     const st: Stage = {
       instances: [], outs: [], cells: [], channels: Int32Array.from(spec.channels), audioIns: k,
       latencyPort: controls.find((p) => p.direction === 'output' && p.name.trim().toLowerCase() === 'latency')?.index ?? -1, periodNs: 0,
       dssi: dssiPlugin ? [] : undefined, events: dssiPlugin?.info.runSynth ? new DssiEventBuffer(DSSI_EVENTS_PER_PIECE) : undefined,
-      synthOuts: [], mixFrom: new Int32Array(synth ? spec.channels.length : 0), program: spec.dssi?.program ?? null,
+      synthOuts: [], mixFrom: new Int32Array(synth ? spec.channels.length : 0),
+      program: spec.dssi?.program ? [spec.dssi.program[0], spec.dssi.program[1]] : [0, 0], hasProgram: spec.dssi?.program != null,
+      canSelect: dssiPlugin?.info.selectProgram === true,
+      saved: new Float32Array(dssiPlugin ? n * info.ports.length : 0),
     };
     if (synth) {
       if (audioOut.length !== 1 && audioOut.length !== spec.channels.length) {
@@ -440,7 +465,15 @@ export class PluginChain {
           if (err !== undefined) throw new Error(`${spec.library} ${spec.label}: configure ${JSON.stringify(key)} = ${JSON.stringify(value)}: ${err}`);
         }
         inst.activate();
-        if (st.program !== null) d.selectProgram(st.program[0], st.program[1]);
+        if (st.hasProgram && st.canSelect) {
+          d.selectProgram(st.program[0], st.program[1]);
+          // The values the service holds win over what the program wrote: they are the program's
+          // own (read back when it was selected) or the user's changes made after it.
+          controls.forEach((p) => {
+            const v = spec.values[p.index];
+            if (p.direction === 'input' && typeof v === 'number') cells[p.index]![0] = v;
+          });
+        }
       } else inst.activate();
     }
   }
@@ -499,15 +532,13 @@ export class PluginChain {
    */
   selectProgram(stage: number, packed: number): void {
     const st = this.stages[stage];
-    if (st === undefined || st.dssi === undefined) return;
+    if (st === undefined || st.dssi === undefined || !st.canSelect) return;
     const bank = Math.floor(packed / PROGRAM_PACK);
     const program = packed - bank * PROGRAM_PACK;
     for (let j = 0; j < st.dssi.length; j++) st.dssi[j]!.selectProgram(bank, program);
-    if (st.program === null) st.program = [bank, program];
-    else {
-      st.program[0] = bank;
-      st.program[1] = program;
-    }
+    st.program[0] = bank;
+    st.program[1] = program;
+    st.hasProgram = true;
     const cells = st.cells[0]!;
     // What the plugin wrote into its first instance's inputs goes to the others too (one value per stage).
     for (let j = 1; j < st.cells.length; j++) {
@@ -527,7 +558,7 @@ export class PluginChain {
       const cell = cells[p];
       stats[at + DSSI_FIELD.PORTS + p] = cell === undefined ? Number.NaN : cell[0]!;
     }
-    this.programNow = stage;
+    this.programsNow |= 1 << stage;
   }
 
   /** Runs the chain over frames [from, to) of the interleaved period buffer, in place. */
@@ -626,12 +657,22 @@ export class PluginChain {
   /** Deactivates and frees every instance (off the audio path: the engine is ending). */
   dispose(lockHeld = false): void {
     const dssi = this.hasDssi && !lockHeld;
-    if (dssi) lockForInstantiation(this.lock);
+    if (dssi) {
+      try {
+        lockForInstantiation(this.lock);
+      } catch {
+        // A control call kept the lock past the bound: freeing the instances now could overlap it
+        // (a call-class violation). They are left allocated (a leak, not a crash) and unpublished
+        // by the engine's end (the main thread reads no handle of a closed engine).
+        this.stages.length = 0;
+        return;
+      }
+    }
     try {
       this.stages.forEach((st, si) => {
         // A handle this chain published is withdrawn before its instance goes.
         const at = dssiFieldsAt(si);
-        if (st.dssi !== undefined && this.stats[at + DSSI_FIELD.HANDLE] === Number(st.dssi[0]?.handleAddress ?? 0n)) this.stats[at + DSSI_FIELD.HANDLE] = 0;
+        if (st.dssi !== undefined && st.dssi.length > 0 && this.stats[at + DSSI_FIELD.HANDLE_COUNT]! > 0 && this.stats[at + DSSI_FIELD.HANDLES] === Number(st.dssi[0]!.handleAddress)) this.stats[at + DSSI_FIELD.HANDLE_COUNT] = 0;
         for (const inst of st.instances) {
           try {
             inst.deactivate();

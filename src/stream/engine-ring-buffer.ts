@@ -560,10 +560,12 @@ export class EngineRingBuffer implements RingBufferEngine {
     return t ? ((t.fifoFrames + t.periodFrames) * 1e9) / t.rate : undefined;
   }
 
-  /** The LADSPA_Handle address of DSSI stage `stage`'s first instance in the running engine (0: none). Read it under the DSSI lock. */
-  pluginHandle(stage: number): number {
-    if (this.chainStages === 0 || this.isClosed) return 0;
-    return new Float64Array(this.chainStats)[dssiFieldsAt(stage) + DSSI_FIELD.HANDLE] ?? 0;
+  /** The LADSPA_Handle addresses of DSSI stage `stage`'s instances in the running engine (none: []). Read them under the DSSI lock. */
+  pluginHandles(stage: number): number[] {
+    if (this.chainStages === 0 || this.isClosed) return [];
+    const stats = new Float64Array(this.chainStats);
+    const at = dssiFieldsAt(stage);
+    return Array.from({ length: stats[at + DSSI_FIELD.HANDLE_COUNT] ?? 0 }, (_, j) => stats[at + DSSI_FIELD.HANDLES + j]!);
   }
 
   /** The running chain's stats (per stage, STAT fields), or undefined without a chain. */

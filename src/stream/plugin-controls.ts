@@ -34,7 +34,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Board } from '../board/schema.ts';
-import { type ChainOptions, type ChainStageSpec, DSSI_LOCK, type DssiStageSpec, MAX_OVERRUNS_DEFAULT, MAX_STAGES, STAT, chainStatsBytes } from '../dsp/chain.ts';
+import { type ChainOptions, type ChainStageSpec, DSSI_LOCK, DSSI_LOCK_WAIT_MS, type DssiStageSpec, MAX_OVERRUNS_DEFAULT, MAX_STAGES, STAT, chainStatsBytes } from '../dsp/chain.ts';
 import { ChainConfigError, type PluginStageConfig, type PluginsConfig, type ResolvedStage, engineStages, parsePluginsConfig, resolveChain } from '../dsp/chain-spec.ts';
 import type { ControlModel } from '../control/model.ts';
 import { allocPortMemory, openPlugin } from '../dsp/ladspa.ts';
@@ -54,7 +54,7 @@ export interface PluginEngine {
   setPluginBypass(stage: number, on: boolean, when: ChangeTime): Promise<{ frame: number; timeNs: number }>;
   setPluginProgram(stage: number, bank: number, program: number, when: ChangeTime): Promise<{ frame: number; timeNs: number }>;
   sendPluginMidi(stage: number, packed: number, when: ChangeTime): Promise<{ frame: number; timeNs: number }>;
-  pluginHandle(stage: number): number;
+  pluginHandles(stage: number): number[];
   eventLeadNs(): number | undefined;
   pluginStats(): Float64Array | undefined;
 }
@@ -98,12 +98,21 @@ export const DSSI_PROJECT_DIRECTORY_KEY = 'DSSI:PROJECT_DIRECTORY';
 /** dssi.h: configure keys with this prefix go to every plugin of the instance group too. */
 export const DSSI_GLOBAL_PREFIX = 'GLOBAL:';
 
+/** The stage's DSSI:PROJECT_DIRECTORY made (mode 0700) before any instance is given it. */
+function ensureProjectDir(d: DssiState): void {
+  const dir = d.configure.get(DSSI_PROJECT_DIRECTORY_KEY);
+  if (dir !== undefined) mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
 /** The main thread's side of the DSSI call-class lock: waits (without blocking the event loop) while an engine thread instantiates. */
-export async function withDssiControlLock<T>(lock: Int32Array | undefined, fn: () => T): Promise<T> {
+export async function withDssiControlLock<T>(lock: Int32Array | undefined, fn: () => T, what = 'a DSSI control call'): Promise<T> {
   if (lock === undefined) return fn();
+  const deadline = Date.now() + DSSI_LOCK_WAIT_MS;
   for (;;) {
     const was = Atomics.compareExchange(lock, 0, DSSI_LOCK.FREE, DSSI_LOCK.CONTROL);
     if (was === DSSI_LOCK.FREE) break;
+    // A bound on a thread that never lets go (one that died holding it): the call fails, naming it.
+    if (Date.now() > deadline) throw new Error(`${what}: an engine thread has held the DSSI call-class lock for more than ${DSSI_LOCK_WAIT_MS} ms`);
     const wait = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string } }).waitAsync(lock, 0, was, 20);
     if (wait.async) await wait.value;
   }
@@ -193,7 +202,7 @@ export class StreamPlugins {
   private dssiSpec(c: StreamChain): (i: number) => DssiStageSpec {
     return (i) => {
       const d = c.dssi[i]!;
-      if (d.configure.has(DSSI_PROJECT_DIRECTORY_KEY)) mkdirSync(d.configure.get(DSSI_PROJECT_DIRECTORY_KEY)!, { recursive: true, mode: 0o700 });
+      ensureProjectDir(d);
       return { configure: [...d.configure], program: d.program };
     };
   }
@@ -328,15 +337,24 @@ export class StreamPlugins {
    * engine's instantiation calls; an engine that starts meanwhile waits for it before it makes its
    * instances, so none of its calls overlaps the instance made here.
    */
-  private async controlCall<T>(owner: string, fn: (x: { configure(k: string, v: string): string | undefined; programs(): PluginProgram[] }) => T): Promise<T> {
+  private async controlCall<T>(owner: string, fn: (x: { configure(k: string, v: string): string | undefined; programs(): PluginProgram[] }) => T, every = false): Promise<T> {
     const { c, i, d, st } = this.stageOf(owner);
     const lib = st.info.library;
     const label = st.info.label;
+    ensureProjectDir(d);
     return withDssiControlLock(this.callClassLock ? this.lockWord : undefined, () => {
+      // The running engines' instances (a mono effect on a stereo stream is two): `every` calls
+      // each (configure must reach them all); else the first answers (get_program).
+      let first: { value: T } | undefined;
       for (const e of this.runningOf(c.stream)) {
-        const handle = e.pluginHandle(i);
-        if (handle !== 0) return fn(attachDssiControl(lib, label, BigInt(handle)));
+        for (const handle of e.pluginHandles(i)) {
+          if (handle === 0) continue;
+          const value = fn(attachDssiControl(lib, label, BigInt(handle)));
+          if (!every) return value;
+          first ??= { value };
+        }
       }
+      if (first) return first.value;
       const inst = openDssiPlugin(lib, label).instantiate(CONTROL_RATE);
       try {
         for (const [k, v] of d.configure) {
@@ -347,11 +365,26 @@ export class StreamPlugins {
       } finally {
         inst.cleanup();
       }
-    });
+    }, `${owner} (${label})`);
+  }
+
+  /**
+   * The stage's programs, selections and configure keys are taken in the instantiation class
+   * (one at a time with chain swaps): a swap replaces the stage (and its engine instances) under
+   * that lock, so a control call never meets an instance of the chain being replaced.
+   */
+  private guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.instantiation ? this.instantiation.run(what, fn) : fn();
   }
 
   /** A stage's programs (get_program from index 0 until NULL), listed once per configure state. */
   async programs(owner: string): Promise<PluginProgram[]> {
+    const { d } = this.stageOf(owner);
+    if (d.programs !== undefined) return d.programs;
+    return this.guarded(`programs of ${owner}`, () => this.programsNow(owner));
+  }
+
+  private async programsNow(owner: string): Promise<PluginProgram[]> {
     const { d } = this.stageOf(owner);
     if (d.programs === undefined) d.programs = await this.controlCall(owner, (x) => x.programs());
     return d.programs;
@@ -368,15 +401,58 @@ export class StreamPlugins {
    * once active. The ports the plugin rewrites come back through engineProgram.
    */
   async selectProgram(owner: string, bank: number, program: number, when: ChangeTime = {}): Promise<{ name: string }> {
+    this.stageOf(owner);
+    return this.guarded(`program ${bank}/${program} of ${owner}`, () => this.selectProgramNow(owner, bank, program, when));
+  }
+
+  private async selectProgramNow(owner: string, bank: number, program: number, when: ChangeTime): Promise<{ name: string }> {
     const { c, i, d } = this.stageOf(owner);
-    const list = await this.programs(owner);
+    const list = await this.programsNow(owner);
     const p = list.find((x) => x.bank === bank && x.program === program);
     if (!p) throw new ChainConfigError(this.board.name, `${owner} program`, `no program ${bank}/${program} (${list.length} programs: ${list.slice(0, 8).map((x) => `${x.bank}/${x.program} ${x.name}`).join(', ')}${list.length > 8 ? ', …' : ''})`);
     d.program = [bank, program];
-    await Promise.all(this.runningOf(c.stream).map((e) => e.setPluginProgram(i, bank, program, when)));
+    const running = this.runningOf(c.stream);
+    if (running.length === 0) await this.programValuesOffline(owner, bank, program);
+    await Promise.all(running.map((e) => e.setPluginProgram(i, bank, program, when)));
     this.model?.changed(`${this.board.name}.${c.stream}.fx${i + 1}-program`);
     for (const fn of this.programListeners) fn(owner, bank, program);
     return { name: p.name };
+  }
+
+  /**
+   * With no engine running, what a program writes into the stage's control inputs (dssi.h: a
+   * plugin may rewrite them in select_program) is learnt on an instance made for it here, under
+   * the call-class lock (no engine of the stream runs, so no other call of the group does): the
+   * controls take those values, and the next engine starts from them.
+   */
+  private async programValuesOffline(owner: string, bank: number, program: number): Promise<void> {
+    const { c, i, d, st } = this.stageOf(owner);
+    ensureProjectDir(d);
+    const values = await withDssiControlLock(this.callClassLock ? this.lockWord : undefined, () => {
+      const inst = openDssiPlugin(st.info.library, st.info.label).instantiate(CONTROL_RATE);
+      try {
+        const frames = 64;
+        const mem = allocPortMemory(st.info.ports.length * frames);
+        st.info.ports.forEach((p, k) => {
+          const cell = mem.subarray(k * frames, (k + 1) * frames);
+          if (p.type === 'control' && p.direction === 'input') cell[0] = c.values[i]!.get(p.index) ?? 0;
+          inst.connect(p.index, cell);
+        });
+        for (const [k, v] of d.configure) inst.configure(k, v);
+        inst.activate();
+        inst.selectProgram(bank, program);
+        return st.ports.map((p) => [p.port.index, mem[p.port.index * frames]!] as const);
+      } finally {
+        inst.cleanup();
+      }
+    }, `${owner} (${st.info.label})`);
+    for (const [port, v] of values) {
+      const held = c.values[i]!.get(port);
+      if (!Number.isFinite(v) || (held !== undefined && Math.fround(held) === v)) continue;
+      c.values[i]!.set(port, v);
+      const p = st.ports.find((x) => x.port.index === port)!;
+      this.model?.changed(`${this.board.name}.${c.stream}.fx${i + 1}-${p.slug}`);
+    }
   }
 
   configureList(owner: string): { key: string; value: string }[] {
@@ -389,15 +465,21 @@ export class StreamPlugins {
    * refuses it and nothing is remembered. dssi.h: DSSI: keys are the host's (refused here);
    * GLOBAL: keys go to every stage of the same plugin too; configure invalidates the program list.
    */
-  async configure(owner: string, key: string, value: string): Promise<{ reply: string }> {
+  async configure(owner: string, key: string, value: string, group = true): Promise<{ reply: string }> {
+    this.stageOf(owner);
+    return this.guarded(`configure ${key} of ${owner}`, () => this.configureNow(owner, key, value, group));
+  }
+
+  /** `group`: a GLOBAL: key goes to the instance group's other stages too (false: the caller sends it to each, as the OSC server does). */
+  private async configureNow(owner: string, key: string, value: string, group: boolean): Promise<{ reply: string }> {
     const { st } = this.stageOf(owner);
     if (key.startsWith('DSSI:')) throw new ChainConfigError(this.board.name, `${owner} configure ${key}`, `keys starting with DSSI: are reserved (dssi.h): the host sets them${key === DSSI_PROJECT_DIRECTORY_KEY ? ' (sbc-audio sets DSSI:PROJECT_DIRECTORY beside the state file)' : ''}`);
     if (key === '' || key.length > 256 || value.length > 64 * 1024) throw new ChainConfigError(this.board.name, `${owner} configure`, 'a key of 1 to 256 characters and a value of at most 64 KiB');
-    const owners = key.startsWith(DSSI_GLOBAL_PREFIX)
+    const owners = group && key.startsWith(DSSI_GLOBAL_PREFIX)
       ? this.dssiOwners().filter((o) => { const x = this.stageOf(o).st; return x.info.library === st.info.library && x.info.label === st.info.label; })
       : [owner];
     for (const o of owners) {
-      const err = await this.controlCall(o, (x) => x.configure(key, value));
+      const err = await this.controlCall(o, (x) => x.configure(key, value), true);
       if (err !== undefined) throw new ChainConfigError(this.board.name, `${o} configure ${key}`, `the plugin says: ${err}`);
       const { c, i, d } = this.stageOf(o);
       d.configure.set(key, value);
@@ -414,7 +496,10 @@ export class StreamPlugins {
     if (!c || !c.stages[stage]) return;
     for (const p of c.stages[stage].ports) {
       const v = ports[p.port.index];
-      if (v === undefined || !Number.isFinite(v) || v === c.values[stage]!.get(p.port.index)) continue;
+      // The ports are floats: a value the user set reads back as its float (0.1 as 0.10000000149),
+      // which is no change.
+      const held = c.values[stage]!.get(p.port.index);
+      if (v === undefined || !Number.isFinite(v) || (held !== undefined && Math.fround(held) === v)) continue;
       c.values[stage]!.set(p.port.index, v);
       this.model?.changed(`${this.board.name}.${stream}.fx${stage + 1}-${p.slug}`);
     }
@@ -479,7 +564,8 @@ export class StreamPlugins {
           currentProgram: () => this.currentProgram(id),
           selectProgram: (b: number, p: number) => this.selectProgram(id, b, p),
           configureList: () => this.configureList(id),
-          configure: (k: string, v: string) => this.configure(id, k, v),
+          // The server sends a GLOBAL: key to each stage of the group itself.
+          configure: (k: string, v: string) => this.configure(id, k, v, false),
         };
       }),
       onChanged: on(this.changeListeners),

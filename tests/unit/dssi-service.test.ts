@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fromBuffer } from 'osc-min';
 import { openDssiPlugin } from '../../src/dsp/dssi.ts';
+import { DSSI_FIELD, dssiFieldsAt } from '../../src/dsp/chain.ts';
 import type { SimHal } from '../../src/hal/sim/index.ts';
 import type { MidiEvent } from '../../src/hal/midi.ts';
 import { programCommand } from '../../src/cli/commands/program.ts';
@@ -197,7 +198,7 @@ describe('DSSI plugins in the chain, through the service (sim board, virtual clo
           ops.push(plugins.configure(`speaker.fx${(k % 2) + 1}`, `key${k % 5}`, String(k)));
           ops.push(plugins.selectProgram('speaker.fx1', k % 3 === 2 ? 1 : 0, k % 3 === 2 ? 5 : k % 2));
           ops.push(rig.service.dispatcher.set('sim.speaker.fx2-gain', (k % 10) / 10));
-          if (k % 8 === 3) {
+          if (k % 4 === 3) {
             // STOP and START again: every START deactivates and activates the instances (instantiation class, engine thread).
             ops.push(rig.rb.stop().then(() => rig.rb.start()));
           }
@@ -214,7 +215,7 @@ describe('DSSI plugins in the chain, through the service (sim board, virtual clo
     const check = (r: Awaited<ReturnType<typeof storm>>, what: string) => {
       const e = r.report.entries;
       assert.equal(r.report.violations, 0, `${what}: no forbidden overlap (first: ${r.report.firstViolation})`);
-      assert.ok(e.configure!.calls >= 40 && e.select_program!.calls >= 40 && e.activate!.calls >= 5, `${what}: ${JSON.stringify(e)}`);
+      assert.ok(e.configure!.calls >= 40 && e.select_program!.calls >= 40 && e.activate!.calls >= 6, `${what}: ${JSON.stringify(e)}`);
       // The control class on the main thread (where this test runs), or on the engine thread while
       // it builds an instance (the session's configure keys, before activate); the audio class never on the main thread.
       for (const t of e.configure!.threads) assert.ok(t === r.mainTid || e.activate!.threads.includes(t), `${what}: configure on thread ${t}`);
@@ -234,8 +235,8 @@ describe('DSSI plugins in the chain, through the service (sim board, virtual clo
     // sees an instantiation call beside a configure.
     let unlocked = await storm(false, true);
     // An overlap needs the engine's START to fall inside one of the 3 ms calls: nearly every run has
-    // many; a run on a starved machine may have none, so up to two more runs.
-    for (let k = 0; k < 2 && unlocked.report.violations === 0; k++) unlocked = await storm(false, true);
+    // several; a run on a starved machine may have none, so up to four more runs.
+    for (let k = 0; k < 4 && unlocked.report.violations === 0; k++) unlocked = await storm(false, true);
     assert.ok(unlocked.report.violations > 0, `without the lock the overlap shows (${unlocked.report.violations} violations)`);
     console.log(`      (without the lock: ${unlocked.report.violations} violations, the first: ${unlocked.report.firstViolation})`);
   });
@@ -254,21 +255,40 @@ describe('DSSI plugins in the chain, through the service (sim board, virtual clo
       rig = await playLoop(silence(4800), { dssiPath: [dssiDir], stateFile, plugins: chain });
       await rig.until(4800);
       const log = readTestDssiReport(dssiDir).log;
-      await rig.close();
       const configured = log.findIndex((l) => l === 'configure colour=blue');
       const selected = log.findIndex((l) => l.startsWith('select_program'));
       assert.ok(configured >= 0, `configure colour=blue replayed (log: ${log.slice(0, 20).join(' | ')})`);
       assert.ok(selected > configured, `before the first select_program (${selected} > ${configured}): ${log.slice(0, 20).join(' | ')}`);
       assert.equal(log[selected], 'select_program 0 1');
+      // The program's Level ("half": 0.5) in the model and in the engine's instance after the restart.
+      const engineLevel = () => {
+        const e = [...rig.service.ringBuffers].find((x) => x.stream.id === 'speaker' && !x.isClosed)!;
+        return e.pluginStats()![dssiFieldsAt(0) + DSSI_FIELD.PORTS + 1];
+      };
+      assert.equal((await rig.service.controls.get('sim.speaker.fx1-level')).value, 0.5);
+      assert.equal(engineLevel(), 0.5);
+      // A change after the program wins over it at the next start (the program is selected first, then the values in force).
+      await rig.service.controls.set('sim.speaker.fx1-level', 0.8);
+      await rig.until(rig.position() + 4800);
+      await rig.close();
+      rig = await playLoop(silence(4800), { dssiPath: [dssiDir], stateFile, plugins: chain });
+      await rig.until(4800);
+      assert.equal((await rig.service.controls.get('sim.speaker.fx1-level')).value, 0.8);
+      assert.ok(Math.abs(engineLevel()! - 0.8) < 1e-6, `the engine's Level ${engineLevel()}`);
+      await rig.close();
       // Negative control: a state file written with the program first (by hand) still restores configure first.
       const doc = JSON.parse(readFileSync(stateFile, 'utf8')) as { boards: { sim: { controls: Record<string, unknown> } } };
-      const { 'sim.speaker.fx1-program': _p, 'sim.speaker.fx1-configure': _c, ...rest } = doc.boards.sim.controls;
+      // No Level in it: the program selected while no engine runs writes it ("five": 0.75), learnt
+      // on an instance made for it, and the engine starts with it.
+      const { 'sim.speaker.fx1-program': _p, 'sim.speaker.fx1-configure': _c, 'sim.speaker.fx1-level': _l, ...rest } = doc.boards.sim.controls;
       doc.boards.sim.controls = { 'sim.speaker.fx1-program': '1/5', ...rest, 'sim.speaker.fx1-configure': JSON.stringify({ colour: 'red' }) };
       writeFileSync(stateFile, JSON.stringify(doc));
       resetTestDssi(dssiDir);
       rig = await playLoop(silence(4800), { dssiPath: [dssiDir], stateFile, plugins: chain });
       await rig.until(4800);
       const log2 = readTestDssiReport(dssiDir).log;
+      assert.equal((await rig.service.controls.get('sim.speaker.fx1-level')).value, 0.75);
+      assert.equal(engineLevel(), 0.75);
       await rig.close();
       assert.ok(log2.indexOf('configure colour=red') >= 0 && log2.indexOf('configure colour=red') < log2.findIndex((l) => l.startsWith('select_program')), log2.slice(0, 20).join(' | '));
       // And without the state file nothing of the session is replayed.

@@ -154,7 +154,7 @@ export function createHost(ctx: HostContext): Host {
    * A chain swap (SET_CHAIN): 1 fading the output out, 2 fading it in; `gain` the swap fade's
    * level (after the gain stage), `step` its change per frame. The new chain is made at silence.
    */
-  const swap = { state: 0, seq: 0, gain: 1, step: 0, next: [] as ChainStageSpec[], ok: true };
+  const swap = { state: 0, seq: 0, gain: 1, step: 0, next: [] as ChainStageSpec[], nextHasDssi: false, ok: true };
   /** What swapChain did: swapped, could not make the new chain (the old one stays), or the DSSI call-class lock was held (try again). */
   const SWAP = { OK: 0, FAILED: 1, BUSY: 2 } as const;
   const dssiLock = o.dssiLock ? new Int32Array(o.dssiLock, 0, 1) : undefined;
@@ -235,10 +235,13 @@ export function createHost(ctx: HostContext): Host {
 
   /** Tells the main thread a DSSI stage's program was selected (its ports are in the stats block). */
   const reportProgram = (c: PluginChain, t: number) => {
-    const at = dssiFieldsAt(c.programNow);
-    times[TIME.EVENT_NS] = t;
-    pushEventTimed(v, EVENT.PLUGIN_PROGRAM, c.programNow, c.stats[at + DSSI_FIELD.BANK]! * PROGRAM_PACK + c.stats[at + DSSI_FIELD.PROGRAM]!);
-    c.programNow = -1;
+    for (let stage = 0; c.programsNow !== 0; stage++) {
+      if ((c.programsNow & (1 << stage)) === 0) continue;
+      c.programsNow &= ~(1 << stage);
+      const at = dssiFieldsAt(stage);
+      times[TIME.EVENT_NS] = t;
+      pushEventTimed(v, EVENT.PLUGIN_PROGRAM, stage, c.stats[at + DSSI_FIELD.BANK]! * PROGRAM_PACK + c.stats[at + DSSI_FIELD.PROGRAM]!);
+    }
   };
 
   /** Applies pending entry k's effect at stream `frame` (−1: not running, now) and frees it. */
@@ -422,6 +425,7 @@ export function createHost(ctx: HostContext): Host {
       }
       try {
         swap.next = readChainMailbox(o.chainMailbox);
+        swap.nextHasDssi = swap.next.some((st) => st.dssi !== undefined);
       } catch {
         ack(seq, STATUS_INTERNAL, t);
         return;
@@ -460,7 +464,7 @@ export function createHost(ctx: HostContext): Host {
   const swapChain = (): number => {
     // DSSI stages, old or new: their instantiation calls need the call-class lock, taken without
     // waiting (this is the audio thread): BUSY, and the caller tries again next period.
-    const locked = dssiLock !== undefined && (chain?.hasDssi === true || swap.next.some((st) => st.dssi !== undefined));
+    const locked = dssiLock !== undefined && (chain?.hasDssi === true || swap.nextHasDssi);
     if (locked && !tryLockForInstantiation(dssiLock)) return SWAP.BUSY;
     try {
       let next: PluginChain | undefined;
@@ -579,7 +583,7 @@ export function createHost(ctx: HostContext): Host {
       const buf = ring;
       if (cq !== undefined && !s.running) {
         applyAllNow();
-        if (chain !== undefined && chain.programNow >= 0) reportProgram(chain, t);
+        if (chain !== undefined && chain.programsNow !== 0) reportProgram(chain, t);
       }
       if (swap.state !== 0 && !s.running) {
         // The stream stopped (or its client went) during a swap: the rest of it is at once (or at
@@ -632,7 +636,7 @@ export function createHost(ctx: HostContext): Host {
             pushEventTimed(v, EVENT.PLUGIN_BYPASSED, chain.bypassedNow, chain.stats[chain.bypassedNow * STAT.SIZE + STAT.OVERRUNS]!);
             chain.bypassedNow = -1;
           }
-          if (chain.programNow >= 0) reportProgram(chain, t);
+          if (chain.programsNow !== 0) reportProgram(chain, t);
         }
       } else {
         copier.toRing(buf, at, bytes, 0, frames * frameBytes);
