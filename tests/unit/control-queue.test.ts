@@ -167,14 +167,14 @@ describe('stream bridge: control events at their frame, start/stop fade (sim boa
   it('a trim at frame F (and at a monotonic time) changes exactly that frame; START fades in, STOP fades out before its answer', async () => {
     // A run whose engine underran (a starved machine: this engine runs without SCHED_FIFO) loses the
     // periods it computed before the restart, fades included: the recording cannot show the shapes.
-    // Such a run is made again, up to three in all; a failure without an underrun fails at once.
+    // Such a run is made again, up to five in all (CI runs beside other work); a failure without an underrun fails at once.
     for (let attempt = 1; ; attempt++) {
       const seen = { underruns: 0 };
       try {
         await fadeAndTrimRun(seen);
         return;
       } catch (e) {
-        if (seen.underruns === 0 || attempt >= 3) throw e;
+        if (seen.underruns === 0 || attempt >= 5) throw e;
         console.log(`      run ${attempt}: ${seen.underruns} underrun(s) on a loaded machine (${(e as Error).message.split('\n')[0]}); again`);
       }
     }
