@@ -233,10 +233,12 @@ async function fadeAndTrimRun(seen: { underruns: number }): Promise<void> {
       // Where the reader is now: a NOW event reports the first frame of the period that took it.
       assert.ok(pushControl(q, CONTROL_KIND.TRIM, WHEN.NOW, 0, 1, 0, 1));
       const now = (await applied(1)).b;
-      // F: 37 frames into a period 100 periods (133 ms) ahead; G: 2411 frames later, as a time.
+      // F: 37 frames into a period 1000 periods (1.33 s) ahead; G: 2411 frames later, as a time.
+      // (Far ahead: a main thread held up longer than the lead pushes the event after F was
+      // rendered, and it lands late without any underrun — seen once in CI at 100 periods.)
       // (Periods start at `now`'s grid: a multiple of 64 unless an underrun on a loaded machine
       // moved the engine's period boundaries; F lands exactly either way.)
-      const F = now + 100 * 64 + 37;
+      const F = now + 1000 * 64 + 37;
       const G = F + 2411;
       assert.ok(pushControl(q, CONTROL_KIND.TRIM, WHEN.FRAME, F, 0.5, 0, 2));
       assert.ok(pushControl(q, CONTROL_KIND.TRIM, WHEN.MONOTONIC_NS, startNs + G * nsPerFrame, 0.25, 0, 3));
