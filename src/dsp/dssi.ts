@@ -20,7 +20,6 @@
  * apart from them is the caller's job (the engine's worker must not clean up an instance while the
  * service's main thread is inside configure).
  */
-import { existsSync } from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
 import koffi from 'koffi';
@@ -28,6 +27,7 @@ import {
   findLibrary,
   ladspaInfoFromDescriptor,
   ladspaPluginFromDescriptor,
+  openDescriptorLibrary,
   LadspaError,
   type LadspaInstance,
   type LadspaPlugin,
@@ -129,22 +129,9 @@ const loaded = new Map<string, DescriptorFunction>();
 function loadDssiLibrary(libraryPath: string): DescriptorFunction {
   const known = loaded.get(libraryPath);
   if (known) return known;
-  if (!path.isAbsolute(libraryPath)) throw new LadspaError('invalid-argument', `DSSI library path ${JSON.stringify(libraryPath)} is not absolute`);
-  if (!existsSync(libraryPath)) throw new LadspaError('not-found', `DSSI library ${libraryPath}: no such file`);
-  let lib: ReturnType<typeof koffi.load>;
-  try {
-    lib = koffi.load(libraryPath);
-  } catch (e) {
-    throw new LadspaError('load-failed', `DSSI library ${libraryPath} could not be loaded: ${(e as Error).message}`);
-  }
-  let dssiDescriptor: DescriptorFunction;
-  try {
-    dssiDescriptor = lib.func('void *dssi_descriptor(unsigned long index)') as DescriptorFunction;
-  } catch (e) {
-    throw new LadspaError('no-descriptor', `${libraryPath} is not a DSSI library: it has no dssi_descriptor function (${(e as Error).message})`);
-  }
-  loaded.set(libraryPath, dssiDescriptor);
-  return dssiDescriptor;
+  const { descriptorFunction } = openDescriptorLibrary(libraryPath, 'DSSI', 'dssi_descriptor');
+  loaded.set(libraryPath, descriptorFunction);
+  return descriptorFunction;
 }
 
 function eachDssiDescriptor(libraryPath: string, fn: (index: number, d: RawDssiDescriptor, ladspa: bigint) => boolean | void): void {
@@ -223,7 +210,13 @@ export function listDssiLibrary(libraryPath: string): DssiPluginInfo[] {
   return plugins;
 }
 
+/** Plugins found by library and label in this thread (descriptors are static: each control call would walk the library again). */
+const foundPlugins = new Map<string, { index: number; d: RawDssiDescriptor; ladspa: bigint }>();
+
 function findPlugin(libraryPath: string, label: string): { index: number; d: RawDssiDescriptor; ladspa: bigint } {
+  const key = `${libraryPath}\0${label}`;
+  const known = foundPlugins.get(key);
+  if (known) return known;
   let found: { index: number; d: RawDssiDescriptor; ladspa: bigint } | undefined;
   const labels: string[] = [];
   eachDssiDescriptor(libraryPath, (index, d, ladspa) => {
@@ -237,6 +230,7 @@ function findPlugin(libraryPath: string, label: string): { index: number; d: Raw
   if (!found) {
     throw new LadspaError('label-not-found', `DSSI library ${libraryPath} has no plugin labelled ${JSON.stringify(label)} (it has: ${labels.length ? labels.join(', ') : 'none'})`);
   }
+  foundPlugins.set(key, found);
   return found;
 }
 

@@ -183,24 +183,32 @@ const loaded = new Map<string, LoadedLibrary>();
 function loadLibrary(libraryPath: string): LoadedLibrary {
   const known = loaded.get(libraryPath);
   if (known) return known;
-  if (!path.isAbsolute(libraryPath)) throw new LadspaError('invalid-argument', `LADSPA library path ${JSON.stringify(libraryPath)} is not absolute`);
-  if (!existsSync(libraryPath)) throw new LadspaError('not-found', `LADSPA library ${libraryPath}: no such file`);
+  const { lib, descriptorFunction } = openDescriptorLibrary(libraryPath, 'LADSPA', 'ladspa_descriptor');
+  const entry = { lib, ladspaDescriptor: descriptorFunction };
+  loaded.set(libraryPath, entry);
+  return entry;
+}
+
+/**
+ * Opens a plugin library by absolute path and its descriptor function `symbol` (LADSPA's
+ * ladspa_descriptor, DSSI's dssi_descriptor: src/dsp/dssi.ts), each failure a LadspaError naming
+ * the file and `api`. The caller keeps it (libraries are never unloaded).
+ */
+export function openDescriptorLibrary(libraryPath: string, api: 'LADSPA' | 'DSSI', symbol: string): { lib: ReturnType<typeof koffi.load>; descriptorFunction: (index: number) => Pointer } {
+  if (!path.isAbsolute(libraryPath)) throw new LadspaError('invalid-argument', `${api} library path ${JSON.stringify(libraryPath)} is not absolute`);
+  if (!existsSync(libraryPath)) throw new LadspaError('not-found', `${api} library ${libraryPath}: no such file`);
   let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load(libraryPath);
   } catch (e) {
     // koffi's message carries dlerror()'s text ("invalid ELF header", a missing dependency…).
-    throw new LadspaError('load-failed', `LADSPA library ${libraryPath} could not be loaded: ${(e as Error).message}`);
+    throw new LadspaError('load-failed', `${api} library ${libraryPath} could not be loaded: ${(e as Error).message}`);
   }
-  let ladspaDescriptor: DescriptorFunction;
   try {
-    ladspaDescriptor = lib.func('void *ladspa_descriptor(unsigned long index)') as DescriptorFunction;
+    return { lib, descriptorFunction: lib.func(`void *${symbol}(unsigned long index)`) as (index: number) => Pointer };
   } catch (e) {
-    throw new LadspaError('no-descriptor', `${libraryPath} is not a LADSPA library: it has no ladspa_descriptor function (${(e as Error).message})`);
+    throw new LadspaError('no-descriptor', `${libraryPath} is not a ${api} library: it has no ${symbol} function (${(e as Error).message})`);
   }
-  const entry = { lib, ladspaDescriptor };
-  loaded.set(libraryPath, entry);
-  return entry;
 }
 
 function decodeDescriptor(pointer: bigint): RawDescriptor {

@@ -512,43 +512,40 @@ export class EngineRingBuffer implements RingBufferEngine {
     });
   }
 
+  /** postControl at `when`: a frame, a CLOCK_MONOTONIC time, or (neither) the next period. */
+  private postAt(kind: number, when: { frame?: number; ns?: number }, value: number, rampFrames: number, target = 0): Promise<{ frame: number; timeNs: number }> {
+    if (when.frame !== undefined) return this.postControl(kind, WHEN.FRAME, when.frame, value, rampFrames, target);
+    if (when.ns !== undefined) return this.postControl(kind, WHEN.MONOTONIC_NS, when.ns, value, rampFrames, target);
+    return this.postControl(kind, WHEN.NOW, 0, value, rampFrames, target);
+  }
+
   /** The engine's trim stage (an engine-side control): to `linear` at `when`, over `rampFrames`. */
   setTrim(linear: number, when: { frame?: number; ns?: number } = {}, rampFrames?: number): Promise<{ frame: number; timeNs: number }> {
     const ramp = rampFrames ?? Math.round((this.rampMs * (this.timing_?.rate ?? this.fmt.fps)) / 1000);
-    if (when.frame !== undefined) return this.postControl(CONTROL_KIND.TRIM, WHEN.FRAME, when.frame, linear, ramp);
-    if (when.ns !== undefined) return this.postControl(CONTROL_KIND.TRIM, WHEN.MONOTONIC_NS, when.ns, linear, ramp);
-    return this.postControl(CONTROL_KIND.TRIM, WHEN.NOW, 0, linear, ramp);
+    return this.postAt(CONTROL_KIND.TRIM, when, linear, ramp);
   }
 
   /** A control input of plugin stage `stage` to `value` at `when` (a frame, a time, or the next period). */
   setPluginPort(stage: number, port: number, value: number, when: { frame?: number; ns?: number } = {}): Promise<{ frame: number; timeNs: number }> {
     const target = stage * PLUGIN_TARGET_STRIDE + port;
-    if (when.frame !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_PORT, WHEN.FRAME, when.frame, value, 0, target);
-    if (when.ns !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_PORT, WHEN.MONOTONIC_NS, when.ns, value, 0, target);
-    return this.postControl(CONTROL_KIND.PLUGIN_PORT, WHEN.NOW, 0, value, 0, target);
+    return this.postAt(CONTROL_KIND.PLUGIN_PORT, when, value, 0, target);
   }
 
   /** Plugin stage `stage` bypassed (on) or running (off) from `when`. */
   setPluginBypass(stage: number, on: boolean, when: { frame?: number; ns?: number } = {}): Promise<{ frame: number; timeNs: number }> {
     const v = on ? 1 : 0;
-    if (when.frame !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_BYPASS, WHEN.FRAME, when.frame, v, 0, stage);
-    if (when.ns !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_BYPASS, WHEN.MONOTONIC_NS, when.ns, v, 0, stage);
-    return this.postControl(CONTROL_KIND.PLUGIN_BYPASS, WHEN.NOW, 0, v, 0, stage);
+    return this.postAt(CONTROL_KIND.PLUGIN_BYPASS, when, v, 0, stage);
   }
 
   /** A DSSI stage's select_program at `when` (audio class: the engine calls it between two pieces of a period). */
   setPluginProgram(stage: number, bank: number, program: number, when: { frame?: number; ns?: number } = {}): Promise<{ frame: number; timeNs: number }> {
     const v = bank * PROGRAM_PACK + program;
-    if (when.frame !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_PROGRAM, WHEN.FRAME, when.frame, v, 0, stage);
-    if (when.ns !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_PROGRAM, WHEN.MONOTONIC_NS, when.ns, v, 0, stage);
-    return this.postControl(CONTROL_KIND.PLUGIN_PROGRAM, WHEN.NOW, 0, v, 0, stage);
+    return this.postAt(CONTROL_KIND.PLUGIN_PROGRAM, when, v, 0, stage);
   }
 
   /** A MIDI channel message (status << 16 | data1 << 8 | data2) for DSSI stage `stage`'s run_synth at `when`. */
   sendPluginMidi(stage: number, packed: number, when: { frame?: number; ns?: number } = {}): Promise<{ frame: number; timeNs: number }> {
-    if (when.frame !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_MIDI, WHEN.FRAME, when.frame, packed, 0, stage);
-    if (when.ns !== undefined) return this.postControl(CONTROL_KIND.PLUGIN_MIDI, WHEN.MONOTONIC_NS, when.ns, packed, 0, stage);
-    return this.postControl(CONTROL_KIND.PLUGIN_MIDI, WHEN.NOW, 0, packed, 0, stage);
+    return this.postAt(CONTROL_KIND.PLUGIN_MIDI, when, packed, 0, stage);
   }
 
   /**

@@ -38,7 +38,7 @@ import { type ChainOptions, type ChainStageSpec, DSSI_LOCK, DSSI_LOCK_WAIT_MS, t
 import { ChainConfigError, type PluginStageConfig, type PluginsConfig, type ResolvedStage, engineStages, parsePluginsConfig, resolveChain } from '../dsp/chain-spec.ts';
 import type { ControlModel } from '../control/model.ts';
 import { allocPortMemory, openPlugin } from '../dsp/ladspa.ts';
-import { attachDssiControl, openDssiPlugin } from '../dsp/dssi.ts';
+import { type DssiInstance, attachDssiControl, openDssiPlugin } from '../dsp/dssi.ts';
 import type { MidiEvent } from '../hal/midi.ts';
 import type { EngineControlBinding } from '../control/model.ts';
 import type { AppliedAt, ChangeTime } from '../control/types.ts';
@@ -355,17 +355,34 @@ export class StreamPlugins {
         }
       }
       if (first) return first.value;
-      const inst = openDssiPlugin(lib, label).instantiate(CONTROL_RATE);
-      try {
-        for (const [k, v] of d.configure) {
-          const err = inst.configure(k, v);
-          if (err !== undefined) throw new Error(`${owner}: configure ${JSON.stringify(k)} = ${JSON.stringify(v)}: ${err}`);
-        }
-        return fn(inst);
-      } finally {
-        inst.cleanup();
-      }
+      return this.scratchInstance(owner, (inst) => fn(inst));
     }, `${owner} (${label})`);
+  }
+
+  /**
+   * An instance of a stage's plugin made on this thread for one call (no engine of the stream
+   * runs; the caller holds the call-class lock): its ports connected (control inputs at the values
+   * in force), the session's configure keys given, `fn` called, the instance freed.
+   */
+  private scratchInstance<T>(owner: string, fn: (inst: DssiInstance, portValue: (port: number) => number) => T): T {
+    const { c, i, d, st } = this.stageOf(owner);
+    const inst = openDssiPlugin(st.info.library, st.info.label).instantiate(CONTROL_RATE);
+    try {
+      const frames = 64;
+      const mem = allocPortMemory(st.info.ports.length * frames);
+      st.info.ports.forEach((p, k) => {
+        const cell = mem.subarray(k * frames, (k + 1) * frames);
+        if (p.type === 'control' && p.direction === 'input') cell[0] = c.values[i]!.get(p.index) ?? 0;
+        inst.connect(p.index, cell);
+      });
+      for (const [k, v] of d.configure) {
+        const err = inst.configure(k, v);
+        if (err !== undefined) throw new Error(`${owner}: configure ${JSON.stringify(k)} = ${JSON.stringify(v)}: ${err}`);
+      }
+      return fn(inst, (port) => mem[port * frames]!);
+    } finally {
+      inst.cleanup();
+    }
   }
 
   /**
@@ -428,24 +445,11 @@ export class StreamPlugins {
   private async programValuesOffline(owner: string, bank: number, program: number): Promise<void> {
     const { c, i, d, st } = this.stageOf(owner);
     ensureProjectDir(d);
-    const values = await withDssiControlLock(this.callClassLock ? this.lockWord : undefined, () => {
-      const inst = openDssiPlugin(st.info.library, st.info.label).instantiate(CONTROL_RATE);
-      try {
-        const frames = 64;
-        const mem = allocPortMemory(st.info.ports.length * frames);
-        st.info.ports.forEach((p, k) => {
-          const cell = mem.subarray(k * frames, (k + 1) * frames);
-          if (p.type === 'control' && p.direction === 'input') cell[0] = c.values[i]!.get(p.index) ?? 0;
-          inst.connect(p.index, cell);
-        });
-        for (const [k, v] of d.configure) inst.configure(k, v);
-        inst.activate();
-        inst.selectProgram(bank, program);
-        return st.ports.map((p) => [p.port.index, mem[p.port.index * frames]!] as const);
-      } finally {
-        inst.cleanup();
-      }
-    }, `${owner} (${st.info.label})`);
+    const values = await withDssiControlLock(this.callClassLock ? this.lockWord : undefined, () => this.scratchInstance(owner, (inst, portValue) => {
+      inst.activate();
+      inst.selectProgram(bank, program);
+      return st.ports.map((p) => [p.port.index, portValue(p.port.index)] as const);
+    }), `${owner} (${st.info.label})`);
     for (const [port, v] of values) {
       const held = c.values[i]!.get(port);
       if (!Number.isFinite(v) || (held !== undefined && Math.fround(held) === v)) continue;

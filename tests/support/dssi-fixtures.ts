@@ -11,14 +11,11 @@
  * Needs `cc` (Debian: gcc) and dssi.h (Debian: dssi-dev, whose dssi.h includes alsa/seq_event.h from
  * libasound2-dev, and ladspa.h from ladspa-sdk).
  */
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT, buildCachedLibrary, compileError } from './cc-build.ts';
 import koffi from 'koffi';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const TEST_DSSI_SOURCE = path.join(ROOT, 'tests/fixtures/dssi/sbc_test_dssi.c');
 /** The library's file name in the directory buildTestDssi returns. */
 export const TEST_DSSI_FILE = 'sbc_test_dssi.so';
@@ -28,36 +25,11 @@ let built: string | undefined;
 /** Compiles the test DSSI library (once per source) and returns its directory, for DSSI_PATH. */
 export function buildTestDssi(): string {
   if (built && existsSync(path.join(built, TEST_DSSI_FILE))) return built;
-  const source = readFileSync(TEST_DSSI_SOURCE);
-  const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
-  const dir = path.join(ROOT, '.cache/dssi-test', hash);
-  const target = path.join(dir, TEST_DSSI_FILE);
-  if (!existsSync(target)) {
-    mkdirSync(dir, { recursive: true });
-    const partial = path.join(dir, `.${TEST_DSSI_FILE}.${process.pid}.${Date.now()}`);
-    try {
-      execFileSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', '-o', partial, TEST_DSSI_SOURCE], { stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (e) {
-      rmSync(partial, { force: true });
-      throw compileError('buildTestDssi', TEST_DSSI_SOURCE, e);
-    }
-    renameSync(partial, target);
-  }
-  built = dir;
-  return dir;
+  built = buildCachedLibrary('buildTestDssi', TEST_DSSI_SOURCE, TEST_DSSI_FILE, 'dssi-test');
+  return built;
 }
 
-/** A clear error for a failed cc run: no compiler, or a missing header (and which package has it). */
-export function compileError(who: string, source: string, e: unknown): Error {
-  const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-  if (err.code === 'ENOENT') return new Error(`${who}: no C compiler: 'cc' is not on PATH (Debian: apt-get install gcc), needed to build ${source}`);
-  const why = err.stderr?.toString().trim() || err.message;
-  let hint = '';
-  if (/dssi\.h/.test(why)) hint = ' dssi.h is missing: Debian package dssi-dev.';
-  else if (/alsa\/seq_event\.h|alsa\//.test(why)) hint = ' alsa/seq_event.h is missing: Debian package libasound2-dev (dssi.h includes it).';
-  else if (/ladspa\.h/.test(why)) hint = ' ladspa.h is missing: Debian package ladspa-sdk.';
-  return new Error(`${who}: cc failed on ${source}.${hint}\n${why}`);
-}
+export { compileError };
 
 export interface TestDssiEntry {
   calls: number;

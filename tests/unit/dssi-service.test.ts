@@ -177,7 +177,7 @@ describe('DSSI plugins in the chain, through the service (sim board, virtual clo
   });
 
   it('call classes under a storm of configure, program and control changes, START/STOP and a chain swap: no forbidden overlap, each class on its thread, 0 xruns; without the lock the overlap shows', async () => {
-    const storm = async (lock: boolean, realClock: boolean) => {
+    const storm = async (lock: boolean, realClock: boolean, sleepUs = 3000) => {
       // On the system's clock the engine thread runs its periods (and its START's activate calls)
       // beside the main thread's configure calls, as on a board; on a virtual clock the two take
       // turns (the engine's periods wait for the virtual time the main thread moves on), which
@@ -192,7 +192,7 @@ describe('DSSI plugins in the chain, through the service (sim board, virtual clo
         await rig.until(4800);
         resetTestDssi(dssiDir);
         // Every configure call now sleeps 3 ms inside the plugin (a wide window for an overlap).
-        await plugins.configure('speaker.fx1', 'sleep-us', '3000');
+        await plugins.configure('speaker.fx1', 'sleep-us', String(sleepUs));
         const ops: Promise<unknown>[] = [];
         for (let k = 0; k < 40; k++) {
           ops.push(plugins.configure(`speaker.fx${(k % 2) + 1}`, `key${k % 5}`, String(k)));
@@ -233,10 +233,11 @@ describe('DSSI plugins in the chain, through the service (sim board, virtual clo
     console.log(`      (storms: ${virtual.report.entries.configure!.calls} + ${real.report.entries.configure!.calls} configure calls of 3 ms, ${real.report.entries.activate!.calls} activate calls on the system clock; xruns there: ${real.xruns}, which a busy machine can cause and the virtual clock's run rules out for the code)`);
     // The negative control: the same storm on the system's clock without the lock, and the plugin
     // sees an instantiation call beside a configure.
-    let unlocked = await storm(false, true);
+    // Calls of 15 ms there: wider windows, so that the overlap the lock prevents shows on a busy machine too.
+    let unlocked = await storm(false, true, 15000);
     // An overlap needs the engine's START to fall inside one of the 3 ms calls: nearly every run has
     // several; a run on a starved machine may have none, so up to four more runs.
-    for (let k = 0; k < 4 && unlocked.report.violations === 0; k++) unlocked = await storm(false, true);
+    for (let k = 0; k < 4 && unlocked.report.violations === 0; k++) unlocked = await storm(false, true, 15000);
     assert.ok(unlocked.report.violations > 0, `without the lock the overlap shows (${unlocked.report.violations} violations)`);
     console.log(`      (without the lock: ${unlocked.report.violations} violations, the first: ${unlocked.report.firstViolation})`);
   });
