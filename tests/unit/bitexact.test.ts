@@ -22,6 +22,18 @@ describe('bit-exact comparison (tests/hil/lib/bitexact.ts)', () => {
     assert.equal(s16ToBytes(Int16Array.of(-2))[0], 0xfe, 'little-endian');
   });
 
+  it('pads the signal with its lead of silence before and its tail after (the tail as long as the lead unless given)', () => {
+    const even = paddedTestSignal(100, 30, 2, 7);
+    assert.equal(even.samples.length, (30 + 100 + 30) * 2);
+    const lead = paddedTestSignal(100, 30, 2, 7, 5);
+    assert.equal(lead.samples.length, (30 + 100 + 5) * 2);
+    assert.equal(lead.signalStart, 30);
+    assert.deepEqual(lead.samples.subarray(0, 60), new Int16Array(60));
+    assert.deepEqual(lead.samples.subarray(60, 260), even.samples.subarray(60, 260));
+    assert.ok(lead.samples.subarray(60, 260).every((x) => x !== 0));
+    assert.deepEqual(lead.samples.subarray(260), new Int16Array(10));
+  });
+
   it('finds the lag by correlation, with a clear peak', () => {
     const sig = paddedTestSignal(RATE / 4, RATE / 50, 2);
     const cap = capture(sig.samples, 2, 3217, sig.samples.length / 2);

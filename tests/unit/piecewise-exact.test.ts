@@ -74,6 +74,24 @@ describe('piecewise bit-exact comparison (tests/hil/lib/piecewise.ts)', () => {
     assert.match(v.reason, /start of the signal is not in the capture/);
   });
 
+  it('negative control: the start of the signal, then other audio, fails in bounded time (the jump search stops)', function () {
+    this.timeout(120000); // 64 correlations over the whole capture
+    // 40000 frames of signal (more than the 64 × 512 frames the jump search tries) of which the first 4800 arrive, then another signal.
+    const big = paddedTestSignal(40000, 4800, CH, 0x5eed);
+    const other = paddedTestSignal(40000, 4800, CH, 0x0badf00d);
+    const capture = other.samples.slice();
+    capture.set(big.samples.subarray(0, (4800 + 4800) * CH));
+    const v = verifyPiecewiseExact(big, capture, { maxShift: 64 });
+    assert.equal(v.ok, false);
+    assert.match(v.reason, /no identical stretch follows.*64 probes/);
+    // And with a bound on corrections, the walk stops once it is passed.
+    const noisy = big.samples.slice();
+    for (let f = 6000; f < 6400; f += 40) noisy[(4800 + f) * CH] = noisy[(4800 + f) * CH]! ^ 0x100;
+    const w = verifyPiecewiseExact(big, noisy, { maxCorrections: 3 });
+    assert.equal(w.ok, false);
+    assert.equal(w.corrections.length, 4, 'stopped at the first correction past the bound');
+  });
+
   it('after underruns: stretches of the signal with silence between pass; other audio in a gap, or a changed frame, fails', () => {
     // An underrun: 480 frames of the signal left out at 6000, 300 frames of silence in their place (the DAC's clock went on).
     const capture = (gap: (f: number) => number[]) => {

@@ -20,7 +20,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bytesToS16, paddedTestSignal, s16ToBytes, verifyBitExact, withFlippedSample, withoutSignal, type PaddedSignal } from '../lib/bitexact.ts';
@@ -34,6 +34,13 @@ import { runPeer, waitForRunning } from './alsa-peers.ts';
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const BIN = path.join(ROOT, 'bin/sbc-audio.js');
 const CONF = '/etc/alsa/conf.d/50-sbc-audio.conf';
+/**
+ * Seconds of silence before a player's signal. The bridge drops what a player wrote while the
+ * stream was being set up (docs/alsa-in.md: a few ms on a Pi). In this guest under TCG that took
+ * 0.8–3.9 s (most of it GET_FIFO_DEPTH waiting for the engine's worker to start: 0.7–3.4 s), so
+ * 2 s of silence was sometimes not enough and the signal's start was lost.
+ */
+const LEAD_S = 6;
 
 /** A program of the host's /usr in the guest (tests/hil/run-vm.sh shares it; tests/hil/peers.ts hostProgram). */
 function spawnHost(name: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; out: () => string; done: Promise<number> } {
@@ -84,6 +91,41 @@ function wav(samples: Int16Array, rate: number): Uint8Array {
   return out;
 }
 
+/**
+ * For a failed bit-exact check: where the capture is non-zero (runs of frames), and whether a
+ * stretch of it is the signal in another shape (channels swapped, half a frame off, the right
+ * channel at every other frame as a 32-bit misreading of 16-bit frames gives). Test diagnostics.
+ */
+function describeCapture(captured: Int16Array, sig: PaddedSignal): string {
+  const frames = captured.length / 2;
+  const runs: string[] = [];
+  let start = -1, zeros = 0;
+  for (let f = 0; f <= frames; f++) {
+    const nz = f < frames && (captured[f * 2] !== 0 || captured[f * 2 + 1] !== 0);
+    if (nz) { if (start < 0) start = f; zeros = 0; } else if (start >= 0 && (++zeros > 64 || f === frames)) { runs.push(`${start}..${f - zeros + 1}`); start = -1; zeros = 0; }
+  }
+  const sigSamples = sig.samples.subarray(sig.signalStart * 2, (sig.signalStart + sig.signalFrames) * 2);
+  const where = (probe: number[], stride: number, from: number): number => {
+    outer: for (let i = from; i + (probe.length - 1) * stride < sigSamples.length; i++) {
+      for (let k = 0; k < probe.length; k++) if (sigSamples[i + k * stride] !== probe[k]) continue outer;
+      return i;
+    }
+    return -1;
+  };
+  const shapes: string[] = [];
+  const first = runs.length ? Number(runs[0]!.split('..')[0]) : -1;
+  if (first >= 0 && first + 200 < frames) {
+    const at = first + 100;
+    const seq = [...captured.subarray(at * 2, at * 2 + 16)];
+    for (const [name, probe, stride] of [['interleaved as is', seq, 1], ['left channel', seq.filter((_, i) => i % 2 === 0), 2], ['right channel', seq.filter((_, i) => i % 2 === 1), 2],
+      ['left channel, every other sample of one channel', seq.filter((_, i) => i % 2 === 0), 4], ['right channel, every other sample of one channel', seq.filter((_, i) => i % 2 === 1), 4]] as const) {
+      const i = where([...probe], stride, 0);
+      if (i >= 0) shapes.push(`${name} is the signal from its sample ${i} (stride ${stride})`);
+    }
+  }
+  return `non-zero runs (frames) ${runs.slice(0, 12).join(', ') || 'none'}${runs.length > 12 ? ` … (${runs.length})` : ''}; ${shapes.join('; ') || 'no stretch is the signal in any shape tried'}`;
+}
+
 describe('guest: the ALSA way in — real players through the "sbc-audio" PCM into a board', function () {
   this.timeout(300000);
   const env = hilEnv();
@@ -121,6 +163,24 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
     rmSync(CONF, { force: true });
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
+  /**
+   * Every test starts with no player on the cables and no bridge session: a player an earlier test
+   * left running (or a session still draining) would be summed with, or keep out, this test's player.
+   * The kernel says which cables a player holds (/proc/asound/Loopback/pcm0p/sub*\/status); the
+   * serve log says when the bridge's sessions ended.
+   */
+  beforeEach(async function () {
+    if (!serve) return;
+    const held = () => {
+      const dir = '/proc/asound/Loopback/pcm0p';
+      if (!existsSync(dir)) return [];
+      return readdirSync(dir).filter((d) => /^sub\d+$/.test(d) && !/^closed/m.test(readFileSync(path.join(dir, d, 'status'), 'utf8')));
+    };
+    const sessions = () => (serveOut.match(/alsa-in: cable \d+: \d+ Hz \S+ \d+ ch → /g) ?? []).length;
+    const ended = () => (serveOut.match(/alsa-in: cable \d+: [^;\n]+; (?:idle|\d+ Hz \S+ \d+ ch from cable)/g) ?? []).length;
+    await until(`the cables free and the bridge idle before "${this.currentTest?.title}" (held: ${held().join(' ') || 'none'}; ${sessions()} sessions, ${ended()} ended)`,
+      () => held().length === 0 && ended() >= sessions(), 60000);
+  });
   afterEach(function () {
     if (this.currentTest?.state === 'failed') console.log(`      serve said:\n${serveOut.split('\n').map((l) => `        ${l}`).join('\n')}`);
   });
@@ -128,9 +188,12 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
   /**
    * Records the DAC (arecord on hw:SimDac,1,0) at `rate` while `play` runs; resolves when the bridge
    * has let go of a session at that rate in S16_LE (the serve log says so). Only such a session
-   * counts: a player may open the PCM briefly in another format first (mpd did, at S32_LE), and that
-   * session's end is not the end of the signal.
+   * counts: another player's session (a squeezelite left running once held 44.1 kHz S32_LE) ends
+   * otherwise, and its end is not the end of the signal.
    */
+  let lastRecorderSaid = '';
+  let lastListenLog = '';
+  let rateOfLastListen = 48000;
   async function listen(rate: number, seconds: number, play: () => Promise<unknown>): Promise<Int16Array> {
     const from = serveOut.length;
     const stopped = new RegExp(`the player stopped; ${rate} Hz S16_LE`);
@@ -148,7 +211,24 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
     await new Promise((r) => setTimeout(r, 500));
     rec.child.kill('SIGINT');
     await rec.done;
+    lastRecorderSaid = rec.stderr();
+    lastListenLog = serveOut.slice(from);
+    rateOfLastListen = rate;
     return bytesToS16(new Uint8Array(readFileSync(file)));
+  }
+
+  /**
+   * What the bridge said it lost of the last capture's player, when that can have reached the
+   * signal: a capture overrun (the service was late by more than the capture buffer), or a set-up
+   * that dropped about as much as the signal's lead of silence. Undefined when nothing was lost.
+   */
+  function bridgeLoss(sig: PaddedSignal): string | undefined {
+    const overruns = (lastListenLog.match(/capture overrun/g) ?? []).length;
+    const dropped = Math.max(0, ...[...lastListenLog.matchAll(/(\d+) ms the player wrote while the stream was being set up were dropped/g)].map((m) => Number(m[1])));
+    const leadMs = (sig.signalStart / rateOfLastListen) * 1000;
+    if (overruns > 0) return `${overruns} capture overruns in the bridge`;
+    if (dropped > leadMs - 250) return `the set-up dropped ${dropped} ms of the ${leadMs.toFixed(0)} ms lead`;
+    return undefined;
   }
 
   /** The DAC's underruns the bridge has seen so far (its session lines: "N DAC underruns"). */
@@ -168,12 +248,14 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
       const captured = await run();
       const v = verifyBitExact(sig, captured, sig.signalFrames);
       const underran = dacUnderruns() - before;
-      if (v.ok || underran === 0) return exact(sig, captured, what);
+      const setUpLoss = bridgeLoss(sig);
+      if (v.ok || (underran === 0 && !setUpLoss)) return exact(sig, captured, what);
+      if (attempt === 5 && setUpLoss) assert.fail(`${what}: the fifth attempt too lost audio the player wrote (${setUpLoss})`);
       if (attempt === 5) {
         console.log(`      ${assertExactBetweenUnderruns(sig, captured, underran, what)}`);
         return;
       }
-      console.log(`      (${what}, attempt ${attempt}: the DAC engine underran ${underran} times; again)`);
+      console.log(`      (${what}, attempt ${attempt}: ${setUpLoss ?? `the DAC engine underran ${underran} times`}; again)`);
     }
   }
 
@@ -187,6 +269,8 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
       const pairs: string[] = [];
       for (let k = 0; k < 6; k++) { const i = (sig.signalStart + 1000 + k) * 2; pairs.push(`${sig.samples[i]}→${captured[i + lag * 2]}`); }
       console.log(`      ${what}: at the lag, signal→captured ${pairs.join(' ')}`);
+      console.log(`      ${what}: arecord said: ${lastRecorderSaid.trim() || '(nothing)'}; the bridge during the capture:\n${lastListenLog.split('\n').map((l) => `        ${l}`).join('\n')}`);
+      console.log(`      ${what}: ${describeCapture(captured, sig)}`);
       console.log(`      ${what}: captured ${captured.length / 2} frames, ${nz} non-zero samples, peak ${pk}, first non-zero at ${first}: ${[...captured.subarray(first, first + 8)].join(' ')}; the signal starts ${[...sig.samples.subarray(sig.signalStart * 2, sig.signalStart * 2 + 8)].join(' ')}`);
     }
     assert.ok(v.ok, `${what}: ${v.reason}`);
@@ -197,9 +281,9 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
 
   for (const rate of [48000, 44100]) {
     it(`aplay -D sbc-audio at ${rate} Hz is bit-exact at the DAC; the stream runs at the player's rate`, async () => {
-      // 2 s of silence before: what the player writes while the bridge sets the stream up is
+      // LEAD_S of silence before: what the player writes while the bridge sets the stream up is
       // dropped (seconds under TCG, ms on a Pi: docs/alsa-in.md).
-      const sig = paddedTestSignal(rate * 2, rate * 2, 2, 0xa11 + rate);
+      const sig = paddedTestSignal(rate * 2, rate * LEAD_S, 2, 0xa11 + rate, rate * 2);
       const file = path.join(dir, `aplay-${rate}.raw`);
       writeFileSync(file, s16ToBytes(sig.samples));
       await playExact(sig, `aplay at ${rate} Hz`, () => listen(rate, 6, async () => {
@@ -212,16 +296,19 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
 
   it('two aplay at once both play (no "busy"): the DAC carries their sum', async () => {
     const rate = 48000;
-    const a = paddedTestSignal(rate * 4, rate * 2, 2, 0xa);
-    const b = paddedTestSignal(rate * 2, rate / 2, 2, 0xb);
+    const a = paddedTestSignal(rate * 4, rate * LEAD_S, 2, 0xa, rate * 2);
+    // The second joins a running session: what it writes before its capture opens is lost (its lead).
+    const b = paddedTestSignal(rate * 2, rate * 2, 2, 0xb, rate / 2);
     for (const s of [a, b]) for (let i = 0; i < s.samples.length; i++) s.samples[i] = s.samples[i]! >> 3; // the sum cannot clip
     writeFileSync(path.join(dir, 'a.raw'), s16ToBytes(a.samples));
     writeFileSync(path.join(dir, 'b.raw'), s16ToBytes(b.samples));
     const captured = await listen(rate, 8, async () => {
       const fmt = ['-q', '-D', 'sbc-audio', '-t', 'raw', '-f', 'S16_LE', '-c', '2', '-r', String(rate)];
+      const mark = serveOut.length;
       const pa = runPeer('aplay', [...fmt, path.join(dir, 'a.raw')], 60000);
-      await new Promise((r) => setTimeout(r, 300));
-      await new Promise((r) => setTimeout(r, 2000)); // after the first one's session is running
+      // The second after the first one's session is running (its lead is longer than any set-up seen).
+      await until('the first player\'s session', () => /alsa-in: cable \d+: 48000 Hz S16_LE 2 ch → /.test(serveOut.slice(mark)), 60000);
+      await new Promise((r) => setTimeout(r, 1000));
       const pb = runPeer('aplay', [...fmt, path.join(dir, 'b.raw')], 60000);
       assert.equal(await pb.done, 0, `second aplay: ${pb.stderr()}`);
       assert.equal(await pa.done, 0, `first aplay: ${pa.stderr()}`);
@@ -248,7 +335,7 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
       mpdDir = path.join(dir, `mpd-${mixer}-${++mpdRuns}`);
       mkdirSync(path.join(mpdDir, 'music'), { recursive: true });
       for (const rate of [48000, 44100]) {
-        const sig = paddedTestSignal(rate * 2, rate * 2, 2, 0x3d0 + rate);
+        const sig = paddedTestSignal(rate * 2, rate * LEAD_S, 2, 0x3d0 + rate, rate * 2);
         writeFileSync(path.join(mpdDir, 'music', `sig-${rate}.wav`), wav(sig.samples, rate));
       }
       // Bit-exact: no resampling, no format or channel conversion, no replay gain, no software volume.
@@ -281,6 +368,11 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
       }
       mpd = undefined;
     }
+    afterEach(function () {
+      if (this.currentTest?.state !== 'failed') return;
+      const log = mpdDir && existsSync(path.join(mpdDir, 'log')) ? readFileSync(path.join(mpdDir, 'log'), 'utf8') : '';
+      console.log(`      mpd said:\n${(log + (mpd?.out() ?? '')).split('\n').map((l) => `        ${l}`).join('\n')}`);
+    });
     afterEach(stopMpd);
 
     for (const rate of [48000, 44100]) {
@@ -289,9 +381,8 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
         // carried ~1.5 s of full-scale audio that is not the file's at all (never at 44.1 kHz);
         // not yet traced (mpd's first S32_LE open? the bridge?). Left open in issue 30's closing
         // note; remove this skip when it is understood.
-        if (rate === 48000) this.skip();
         await startMpd('none');
-        const sig = paddedTestSignal(rate * 2, rate * 2, 2, 0x3d0 + rate);
+        const sig = paddedTestSignal(rate * 2, rate * LEAD_S, 2, 0x3d0 + rate, rate * 2);
         await playExact(sig, `mpd at ${rate} Hz`, () => listen(rate, 6, async () => {
           await mpc('clear');
           await mpc('add', `sig-${rate}.wav`);
@@ -389,8 +480,14 @@ describe('guest: the ALSA way in — real players through the "sbc-audio" PCM in
       assert.doesNotMatch(sq.out(), /unable to open|error opening|device or resource busy/i, sq.out());
       console.log(`      squeezelite: ${sq.out().split('\n').filter((l) => /alsa|rate|output/i.test(l)).slice(0, 4).join(' | ')}`);
     } finally {
+      // squeezelite, still looking for a server, can take long to hear SIGTERM (under load it did
+      // not within mocha's 300 s): then SIGKILL. Either way its PCM is closed before the next test
+      // (beforeEach waits for the bridge to be idle): a squeezelite left playing silence at 44.1 kHz
+      // S32_LE held the cable through the mpd tests after it.
       sq.child.kill('SIGTERM');
+      const killer = setTimeout(() => sq.child.kill('SIGKILL'), 10000);
       await sq.done;
+      clearTimeout(killer);
     }
   });
 });

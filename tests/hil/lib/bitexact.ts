@@ -37,9 +37,9 @@ export interface PaddedSignal {
   signalFrames: number;
 }
 
-/** The signal of `signalFrames` frames with `padFrames` of silence before and after. */
-export function paddedTestSignal(signalFrames: number, padFrames: number, channels: number, seed?: number): PaddedSignal {
-  const samples = new Int16Array((padFrames * 2 + signalFrames) * channels);
+/** The signal of `signalFrames` frames with `padFrames` of silence before and `tailFrames` (default: as many) after. */
+export function paddedTestSignal(signalFrames: number, padFrames: number, channels: number, seed?: number, tailFrames = padFrames): PaddedSignal {
+  const samples = new Int16Array((padFrames + tailFrames + signalFrames) * channels);
   samples.set(pseudoRandomS16(signalFrames, channels, seed), padFrames * channels);
   return { samples, channels, signalStart: padFrames, signalFrames };
 }

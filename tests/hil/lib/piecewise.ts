@@ -60,6 +60,9 @@ function framesEqual(ref: Int16Array, r: number, cap: Int16Array, c: number, cha
   return true;
 }
 
+/** Probes tried when looking for where the signal goes on after a jump (64 × 512 frames: 0.68 s at 48 kHz). */
+const MAX_JUMP_PROBES = 64;
+
 function runEqual(ref: Int16Array, r: number, cap: Int16Array, c: number, n: number, channels: number): boolean {
   for (let i = 0; i < n; i++) if (!framesEqual(ref, r + i, cap, c + i, channels)) return false;
   return true;
@@ -126,21 +129,26 @@ export function verifyPiecewiseExact(signal: PaddedSignal, captured: Int16Array,
       corrections.push({ at: f - signalStart, droppedFrames: dRef, insertedFrames: dCap, kind });
       lag += dCap - dRef;
       f += dRef;
+      // Past the bound the verdict cannot change: stop (a capture of noise would otherwise be walked frame by frame).
+      if (corrections.length > maxCorrections) return verdict('');
       continue;
     }
     // Further away: correlate again (a jump of the player), with probes from f on, one probe length
     // apart until one sits whole in the capture; then back up to the first frame identical at that lag.
     let jumped: { at: number; lag: number } | undefined;
-    for (let p = f; !jumped && p + confirm <= end; p += 512) {
+    // At most MAX_JUMP_PROBES probes (each a correlation over the whole capture): a capture that is
+    // not the signal at all fails in bounded time instead of correlating every 512 frames to the end.
+    for (let p = f, probes = 0; !jumped && p + confirm <= end && probes < MAX_JUMP_PROBES; p += 512, probes++) {
       const again = findAlignment(ref, captured, channels, p, Math.min(512, end - p));
       if (again && again.score >= 0.99 && again.lagFrames !== lag) jumped = { at: p, lag: again.lagFrames };
     }
-    if (!jumped) return verdict(`signal frame ${f - signalStart} differs and no identical stretch follows, within ${maxShift} frames or by correlation`);
+    if (!jumped) return verdict(`signal frame ${f - signalStart} differs and no identical stretch follows, within ${maxShift} frames or by correlation (${MAX_JUMP_PROBES} probes, ${MAX_JUMP_PROBES * 512} frames on)`);
     let p = jumped.at;
     while (p > f && p - 1 + jumped.lag >= 0 && framesEqual(ref, p - 1, captured, p - 1 + jumped.lag, channels)) p--;
     corrections.push({ at: f - signalStart, droppedFrames: p - f, insertedFrames: Math.max(0, jumped.lag - lag + (p - f)), kind: 'jump' });
     lag = jumped.lag;
     f = p;
+    if (corrections.length > maxCorrections) return verdict('');
   }
   return verdict('');
 }
