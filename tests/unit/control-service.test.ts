@@ -219,7 +219,7 @@ describe('controls in the stream service (docs/CONTROL.md), heard on the monitor
     try {
       // Changes for 2.5 s (one every few ms): long enough for writes to happen, and to count them.
       for (let i = 0; Number(process.hrtime.bigint() - t0) < 2.5e9; i++) {
-        last = -((i % 100) * 0.5);
+        last = 0 - (i % 100) * 0.5; // +0 at i = 0, not −0 (JSON writes −0 as 0, which strict equality tells apart)
         await ctl.call({ cmd: 'set', control: 'sim.speaker.gain', value: last });
         if (existsSync(stateFile)) mtimes.add(statSync(stateFile).mtimeMs);
         await new Promise((r) => setTimeout(r, 2));
