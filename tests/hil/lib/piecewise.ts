@@ -97,6 +97,8 @@ export function verifyPiecewiseExact(signal: PaddedSignal, captured: Int16Array,
   let lag = first.lagFrames;
   let f = signalStart;
   while (f < end) {
+    // Past the bound the verdict cannot change: stop (a capture of noise would otherwise be walked frame by frame).
+    if (corrections.length > maxCorrections) break;
     // An identical stretch at this lag.
     const segStart = f;
     while (f < end && f + lag < capFrames && f + lag >= 0 && framesEqual(ref, f, captured, f + lag, channels)) f++;
@@ -129,8 +131,6 @@ export function verifyPiecewiseExact(signal: PaddedSignal, captured: Int16Array,
       corrections.push({ at: f - signalStart, droppedFrames: dRef, insertedFrames: dCap, kind });
       lag += dCap - dRef;
       f += dRef;
-      // Past the bound the verdict cannot change: stop (a capture of noise would otherwise be walked frame by frame).
-      if (corrections.length > maxCorrections) return verdict('');
       continue;
     }
     // Further away: correlate again (a jump of the player), with probes from f on, one probe length
@@ -148,7 +148,6 @@ export function verifyPiecewiseExact(signal: PaddedSignal, captured: Int16Array,
     corrections.push({ at: f - signalStart, droppedFrames: p - f, insertedFrames: Math.max(0, jumped.lag - lag + (p - f)), kind: 'jump' });
     lag = jumped.lag;
     f = p;
-    if (corrections.length > maxCorrections) return verdict('');
   }
   return verdict('');
 }
